@@ -1,0 +1,59 @@
+# The two commands: `make run` (set up, migrate, seed, serve on :3000) and
+# `make test` (the same set-up plus Chromium and PostgreSQL, then every test).
+# Everything is installed on first use; later runs skip what is already there.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUN := .tools/node_modules/.bin/bun
+BUN_VERSION := 1.4.4
+PORT ?= 3000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_USE_SYSTEM_BUN := 1
+export PATH := $(CURDIR)/.tools/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: run test setup migrate seed build chromium postgresql unit e2e bench clean
+
+run: seed ## set up what is missing, migrate, seed an empty database, serve the game on :$(PORT)
+	@echo "economy_app: starting on http://localhost:$(PORT) (prod build; first start compiles the frontend)"
+	$(VENV)/bin/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
+
+test: setup chromium postgresql ## the same set-up plus Chromium and PostgreSQL, then every test
+	ECONOMY_REQUIRE_POSTGRES=1 $(PY) -m pytest
+
+setup: $(VENV)/.installed $(BUN)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(BUN):
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error bun@$(BUN_VERSION)
+
+migrate: setup
+	$(PY) -m economy_app db upgrade
+
+seed: migrate
+	$(PY) -m economy_app seed
+
+chromium: ## Debian's Chromium for the end-to-end tests (never a downloaded browser)
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+postgresql: ## Debian's PostgreSQL server binaries; the tests start a throwaway cluster on loopback
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+unit: setup ## service tests only (SQLite, and PostgreSQL when installed)
+	$(PY) -m pytest tests/unit tests/integration
+
+e2e: setup chromium ## end-to-end tests only
+	$(PY) -m pytest tests/e2e
+
+bench: setup ## benchmarks (print tables; not tests)
+	$(PY) bench/ledger.py
+
+clean:
+	rm -rf .web .states artifacts .pytest_cache .hypothesis

@@ -1,0 +1,156 @@
+"""The operator's command line: ``economy`` (or ``python -m economy_app``). Honours DATABASE_URL."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from economy_app.db import get_session
+from economy_app.money import format_cents
+
+
+def _cmd_db_upgrade(args) -> int:
+    from economy_app import migrate
+    migrate.upgrade(revision=args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+def _cmd_balance(args) -> int:
+    from economy_app.services import accounts
+    with get_session() as s:
+        print(format_cents(accounts.get_balance(s, args.account_id)))
+    return 0
+
+
+def _print_repair(result) -> None:
+    before, after = result.before, result.after
+    print(f"account {after.account_id} ({after.name}): "
+          f"balances {_fmt(before.balances_value)} -> {_fmt(after.balances_value)}, "
+          f"cache {_fmt(before.cached_value)} -> {_fmt(after.cached_value)}, ledger {_fmt(after.ledger_value)}")
+
+
+def _fmt(cents: int | None) -> str:
+    return "missing" if cents is None else format_cents(cents)
+
+
+def _cmd_recalc(args) -> int:
+    from economy_app.services import admin
+    with get_session() as s:
+        if args.all:
+            r = admin.recalculate_all_balances(s)
+            print(f"recalculated {r.accounts} accounts from the ledger: {r.changed} changed in {r.seconds:.3f}s")
+        else:
+            _print_repair(admin.recalculate_balance(s, args.account_id))
+    return 0
+
+
+def _cmd_sync(args) -> int:
+    from economy_app.services import admin
+    with get_session() as s:
+        if args.all:
+            r = admin.sync_all_balances(s)
+            print(f"synced {r.accounts} balances from the account cache: {r.changed} changed in {r.seconds:.3f}s")
+        else:
+            _print_repair(admin.sync_balance_from_account(s, args.account_id))
+    return 0
+
+
+def _cmd_reconcile(args) -> int:
+    from economy_app.services import admin
+    with get_session() as s:
+        drifts = admin.reconcile(s)
+    if not drifts:
+        print("reconcile: every account agrees (balances = cache = ledger)")
+        return 0
+    print(f"reconcile: {len(drifts)} account(s) drifted")
+    header = f"{'account':>8}  {'name':<24} {'balances':>16} {'cache':>16} {'ledger':>16}"
+    print(header)
+    print("-" * len(header))
+    for d in drifts:
+        print(f"{d.account_id:>8}  {d.name[:24]:<24} {_fmt(d.balances_value):>16} {_fmt(d.cached_value):>16} "
+              f"{_fmt(d.ledger_value):>16}")
+    return 1
+
+
+def _cmd_seed(args) -> int:
+    from economy_app.services import seed
+    with get_session() as s:
+        creds = seed.seed_demo_world(s)
+    if creds is None:
+        print("seed: the database already has players; nothing to do")
+    else:
+        print("seed: created a demo world. Demo players (username / password):")
+        for username, password in creds:
+            print(f"  {username} / {password}")
+    return 0
+
+
+def _cmd_health(args) -> int:
+    from economy_app.services import stats
+    with get_session() as s:
+        h = stats.economy_health(s)
+    print(f"players {h.players}, accounts {h.accounts}, ledger entries {h.ledger_entries}, "
+          f"money in circulation {format_cents(h.money_in_circulation)}, sum of balances {format_cents(h.balance_sum)}")
+    return 0
+
+
+def _cmd_make_admin(args) -> int:
+    from economy_app.services import users
+    with get_session() as s:
+        user = users.set_role(s, args.username, "admin")
+    print(f"{user.username} is now an admin")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="economy", description="Operate the economy (honours DATABASE_URL).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=_cmd_db_upgrade)
+
+    b = sub.add_parser("balance", help="print an account's balance (from the balances table)")
+    b.add_argument("account_id", type=int)
+    b.set_defaults(func=_cmd_balance)
+
+    for name, func, what in (("recalc", _cmd_recalc, "recalculate from the ledger"),
+                             ("sync", _cmd_sync, "sync balances from the account cache")):
+        c = sub.add_parser(name, help=what)
+        g = c.add_mutually_exclusive_group(required=True)
+        g.add_argument("account_id", type=int, nargs="?")
+        g.add_argument("--all", action="store_true", help="every account (set-based)")
+        c.set_defaults(func=func)
+
+    r = sub.add_parser("reconcile", help="print every account whose copies disagree (exit 1 on drift)")
+    r.set_defaults(func=_cmd_reconcile)
+
+    sd = sub.add_parser("seed", help="create a small demo world if the database has no players")
+    sd.set_defaults(func=_cmd_seed)
+
+    h = sub.add_parser("health", help="economy-wide figures")
+    h.set_defaults(func=_cmd_health)
+
+    ma = sub.add_parser("make-admin", help="grant the admin role to a user")
+    ma.add_argument("username")
+    ma.set_defaults(func=_cmd_make_admin)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from economy_app.services.errors import EconomyError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EconomyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

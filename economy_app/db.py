@@ -1,0 +1,92 @@
+"""Engines and sessions.
+
+``get_session()`` is the one way services get a database session. On SQLite the
+engine runs in WAL mode with a busy timeout and foreign keys on, and a write
+unit of work opens its transaction with ``BEGIN IMMEDIATE`` so it holds the
+write lock from its first statement (no deadlocking lock upgrades, no
+"database is locked" surfacing mid-transaction). See ``services/_tx.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session
+
+from economy_app import config
+
+# Option put on a connection by a write unit of work (see services/_tx.py).
+WRITE_OPTION = "economy_write"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def is_sqlite(bind) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy (not the sqlite3 module) decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get(WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """A new engine for ``url`` with the project's settings (not cached)."""
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **({"poolclass": StaticPool} if memory else {"pool_size": 10, "max_overflow": 20}),
+            **kwargs,
+        )
+        _install_sqlite_hooks(engine)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for ``url`` (default: ``config.database_url()``)."""
+    url = url or config.database_url()
+    engine = _engines.get(url)
+    if engine is None:
+        with _engines_lock:
+            engine = _engines.get(url)
+            if engine is None:
+                engine = _engines[url] = make_engine(url)
+    return engine
+
+
+@contextmanager
+def get_session(url: str | None = None) -> Iterator[Session]:
+    """``with get_session() as s:`` a Session on DATABASE_URL.
+
+    Objects stay usable after commit (``expire_on_commit=False``) so services
+    can return the rows they wrote.
+    """
+    with Session(get_engine(url), expire_on_commit=False) as s:
+        yield s

@@ -1,0 +1,31 @@
+"""SQLModel tables. Money is integer cents (BIGINT) everywhere.
+
+Importing this package registers every table on ``SQLModel.metadata``, which is
+what Alembic's ``env.py`` reads. Nothing here creates tables: migrations do.
+"""
+
+from economy_app.models.tables import (
+    ACCOUNT_KINDS,
+    LEDGER_TYPES,
+    ROLES,
+    Account,
+    Balance,
+    BalanceHistory,
+    JobRun,
+    LedgerEntry,
+    User,
+    utcnow,
+)
+
+__all__ = [
+    "ACCOUNT_KINDS",
+    "LEDGER_TYPES",
+    "ROLES",
+    "Account",
+    "Balance",
+    "BalanceHistory",
+    "JobRun",
+    "LedgerEntry",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,163 @@
+"""The core tables: users, accounts, balances, ledger, balance_history, job_runs.
+
+Table and column names are part of the contract with operators (SQL, the CLI,
+the admin page), so they are spelled out explicitly.
+
+Times are naive UTC datetimes on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlmodel import Field, SQLModel
+
+ROLES = ("player", "admin")
+ACCOUNT_KINDS = ("personal", "company", "system")
+LEDGER_TYPES = (
+    "initial_deposit",
+    "transfer",
+    "stock_purchase",
+    "stock_sale",
+    "product_purchase",
+    "product_cost",
+    "marketplace_batch",
+    "adjustment",
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> datetime:
+    """The current time as a naive UTC datetime (the storage convention)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("ux_users_username_lower", func.lower(text("username")), unique=True),
+        CheckConstraint(_in("role", ROLES), name="ck_users_role"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(30), nullable=False))
+    display_name: str = Field(sa_column=Column(String(60), nullable=False))
+    password_hash: str = Field(sa_column=Column(String(255), nullable=False))
+    role: str = Field(default="player", sa_column=Column(String(10), nullable=False, server_default="player"))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ACCOUNT_KINDS), name="ck_accounts_kind"),
+        # One personal account per player and one system account (the mint):
+        # these make initialize_account and the mint's creation race-safe.
+        Index("ux_accounts_personal_owner", "owner_id", unique=True, sqlite_where=text("kind = 'personal'"),
+              postgresql_where=text("kind = 'personal'")),
+        Index("ux_accounts_system", "kind", unique=True, sqlite_where=text("kind = 'system'"),
+              postgresql_where=text("kind = 'system'")),
+        Index("ix_accounts_owner_id", "owner_id"),
+        Index("ix_accounts_company_id", "company_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    kind: str = Field(sa_column=Column(String(10), nullable=False))
+    owner_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id"), nullable=True))
+    company_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class Balance(SQLModel, table=True):
+    """The primary copy of every balance. Read for every balance query."""
+
+    __tablename__ = "balances"
+
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), primary_key=True))
+    balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    last_updated: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class LedgerEntry(SQLModel, table=True):
+    """The append-only audit trail. One row per movement of money."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="ck_ledger_amount_positive"),
+        CheckConstraint("from_account_id <> to_account_id", name="ck_ledger_distinct_accounts"),
+        CheckConstraint(_in("type", LEDGER_TYPES), name="ck_ledger_type"),
+        CheckConstraint("batch_count IS NULL OR batch_count > 0", name="ck_ledger_batch_count"),
+        # Per-account history in time order, on both sides (ids are assigned in
+        # posting order, so id order is time order).
+        Index("ix_ledger_from_account", "from_account_id", "id"),
+        Index("ix_ledger_to_account", "to_account_id", "id"),
+        Index("ix_ledger_type", "type", "id"),
+        Index("ix_ledger_created_at", "created_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    from_account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False))
+    to_account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    type: str = Field(sa_column=Column(String(20), nullable=False))
+    description: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    batch_count: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    product_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(100), nullable=True, unique=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class BalanceHistory(SQLModel, table=True):
+    """One row per account per posting: balance charts and point-in-time balances."""
+
+    __tablename__ = "balance_history"
+    __table_args__ = (
+        Index("ix_balance_history_account_time", "account_id", "created_at", "id"),
+        Index("ix_balance_history_ledger", "ledger_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False))
+    ledger_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    change: int = Field(sa_column=Column(BigInteger, nullable=False))
+    balance_after: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class JobRun(SQLModel, table=True):
+    """A claimed run of a scheduled job. (job_name, slot) is unique: one run per slot."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("job_name", "slot", name="uq_job_runs_job_slot"),
+        Index("ix_job_runs_job_started", "job_name", "started_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_name: str = Field(sa_column=Column(String(50), nullable=False))
+    slot: str = Field(sa_column=Column(String(40), nullable=False))
+    started_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+    status: str = Field(default="running", sa_column=Column(String(10), nullable=False))
+    summary: str | None = Field(default=None, sa_column=Column(String(2000), nullable=True))

@@ -1,0 +1,49 @@
+"""Money at the edges: parse what a person types into cents, format cents for display.
+
+Integer arithmetic only: no float ever touches an amount.
+"""
+
+from __future__ import annotations
+
+import re
+
+_AMOUNT_RE = re.compile(r"^\$?(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d{1,2}))?$")
+
+
+class AmountError(ValueError):
+    """The text is not an amount of money (the message says why)."""
+
+
+def parse_dollars(text: str) -> int:
+    """``"1,234.56"`` -> 123456 cents. Accepts ``$10``, ``1234.5``, ``1,234.56``.
+
+    Rejects signs, more than two decimals, non-numbers, NaN/inf and zero.
+    """
+    if not isinstance(text, str):
+        raise AmountError("Enter an amount, like 12.50.")
+    raw = text.strip().replace(" ", "")
+    if not raw:
+        raise AmountError("Enter an amount, like 12.50.")
+    if raw.startswith("-") or raw.startswith("$-"):
+        raise AmountError("The amount must be positive.")
+    m = _AMOUNT_RE.match(raw)
+    if m is None:
+        if re.match(r"^\$?[\d,]*\.\d{3,}$", raw):
+            raise AmountError("Use at most two decimals (cents).")
+        raise AmountError("That is not an amount of money. Use digits, like 1,234.56.")
+    whole = int(m.group("int").replace(",", ""))
+    frac = (m.group("frac") or "").ljust(2, "0")
+    cents = whole * 100 + int(frac or 0)
+    if cents <= 0:
+        raise AmountError("The amount must be more than $0.00.")
+    return cents
+
+
+def format_cents(cents: int, *, sign: bool = False) -> str:
+    """123456 -> ``$1,234.56``; -5 -> ``-$0.05``; with ``sign``, positives get ``+``."""
+    negative = cents < 0
+    whole, frac = divmod(abs(int(cents)), 100)
+    text = f"${whole:,}.{frac:02d}"
+    if negative:
+        return "-" + text
+    return ("+" + text) if sign and cents > 0 else text

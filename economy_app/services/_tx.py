@@ -1,0 +1,46 @@
+"""Units of work: every public service function is exactly one transaction.
+
+``with unit(s, write=True):`` commits on success and rolls back on any error.
+A write unit on SQLite opens with ``BEGIN IMMEDIATE`` (see ``db.py``), so it
+holds the database's write lock from its first statement. A service called
+from inside another service's unit joins that unit instead of committing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlmodel import Session
+
+from economy_app.db import WRITE_OPTION
+
+_UNIT = "economy_unit"
+
+
+@contextmanager
+def unit(s: Session, *, write: bool) -> Iterator[Session]:
+    current = s.info.get(_UNIT)
+    if current is not None:
+        if write and current != "write":
+            raise RuntimeError("a write service was called inside a read-only unit")
+        yield s
+        return
+    if s.in_transaction():
+        # The caller left a transaction open (reads, e.g. lazy loads): end it so
+        # this unit starts its own, with the write lock taken up front.
+        s.commit()
+    s.info[_UNIT] = "write" if write else "read"
+    try:
+        s.connection(execution_options={WRITE_OPTION: write})
+        yield s
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+    finally:
+        s.info.pop(_UNIT, None)
+
+
+def in_write_unit(s: Session) -> bool:
+    return s.info.get(_UNIT) == "write"

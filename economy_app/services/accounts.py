@@ -1,0 +1,173 @@
+"""Accounts: the mint, a player's personal account, balances and transfers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlmodel import Session
+
+from economy_app import config
+from economy_app.models import Account, Balance, LedgerEntry, User
+from economy_app.services import ledger
+from economy_app.services._tx import unit
+from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
+
+log = logging.getLogger(__name__)
+
+accounts_t = Account.__table__
+balances_t = Balance.__table__
+
+SYSTEM_ACCOUNT_NAME = "Economy (system)"
+MAX_TRANSFER_DESCRIPTION = 200
+
+
+@dataclass(frozen=True)
+class AccountView:
+    id: int
+    name: str
+    kind: str
+    owner_id: int | None
+    company_id: int | None
+    balance: int
+    last_updated: datetime | None
+    balance_from_cache: bool  # True when the balances row is missing (drift)
+
+
+def system_account_id(s: Session) -> int:
+    """The mint's account id, creating the account on first use."""
+    with unit(s, write=True):
+        found = s.execute(select(accounts_t.c.id).where(accounts_t.c.kind == "system")).scalar()
+        if found is not None:
+            return found
+        ledger.open_account(s, name=SYSTEM_ACCOUNT_NAME, kind="system")
+        return s.execute(select(accounts_t.c.id).where(accounts_t.c.kind == "system")).scalar_one()
+
+
+def find_system_account_id(s: Session) -> int | None:
+    """The mint's account id, or None before it exists (reads only)."""
+    with unit(s, write=False):
+        return s.execute(select(accounts_t.c.id).where(accounts_t.c.kind == "system")).scalar()
+
+
+def _personal(s: Session, user_id: int) -> Account | None:
+    return s.execute(
+        select(Account).where(Account.owner_id == user_id, Account.kind == "personal")
+    ).scalars().first()
+
+
+def initialize_account(s: Session, user_id: int) -> Account:
+    """The player's personal account, funded with $10,000 by the mint on first call.
+
+    Idempotent: a second call returns the same account and moves nothing.
+    """
+    with unit(s, write=True):
+        existing = _personal(s, user_id)
+        if existing is not None:
+            return existing
+        user = s.get(User, user_id)
+        if user is None:
+            raise UserNotFound(f"User {user_id} does not exist.")
+        mint = system_account_id(s)
+        account_id = ledger.open_account(s, name=user.username, kind="personal", owner_id=user_id)
+        if account_id is not None:
+            ledger.post(
+                s,
+                from_account_id=mint,
+                to_account_id=account_id,
+                amount=config.INITIAL_BALANCE_CENTS,
+                type="initial_deposit",
+                description="Welcome to the economy",
+                idempotency_key=f"initial_deposit:user:{user_id}",
+            )
+        s.expire_all()
+        account = _personal(s, user_id)
+        assert account is not None
+        return account
+
+
+def get_account(s: Session, account_id: int) -> Account:
+    with unit(s, write=False):
+        account = s.get(Account, account_id)
+    if account is None:
+        raise AccountNotFound(f"Account {account_id} does not exist.")
+    return account
+
+
+def get_balance(s: Session, account_id: int) -> int:
+    """The balance in cents from the ``balances`` table. Never reads the ledger.
+
+    If the balances row is missing (drift an operator must repair) the cached
+    ``accounts.balance`` is returned and a warning is logged.
+    """
+    with unit(s, write=False):
+        value = s.execute(select(balances_t.c.balance).where(balances_t.c.account_id == account_id)).scalar()
+        if value is not None:
+            return value
+        cached = s.execute(select(accounts_t.c.balance).where(accounts_t.c.id == account_id)).scalar()
+    if cached is None:
+        raise AccountNotFound(f"Account {account_id} does not exist.")
+    log.warning("balances row missing for account %s: served the cached accounts.balance", account_id)
+    return cached
+
+
+def list_accounts(s: Session, user_id: int) -> list[AccountView]:
+    """The player's accounts with their balances, in one query (personal first)."""
+    q = (
+        select(
+            accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, accounts_t.c.owner_id, accounts_t.c.company_id,
+            func.coalesce(balances_t.c.balance, accounts_t.c.balance).label("balance"),
+            balances_t.c.last_updated,
+            balances_t.c.account_id.is_(None).label("balance_from_cache"),
+        )
+        .select_from(accounts_t)
+        .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
+        .where(accounts_t.c.owner_id == user_id)
+        .order_by(case((accounts_t.c.kind == "personal", 0), else_=1), accounts_t.c.id)
+    )
+    with unit(s, write=False):
+        return [AccountView(**dict(r._mapping)) for r in s.execute(q)]
+
+
+def transfer(
+    s: Session,
+    *,
+    actor_id: int,
+    from_account_id: int,
+    to_account_id: int,
+    amount: int,
+    description: str | None = None,
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """Send money from an account the actor owns. Replaying ``idempotency_key`` sends once."""
+    ledger.check_amount(amount)
+    if amount > config.max_transfer_cents():
+        raise InvalidAmount("Amount is above the maximum for one transfer.")
+    if description is not None:
+        description = description.strip() or None
+        if description is not None and len(description) > MAX_TRANSFER_DESCRIPTION:
+            raise InvalidInput(f"Description is limited to {MAX_TRANSFER_DESCRIPTION} characters.")
+    with unit(s, write=True):
+        source = s.execute(
+            select(accounts_t.c.owner_id, accounts_t.c.kind).where(accounts_t.c.id == from_account_id)
+        ).first()
+        if source is None:
+            raise AccountNotFound(f"Account {from_account_id} does not exist.")
+        if source.kind == "system" or source.owner_id != actor_id:
+            raise NotAccountOwner("You can only send money from your own accounts.")
+        target_kind = s.execute(select(accounts_t.c.kind).where(accounts_t.c.id == to_account_id)).scalar()
+        if target_kind is None:
+            raise AccountNotFound(f"Account {to_account_id} does not exist.")
+        if target_kind == "system":
+            raise InvalidInput("Money can't be sent to the system account.")
+        return ledger.post(
+            s,
+            from_account_id=from_account_id,
+            to_account_id=to_account_id,
+            amount=amount,
+            type="transfer",
+            description=description,
+            idempotency_key=idempotency_key,
+        )

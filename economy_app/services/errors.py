@@ -1,0 +1,57 @@
+"""Typed errors. ``str(err)`` is a clear message that can be shown to a player."""
+
+from __future__ import annotations
+
+
+class EconomyError(Exception):
+    """Base class: a refused request. Nothing was changed."""
+
+    code = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidAmount(EconomyError):
+    code = "invalid_amount"
+
+
+class InsufficientFunds(EconomyError):
+    code = "insufficient_funds"
+
+
+class AccountNotFound(EconomyError):
+    code = "account_not_found"
+
+
+class NotAccountOwner(EconomyError):
+    code = "not_account_owner"
+
+
+class SameAccount(EconomyError):
+    code = "same_account"
+
+
+class DuplicateRequest(EconomyError):
+    """An idempotency key was reused for a different request."""
+
+    code = "duplicate_request"
+
+
+class BalanceRecordMissing(EconomyError):
+    """The primary balance copy of an account is missing: an operator must sync it."""
+
+    code = "balance_record_missing"
+
+
+class InvalidInput(EconomyError):
+    code = "invalid_input"
+
+
+class UsernameTaken(EconomyError):
+    code = "username_taken"
+
+
+class UserNotFound(EconomyError):
+    code = "user_not_found"

@@ -1,0 +1,407 @@
+"""The ledger: the only code that writes ``balances``, ``accounts.balance`` and ``ledger``.
+
+``post()`` moves money. In the caller's write unit (one transaction) it:
+
+1. validates the amount (an ``int`` > 0), the type and that the accounts differ;
+2. replays an idempotency key seen before (same body: the original entry,
+   nothing moves; different body: ``DuplicateRequest``);
+3. locks both balance rows in account-id order (PostgreSQL ``FOR UPDATE``; on
+   SQLite the unit already holds the write lock from ``BEGIN IMMEDIATE``);
+4. debits the source with a conditional update (``balance >= amount``) unless it
+   is the system account (the mint), and credits the destination;
+5. moves both ``accounts.balance`` caches by the same amounts;
+6. inserts the ledger row and one ``balance_history`` row per side.
+
+All statements are SQLAlchemy Core: the hot path builds no ORM objects but the
+one it returns. The repair primitives used by the admin tools (set a balance
+from the ledger, or from the cache) live here too, for the same reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, insert, literal, select, text, union_all, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, LedgerEntry, utcnow
+from economy_app.services._tx import in_write_unit, unit
+from economy_app.services.errors import (
+    AccountNotFound,
+    BalanceRecordMissing,
+    DuplicateRequest,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidInput,
+    SameAccount,
+)
+
+accounts_t = Account.__table__
+balances_t = Balance.__table__
+ledger_t = LedgerEntry.__table__
+history_t = BalanceHistory.__table__
+
+MAX_AMOUNT = 2**62  # far above any real amount, far below BIGINT overflow
+MAX_DESCRIPTION = 500
+MAX_HISTORY_PAGE = 500
+
+
+def check_amount(amount) -> int:
+    """An amount in cents must be a plain ``int`` (not bool, float or str) above zero."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidAmount("Amount must be a whole number of cents.")
+    if amount <= 0:
+        raise InvalidAmount("Amount must be greater than zero.")
+    if amount > MAX_AMOUNT:
+        raise InvalidAmount("Amount is too large.")
+    return amount
+
+
+def _entry(row) -> LedgerEntry:
+    return LedgerEntry(**dict(row._mapping))
+
+
+def post(
+    s: Session,
+    *,
+    from_account_id: int,
+    to_account_id: int,
+    amount: int,
+    type: str,
+    description: str | None = None,
+    batch_count: int | None = None,
+    product_id: int | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Move ``amount`` cents from one account to another. Runs inside the caller's write unit."""
+    if not in_write_unit(s):
+        raise RuntimeError("ledger.post() must run inside a write unit (services._tx.unit(s, write=True))")
+    check_amount(amount)
+    if type not in LEDGER_TYPES:
+        raise InvalidInput(f"Unknown ledger entry type {type!r}.")
+    if from_account_id == to_account_id:
+        raise SameAccount("You can't send money to the same account.")
+    if batch_count is not None and (isinstance(batch_count, bool) or not isinstance(batch_count, int) or batch_count <= 0):
+        raise InvalidInput("Batch count must be a positive whole number.")
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"Description is limited to {MAX_DESCRIPTION} characters.")
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 100):
+        raise InvalidInput("Idempotency key must be 1 to 100 characters.")
+    now = now or utcnow()
+    postgres = s.get_bind().dialect.name == "postgresql"
+
+    if idempotency_key is not None:
+        if postgres:
+            # Serialise concurrent requests carrying the same key until commit.
+            s.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(idempotency_key, 0))))
+        prior = s.execute(select(ledger_t).where(ledger_t.c.idempotency_key == idempotency_key)).first()
+        if prior is not None:
+            same = (prior.from_account_id, prior.to_account_id, prior.amount, prior.type, prior.description) == (
+                from_account_id, to_account_id, amount, type, description)
+            if not same:
+                raise DuplicateRequest("This request was already made with different details.")
+            return _entry(prior)
+
+    # Lock the two balance rows in account-id order (a fixed order: no deadlocks).
+    lock = (
+        select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind)
+        .join(accounts_t, accounts_t.c.id == balances_t.c.account_id)
+        .where(balances_t.c.account_id.in_([from_account_id, to_account_id]))
+        .order_by(balances_t.c.account_id)
+    )
+    if postgres:
+        lock = lock.with_for_update(of=balances_t)
+    rows = {r.account_id: r for r in s.execute(lock)}
+    for account_id in (from_account_id, to_account_id):
+        if account_id not in rows:
+            exists = s.execute(select(accounts_t.c.id).where(accounts_t.c.id == account_id)).first()
+            if exists is None:
+                raise AccountNotFound(f"Account {account_id} does not exist.")
+            raise BalanceRecordMissing(
+                f"Account {account_id} has no balance record; an operator must sync it before it can be used.")
+    source = rows[from_account_id]
+    mint = source.kind == "system"
+    if not mint and source.balance < amount:
+        raise InsufficientFunds("Insufficient funds.")
+
+    debit = (
+        update(balances_t)
+        .where(balances_t.c.account_id == from_account_id)
+        .values(balance=balances_t.c.balance - amount, last_updated=now)
+        .returning(balances_t.c.balance)
+    )
+    if not mint:
+        debit = debit.where(balances_t.c.balance >= amount)
+    from_after = s.execute(debit).scalar()
+    if from_after is None:  # the conditional update found too little money
+        raise InsufficientFunds("Insufficient funds.")
+    to_after = s.execute(
+        update(balances_t)
+        .where(balances_t.c.account_id == to_account_id)
+        .values(balance=balances_t.c.balance + amount, last_updated=now)
+        .returning(balances_t.c.balance)
+    ).scalar_one()
+    s.execute(
+        update(accounts_t)
+        .where(accounts_t.c.id.in_([from_account_id, to_account_id]))
+        .values(balance=accounts_t.c.balance + case((accounts_t.c.id == to_account_id, amount), else_=-amount))
+    )
+    values = dict(
+        from_account_id=from_account_id,
+        to_account_id=to_account_id,
+        amount=amount,
+        type=type,
+        description=description,
+        batch_count=batch_count,
+        product_id=product_id,
+        idempotency_key=idempotency_key,
+        created_at=now,
+    )
+    entry_id = s.execute(insert(ledger_t).values(**values).returning(ledger_t.c.id)).scalar_one()
+    s.execute(
+        insert(history_t),
+        [
+            dict(account_id=from_account_id, ledger_id=entry_id, change=-amount, balance_after=from_after, created_at=now),
+            dict(account_id=to_account_id, ledger_id=entry_id, change=amount, balance_after=to_after, created_at=now),
+        ],
+    )
+    return LedgerEntry(id=entry_id, **values)
+
+
+def insert_ignore(s: Session, table, values: dict, *, index_elements: list[str], index_where=None):
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL. Returns the new primary key or None."""
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(
+        index_elements=index_elements, index_where=index_where)
+    pk = list(table.primary_key.columns)[0]
+    return s.execute(stmt.returning(pk)).scalar()
+
+
+def open_account(
+    s: Session,
+    *,
+    name: str,
+    kind: str,
+    owner_id: int | None = None,
+    company_id: int | None = None,
+    now: datetime | None = None,
+) -> int | None:
+    """Open an account with a zero balance: the ``accounts`` row and its ``balances`` row.
+
+    Returns the new account id, or None when a uniqueness rule already holds an
+    account of this kind (one personal account per player, one system account):
+    the caller then reads the existing one.
+    """
+    if not in_write_unit(s):
+        raise RuntimeError("open_account() must run inside a write unit")
+    now = now or utcnow()
+    values = dict(name=name, kind=kind, owner_id=owner_id, company_id=company_id, balance=0, created_at=now)
+    if kind == "personal":
+        account_id = insert_ignore(s, accounts_t, values, index_elements=["owner_id"],
+                                   index_where=text("kind = 'personal'"))
+    elif kind == "system":
+        account_id = insert_ignore(s, accounts_t, values, index_elements=["kind"],
+                                   index_where=text("kind = 'system'"))
+    else:
+        account_id = s.execute(insert(accounts_t).values(**values).returning(accounts_t.c.id)).scalar_one()
+    if account_id is not None:
+        s.execute(insert(balances_t).values(account_id=account_id, balance=0, last_updated=now))
+    return account_id
+
+
+# --------------------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One ledger entry seen from one account: ``signed_amount`` < 0 when money left it."""
+
+    id: int
+    created_at: datetime
+    account_id: int
+    type: str
+    amount: int
+    signed_amount: int
+    counterpart_account_id: int
+    counterpart_name: str
+    description: str | None
+    batch_count: int | None
+
+
+def history(
+    s: Session,
+    account_id: int,
+    *,
+    before: int | None = None,
+    limit: int = 50,
+    types: Iterable[str] | None = None,
+) -> list[HistoryRow]:
+    """An account's ledger, newest first, ``limit`` rows with ids below ``before``.
+
+    Keyset pagination: pass the last row's id as ``before`` for the next page.
+    Each side of the ledger is read through its own (account, id) index, newest
+    first and bounded by ``limit``, so a page costs the same at any ledger size.
+    Counterpart names come from the same query.
+    """
+    limit = max(1, min(int(limit), MAX_HISTORY_PAGE))
+    types = list(types) if types else None
+    with unit(s, write=False):
+        sides = []
+        for own, other in ((ledger_t.c.from_account_id, ledger_t.c.to_account_id),
+                           (ledger_t.c.to_account_id, ledger_t.c.from_account_id)):
+            q = select(ledger_t.c.id).where(own == account_id)
+            if before is not None:
+                q = q.where(ledger_t.c.id < before)
+            if types:
+                q = q.where(ledger_t.c.type.in_(types))
+            sides.append(select(q.order_by(ledger_t.c.id.desc()).limit(limit).subquery().c.id))
+        ids = union_all(*sides).subquery()
+        other = aliased(accounts_t)
+        outgoing = ledger_t.c.from_account_id == account_id
+        q = (
+            select(
+                ledger_t.c.id,
+                ledger_t.c.created_at,
+                ledger_t.c.type,
+                ledger_t.c.amount,
+                ledger_t.c.description,
+                ledger_t.c.batch_count,
+                case((outgoing, -ledger_t.c.amount), else_=ledger_t.c.amount).label("signed_amount"),
+                other.c.id.label("counterpart_account_id"),
+                other.c.name.label("counterpart_name"),
+            )
+            .join(ids, ids.c.id == ledger_t.c.id)
+            .join(other, other.c.id == case((outgoing, ledger_t.c.to_account_id), else_=ledger_t.c.from_account_id))
+            .order_by(ledger_t.c.id.desc())
+            .limit(limit)
+        )
+        return [HistoryRow(account_id=account_id, **dict(r._mapping)) for r in s.execute(q)]
+
+
+# --------------------------------------------------------------------------- repair primitives
+
+
+def ledger_net():
+    """A derived table (account_id, net): every account's ledger inflows minus outflows.
+
+    Two grouped scans (one per side), joined to every account so an account with
+    no entries gets 0. Set-based: one statement for the whole economy.
+    """
+    inflow = select(ledger_t.c.to_account_id.label("aid"), func.sum(ledger_t.c.amount).label("total")) \
+        .group_by(ledger_t.c.to_account_id).subquery("inflow")
+    outflow = select(ledger_t.c.from_account_id.label("aid"), func.sum(ledger_t.c.amount).label("total")) \
+        .group_by(ledger_t.c.from_account_id).subquery("outflow")
+    return (
+        select(
+            accounts_t.c.id.label("account_id"),
+            (func.coalesce(inflow.c.total, 0) - func.coalesce(outflow.c.total, 0)).label("net"),
+        )
+        .select_from(accounts_t)
+        .outerjoin(inflow, inflow.c.aid == accounts_t.c.id)
+        .outerjoin(outflow, outflow.c.aid == accounts_t.c.id)
+    )
+
+
+def ledger_value(s: Session, account_id: int) -> int:
+    """One account's balance as the ledger says: two indexed sums."""
+    inflow = select(func.coalesce(func.sum(ledger_t.c.amount), 0)).where(ledger_t.c.to_account_id == account_id)
+    outflow = select(func.coalesce(func.sum(ledger_t.c.amount), 0)).where(ledger_t.c.from_account_id == account_id)
+    return int(s.execute(select(inflow.scalar_subquery() - outflow.scalar_subquery())).scalar_one())
+
+
+def _insert_missing_balance_rows(s: Session, now: datetime, account_ids: Sequence[int] | None) -> int:
+    """Create absent balances rows (holding the cached value until they are set)."""
+    missing = select(accounts_t.c.id, accounts_t.c.balance, literal(now)).where(
+        ~select(balances_t.c.account_id).where(balances_t.c.account_id == accounts_t.c.id).exists())
+    if account_ids is not None:
+        missing = missing.where(accounts_t.c.id.in_(account_ids))
+    result = s.execute(insert(balances_t).from_select(["account_id", "balance", "last_updated"], missing))
+    return result.rowcount or 0
+
+
+def set_balances_from_ledger(s: Session, account_ids: Sequence[int] | None = None, *, now: datetime | None = None) -> int:
+    """Set ``balances`` and ``accounts.balance`` to the ledger's value. Returns the accounts changed.
+
+    ``account_ids=None`` means every account, in three set-based statements.
+    """
+    if not in_write_unit(s):
+        raise RuntimeError("set_balances_from_ledger() must run inside a write unit")
+    now = now or utcnow()
+    changed: set[int] = set()
+    missing = select(accounts_t.c.id).where(
+        ~select(balances_t.c.account_id).where(balances_t.c.account_id == accounts_t.c.id).exists())
+    if account_ids is not None:
+        missing = missing.where(accounts_t.c.id.in_(account_ids))
+    changed.update(s.execute(missing).scalars())
+    _insert_missing_balance_rows(s, now, account_ids)
+    if account_ids is None:
+        net = ledger_net().subquery("net")
+    else:
+        net = select(
+            accounts_t.c.id.label("account_id"),
+            (
+                select(func.coalesce(func.sum(ledger_t.c.amount), 0))
+                .where(ledger_t.c.to_account_id == accounts_t.c.id).scalar_subquery()
+                - select(func.coalesce(func.sum(ledger_t.c.amount), 0))
+                .where(ledger_t.c.from_account_id == accounts_t.c.id).scalar_subquery()
+            ).label("net"),
+        ).where(accounts_t.c.id.in_(account_ids)).subquery("net")
+    changed.update(
+        s.execute(
+            update(balances_t)
+            .where(balances_t.c.account_id == net.c.account_id, balances_t.c.balance != net.c.net)
+            .values(balance=net.c.net, last_updated=now)
+            .returning(balances_t.c.account_id)
+        ).scalars()
+    )
+    changed.update(_copy_balances_to_cache(s, account_ids))
+    return len(changed)
+
+
+def _copy_balances_to_cache(s: Session, account_ids: Sequence[int] | None) -> list[int]:
+    q = (
+        update(accounts_t)
+        .where(accounts_t.c.id == balances_t.c.account_id, accounts_t.c.balance != balances_t.c.balance)
+        .values(balance=balances_t.c.balance)
+        .returning(accounts_t.c.id)
+    )
+    if account_ids is not None:
+        q = q.where(accounts_t.c.id.in_(account_ids))
+    return list(s.execute(q).scalars())
+
+
+def set_balances_from_cache(s: Session, account_ids: Sequence[int] | None = None, *, now: datetime | None = None) -> int:
+    """Set ``balances`` to the cached ``accounts.balance``, creating missing rows. Returns the accounts changed."""
+    if not in_write_unit(s):
+        raise RuntimeError("set_balances_from_cache() must run inside a write unit")
+    now = now or utcnow()
+    created = _insert_missing_balance_rows(s, now, account_ids)
+    q = (
+        update(balances_t)
+        .where(balances_t.c.account_id == accounts_t.c.id, balances_t.c.balance != accounts_t.c.balance)
+        .values(balance=accounts_t.c.balance, last_updated=now)
+    )
+    if account_ids is not None:
+        q = q.where(balances_t.c.account_id.in_(account_ids))
+    return created + (s.execute(q).rowcount or 0)
+
+
+__all__ = [
+    "HistoryRow",
+    "check_amount",
+    "history",
+    "insert_ignore",
+    "open_account",
+    "ledger_net",
+    "ledger_value",
+    "post",
+    "set_balances_from_cache",
+    "set_balances_from_ledger",
+]

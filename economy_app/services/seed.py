@@ -1,0 +1,36 @@
+"""A small demo world for an empty database (``make run`` seeds it once)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from economy_app.models import User
+from economy_app.services import accounts, users
+from economy_app.services._tx import unit
+
+DEMO_PASSWORD = "demo-password"
+DEMO_PLAYERS = ("alice", "bob", "carol")
+DEMO_TRANSFERS = (("alice", "bob", 125_000, "Rent"), ("bob", "carol", 4_250, "Coffee beans"),
+                  ("carol", "alice", 99_999, "Consulting"))
+
+
+def is_empty(s: Session) -> bool:
+    with unit(s, write=False):
+        return s.execute(select(func.count()).select_from(User.__table__)).scalar_one() == 0
+
+
+def seed_demo_world(s: Session) -> list[tuple[str, str]] | None:
+    """Create demo players with funded accounts and a few transfers. None if the database has users."""
+    if not is_empty(s):
+        return None
+    created: dict[str, int] = {}
+    for name in DEMO_PLAYERS:
+        user = users.create_user(s, name, DEMO_PASSWORD, display_name=name.capitalize())
+        created[name] = accounts.initialize_account(s, user.id).id
+    owners = {name: users.get_user_by_username(s, name).id for name in DEMO_PLAYERS}
+    for sender, recipient, cents, why in DEMO_TRANSFERS:
+        accounts.transfer(s, actor_id=owners[sender], from_account_id=created[sender],
+                          to_account_id=created[recipient], amount=cents, description=why,
+                          idempotency_key=f"seed:{sender}:{recipient}")
+    return [(name, DEMO_PASSWORD) for name in DEMO_PLAYERS]

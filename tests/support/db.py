@@ -1,0 +1,63 @@
+"""Database helpers for tests: wipe, fingerprint, invariant checks."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import Engine, func, select, text
+from sqlmodel import SQLModel
+
+import economy_app.models  # noqa: F401
+from economy_app.models import Account, Balance, BalanceHistory, LedgerEntry
+
+TABLES = sorted(SQLModel.metadata.tables)
+
+
+def wipe(engine: Engine) -> None:
+    """Empty every table (ids restart at 1)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t}"' for t in TABLES)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+def fingerprint(engine: Engine) -> str:
+    """A hash of every row of every table, in primary-key order: equal hashes, equal data."""
+    digest = hashlib.sha256()
+    with engine.connect() as conn:
+        for name in TABLES:
+            table = SQLModel.metadata.tables[name]
+            rows = conn.execute(select(table).order_by(*table.primary_key.columns)).all()
+            digest.update(f"{name}:{len(rows)}:{[tuple(r) for r in rows]!r}".encode())
+    return digest.hexdigest()
+
+
+def check_invariants(engine: Engine) -> None:
+    """The ledger's promises. Raises AssertionError naming the first one broken."""
+    a, b, l, h = (Account.__table__, Balance.__table__, LedgerEntry.__table__, BalanceHistory.__table__)
+    with engine.connect() as conn:
+        total = conn.execute(select(func.coalesce(func.sum(b.c.balance), 0))).scalar_one()
+        assert total == 0, f"sum of all balances is {total}, not 0"
+        accounts = conn.execute(select(a.c.id, a.c.kind, a.c.balance)).all()
+        primary = dict(conn.execute(select(b.c.account_id, b.c.balance)).all())
+        inflow = dict(conn.execute(select(l.c.to_account_id, func.sum(l.c.amount)).group_by(l.c.to_account_id)).all())
+        outflow = dict(conn.execute(
+            select(l.c.from_account_id, func.sum(l.c.amount)).group_by(l.c.from_account_id)).all())
+        last_after = {}
+        for account_id, after in conn.execute(select(h.c.account_id, h.c.balance_after).order_by(h.c.id)):
+            last_after[account_id] = after
+        for account_id, kind, cached in accounts:
+            derived = int(inflow.get(account_id, 0)) - int(outflow.get(account_id, 0))
+            assert account_id in primary, f"account {account_id} has no balances row"
+            assert primary[account_id] == cached == derived, (
+                f"account {account_id}: balances {primary[account_id]}, cache {cached}, ledger {derived}")
+            assert last_after.get(account_id, 0) == derived, (
+                f"account {account_id}: last balance_after {last_after.get(account_id)} != {derived}")
+            if kind != "system":
+                assert cached >= 0, f"account {account_id} ({kind}) is negative: {cached}"
+        entries = conn.execute(select(func.count()).select_from(l)).scalar_one()
+        rows = conn.execute(select(func.count()).select_from(h)).scalar_one()
+        assert rows == 2 * entries, f"{rows} balance_history rows for {entries} ledger entries"
