@@ -322,8 +322,8 @@ def _insert_missing_balance_rows(s: Session, now: datetime, account_ids: Sequenc
         ~select(balances_t.c.account_id).where(balances_t.c.account_id == accounts_t.c.id).exists())
     if account_ids is not None:
         missing = missing.where(accounts_t.c.id.in_(account_ids))
-    result = s.execute(insert(balances_t).from_select(["account_id", "balance", "last_updated"], missing))
-    return result.rowcount or 0
+    stmt = insert(balances_t).from_select(["account_id", "balance", "last_updated"], missing)
+    return len(s.execute(stmt.returning(balances_t.c.account_id)).all())
 
 
 def set_balances_from_ledger(s: Session, account_ids: Sequence[int] | None = None, *, now: datetime | None = None) -> int:
@@ -387,10 +387,11 @@ def set_balances_from_cache(s: Session, account_ids: Sequence[int] | None = None
         update(balances_t)
         .where(balances_t.c.account_id == accounts_t.c.id, balances_t.c.balance != accounts_t.c.balance)
         .values(balance=accounts_t.c.balance, last_updated=now)
+        .returning(balances_t.c.account_id)
     )
     if account_ids is not None:
         q = q.where(balances_t.c.account_id.in_(account_ids))
-    return created + (s.execute(q).rowcount or 0)
+    return created + len(s.execute(q).all())
 
 
 __all__ = [

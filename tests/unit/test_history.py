@@ -1,0 +1,39 @@
+"""Per-account history: newest first, keyset pages, type filter, counterpart names."""
+
+from __future__ import annotations
+
+from economy_app.services import accounts, ledger
+
+
+def test_history_pages_through_both_sides_newest_first(session, make_player):
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    for i in range(1, 8):
+        if i % 2:
+            accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=i)
+        else:
+            accounts.transfer(session, actor_id=bob, from_account_id=b, to_account_id=a, amount=i)
+    rows = ledger.history(session, a, limit=3)
+    assert [r.signed_amount for r in rows] == [-7, 6, -5]
+    assert all(r.counterpart_name == "bob" for r in rows)
+    rows2 = ledger.history(session, a, before=rows[-1].id, limit=3)
+    assert [r.signed_amount for r in rows2] == [4, -3, 2]
+    rows3 = ledger.history(session, a, before=rows2[-1].id, limit=3)
+    assert [r.signed_amount for r in rows3] == [-1, 1_000_000]
+    assert rows3[-1].type == "initial_deposit" and rows3[-1].counterpart_name == "Economy (system)"
+    assert ledger.history(session, a, before=rows3[-1].id) == []
+    ids = [r.id for r in rows + rows2 + rows3]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 8
+
+
+def test_history_filters_by_type_and_never_shows_other_accounts(session, make_player):
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    carol, c = make_player("carol")
+    accounts.transfer(session, actor_id=bob, from_account_id=b, to_account_id=c, amount=99)
+    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=5, description="hi")
+    rows = ledger.history(session, a, types=["transfer"])
+    assert [(r.signed_amount, r.description, r.counterpart_name) for r in rows] == [(-5, "hi", "bob")]
+    assert [r.type for r in ledger.history(session, a, types=["initial_deposit"])] == ["initial_deposit"]
+    assert all(r.account_id == a for r in ledger.history(session, a))
+    assert 99 not in [abs(r.signed_amount) for r in ledger.history(session, a)]
