@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlmodel import Session
 
 from economy_app import config
@@ -22,6 +22,11 @@ balances_t = Balance.__table__
 
 SYSTEM_ACCOUNT_NAME = "Economy (system)"
 MAX_TRANSFER_DESCRIPTION = 200
+
+# Prebuilt hot-path statements (see ledger.py).
+_BALANCE = select(balances_t.c.balance).where(balances_t.c.account_id == bindparam("id"))
+_CACHED_BALANCE = select(accounts_t.c.balance).where(accounts_t.c.id == bindparam("id"))
+_OWNER_AND_KIND = select(accounts_t.c.owner_id, accounts_t.c.kind).where(accounts_t.c.id == bindparam("id"))
 
 
 @dataclass(frozen=True)
@@ -103,10 +108,11 @@ def get_balance(s: Session, account_id: int) -> int:
     ``accounts.balance`` is returned and a warning is logged.
     """
     with unit(s, write=False):
-        value = s.execute(select(balances_t.c.balance).where(balances_t.c.account_id == account_id)).scalar()
+        conn = s.connection()
+        value = conn.execute(_BALANCE, {"id": account_id}).scalar()
         if value is not None:
             return value
-        cached = s.execute(select(accounts_t.c.balance).where(accounts_t.c.id == account_id)).scalar()
+        cached = conn.execute(_CACHED_BALANCE, {"id": account_id}).scalar()
     if cached is None:
         raise AccountNotFound(f"Account {account_id} does not exist.")
     log.warning("balances row missing for account %s: served the cached accounts.balance", account_id)
@@ -150,17 +156,16 @@ def transfer(
         if description is not None and len(description) > MAX_TRANSFER_DESCRIPTION:
             raise InvalidInput(f"Description is limited to {MAX_TRANSFER_DESCRIPTION} characters.")
     with unit(s, write=True):
-        source = s.execute(
-            select(accounts_t.c.owner_id, accounts_t.c.kind).where(accounts_t.c.id == from_account_id)
-        ).first()
+        conn = s.connection()
+        source = conn.execute(_OWNER_AND_KIND, {"id": from_account_id}).first()
         if source is None:
             raise AccountNotFound(f"Account {from_account_id} does not exist.")
         if source.kind == "system" or source.owner_id != actor_id:
             raise NotAccountOwner("You can only send money from your own accounts.")
-        target_kind = s.execute(select(accounts_t.c.kind).where(accounts_t.c.id == to_account_id)).scalar()
-        if target_kind is None:
+        target = conn.execute(_OWNER_AND_KIND, {"id": to_account_id}).first()
+        if target is None:
             raise AccountNotFound(f"Account {to_account_id} does not exist.")
-        if target_kind == "system":
+        if target.kind == "system":
             raise InvalidInput("Money can't be sent to the system account.")
         return ledger.post(
             s,

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, insert, literal, select, text, union_all, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, text, union_all, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -61,7 +61,45 @@ def check_amount(amount) -> int:
 
 
 def _entry(row) -> LedgerEntry:
-    return LedgerEntry(**dict(row._mapping))
+    return LedgerEntry.model_construct(**dict(row._mapping))
+
+
+# The hot path's statements, built once: executing a prebuilt Core statement on
+# the session's connection skips statement construction and the ORM layer.
+_b = bindparam
+_LOCK = (
+    select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind)
+    .join(accounts_t, accounts_t.c.id == balances_t.c.account_id)
+    .where(balances_t.c.account_id.in_([_b("src"), _b("dst")]))
+    .order_by(balances_t.c.account_id)
+)
+_LOCK_PG = _LOCK.with_for_update(of=balances_t)
+_ACCOUNT_EXISTS = select(accounts_t.c.id).where(accounts_t.c.id == _b("id"))
+_BY_KEY = select(ledger_t).where(ledger_t.c.idempotency_key == _b("key"))
+_KEY_LOCK_PG = select(func.pg_advisory_xact_lock(func.hashtextextended(_b("key"), 0)))
+_MINT_DEBIT = (
+    update(balances_t)
+    .where(balances_t.c.account_id == _b("src"))
+    .values(balance=balances_t.c.balance - _b("amount"), last_updated=_b("now"))
+    .returning(balances_t.c.balance)
+)
+_DEBIT = _MINT_DEBIT.where(balances_t.c.balance >= _b("amount"))
+_CREDIT = (
+    update(balances_t)
+    .where(balances_t.c.account_id == _b("dst"))
+    .values(balance=balances_t.c.balance + _b("amount"), last_updated=_b("now"))
+    .returning(balances_t.c.balance)
+)
+_CACHES = (
+    update(accounts_t)
+    .where(accounts_t.c.id.in_([_b("src"), _b("dst")]))
+    .values(balance=accounts_t.c.balance + case((accounts_t.c.id == _b("dst"), _b("amount")), else_=-_b("amount")))
+)
+_ENTRY_COLUMNS = ("from_account_id", "to_account_id", "amount", "type", "description", "batch_count", "product_id",
+                  "idempotency_key", "created_at")
+_INSERT_ENTRY = insert(ledger_t).values({c: _b(c) for c in _ENTRY_COLUMNS}).returning(ledger_t.c.id)
+_INSERT_HISTORY = insert(history_t).values(
+    {c: _b(c) for c in ("account_id", "ledger_id", "change", "balance_after", "created_at")})
 
 
 def post(
@@ -92,13 +130,14 @@ def post(
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 100):
         raise InvalidInput("Idempotency key must be 1 to 100 characters.")
     now = now or utcnow()
-    postgres = s.get_bind().dialect.name == "postgresql"
+    conn = s.connection()
+    postgres = conn.dialect.name == "postgresql"
 
     if idempotency_key is not None:
         if postgres:
             # Serialise concurrent requests carrying the same key until commit.
-            s.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(idempotency_key, 0))))
-        prior = s.execute(select(ledger_t).where(ledger_t.c.idempotency_key == idempotency_key)).first()
+            conn.execute(_KEY_LOCK_PG, {"key": idempotency_key})
+        prior = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
         if prior is not None:
             same = (prior.from_account_id, prior.to_account_id, prior.amount, prior.type, prior.description) == (
                 from_account_id, to_account_id, amount, type, description)
@@ -107,49 +146,24 @@ def post(
             return _entry(prior)
 
     # Lock the two balance rows in account-id order (a fixed order: no deadlocks).
-    lock = (
-        select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind)
-        .join(accounts_t, accounts_t.c.id == balances_t.c.account_id)
-        .where(balances_t.c.account_id.in_([from_account_id, to_account_id]))
-        .order_by(balances_t.c.account_id)
-    )
-    if postgres:
-        lock = lock.with_for_update(of=balances_t)
-    rows = {r.account_id: r for r in s.execute(lock)}
+    ids = {"src": from_account_id, "dst": to_account_id}
+    rows = {r.account_id: r for r in conn.execute(_LOCK_PG if postgres else _LOCK, ids)}
     for account_id in (from_account_id, to_account_id):
         if account_id not in rows:
-            exists = s.execute(select(accounts_t.c.id).where(accounts_t.c.id == account_id)).first()
-            if exists is None:
+            if conn.execute(_ACCOUNT_EXISTS, {"id": account_id}).first() is None:
                 raise AccountNotFound(f"Account {account_id} does not exist.")
             raise BalanceRecordMissing(
                 f"Account {account_id} has no balance record; an operator must sync it before it can be used.")
-    source = rows[from_account_id]
-    mint = source.kind == "system"
-    if not mint and source.balance < amount:
+    mint = rows[from_account_id].kind == "system"
+    if not mint and rows[from_account_id].balance < amount:
         raise InsufficientFunds("Insufficient funds.")
 
-    debit = (
-        update(balances_t)
-        .where(balances_t.c.account_id == from_account_id)
-        .values(balance=balances_t.c.balance - amount, last_updated=now)
-        .returning(balances_t.c.balance)
-    )
-    if not mint:
-        debit = debit.where(balances_t.c.balance >= amount)
-    from_after = s.execute(debit).scalar()
+    moved = {**ids, "amount": amount, "now": now}
+    from_after = conn.execute(_MINT_DEBIT if mint else _DEBIT, moved).scalar()
     if from_after is None:  # the conditional update found too little money
         raise InsufficientFunds("Insufficient funds.")
-    to_after = s.execute(
-        update(balances_t)
-        .where(balances_t.c.account_id == to_account_id)
-        .values(balance=balances_t.c.balance + amount, last_updated=now)
-        .returning(balances_t.c.balance)
-    ).scalar_one()
-    s.execute(
-        update(accounts_t)
-        .where(accounts_t.c.id.in_([from_account_id, to_account_id]))
-        .values(balance=accounts_t.c.balance + case((accounts_t.c.id == to_account_id, amount), else_=-amount))
-    )
+    to_after = conn.execute(_CREDIT, moved).scalar_one()
+    conn.execute(_CACHES, moved)
     values = dict(
         from_account_id=from_account_id,
         to_account_id=to_account_id,
@@ -161,15 +175,13 @@ def post(
         idempotency_key=idempotency_key,
         created_at=now,
     )
-    entry_id = s.execute(insert(ledger_t).values(**values).returning(ledger_t.c.id)).scalar_one()
-    s.execute(
-        insert(history_t),
-        [
-            dict(account_id=from_account_id, ledger_id=entry_id, change=-amount, balance_after=from_after, created_at=now),
-            dict(account_id=to_account_id, ledger_id=entry_id, change=amount, balance_after=to_after, created_at=now),
-        ],
-    )
-    return LedgerEntry(id=entry_id, **values)
+    entry_id = conn.execute(_INSERT_ENTRY, values).scalar_one()
+    conn.execute(_INSERT_HISTORY, [
+        dict(account_id=from_account_id, ledger_id=entry_id, change=-amount, balance_after=from_after, created_at=now),
+        dict(account_id=to_account_id, ledger_id=entry_id, change=amount, balance_after=to_after, created_at=now),
+    ])
+    # Every value was validated above: build the returned row without re-validation.
+    return LedgerEntry.model_construct(id=entry_id, **values)
 
 
 def insert_ignore(s: Session, table, values: dict, *, index_elements: list[str], index_where=None):
