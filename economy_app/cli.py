@@ -40,7 +40,7 @@ def _cmd_recalc(args) -> int:
     with get_session() as s:
         if args.all:
             r = admin.recalculate_all_balances(s)
-            print(f"recalculated {r.accounts} accounts from the ledger: {r.changed} changed in {r.seconds:.3f}s")
+            print(f"recalculated {r.accounts} accounts from the ledger: {r.changed} changed in {r.duration_ms} ms")
         else:
             _print_repair(admin.recalculate_balance(s, args.account_id))
     return 0
@@ -51,7 +51,7 @@ def _cmd_sync(args) -> int:
     with get_session() as s:
         if args.all:
             r = admin.sync_all_balances(s)
-            print(f"synced {r.accounts} balances from the account cache: {r.changed} changed in {r.seconds:.3f}s")
+            print(f"synced {r.accounts} balances from the account cache: {r.changed} changed in {r.duration_ms} ms")
         else:
             _print_repair(admin.sync_balance_from_account(s, args.account_id))
     return 0

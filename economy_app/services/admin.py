@@ -57,7 +57,7 @@ class RepairResult:
 class BulkResult:
     accounts: int
     changed: int
-    seconds: float
+    duration_ms: int
 
 
 def account_copies(s: Session, account_id: int) -> AccountCopies:
@@ -94,6 +94,10 @@ def sync_balance_from_account(s: Session, account_id: int) -> RepairResult:
         return RepairResult(before=before, after=account_copies(s, account_id))
 
 
+def _ms_since(started) -> int:  # started: a perf_counter() reading
+    return round((time.perf_counter() - started) * 1000)
+
+
 def _count_accounts(s: Session) -> int:
     return s.execute(select(func.count()).select_from(accounts_t)).scalar_one()
 
@@ -104,7 +108,7 @@ def recalculate_all_balances(s: Session) -> BulkResult:
     with unit(s, write=True):
         changed = ledger.set_balances_from_ledger(s, None)
         total = _count_accounts(s)
-    return BulkResult(accounts=total, changed=changed, seconds=time.perf_counter() - started)
+    return BulkResult(accounts=total, changed=changed, duration_ms=_ms_since(started))
 
 
 def sync_all_balances(s: Session) -> BulkResult:
@@ -113,7 +117,7 @@ def sync_all_balances(s: Session) -> BulkResult:
     with unit(s, write=True):
         changed = ledger.set_balances_from_cache(s, None)
         total = _count_accounts(s)
-    return BulkResult(accounts=total, changed=changed, seconds=time.perf_counter() - started)
+    return BulkResult(accounts=total, changed=changed, duration_ms=_ms_since(started))
 
 
 def reconcile(s: Session) -> list[Drift]:

@@ -50,7 +50,7 @@ MAX_HISTORY_PAGE = 500
 
 
 def check_amount(amount) -> int:
-    """An amount in cents must be a plain ``int`` (not bool, float or str) above zero."""
+    """An amount in cents must be a plain ``int`` above zero (a bool, a fraction or a string is refused)."""
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidAmount("Amount must be a whole number of cents.")
     if amount <= 0:
