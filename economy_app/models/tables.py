@@ -163,3 +163,27 @@ class JobRun(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
     status: str = Field(default="running", sa_column=Column(String(10), nullable=False))
     summary: str | None = Field(default=None, sa_column=Column(String(2000), nullable=True))
+
+
+class AuthSession(SQLModel, table=True):
+    """A logged-in browser session. The browser holds the token; only its SHA-256 is stored."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_user", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins per username (lower-cased), shared by every worker through the database."""
+
+    __tablename__ = "login_throttle"
+
+    username_key: str = Field(sa_column=Column(String(30), primary_key=True))
+    failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    last_failure_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    blocked_until: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,7 +12,7 @@ from sqlalchemy import bindparam, case, func, select
 from sqlmodel import Session
 
 from economy_app import config
-from economy_app.models import Account, Balance, LedgerEntry, User
+from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, LedgerEntry, User
 from economy_app.services import ledger
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
@@ -176,3 +178,158 @@ def transfer(
             description=description,
             idempotency_key=idempotency_key,
         )
+
+
+# --------------------------------------------------------------------------- player views
+
+SEARCH_LIMIT = 20
+CSV_MAX_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    account_id: int
+    name: str
+    kind: str
+    owner_username: str | None
+    owner_display_name: str | None
+
+
+def _escape_like(text_: str) -> str:
+    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> list[Recipient]:
+    """Accounts money can be sent to whose owner's username (or account name) starts with ``query``.
+
+    Bounded to ``limit`` (at most 20) rows; the mint is never offered.
+    """
+    query = (query or "").strip()
+    if not query:
+        return []
+    limit = max(1, min(limit, SEARCH_LIMIT))
+    pattern = _escape_like(query.lower()) + "%"
+    users_t = User.__table__
+    q = (
+        select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, users_t.c.username, users_t.c.display_name)
+        .select_from(accounts_t)
+        .outerjoin(users_t, users_t.c.id == accounts_t.c.owner_id)
+        .where(accounts_t.c.kind != "system")
+        .where((func.lower(users_t.c.username).like(pattern, escape="\\"))
+               | (func.lower(accounts_t.c.name).like(pattern, escape="\\")))
+        .order_by(func.lower(accounts_t.c.name), accounts_t.c.id)
+        .limit(limit)
+    )
+    with unit(s, write=False):
+        return [Recipient(account_id=r.id, name=r.name, kind=r.kind, owner_username=r.username,
+                          owner_display_name=r.display_name) for r in s.execute(q)]
+
+
+def owned_account_ids(s: Session, user_id: int) -> list[int]:
+    with unit(s, write=False):
+        return list(s.execute(select(accounts_t.c.id).where(accounts_t.c.owner_id == user_id)
+                              .order_by(accounts_t.c.id)).scalars())
+
+
+def require_owned(s: Session, user_id: int, account_id: int) -> None:
+    """Refuse another player's account with the same message as a missing one (no existence leak)."""
+    with unit(s, write=False):
+        owner = s.execute(select(accounts_t.c.owner_id).where(accounts_t.c.id == account_id)).first()
+    if owner is None or owner.owner_id != user_id:
+        raise AccountNotFound("Account not found.")
+
+
+@dataclass(frozen=True)
+class BalancePoint:
+    at: datetime
+    balance: int
+
+
+def balance_series(s: Session, user_id: int, account_id: int, *, points: int = 200) -> list[BalancePoint]:
+    """The account's balance after each of its last ``points`` postings, oldest first (from balance_history)."""
+    require_owned(s, user_id, account_id)
+    history_t = BalanceHistory.__table__
+    with unit(s, write=False):
+        rows = s.execute(
+            select(history_t.c.created_at, history_t.c.balance_after)
+            .where(history_t.c.account_id == account_id)
+            .order_by(history_t.c.created_at.desc(), history_t.c.id.desc())
+            .limit(max(1, min(points, 1000)))
+        ).all()
+    return [BalancePoint(at=r.created_at, balance=r.balance_after) for r in reversed(rows)]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    accounts: list[AccountView]
+    net_worth: int
+    personal_balance: int
+    personal_account_id: int | None
+    recent: list[ledger.HistoryRow]
+
+
+def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
+    """Everything the dashboard shows, for the logged-in player only."""
+    views = list_accounts(s, user_id)
+    personal = next((v for v in views if v.kind == "personal"), None)
+    rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
+    return Dashboard(accounts=views, net_worth=sum(v.balance for v in views),
+                     personal_balance=personal.balance if personal else 0,
+                     personal_account_id=personal.id if personal else None, recent=rows)
+
+
+def player_history(
+    s: Session,
+    user_id: int,
+    account_id: int | None = None,
+    *,
+    before: ledger.Cursor | None = None,
+    limit: int = 50,
+    types: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[ledger.HistoryRow]:
+    """A page of the player's history: one of their accounts, or all of them (``account_id=None``)."""
+    if account_id is None:
+        ids = owned_account_ids(s, user_id)
+    else:
+        require_owned(s, user_id, account_id)
+        ids = [account_id]
+    if types:
+        unknown = set(types) - set(LEDGER_TYPES)
+        if unknown:
+            raise InvalidInput(f"Unknown entry type: {', '.join(sorted(unknown))}.")
+    return ledger.history(s, ids, before=before, limit=limit, types=types, since=since, until=until)
+
+
+def history_csv(s: Session, user_id: int, account_id: int | None = None, *, types: list[str] | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                max_rows: int = CSV_MAX_ROWS) -> tuple[str, int, bool]:
+    """The filtered history as CSV text: (csv, rows, truncated). Amounts are exact decimal strings."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["entry_id", "date_utc", "account_id", "type", "counterpart", "description", "amount",
+                     "batch_count"])
+    count, before, truncated = 0, None, False
+    while True:
+        page = player_history(s, user_id, account_id, before=before, limit=500, types=types, since=since,
+                              until=until)
+        for r in page:
+            if count == max_rows:
+                truncated = True
+                break
+            writer.writerow([r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.account_id, r.type,
+                             r.counterpart_name, r.description or "", cents_to_decimal(r.signed_amount),
+                             r.batch_count or ""])
+            count += 1
+        if truncated or len(page) < 500:
+            break
+        before = ledger.cursor(page[-1])
+    return out.getvalue(), count, truncated
+
+
+def cents_to_decimal(cents: int) -> str:
+    """-123456 -> '-1234.56' (integer arithmetic; for files, not for display)."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{frac:02d}"

@@ -55,3 +55,17 @@ class UsernameTaken(EconomyError):
 
 class UserNotFound(EconomyError):
     code = "user_not_found"
+
+
+class LoginFailed(EconomyError):
+    """One message for every failed login: it never says whether the username exists."""
+
+    code = "login_failed"
+
+
+class LoginThrottled(EconomyError):
+    code = "login_throttled"
+
+
+class NotLoggedIn(EconomyError):
+    code = "not_logged_in"

@@ -247,40 +247,69 @@ class HistoryRow:
     batch_count: int | None
 
 
+Cursor = tuple[int, int]  # (ledger id, account id) of the last row shown
+
+
 def history(
     s: Session,
-    account_id: int,
+    account_id: int | Sequence[int],
     *,
-    before: int | None = None,
+    before: int | Cursor | None = None,
     limit: int = 50,
     types: Iterable[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[HistoryRow]:
-    """An account's ledger, newest first, ``limit`` rows with ids below ``before``.
+    """The ledger of one account (or several), newest first: ``limit`` rows after ``before``.
 
-    Keyset pagination: pass the last row's id as ``before`` for the next page.
-    Each side of the ledger is read through its own (account, id) index, newest
-    first and bounded by ``limit``, so a page costs the same at any ledger size.
-    Counterpart names come from the same query.
+    Keyset pagination: pass the last row's ``cursor(row)`` (or, for one account,
+    its id) as ``before`` for the next page. Rows are ordered by (id desc,
+    account asc): a transfer between two of the listed accounts shows once per
+    side. Each side of each account is read through its own (account, id)
+    index, newest first and bounded by ``limit``, so a page costs the same at
+    any ledger size. ``since``/``until`` (naive UTC, until exclusive) become
+    exact id bounds through the created_at index. Counterpart names come from
+    the same query.
     """
     limit = max(1, min(int(limit), MAX_HISTORY_PAGE))
+    account_ids = sorted({account_id} if isinstance(account_id, int) else set(account_id))
+    if not account_ids:
+        return []
     types = list(types) if types else None
+    if isinstance(before, int):
+        before = (before, max(account_ids) + 1)  # one account: every row with a smaller id
     with unit(s, write=False):
+        low = high = None
+        if since is not None:
+            low = s.execute(select(func.min(ledger_t.c.id)).where(ledger_t.c.created_at >= since)).scalar()
+            if low is None:
+                return []
+        if until is not None:
+            high = s.execute(select(func.max(ledger_t.c.id)).where(ledger_t.c.created_at < until)).scalar()
+            if high is None:
+                return []
         sides = []
-        for own, other in ((ledger_t.c.from_account_id, ledger_t.c.to_account_id),
-                           (ledger_t.c.to_account_id, ledger_t.c.from_account_id)):
-            q = select(ledger_t.c.id).where(own == account_id)
-            if before is not None:
-                q = q.where(ledger_t.c.id < before)
-            if types:
-                q = q.where(ledger_t.c.type.in_(types))
-            sides.append(select(q.order_by(ledger_t.c.id.desc()).limit(limit).subquery().c.id))
-        ids = union_all(*sides).subquery()
+        for acc in account_ids:
+            for own in (ledger_t.c.from_account_id, ledger_t.c.to_account_id):
+                q = select(ledger_t.c.id, literal(acc).label("account_id")).where(own == acc)
+                if before is not None:
+                    # After (id, account) in (id desc, account asc) order.
+                    q = q.where(ledger_t.c.id <= before[0] if acc > before[1] else ledger_t.c.id < before[0])
+                if low is not None:
+                    q = q.where(ledger_t.c.id >= low, ledger_t.c.created_at >= since)
+                if high is not None:
+                    q = q.where(ledger_t.c.id <= high, ledger_t.c.created_at < until)
+                if types:
+                    q = q.where(ledger_t.c.type.in_(types))
+                sides.append(select(q.order_by(ledger_t.c.id.desc()).limit(limit).subquery()))
+        picked = union_all(*sides).subquery("picked")
         other = aliased(accounts_t)
-        outgoing = ledger_t.c.from_account_id == account_id
+        outgoing = ledger_t.c.from_account_id == picked.c.account_id
         q = (
             select(
                 ledger_t.c.id,
                 ledger_t.c.created_at,
+                picked.c.account_id,
                 ledger_t.c.type,
                 ledger_t.c.amount,
                 ledger_t.c.description,
@@ -289,12 +318,17 @@ def history(
                 other.c.id.label("counterpart_account_id"),
                 other.c.name.label("counterpart_name"),
             )
-            .join(ids, ids.c.id == ledger_t.c.id)
+            .join(picked, picked.c.id == ledger_t.c.id)
             .join(other, other.c.id == case((outgoing, ledger_t.c.to_account_id), else_=ledger_t.c.from_account_id))
-            .order_by(ledger_t.c.id.desc())
+            .order_by(ledger_t.c.id.desc(), picked.c.account_id)
             .limit(limit)
         )
-        return [HistoryRow(account_id=account_id, **dict(r._mapping)) for r in s.execute(q)]
+        return [HistoryRow(**dict(r._mapping)) for r in s.execute(q)]
+
+
+def cursor(row: HistoryRow) -> Cursor:
+    """The keyset cursor after ``row`` (pass it as ``before``)."""
+    return (row.id, row.account_id)
 
 
 # --------------------------------------------------------------------------- repair primitives
@@ -409,6 +443,7 @@ def set_balances_from_cache(s: Session, account_ids: Sequence[int] | None = None
 __all__ = [
     "HistoryRow",
     "check_amount",
+    "cursor",
     "history",
     "insert_ignore",
     "open_account",

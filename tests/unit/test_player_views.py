@@ -1,0 +1,100 @@
+"""What the player pages read: only ever the logged-in player's own accounts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+
+from economy_app.models import LedgerEntry, utcnow
+from economy_app.services import accounts, ledger
+from economy_app.services.errors import AccountNotFound, InvalidInput
+
+
+def test_search_recipients_bounded_and_never_the_mint(session, make_player):
+    for i in range(25):
+        make_player(f"trader{i:02d}")
+    make_player("alice")
+    found = accounts.search_recipients(session, "TRADER")
+    assert len(found) == 20 and all(r.name.startswith("trader") for r in found)
+    assert [r.name for r in accounts.search_recipients(session, "ali")] == ["alice"]
+    assert accounts.search_recipients(session, "econ") == []  # the system account
+    assert accounts.search_recipients(session, "%") == [] and accounts.search_recipients(session, "_") == []
+    assert accounts.search_recipients(session, "  ") == []
+
+
+def test_other_players_accounts_are_not_found(session, make_player):
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    for call in (lambda: accounts.player_history(session, bob, a),
+                 lambda: accounts.balance_series(session, bob, a),
+                 lambda: accounts.history_csv(session, bob, a),
+                 lambda: accounts.require_owned(session, bob, 999_999)):
+        with pytest.raises(AccountNotFound) as info:
+            call()
+        assert str(info.value) == "Account not found."
+    assert {r.account_id for r in accounts.player_history(session, bob)} == {b}
+
+
+def test_dashboard_and_series(session, make_player):
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    for cents in (100, 200, 300):
+        accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=cents)
+    d = accounts.dashboard(session, alice)
+    assert d.net_worth == d.personal_balance == 1_000_000 - 600 and d.personal_account_id == a
+    assert [r.signed_amount for r in d.recent] == [-300, -200, -100, 1_000_000]
+    series = accounts.balance_series(session, alice, a)
+    assert [p.balance for p in series] == [1_000_000, 999_900, 999_700, 999_400]
+
+
+def test_history_filters_dates_and_types(session, engine, make_player):
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=1)
+    now = utcnow()
+    rows = accounts.player_history(session, alice, a, since=now - timedelta(hours=1))
+    assert len(rows) == 2
+    assert accounts.player_history(session, alice, a, since=now + timedelta(hours=1)) == []
+    assert accounts.player_history(session, alice, a, until=now - timedelta(hours=1)) == []
+    assert [r.type for r in accounts.player_history(session, alice, None, types=["transfer"])] == ["transfer"]
+    with pytest.raises(InvalidInput):
+        accounts.player_history(session, alice, None, types=["bogus"])
+
+
+def test_history_over_several_accounts_pages_each_side_once(session, make_player):
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    # A second account for alice (as companies will be): reuse bob's by moving ownership in SQL.
+    from economy_app.models import Account
+    with session.get_bind().begin() as conn:
+        conn.execute(Account.__table__.update().where(Account.__table__.c.id == b).values(owner_id=alice, kind="company"))
+    for cents in range(1, 8):
+        accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=cents)
+    seen, before = [], None
+    while True:
+        page = accounts.player_history(session, alice, None, before=before, limit=3)
+        seen.extend((r.id, r.account_id) for r in page)
+        if len(page) < 3:
+            break
+        before = ledger.cursor(page[-1])
+    assert len(seen) == len(set(seen)) == 2 * 7 + 2  # each transfer from both sides, plus two deposits
+    assert seen == sorted(seen, key=lambda k: (-k[0], k[1]))
+
+
+def test_history_csv_is_exact_and_bounded(session, make_player):
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=123_456,
+                      description='rent, "march"')
+    text, count, truncated = accounts.history_csv(session, alice)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert count == 2 and not truncated
+    assert rows[0]["amount"] == "-1234.56" and rows[0]["description"] == 'rent, "march"'
+    assert rows[0]["counterpart"] == "bob" and rows[1]["amount"] == "10000.00"
+    text, count, truncated = accounts.history_csv(session, alice, max_rows=1)
+    assert count == 1 and truncated
+    assert accounts.cents_to_decimal(-5) == "-0.05" and accounts.cents_to_decimal(100) == "1.00"
+    assert session.query(LedgerEntry).count() == 3
