@@ -7,7 +7,8 @@ from datetime import datetime
 
 import reflex as rx
 
-from economy_app.components.layout import page_shell
+from economy_app import routes
+from economy_app.components.layout import public_page
 from economy_app.components.money import money
 from economy_app.db import get_session
 from economy_app.money import format_cents
@@ -67,11 +68,18 @@ def _stat(label: str, value: rx.Component, hint: str, test_id: str) -> rx.Compon
 
 
 def home_page() -> rx.Component:
-    return page_shell(
+    return public_page(
         rx.text(
             "Every cent in this economy moves through one ledger. The mint's account balances "
             "everything else, so the sum of all balances is always zero.",
-            color_scheme="gray", size="3", margin_bottom="1.25em",
+            color_scheme="gray", size="3", margin_bottom="1em",
+        ),
+        rx.hstack(
+            rx.link(rx.button("Start playing: $10,000 to begin", size="3"), href=routes.SIGNUP),
+            rx.link(rx.button("Log in", size="3", variant="soft"), href=routes.LOGIN),
+            spacing="3",
+            margin_bottom="1.5em",
+            wrap="wrap",
         ),
         rx.grid(
             _stat("Money in circulation", money(HomeState.circulation, HomeState.circulation_cents),

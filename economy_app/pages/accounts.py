@@ -1,0 +1,119 @@
+"""Accounts: every account of the player with its balance, and a balance-over-time chart."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from economy_app import routes
+from economy_app.components.layout import player_page
+from economy_app.components.money import money
+from economy_app.services import accounts
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, private, run
+from economy_app.state.present import AccountItem, account_item
+
+
+@private
+class AccountsState(AuthState):
+    loaded: bool = False
+    items: list[AccountItem] = []
+    chart_account: int = 0
+    chart_title: str = ""
+    series: list[dict] = []
+
+    @rx.event
+    async def load(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        views = await run(accounts.list_accounts, user.id)
+        self.items = [account_item(v) for v in views]
+        self.loaded = True
+        if views and self.chart_account not in {v.id for v in views}:
+            self.chart_account = views[0].id
+        if views:
+            return AccountsState.show_chart(self.chart_account)
+
+    @rx.event
+    async def show_chart(self, account_id: int):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        try:
+            points = await run(accounts.balance_series, user.id, int(account_id))
+        except (EconomyError, ValueError, TypeError):
+            return rx.toast.error("Account not found.")
+        self.chart_account = int(account_id)
+        self.chart_title = next((i.name for i in self.items if i.id == self.chart_account), "")
+        series = [{"t": p.at.strftime("%m-%d %H:%M"), "balance": p.balance} for p in points]
+        current = next((i.cents for i in self.items if i.id == self.chart_account), None)
+        if series and current is not None:  # the line runs up to now, at today's balance
+            series.append({"t": "now", "balance": current})
+        self.series = series
+
+
+def _account_card(item: AccountItem) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.text(item.name, weight="bold", size="4"), rx.badge(item.kind, variant="soft"),
+                      align="center", justify="between", width="100%"),
+            rx.heading(money(item.balance, item.cents), size="6", class_name="account-balance"),
+            rx.text("Updated ", item.updated, " UTC", size="1", color_scheme="gray"),
+            rx.cond(item.warning != "", rx.text(item.warning, size="1", color_scheme="amber")),
+            rx.hstack(
+                rx.button("Chart", size="1", variant="soft", on_click=AccountsState.show_chart(item.id)),
+                rx.link(rx.button("History", size="1", variant="soft"), href=f"{routes.HISTORY}?account={item.id}"),
+                spacing="2",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        class_name="account-card",
+        border=rx.cond(item.id == AccountsState.chart_account, "1px solid var(--accent-8)", "none"),
+    )
+
+
+def _chart() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text("Balance over time: ", rx.text(AccountsState.chart_title, as_="span", weight="bold"), size="3"),
+            rx.cond(
+                AccountsState.series.length() > 1,
+                rx.recharts.area_chart(
+                    rx.recharts.area(data_key="balance", type_="stepAfter", stroke="var(--accent-9)",
+                                     fill="var(--accent-a5)", name="Balance"),
+                    rx.recharts.x_axis(data_key="t", tick={"fontSize": 11}),
+                    rx.recharts.y_axis(tick_formatter="(v) => '$' + Math.round(v / 100).toLocaleString()",
+                                       width=90, tick={"fontSize": 11}),
+                    rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
+                    data=AccountsState.series,
+                    width="100%",
+                    height=260,
+                ),
+                rx.text("The chart appears once this account has moved money.", color_scheme="gray", size="2"),
+            ),
+            width="100%",
+            spacing="3",
+        ),
+        width="100%",
+        id="balance-chart",
+    )
+
+
+def accounts_page() -> rx.Component:
+    return player_page(
+        rx.cond(
+            AccountsState.loaded,
+            rx.vstack(
+                rx.grid(rx.foreach(AccountsState.items, _account_card), columns=rx.breakpoints(initial="1", sm="2",
+                                                                                             lg="3"),
+                        spacing="4", width="100%"),
+                _chart(),
+                spacing="4",
+                width="100%",
+            ),
+            rx.center(rx.spinner(size="3"), padding="4em"),
+        ),
+        title="Accounts",
+    )

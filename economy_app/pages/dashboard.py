@@ -1,0 +1,90 @@
+"""Dashboard: net worth, personal balance, the last 10 ledger entries, quick actions."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from economy_app import routes
+from economy_app.components.layout import player_page
+from economy_app.components.money import money
+from economy_app.components.tables import history_table
+from economy_app.money import format_cents
+from economy_app.services import accounts
+from economy_app.state.auth import AuthState, private, run
+from economy_app.state.present import HistoryItem, history_item
+
+
+@private
+class DashboardState(AuthState):
+    loaded: bool = False
+    net_worth: str = ""
+    net_worth_cents: int = 0
+    personal: str = ""
+    personal_cents: int = 0
+    account_count: int = 0
+    recent: list[HistoryItem] = []
+
+    @rx.event
+    async def load(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        d = await run(accounts.dashboard, user.id)
+        names = {v.id: v.name for v in d.accounts}
+        self.net_worth, self.net_worth_cents = format_cents(d.net_worth), d.net_worth
+        self.personal, self.personal_cents = format_cents(d.personal_balance), d.personal_balance
+        self.account_count = len(d.accounts)
+        self.recent = [history_item(r, names) for r in d.recent]
+        self.loaded = True
+
+
+def stat(label: str, value: rx.Component, hint: rx.Component | str, test_id: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text(label, size="2", color_scheme="gray", weight="medium"),
+            rx.heading(value, size="7", id=test_id),
+            rx.text(hint, size="1", color_scheme="gray"),
+            spacing="1",
+        ),
+        size="2",
+        width="100%",
+    )
+
+
+def _action(label: str, href: str, icon: str) -> rx.Component:
+    return rx.link(rx.button(rx.icon(icon, size=16), label, variant="soft", size="3"), href=href)
+
+
+def dashboard_page() -> rx.Component:
+    return player_page(
+        rx.cond(
+            DashboardState.loaded,
+            rx.vstack(
+                rx.text("Welcome back, ", rx.text(DashboardState.display_name, as_="span", weight="bold"), ".",
+                        size="3", color_scheme="gray"),
+                rx.grid(
+                    stat("Net worth", money(DashboardState.net_worth, DashboardState.net_worth_cents),
+                         "cash across all your accounts", "net-worth"),
+                    stat("Personal balance", money(DashboardState.personal, DashboardState.personal_cents),
+                         "your personal account", "personal-balance"),
+                    stat("Accounts", rx.text(DashboardState.account_count), "that you own", "account-count"),
+                    columns=rx.breakpoints(initial="1", sm="3"),
+                    spacing="4",
+                    width="100%",
+                ),
+                rx.flex(
+                    _action("Send money", routes.SEND, "send"),
+                    _action("History", routes.HISTORY, "scroll-text"),
+                    _action("Accounts", routes.ACCOUNTS, "wallet"),
+                    gap="0.75em",
+                    wrap="wrap",
+                ),
+                rx.heading("Recent activity", size="4", margin_top="0.5em"),
+                history_table(DashboardState.recent, show_account=DashboardState.account_count > 1),
+                spacing="4",
+                width="100%",
+            ),
+            rx.center(rx.spinner(size="3"), padding="4em"),
+        ),
+        title="Dashboard",
+    )

@@ -1,0 +1,228 @@
+"""History: the ledger of one of your accounts (or all), newest first, 50 a page, filters, CSV export."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import reflex as rx
+
+from economy_app.components.layout import player_page
+from economy_app.components.tables import history_table
+from economy_app.models import LEDGER_TYPES
+from economy_app.services import accounts, ledger
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, private, run
+from economy_app.state.present import TYPE_LABELS, HistoryItem, day_range, history_item
+
+PAGE_SIZE = 50
+ALL = "all"
+
+
+@private
+class HistoryState(AuthState):
+    loaded: bool = False
+    account_options: list[dict[str, str]] = []
+    account_filter: str = ALL
+    type_filter: str = ALL
+    since_text: str = ""
+    until_text: str = ""
+    rows: list[HistoryItem] = []
+    # Keyset cursors: the cursor each visited page started after ([] for the first page).
+    page_starts: list[list[int]] = []
+    has_next: bool = False
+    error: str = ""
+    _last_cursor: list[int] = []  # backend only: where the next page starts
+
+    @rx.var
+    def page_number(self) -> int:
+        return len(self.page_starts)
+
+    @rx.var
+    def show_account_column(self) -> bool:
+        return self.account_filter == ALL and len(self.account_options) > 1
+
+    def _query(self, user_id: int) -> dict:
+        since, until = day_range(self.since_text, self.until_text)
+        return dict(user_id=user_id, account_id=None if self.account_filter == ALL else int(self.account_filter),
+                    types=None if self.type_filter == ALL else [self.type_filter], since=since, until=until)
+
+    async def _fetch(self, start: list[int]):
+        """Fetch the page starting after ``start``; returns an event to yield (or None)."""
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        try:
+            q = self._query(user.id)
+            rows = await run(accounts.player_history, q.pop("user_id"), q.pop("account_id"),
+                             before=tuple(start) if start else None, limit=PAGE_SIZE + 1, **q)
+        except ValueError as e:
+            self.error = str(e) if "date" in str(e) else "Use dates like 2026-11-21."
+            return rx.toast.error(self.error)
+        except EconomyError as e:
+            self.error, self.rows, self.has_next = str(e), [], False
+            return rx.toast.error(str(e))
+        self.error = ""
+        names = {int(o["value"]): o["label"] for o in self.account_options}
+        self.has_next = len(rows) > PAGE_SIZE
+        self.rows = [history_item(r, names) for r in rows[:PAGE_SIZE]]
+        self._last_cursor = list(ledger.cursor(rows[PAGE_SIZE - 1])) if self.has_next else []
+        return None
+
+    @rx.event
+    async def load(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        views = await run(accounts.list_accounts, user.id)
+        self.account_options = [{"value": str(v.id), "label": v.name} for v in views]
+        wanted = self.router.url.query_parameters.get("account", "")
+        if wanted:
+            if wanted not in {o["value"] for o in self.account_options}:
+                # Another player's account, or none at all: show nothing of it.
+                self.rows, self.has_next, self.page_starts, self.loaded = [], False, [], True
+                self.account_filter = ALL
+                self.error = "Account not found."
+                return rx.toast.error("Account not found.")
+            self.account_filter = wanted
+        elif self.account_filter != ALL and self.account_filter not in {o["value"] for o in self.account_options}:
+            self.account_filter = ALL
+        self.page_starts = [[]]
+        event = await self._fetch([])
+        self.loaded = True
+        return event
+
+    @rx.event
+    async def apply(self):
+        self.page_starts = [[]]
+        return await self._fetch([])
+
+    @rx.event
+    async def set_account(self, value: str):
+        self.account_filter = value
+        return await self.apply()
+
+    @rx.event
+    async def set_type(self, value: str):
+        self.type_filter = value
+        return await self.apply()
+
+    @rx.event
+    def set_since(self, value: str):
+        self.since_text = value
+
+    @rx.event
+    def set_until(self, value: str):
+        self.until_text = value
+
+    @rx.event
+    async def clear_filters(self):
+        self.type_filter, self.since_text, self.until_text = ALL, "", ""
+        return await self.apply()
+
+    @rx.event
+    async def older(self):
+        if not self.has_next or not self._last_cursor:
+            return
+        start = list(self._last_cursor)
+        event = await self._fetch(start)
+        if event is None:
+            self.page_starts = [*self.page_starts, start]
+        return event
+
+    @rx.event
+    async def newer(self):
+        if len(self.page_starts) <= 1:
+            return
+        starts = self.page_starts[:-1]
+        event = await self._fetch(starts[-1])
+        if event is None:
+            self.page_starts = starts
+        return event
+
+    @rx.event
+    async def export_csv(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        try:
+            q = self._query(user.id)
+            text, count, truncated = await run(accounts.history_csv, q.pop("user_id"), q.pop("account_id"), **q)
+        except (ValueError, EconomyError) as e:
+            return rx.toast.error(str(e))
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+        events = [rx.download(data=text, filename=f"history-{stamp}.csv", mime_type="text/csv")]
+        if truncated:
+            events.append(rx.toast.warning(f"Exported the newest {count:,} entries; narrow the dates for older ones."))
+        return events
+
+
+def _select(value, on_change, options, placeholder: str, id_: str, fixed: list[tuple[str, str]]) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(placeholder=placeholder, id=id_, min_width="11em"),
+        rx.select.content(
+            *[rx.select.item(label, value=v) for v, label in fixed],
+            rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"])) if options is not None
+            else rx.fragment(),
+        ),
+        value=value,
+        on_change=on_change,
+    )
+
+
+def _filters() -> rx.Component:
+    return rx.flex(
+        _select(HistoryState.account_filter, HistoryState.set_account, HistoryState.account_options, "Account",
+                "history-account", [(ALL, "All accounts")]),
+        _select(HistoryState.type_filter, HistoryState.set_type, None, "Type", "history-type",
+                [(ALL, "All types"), *[(t, TYPE_LABELS[t]) for t in LEDGER_TYPES]]),
+        rx.hstack(
+            rx.input(type="date", value=HistoryState.since_text, on_change=HistoryState.set_since, id="history-since",
+                     aria_label="From date"),
+            rx.text("to", size="2", color_scheme="gray"),
+            rx.input(type="date", value=HistoryState.until_text, on_change=HistoryState.set_until, id="history-until",
+                     aria_label="To date"),
+            align="center",
+        ),
+        rx.button("Apply", on_click=HistoryState.apply, variant="soft", id="history-apply"),
+        rx.button("Clear", on_click=HistoryState.clear_filters, variant="ghost", color_scheme="gray"),
+        gap="0.75em",
+        wrap="wrap",
+        align="center",
+        width="100%",
+    )
+
+
+def _pager() -> rx.Component:
+    return rx.hstack(
+        rx.button(rx.icon("chevron-left", size=16), "Newer", on_click=HistoryState.newer,
+                  disabled=HistoryState.page_number <= 1, variant="soft", id="history-newer"),
+        rx.text("Page ", HistoryState.page_number, size="2", color_scheme="gray", id="history-page"),
+        rx.button("Older", rx.icon("chevron-right", size=16), on_click=HistoryState.older,
+                  disabled=~HistoryState.has_next, variant="soft", id="history-older"),
+        align="center",
+        justify="center",
+        width="100%",
+    )
+
+
+def history_page() -> rx.Component:
+    return player_page(
+        rx.cond(
+            HistoryState.loaded,
+            rx.vstack(
+                _filters(),
+                rx.cond(HistoryState.error != "",
+                        rx.callout(HistoryState.error, icon="triangle-alert", color_scheme="red", width="100%",
+                                   id="history-error")),
+                history_table(HistoryState.rows, show_account=HistoryState.show_account_column,
+                              empty="No entries match."),
+                _pager(),
+                spacing="4",
+                width="100%",
+            ),
+            rx.center(rx.spinner(size="3"), padding="4em"),
+        ),
+        title="History",
+        actions=rx.button(rx.icon("download", size=16), "Export CSV", on_click=HistoryState.export_csv,
+                          variant="soft", id="history-export"),
+    )

@@ -1,0 +1,146 @@
+"""Log in and sign up."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from economy_app import routes
+from economy_app.components.layout import public_page
+from economy_app.services import auth as auth_service
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, run
+
+
+class LoginState(AuthState):
+    error: str = ""
+    busy: bool = False
+
+    @rx.event
+    async def check(self):
+        """A visitor who is already logged in goes straight to the dashboard."""
+        self.error = ""
+        if self.auth_token and await self.current_user() is not None:
+            return rx.redirect(routes.DASHBOARD, replace=True)
+
+    @rx.event
+    async def login(self, form: dict):
+        if self.busy:
+            return
+        self.busy = True
+        yield
+        try:
+            result = await run(auth_service.login, str(form.get("username", "")), str(form.get("password", "")))
+        except EconomyError as e:
+            self.error = str(e)
+            self.busy = False
+            yield rx.toast.error(str(e))
+            return
+        self.busy = False
+        self.error = ""
+        self.remember(result)
+        yield rx.redirect(routes.DASHBOARD, replace=True)
+
+    @rx.event
+    async def signup(self, form: dict):
+        if self.busy:
+            return
+        password, confirm = str(form.get("password", "")), str(form.get("confirm", ""))
+        if password != confirm:
+            self.error = "The two passwords differ."
+            return
+        self.busy = True
+        yield
+        try:
+            result = await run(auth_service.signup, str(form.get("username", "")), password,
+                               display_name=str(form.get("display_name", "")).strip() or None)
+        except EconomyError as e:
+            self.error = str(e)
+            self.busy = False
+            yield rx.toast.error(str(e))
+            return
+        self.busy = False
+        self.error = ""
+        self.remember(result)
+        yield [rx.redirect(routes.DASHBOARD, replace=True),
+               rx.toast.success("Welcome! Your account opened with $10,000.00.")]
+
+
+def _field(label: str, name: str, *, type_: str = "text", placeholder: str = "", hint: str = "",
+           **props) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+        rx.input(name=name, id=name, type=type_, placeholder=placeholder, size="3", width="100%", **props),
+        rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _error() -> rx.Component:
+    return rx.cond(LoginState.error != "",
+                   rx.callout(LoginState.error, icon="triangle-alert", color_scheme="red", width="100%", id="form-error"))
+
+
+def _card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
+    return public_page(
+        rx.center(
+            rx.card(
+                rx.vstack(
+                    rx.heading(title, size="6"),
+                    rx.text(subtitle, color_scheme="gray", size="2"),
+                    _error(),
+                    form,
+                    footer,
+                    spacing="4",
+                    width="100%",
+                ),
+                size="4",
+                width="100%",
+                max_width="26em",
+            ),
+            padding_top=["1em", "3em"],
+        ),
+    )
+
+
+def login_page() -> rx.Component:
+    return _card(
+        "Log in",
+        "Welcome back to the economy.",
+        rx.form(
+            rx.vstack(
+                _field("Username", "username", auto_complete="username", required=True, auto_focus=True),
+                _field("Password", "password", type_="password", auto_complete="current-password", required=True),
+                rx.button("Log in", type="submit", size="3", width="100%", loading=LoginState.busy, id="login-submit"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=LoginState.login,
+            width="100%",
+        ),
+        rx.text("New here? ", rx.link("Create an account", href=routes.SIGNUP), size="2"),
+    )
+
+
+def signup_page() -> rx.Component:
+    return _card(
+        "Create your account",
+        "Every new player starts with $10,000.00.",
+        rx.form(
+            rx.vstack(
+                _field("Username", "username", auto_complete="username", required=True, auto_focus=True,
+                       hint="3-30 letters, digits, _ or -", max_length=30),
+                _field("Display name (optional)", "display_name", max_length=60),
+                _field("Password", "password", type_="password", auto_complete="new-password", required=True,
+                       hint="At least 8 characters"),
+                _field("Confirm password", "confirm", type_="password", auto_complete="new-password", required=True),
+                rx.button("Sign up", type="submit", size="3", width="100%", loading=LoginState.busy,
+                          id="signup-submit"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=LoginState.signup,
+            width="100%",
+        ),
+        rx.text("Already playing? ", rx.link("Log in", href=routes.LOGIN), size="2"),
+    )

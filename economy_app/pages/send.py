@@ -1,0 +1,253 @@
+"""Send money: pick one of your accounts, find a recipient, type an amount, preview, confirm.
+
+Each form submission carries its own idempotency key (embedded in the click
+event), so a double click or a replayed event sends once.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import reflex as rx
+
+from economy_app import config
+from economy_app.components.layout import player_page
+from economy_app.money import format_cents
+from economy_app.services import accounts
+from economy_app.services.errors import EconomyError, InsufficientFunds, InvalidAmount
+from economy_app.state.auth import AuthState, private, run
+from economy_app.state.present import AccountItem, account_item, check_amount_text, send_preview
+
+DESCRIPTION_MAX = accounts.MAX_TRANSFER_DESCRIPTION
+
+
+@private
+class SendState(AuthState):
+    loaded: bool = False
+    sources: list[AccountItem] = []
+    source_id: str = ""
+    query: str = ""
+    results: list[dict[str, str]] = []
+    recipient_id: int = 0
+    recipient_name: str = ""
+    amount_text: str = ""
+    amount_error: str = ""
+    description: str = ""
+    form_key: str = ""
+    last_sent_key: str = ""
+    sending: bool = False
+
+    def _source(self) -> AccountItem | None:
+        return next((a for a in self.sources if str(a.id) == self.source_id), None)
+
+    def _check(self) -> tuple[int | None, str]:
+        source = self._source()
+        return check_amount_text(self.amount_text, balance=source.cents if source else None,
+                                 maximum=config.max_transfer_cents())
+
+    @rx.var
+    def preview(self) -> str:
+        source = self._source()
+        cents, error = self._check()
+        if source is None or not self.recipient_name or cents is None:
+            return ""
+        return send_preview(cents, source.name, source.cents, self.recipient_name)
+
+    @rx.var
+    def can_send(self) -> bool:
+        return bool(self.preview) and not self.sending
+
+    async def _load_sources(self, user_id: int) -> None:
+        self.sources = [account_item(v) for v in await run(accounts.list_accounts, user_id)]
+        if self._source() is None and self.sources:
+            self.source_id = str(self.sources[0].id)
+
+    @rx.event
+    async def load(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        await self._load_sources(user.id)
+        if not self.form_key:
+            self.form_key = uuid.uuid4().hex
+        self.loaded = True
+
+    @rx.event
+    def set_source(self, value: str):
+        self.source_id = value
+        if self.recipient_id and str(self.recipient_id) == value:
+            self.recipient_id, self.recipient_name = 0, ""
+        if self.amount_text:
+            self.amount_error = self._check()[1]
+
+    @rx.event
+    async def search(self, text: str):
+        self.query = text[:40]
+        if not self.query.strip():
+            self.results = []
+            return
+        if await self.current_user() is None:
+            return await self.to_login()
+        found = await run(accounts.search_recipients, self.query)
+        self.results = [
+            {"id": str(r.account_id), "name": r.name,
+             "detail": (f"@{r.owner_username}" if r.kind == "personal" else r.kind.capitalize())}
+            for r in found if str(r.account_id) != self.source_id
+        ]
+
+    @rx.event
+    def pick(self, account_id: str, name: str):
+        self.recipient_id, self.recipient_name = int(account_id), name
+        self.results, self.query = [], ""
+
+    @rx.event
+    def clear_recipient(self):
+        self.recipient_id, self.recipient_name = 0, ""
+
+    @rx.event
+    def set_amount(self, text: str):
+        self.amount_text = text[:32]
+        self.amount_error = self._check()[1] if self.amount_text.strip() else ""
+
+    @rx.event
+    def set_description(self, text: str):
+        self.description = text[:DESCRIPTION_MAX]
+
+    @rx.event
+    async def confirm(self, key: str):
+        """Send. ``key`` comes from the page that was clicked: a second click or a replay carries the same one."""
+        if self.sending or not isinstance(key, str) or not key or len(key) > 64 or key == self.last_sent_key:
+            return
+        user = await self.current_user()
+        if user is None:
+            yield await self.to_login()
+            return
+        cents, error = self._check()
+        if cents is None:
+            self.amount_error = error
+            yield rx.toast.error(error)
+            return
+        if not self.recipient_id:
+            yield rx.toast.error("Choose who receives the money.")
+            return
+        self.sending = True
+        yield
+        try:
+            await run(accounts.transfer, actor_id=user.id, from_account_id=int(self.source_id or 0),
+                      to_account_id=self.recipient_id, amount=cents, description=self.description or None,
+                      idempotency_key=f"send:{user.id}:{key}")
+        except EconomyError as e:
+            self.sending = False
+            if isinstance(e, (InsufficientFunds, InvalidAmount)):
+                self.amount_error = str(e)
+            await self._load_sources(user.id)
+            yield rx.toast.error(str(e))
+            return
+        sent_to = self.recipient_name
+        self.last_sent_key = key
+        self.form_key = uuid.uuid4().hex
+        self.amount_text = self.amount_error = self.description = ""
+        self.recipient_id, self.recipient_name = 0, ""
+        await self._load_sources(user.id)  # the balances on screen update at once
+        self.sending = False
+        yield rx.toast.success(f"Sent {format_cents(cents)} to {sent_to}.")
+
+
+def _label(text: str) -> rx.Component:
+    return rx.text(text, size="2", weight="medium")
+
+
+def _source_picker() -> rx.Component:
+    return rx.vstack(
+        _label("From"),
+        rx.select.root(
+            rx.select.trigger(width="100%", id="send-source"),
+            rx.select.content(rx.foreach(SendState.sources, lambda a: rx.select.item(
+                a.name + " · " + a.balance, value=a.id.to_string()))),
+            value=SendState.source_id,
+            on_change=SendState.set_source,
+            size="3",
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _recipient_picker() -> rx.Component:
+    return rx.vstack(
+        _label("To"),
+        rx.cond(
+            SendState.recipient_id != 0,
+            rx.hstack(
+                rx.badge(rx.icon("user", size=14), SendState.recipient_name, size="3", variant="soft",
+                         id="send-recipient"),
+                rx.button("Change", variant="ghost", size="1", on_click=SendState.clear_recipient),
+                align="center",
+            ),
+            rx.vstack(
+                rx.input(placeholder="Search by username", value=SendState.query, on_change=SendState.search,
+                         debounce_timeout=250, size="3", width="100%", id="send-search",
+                         auto_complete="off"),
+                rx.cond(
+                    SendState.results.length() > 0,
+                    rx.card(rx.vstack(rx.foreach(SendState.results, lambda r: rx.button(
+                        rx.hstack(rx.text(r["name"], weight="medium"), rx.text(r["detail"], color_scheme="gray",
+                                                                                 size="1"), align="center"),
+                        variant="ghost", width="100%", justify="start",
+                        on_click=SendState.pick(r["id"], r["name"]), class_name="search-result")),
+                        spacing="1", width="100%"), width="100%", size="1"),
+                    rx.cond(SendState.query != "", rx.text("No player matches.", size="1", color_scheme="gray")),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def send_page() -> rx.Component:
+    return player_page(
+        rx.cond(
+            SendState.loaded,
+            rx.card(
+                rx.vstack(
+                    _source_picker(),
+                    _recipient_picker(),
+                    rx.vstack(
+                        _label("Amount"),
+                        rx.input(placeholder="0.00", value=SendState.amount_text, on_change=SendState.set_amount,
+                                 size="3", width="100%", id="send-amount", input_mode="decimal",
+                                 auto_complete="off", color_scheme=rx.cond(SendState.amount_error != "", "red",
+                                                                           "gray")),
+                        rx.cond(SendState.amount_error != "",
+                                rx.text(SendState.amount_error, color_scheme="red", size="2", id="amount-error")),
+                        spacing="1",
+                        width="100%",
+                    ),
+                    rx.vstack(
+                        _label("Description (optional)"),
+                        rx.input(placeholder="What is it for?", value=SendState.description,
+                                 on_change=SendState.set_description, max_length=DESCRIPTION_MAX, size="3",
+                                 width="100%", id="send-description"),
+                        spacing="1",
+                        width="100%",
+                    ),
+                    rx.cond(SendState.preview != "",
+                            rx.callout(SendState.preview, icon="info", width="100%", id="send-preview")),
+                    rx.button(rx.icon("send", size=16), "Confirm and send", size="3", width="100%",
+                              disabled=~SendState.can_send, loading=SendState.sending,
+                              on_click=SendState.confirm(SendState.form_key), id="send-confirm"),
+                    spacing="4",
+                    width="100%",
+                ),
+                size="3",
+                width="100%",
+                max_width="36em",
+            ),
+            rx.center(rx.spinner(size="3"), padding="4em"),
+        ),
+        title="Send money",
+    )
+

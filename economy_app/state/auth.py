@@ -1,0 +1,81 @@
+"""The session, shared by every page: a token in the browser's localStorage, checked on the server.
+
+Page states are flat substates of ``AuthState``. Every handler that shows
+private data first calls ``current_user()``, which resolves the token against
+the database (one indexed read) on every call: logging out anywhere, or an
+expired session, takes effect on the very next event, in every worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import reflex as rx
+
+from economy_app import routes
+from economy_app.db import get_session
+from economy_app.services import auth as auth_service
+from economy_app.services.auth import SessionUser
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Page states holding private data: reset on logout so nothing lingers in a tab.
+PRIVATE_STATES: list[type[rx.State]] = []
+
+
+def private(cls):
+    """Class decorator: register a page state whose data must be cleared on logout."""
+    PRIVATE_STATES.append(cls)
+    return cls
+
+
+def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    with get_session() as s:
+        return fn(s, *args, **kwargs)
+
+
+async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a service ``fn(session, *args, **kwargs)`` in a worker thread, off the event loop."""
+    return await asyncio.to_thread(_call, fn, *args, **kwargs)
+
+
+class AuthState(rx.State):
+    auth_token: str = rx.LocalStorage("", name="economy_session", sync=True)
+    # For display only: authorization always re-checks the token on the server.
+    username: str = ""
+    display_name: str = ""
+    is_admin: bool = False
+
+    async def current_user(self) -> SessionUser | None:
+        user = await run(auth_service.resolve, self.auth_token) if self.auth_token else None
+        if user is None:
+            self.username, self.display_name, self.is_admin = "", "", False
+        else:
+            self.username, self.display_name, self.is_admin = user.username, user.display_name, user.is_admin
+        return user
+
+    async def clear_private_data(self) -> None:
+        for cls in PRIVATE_STATES:
+            (await self.get_state(cls)).reset()
+
+    async def to_login(self):
+        """Forget everything private in this tab and go to the login page."""
+        await self.clear_private_data()
+        return rx.redirect(routes.LOGIN, replace=True)
+
+    def remember(self, result: auth_service.LoginResult) -> None:
+        self.auth_token = result.token
+        self.username, self.display_name = result.user.username, result.user.display_name
+        self.is_admin = result.user.is_admin
+
+    @rx.event
+    async def logout(self):
+        await run(auth_service.logout, self.auth_token)
+        self.auth_token = ""
+        self.username, self.display_name, self.is_admin = "", "", False
+        await self.clear_private_data()
+        return [rx.redirect(routes.LOGIN, replace=True), rx.toast.info("You are logged out.")]

@@ -1,0 +1,69 @@
+"""Driving the app like a player, and reading the truth from the database."""
+
+from __future__ import annotations
+
+import uuid
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from economy_app.db import make_engine
+from economy_app.models import LedgerEntry
+from economy_app.services import accounts, users
+
+PASSWORD = "correct horse battery"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def sign_up(page: Page, base: str, username: str, password: str = PASSWORD) -> None:
+    page.goto(base + "/signup")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.fill("#confirm", password)
+    page.click("#signup-submit")
+    page.wait_for_url("**/dashboard")
+    expect(page.locator("#net-worth")).to_be_visible()
+
+
+def log_in(page: Page, base: str, username: str, password: str = PASSWORD) -> None:
+    page.goto(base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_url("**/dashboard")
+
+
+def choose_recipient(page: Page, username: str) -> None:
+    page.fill("#send-search", username)
+    page.locator(".search-result", has_text=username).first.click()
+    expect(page.locator("#send-recipient")).to_have_text(username)
+
+
+class Truth:
+    """Reads the app's database through the services (never through the browser)."""
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+
+    def account_of(self, username: str) -> int:
+        with Session(self.engine) as s:
+            user = users.get_user_by_username(s, username)
+            return [v.id for v in accounts.list_accounts(s, user.id) if v.kind == "personal"][0]
+
+    def balance(self, username: str) -> int:
+        with Session(self.engine) as s:
+            return accounts.get_balance(s, self.account_of(username))
+
+    def ledger_count(self) -> int:
+        with Session(self.engine) as s:
+            return s.execute(select(func.count()).select_from(LedgerEntry)).scalar_one()
+
+    def transfers_from(self, username: str) -> list[LedgerEntry]:
+        account = self.account_of(username)
+        with Session(self.engine) as s:
+            return list(s.execute(select(LedgerEntry).where(LedgerEntry.from_account_id == account,
+                                                            LedgerEntry.type == "transfer")).scalars())

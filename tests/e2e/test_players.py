@@ -1,0 +1,221 @@
+"""Players in the browser: sign-up, dashboard, accounts, send money, history, and what stays private."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import screenshot
+from tests.e2e.helpers import Truth, choose_recipient, log_in, sign_up, unique
+from tests.support.db import check_invariants
+
+pytestmark = pytest.mark.e2e
+
+PRIVATE_PAGES = ["/dashboard", "/accounts", "/send", "/history"]
+
+
+@pytest.fixture
+def truth(app_server):
+    t = Truth(app_server.database_url)
+    yield t
+    t.engine.dispose()
+
+
+def test_two_players_sign_up_and_send_money(app_server, browser, truth):
+    base = app_server.url
+    a_name, b_name = unique("alice"), unique("bob")
+    a_ctx, b_ctx = browser.new_context(viewport={"width": 1440, "height": 900}), browser.new_context()
+    a, b = a_ctx.new_page(), b_ctx.new_page()
+    sign_up(a, base, a_name)
+    sign_up(b, base, b_name)
+    for page in (a, b):
+        expect(page.locator("#net-worth")).to_have_text("$10,000.00")
+        expect(page.locator("#personal-balance")).to_have_text("$10,000.00")
+    before_total = truth.balance(a_name) + truth.balance(b_name)
+
+    a.goto(base + "/send")
+    choose_recipient(a, b_name)
+    a.fill("#send-amount", "1,234.56")
+    a.fill("#send-description", "Rent for November")
+    expect(a.locator("#send-preview")).to_have_text(
+        f"You send $1,234.56 from {a_name} to {b_name}; {a_name} will have $8,765.44.")
+    a.click("#send-confirm")
+    expect(a.get_by_text(f"Sent $1,234.56 to {b_name}.")).to_be_visible()
+    expect(a.locator("#send-source")).to_contain_text("$8,765.44")  # the balance on screen updated at once
+
+    assert truth.balance(a_name) == 876_544 and truth.balance(b_name) == 1_123_456
+    assert truth.balance(a_name) + truth.balance(b_name) == before_total
+    check_invariants(truth.engine)
+
+    a.goto(base + "/dashboard")
+    expect(a.locator("#net-worth")).to_have_text("$8,765.44")
+    expect(a.locator(".history-row").first).to_contain_text("-$1,234.56")
+    expect(a.locator(".history-row").first).to_contain_text(b_name)
+    b.goto(base + "/dashboard")
+    expect(b.locator("#net-worth")).to_have_text("$11,234.56")
+    expect(b.locator(".history-row").first).to_contain_text("+$1,234.56")
+    expect(b.locator(".history-row").first).to_contain_text(a_name)
+
+    a.goto(base + "/accounts")
+    expect(a.locator(".account-balance")).to_have_text("$8,765.44")
+    expect(a.locator("#balance-chart .recharts-surface")).to_be_visible()
+    b.goto(base + "/accounts")
+    expect(b.locator(".account-balance")).to_have_text("$11,234.56")
+
+    for page, sign, other in ((a, "-", b_name), (b, "+", a_name)):
+        page.goto(base + "/history")
+        row = page.locator(".history-row").first
+        expect(row).to_contain_text(f"{sign}$1,234.56")
+        expect(row).to_contain_text(other)
+        expect(row).to_contain_text("Rent for November")
+        expect(page.locator(".history-row")).to_have_count(2)
+    a_ctx.close()
+    b_ctx.close()
+
+
+@pytest.mark.parametrize("text,message", [
+    ("-5", "The amount must be positive."),
+    ("0", "The amount must be more than $0.00."),
+    ("1.234", "Use at most two decimals (cents)."),
+    ("ten dollars", "That is not an amount of money."),
+    ("NaN", "That is not an amount of money."),
+    ("inf", "That is not an amount of money."),
+    ("1,000,000.01", "The most you can send at once is $1,000,000.00."),
+    ("10,000.01", "That is more than this account holds ($10,000.00)."),
+])
+def test_rejected_amounts_explain_and_change_nothing(app_server, page, truth, text, message):
+    base = app_server.url
+    me, you = unique("payer"), unique("payee")
+    sign_up(page, base, you)
+    page.click("#logout")
+    page.wait_for_url("**/login")
+    sign_up(page, base, me)
+    entries, mine, theirs = truth.ledger_count(), truth.balance(me), truth.balance(you)
+    page.goto(base + "/send")
+    choose_recipient(page, you)
+    page.fill("#send-amount", text)
+    expect(page.locator("#amount-error")).to_contain_text(message)
+    expect(page.locator("#send-confirm")).to_be_disabled()
+    expect(page.locator("#send-preview")).to_have_count(0)
+    page.locator("#send-confirm").click(force=True)  # a click on the disabled button does nothing
+    page.wait_for_timeout(300)
+    assert (truth.ledger_count(), truth.balance(me), truth.balance(you)) == (entries, mine, theirs)
+
+
+def test_double_clicked_confirm_sends_once(app_server, page, truth):
+    base = app_server.url
+    me, you = unique("clicker"), unique("target")
+    sign_up(page, base, you)
+    page.click("#logout")
+    page.wait_for_url("**/login")
+    sign_up(page, base, me)
+    page.goto(base + "/send")
+    choose_recipient(page, you)
+    page.fill("#send-amount", "25")
+    expect(page.locator("#send-preview")).to_be_visible()
+    page.locator("#send-confirm").dblclick()
+    # And three more clicks fired in one tick, before any answer can disable the button.
+    page.evaluate("() => { const b = document.querySelector('#send-confirm'); b.click(); b.click(); b.click(); }")
+    expect(page.get_by_text(f"Sent $25.00 to {you}.")).to_be_visible()
+    page.wait_for_timeout(1000)
+    sent = truth.transfers_from(me)
+    assert [e.amount for e in sent] == [2500]
+    assert truth.balance(me) == 997_500 and truth.balance(you) == 1_002_500
+
+
+def test_logged_out_visitors_are_sent_to_login(app_server, page):
+    for path in PRIVATE_PAGES:
+        page.goto(app_server.url + path)
+        page.wait_for_url("**/login")
+        expect(page.locator("#login-submit")).to_be_visible()
+        assert "$" not in page.inner_text("body").replace("$10,000", "")  # no private figures
+
+
+def test_a_player_never_sees_another_players_history(app_server, browser, truth):
+    base = app_server.url
+    owner, snoop = unique("owner"), unique("snoop")
+    o_ctx, s_ctx = browser.new_context(), browser.new_context()
+    o, s = o_ctx.new_page(), s_ctx.new_page()
+    sign_up(o, base, owner)
+    sign_up(s, base, snoop)
+    victim_account = truth.account_of(owner)
+    s.goto(f"{base}/history?account={victim_account}")
+    expect(s.locator("#history-error")).to_have_text("Account not found.")
+    expect(s.locator(".history-row")).to_have_count(0)
+    assert owner not in s.inner_text("body")
+    s.goto(f"{base}/history?account=999999")
+    expect(s.locator("#history-error")).to_have_text("Account not found.")
+    s.goto(f"{base}/history")
+    expect(s.locator(".history-row")).to_have_count(1)  # only the snoop's own welcome deposit
+    for path in PRIVATE_PAGES:
+        s.goto(base + path)
+        s.wait_for_timeout(300)
+        assert owner not in s.inner_text("body"), f"{path} shows another player's name"
+    o_ctx.close()
+    s_ctx.close()
+
+
+def test_session_survives_reload_and_tabs_and_logout_ends_it_everywhere(app_server, browser):
+    base = app_server.url
+    name = unique("tabby")
+    ctx = browser.new_context()
+    first, second = ctx.new_page(), ctx.new_page()
+    sign_up(first, base, name)
+    first.reload()
+    expect(first.locator("#net-worth")).to_have_text("$10,000.00")
+    second.goto(base + "/history")
+    expect(second.locator(".history-row")).to_have_count(1)
+    first.click("#logout")
+    first.wait_for_url("**/login")
+    second.goto(base + "/dashboard")
+    second.wait_for_url("**/login")
+    log_in(second, base, name)
+    expect(second.locator("#net-worth")).to_have_text("$10,000.00")
+    ctx.close()
+
+
+def test_failed_login_is_generic(app_server, page):
+    name = unique("forgetful")
+    sign_up(page, app_server.url, name)
+    page.click("#logout")
+    page.wait_for_url("**/login")
+    for username in (name, unique("nobody")):
+        page.fill("#username", username)
+        page.fill("#password", "wrong password")
+        page.click("#login-submit")
+        expect(page.locator("#form-error")).to_have_text("Invalid username or password.")
+
+
+@pytest.mark.parametrize("width", [1440, 375])
+def test_screenshots_of_every_page(app_server, browser, width):
+    ctx = browser.new_context(viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    base = app_server.url
+    for path, name in (("/", "home"), ("/login", "login"), ("/signup", "signup")):
+        page.goto(base + path)
+        page.wait_for_timeout(500)
+        screenshot(page, f"{name}-{width}")
+    me, you = unique("shooter"), unique("subject")
+    sign_up(page, base, you)
+    page.click("#logout") if width > 1024 else page.goto(base + "/login")
+    if width <= 1024:
+        ctx.clear_cookies()
+        page.evaluate("() => localStorage.clear()")
+    sign_up(page, base, me)
+    page.goto(base + "/send")
+    choose_recipient(page, you)
+    page.fill("#send-amount", "42.50")
+    page.fill("#send-description", "Screenshots")
+    expect(page.locator("#send-preview")).to_be_visible()
+    screenshot(page, f"send-{width}")
+    page.click("#send-confirm")
+    expect(page.get_by_text(f"Sent $42.50 to {you}.")).to_be_visible()
+    rows = ".history-row" if width >= 768 else ".history-card"
+    for path, name, ready in (("/dashboard", "dashboard", rows), ("/accounts", "accounts", ".account-card"),
+                              ("/history", "history", rows)):
+        page.goto(base + path)
+        expect(page.locator(ready).first).to_be_visible()
+        page.wait_for_timeout(400)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways"
+        screenshot(page, f"{name}-{width}")
+    ctx.close()
