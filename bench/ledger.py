@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -69,11 +70,13 @@ def seed(engine, entries: int, rng: random.Random) -> dict:
             rows.append((a, b, amount, "transfer"))
         rows = rows[:entries]
         chunk = 100_000
+        # Spread the entries over the last 90 days, oldest first (ids follow time).
+        first, step = now - timedelta(days=90), timedelta(days=90) / max(1, len(rows))
         for start in range(0, len(rows), chunk):
             part = rows[start:start + chunk]
             conn.execute(insert(LedgerEntry.__table__), [
-                dict(from_account_id=f, to_account_id=t, amount=amt, type=kind, created_at=now)
-                for f, t, amt, kind in part])
+                dict(from_account_id=f, to_account_id=t, amount=amt, type=kind, created_at=first + step * (start + i))
+                for i, (f, t, amt, kind) in enumerate(part)])
         for f, t, amt, _ in rows:
             balance[f] -= amt
             balance[t] += amt

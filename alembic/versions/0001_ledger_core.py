@@ -105,8 +105,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_created_at', ['created_at'], unique=False)
-        batch_op.create_index('ix_ledger_from_account', ['from_account_id', 'id', 'amount'], unique=False)
-        batch_op.create_index('ix_ledger_to_account', ['to_account_id', 'id', 'amount'], unique=False)
+        batch_op.create_index('ix_ledger_from_account', ['from_account_id', 'created_at', 'id', 'amount'], unique=False)
+        batch_op.create_index('ix_ledger_to_account', ['to_account_id', 'created_at', 'id', 'amount'], unique=False)
         batch_op.create_index('ix_ledger_type', ['type', 'id'], unique=False)
 
 

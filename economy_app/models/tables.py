@@ -108,12 +108,12 @@ class LedgerEntry(SQLModel, table=True):
         CheckConstraint("from_account_id <> to_account_id", name="ck_ledger_distinct_accounts"),
         CheckConstraint(_in("type", LEDGER_TYPES), name="ck_ledger_type"),
         CheckConstraint("batch_count IS NULL OR batch_count > 0", name="ck_ledger_batch_count"),
-        # Per-account history in time order, on both sides (ids are assigned in
-        # posting order, so id order is time order). ``amount`` rides along so
-        # the per-account sums of recalculation and reconciliation read only
-        # the index (1M entries: ~70 ms a side instead of ~1 s).
-        Index("ix_ledger_from_account", "from_account_id", "id", "amount"),
-        Index("ix_ledger_to_account", "to_account_id", "id", "amount"),
+        # Per-account history in time order, on both sides: pages and date
+        # ranges are index ranges. ``amount`` rides along so the per-account
+        # sums of recalculation and reconciliation read only the index
+        # (1M entries: ~70 ms a side instead of ~1 s).
+        Index("ix_ledger_from_account", "from_account_id", "created_at", "id", "amount"),
+        Index("ix_ledger_to_account", "to_account_id", "created_at", "id", "amount"),
         Index("ix_ledger_type", "type", "id"),
         Index("ix_ledger_created_at", "created_at"),
     )

@@ -27,11 +27,11 @@ class HistoryState(AuthState):
     since_text: str = ""
     until_text: str = ""
     rows: list[HistoryItem] = []
-    # Keyset cursors: the cursor each visited page started after ([] for the first page).
-    page_starts: list[list[int]] = []
+    # Keyset cursors (ledger.cursor_text): where each visited page started ("" for the first).
+    page_starts: list[str] = []
     has_next: bool = False
     error: str = ""
-    _last_cursor: list[int] = []  # backend only: where the next page starts
+    _last_cursor: str = ""  # backend only: where the next page starts
 
     @rx.var
     def page_number(self) -> int:
@@ -46,7 +46,7 @@ class HistoryState(AuthState):
         return dict(user_id=user_id, account_id=None if self.account_filter == ALL else int(self.account_filter),
                     types=None if self.type_filter == ALL else [self.type_filter], since=since, until=until)
 
-    async def _fetch(self, start: list[int]):
+    async def _fetch(self, start: str):
         """Fetch the page starting after ``start``; returns an event to yield (or None)."""
         user = await self.current_user()
         if user is None:
@@ -54,7 +54,7 @@ class HistoryState(AuthState):
         try:
             q = self._query(user.id)
             rows = await run(accounts.player_history, q.pop("user_id"), q.pop("account_id"),
-                             before=tuple(start) if start else None, limit=PAGE_SIZE + 1, **q)
+                             before=ledger.parse_cursor(start) if start else None, limit=PAGE_SIZE + 1, **q)
         except ValueError as e:
             self.error = str(e) if "date" in str(e) else "Use dates like 2026-11-21."
             return rx.toast.error(self.error)
@@ -65,7 +65,7 @@ class HistoryState(AuthState):
         names = {int(o["value"]): o["label"] for o in self.account_options}
         self.has_next = len(rows) > PAGE_SIZE
         self.rows = [history_item(r, names) for r in rows[:PAGE_SIZE]]
-        self._last_cursor = list(ledger.cursor(rows[PAGE_SIZE - 1])) if self.has_next else []
+        self._last_cursor = ledger.cursor_text(ledger.cursor(rows[PAGE_SIZE - 1])) if self.has_next else ""
         return None
 
     @rx.event
@@ -86,15 +86,15 @@ class HistoryState(AuthState):
             self.account_filter = wanted
         elif self.account_filter != ALL and self.account_filter not in {o["value"] for o in self.account_options}:
             self.account_filter = ALL
-        self.page_starts = [[]]
-        event = await self._fetch([])
+        self.page_starts = [""]
+        event = await self._fetch("")
         self.loaded = True
         return event
 
     @rx.event
     async def apply(self):
-        self.page_starts = [[]]
-        return await self._fetch([])
+        self.page_starts = [""]
+        return await self._fetch("")
 
     @rx.event
     async def set_account(self, value: str):
@@ -123,7 +123,7 @@ class HistoryState(AuthState):
     async def older(self):
         if not self.has_next or not self._last_cursor:
             return
-        start = list(self._last_cursor)
+        start = self._last_cursor
         event = await self._fetch(start)
         if event is None:
             self.page_starts = [*self.page_starts, start]

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, insert, literal, select, text, union_all, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, text, tuple_, union_all, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -247,7 +247,7 @@ class HistoryRow:
     batch_count: int | None
 
 
-Cursor = tuple[int, int]  # (ledger id, account id) of the last row shown
+Cursor = tuple[datetime, int, int]  # (created_at, ledger id, account id) of the last row shown
 
 
 def history(
@@ -262,46 +262,40 @@ def history(
 ) -> list[HistoryRow]:
     """The ledger of one account (or several), newest first: ``limit`` rows after ``before``.
 
-    Keyset pagination: pass the last row's ``cursor(row)`` (or, for one account,
-    its id) as ``before`` for the next page. Rows are ordered by (id desc,
-    account asc): a transfer between two of the listed accounts shows once per
-    side. Each side of each account is read through its own (account, id)
-    index, newest first and bounded by ``limit``, so a page costs the same at
-    any ledger size. ``since``/``until`` (naive UTC, until exclusive) become
-    exact id bounds through the created_at index. Counterpart names come from
-    the same query.
+    Rows are in time order, (created_at, id) descending, then account ascending:
+    a transfer between two of the listed accounts shows once per side. Keyset
+    pagination: pass ``cursor(last_row)`` as ``before`` for the next page (for a
+    single account a ledger id works too). Each side of each account is read
+    through its own (account, created_at, id) index, newest first and bounded by
+    ``limit``, so a page, or a date range (``since`` inclusive, ``until``
+    exclusive, naive UTC), costs the same at any ledger size. Counterpart names
+    come from the same query.
     """
     limit = max(1, min(int(limit), MAX_HISTORY_PAGE))
     account_ids = sorted({account_id} if isinstance(account_id, int) else set(account_id))
     if not account_ids:
         return []
     types = list(types) if types else None
-    if isinstance(before, int):
-        before = (before, max(account_ids) + 1)  # one account: every row with a smaller id
     with unit(s, write=False):
-        low = high = None
-        if since is not None:
-            low = s.execute(select(func.min(ledger_t.c.id)).where(ledger_t.c.created_at >= since)).scalar()
-            if low is None:
-                return []
-        if until is not None:
-            high = s.execute(select(func.max(ledger_t.c.id)).where(ledger_t.c.created_at < until)).scalar()
-            if high is None:
-                return []
+        if isinstance(before, int):  # one account: every row older than that entry
+            at = s.execute(select(ledger_t.c.created_at).where(ledger_t.c.id == before)).scalar()
+            before = None if at is None else (at, before, max(account_ids) + 1)
         sides = []
         for acc in account_ids:
             for own in (ledger_t.c.from_account_id, ledger_t.c.to_account_id):
                 q = select(ledger_t.c.id, literal(acc).label("account_id")).where(own == acc)
                 if before is not None:
-                    # After (id, account) in (id desc, account asc) order.
-                    q = q.where(ledger_t.c.id <= before[0] if acc > before[1] else ledger_t.c.id < before[0])
-                if low is not None:
-                    q = q.where(ledger_t.c.id >= low, ledger_t.c.created_at >= since)
-                if high is not None:
-                    q = q.where(ledger_t.c.id <= high, ledger_t.c.created_at < until)
+                    # After (created_at, id, account) in (desc, desc, asc) order.
+                    key, bound = tuple_(ledger_t.c.created_at, ledger_t.c.id), tuple_(before[0], before[1])
+                    q = q.where(key <= bound if acc > before[2] else key < bound)
+                if since is not None:
+                    q = q.where(ledger_t.c.created_at >= since)
+                if until is not None:
+                    q = q.where(ledger_t.c.created_at < until)
                 if types:
                     q = q.where(ledger_t.c.type.in_(types))
-                sides.append(select(q.order_by(ledger_t.c.id.desc()).limit(limit).subquery()))
+                q = q.order_by(ledger_t.c.created_at.desc(), ledger_t.c.id.desc()).limit(limit)
+                sides.append(select(q.subquery()))
         picked = union_all(*sides).subquery("picked")
         other = aliased(accounts_t)
         outgoing = ledger_t.c.from_account_id == picked.c.account_id
@@ -320,7 +314,7 @@ def history(
             )
             .join(picked, picked.c.id == ledger_t.c.id)
             .join(other, other.c.id == case((outgoing, ledger_t.c.to_account_id), else_=ledger_t.c.from_account_id))
-            .order_by(ledger_t.c.id.desc(), picked.c.account_id)
+            .order_by(ledger_t.c.created_at.desc(), ledger_t.c.id.desc(), picked.c.account_id)
             .limit(limit)
         )
         return [HistoryRow(**dict(r._mapping)) for r in s.execute(q)]
@@ -328,7 +322,18 @@ def history(
 
 def cursor(row: HistoryRow) -> Cursor:
     """The keyset cursor after ``row`` (pass it as ``before``)."""
-    return (row.id, row.account_id)
+    return (row.created_at, row.id, row.account_id)
+
+
+def cursor_text(c: Cursor) -> str:
+    """A cursor as plain text (for page state): '2026-11-21T10:05:09.123456|42|7'."""
+    return f"{c[0].isoformat()}|{c[1]}|{c[2]}"
+
+
+def parse_cursor(text: str) -> Cursor:
+    """The inverse of ``cursor_text``; raises ValueError on anything else."""
+    at, entry, account = text.split("|")
+    return (datetime.fromisoformat(at), int(entry), int(account))
 
 
 # --------------------------------------------------------------------------- repair primitives
@@ -444,9 +449,11 @@ __all__ = [
     "HistoryRow",
     "check_amount",
     "cursor",
+    "cursor_text",
     "history",
     "insert_ignore",
     "open_account",
+    "parse_cursor",
     "ledger_net",
     "ledger_value",
     "post",

@@ -219,3 +219,62 @@ def test_screenshots_of_every_page(app_server, browser, width):
         assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways"
         screenshot(page, f"{name}-{width}")
     ctx.close()
+
+
+def test_history_pages_filters_and_exports(app_server, page, truth):
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from economy_app.services import accounts, users
+
+    base = app_server.url
+    me, you = unique("pager"), unique("payee")
+    sign_up(page, base, you)
+    page.click("#logout")
+    page.wait_for_url("**/login")
+    sign_up(page, base, me)
+    with Session(truth.engine) as s:
+        my_id = users.get_user_by_username(s, me).id
+        for cents in range(1, 61):  # 60 transfers + the welcome deposit = 61 entries
+            accounts.transfer(s, actor_id=my_id, from_account_id=truth.account_of(me),
+                              to_account_id=truth.account_of(you), amount=cents)
+    page.goto(base + "/history")
+    rows = page.locator(".history-row")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("-$0.60")
+    expect(page.locator("#history-newer")).to_be_disabled()
+    page.click("#history-older")
+    expect(rows).to_have_count(11)
+    expect(rows.last).to_contain_text("+$10,000.00")
+    expect(page.locator("#history-page")).to_have_text("Page 2")
+    expect(page.locator("#history-older")).to_be_disabled()
+    page.click("#history-newer")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("-$0.60")
+
+    page.click("#history-type")
+    page.get_by_role("option", name="Welcome deposit").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Welcome deposit")
+
+    with page.expect_download() as download:
+        page.click("#history-export")
+    lines = open(download.value.path()).read().strip().splitlines()
+    assert lines[0].startswith("entry_id,date_utc") and len(lines) == 2 and lines[1].endswith(",10000.00,")
+
+    page.click("#history-type")
+    page.get_by_role("option", name="All types").click()
+    expect(rows).to_have_count(50)
+    today = datetime.now(UTC).date()
+    tomorrow = today.fromordinal(today.toordinal() + 1).isoformat()
+    page.fill("#history-since", tomorrow)
+    page.click("#history-apply")
+    expect(page.get_by_text("No entries match.")).to_be_visible()
+    page.fill("#history-since", today.isoformat())
+    page.fill("#history-until", today.isoformat())
+    page.click("#history-apply")
+    expect(rows).to_have_count(50)
+    with page.expect_download() as download:
+        page.click("#history-export")
+    assert len(open(download.value.path()).read().strip().splitlines()) == 62

@@ -37,3 +37,11 @@ def test_history_filters_by_type_and_never_shows_other_accounts(session, make_pl
     assert [r.type for r in ledger.history(session, a, types=["initial_deposit"])] == ["initial_deposit"]
     assert all(r.account_id == a for r in ledger.history(session, a))
     assert 99 not in [abs(r.signed_amount) for r in ledger.history(session, a)]
+
+
+def test_cursor_text_round_trips(session, make_player):
+    alice, a = make_player("alice")
+    row = ledger.history(session, a)[0]
+    text = ledger.cursor_text(ledger.cursor(row))
+    assert ledger.parse_cursor(text) == ledger.cursor(row)
+    assert ledger.history(session, a, before=ledger.parse_cursor(text)) == []

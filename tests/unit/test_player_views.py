@@ -98,3 +98,27 @@ def test_history_csv_is_exact_and_bounded(session, make_player):
     assert count == 1 and truncated
     assert accounts.cents_to_decimal(-5) == "-0.05" and accounts.cents_to_decimal(100) == "1.00"
     assert session.query(LedgerEntry).count() == 3
+
+
+def test_date_ranges_are_exact_when_times_and_ids_disagree(session, make_player):
+    """Entries whose created_at runs a little out of id order (as concurrent PostgreSQL postings can)."""
+    import random
+
+    from economy_app.services._tx import unit
+
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    base = utcnow() - timedelta(days=3)
+    rng = random.Random(5)
+    stamps = []
+    for i in range(60):
+        at = base + timedelta(hours=i) + timedelta(seconds=rng.randint(-90, 90))  # jitter well inside the margin
+        stamps.append(at)
+        with unit(session, write=True):
+            ledger.post(session, from_account_id=a, to_account_id=b, amount=i + 1, type="transfer", now=at)
+    everything = accounts.player_history(session, alice, a, limit=500)
+    for since_h, until_h in ((0, 5), (10, 11), (20, 59), (58, 80), (-5, 0)):
+        since, until = base + timedelta(hours=since_h), base + timedelta(hours=until_h)
+        got = {r.id for r in accounts.player_history(session, alice, a, since=since, until=until, limit=500)}
+        want = {r.id for r in everything if since <= r.created_at < until}
+        assert got == want, (since_h, until_h)
