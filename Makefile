@@ -54,6 +54,7 @@ e2e: setup chromium ## end-to-end tests only
 
 bench: setup ## benchmarks (print tables; not tests)
 	$(PY) bench/ledger.py
+	$(PY) bench/history.py
 
 clean:
 	rm -rf .web .states artifacts .pytest_cache .hypothesis
