@@ -104,6 +104,19 @@ def _cmd_make_admin(args) -> int:
     return 0
 
 
+def _cmd_marketplace_run(args) -> int:
+    import random
+
+    from economy_app.jobs.scheduler import marketplace_tick
+    from economy_app.models import utcnow
+
+    now = utcnow()
+    rng = random.Random(args.seed) if args.seed is not None else None
+    tick = marketplace_tick(now, slot=f"manual-{now.isoformat(timespec='microseconds')}", rng=rng)
+    print(f"marketplace run {tick.run_id}: {tick.summary}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="economy", description="Operate the economy (honours DATABASE_URL).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -134,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("health", help="economy-wide figures")
     h.set_defaults(func=_cmd_health)
+
+    mk = sub.add_parser("marketplace", help="the simulated public buying products")
+    mk_sub = mk.add_subparsers(dest="marketplace_command", required=True)
+    mr = mk_sub.add_parser("run", help="run one marketplace batch now (recorded in job_runs)")
+    mr.add_argument("--seed", type=int, default=None, help="seed the run's random choices")
+    mr.set_defaults(func=_cmd_marketplace_run)
 
     ma = sub.add_parser("make-admin", help="grant the admin role to a user")
     ma.add_argument("username")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -20,8 +21,10 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
     func,
     text,
+    true,
 )
 from sqlmodel import Field, SQLModel
 
@@ -187,3 +190,58 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     last_failure_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
     blocked_until: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+
+
+# Share prices need more precision than cents: millionths of a dollar.
+MICROS_PER_CENT = 10_000
+
+
+class Company(SQLModel, table=True):
+    __tablename__ = "companies"
+    __table_args__ = (
+        Index("ix_companies_owner", "owner_id"),
+        Index("ix_companies_name_lower", func.lower(text("name"))),
+        CheckConstraint("total_shares >= 0 AND treasury_shares >= 0 AND treasury_shares <= total_shares",
+                        name="ck_companies_shares"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    account_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=True,
+                                                                  unique=True))
+    name: str = Field(sa_column=Column(String(50), nullable=False))
+    ticker: str = Field(sa_column=Column(String(5), nullable=False, unique=True))  # stored upper-case
+    description: str = Field(default="", sa_column=Column(String(500), nullable=False, server_default=""))
+    tags: str = Field(default="", sa_column=Column(String(200), nullable=False, server_default=""))  # comma-separated
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    # Going public (services.companies.check_and_update_public_status); once public, always public.
+    is_public: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    public_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+    total_shares: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    treasury_shares: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    share_price_micros: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    ipo_price_micros: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+
+
+class Product(SQLModel, table=True):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price_cents > 0", name="ck_products_price_positive"),
+        CheckConstraint("cost_percent BETWEEN 1 AND 99", name="ck_products_cost_percent"),
+        Index("ix_products_company", "company_id"),
+        Index("ix_products_active_price", "active", "price_cents"),
+        Index("ix_products_active_sold", "active", "units_sold"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(sa_column=Column(Integer, ForeignKey("companies.id"), nullable=False))
+    name: str = Field(sa_column=Column(String(80), nullable=False))
+    description: str = Field(default="", sa_column=Column(String(500), nullable=False, server_default=""))
+    price_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # Production cost as a whole percentage of the current price, fixed at creation.
+    cost_percent: int = Field(sa_column=Column(Integer, nullable=False))
+    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
+    units_sold: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    revenue_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    costs_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))

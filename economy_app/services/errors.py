@@ -69,3 +69,23 @@ class LoginThrottled(EconomyError):
 
 class NotLoggedIn(EconomyError):
     code = "not_logged_in"
+
+
+class CompanyNotFound(EconomyError):
+    code = "company_not_found"
+
+
+class NotCompanyOwner(EconomyError):
+    code = "not_company_owner"
+
+
+class TickerTaken(EconomyError):
+    code = "ticker_taken"
+
+
+class CompanyLimit(EconomyError):
+    code = "company_limit"
+
+
+class ProductNotFound(EconomyError):
+    code = "product_not_found"

@@ -51,3 +51,29 @@ def recent_runs(s: Session, job_name: str, limit: int = 20) -> list[dict]:
             .order_by(job_runs_t.c.started_at.desc()).limit(limit)
         )
         return [dict(r._mapping) for r in rows]
+
+
+def run_claimed(s: Session, job_name: str, slot: str, work, *, now: datetime | None = None):
+    """Claim ``(job_name, slot)`` and do ``work(s)`` in the same transaction.
+
+    Returns ``(run_id, result)``, or ``(None, None)`` when the slot was claimed
+    already (another worker, or an earlier run in this slot). If ``work`` fails,
+    the claim rolls back with it and the failure is recorded in its own
+    transaction (so the slot is not retried in a loop); the error is re-raised.
+    """
+    now = now or utcnow()
+    try:
+        with unit(s, write=True):
+            run_id = claim_slot(s, job_name, slot, now=now)
+            if run_id is None:
+                return None, None
+            result = work(s)
+            summary = result.summary() if hasattr(result, "summary") else (str(result) if result is not None else "")
+            finish_run(s, run_id, status="ok", summary=summary)
+            return run_id, result
+    except Exception as e:
+        with unit(s, write=True):
+            run_id = claim_slot(s, job_name, slot, now=now)
+            if run_id is not None:
+                finish_run(s, run_id, status="failed", summary=f"{type(e).__name__}: {e}")
+        raise

@@ -1,0 +1,345 @@
+"""Companies: founding, editing, the directory, the owner's dashboard and going public."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from economy_app.models import MICROS_PER_CENT, Account, Balance, Company, LedgerEntry, Product, User, utcnow
+from economy_app.services import ledger
+from economy_app.services._tx import unit
+from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
+
+companies_t = Company.__table__
+products_t = Product.__table__
+accounts_t = Account.__table__
+balances_t = Balance.__table__
+ledger_t = LedgerEntry.__table__
+users_t = User.__table__
+
+TICKER_RE = re.compile(r"^[A-Za-z]{1,5}$")
+TAG_RE = re.compile(r"^[\w\- ]{1,20}$")
+MAX_TAGS = 5
+PUBLIC_THRESHOLD_CENTS = 5_000_000  # a private company above $50,000 goes public
+TOTAL_SHARES = 1_000_000
+MIN_SHARE_PRICE_MICROS = 10_000  # $0.01
+DIRECTORY_SORTS = ("name", "ticker", "balance", "newest")
+
+
+def max_companies() -> int:
+    return int(os.environ.get("ECONOMY_MAX_COMPANIES", 5))
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not 1 <= len(name) <= 50:
+        raise InvalidInput("Company name must be 1 to 50 characters.")
+    return name
+
+
+def clean_ticker(ticker: str) -> str:
+    ticker = (ticker or "").strip()
+    if not TICKER_RE.match(ticker):
+        raise InvalidInput("Ticker must be 1 to 5 letters A-Z.")
+    return ticker.upper()
+
+
+def clean_description(description: str | None) -> str:
+    description = (description or "").strip()
+    if len(description) > 500:
+        raise InvalidInput("Description is limited to 500 characters.")
+    return description
+
+
+def clean_tags(tags) -> list[str]:
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    out: list[str] = []
+    for tag in tags or ():
+        tag = " ".join(str(tag).split())
+        if not tag:
+            continue
+        if not TAG_RE.match(tag):
+            raise InvalidInput("Tags are up to 20 letters, digits, spaces or dashes.")
+        if tag.lower() not in {t.lower() for t in out}:
+            out.append(tag)
+    if len(out) > MAX_TAGS:
+        raise InvalidInput(f"At most {MAX_TAGS} tags.")
+    return out
+
+
+# --------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class CompanyView:
+    id: int
+    name: str
+    ticker: str
+    description: str
+    tags: list[str]
+    owner_id: int
+    owner_username: str
+    account_id: int
+    balance: int
+    is_public: bool
+    products: int
+    revenue_30d: int
+    share_price_micros: int
+    created_at: datetime
+
+
+def _revenue_since(since: datetime):
+    """Marketplace revenue into the company's account since ``since`` (a covering index range)."""
+    return (
+        select(func.coalesce(func.sum(ledger_t.c.amount), 0))
+        .where(ledger_t.c.to_account_id == companies_t.c.account_id, ledger_t.c.created_at >= since,
+               ledger_t.c.type == "marketplace_batch")
+        .scalar_subquery()
+    )
+
+
+def _company_query(now: datetime):
+    product_count = (select(func.count()).select_from(products_t)
+                     .where(products_t.c.company_id == companies_t.c.id).scalar_subquery())
+    return (
+        select(
+            companies_t.c.id, companies_t.c.name, companies_t.c.ticker, companies_t.c.description,
+            companies_t.c.tags, companies_t.c.owner_id, users_t.c.username.label("owner_username"),
+            companies_t.c.account_id, func.coalesce(balances_t.c.balance, 0).label("balance"),
+            companies_t.c.is_public, product_count.label("products"),
+            _revenue_since(now - timedelta(days=30)).label("revenue_30d"), companies_t.c.share_price_micros,
+            companies_t.c.created_at,
+        )
+        .select_from(companies_t)
+        .join(users_t, users_t.c.id == companies_t.c.owner_id)
+        .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+    )
+
+
+def _view(row) -> CompanyView:
+    data = dict(row._mapping)
+    data["tags"] = [t for t in data["tags"].split(",") if t]
+    data["is_public"] = bool(data["is_public"])
+    data["revenue_30d"] = int(data["revenue_30d"])
+    return CompanyView(**data)
+
+
+def get_company(s: Session, company_id: int, *, now: datetime | None = None) -> CompanyView:
+    with unit(s, write=False):
+        row = s.execute(_company_query(now or utcnow()).where(companies_t.c.id == company_id)).first()
+    if row is None:
+        raise CompanyNotFound("Company not found.")
+    return _view(row)
+
+
+def my_companies(s: Session, user_id: int, *, now: datetime | None = None) -> list[CompanyView]:
+    with unit(s, write=False):
+        rows = s.execute(_company_query(now or utcnow()).where(companies_t.c.owner_id == user_id)
+                         .order_by(companies_t.c.id)).all()
+    return [_view(r) for r in rows]
+
+
+def directory(s: Session, *, query: str = "", sort: str = "name", page: int = 1, page_size: int = 20,
+              now: datetime | None = None) -> tuple[list[CompanyView], int]:
+    """All companies, searched by name or ticker prefix, sorted, one page at a time: (rows, total)."""
+    if sort not in DIRECTORY_SORTS:
+        raise InvalidInput(f"Sort by one of: {', '.join(DIRECTORY_SORTS)}.")
+    page, page_size = max(1, int(page)), max(1, min(int(page_size), 100))
+    q = _company_query(now or utcnow())
+    count = select(func.count()).select_from(companies_t)
+    query = (query or "").strip().lower()
+    if query:
+        pattern = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        match = (func.lower(companies_t.c.name).like(pattern, escape="\\")
+                 | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))
+        q, count = q.where(match), count.where(match)
+    order = {
+        "name": (func.lower(companies_t.c.name), companies_t.c.id),
+        "ticker": (companies_t.c.ticker,),
+        "balance": (func.coalesce(balances_t.c.balance, 0).desc(), companies_t.c.id),
+        "newest": (companies_t.c.id.desc(),),
+    }[sort]
+    with unit(s, write=False):
+        total = s.execute(count).scalar_one()
+        rows = s.execute(q.order_by(*order).offset((page - 1) * page_size).limit(page_size)).all()
+    return [_view(r) for r in rows], total
+
+
+# --------------------------------------------------------------------------- founding and editing
+
+
+def create_company(s: Session, *, owner_id: int, name: str, ticker: str, description: str = "",
+                   tags=()) -> CompanyView:
+    """Found a company: the company, its account (kind company, $0) and the account's balances row, at once."""
+    name, ticker = clean_name(name), clean_ticker(ticker)
+    description, tags = clean_description(description), clean_tags(tags)
+    with unit(s, write=True):
+        owned = s.execute(select(func.count()).select_from(companies_t)
+                          .where(companies_t.c.owner_id == owner_id)).scalar_one()
+        if owned >= max_companies():
+            raise CompanyLimit(f"You already run {owned} companies, the most one player may found.")
+        if s.execute(select(companies_t.c.id).where(companies_t.c.ticker == ticker)).first() is not None:
+            raise TickerTaken(f"The ticker {ticker} is taken.")
+        now = utcnow()
+        try:
+            with s.begin_nested():
+                company_id = s.execute(companies_t.insert().values(
+                    owner_id=owner_id, name=name, ticker=ticker, description=description, tags=",".join(tags),
+                    created_at=now).returning(companies_t.c.id)).scalar_one()
+        except IntegrityError:
+            raise TickerTaken(f"The ticker {ticker} is taken.") from None
+        account_id = ledger.open_account(s, name=name, kind="company", owner_id=owner_id, company_id=company_id,
+                                         now=now)
+        s.execute(update(companies_t).where(companies_t.c.id == company_id).values(account_id=account_id))
+        return get_company(s, company_id)
+
+
+def _owned(s: Session, actor_id: int, company_id: int):
+    row = s.execute(select(companies_t.c.owner_id, companies_t.c.account_id)
+                    .where(companies_t.c.id == company_id)).first()
+    if row is None:
+        raise CompanyNotFound("Company not found.")
+    if row.owner_id != actor_id:
+        raise NotCompanyOwner("Only the company's owner can do that.")
+    return row
+
+
+def update_company(s: Session, *, actor_id: int, company_id: int, name: str | None = None,
+                   description: str | None = None, tags=None) -> CompanyView:
+    """Edit name, description and tags (owner only). The company's account is renamed with it."""
+    values = {}
+    if name is not None:
+        values["name"] = clean_name(name)
+    if description is not None:
+        values["description"] = clean_description(description)
+    if tags is not None:
+        values["tags"] = ",".join(clean_tags(tags))
+    with unit(s, write=True):
+        row = _owned(s, actor_id, company_id)
+        if values:
+            s.execute(update(companies_t).where(companies_t.c.id == company_id).values(**values))
+            if "name" in values:
+                s.execute(update(accounts_t).where(accounts_t.c.id == row.account_id).values(name=values["name"]))
+        return get_company(s, company_id)
+
+
+def require_owner(s: Session, actor_id: int, company_id: int) -> None:
+    with unit(s, write=False):
+        _owned(s, actor_id, company_id)
+
+
+# --------------------------------------------------------------------------- the owner's dashboard
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: date
+    revenue: int
+    costs: int
+
+
+@dataclass(frozen=True)
+class ProductFigures:
+    id: int
+    name: str
+    price_cents: int
+    cost_percent: int
+    active: bool
+    units_sold: int
+    revenue: int
+    costs: int
+
+
+@dataclass(frozen=True)
+class CompanyDashboard:
+    company: CompanyView
+    revenue_30d: int
+    costs_30d: int
+    profit_30d: int
+    margin_permille: int | None  # profit / revenue in tenths of a percent; None without revenue
+    days: list[DayFigures]
+    products: list[ProductFigures]
+
+
+def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetime | None = None,
+                      days: int = 30) -> CompanyDashboard:
+    """The owner's figures: bounded SQL aggregates over the company's indexed ledger rows."""
+    now = now or utcnow()
+    with unit(s, write=False):
+        _owned(s, user_id, company_id)
+        company = get_company(s, company_id, now=now)
+        start = datetime.combine((now - timedelta(days=days - 1)).date(), datetime.min.time())
+        acct = company.account_id
+        inflow = ledger_t.c.to_account_id == acct
+        day = func.date(ledger_t.c.created_at)
+        rows = s.execute(
+            select(day.label("day"),
+                   func.sum(case((inflow, ledger_t.c.amount), else_=0)).label("revenue"),
+                   func.sum(case((inflow, 0), else_=ledger_t.c.amount)).label("costs"))
+            .where((ledger_t.c.to_account_id == acct) | (ledger_t.c.from_account_id == acct),
+                   ledger_t.c.type == "marketplace_batch", ledger_t.c.created_at >= start)
+            .group_by(day)
+        ).all()
+        products = s.execute(
+            select(products_t.c.id, products_t.c.name, products_t.c.price_cents, products_t.c.cost_percent,
+                   products_t.c.active, products_t.c.units_sold, products_t.c.revenue_cents.label("revenue"),
+                   products_t.c.costs_cents.label("costs"))
+            .where(products_t.c.company_id == company_id).order_by(products_t.c.revenue_cents.desc(),
+                                                                   products_t.c.id)
+        ).all()
+    by_day = {(r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))): r for r in rows}
+    series = []
+    for i in range(days):
+        d = start.date() + timedelta(days=i)
+        r = by_day.get(d)
+        series.append(DayFigures(day=d, revenue=int(r.revenue) if r else 0, costs=int(r.costs) if r else 0))
+    revenue = sum(d.revenue for d in series)
+    costs = sum(d.costs for d in series)
+    profit = revenue - costs
+    return CompanyDashboard(
+        company=company, revenue_30d=revenue, costs_30d=costs, profit_30d=profit,
+        margin_permille=(profit * 1000 // revenue) if revenue else None, days=series,
+        products=[ProductFigures(**{**dict(p._mapping), "active": bool(p.active)}) for p in products],
+    )
+
+
+# --------------------------------------------------------------------------- going public
+
+
+def ipo_price_micros(balance_cents: int, shares: int = TOTAL_SHARES) -> int:
+    """max($0.01, 10 x balance / shares), in millionths of a dollar (integer arithmetic)."""
+    return max(MIN_SHARE_PRICE_MICROS, 10 * balance_cents * MICROS_PER_CENT // shares)
+
+
+def check_and_update_public_status(s: Session, company_id: int, *, now: datetime | None = None) -> bool:
+    """A private company whose balance is above $50,000 goes public: 1,000,000 shares, all in its
+    treasury, at the IPO price. Returns True when it went public now. Once public, always public."""
+    with unit(s, write=True):
+        row = s.execute(
+            select(companies_t.c.is_public, func.coalesce(balances_t.c.balance, 0).label("balance"))
+            .select_from(companies_t)
+            .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+            .where(companies_t.c.id == company_id)
+        ).first()
+        if row is None:
+            raise CompanyNotFound("Company not found.")
+        if row.is_public or row.balance <= PUBLIC_THRESHOLD_CENTS:
+            return False
+        price = ipo_price_micros(row.balance)
+        changed = s.execute(
+            update(companies_t).where(companies_t.c.id == company_id, companies_t.c.is_public.is_(False))
+            .values(is_public=True, public_at=now or utcnow(), total_shares=TOTAL_SHARES,
+                    treasury_shares=TOTAL_SHARES, share_price_micros=price, ipo_price_micros=price)
+            .returning(companies_t.c.id)
+        ).first()
+        return changed is not None

@@ -1,0 +1,168 @@
+"""Products: listed by a company, bought by the simulated public (services/marketplace.py)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from economy_app.models import Company, Product, utcnow
+from economy_app.services._tx import unit
+from economy_app.services.companies import _owned
+from economy_app.services.errors import InvalidAmount, InvalidInput, NotCompanyOwner, ProductNotFound
+
+products_t = Product.__table__
+companies_t = Company.__table__
+
+MAX_PRICE_CENTS = 100_000_000  # $1,000,000.00
+COST_PERCENT_RANGE = (23, 67)
+LISTING_SORTS = ("best_selling", "price_asc", "price_desc", "newest")
+
+
+@dataclass(frozen=True)
+class ProductView:
+    id: int
+    company_id: int
+    company_name: str
+    ticker: str
+    name: str
+    description: str
+    price_cents: int
+    cost_percent: int
+    active: bool
+    units_sold: int
+    revenue_cents: int
+    costs_cents: int
+    created_at: datetime
+
+
+def clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not 1 <= len(name) <= 80:
+        raise InvalidInput("Product name must be 1 to 80 characters.")
+    return name
+
+
+def clean_description(description: str | None) -> str:
+    description = (description or "").strip()
+    if len(description) > 500:
+        raise InvalidInput("Description is limited to 500 characters.")
+    return description
+
+
+def check_price(price_cents) -> int:
+    if isinstance(price_cents, bool) or not isinstance(price_cents, int):
+        raise InvalidAmount("Price must be a whole number of cents.")
+    if price_cents <= 0:
+        raise InvalidAmount("Price must be more than $0.00.")
+    if price_cents > MAX_PRICE_CENTS:
+        raise InvalidAmount("Price can be at most $1,000,000.00.")
+    return price_cents
+
+
+_VIEW = (
+    select(products_t.c.id, products_t.c.company_id, companies_t.c.name.label("company_name"), companies_t.c.ticker,
+           products_t.c.name, products_t.c.description, products_t.c.price_cents, products_t.c.cost_percent,
+           products_t.c.active, products_t.c.units_sold, products_t.c.revenue_cents, products_t.c.costs_cents,
+           products_t.c.created_at)
+    .select_from(products_t)
+    .join(companies_t, companies_t.c.id == products_t.c.company_id)
+)
+
+
+def _view(row) -> ProductView:
+    return ProductView(**{**dict(row._mapping), "active": bool(row.active)})
+
+
+def get_product(s: Session, product_id: int) -> ProductView:
+    with unit(s, write=False):
+        row = s.execute(_VIEW.where(products_t.c.id == product_id)).first()
+    if row is None:
+        raise ProductNotFound("Product not found.")
+    return _view(row)
+
+
+def create_product(s: Session, *, actor_id: int, company_id: int, name: str, price_cents: int,
+                   description: str = "", rng: random.Random | None = None) -> ProductView:
+    """List a product. Its production cost is a percentage (23-67%) drawn once, here, from ``rng``,
+    and always applied to the current price."""
+    name, description, price_cents = clean_name(name), clean_description(description), check_price(price_cents)
+    cost_percent = (rng or random.Random()).randint(*COST_PERCENT_RANGE)
+    with unit(s, write=True):
+        _owned(s, actor_id, company_id)
+        product_id = s.execute(products_t.insert().values(
+            company_id=company_id, name=name, description=description, price_cents=price_cents,
+            cost_percent=cost_percent, active=True, created_at=utcnow()).returning(products_t.c.id)).scalar_one()
+        return get_product(s, product_id)
+
+
+def _owned_product(s: Session, actor_id: int, product_id: int) -> None:
+    company_id = s.execute(select(products_t.c.company_id).where(products_t.c.id == product_id)).scalar()
+    if company_id is None:
+        raise ProductNotFound("Product not found.")
+    try:
+        _owned(s, actor_id, company_id)
+    except NotCompanyOwner:
+        raise NotCompanyOwner("Only the company's owner can change its products.") from None
+
+
+def update_product(s: Session, *, actor_id: int, product_id: int, name: str | None = None,
+                   description: str | None = None, price_cents: int | None = None) -> ProductView:
+    values = {}
+    if name is not None:
+        values["name"] = clean_name(name)
+    if description is not None:
+        values["description"] = clean_description(description)
+    if price_cents is not None:
+        values["price_cents"] = check_price(price_cents)
+    with unit(s, write=True):
+        _owned_product(s, actor_id, product_id)
+        if values:
+            s.execute(update(products_t).where(products_t.c.id == product_id).values(**values))
+        return get_product(s, product_id)
+
+
+def set_active(s: Session, *, actor_id: int, product_id: int, active: bool) -> ProductView:
+    """Deactivate (the public stops buying it) or reactivate a product."""
+    with unit(s, write=True):
+        _owned_product(s, actor_id, product_id)
+        s.execute(update(products_t).where(products_t.c.id == product_id).values(active=bool(active)))
+        return get_product(s, product_id)
+
+
+def company_products(s: Session, company_id: int) -> list[ProductView]:
+    with unit(s, write=False):
+        rows = s.execute(_VIEW.where(products_t.c.company_id == company_id)
+                         .order_by(products_t.c.active.desc(), products_t.c.id)).all()
+    return [_view(r) for r in rows]
+
+
+def listing(s: Session, *, query: str = "", company_id: int | None = None, sort: str = "best_selling",
+            page: int = 1, page_size: int = 24) -> tuple[list[ProductView], int]:
+    """Active products for the marketplace page: search, company filter, sort, one page: (rows, total)."""
+    if sort not in LISTING_SORTS:
+        raise InvalidInput(f"Sort by one of: {', '.join(LISTING_SORTS)}.")
+    page, page_size = max(1, int(page)), max(1, min(int(page_size), 100))
+    where = [products_t.c.active.is_(True)]
+    if company_id is not None:
+        where.append(products_t.c.company_id == company_id)
+    query = (query or "").strip().lower()
+    if query:
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(func.lower(products_t.c.name).like(pattern, escape="\\")
+                     | func.lower(companies_t.c.name).like(pattern, escape="\\")
+                     | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))
+    order = {
+        "best_selling": (products_t.c.units_sold.desc(), products_t.c.id),
+        "price_asc": (products_t.c.price_cents, products_t.c.id),
+        "price_desc": (products_t.c.price_cents.desc(), products_t.c.id),
+        "newest": (products_t.c.id.desc(),),
+    }[sort]
+    with unit(s, write=False):
+        total = s.execute(select(func.count()).select_from(products_t)
+                          .join(companies_t, companies_t.c.id == products_t.c.company_id).where(*where)).scalar_one()
+        rows = s.execute(_VIEW.where(*where).order_by(*order).offset((page - 1) * page_size).limit(page_size)).all()
+    return [_view(r) for r in rows], total

@@ -1,0 +1,205 @@
+"""The batched marketplace run and its scheduling."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from economy_app.db import make_engine
+from economy_app.models import JobRun, LedgerEntry, Product
+from economy_app.services import companies, jobs, marketplace, products
+from tests.support.db import check_invariants, fingerprint
+
+
+@pytest.fixture
+def shop(session, make_player, make_company):
+    """Three companies: one with three products, one with one, one with an inactive product only."""
+    owner, _ = make_player()
+    rng = random.Random(9)
+    catalog = {}
+    for ticker, items in (("ACME", [("Anvil", 1999), ("Rocket", 25_000), ("Spring", 350)]),
+                          ("BETA", [("Bolt", 1200)]), ("GAMA", [("Gone", 500)])):
+        company, account = make_company(owner, ticker)
+        for name, price in items:
+            p = products.create_product(session, actor_id=owner, company_id=company, name=name, price_cents=price,
+                                        rng=rng)
+            catalog[p.id] = (company, account, price, p.cost_percent)
+    gone = next(pid for pid, c in catalog.items() if c[2] == 500)
+    products.set_active(session, actor_id=owner, product_id=gone, active=False)
+    return {"owner": owner, "catalog": catalog, "inactive": gone}
+
+
+def batch_entries(session):
+    return session.execute(select(LedgerEntry).where(LedgerEntry.type == "marketplace_batch")
+                           .order_by(LedgerEntry.id)).scalars().all()
+
+
+def test_budget_is_respected_and_nothing_more_fits(session, shop):
+    result = marketplace.run_batch(session, rng=random.Random(1))
+    low, high = marketplace.budget_range()
+    assert low <= result.budget <= high
+    assert 0 < result.spent <= result.budget
+    cheapest_active = min(c[2] for pid, c in shop["catalog"].items() if pid != shop["inactive"])
+    assert result.budget - result.spent < cheapest_active  # none fits any more
+
+
+def test_two_entries_per_selling_company_with_exact_sums(session, engine, shop):
+    result = marketplace.run_batch(session, rng=random.Random(2), budget=300_000)
+    entries = batch_entries(session)
+    assert len(entries) == 2 * result.companies == result.ledger_rows == 4  # ACME and BETA; GAMA sells nothing
+    sold = {p.id: p for p in session.execute(select(Product)).scalars()}
+    for company_id, account in {(c[0], c[1]) for c in shop["catalog"].values()}:
+        mine = [p for p in sold.values() if p.company_id == company_id]
+        revenue_in = [e for e in entries if e.to_account_id == account]
+        costs_out = [e for e in entries if e.from_account_id == account]
+        units = sum(p.units_sold for p in mine)
+        if not units:
+            assert revenue_in == costs_out == []
+            continue
+        assert len(revenue_in) == len(costs_out) == 1
+        assert revenue_in[0].amount == sum(p.revenue_cents for p in mine)
+        assert costs_out[0].amount == sum(p.costs_cents for p in mine)
+        assert revenue_in[0].batch_count == costs_out[0].batch_count == units
+        products_sold = sum(1 for p in mine if p.units_sold)
+        assert revenue_in[0].description == (
+            f"Marketplace batch: {products_sold} product{'s' if products_sold != 1 else ''}, {units} units sold")
+    for p in sold.values():  # product totals: price x units, cost at the product's percentage
+        assert p.revenue_cents == p.units_sold * p.price_cents
+        assert p.costs_cents == marketplace.production_cost(p.revenue_cents, p.cost_percent)
+    assert sold[shop["inactive"]].units_sold == 0
+    assert result.units == sum(p.units_sold for p in sold.values())
+    check_invariants(engine)
+
+
+def test_totals_accumulate_over_runs(session, engine, shop):
+    results = [marketplace.run_batch(session, rng=random.Random(seed), budget=200_000) for seed in range(5)]
+    sold = session.execute(select(func.sum(Product.units_sold), func.sum(Product.revenue_cents),
+                                  func.sum(Product.costs_cents))).one()
+    assert sold == (sum(r.units for r in results), sum(r.revenue for r in results), sum(r.costs for r in results))
+    assert len(batch_entries(session)) == sum(r.ledger_rows for r in results)
+    check_invariants(engine)
+
+
+def test_a_failure_in_the_middle_leaves_nothing(session, engine, shop, monkeypatch):
+    before = fingerprint(engine)
+    calls = {"n": 0}
+    real_post = marketplace.ledger.post
+
+    def failing_post(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # after the first company's two entries
+            raise RuntimeError("the power went out")
+        return real_post(*args, **kwargs)
+
+    monkeypatch.setattr(marketplace.ledger, "post", failing_post)
+    with pytest.raises(RuntimeError):
+        marketplace.run_batch(session, rng=random.Random(2), budget=300_000)
+    assert calls["n"] == 3
+    assert fingerprint(engine) == before
+
+
+def test_no_products_no_entries(session, engine, make_player):
+    make_player()
+    result = marketplace.run_batch(session, rng=random.Random(1))
+    assert (result.units, result.ledger_rows, result.spent) == (0, 0, 0)
+    assert batch_entries(session) == []
+
+
+def test_choose_units_is_uniform_over_what_fits():
+    units, left = marketplace.choose_units([100, 100, 1000], 10_000, random.Random(4))
+    assert left < 100 and 100 * (units[0] + units[1]) + 1000 * units[2] == 10_000 - left
+    assert marketplace.choose_units([500], 499, random.Random(1)) == ({}, 499)
+
+
+def test_company_that_sells_past_the_threshold_goes_public(session, make_player, make_company):
+    owner, _ = make_player()
+    company, _ = make_company(owner, "BIG")
+    products.create_product(session, actor_id=owner, company_id=company, name="Gold", price_cents=10_000_000,
+                            rng=random.Random(1))
+    result = marketplace.run_batch(session, rng=random.Random(1), budget=30_000_000)  # three bars of gold
+    assert result.went_public == [company]
+    assert companies.get_company(session, company).is_public
+
+
+# --------------------------------------------------------------------------- slots and schedulers
+
+
+def test_a_slot_runs_once_and_a_failure_is_recorded(session, shop):
+    first = jobs.run_claimed(session, "marketplace", "slot-1",
+                             lambda s: marketplace.run_batch(s, rng=random.Random(1), budget=100_000))
+    assert first[0] is not None
+    assert jobs.run_claimed(session, "marketplace", "slot-1", lambda s: 1 / 0) == (None, None)
+    entries = len(batch_entries(session))
+    with pytest.raises(ZeroDivisionError):
+        jobs.run_claimed(session, "marketplace", "slot-2", lambda s: 1 / 0)
+    runs = {r["slot"]: r for r in jobs.recent_runs(session, "marketplace")}
+    assert runs["slot-1"]["status"] == "ok" and "units" in runs["slot-1"]["summary"]
+    assert runs["slot-2"]["status"] == "failed" and "ZeroDivisionError" in runs["slot-2"]["summary"]
+    assert len(batch_entries(session)) == entries
+
+
+def test_two_workers_racing_for_one_slot_run_it_once(engine, db_url, shop):
+    results = []
+    barrier = threading.Barrier(2)
+
+    def worker():
+        with Session(make_engine(db_url)) as s:
+            barrier.wait()
+            results.append(jobs.run_claimed(s, "marketplace", "race",
+                                            lambda s_: marketplace.run_batch(s_, rng=random.Random(5),
+                                                                             budget=100_000))[0])
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r is None for r in results) == [False, True]
+    with Session(engine) as s:
+        assert s.execute(select(func.count()).select_from(JobRun)).scalar_one() == 1
+        assert len(batch_entries(s)) == 4
+    check_invariants(engine)
+
+
+def test_two_schedulers_against_one_database_run_each_slot_once(engine, db_url, shop, monkeypatch):
+    from economy_app.jobs import scheduler as sched
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("ECONOMY_MARKETPLACE_INTERVAL_SECONDS", "1")
+    monkeypatch.setenv("ECONOMY_MARKET_BUDGET_MIN_CENTS", "10000")
+    monkeypatch.setenv("ECONOMY_MARKET_BUDGET_MAX_CENTS", "20000")
+
+    async def run_two():
+        one, two = sched.build_scheduler(), sched.build_scheduler()
+        one.start()
+        two.start()
+        await asyncio.sleep(3.6)
+        one.shutdown(wait=False)
+        two.shutdown(wait=False)
+        await asyncio.sleep(0.8)  # let jobs already running in threads finish
+
+    asyncio.run(run_two())
+    with Session(engine) as s:
+        runs = s.execute(select(JobRun.slot, JobRun.status)).all()
+        slots = [r.slot for r in runs]
+        assert len(slots) >= 2, runs
+        assert len(slots) == len(set(slots))  # each slot once
+        assert all(r.status == "ok" for r in runs), runs
+        ran = s.execute(select(func.count()).select_from(LedgerEntry)
+                        .where(LedgerEntry.type == "marketplace_batch")).scalar_one()
+        assert ran <= 2 * 2 * len(slots)  # at most two entries per company per slot
+    check_invariants(engine)
+
+
+def test_next_run_is_the_next_slot_boundary():
+    from datetime import datetime
+
+    from economy_app.jobs.scheduler import next_run_at
+
+    assert next_run_at(600, datetime(2026, 11, 21, 10, 9, 59)) == datetime(2026, 11, 21, 10, 10)
+    assert next_run_at(600, datetime(2026, 11, 21, 10, 10, 0)) == datetime(2026, 11, 21, 10, 20)
