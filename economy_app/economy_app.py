@@ -3,14 +3,19 @@
 import reflex as rx
 
 from economy_app import routes
+from economy_app.jobs.scheduler import scheduler_lifespan
 from economy_app.pages.accounts import AccountsState, accounts_page
+from economy_app.pages.companies import CompaniesState, DirectoryState, companies_page, directory_page
+from economy_app.pages.company import CompanyState, company_page
 from economy_app.pages.dashboard import DashboardState, dashboard_page
 from economy_app.pages.history import HistoryState, history_page
 from economy_app.pages.home import HomeState, home_page
 from economy_app.pages.login import LoginState, login_page, signup_page
+from economy_app.pages.marketplace import MarketplaceState, marketplace_page
 from economy_app.pages.send import SendState, send_page
 
 app = rx.App()
+app.register_lifespan_task(scheduler_lifespan)
 app.add_page(home_page, route=routes.HOME, title="economy", on_load=HomeState.load)
 app.add_page(login_page, route=routes.LOGIN, title="Log in · economy", on_load=LoginState.check)
 app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · economy", on_load=LoginState.check)
@@ -18,3 +23,7 @@ app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · economy
 app.add_page(accounts_page, route=routes.ACCOUNTS, title="Accounts · economy", on_load=AccountsState.load)
 app.add_page(send_page, route=routes.SEND, title="Send money · economy", on_load=SendState.load)
 app.add_page(history_page, route=routes.HISTORY, title="History · economy", on_load=HistoryState.load)
+app.add_page(companies_page, route=routes.COMPANIES, title="My companies · economy", on_load=CompaniesState.load)
+app.add_page(company_page, route=routes.COMPANY, title="Company · economy", on_load=CompanyState.load)
+app.add_page(directory_page, route=routes.DIRECTORY, title="Directory · economy", on_load=DirectoryState.load)
+app.add_page(marketplace_page, route=routes.MARKETPLACE, title="Marketplace · economy", on_load=MarketplaceState.load)

@@ -7,3 +7,7 @@ DASHBOARD = "/dashboard"
 ACCOUNTS = "/accounts"
 SEND = "/send"
 HISTORY = "/history"
+COMPANIES = "/companies"
+COMPANY = "/company"  # ?id=N: the owner's dashboard
+DIRECTORY = "/directory"
+MARKETPLACE = "/marketplace"

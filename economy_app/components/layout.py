@@ -12,6 +12,8 @@ PLAYER_NAV = [
     ("Accounts", routes.ACCOUNTS, "wallet"),
     ("Send money", routes.SEND, "send"),
     ("History", routes.HISTORY, "scroll-text"),
+    ("Companies", routes.COMPANIES, "building-2"),
+    ("Marketplace", routes.MARKETPLACE, "store"),
 ]
 
 

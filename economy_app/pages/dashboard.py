@@ -8,6 +8,7 @@ from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.components.tables import history_table
+from economy_app.components.countdown import marketplace_countdown, notice
 from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.state.auth import AuthState, private, run
@@ -72,10 +73,13 @@ def dashboard_page() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
+                notice("timer", rx.text("Next marketplace run", size="2"), marketplace_countdown(id="countdown", font_size="var(--font-size-2)"),
+                       rx.link("See what's on sale", href=routes.MARKETPLACE, size="2")),
                 rx.flex(
                     _action("Send money", routes.SEND, "send"),
                     _action("History", routes.HISTORY, "scroll-text"),
                     _action("Accounts", routes.ACCOUNTS, "wallet"),
+                    _action("Companies", routes.COMPANIES, "building-2"),
                     gap="0.75em",
                     wrap="wrap",
                 ),

@@ -91,7 +91,7 @@ class SendState(AuthState):
         found = await run(accounts.search_recipients, self.query)
         self.results = [
             {"id": str(r.account_id), "name": r.name,
-             "detail": (f"@{r.owner_username}" if r.kind == "personal" else r.kind.capitalize())}
+             "detail": (f"@{r.owner_username}" if r.kind == "personal" else f"{r.ticker} · company")}
             for r in found if str(r.account_id) != self.source_id
         ]
 
@@ -185,7 +185,7 @@ def _recipient_picker() -> rx.Component:
                 align="center",
             ),
             rx.vstack(
-                rx.input(placeholder="Search by username", value=SendState.query, on_change=SendState.search,
+                rx.input(placeholder="Search a player, a company or a ticker", value=SendState.query, on_change=SendState.search,
                          debounce_timeout=250, size="3", width="100%", id="send-search",
                          auto_complete="off"),
                 rx.cond(

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, case, func, select
 from sqlmodel import Session
 
 from economy_app import config
-from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, LedgerEntry, User
+from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
 from economy_app.services import ledger
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
@@ -193,6 +193,7 @@ class Recipient:
     kind: str
     owner_username: str | None
     owner_display_name: str | None
+    ticker: str | None = None
 
 
 def _escape_like(text_: str) -> str:
@@ -200,29 +201,31 @@ def _escape_like(text_: str) -> str:
 
 
 def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> list[Recipient]:
-    """Accounts money can be sent to whose owner's username (or account name) starts with ``query``.
-
-    Bounded to ``limit`` (at most 20) rows; the mint is never offered.
-    """
+    """Accounts money can be sent to: a player's username, a company's name or its ticker starting
+    with ``query``. Bounded to ``limit`` (at most 20) rows; the mint is never offered."""
     query = (query or "").strip()
     if not query:
         return []
     limit = max(1, min(limit, SEARCH_LIMIT))
     pattern = _escape_like(query.lower()) + "%"
     users_t = User.__table__
+    companies_t = Company.__table__
     q = (
-        select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, users_t.c.username, users_t.c.display_name)
+        select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, users_t.c.username, users_t.c.display_name,
+               companies_t.c.ticker)
         .select_from(accounts_t)
         .outerjoin(users_t, users_t.c.id == accounts_t.c.owner_id)
+        .outerjoin(companies_t, companies_t.c.account_id == accounts_t.c.id)
         .where(accounts_t.c.kind != "system")
-        .where((func.lower(users_t.c.username).like(pattern, escape="\\"))
-               | (func.lower(accounts_t.c.name).like(pattern, escape="\\")))
+        .where((func.lower(users_t.c.username).like(pattern, escape="\\") & (accounts_t.c.kind == "personal"))
+               | func.lower(accounts_t.c.name).like(pattern, escape="\\")
+               | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))
         .order_by(func.lower(accounts_t.c.name), accounts_t.c.id)
         .limit(limit)
     )
     with unit(s, write=False):
         return [Recipient(account_id=r.id, name=r.name, kind=r.kind, owner_username=r.username,
-                          owner_display_name=r.display_name) for r in s.execute(q)]
+                          owner_display_name=r.display_name, ticker=r.ticker) for r in s.execute(q)]
 
 
 def owned_account_ids(s: Session, user_id: int) -> list[int]:

@@ -104,3 +104,69 @@ def day_range(since_text: str, until_text: str) -> tuple[datetime | None, dateti
         raise ValueError("The end date is before the start date.")
     return (datetime.combine(since, time()) if since else None,
             datetime.combine(until + timedelta(days=1), time()) if until else None)
+
+
+@dataclasses.dataclass
+class CompanyItem:
+    id: int
+    name: str
+    ticker: str
+    description: str
+    tags: list[str]
+    owner: str
+    balance: str
+    cents: int
+    public: bool
+    products: int
+    revenue_30d: str
+
+
+@dataclasses.dataclass
+class ProductItem:
+    id: int
+    name: str
+    description: str
+    company_id: int
+    company: str
+    ticker: str
+    price: str
+    price_input: str  # the price as the edit form shows it: '19.99'
+    cost_percent: int
+    active: bool
+    units_sold: str
+    revenue: str
+    costs: str
+    margin: str
+
+
+def company_item(view) -> CompanyItem:
+    return CompanyItem(id=view.id, name=view.name, ticker=view.ticker, description=view.description,
+                       tags=list(view.tags), owner=view.owner_username, balance=format_cents(view.balance),
+                       cents=view.balance, public=view.is_public, products=view.products,
+                       revenue_30d=format_cents(view.revenue_30d))
+
+
+def percent_text(permille: int | None) -> str:
+    """Tenths of a percent as text: 345 -> '34.5%'; None -> '-'."""
+    if permille is None:
+        return "-"
+    sign = "-" if permille < 0 else ""
+    return f"{sign}{abs(permille) // 10}.{abs(permille) % 10}%"
+
+
+def dollars_input(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
+    revenue = getattr(p, "revenue_cents", None)
+    revenue = p.revenue if revenue is None else revenue
+    costs = getattr(p, "costs_cents", None)
+    costs = p.costs if costs is None else costs
+    return ProductItem(
+        id=p.id, name=p.name, description=getattr(p, "description", ""), company_id=getattr(p, "company_id", 0),
+        company=getattr(p, "company_name", company), ticker=getattr(p, "ticker", ticker),
+        price=format_cents(p.price_cents), price_input=dollars_input(p.price_cents), cost_percent=p.cost_percent,
+        active=p.active, units_sold=f"{p.units_sold:,}", revenue=format_cents(revenue), costs=format_cents(costs),
+        margin=percent_text((revenue - costs) * 1000 // revenue if revenue else None),
+    )

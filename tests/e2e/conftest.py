@@ -38,7 +38,9 @@ def app_server(tmp_path_factory):
     database_url = f"sqlite:///{workdir / 'economy.db'}"
     migrate.upgrade(database_url)
     port = free_port()
+    # The scheduler stays off: tests trigger marketplace runs themselves, so none lands mid-test.
     env = dict(os.environ, DATABASE_URL=database_url, REFLEX_TELEMETRY_ENABLED="false", REFLEX_USE_SYSTEM_BUN="1",
+               ECONOMY_SCHEDULER="off",
                PATH=f"{ROOT / '.tools/node_modules/.bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}")
     log = workdir / "app.log"
     with open(log, "w") as out:

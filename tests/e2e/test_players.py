@@ -211,8 +211,23 @@ def test_screenshots_of_every_page(app_server, browser, width):
     page.click("#send-confirm")
     expect(page.get_by_text(f"Sent $42.50 to {you}.")).to_be_visible()
     rows = ".history-row" if width >= 768 else ".history-card"
+    page.goto(base + "/companies")
+    page.wait_for_selector("#company-name")
+    page.fill("#company-name", "Shutter Inc")
+    page.fill("#company-ticker", unique("s").split("_")[1][:5].translate(str.maketrans("0123456789", "ABCDEFGHIJ")))
+    page.click("#company-create")
+    page.wait_for_url("**/company?id=*")
+    page.fill("#product-name", "Lens")
+    page.fill("#product-price", "49.50")
+    page.click("#product-add")
+    expect(page.locator(".product-row")).to_have_count(1)
+    page.wait_for_timeout(400)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, "company scrolls sideways"
+    screenshot(page, f"company-{width}")
     for path, name, ready in (("/dashboard", "dashboard", rows), ("/accounts", "accounts", ".account-card"),
-                              ("/history", "history", rows)):
+                              ("/history", "history", rows), ("/companies", "companies", ".company-card"),
+                              ("/directory", "directory", ".company-card"),
+                              ("/marketplace", "marketplace", ".market-product")):
         page.goto(base + path)
         expect(page.locator(ready).first).to_be_visible()
         page.wait_for_timeout(400)

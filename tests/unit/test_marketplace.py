@@ -34,6 +34,23 @@ def shop(session, make_player, make_company):
     return {"owner": owner, "catalog": catalog, "inactive": gone}
 
 
+def run_async(coro_fn) -> None:
+    """asyncio.run in a thread of its own (a session-wide Playwright browser may own this thread's loop)."""
+    errors = []
+
+    def target():
+        try:
+            asyncio.run(coro_fn())
+        except BaseException as e:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(e)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if errors:
+        raise errors[0]
+
+
 def batch_entries(session):
     return session.execute(select(LedgerEntry).where(LedgerEntry.type == "marketplace_batch")
                            .order_by(LedgerEntry.id)).scalars().all()
@@ -183,7 +200,7 @@ def test_two_schedulers_against_one_database_run_each_slot_once(engine, db_url, 
         two.shutdown(wait=False)
         await asyncio.sleep(0.8)  # let jobs already running in threads finish
 
-    asyncio.run(run_two())
+    run_async(run_two)
     with Session(engine) as s:
         runs = s.execute(select(JobRun.slot, JobRun.status)).all()
         slots = [r.slot for r in runs]
@@ -203,3 +220,21 @@ def test_next_run_is_the_next_slot_boundary():
 
     assert next_run_at(600, datetime(2026, 11, 21, 10, 9, 59)) == datetime(2026, 11, 21, 10, 10)
     assert next_run_at(600, datetime(2026, 11, 21, 10, 10, 0)) == datetime(2026, 11, 21, 10, 20)
+
+
+def test_the_app_lifespan_task_runs_the_scheduler(engine, db_url, shop, monkeypatch):
+    """scheduler_lifespan, as the app registers it: started with the app, it fires on slot boundaries."""
+    from economy_app.jobs.scheduler import scheduler_lifespan
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("ECONOMY_MARKETPLACE_INTERVAL_SECONDS", "1")
+    monkeypatch.setenv("ECONOMY_SCHEDULER", "on")
+
+    async def app_lifetime():
+        async with scheduler_lifespan():
+            await asyncio.sleep(2.5)
+        await asyncio.sleep(0.5)
+
+    run_async(app_lifetime)
+    with Session(engine) as s:
+        assert s.execute(select(func.count()).select_from(JobRun)).scalar_one() >= 1

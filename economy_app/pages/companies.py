@@ -1,0 +1,238 @@
+"""My companies (cards) with the founding form, and the directory of every company."""
+
+from __future__ import annotations
+
+import math
+
+import reflex as rx
+
+from economy_app import routes
+from economy_app.components.layout import player_page
+from economy_app.components.money import money
+from economy_app.services import companies
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, private, run
+from economy_app.state.present import CompanyItem, company_item
+
+DIRECTORY_PAGE = 20
+
+
+@private
+class CompaniesState(AuthState):
+    loaded: bool = False
+    items: list[CompanyItem] = []
+    error: str = ""
+    creating: bool = False
+
+    @rx.event
+    async def load(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        self.items = [company_item(v) for v in await run(companies.my_companies, user.id)]
+        self.loaded = True
+
+    @rx.event
+    async def create(self, form: dict):
+        if self.creating:
+            return
+        user = await self.current_user()
+        if user is None:
+            yield await self.to_login()
+            return
+        self.creating = True
+        yield
+        try:
+            view = await run(companies.create_company, owner_id=user.id, name=str(form.get("name", "")),
+                             ticker=str(form.get("ticker", "")), description=str(form.get("description", "")),
+                             tags=str(form.get("tags", "")))
+        except EconomyError as e:
+            self.error, self.creating = str(e), False
+            yield rx.toast.error(str(e))
+            return
+        self.error, self.creating = "", False
+        yield [rx.toast.success(f"{view.name} ({view.ticker}) is open for business."),
+               rx.redirect(f"{routes.COMPANY}?id={view.id}")]
+
+
+@private
+class DirectoryState(AuthState):
+    loaded: bool = False
+    query: str = ""
+    sort: str = "name"
+    page: int = 1
+    total: int = 0
+    items: list[CompanyItem] = []
+
+    @rx.var
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / DIRECTORY_PAGE))
+
+    async def _fetch(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        rows, self.total = await run(companies.directory, query=self.query, sort=self.sort, page=self.page,
+                                     page_size=DIRECTORY_PAGE)
+        self.items = [company_item(v) for v in rows]
+        self.loaded = True
+        return None
+
+    @rx.event
+    async def load(self):
+        return await self._fetch()
+
+    @rx.event
+    async def search(self, text: str):
+        self.query, self.page = text[:50], 1
+        return await self._fetch()
+
+    @rx.event
+    async def set_sort(self, value: str):
+        if value in companies.DIRECTORY_SORTS:
+            self.sort, self.page = value, 1
+        return await self._fetch()
+
+    @rx.event
+    async def go(self, delta: int):
+        self.page = min(max(1, self.page + int(delta)), self.pages)
+        return await self._fetch()
+
+
+def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.vstack(rx.text(item.name, weight="bold", size="4"),
+                          rx.text(item.ticker, " · by @", item.owner, size="1", color_scheme="gray"), spacing="0"),
+                rx.spacer(),
+                rx.cond(item.public, rx.badge("Public", color_scheme="grass"), rx.badge("Private", variant="soft",
+                                                                                         color_scheme="gray")),
+                align="start",
+                width="100%",
+            ),
+            rx.heading(money(item.balance, item.cents), size="5"),
+            rx.hstack(
+                rx.text(item.products, " products", size="1", color_scheme="gray"),
+                rx.text("·", size="1", color_scheme="gray"),
+                rx.text("Revenue 30 days ", item.revenue_30d, size="1", color_scheme="gray"),
+                spacing="1",
+                wrap="wrap",
+            ),
+            rx.hstack(
+                rx.link(rx.button("Dashboard", size="1"), href=f"{routes.COMPANY}?id={item.id}") if owner_view
+                else rx.fragment(),
+                rx.link(rx.button("Products", size="1", variant="soft"),
+                        href=f"{routes.MARKETPLACE}?company={item.id}"),
+                spacing="2",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        class_name="company-card",
+    )
+
+
+def _field(label: str, name: str, hint: str = "", **props) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", html_for=f"company-{name}", size="2", weight="medium"),
+        rx.input(name=name, id=f"company-{name}", width="100%", **props),
+        rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _create_form() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Found a company", size="4"),
+                rx.cond(CompaniesState.error != "",
+                        rx.callout(CompaniesState.error, icon="triangle-alert", color_scheme="red", width="100%",
+                                   id="company-error")),
+                rx.grid(
+                    _field("Name", "name", max_length=50, required=True, placeholder="Acme Rockets"),
+                    _field("Ticker", "ticker", "1-5 letters, unique", max_length=5, required=True,
+                           placeholder="ACME", text_transform="uppercase"),
+                    columns=rx.breakpoints(initial="1", sm="2"),
+                    spacing="3",
+                    width="100%",
+                ),
+                _field("Description", "description", max_length=500, placeholder="What does it make?"),
+                _field("Tags", "tags", "Up to 5, separated by commas", placeholder="space, rockets"),
+                rx.button("Found company", type="submit", loading=CompaniesState.creating, id="company-create"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=CompaniesState.create,
+            reset_on_submit=False,
+            width="100%",
+        ),
+        width="100%",
+        max_width="40em",
+    )
+
+
+def companies_page() -> rx.Component:
+    return player_page(
+        rx.cond(
+            CompaniesState.loaded,
+            rx.vstack(
+                rx.cond(
+                    CompaniesState.items.length() > 0,
+                    rx.grid(rx.foreach(CompaniesState.items, lambda i: company_card(i, owner_view=True)),
+                            columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="4", width="100%"),
+                    rx.callout("You have no company yet. Found one: the public buys its products every few "
+                               "minutes.", icon="info", width="100%"),
+                ),
+                _create_form(),
+                spacing="5",
+                width="100%",
+            ),
+            rx.center(rx.spinner(size="3"), padding="4em"),
+        ),
+        title="My companies",
+        actions=rx.link(rx.button(rx.icon("list", size=16), "Directory", variant="soft"), href=routes.DIRECTORY),
+    )
+
+
+def directory_page() -> rx.Component:
+    return player_page(
+        rx.vstack(
+            rx.flex(
+                rx.input(placeholder="Search by name or ticker", value=DirectoryState.query,
+                         on_change=DirectoryState.search, debounce_timeout=250, id="directory-search",
+                         min_width="16em"),
+                rx.select.root(
+                    rx.select.trigger(id="directory-sort"),
+                    rx.select.content(rx.select.item("Name", value="name"), rx.select.item("Ticker", value="ticker"),
+                                      rx.select.item("Cash", value="balance"),
+                                      rx.select.item("Newest", value="newest")),
+                    value=DirectoryState.sort,
+                    on_change=DirectoryState.set_sort,
+                ),
+                rx.text(DirectoryState.total, rx.cond(DirectoryState.total == 1, " company", " companies"),
+                        size="2", color_scheme="gray"),
+                gap="0.75em",
+                wrap="wrap",
+                align="center",
+            ),
+            rx.grid(rx.foreach(DirectoryState.items, lambda i: company_card(i, owner_view=False)),
+                    columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="4", width="100%"),
+            rx.hstack(
+                rx.button("Previous", on_click=DirectoryState.go(-1), disabled=DirectoryState.page <= 1,
+                          variant="soft"),
+                rx.text("Page ", DirectoryState.page, " of ", DirectoryState.pages, size="2"),
+                rx.button("Next", on_click=DirectoryState.go(1),
+                          disabled=DirectoryState.page >= DirectoryState.pages, variant="soft"),
+                align="center",
+                justify="center",
+                width="100%",
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        title="Company directory",
+    )

@@ -1,0 +1,350 @@
+"""A company's dashboard for its owner: 30-day figures, a daily chart, products, editing."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from economy_app import routes
+from economy_app.components.layout import player_page
+from economy_app.components.money import money
+from economy_app.components.countdown import marketplace_countdown
+from economy_app.money import AmountError, format_cents, parse_dollars
+from economy_app.services import companies, products
+from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
+from economy_app.state.auth import AuthState, private, run
+from economy_app.state.present import ProductItem, percent_text, product_item
+
+
+def _int(value) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return 0
+
+
+@private
+class CompanyState(AuthState):
+    loaded: bool = False
+    error: str = ""
+    company_id: int = 0
+    account_id: int = 0
+    name: str = ""
+    ticker: str = ""
+    description: str = ""
+    tags_text: str = ""
+    public: bool = False
+    balance: str = ""
+    balance_cents: int = 0
+    revenue: str = ""
+    costs: str = ""
+    profit: str = ""
+    profit_cents: int = 0
+    margin: str = ""
+    days: list[dict] = []
+    has_sales: bool = False
+    items: list[ProductItem] = []
+    editing: int = 0  # the product whose edit dialog is open
+    edit_name: str = ""
+    edit_price: str = ""
+    edit_description: str = ""
+    busy: bool = False
+
+    async def _refresh(self, user_id: int, company_id: int):
+        try:
+            d = await run(companies.company_dashboard, user_id, company_id)
+        except (CompanyNotFound, NotCompanyOwner):
+            # Not yours or not there: the same answer, and nothing of it on screen.
+            self.reset()
+            self.loaded, self.error = True, "Company not found."
+            return rx.toast.error("Company not found.")
+        c = d.company
+        self.company_id, self.name, self.ticker, self.description = c.id, c.name, c.ticker, c.description
+        self.account_id = c.account_id
+        self.tags_text, self.public = ", ".join(c.tags), c.is_public
+        self.balance, self.balance_cents = format_cents(c.balance), c.balance
+        self.revenue, self.costs = format_cents(d.revenue_30d), format_cents(d.costs_30d)
+        self.profit, self.profit_cents = format_cents(d.profit_30d), d.profit_30d
+        self.margin = percent_text(d.margin_permille)
+        self.days = [{"day": x.day.strftime("%m-%d"), "revenue": x.revenue, "costs": x.costs} for x in d.days]
+        self.has_sales = d.revenue_30d > 0
+        self.items = [product_item(p, company=c.name, ticker=c.ticker) for p in d.products]
+        self.error, self.loaded = "", True
+        return None
+
+    @rx.event
+    async def load(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        return await self._refresh(user.id, _int(self.router.url.query_parameters.get("id", "")))
+
+    async def _act(self, fn, success: str, *args, **kwargs):
+        """Run an owner action (the service checks ownership), then refresh the figures."""
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        try:
+            await run(fn, *args, actor_id=user.id, **kwargs)
+        except EconomyError as e:
+            return rx.toast.error(str(e))
+        await self._refresh(user.id, self.company_id)
+        return rx.toast.success(success)
+
+    @rx.event
+    async def save_company(self, form: dict):
+        return await self._act(companies.update_company, "Company updated.", company_id=_int(form.get("company_id")),
+                               name=str(form.get("name", "")), description=str(form.get("description", "")),
+                               tags=str(form.get("tags", "")))
+
+    @rx.event
+    async def add_product(self, form: dict):
+        try:
+            price = parse_dollars(str(form.get("price", "")))
+        except AmountError as e:
+            return rx.toast.error(f"Price: {e}")
+        return await self._act(products.create_product, f"{str(form.get('name', '')).strip()} is on sale.",
+                               company_id=_int(form.get("company_id")), name=str(form.get("name", "")),
+                               price_cents=price, description=str(form.get("description", "")))
+
+    @rx.event
+    def open_edit(self, product_id: int):
+        item = next((i for i in self.items if i.id == _int(product_id)), None)
+        if item is not None:
+            self.editing, self.edit_name = item.id, item.name
+            self.edit_price, self.edit_description = item.price_input, item.description
+
+    @rx.event
+    def close_edit(self, _open: bool = False):
+        self.editing = 0
+
+    @rx.event
+    async def save_product(self, form: dict):
+        try:
+            price = parse_dollars(str(form.get("price", "")))
+        except AmountError as e:
+            return rx.toast.error(f"Price: {e}")
+        event = await self._act(products.update_product, "Product updated.", product_id=_int(form.get("product_id")),
+                                name=str(form.get("name", "")), description=str(form.get("description", "")),
+                                price_cents=price)
+        self.editing = 0
+        return event
+
+    @rx.event
+    async def set_active(self, product_id: int, active: bool):
+        return await self._act(products.set_active, "Product is on sale again." if active else "Product withdrawn.",
+                               product_id=_int(product_id), active=bool(active))
+
+    @rx.event
+    async def check_public(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        try:
+            await run(companies.require_owner, user.id, self.company_id)
+            went = await run(companies.check_and_update_public_status, self.company_id)
+        except EconomyError as e:
+            return rx.toast.error(str(e))
+        await self._refresh(user.id, self.company_id)
+        if went:
+            return rx.toast.success(f"{self.name} is now public!")
+        return rx.toast.info("Still private: a company goes public once its cash is above $50,000.00.")
+
+
+def _stat(label: str, value: rx.Component, test_id: str) -> rx.Component:
+    return rx.card(rx.vstack(rx.text(label, size="1", color_scheme="gray", weight="medium"),
+                             rx.heading(value, size="5", id=test_id), spacing="1"), width="100%")
+
+
+def _chart() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text("Revenue and production costs, last 30 days", size="3"),
+            rx.cond(CompanyState.has_sales, rx.recharts.bar_chart(
+                rx.recharts.bar(data_key="revenue", fill="var(--grass-9)", name="Revenue"),
+                rx.recharts.bar(data_key="costs", fill="var(--tomato-9)", name="Costs"),
+                rx.recharts.x_axis(data_key="day", tick={"fontSize": 11}),
+                rx.recharts.y_axis(tick_formatter="(v) => '$' + Math.round(v / 100).toLocaleString()", width=80,
+                                   tick={"fontSize": 11}),
+                rx.recharts.legend(),
+                rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
+                data=CompanyState.days,
+                width="100%",
+                height=260,
+            ), rx.text("No sales in the last 30 days yet. The public buys listed products at every marketplace run.",
+                       size="2", color_scheme="gray")),
+            width="100%",
+        ),
+        width="100%",
+        id="company-chart",
+    )
+
+
+def _product_row(item: ProductItem) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.vstack(rx.text(item.name, weight="medium"),
+                                rx.cond(~item.active, rx.badge("Withdrawn", color_scheme="gray", size="1")),
+                                spacing="1")),
+        rx.table.cell(item.price, justify="end"),
+        rx.table.cell(item.cost_percent.to_string() + "%", justify="end"),
+        rx.table.cell(item.units_sold, justify="end"),
+        rx.table.cell(item.revenue, justify="end"),
+        rx.table.cell(item.costs, justify="end"),
+        rx.table.cell(item.margin, justify="end"),
+        rx.table.cell(rx.hstack(
+            rx.button("Edit", size="1", variant="soft", on_click=CompanyState.open_edit(item.id)),
+            rx.cond(item.active,
+                    rx.button("Withdraw", size="1", variant="soft", color_scheme="gray",
+                              on_click=CompanyState.set_active(item.id, False)),
+                    rx.button("Sell again", size="1", variant="soft", on_click=CompanyState.set_active(item.id, True))),
+            spacing="2")),
+        class_name="product-row",
+    )
+
+
+def _products() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Products", size="4"),
+            rx.cond(
+                CompanyState.items.length() > 0,
+                rx.box(rx.table.root(
+                    rx.table.header(rx.table.row(
+                        *[rx.table.column_header_cell(h, justify="end" if i else "start") for i, h in enumerate(
+                            ["Product", "Price", "Cost", "Units sold", "Revenue", "Costs", "Margin"])],
+                        rx.table.column_header_cell(""))),
+                    rx.table.body(rx.foreach(CompanyState.items, _product_row)),
+                    size="1", width="100%"), overflow_x="auto", width="100%"),
+                rx.text("No products yet: the public can only buy what you list.", color_scheme="gray", size="2"),
+            ),
+            rx.form(
+                rx.flex(
+                    rx.el.input(type="hidden", name="company_id", value=CompanyState.company_id.to_string()),
+                    rx.input(name="name", placeholder="Product name", max_length=80, required=True,
+                             id="product-name", flex="2", min_width="10em"),
+                    rx.input(name="price", placeholder="Price, e.g. 19.99", required=True, id="product-price",
+                             input_mode="decimal", flex="1", min_width="8em"),
+                    rx.input(name="description", placeholder="Description (optional)", max_length=500, flex="3",
+                             min_width="12em"),
+                    rx.button(rx.icon("plus", size=14), "Add product", type="submit", id="product-add"),
+                    gap="0.5em",
+                    wrap="wrap",
+                    width="100%",
+                ),
+                on_submit=CompanyState.add_product,
+                reset_on_submit=True,
+                width="100%",
+            ),
+            rx.text("Each product's production cost is a share of its price (23-67%), fixed when it is listed.",
+                    size="1", color_scheme="gray"),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _edit_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Edit product"),
+            rx.form(
+                rx.vstack(
+                    rx.el.input(type="hidden", name="product_id", value=CompanyState.editing.to_string()),
+                    rx.text("Name", size="2", weight="medium"),
+                    rx.input(name="name", default_value=CompanyState.edit_name, max_length=80, width="100%",
+                             id="edit-name"),
+                    rx.text("Price", size="2", weight="medium"),
+                    rx.input(name="price", default_value=CompanyState.edit_price, width="100%", id="edit-price"),
+                    rx.text("Description", size="2", weight="medium"),
+                    rx.input(name="description", default_value=CompanyState.edit_description, max_length=500,
+                             width="100%"),
+                    rx.hstack(rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray",
+                                                        type="button")),
+                              rx.button("Save", type="submit", id="edit-save"), justify="end", width="100%"),
+                    spacing="2",
+                    width="100%",
+                ),
+                on_submit=CompanyState.save_product,
+            ),
+        ),
+        open=CompanyState.editing != 0,
+        on_open_change=CompanyState.close_edit,
+    )
+
+
+def _settings() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Company details", size="4"),
+                rx.el.input(type="hidden", name="company_id", value=CompanyState.company_id.to_string(),
+                            id="settings-company-id"),
+                rx.text("Name", size="2", weight="medium"),
+                rx.input(name="name", default_value=CompanyState.name, max_length=50, width="100%",
+                         key=CompanyState.name, id="settings-name"),
+                rx.text("Description", size="2", weight="medium"),
+                rx.text_area(name="description", default_value=CompanyState.description, max_length=500,
+                             width="100%", key=CompanyState.description),
+                rx.text("Tags (comma-separated, up to 5)", size="2", weight="medium"),
+                rx.input(name="tags", default_value=CompanyState.tags_text, width="100%", key=CompanyState.tags_text),
+                rx.button("Save details", type="submit", variant="soft", id="settings-save"),
+                spacing="2",
+                width="100%",
+            ),
+            on_submit=CompanyState.save_company,
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def company_page() -> rx.Component:
+    return player_page(
+        rx.cond(
+            CompanyState.error != "",
+            rx.callout(CompanyState.error, icon="triangle-alert", color_scheme="red", id="company-page-error"),
+            rx.cond(
+                CompanyState.loaded,
+                rx.vstack(
+                    rx.flex(
+                        rx.badge(CompanyState.ticker, size="3", variant="surface"),
+                        rx.cond(CompanyState.public, rx.badge("Public", color_scheme="grass", size="3"),
+                                rx.button("Check public status", size="1", variant="soft",
+                                          on_click=CompanyState.check_public)),
+                        rx.spacer(),
+                        rx.hstack(rx.icon("timer", size=16),
+                                  rx.text("Next marketplace run ", size="2"),
+                                  marketplace_countdown(id="company-countdown", font_size="var(--font-size-2)"),
+                                  align="center", spacing="1"),
+                        gap="0.75em",
+                        align="center",
+                        wrap="wrap",
+                        width="100%",
+                    ),
+                    rx.grid(
+                        _stat("Cash", money(CompanyState.balance, CompanyState.balance_cents), "company-balance"),
+                        _stat("Revenue, 30 days", rx.text(CompanyState.revenue), "company-revenue"),
+                        _stat("Costs, 30 days", rx.text(CompanyState.costs), "company-costs"),
+                        _stat("Profit, 30 days", money(CompanyState.profit, CompanyState.profit_cents),
+                              "company-profit"),
+                        _stat("Margin", rx.text(CompanyState.margin), "company-margin"),
+                        columns=rx.breakpoints(initial="2", sm="3", lg="5"),
+                        spacing="3",
+                        width="100%",
+                    ),
+                    _chart(),
+                    _products(),
+                    _settings(),
+                    _edit_dialog(),
+                    spacing="4",
+                    width="100%",
+                ),
+                rx.center(rx.spinner(size="3"), padding="4em"),
+            ),
+        ),
+        title=rx.cond(CompanyState.name != "", CompanyState.name, "Company"),
+        actions=rx.cond(CompanyState.account_id != 0,
+                        rx.link(rx.button(rx.icon("scroll-text", size=16), "Ledger", variant="soft"),
+                                href=routes.HISTORY + "?account=" + CompanyState.account_id.to_string(),
+                                id="company-ledger")),
+    )

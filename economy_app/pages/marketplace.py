@@ -1,0 +1,153 @@
+"""The marketplace: every active product with its company and ticker; search, filter, sort, pages."""
+
+from __future__ import annotations
+
+import math
+
+import reflex as rx
+
+from economy_app import routes
+from economy_app.components.layout import player_page
+from economy_app.components.countdown import marketplace_countdown, notice
+from economy_app.jobs.scheduler import marketplace_interval
+from economy_app.services import companies, products
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, private, run
+from economy_app.state.present import ProductItem, product_item
+
+PAGE_SIZE = 24
+SORTS = [("best_selling", "Best-selling"), ("price_asc", "Price: low to high"), ("price_desc", "Price: high to low"),
+         ("newest", "Newest")]
+
+
+@private
+class MarketplaceState(AuthState):
+    loaded: bool = False
+    query: str = ""
+    sort: str = "best_selling"
+    company_id: int = 0
+    company_label: str = ""
+    page: int = 1
+    total: int = 0
+    items: list[ProductItem] = []
+
+    @rx.var
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / PAGE_SIZE))
+
+    async def _fetch(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        rows, self.total = await run(products.listing, query=self.query, company_id=self.company_id or None,
+                                     sort=self.sort, page=self.page, page_size=PAGE_SIZE)
+        self.items = [product_item(p) for p in rows]
+        self.loaded = True
+        return None
+
+    @rx.event
+    async def load(self):
+        wanted = self.router.url.query_parameters.get("company", "")
+        self.company_id, self.company_label, self.page = 0, "", 1
+        if wanted.isdigit():
+            try:
+                c = await run(companies.get_company, int(wanted))
+                self.company_id, self.company_label = c.id, f"{c.name} ({c.ticker})"
+            except EconomyError:
+                pass
+        return await self._fetch()
+
+    @rx.event
+    async def search(self, text: str):
+        self.query, self.page = text[:80], 1
+        return await self._fetch()
+
+    @rx.event
+    async def set_sort(self, value: str):
+        if value in products.LISTING_SORTS:
+            self.sort, self.page = value, 1
+        return await self._fetch()
+
+    @rx.event
+    async def clear_company(self):
+        self.company_id, self.company_label, self.page = 0, "", 1
+        return await self._fetch()
+
+    @rx.event
+    async def go(self, delta: int):
+        self.page = min(max(1, self.page + int(delta)), self.pages)
+        return await self._fetch()
+
+
+def _every(seconds: int) -> str:
+    if seconds % 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    return "minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _product_card(item: ProductItem) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.text(item.name, weight="bold", size="3"), rx.spacer(),
+                      rx.heading(item.price, size="4"), align="center", width="100%"),
+            rx.text(item.company, " · ", item.ticker, size="1", color_scheme="gray"),
+            rx.cond(item.description != "", rx.text(item.description, size="2")),
+            rx.text(item.units_sold, " sold", size="1", color_scheme="gray"),
+            spacing="1",
+            width="100%",
+        ),
+        width="100%",
+        class_name="market-product",
+    )
+
+
+def marketplace_page() -> rx.Component:
+    return player_page(
+        rx.vstack(
+            notice("timer", rx.text(f"The public shops every {_every(marketplace_interval())}. Next run", size="2"),
+                   marketplace_countdown(id="market-countdown", font_size="var(--font-size-2)")),
+            rx.flex(
+                rx.input(placeholder="Search products, companies or tickers", value=MarketplaceState.query,
+                         on_change=MarketplaceState.search, debounce_timeout=250, min_width="18em",
+                         id="market-search"),
+                rx.select.root(
+                    rx.select.trigger(id="market-sort"),
+                    rx.select.content(*[rx.select.item(label, value=v) for v, label in SORTS]),
+                    value=MarketplaceState.sort,
+                    on_change=MarketplaceState.set_sort,
+                ),
+                rx.cond(MarketplaceState.company_id != 0,
+                        rx.badge(MarketplaceState.company_label,
+                                 rx.icon("x", size=12, on_click=MarketplaceState.clear_company, cursor="pointer"),
+                                 size="2", variant="soft")),
+                rx.text(MarketplaceState.total, rx.cond(MarketplaceState.total == 1, " product", " products"),
+                        " on sale", size="2", color_scheme="gray"),
+                gap="0.75em",
+                wrap="wrap",
+                align="center",
+                width="100%",
+            ),
+            rx.cond(
+                MarketplaceState.items.length() > 0,
+                rx.grid(rx.foreach(MarketplaceState.items, _product_card),
+                        columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="3", width="100%"),
+                rx.callout("Nothing on sale matches. Found a company and list a product!", icon="info",
+                           width="100%"),
+            ),
+            rx.hstack(
+                rx.button("Previous", on_click=MarketplaceState.go(-1), disabled=MarketplaceState.page <= 1,
+                          variant="soft"),
+                rx.text("Page ", MarketplaceState.page, " of ", MarketplaceState.pages, size="2"),
+                rx.button("Next", on_click=MarketplaceState.go(1),
+                          disabled=MarketplaceState.page >= MarketplaceState.pages, variant="soft"),
+                align="center",
+                justify="center",
+                width="100%",
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        title="Marketplace",
+        actions=rx.link(rx.button("My companies", variant="soft"), href=routes.COMPANIES),
+    )
