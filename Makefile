@@ -55,6 +55,7 @@ e2e: setup chromium ## end-to-end tests only
 bench: setup ## benchmarks (print tables; not tests)
 	$(PY) bench/ledger.py
 	$(PY) bench/history.py
+	$(PY) bench/marketplace.py
 
 clean:
 	rm -rf .web .states artifacts .pytest_cache .hypothesis
