@@ -245,3 +245,57 @@ class Product(SQLModel, table=True):
     revenue_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     costs_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class Holding(SQLModel, table=True):
+    """Shares of a public company held by an account (a player's personal account or a company's)."""
+
+    __tablename__ = "holdings"
+    __table_args__ = (
+        UniqueConstraint("company_id", "account_id", name="uq_holdings_company_account"),
+        CheckConstraint("shares >= 0", name="ck_holdings_shares"),
+        Index("ix_holdings_account", "account_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(sa_column=Column(Integer, ForeignKey("companies.id"), nullable=False))
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False))
+    shares: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    avg_price_micros: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))  # weighted, what was paid
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class StockTrade(SQLModel, table=True):
+    __tablename__ = "stock_trades"
+    __table_args__ = (
+        CheckConstraint("side IN ('buy', 'sell')", name="ck_stock_trades_side"),
+        CheckConstraint("shares > 0", name="ck_stock_trades_shares"),
+        Index("ix_stock_trades_company_time", "company_id", "created_at"),
+        Index("ix_stock_trades_actor_company_time", "actor_id", "company_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(sa_column=Column(Integer, ForeignKey("companies.id"), nullable=False))
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False))
+    actor_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    side: str = Field(sa_column=Column(String(4), nullable=False))
+    shares: int = Field(sa_column=Column(BigInteger, nullable=False))
+    price_micros: int = Field(sa_column=Column(BigInteger, nullable=False))  # the price the trade executed at
+    total_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    ledger_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class StockPrice(SQLModel, table=True):
+    """A company's share price after every trade and every scheduled tick (kept 90 days)."""
+
+    __tablename__ = "stock_prices"
+    __table_args__ = (Index("ix_stock_prices_company_time", "company_id", "created_at"),
+                      Index("ix_stock_prices_time", "created_at"))
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    company_id: int = Field(sa_column=Column(Integer, ForeignKey("companies.id"), nullable=False))
+    price_micros: int = Field(sa_column=Column(BigInteger, nullable=False))
+    source: str = Field(sa_column=Column(String(5), nullable=False))  # ipo | buy | sell | tick
+    shares: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))  # volume
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))

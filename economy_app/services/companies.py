@@ -11,7 +11,17 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from economy_app.models import MICROS_PER_CENT, Account, Balance, Company, LedgerEntry, Product, User, utcnow
+from economy_app.models import (
+    MICROS_PER_CENT,
+    Account,
+    Balance,
+    Company,
+    LedgerEntry,
+    Product,
+    StockPrice,
+    User,
+    utcnow,
+)
 from economy_app.services import ledger
 from economy_app.services._tx import unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
@@ -336,10 +346,14 @@ def check_and_update_public_status(s: Session, company_id: int, *, now: datetime
         if row.is_public or row.balance <= PUBLIC_THRESHOLD_CENTS:
             return False
         price = ipo_price_micros(row.balance)
+        now = now or utcnow()
         changed = s.execute(
             update(companies_t).where(companies_t.c.id == company_id, companies_t.c.is_public.is_(False))
-            .values(is_public=True, public_at=now or utcnow(), total_shares=TOTAL_SHARES,
+            .values(is_public=True, public_at=now, total_shares=TOTAL_SHARES,
                     treasury_shares=TOTAL_SHARES, share_price_micros=price, ipo_price_micros=price)
             .returning(companies_t.c.id)
         ).first()
+        if changed is not None:
+            s.execute(StockPrice.__table__.insert().values(company_id=company_id, price_micros=price, source="ipo",
+                                                           shares=0, created_at=now))
         return changed is not None

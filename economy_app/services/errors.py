@@ -89,3 +89,17 @@ class CompanyLimit(EconomyError):
 
 class ProductNotFound(EconomyError):
     code = "product_not_found"
+
+
+class InvalidShares(EconomyError):
+    code = "invalid_shares"
+
+
+class NotPublic(EconomyError):
+    code = "not_public"
+
+
+class TradeRefused(EconomyError):
+    """A trade the rules do not allow (own shares, too many shares, too fast)."""
+
+    code = "trade_refused"

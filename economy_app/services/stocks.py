@@ -1,0 +1,287 @@
+"""The stock market: buying from and selling back to a company's treasury, and prices over time.
+
+Prices are integers in millionths of a dollar (micros); trade totals are whole
+cents rounded in the company's favour (the buyer pays the rounded-up amount,
+the seller receives the rounded-down one), so no rounding creates money.
+
+Price impact: after a buy the price rises by 8% x shares / total shares; a sale
+first lowers the price by the same rule and pays at the lowered price, so a
+buy followed at once by a sale of the same shares never gains money.
+Cash moves through ``ledger.post``; cash and shares move in one transaction.
+Always: treasury + all holdings = total shares.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlmodel import Session
+
+from economy_app.models import (
+    MICROS_PER_CENT,
+    Account,
+    Balance,
+    Company,
+    Holding,
+    StockPrice,
+    StockTrade,
+    utcnow,
+)
+from economy_app.services import ledger
+from economy_app.services._tx import unit
+from economy_app.services.errors import (
+    AccountNotFound,
+    CompanyNotFound,
+    InsufficientFunds,
+    InvalidShares,
+    NotAccountOwner,
+    NotPublic,
+    TradeRefused,
+)
+
+companies_t = Company.__table__
+holdings_t = Holding.__table__
+trades_t = StockTrade.__table__
+prices_t = StockPrice.__table__
+accounts_t = Account.__table__
+balances_t = Balance.__table__
+
+MAX_SHARES_PER_TRADE = 1_000_000
+IMPACT_PERCENT = 8
+MIN_PRICE_MICROS = 10_000  # $0.01
+RATE_LIMIT_TRADES, RATE_LIMIT_SECONDS = 3, 5
+HISTORY_DAYS = 90
+
+
+def check_shares(shares) -> int:
+    if isinstance(shares, bool) or not isinstance(shares, int):
+        raise InvalidShares("Shares must be a whole number.")
+    if shares < 1:
+        raise InvalidShares("Trade at least 1 share.")
+    if shares > MAX_SHARES_PER_TRADE:
+        raise InvalidShares(f"At most {MAX_SHARES_PER_TRADE:,} shares in one trade.")
+    return shares
+
+
+def price_after_buy(price: int, shares: int, total: int) -> int:
+    return price + price * IMPACT_PERCENT * shares // (100 * total)
+
+
+def price_after_sell(price: int, shares: int, total: int) -> int:
+    return max(MIN_PRICE_MICROS, price - price * IMPACT_PERCENT * shares // (100 * total))
+
+
+def cost_cents(shares: int, price: int) -> int:
+    """What a buyer pays: rounded up to the cent."""
+    return -(-shares * price // MICROS_PER_CENT)
+
+
+def proceeds_cents(shares: int, price: int) -> int:
+    """What a seller receives: rounded down to the cent."""
+    return shares * price // MICROS_PER_CENT
+
+
+def format_price(micros: int) -> str:
+    """Share prices show four decimals: 1234567 -> '$1.2346' (integer rounding, half up)."""
+    hundredths_of_cents = (micros + 50) // 100
+    whole, frac = divmod(hundredths_of_cents, 10_000)
+    return f"${whole:,}.{frac:04d}"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a trade would do now, for the trade box's preview."""
+
+    side: str
+    shares: int
+    price_micros: int  # the price the trade executes at
+    total_cents: int
+    new_price_micros: int
+
+
+@dataclass(frozen=True)
+class TradeResult:
+    trade_id: int
+    ledger_id: int
+    side: str
+    shares: int
+    price_micros: int
+    total_cents: int
+    new_price_micros: int
+    holding_shares: int
+
+
+def _company(s: Session, company_id: int, *, lock: bool):
+    q = select(companies_t).where(companies_t.c.id == company_id)
+    if lock and s.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = s.execute(q).first()
+    if row is None:
+        raise CompanyNotFound("Company not found.")
+    if not row.is_public:
+        raise NotPublic(f"{row.name} is not public yet.")
+    return row
+
+
+def quote(s: Session, company_id: int, side: str, shares: int) -> Quote:
+    check_shares(shares)
+    with unit(s, write=False):
+        c = _company(s, company_id, lock=False)
+    if side == "buy":
+        return Quote("buy", shares, c.share_price_micros, cost_cents(shares, c.share_price_micros),
+                     price_after_buy(c.share_price_micros, shares, c.total_shares))
+    low = price_after_sell(c.share_price_micros, shares, c.total_shares)
+    return Quote("sell", shares, low, proceeds_cents(shares, low), low)
+
+
+def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None:
+    row = s.execute(select(accounts_t.c.owner_id, accounts_t.c.kind, accounts_t.c.company_id)
+                    .where(accounts_t.c.id == account_id)).first()
+    if row is None:
+        raise AccountNotFound("Account not found.")
+    if row.owner_id != actor_id or row.kind == "system":
+        raise NotAccountOwner("You can only trade from your own accounts.")
+    if account_id == company.account_id:
+        raise TradeRefused("A company cannot trade its own shares.")
+
+
+def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime) -> None:
+    recent = s.execute(
+        select(func.count()).select_from(trades_t)
+        .where(trades_t.c.actor_id == actor_id, trades_t.c.company_id == company_id,
+               trades_t.c.created_at > now - timedelta(seconds=RATE_LIMIT_SECONDS), trades_t.c.created_at <= now)
+    ).scalar_one()
+    if recent >= RATE_LIMIT_TRADES:
+        raise TradeRefused(f"Slow down: at most {RATE_LIMIT_TRADES} trades in one company every "
+                           f"{RATE_LIMIT_SECONDS} seconds.")
+
+
+def _record(s, *, company, account_id, actor_id, side, shares, price, total, entry_id, new_price, now) -> int:
+    s.execute(update(companies_t).where(companies_t.c.id == company.id).values(
+        share_price_micros=new_price,
+        treasury_shares=companies_t.c.treasury_shares + (shares if side == "sell" else -shares)))
+    s.execute(insert(prices_t).values(company_id=company.id, price_micros=new_price, source=side, shares=shares,
+                                      created_at=now))
+    return s.execute(insert(trades_t).values(
+        company_id=company.id, account_id=account_id, actor_id=actor_id, side=side, shares=shares,
+        price_micros=price, total_cents=total, ledger_id=entry_id, created_at=now).returning(trades_t.c.id)
+    ).scalar_one()
+
+
+def buy(s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int,
+        now: datetime | None = None) -> TradeResult:
+    """Buy shares from the company's treasury at the current price; the price then rises."""
+    check_shares(shares)
+    now = now or utcnow()
+    with unit(s, write=True):
+        c = _company(s, company_id, lock=True)
+        _trader_account(s, actor_id, account_id, c)
+        kind = s.execute(select(accounts_t.c.kind).where(accounts_t.c.id == account_id)).scalar_one()
+        if kind == "personal" and c.owner_id == actor_id:
+            raise TradeRefused("Founders can't buy their own company's shares personally.")
+        if shares > c.treasury_shares:
+            raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
+        _rate_limit(s, actor_id, company_id, now)
+        price = c.share_price_micros
+        total = cost_cents(shares, price)
+        entry = ledger.post(s, from_account_id=account_id, to_account_id=c.account_id, amount=total,
+                            type="stock_purchase", now=now,
+                            description=f"Bought {shares:,} {c.ticker} at {format_price(price)}")
+        new_price = price_after_buy(price, shares, c.total_shares)
+        held = s.execute(select(holdings_t.c.shares, holdings_t.c.avg_price_micros).where(
+            holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id)).first()
+        paid_micros = total * MICROS_PER_CENT
+        if held is None:
+            s.execute(insert(holdings_t).values(company_id=company_id, account_id=account_id, shares=shares,
+                                                avg_price_micros=paid_micros // shares, updated_at=now))
+            holding = shares
+        else:
+            holding = held.shares + shares
+            avg = (held.shares * held.avg_price_micros + paid_micros) // holding
+            s.execute(update(holdings_t).where(holdings_t.c.company_id == company_id,
+                                               holdings_t.c.account_id == account_id)
+                      .values(shares=holding, avg_price_micros=avg, updated_at=now))
+        trade_id = _record(s, company=c, account_id=account_id, actor_id=actor_id, side="buy", shares=shares,
+                           price=price, total=total, entry_id=entry.id, new_price=new_price, now=now)
+        return TradeResult(trade_id, entry.id, "buy", shares, price, total, new_price, holding)
+
+
+def sell(s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int,
+         now: datetime | None = None) -> TradeResult:
+    """Sell shares back to the treasury: the price first falls, and the sale pays at the lowered price."""
+    check_shares(shares)
+    now = now or utcnow()
+    with unit(s, write=True):
+        c = _company(s, company_id, lock=True)
+        _trader_account(s, actor_id, account_id, c)
+        held = s.execute(select(holdings_t.c.shares).where(holdings_t.c.company_id == company_id,
+                                                           holdings_t.c.account_id == account_id)).scalar() or 0
+        if shares > held:
+            raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
+        _rate_limit(s, actor_id, company_id, now)
+        price = price_after_sell(c.share_price_micros, shares, c.total_shares)
+        total = proceeds_cents(shares, price)
+        if total == 0:
+            raise TradeRefused("These shares are worth less than $0.01 together.")
+        try:
+            entry = ledger.post(s, from_account_id=c.account_id, to_account_id=account_id, amount=total,
+                                type="stock_sale", now=now,
+                                description=f"Sold {shares:,} {c.ticker} at {format_price(price)}")
+        except InsufficientFunds:
+            raise InsufficientFunds(f"{c.name} can't pay for these shares right now.") from None
+        holding = held - shares
+        s.execute(update(holdings_t).where(holdings_t.c.company_id == company_id,
+                                           holdings_t.c.account_id == account_id)
+                  .values(shares=holding, updated_at=now))
+        trade_id = _record(s, company=c, account_id=account_id, actor_id=actor_id, side="sell", shares=shares,
+                           price=price, total=total, entry_id=entry.id, new_price=price, now=now)
+        return TradeResult(trade_id, entry.id, "sell", shares, price, total, price, holding)
+
+
+def fair_price_micros(balance_cents: int, total_shares: int) -> int:
+    """10 x cash / shares, in micros."""
+    return 10 * balance_cents * MICROS_PER_CENT // total_shares if total_shares else 0
+
+
+def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
+    """Move 0.5% of the way to fair value, plus noise of up to +/-0.5%, the whole move clamped to
+    +/-3%, never below $0.01."""
+    drift = (fair - price) * 5 // 1000
+    noise = price * rng.randint(-5000, 5000) // 1_000_000
+    limit = price * 3 // 100
+    move = max(-limit, min(limit, drift + noise))
+    return max(MIN_PRICE_MICROS, price + move)
+
+
+def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None) -> int:
+    """One price tick for every public company (a history row each). Returns the companies moved."""
+    now = now or utcnow()
+    with unit(s, write=True):
+        rows = s.execute(
+            select(companies_t.c.id, companies_t.c.share_price_micros, companies_t.c.total_shares,
+                   func.coalesce(balances_t.c.balance, 0).label("balance"))
+            .select_from(companies_t)
+            .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+            .where(companies_t.c.is_public.is_(True)).order_by(companies_t.c.id)
+        ).all()
+        if not rows:
+            return 0
+        moves = [{"cid": r.id, "price": next_tick_price(r.share_price_micros,
+                                                        fair_price_micros(r.balance, r.total_shares), rng)}
+                 for r in rows]
+        s.connection().execute(update(companies_t).where(companies_t.c.id == bindparam("cid"))
+                               .values(share_price_micros=bindparam("price")), moves)
+        s.execute(insert(prices_t), [dict(company_id=m["cid"], price_micros=m["price"], source="tick", shares=0,
+                                          created_at=now) for m in moves])
+        return len(moves)
+
+
+def purge_history(s: Session, *, now: datetime | None = None, days: int = HISTORY_DAYS) -> int:
+    """Delete price history older than ``days`` (the daily job)."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    with unit(s, write=True):
+        return len(s.execute(delete(prices_t).where(prices_t.c.created_at < cutoff)
+                             .returning(prices_t.c.id)).all())
