@@ -117,6 +117,16 @@ def _cmd_marketplace_run(args) -> int:
     return 0
 
 
+def _cmd_prices_tick(args) -> int:
+    from economy_app.jobs.scheduler import PRICES, run_job
+    from economy_app.models import utcnow
+
+    now = utcnow()
+    tick = run_job(PRICES, now, slot=f"manual-{now.isoformat(timespec='microseconds')}")
+    print(f"price tick {tick.run_id}: {tick.summary}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="economy", description="Operate the economy (honours DATABASE_URL).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -147,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("health", help="economy-wide figures")
     h.set_defaults(func=_cmd_health)
+
+    pr = sub.add_parser("prices", help="share prices")
+    pr_sub = pr.add_subparsers(dest="prices_command", required=True)
+    pt = pr_sub.add_parser("tick", help="move every public company's price once now (recorded in job_runs)")
+    pt.set_defaults(func=_cmd_prices_tick)
 
     mk = sub.add_parser("marketplace", help="the simulated public buying products")
     mk_sub = mk.add_subparsers(dest="marketplace_command", required=True)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,17 +22,51 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from economy_app.db import get_session
 from economy_app.models import utcnow
-from economy_app.services import jobs, marketplace
+from economy_app.services import jobs, marketplace, stocks
 
 log = logging.getLogger(__name__)
 
 MARKETPLACE = "marketplace"
+PRICES = "prices"
+PRICE_HISTORY_PURGE = "price_history_purge"
 EPOCH = datetime(1970, 1, 1)
+
+
+def _seconds(variable: str, default: int) -> int:
+    return max(1, int(os.environ.get(variable, default)))
 
 
 def marketplace_interval() -> int:
     """Seconds between marketplace runs (default 10 minutes)."""
-    return max(1, int(os.environ.get("ECONOMY_MARKETPLACE_INTERVAL_SECONDS", 600)))
+    return _seconds("ECONOMY_MARKETPLACE_INTERVAL_SECONDS", 600)
+
+
+def _marketplace(s, now, rng):
+    return marketplace.run_batch(s, rng=rng, now=now)
+
+
+def _prices(s, now, rng):
+    return f"{stocks.update_prices(s, rng=rng, now=now)} prices moved"
+
+
+def _purge(s, now, rng):
+    return f"{stocks.purge_history(s, now=now)} price rows older than {stocks.HISTORY_DAYS} days deleted"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    title: str
+    interval: Callable[[], int]
+    work: Callable  # work(session, now, rng) -> a result with .summary() or a string
+
+
+JOBS = {
+    MARKETPLACE: Job(MARKETPLACE, "Marketplace run", marketplace_interval, _marketplace),
+    PRICES: Job(PRICES, "Share price tick", lambda: _seconds("ECONOMY_PRICE_INTERVAL_SECONDS", 300), _prices),
+    PRICE_HISTORY_PURGE: Job(PRICE_HISTORY_PURGE, "Price history clean-up",
+                             lambda: _seconds("ECONOMY_PURGE_INTERVAL_SECONDS", 86_400), _purge),
+}
 
 
 def scheduler_enabled() -> bool:
@@ -53,36 +88,47 @@ class TickResult:
     summary: str
 
 
-def marketplace_tick(now: datetime | None = None, *, slot: str | None = None, rng: random.Random | None = None,
-                     url: str | None = None) -> TickResult:
-    """Run the marketplace for the slot holding ``now`` unless some worker already did."""
+def run_job(name: str, now: datetime | None = None, *, slot: str | None = None, rng: random.Random | None = None,
+            url: str | None = None) -> TickResult:
+    """Run job ``name`` for the slot holding ``now`` unless some worker already did (slot claimed in job_runs)."""
+    job = JOBS[name]
     now = now or utcnow()
-    slot = slot or jobs.slot_for(now, marketplace_interval())
+    slot = slot or jobs.slot_for(now, job.interval())
+    rng = rng or random.Random()
     with get_session(url) as s:
-        run_id, result = jobs.run_claimed(
-            s, MARKETPLACE, slot, lambda s_: marketplace.run_batch(s_, rng=rng or random.Random(), now=now), now=now)
+        run_id, result = jobs.run_claimed(s, name, slot, lambda s_: job.work(s_, now, rng), now=now)
     if run_id is None:
         return TickResult(ran=False, run_id=None, slot=slot, summary="slot already claimed")
-    log.info("marketplace run %s (slot %s): %s", run_id, slot, result.summary())
-    return TickResult(ran=True, run_id=run_id, slot=slot, summary=result.summary())
+    summary = result.summary() if hasattr(result, "summary") else str(result)
+    log.info("%s run %s (slot %s): %s", name, run_id, slot, summary)
+    return TickResult(ran=True, run_id=run_id, slot=slot, summary=summary)
 
 
-async def _marketplace_job() -> None:
-    try:
-        await asyncio.to_thread(marketplace_tick)
-    except Exception:  # recorded in job_runs; the scheduler keeps going
-        log.exception("marketplace run failed")
+def marketplace_tick(now: datetime | None = None, *, slot: str | None = None, rng: random.Random | None = None,
+                     url: str | None = None) -> TickResult:
+    return run_job(MARKETPLACE, now, slot=slot, rng=rng, url=url)
+
+
+def _job_runner(name: str):
+    async def run() -> None:
+        try:
+            await asyncio.to_thread(run_job, name)
+        except Exception:  # recorded in job_runs; the scheduler keeps going
+            log.exception("%s run failed", name)
+    run.__name__ = f"run_{name}"
+    return run
 
 
 def build_scheduler(*, marketplace_seconds: int | None = None) -> AsyncIOScheduler:
-    interval = marketplace_seconds or marketplace_interval()
     scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(
-        _marketplace_job,
-        IntervalTrigger(seconds=interval, start_date=datetime(1970, 1, 1, tzinfo=UTC), timezone=UTC),
-        id=MARKETPLACE, name="Marketplace run", coalesce=True, max_instances=1, misfire_grace_time=interval,
-        replace_existing=True,
-    )
+    for job in JOBS.values():
+        interval = marketplace_seconds if (job.name == MARKETPLACE and marketplace_seconds) else job.interval()
+        scheduler.add_job(
+            _job_runner(job.name),
+            IntervalTrigger(seconds=interval, start_date=datetime(1970, 1, 1, tzinfo=UTC), timezone=UTC),
+            id=job.name, name=job.title, coalesce=True, max_instances=1, misfire_grace_time=interval,
+            replace_existing=True,
+        )
     return scheduler
 
 
@@ -95,7 +141,7 @@ async def scheduler_lifespan():
         return
     scheduler = build_scheduler()
     scheduler.start()
-    log.info("scheduler started: marketplace every %ss", marketplace_interval())
+    log.info("scheduler started: %s", ", ".join(f"{j.name} every {j.interval()}s" for j in JOBS.values()))
     try:
         yield
     finally:

@@ -265,7 +265,8 @@ def balance_series(s: Session, user_id: int, account_id: int, *, points: int = 2
 @dataclass(frozen=True)
 class Dashboard:
     accounts: list[AccountView]
-    net_worth: int
+    net_worth: int  # cash in every account of the player + their holdings at market price
+    holdings: int
     personal_balance: int
     personal_account_id: int | None
     recent: list[ledger.HistoryRow]
@@ -275,8 +276,11 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
     """Everything the dashboard shows, for the logged-in player only."""
     views = list_accounts(s, user_id)
     personal = next((v for v in views if v.kind == "personal"), None)
+    from economy_app.services import market  # (market reads accounts: import here, not at the top)
+
     rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
-    return Dashboard(accounts=views, net_worth=sum(v.balance for v in views),
+    held = market.holdings_value(s, [v.id for v in views])
+    return Dashboard(accounts=views, net_worth=sum(v.balance for v in views) + held, holdings=held,
                      personal_balance=personal.balance if personal else 0,
                      personal_account_id=personal.id if personal else None, recent=rows)
 
