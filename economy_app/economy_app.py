@@ -12,6 +12,8 @@ from economy_app.pages.history import HistoryState, history_page
 from economy_app.pages.home import HomeState, home_page
 from economy_app.pages.login import LoginState, login_page, signup_page
 from economy_app.pages.marketplace import MarketplaceState, marketplace_page
+from economy_app.pages.portfolio import LeaderboardState, PortfolioState, leaderboard_page, portfolio_page
+from economy_app.pages.stocks import StockState, StocksState, stock_page, stocks_page
 from economy_app.pages.send import SendState, send_page
 
 app = rx.App()
@@ -27,3 +29,7 @@ app.add_page(companies_page, route=routes.COMPANIES, title="My companies · econ
 app.add_page(company_page, route=routes.COMPANY, title="Company · economy", on_load=CompanyState.load)
 app.add_page(directory_page, route=routes.DIRECTORY, title="Directory · economy", on_load=DirectoryState.load)
 app.add_page(marketplace_page, route=routes.MARKETPLACE, title="Marketplace · economy", on_load=MarketplaceState.load)
+app.add_page(stocks_page, route=routes.STOCKS, title="Stock market · economy", on_load=StocksState.load)
+app.add_page(stock_page, route=routes.STOCK, title="Stock · economy", on_load=StockState.load)
+app.add_page(portfolio_page, route=routes.PORTFOLIO, title="Portfolio · economy", on_load=PortfolioState.load)
+app.add_page(leaderboard_page, route=routes.LEADERBOARD, title="Leaderboard · economy", on_load=LeaderboardState.load)

@@ -11,3 +11,7 @@ COMPANIES = "/companies"
 COMPANY = "/company"  # ?id=N: the owner's dashboard
 DIRECTORY = "/directory"
 MARKETPLACE = "/marketplace"
+STOCKS = "/stocks"
+STOCK = "/stock"  # ?id=N
+PORTFOLIO = "/portfolio"
+LEADERBOARD = "/leaderboard"

@@ -14,6 +14,9 @@ PLAYER_NAV = [
     ("History", routes.HISTORY, "scroll-text"),
     ("Companies", routes.COMPANIES, "building-2"),
     ("Marketplace", routes.MARKETPLACE, "store"),
+    ("Stocks", routes.STOCKS, "chart-candlestick"),
+    ("Portfolio", routes.PORTFOLIO, "briefcase"),
+    ("Leaderboard", routes.LEADERBOARD, "trophy"),
 ]
 
 

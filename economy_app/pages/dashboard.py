@@ -20,6 +20,8 @@ class DashboardState(AuthState):
     loaded: bool = False
     net_worth: str = ""
     net_worth_cents: int = 0
+    holdings: str = ""
+    holdings_cents: int = 0
     personal: str = ""
     personal_cents: int = 0
     account_count: int = 0
@@ -33,6 +35,7 @@ class DashboardState(AuthState):
         d = await run(accounts.dashboard, user.id)
         names = {v.id: v.name for v in d.accounts}
         self.net_worth, self.net_worth_cents = format_cents(d.net_worth), d.net_worth
+        self.holdings, self.holdings_cents = format_cents(d.holdings), d.holdings
         self.personal, self.personal_cents = format_cents(d.personal_balance), d.personal_balance
         self.account_count = len(d.accounts)
         self.recent = [history_item(r, names) for r in d.recent]
@@ -65,7 +68,9 @@ def dashboard_page() -> rx.Component:
                         size="3", color_scheme="gray"),
                 rx.grid(
                     stat("Net worth", money(DashboardState.net_worth, DashboardState.net_worth_cents),
-                         "cash across all your accounts", "net-worth"),
+                         rx.cond(DashboardState.holdings_cents > 0,
+                                 "cash in all your accounts + " + DashboardState.holdings + " in shares",
+                                 "cash across all your accounts"), "net-worth"),
                     stat("Personal balance", money(DashboardState.personal, DashboardState.personal_cents),
                          "your personal account", "personal-balance"),
                     stat("Accounts", rx.text(DashboardState.account_count), "that you own", "account-count"),

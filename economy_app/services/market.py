@@ -116,27 +116,48 @@ def overview(s: Session, *, sort: str = "market_cap", page: int = 1, page_size: 
             .where(companies_t.c.is_public.is_(True)).order_by(*order)
             .offset((page - 1) * page_size).limit(page_size)
         ).all()
-        lines = _series(s, [r.id for r in rows], now - timedelta(days=1), 86_400 // 24)
+        since = now - timedelta(days=1)
+        lines = _series(s, [r.id for r in rows], since, 86_400 // 24)
     return [StockRow(company_id=r.id, name=r.name, ticker=r.ticker, price_micros=r.share_price_micros,
                      change_permille=change_permille(r.share_price_micros, r.then),
                      market_cap_cents=value_cents(r.total_shares, r.share_price_micros),
-                     sparkline=[p for _, p in lines.get(r.id, [])] or [r.share_price_micros])
+                     sparkline=[p for _, p in _anchored(lines.get(r.id, []), since, r.then, now,
+                                                        r.share_price_micros)])
             for r in rows], total
 
 
+def _anchored(points: list, since: datetime, opening: int | None, now: datetime, current: int) -> list:
+    """The series from the range's start (the price then, if there was one) to now (today's price)."""
+    out = list(points)
+    if opening is not None and (not out or out[0][0] > since):
+        out.insert(0, (since, opening))
+    if not out or out[-1][0] < now:
+        out.append((now, current))
+    return out
+
+
 def price_series(s: Session, company_id: int, range_key: str = "24h", *, now: datetime | None = None) -> list:
-    """(time, price) points over the range, downsampled in SQL to at most 200 (the close of each bucket)."""
+    """(time, price) points over the range: the close of each time bucket, downsampled in SQL, anchored
+    at the range's start and at now; at most 200 points."""
     if range_key not in RANGES:
         raise InvalidInput(f"Range must be one of: {', '.join(RANGES)}.")
     now = now or utcnow()
     with unit(s, write=False):
+        current = s.execute(select(companies_t.c.share_price_micros).where(companies_t.c.id == company_id)).scalar()
+        if current is None:
+            raise CompanyNotFound("Company not found.")
         span = RANGES[range_key]
         if span is None:
             first = s.execute(select(func.min(prices_t.c.created_at))
                               .where(prices_t.c.company_id == company_id)).scalar()
             span = max(60, int((now - first).total_seconds()) + 1) if first else 3600
-        bucket = max(1, -(-span // MAX_POINTS))
-        return _series(s, [company_id], now - timedelta(seconds=span), bucket).get(company_id, [])
+        since = now - timedelta(seconds=span)
+        bucket = max(1, -(-span // (MAX_POINTS - 2)))
+        points = _series(s, [company_id], since, bucket).get(company_id, [])
+        opening = s.execute(select(prices_t.c.price_micros).where(prices_t.c.company_id == company_id,
+                                                                   prices_t.c.created_at < since)
+                            .order_by(prices_t.c.created_at.desc(), prices_t.c.id.desc()).limit(1)).scalar()
+    return _anchored(points, since, opening, now, current)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import dataclasses
 from datetime import date, datetime, time, timedelta
 
 from economy_app.money import AmountError, format_cents, parse_dollars
+from economy_app.services.stocks import format_price
 
 TYPE_LABELS = {
     "initial_deposit": "Welcome deposit",
@@ -170,3 +171,55 @@ def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
         active=p.active, units_sold=f"{p.units_sold:,}", revenue=format_cents(revenue), costs=format_cents(costs),
         margin=percent_text((revenue - costs) * 1000 // revenue if revenue else None),
     )
+
+
+def price_text(micros: int) -> str:
+    """Share prices to four decimals: '$0.6048'."""
+    return format_price(micros)
+
+
+def change_text(permille: int) -> str:
+    return ("+" if permille > 0 else "") + percent_text(permille)
+
+
+@dataclasses.dataclass
+class StockItem:
+    id: int
+    name: str
+    ticker: str
+    price: str
+    change: str
+    change_sign: int
+    market_cap: str
+    spark: list[dict]
+
+
+@dataclasses.dataclass
+class PositionItem:
+    account: str
+    company_id: int
+    name: str
+    ticker: str
+    shares: str
+    avg_price: str
+    price: str
+    value: str
+    gain: str
+    gain_cents: int
+    change: str
+    change_sign: int
+
+
+def stock_item(row) -> StockItem:
+    return StockItem(id=row.company_id, name=row.name, ticker=row.ticker, price=price_text(row.price_micros),
+                     change=change_text(row.change_permille), change_sign=(row.change_permille > 0) -
+                     (row.change_permille < 0), market_cap=format_cents(row.market_cap_cents),
+                     spark=[{"p": p} for p in row.sparkline])
+
+
+def position_item(p) -> PositionItem:
+    return PositionItem(account=p.account_name, company_id=p.company_id, name=p.name, ticker=p.ticker,
+                        shares=f"{p.shares:,}", avg_price=price_text(p.avg_price_micros), price=price_text(p.price_micros),
+                        value=format_cents(p.value_cents), gain=format_cents(p.gain_cents, sign=True),
+                        gain_cents=p.gain_cents, change=change_text(p.change_permille),
+                        change_sign=(p.change_permille > 0) - (p.change_permille < 0))

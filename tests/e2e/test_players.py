@@ -227,7 +227,9 @@ def test_screenshots_of_every_page(app_server, browser, width):
     for path, name, ready in (("/dashboard", "dashboard", rows), ("/accounts", "accounts", ".account-card"),
                               ("/history", "history", rows), ("/companies", "companies", ".company-card"),
                               ("/directory", "directory", ".company-card"),
-                              ("/marketplace", "marketplace", ".market-product")):
+                              ("/marketplace", "marketplace", ".market-product"), ("/stocks", "stocks", "#stocks-sort"),
+                              ("/portfolio", "portfolio", "#portfolio-value"),
+                              ("/leaderboard", "leaderboard", "text=Richest players")):
         page.goto(base + path)
         expect(page.locator(ready).first).to_be_visible()
         page.wait_for_timeout(400)

@@ -54,7 +54,11 @@ def test_price_series_is_downsampled_to_200_points(session, listed):
         points = market.price_series(session, a, key, now=now)
         assert 0 < len(points) <= 200, key
         assert [p[0] for p in points] == sorted(p[0] for p in points)
-    assert len(market.price_series(session, a, "1h", now=now)) == 12  # every 5 minutes, all kept
+    hour = market.price_series(session, a, "1h", now=now)
+    assert len(hour) == 12 + 1  # a tick every 5 minutes, all kept, then today's price at now
+    assert hour[-1] == (now, companies.get_company(session, a).share_price_micros)
+    day = market.price_series(session, a, "24h", now=now)
+    assert day[0][0] == now - timedelta(days=1)  # anchored at the range's start with the price then
     with pytest.raises(InvalidInput):
         market.price_series(session, a, "2y")
 

@@ -1,0 +1,339 @@
+"""The stock market: every public company, and one stock's page with its chart and trade box."""
+
+from __future__ import annotations
+
+import math
+
+import reflex as rx
+
+from economy_app import routes
+from economy_app.components.layout import player_page
+from economy_app.money import format_cents
+from economy_app.services import accounts, market, stocks
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, private, run
+from economy_app.state.present import StockItem, change_text, percent_text, price_text, stock_item
+
+PAGE_SIZE = 20
+RANGE_KEYS = list(market.RANGES)
+
+
+def _int(value) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return 0
+
+
+@private
+class StocksState(AuthState):
+    loaded: bool = False
+    sort: str = "market_cap"
+    page: int = 1
+    total: int = 0
+    items: list[StockItem] = []
+
+    @rx.var
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / PAGE_SIZE))
+
+    async def _fetch(self):
+        if await self.current_user() is None:
+            return await self.to_login()
+        rows, self.total = await run(market.overview, sort=self.sort, page=self.page, page_size=PAGE_SIZE)
+        self.items = [stock_item(r) for r in rows]
+        self.loaded = True
+        return None
+
+    @rx.event
+    async def load(self):
+        return await self._fetch()
+
+    @rx.event
+    async def set_sort(self, value: str):
+        if value in market.MARKET_SORTS:
+            self.sort, self.page = value, 1
+        return await self._fetch()
+
+    @rx.event
+    async def go(self, delta: int):
+        self.page = min(max(1, self.page + int(delta)), self.pages)
+        return await self._fetch()
+
+
+@private
+class StockState(AuthState):
+    loaded: bool = False
+    error: str = ""
+    company_id: int = 0
+    name: str = ""
+    ticker: str = ""
+    price: str = ""
+    change: str = ""
+    change_sign: int = 0
+    market_cap: str = ""
+    volume: str = ""
+    cash: str = ""
+    treasury: str = ""
+    range_key: str = "24h"
+    chart: list[dict] = []
+    holders: list[dict[str, str]] = []
+    trades: list[dict[str, str]] = []
+    trade_accounts: list[dict[str, str]] = []  # value, label
+    account_id: str = ""
+    shares_text: str = ""
+    side: str = "buy"
+    preview: str = ""
+    preview_error: str = ""
+    busy: bool = False
+
+    async def _refresh(self):
+        try:
+            d = await run(market.stock_detail, self.company_id)
+            points = await run(market.price_series, self.company_id, self.range_key)
+        except EconomyError as e:
+            self.error, self.loaded = str(e), True
+            return rx.toast.error(str(e))
+        self.name, self.ticker, self.price = d.name, d.ticker, price_text(d.price_micros)
+        self.change, self.change_sign = change_text(d.change_permille), (d.change_permille > 0) - (d.change_permille < 0)
+        self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
+        self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
+        fmt = "%m-%d %H:%M" if self.range_key in ("7d", "30d", "all") else "%H:%M"
+        self.chart = [{"t": at.strftime(fmt), "price": p} for at, p in points]
+        self.holders = [{"name": h.name, "shares": f"{h.shares:,}", "percent": percent_text(h.percent_permille)}
+                        for h in d.shareholders]
+        self.trades = [{"at": t.at.strftime("%m-%d %H:%M:%S"), "side": t.side, "shares": f"{t.shares:,}",
+                        "price": price_text(t.price_micros), "total": format_cents(t.total_cents),
+                        "account": t.account_name} for t in d.trades]
+        self.error, self.loaded = "", True
+        return None
+
+    @rx.event
+    async def load(self):
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        self.company_id = _int(self.router.url.query_parameters.get("id", ""))
+        views = await run(accounts.list_accounts, user.id)
+        self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
+        if self.account_id not in {a["value"] for a in self.trade_accounts} and self.trade_accounts:
+            self.account_id = self.trade_accounts[0]["value"]
+        self.shares_text, self.preview, self.preview_error = "", "", ""
+        return await self._refresh()
+
+    @rx.event
+    async def set_range(self, key: str):
+        if key in market.RANGES:
+            self.range_key = key
+        return await self._refresh()
+
+    async def _quote(self):
+        try:
+            shares = int(self.shares_text.replace(",", "").strip())
+        except ValueError:
+            self.preview, self.preview_error = "", "Enter a whole number of shares." if self.shares_text else ""
+            return
+        try:
+            q = await run(stocks.quote, self.company_id, self.side, shares)
+        except EconomyError as e:
+            self.preview, self.preview_error = "", str(e)
+            return
+        verb = "cost" if q.side == "buy" else "pay you"
+        self.preview_error = ""
+        self.preview = (f"{q.shares:,} shares at {price_text(q.price_micros)} {verb} {format_cents(q.total_cents)}; "
+                        f"the price then is {price_text(q.new_price_micros)}.")
+
+    @rx.event
+    async def set_shares(self, text: str):
+        self.shares_text = text[:12]
+        await self._quote()
+
+    @rx.event
+    async def set_side(self, side: str | list[str]):
+        self.side = "sell" if side == "sell" else "buy"
+        await self._quote()
+
+    @rx.event
+    def set_account(self, value: str):
+        self.account_id = value
+
+    @rx.event
+    async def trade(self):
+        if self.busy:
+            return
+        user = await self.current_user()
+        if user is None:
+            yield await self.to_login()
+            return
+        try:
+            shares = int(self.shares_text.replace(",", "").strip())
+        except ValueError:
+            yield rx.toast.error("Enter a whole number of shares.")
+            return
+        self.busy = True
+        yield
+        fn = stocks.buy if self.side == "buy" else stocks.sell
+        try:
+            r = await run(fn, actor_id=user.id, account_id=_int(self.account_id), company_id=self.company_id,
+                          shares=shares)
+        except EconomyError as e:
+            self.busy = False
+            yield rx.toast.error(str(e))
+            return
+        verb = "Bought" if r.side == "buy" else "Sold"
+        views = await run(accounts.list_accounts, user.id)
+        self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
+        self.shares_text, self.preview, self.busy = "", "", False
+        await self._refresh()
+        yield rx.toast.success(f"{verb} {r.shares:,} {self.ticker} for {format_cents(r.total_cents)}. "
+                               f"You hold {r.holding_shares:,}.")
+
+
+def _change(text, sign) -> rx.Component:
+    return rx.text(text, color=rx.cond(sign > 0, "var(--green-11)", rx.cond(sign < 0, "var(--red-11)", "inherit")),
+                   weight="medium", as_="span")
+
+
+def _spark(item: StockItem) -> rx.Component:
+    return rx.recharts.line_chart(
+        rx.recharts.line(data_key="p", stroke=rx.cond(item.change_sign < 0, "var(--red-9)", "var(--green-9)"),
+                         dot=False, stroke_width=1.5, is_animation_active=False),
+        rx.recharts.y_axis(hide=True, domain=["dataMin", "dataMax"]),
+        data=item.spark, width=110, height=32,
+    )
+
+
+def stocks_page() -> rx.Component:
+    head = ["Company", "Price", "24h", "Market cap", "24h trend"]
+    return player_page(
+        rx.vstack(
+            rx.flex(
+                rx.select.root(
+                    rx.select.trigger(id="stocks-sort"),
+                    rx.select.content(rx.select.item("Market cap", value="market_cap"),
+                                      rx.select.item("Price", value="price"), rx.select.item("24h change", value="change"),
+                                      rx.select.item("Name", value="name")),
+                    value=StocksState.sort, on_change=StocksState.set_sort),
+                rx.text(StocksState.total, " public companies", size="2", color_scheme="gray"),
+                gap="0.75em", align="center", wrap="wrap"),
+            rx.cond(
+                StocksState.items.length() > 0,
+                rx.box(rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                    rx.table.body(rx.foreach(StocksState.items, lambda i: rx.table.row(
+                        rx.table.cell(rx.link(rx.vstack(rx.text(i.ticker, weight="bold"),
+                                                        rx.text(i.name, size="1", color_scheme="gray"), spacing="0"),
+                                              href=routes.STOCK + "?id=" + i.id.to_string(), underline="none")),
+                        rx.table.cell(i.price), rx.table.cell(_change(i.change, i.change_sign)),
+                        rx.table.cell(i.market_cap), rx.table.cell(_spark(i)), class_name="stock-row"))),
+                    width="100%", variant="surface"), overflow_x="auto", width="100%"),
+                rx.callout("No company is public yet. A company goes public once its cash passes $50,000.00.",
+                           icon="info", width="100%"),
+            ),
+            rx.hstack(
+                rx.button("Previous", on_click=StocksState.go(-1), disabled=StocksState.page <= 1, variant="soft"),
+                rx.text("Page ", StocksState.page, " of ", StocksState.pages, size="2"),
+                rx.button("Next", on_click=StocksState.go(1), disabled=StocksState.page >= StocksState.pages,
+                          variant="soft"),
+                align="center", justify="center", width="100%"),
+            spacing="4", width="100%",
+        ),
+        title="Stock market",
+    )
+
+
+def _stat(label, value, test_id) -> rx.Component:
+    return rx.card(rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.heading(value, size="4", id=test_id),
+                             spacing="1"), width="100%")
+
+
+def _trade_box() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Trade", size="4"),
+            rx.segmented_control.root(rx.segmented_control.item("Buy", value="buy"),
+                                      rx.segmented_control.item("Sell", value="sell"),
+                                      value=StockState.side, on_change=StockState.set_side, id="trade-side"),
+            rx.select.root(
+                rx.select.trigger(width="100%", id="trade-account"),
+                rx.select.content(rx.foreach(StockState.trade_accounts,
+                                             lambda a: rx.select.item(a["label"], value=a["value"]))),
+                value=StockState.account_id, on_change=StockState.set_account),
+            rx.input(placeholder="Shares", value=StockState.shares_text, on_change=StockState.set_shares,
+                     debounce_timeout=200, input_mode="numeric", width="100%", id="trade-shares"),
+            rx.cond(StockState.preview_error != "",
+                    rx.text(StockState.preview_error, color_scheme="red", size="2", id="trade-error")),
+            rx.cond(StockState.preview != "", rx.text(StockState.preview, size="2", id="trade-preview")),
+            rx.button(rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"), width="100%",
+                      disabled=StockState.preview == "", loading=StockState.busy, on_click=StockState.trade,
+                      id="trade-confirm", color_scheme=rx.cond(StockState.side == "buy", "jade", "tomato")),
+            spacing="3", width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _chart() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(*[rx.button(k, size="1", variant=rx.cond(StockState.range_key == k, "solid", "soft"),
+                                  on_click=StockState.set_range(k)) for k in RANGE_KEYS], spacing="1", wrap="wrap"),
+            rx.recharts.line_chart(
+                rx.recharts.line(data_key="price", stroke="var(--accent-9)", dot=False, stroke_width=2,
+                                 type_="monotone", name="Price"),
+                rx.recharts.x_axis(data_key="t", tick={"fontSize": 11}, min_tick_gap=24),
+                rx.recharts.y_axis(tick_formatter="(v) => '$' + (v / 1000000).toFixed(4)", width=80,
+                                   domain=["auto", "auto"], tick={"fontSize": 11}),
+                rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
+                rx.recharts.graphing_tooltip(),
+                data=StockState.chart, width="100%", height=280),
+            width="100%",
+        ),
+        width="100%", id="stock-chart",
+    )
+
+
+def _table(title: str, head: list[str], rows, cells) -> rx.Component:
+    return rx.card(rx.vstack(
+        rx.heading(title, size="3"),
+        rx.box(rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                             rx.table.body(rx.foreach(rows, cells)), size="1", width="100%"),
+               overflow_x="auto", width="100%"),
+        width="100%"), width="100%")
+
+
+def stock_page() -> rx.Component:
+    return player_page(
+        rx.cond(
+            StockState.error != "",
+            rx.callout(StockState.error, icon="triangle-alert", color_scheme="red", id="stock-error"),
+            rx.cond(
+                StockState.loaded,
+                rx.vstack(
+                    rx.hstack(rx.heading(StockState.price, size="8", id="stock-price"),
+                              _change(StockState.change, StockState.change_sign), align="baseline", spacing="3"),
+                    rx.grid(_stat("Market cap", StockState.market_cap, "stock-cap"),
+                            _stat("Volume, 24h", StockState.volume, "stock-volume"),
+                            _stat("Company cash", StockState.cash, "stock-cash"),
+                            _stat("In treasury", StockState.treasury, "stock-treasury"),
+                            columns=rx.breakpoints(initial="2", md="4"), spacing="3", width="100%"),
+                    rx.flex(rx.box(_chart(), flex="2 1 26em", min_width="0"),
+                            rx.box(_trade_box(), flex="1 1 16em"), gap="1em", wrap="wrap", width="100%"),
+                    rx.grid(
+                        _table("Shareholders", ["Holder", "Shares", "Share"], StockState.holders, lambda h: rx.table.row(
+                            rx.table.cell(h["name"]), rx.table.cell(h["shares"]), rx.table.cell(h["percent"]),
+                            class_name="holder-row")),
+                        _table("Latest trades", ["Time (UTC)", "Side", "Shares", "Price", "Total", "Account"],
+                               StockState.trades, lambda t: rx.table.row(
+                                   rx.table.cell(t["at"]), rx.table.cell(t["side"]), rx.table.cell(t["shares"]),
+                                   rx.table.cell(t["price"]), rx.table.cell(t["total"]), rx.table.cell(t["account"]),
+                                   class_name="trade-row")),
+                        columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
+                    spacing="4", width="100%",
+                ),
+                rx.center(rx.spinner(size="3"), padding="4em"),
+            ),
+        ),
+        title=rx.cond(StockState.ticker != "", StockState.name + " (" + StockState.ticker + ")", "Stock"),
+        actions=rx.link(rx.button("All stocks", variant="soft"), href=routes.STOCKS),
+    )
