@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import reflex as rx
 
@@ -98,8 +99,8 @@ class StockState(AuthState):
         self.change, self.change_sign = change_text(d.change_permille), (d.change_permille > 0) - (d.change_permille < 0)
         self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
-        fmt = "%m-%d %H:%M" if self.range_key in ("7d", "30d", "all") else "%H:%M"
-        self.chart = [{"t": at.strftime(fmt), "price": p} for at, p in points]
+        epoch = datetime(1970, 1, 1)
+        self.chart = [{"ts": int((at - epoch).total_seconds()) * 1000, "price": p} for at, p in points]
         self.holders = [{"name": h.name, "shares": f"{h.shares:,}", "percent": percent_text(h.percent_permille)}
                         for h in d.shareholders]
         self.trades = [{"at": t.at.strftime("%m-%d %H:%M:%S"), "side": t.side, "shares": f"{t.shares:,}",
@@ -281,7 +282,9 @@ def _chart() -> rx.Component:
             rx.recharts.line_chart(
                 rx.recharts.line(data_key="price", stroke="var(--accent-9)", dot=False, stroke_width=2,
                                  type_="monotone", name="Price"),
-                rx.recharts.x_axis(data_key="t", tick={"fontSize": 11}, min_tick_gap=24),
+                rx.recharts.x_axis(data_key="ts", type_="number", scale="time", domain=["dataMin", "dataMax"],
+                                   tick_formatter="(v) => new Date(v).toISOString().slice(5, 16).replace('T', ' ')",
+                                   tick={"fontSize": 11}, min_tick_gap=32),
                 rx.recharts.y_axis(tick_formatter="(v) => '$' + (v / 1000000).toFixed(4)", width=80,
                                    domain=["auto", "auto"], tick={"fontSize": 11}),
                 rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
