@@ -60,11 +60,14 @@ def _cmd_sync(args) -> int:
 def _cmd_reconcile(args) -> int:
     from economy_app.services import admin
     with get_session() as s:
-        drifts = admin.reconcile(s)
+        report = admin.run_reconciliation(s, source="cli")
+    drifts = report["drifts"]
     if not drifts:
-        print("reconcile: every account agrees (balances = cache = ledger)")
+        print(f"reconcile: every account agrees (balances = cache = ledger): {report['accounts_checked']} checked "
+              f"in {report['duration_ms']} ms (report {report['id']})")
         return 0
-    print(f"reconcile: {len(drifts)} account(s) drifted")
+    repaired = f", {report['repaired']} repaired (AUTO_REPAIR=on)" if report["repaired"] else ""
+    print(f"reconcile: {len(drifts)} account(s) drifted{repaired} (report {report['id']})")
     header = f"{'account':>8}  {'name':<24} {'balances':>16} {'cache':>16} {'ledger':>16}"
     print(header)
     print("-" * len(header))
@@ -74,6 +77,34 @@ def _cmd_reconcile(args) -> int:
     return 1
 
 
+def _cmd_archive(args) -> int:
+    from datetime import datetime
+
+    from economy_app.services import archive
+    try:
+        before = datetime.fromisoformat(args.before)
+    except ValueError:
+        print("error: --before takes a date like 2026-01-31 (UTC)", file=sys.stderr)
+        return 2
+    with get_session() as s:
+        result = archive.archive(s, before=before)
+    if result.path is None:
+        print(f"ledger archive: no entries before {before:%Y-%m-%d %H:%M:%S}")
+    else:
+        print(f"ledger archive: {result.entries} entries moved to the archive and written to {result.path}")
+    return 0
+
+
+def _cmd_restore(args) -> int:
+    from pathlib import Path
+
+    from economy_app.services import archive
+    with get_session() as s:
+        count = archive.restore(s, Path(args.file))
+    print(f"ledger restore: {count} entries back in the ledger")
+    return 0
+
+
 def _cmd_seed(args) -> int:
     from economy_app.services import seed
     with get_session() as s:
@@ -81,7 +112,7 @@ def _cmd_seed(args) -> int:
     if creds is None:
         print("seed: the database already has players; nothing to do")
     else:
-        print("seed: created a demo world. Demo players (username / password):")
+        print("seed: created a demo world. Demo logins (username / password), shown this once:")
         for username, password in creds:
             print(f"  {username} / {password}")
     return 0
@@ -151,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reconcile", help="print every account whose copies disagree (exit 1 on drift)")
     r.set_defaults(func=_cmd_reconcile)
+
+    lg = sub.add_parser("ledger", help="ledger archival")
+    lg_sub = lg.add_subparsers(dest="ledger_command", required=True)
+    la = lg_sub.add_parser("archive", help="move entries older than a date to data/archive/ and the archive table")
+    la.add_argument("--before", required=True, help="a date or time (UTC), e.g. 2026-01-31")
+    la.set_defaults(func=_cmd_archive)
+    lr = lg_sub.add_parser("restore", help="bring an archive file's entries back into the ledger")
+    lr.add_argument("file")
+    lr.set_defaults(func=_cmd_restore)
 
     sd = sub.add_parser("seed", help="create a small demo world if the database has no players")
     sd.set_defaults(func=_cmd_seed)

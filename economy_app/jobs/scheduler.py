@@ -22,13 +22,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from economy_app.db import get_session
 from economy_app.models import utcnow
-from economy_app.services import jobs, marketplace, stocks
+from economy_app.services import admin, jobs, marketplace, stocks
 
 log = logging.getLogger(__name__)
 
 MARKETPLACE = "marketplace"
 PRICES = "prices"
 PRICE_HISTORY_PURGE = "price_history_purge"
+RECONCILE = "reconcile"
 EPOCH = datetime(1970, 1, 1)
 
 
@@ -53,6 +54,12 @@ def _purge(s, now, rng):
     return f"{stocks.purge_history(s, now=now)} price rows older than {stocks.HISTORY_DAYS} days deleted"
 
 
+def _reconcile(s, now, rng):
+    report = admin.run_reconciliation(s, source="scheduler")
+    return (f"{report['accounts_checked']} accounts checked, {report['drifts_found']} drifted, "
+            f"{report['repaired']} repaired in {report['duration_ms']} ms")
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
@@ -66,6 +73,8 @@ JOBS = {
     PRICES: Job(PRICES, "Share price tick", lambda: _seconds("ECONOMY_PRICE_INTERVAL_SECONDS", 300), _prices),
     PRICE_HISTORY_PURGE: Job(PRICE_HISTORY_PURGE, "Price history clean-up",
                              lambda: _seconds("ECONOMY_PURGE_INTERVAL_SECONDS", 86_400), _purge),
+    RECONCILE: Job(RECONCILE, "Reconciliation", lambda: _seconds("ECONOMY_RECONCILE_INTERVAL_SECONDS", 3600),
+                   _reconcile),
 }
 
 
@@ -89,13 +98,16 @@ class TickResult:
 
 
 def run_job(name: str, now: datetime | None = None, *, slot: str | None = None, rng: random.Random | None = None,
-            url: str | None = None) -> TickResult:
-    """Run job ``name`` for the slot holding ``now`` unless some worker already did (slot claimed in job_runs)."""
+            url: str | None = None, scheduled: bool = False) -> TickResult:
+    """Run job ``name`` for the slot holding ``now`` unless some worker already did (slot claimed in job_runs).
+    A scheduled run of a paused job does nothing; a manual one ("Run now", the CLI) runs anyway."""
     job = JOBS[name]
     now = now or utcnow()
     slot = slot or jobs.slot_for(now, job.interval())
     rng = rng or random.Random()
     with get_session(url) as s:
+        if scheduled and admin.job_paused(s, name):
+            return TickResult(ran=False, run_id=None, slot=slot, summary="paused")
         run_id, result = jobs.run_claimed(s, name, slot, lambda s_: job.work(s_, now, rng), now=now)
     if run_id is None:
         return TickResult(ran=False, run_id=None, slot=slot, summary="slot already claimed")
@@ -112,7 +124,7 @@ def marketplace_tick(now: datetime | None = None, *, slot: str | None = None, rn
 def _job_runner(name: str):
     async def run() -> None:
         try:
-            await asyncio.to_thread(run_job, name)
+            await asyncio.to_thread(run_job, name, scheduled=True)
         except Exception:  # recorded in job_runs; the scheduler keeps going
             log.exception("%s run failed", name)
     run.__name__ = f"run_{name}"

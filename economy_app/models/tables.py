@@ -299,3 +299,73 @@ class StockPrice(SQLModel, table=True):
     source: str = Field(sa_column=Column(String(5), nullable=False))  # ipo | buy | sell | tick
     shares: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))  # volume
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class AdminAudit(SQLModel, table=True):
+    """Every admin action: who, what, on what, when, with which result."""
+
+    __tablename__ = "admin_audit"
+    __table_args__ = (Index("ix_admin_audit_time", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    admin_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id"), nullable=True))
+    admin_name: str = Field(sa_column=Column(String(40), nullable=False))  # a username, or "cli" / "scheduler"
+    action: str = Field(sa_column=Column(String(40), nullable=False))
+    target: str = Field(default="", sa_column=Column(String(100), nullable=False, server_default=""))
+    result: str = Field(default="", sa_column=Column(String(500), nullable=False, server_default=""))
+    ok: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class ReconciliationReport(SQLModel, table=True):
+    __tablename__ = "reconciliation_reports"
+    __table_args__ = (Index("ix_reconciliation_reports_time", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    accounts_checked: int = Field(sa_column=Column(Integer, nullable=False))
+    drifts_found: int = Field(sa_column=Column(Integer, nullable=False))
+    repaired: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    duration_ms: int = Field(sa_column=Column(Integer, nullable=False))
+    source: str = Field(sa_column=Column(String(20), nullable=False))  # scheduler | cli | admin
+    details: str = Field(default="", sa_column=Column(String(4000), nullable=False, server_default=""))
+
+
+class JobSetting(SQLModel, table=True):
+    """Operator switches per scheduled job, shared by every worker."""
+
+    __tablename__ = "job_settings"
+
+    job_name: str = Field(sa_column=Column(String(50), primary_key=True))
+    paused: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class LedgerCheckpoint(SQLModel, table=True):
+    """An account's balance as of an archival cutoff: recalculation is checkpoint + the entries after it."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), primary_key=True))
+    balance: int = Field(sa_column=Column(BigInteger, nullable=False))
+    entries: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    as_of: datetime = Field(sa_column=Column(DateTime, nullable=False))
+
+
+class LedgerArchive(SQLModel, table=True):
+    """Archived ledger entries, exactly as they were (same ids)."""
+
+    __tablename__ = "ledger_archive"
+    __table_args__ = (Index("ix_ledger_archive_time", "created_at"),)
+
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    from_account_id: int = Field(sa_column=Column(Integer, nullable=False))
+    to_account_id: int = Field(sa_column=Column(Integer, nullable=False))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    type: str = Field(sa_column=Column(String(20), nullable=False))
+    description: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    batch_count: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    product_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    archived_at: datetime = Field(sa_column=Column(DateTime, nullable=False))

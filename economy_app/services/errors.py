@@ -103,3 +103,11 @@ class TradeRefused(EconomyError):
     """A trade the rules do not allow (own shares, too many shares, too fast)."""
 
     code = "trade_refused"
+
+
+class NotAdmin(EconomyError):
+    code = "not_admin"
+
+
+class AlreadyRunning(EconomyError):
+    code = "already_running"

@@ -27,7 +27,16 @@ from sqlalchemy import bindparam, case, func, insert, literal, select, text, tup
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, LedgerEntry, utcnow
+from economy_app.models import (
+    LEDGER_TYPES,
+    Account,
+    Balance,
+    BalanceHistory,
+    LedgerArchive,
+    LedgerCheckpoint,
+    LedgerEntry,
+    utcnow,
+)
 from economy_app.services._tx import in_write_unit, unit
 from economy_app.services.errors import (
     AccountNotFound,
@@ -43,6 +52,8 @@ accounts_t = Account.__table__
 balances_t = Balance.__table__
 ledger_t = LedgerEntry.__table__
 history_t = BalanceHistory.__table__
+checkpoints_t = LedgerCheckpoint.__table__
+archive_t = LedgerArchive.__table__
 
 MAX_AMOUNT = 2**62  # far above any real amount, far below BIGINT overflow
 MAX_DESCRIPTION = 500
@@ -76,6 +87,8 @@ _LOCK = (
 _LOCK_PG = _LOCK.with_for_update(of=balances_t)
 _ACCOUNT_EXISTS = select(accounts_t.c.id).where(accounts_t.c.id == _b("id"))
 _BY_KEY = select(ledger_t).where(ledger_t.c.idempotency_key == _b("key"))
+_ARCHIVED_BY_KEY = select(*[archive_t.c[c.name] for c in ledger_t.columns]).where(
+    archive_t.c.idempotency_key == _b("key"))
 _KEY_LOCK_PG = select(func.pg_advisory_xact_lock(func.hashtextextended(_b("key"), 0)))
 _MINT_DEBIT = (
     update(balances_t)
@@ -137,7 +150,8 @@ def post(
         if postgres:
             # Serialise concurrent requests carrying the same key until commit.
             conn.execute(_KEY_LOCK_PG, {"key": idempotency_key})
-        prior = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
+        prior = conn.execute(_BY_KEY, {"key": idempotency_key}).first() or \
+            conn.execute(_ARCHIVED_BY_KEY, {"key": idempotency_key}).first()
         if prior is not None:
             same = (prior.from_account_id, prior.to_account_id, prior.amount, prior.type, prior.description) == (
                 from_account_id, to_account_id, amount, type, description)
@@ -340,7 +354,8 @@ def parse_cursor(text: str) -> Cursor:
 
 
 def ledger_net():
-    """A derived table (account_id, net): every account's ledger inflows minus outflows.
+    """A derived table (account_id, net): every account's checkpoint (if its early entries were
+    archived) plus its ledger inflows minus outflows.
 
     Two grouped scans (one per side), joined to every account so an account with
     no entries gets 0. Set-based: one statement for the whole economy.
@@ -352,19 +367,27 @@ def ledger_net():
     return (
         select(
             accounts_t.c.id.label("account_id"),
-            (func.coalesce(inflow.c.total, 0) - func.coalesce(outflow.c.total, 0)).label("net"),
+            (func.coalesce(checkpoints_t.c.balance, 0) + func.coalesce(inflow.c.total, 0)
+             - func.coalesce(outflow.c.total, 0)).label("net"),
         )
         .select_from(accounts_t)
+        .outerjoin(checkpoints_t, checkpoints_t.c.account_id == accounts_t.c.id)
         .outerjoin(inflow, inflow.c.aid == accounts_t.c.id)
         .outerjoin(outflow, outflow.c.aid == accounts_t.c.id)
     )
 
 
+def _checkpoint_of(account_col):
+    return func.coalesce(select(checkpoints_t.c.balance).where(checkpoints_t.c.account_id == account_col)
+                         .scalar_subquery(), 0)
+
+
 def ledger_value(s: Session, account_id: int) -> int:
-    """One account's balance as the ledger says: two indexed sums."""
+    """One account's balance as the ledger says: its checkpoint plus two indexed sums."""
     inflow = select(func.coalesce(func.sum(ledger_t.c.amount), 0)).where(ledger_t.c.to_account_id == account_id)
     outflow = select(func.coalesce(func.sum(ledger_t.c.amount), 0)).where(ledger_t.c.from_account_id == account_id)
-    return int(s.execute(select(inflow.scalar_subquery() - outflow.scalar_subquery())).scalar_one())
+    return int(s.execute(select(_checkpoint_of(account_id) + inflow.scalar_subquery()
+                                - outflow.scalar_subquery())).scalar_one())
 
 
 def _insert_missing_balance_rows(s: Session, now: datetime, account_ids: Sequence[int] | None) -> int:
@@ -398,7 +421,8 @@ def set_balances_from_ledger(s: Session, account_ids: Sequence[int] | None = Non
         net = select(
             accounts_t.c.id.label("account_id"),
             (
-                select(func.coalesce(func.sum(ledger_t.c.amount), 0))
+                _checkpoint_of(accounts_t.c.id)
+                + select(func.coalesce(func.sum(ledger_t.c.amount), 0))
                 .where(ledger_t.c.to_account_id == accounts_t.c.id).scalar_subquery()
                 - select(func.coalesce(func.sum(ledger_t.c.amount), 0))
                 .where(ledger_t.c.from_account_id == accounts_t.c.id).scalar_subquery()
@@ -445,8 +469,83 @@ def set_balances_from_cache(s: Session, account_ids: Sequence[int] | None = None
     return created + len(s.execute(q).all())
 
 
+# --------------------------------------------------------------------------- archival
+
+
+def _net_of(entries_filter):
+    """(account_id, net) of the entries matching ``entries_filter``, in SQL."""
+    inflow = select(ledger_t.c.to_account_id.label("aid"), ledger_t.c.amount.label("delta")).where(entries_filter)
+    outflow = select(ledger_t.c.from_account_id.label("aid"), (-ledger_t.c.amount).label("delta")).where(
+        entries_filter)
+    both = union_all(inflow, outflow).subquery()
+    return select(both.c.aid, func.sum(both.c.delta).label("net"), func.count().label("n")).group_by(both.c.aid)
+
+
+def _add_to_checkpoints(s: Session, nets: list, as_of: datetime, sign: int) -> None:
+    for aid, net, n in nets:
+        row = s.execute(select(checkpoints_t.c.balance, checkpoints_t.c.entries, checkpoints_t.c.as_of)
+                        .where(checkpoints_t.c.account_id == aid)).first()
+        balance, entries = (row.balance, row.entries) if row else (0, 0)
+        balance, entries = balance + sign * int(net), entries + sign * int(n)
+        if row is None:
+            s.execute(insert(checkpoints_t).values(account_id=aid, balance=balance, entries=entries, as_of=as_of))
+        elif entries == 0:
+            s.execute(checkpoints_t.delete().where(checkpoints_t.c.account_id == aid))
+        else:
+            moved_to = max(row.as_of, as_of) if sign > 0 else row.as_of  # archiving moves the cutoff forward
+            s.execute(update(checkpoints_t).where(checkpoints_t.c.account_id == aid)
+                      .values(balance=balance, entries=entries, as_of=moved_to))
+
+
+def archive_entries(s: Session, cutoff: datetime, write_row, *, now: datetime | None = None) -> int:
+    """Move every entry older than ``cutoff`` out of the ledger, inside the caller's write unit:
+    ``write_row(dict)`` receives each (in id order, for the export file), each account's checkpoint
+    grows by the net of its moved entries, and the rows go to ``ledger_archive``. Balances do not change,
+    and recalculation stays exact: checkpoint + the entries after it."""
+    if not in_write_unit(s):
+        raise RuntimeError("archive_entries() must run inside a write unit")
+    now = now or utcnow()
+    old = ledger_t.c.created_at < cutoff
+    count = 0
+    for row in s.execute(select(ledger_t).where(old).order_by(ledger_t.c.id)).mappings():
+        write_row(dict(row))
+        count += 1
+    if not count:
+        return 0
+    _add_to_checkpoints(s, s.execute(_net_of(old)).all(), cutoff, +1)
+    columns = [c.name for c in ledger_t.columns]
+    s.execute(insert(archive_t).from_select(columns + ["archived_at"],
+                                            select(*[ledger_t.c[c] for c in columns], literal(now)).where(old)))
+    s.execute(ledger_t.delete().where(old))
+    return count
+
+
+def restore_entries(s: Session, rows: list[dict]) -> int:
+    """Bring archived entries back into the ledger (same ids), inside the caller's write unit, and take
+    their net back out of the checkpoints. Entries already in the ledger are skipped."""
+    if not in_write_unit(s):
+        raise RuntimeError("restore_entries() must run inside a write unit")
+    ids = [r["id"] for r in rows]
+    present = set()
+    for start in range(0, len(ids), 500):
+        present.update(s.execute(select(ledger_t.c.id).where(ledger_t.c.id.in_(ids[start:start + 500]))).scalars())
+    fresh = [r for r in rows if r["id"] not in present]
+    if not fresh:
+        return 0
+    for start in range(0, len(fresh), 1000):
+        s.execute(insert(ledger_t), fresh[start:start + 1000])
+    moved = [r["id"] for r in fresh]
+    for start in range(0, len(moved), 500):
+        chunk = moved[start:start + 500]
+        nets = s.execute(_net_of(ledger_t.c.id.in_(chunk))).all()
+        _add_to_checkpoints(s, nets, utcnow(), -1)
+        s.execute(archive_t.delete().where(archive_t.c.id.in_(chunk)))
+    return len(fresh)
+
+
 __all__ = [
     "HistoryRow",
+    "archive_entries",
     "check_amount",
     "cursor",
     "cursor_text",
@@ -454,6 +553,7 @@ __all__ = [
     "insert_ignore",
     "open_account",
     "parse_cursor",
+    "restore_entries",
     "ledger_net",
     "ledger_value",
     "post",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -33,4 +35,8 @@ def seed_demo_world(s: Session) -> list[tuple[str, str]] | None:
         accounts.transfer(s, actor_id=owners[sender], from_account_id=created[sender],
                           to_account_id=created[recipient], amount=cents, description=why,
                           idempotency_key=f"seed:{sender}:{recipient}")
-    return [(name, DEMO_PASSWORD) for name in DEMO_PLAYERS]
+    # A demo admin with a random password, printed once by `economy seed`.
+    admin_password = secrets.token_urlsafe(12)
+    admin = users.create_user(s, "admin", admin_password, display_name="Admin", role="admin")
+    accounts.initialize_account(s, admin.id)
+    return [(name, DEMO_PASSWORD) for name in DEMO_PLAYERS] + [("admin", admin_password)]

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlmodel import SQLModel
 
 import economy_app.models  # noqa: F401
-from economy_app.models import Account, Balance, BalanceHistory, LedgerEntry
+from economy_app.models import Account, Balance, BalanceHistory, LedgerArchive, LedgerCheckpoint, LedgerEntry
 
 TABLES = sorted(SQLModel.metadata.tables)
 
@@ -46,11 +46,13 @@ def check_invariants(engine: Engine) -> None:
         inflow = dict(conn.execute(select(l.c.to_account_id, func.sum(l.c.amount)).group_by(l.c.to_account_id)).all())
         outflow = dict(conn.execute(
             select(l.c.from_account_id, func.sum(l.c.amount)).group_by(l.c.from_account_id)).all())
+        checkpoint = dict(conn.execute(select(LedgerCheckpoint.account_id, LedgerCheckpoint.balance)).all())
         last_after = {}
         for account_id, after in conn.execute(select(h.c.account_id, h.c.balance_after).order_by(h.c.id)):
             last_after[account_id] = after
         for account_id, kind, cached in accounts:
-            derived = int(inflow.get(account_id, 0)) - int(outflow.get(account_id, 0))
+            derived = (checkpoint.get(account_id, 0) + int(inflow.get(account_id, 0))
+                       - int(outflow.get(account_id, 0)))
             assert account_id in primary, f"account {account_id} has no balances row"
             assert primary[account_id] == cached == derived, (
                 f"account {account_id}: balances {primary[account_id]}, cache {cached}, ledger {derived}")
@@ -58,6 +60,7 @@ def check_invariants(engine: Engine) -> None:
                 f"account {account_id}: last balance_after {last_after.get(account_id)} != {derived}")
             if kind != "system":
                 assert cached >= 0, f"account {account_id} ({kind}) is negative: {cached}"
-        entries = conn.execute(select(func.count()).select_from(l)).scalar_one()
+        entries = (conn.execute(select(func.count()).select_from(l)).scalar_one()
+                   + conn.execute(select(func.count()).select_from(LedgerArchive)).scalar_one())
         rows = conn.execute(select(func.count()).select_from(h)).scalar_one()
         assert rows == 2 * entries, f"{rows} balance_history rows for {entries} ledger entries"

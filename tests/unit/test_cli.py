@@ -57,7 +57,9 @@ def test_cli_errors_and_usage(db_url):
 def test_cli_seed_once_and_health(db_url, engine):
     run = economy(db_url, "seed")
     assert run.returncode == 0 and "alice / demo-password" in run.stdout
+    admin_line = [line for line in run.stdout.splitlines() if line.strip().startswith("admin / ")]
+    assert len(admin_line) == 1 and len(admin_line[0].split(" / ")[1]) >= 12  # a random password, shown once
     assert "nothing to do" in economy(db_url, "seed").stdout
     run = economy(db_url, "health")
-    assert "players 3" in run.stdout and "sum of balances $0.00" in run.stdout
+    assert "players 4" in run.stdout and "sum of balances $0.00" in run.stdout
     check_invariants(engine)
