@@ -5,6 +5,7 @@ import reflex as rx
 from economy_app import routes
 from economy_app.jobs.scheduler import scheduler_lifespan
 from economy_app.pages.accounts import AccountsState, accounts_page
+from economy_app.pages.admin import AdminState, admin_page
 from economy_app.pages.companies import CompaniesState, DirectoryState, companies_page, directory_page
 from economy_app.pages.company import CompanyState, company_page
 from economy_app.pages.dashboard import DashboardState, dashboard_page
@@ -33,3 +34,4 @@ app.add_page(stocks_page, route=routes.STOCKS, title="Stock market · economy", 
 app.add_page(stock_page, route=routes.STOCK, title="Stock · economy", on_load=StockState.load)
 app.add_page(portfolio_page, route=routes.PORTFOLIO, title="Portfolio · economy", on_load=PortfolioState.load)
 app.add_page(leaderboard_page, route=routes.LEADERBOARD, title="Leaderboard · economy", on_load=LeaderboardState.load)
+app.add_page(admin_page, route=routes.ADMIN, title="Admin · economy", on_load=AdminState.load)

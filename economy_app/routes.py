@@ -15,3 +15,4 @@ STOCKS = "/stocks"
 STOCK = "/stock"  # ?id=N
 PORTFOLIO = "/portfolio"
 LEADERBOARD = "/leaderboard"
+ADMIN = "/admin"

@@ -43,6 +43,11 @@ def _nav_item(label: str, href: str, icon: str) -> rx.Component:
     )
 
 
+def _admin_item() -> rx.Component:
+    """Shown to admins only (the page itself checks the role on the server)."""
+    return rx.cond(AuthState.is_admin, _nav_item("Admin", routes.ADMIN, "shield"))
+
+
 def _user_box() -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -65,7 +70,8 @@ def _user_box() -> rx.Component:
 def _sidebar() -> rx.Component:
     return rx.vstack(
         brand(),
-        rx.vstack(*[_nav_item(*item) for item in PLAYER_NAV], spacing="1", width="100%", margin_top="1.5em"),
+        rx.vstack(*[_nav_item(*item) for item in PLAYER_NAV], _admin_item(), spacing="1", width="100%",
+                  margin_top="1.5em"),
         rx.spacer(),
         _user_box(),
         width="15em",
@@ -89,6 +95,8 @@ def _top_bar() -> rx.Component:
             rx.menu.content(
                 *[rx.menu.item(rx.hstack(rx.icon(icon, size=16), rx.text(label)), on_click=rx.redirect(href))
                   for label, href, icon in PLAYER_NAV],
+                rx.cond(AuthState.is_admin, rx.menu.item(rx.hstack(rx.icon("shield", size=16), rx.text("Admin")),
+                                                         on_click=rx.redirect(routes.ADMIN))),
                 rx.menu.separator(),
                 rx.menu.item(rx.hstack(rx.icon("log-out", size=16), rx.text("Log out")), on_click=AuthState.logout),
             ),

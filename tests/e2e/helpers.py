@@ -67,3 +67,35 @@ class Truth:
         with Session(self.engine) as s:
             return list(s.execute(select(LedgerEntry).where(LedgerEntry.from_account_id == account,
                                                             LedgerEntry.type == "transfer")).scalars())
+
+
+def crafted_events(base: str, page, events: list[tuple[str, dict]], *, wait: float = 3.0) -> list[str]:
+    """Send events as the browser tab ``page`` would, but hand-made: a python-socketio client on the
+    app's real websocket (/_event) carrying that tab's Reflex token, so the server sees that tab's
+    session. The tab is closed first (a token already connected elsewhere would be replaced by a new
+    one). Returns what the server sent back."""
+    import json
+    import time
+
+    import socketio
+
+    token = page.evaluate("() => window.sessionStorage.getItem('token')")
+    assert token, "the tab has no Reflex token yet"
+    page.close()
+    time.sleep(1.0)  # let the server see the tab's socket go
+    received: list[str] = []
+    client = socketio.Client(reconnection=False)
+    namespace = "/_event"  # Reflex's socket.io namespace (and path)
+    client.on("event", lambda data: received.append(json.dumps(data)), namespace=namespace)
+    client.on("new_token", lambda data: received.append(f"new_token {data}"), namespace=namespace)
+    client.connect(f"{base}?token={token}", socketio_path="/_event", namespaces=[namespace], transports=["websocket"],
+                   wait_timeout=10)
+    try:
+        for name, payload in events:
+            client.emit("event", namespace=namespace, data={
+                "name": name, "payload": payload,
+                "router_data": {"pathname": "/admin", "query": {}, "asPath": "/admin"}})
+        time.sleep(wait)
+    finally:
+        client.disconnect()
+    return received

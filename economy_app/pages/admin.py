@@ -1,0 +1,345 @@
+"""The admin page: the economy at a glance, account lookup and repair, whole-economy operations,
+the scheduler, and the audit log. Every handler checks the admin role on the server."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from economy_app import routes
+from economy_app.components.layout import player_page
+from economy_app.jobs.scheduler import JOBS, next_run_at, run_job
+from economy_app.models import utcnow
+from economy_app.money import format_cents
+from economy_app.services import admin
+from economy_app.services.errors import EconomyError, NotAdmin
+from economy_app.state.auth import AuthState, private, run
+from economy_app.state.present import when
+
+BULK = {
+    "recalculate_all": ("Recalculate all", "recalculated from the ledger"),
+    "sync_all": ("Sync all", "synced from the account cache"),
+    "reconcile": ("Reconcile now", "reconciled"),
+}
+
+
+def _money(cents) -> str:
+    return "missing" if cents is None else format_cents(cents)
+
+
+def _copies(c) -> dict[str, str]:
+    return {"id": str(c.account_id), "name": c.name, "kind": c.kind, "balances": _money(c.balances_value),
+            "cache": _money(c.cached_value), "ledger": _money(c.ledger_value), "drift": "yes" if c.drifted else "",
+            "balances_off": "yes" if c.balances_value != c.ledger_value else "",
+            "cache_off": "yes" if c.cached_value != c.ledger_value else ""}
+
+
+@private
+class AdminState(AuthState):
+    allowed: bool = False
+    figures: dict[str, str] = {}
+    runs: list[dict[str, str]] = []
+    last_report: str = ""
+    query: str = ""
+    found: list[dict[str, str]] = []
+    drifts: list[dict[str, str]] = []
+    reconciled: bool = False
+    running: str = ""  # the bulk operation in progress in this tab
+    progress: int = 0
+    jobs: list[dict[str, str]] = []
+    audit: list[dict[str, str]] = []
+
+    async def _admin(self):
+        """The logged-in admin, or None (and the page closed): the role is checked on the server."""
+        user = await self.current_user()
+        if user is None:
+            return None, await self.to_login()
+        try:
+            await run(admin.require_admin, user.id)
+        except NotAdmin as e:
+            self.reset()
+            return None, [rx.redirect(routes.DASHBOARD, replace=True), rx.toast.error(str(e))]
+        return user, None
+
+    async def _refresh(self) -> None:
+        o = await run(admin.overview)
+        self.figures = {"players": f"{o.players:,}", "companies": f"{o.companies:,}", "accounts": f"{o.accounts:,}",
+                        "entries": f"{o.ledger_entries:,}", "archived": f"{o.archived_entries:,}",
+                        "circulation": format_cents(o.money_in_circulation)}
+        self.runs = [{"at": when(r.at), "rows": str(r.ledger_rows), "units": f"{r.units:,}",
+                      "unbatched": f"{2 * r.units:,}"} for r in o.marketplace_runs]
+        r = o.last_report
+        self.last_report = (f"{when(r['created_at'])} UTC ({r['source']}): {r['accounts_checked']:,} accounts, "
+                            f"{r['drifts_found']} drifted, {r['repaired']} repaired, {r['duration_ms']} ms"
+                            if r else "No reconciliation yet.")
+        last = await run(admin.last_runs, list(JOBS))
+        self.jobs = []
+        for job in JOBS.values():
+            lr = last.get(job.name)
+            paused = await run(admin.job_paused, job.name)
+            duration = ""
+            if lr and lr["finished_at"]:
+                duration = f"{int((lr['finished_at'] - lr['started_at']).total_seconds() * 1000):,} ms"
+            self.jobs.append({
+                "name": job.name, "title": job.title, "interval": f"{job.interval():,} s",
+                "last": when(lr["started_at"]) if lr else "never", "status": lr["status"] if lr else "",
+                "summary": (lr["summary"] or "") if lr else "", "duration": duration,
+                "next": "paused" if paused else when(next_run_at(job.interval())), "paused": "yes" if paused else "",
+            })
+        self.audit = [{"at": when(a["created_at"]), "who": a["admin_name"], "action": a["action"],
+                       "target": a["target"], "result": a["result"], "ok": "yes" if a["ok"] else ""}
+                      for a in await run(admin.audit_log, 30)]
+
+    @rx.event
+    async def load(self):
+        user, exit_ = await self._admin()
+        if user is None:
+            return exit_
+        self.allowed = True
+        await self._refresh()
+
+    @rx.event
+    async def search(self, text: str):
+        self.query = text[:60]
+        user, exit_ = await self._admin()
+        if user is None:
+            return exit_
+        self.found = [_copies(c) for c in await run(admin.find_accounts, self.query)]
+
+    async def _repair(self, account_id: str, action: str, fn):
+        user, exit_ = await self._admin()
+        if user is None:
+            return exit_
+        try:
+            account = int(account_id)
+            result = await run(_perform, user.id, action, f"account {account}", fn, (account,),
+                               lambda r: "changed" if r.changed else "already agreed")
+        except (EconomyError, ValueError) as e:
+            return rx.toast.error(str(e))
+        self.found = [_copies(result.after) if f["id"] == account_id else f for f in self.found]
+        self.drifts = [d for d in self.drifts if d["id"] != account_id or result.after.drifted]
+        await self._refresh()
+        word = "Recalculated from the ledger" if action == "recalculate" else "Synced from the account cache"
+        return rx.toast.success(f"{word}: account {account} now holds {_money(result.after.balances_value)}.")
+
+    @rx.event
+    async def recalculate(self, account_id: str):
+        return await self._repair(account_id, "recalculate", admin.recalculate_balance)
+
+    @rx.event
+    async def sync(self, account_id: str):
+        return await self._repair(account_id, "sync", admin.sync_balance_from_account)
+
+    @rx.event(background=True)
+    async def start_bulk(self, op: str):
+        """A whole-economy operation, in the background with a progress bar; one at a time everywhere."""
+        if op not in BULK:
+            return
+        async with self:
+            if self.running:
+                return rx.toast.warning("Another operation is running.")
+            user, exit_ = await self._admin()
+            if user is None:
+                return exit_
+            self.running, self.progress = op, 10
+        title, done = BULK[op]
+        try:
+            result = await run(_bulk, op, user.id)
+        except EconomyError as e:
+            async with self:
+                self.running, self.progress = "", 0
+            return rx.toast.error(str(e))
+        async with self:
+            self.progress = 90
+            if op == "reconcile":
+                self.drifts, self.reconciled = [_copies(d) for d in result["drifts"]], True
+                message = f"Reconciled {result['accounts_checked']:,} accounts: {result['drifts_found']} drifted."
+            else:
+                message = f"{title}: {result.accounts:,} accounts {done}, {result.changed} changed."
+                if self.drifts:  # the drift table is stale now
+                    self.drifts, self.reconciled = [], False
+            await self._refresh()
+            self.running, self.progress = "", 100
+        return rx.toast.success(message)
+
+    @rx.event
+    async def run_now(self, name: str):
+        user, exit_ = await self._admin()
+        if user is None:
+            return exit_
+        if name not in JOBS:
+            return rx.toast.error("No such job.")
+        try:
+            tick = await run(_perform, user.id, "run job", name, lambda _s: run_job(name, slot=f"admin-{utc_slug()}"),
+                             (), lambda t: t.summary)
+        except Exception as e:  # the job failed: it is in job_runs and the audit log
+            await self._refresh()
+            return rx.toast.error(f"{JOBS[name].title} failed: {e}")
+        await self._refresh()
+        return rx.toast.success(f"{JOBS[name].title}: {tick.summary}")
+
+    async def _pause(self, name: str, paused: bool):
+        user, exit_ = await self._admin()
+        if user is None:
+            return exit_
+        if name not in JOBS:
+            return rx.toast.error("No such job.")
+        await run(_perform, user.id, "pause job" if paused else "resume job", name, admin.set_job_paused,
+                  (name, paused), lambda _: "ok")
+        await self._refresh()
+        return rx.toast.info(f"{JOBS[name].title} {'paused' if paused else 'resumed'}.")
+
+    @rx.event
+    async def pause(self, name: str):
+        return await self._pause(name, True)
+
+    @rx.event
+    async def resume(self, name: str):
+        return await self._pause(name, False)
+
+
+def utc_slug() -> str:
+    return utcnow().isoformat(timespec="microseconds")
+
+
+def _perform(s, actor_id: int, action: str, target: str, fn, args=(), describe=str):
+    """An audited admin action on this session: ``fn(s, *args)`` runs only for an admin."""
+    return admin.perform(s, actor_id=actor_id, action=action, target=target, fn=lambda: fn(s, *args),
+                         describe=describe)
+
+
+def _bulk(s, op: str, actor_id: int):
+    def work():
+        with admin.exclusive(s, op):
+            if op == "recalculate_all":
+                return admin.recalculate_all_balances(s)
+            if op == "sync_all":
+                return admin.sync_all_balances(s)
+            return admin.run_reconciliation(s, source="admin")
+
+    def describe(r):
+        if op == "reconcile":
+            return f"{r['accounts_checked']} accounts, {r['drifts_found']} drifted"
+        return f"{r.accounts} accounts, {r.changed} changed, {r.duration_ms} ms"
+
+    return admin.perform(s, actor_id=actor_id, action=op, target="all accounts", fn=work, describe=describe)
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def _figure(label: str, key: str) -> rx.Component:
+    return rx.card(rx.vstack(rx.text(label, size="1", color_scheme="gray"),
+                             rx.heading(AdminState.figures[key], size="5", id=f"admin-{key}"), spacing="1"),
+                   width="100%")
+
+
+def _table(head: list[str], rows, cells, **props) -> rx.Component:
+    return rx.box(rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                                rx.table.body(rx.foreach(rows, cells)), size="1", width="100%", **props),
+                  overflow_x="auto", width="100%")
+
+
+def _copies_row(c) -> rx.Component:
+    drift = c["drift"] == "yes"
+
+    def off(key):  # the copy that disagrees with the ledger, in red
+        return {"color": rx.cond(c[key] == "yes", "var(--red-11)", "inherit"),
+                "font_weight": rx.cond(c[key] == "yes", "bold", "normal")}
+
+    return rx.table.row(
+        rx.table.cell(c["id"]), rx.table.cell(c["name"]), rx.table.cell(c["kind"]),
+        rx.table.cell(c["balances"], **off("balances_off")), rx.table.cell(c["cache"], **off("cache_off")),
+        rx.table.cell(c["ledger"]),
+        rx.table.cell(rx.cond(drift, rx.badge("drift", color_scheme="red"), rx.badge("ok", color_scheme="green"))),
+        rx.table.cell(rx.hstack(
+            rx.button("Recalculate from ledger", size="1", variant="soft", on_click=AdminState.recalculate(c["id"])),
+            rx.button("Sync from account cache", size="1", variant="soft", color_scheme="gray",
+                      on_click=AdminState.sync(c["id"])),
+            spacing="1")),
+        class_name="copies-row",
+        data_account=c["id"],
+    )
+
+
+COPIES_HEAD = ["Account", "Name", "Kind", "balances", "accounts.balance (cache)", "ledger", "", ""]
+
+
+def admin_page() -> rx.Component:
+    return player_page(
+        rx.cond(
+            AdminState.allowed,
+            rx.vstack(
+                rx.grid(_figure("Players", "players"), _figure("Companies", "companies"),
+                        _figure("Accounts", "accounts"), _figure("Ledger entries", "entries"),
+                        _figure("Archived entries", "archived"), _figure("Money in circulation", "circulation"),
+                        columns=rx.breakpoints(initial="2", md="3", lg="6"), spacing="3", width="100%"),
+                rx.text("Last reconciliation: ", rx.text(AdminState.last_report, as_="span", id="admin-last-report"),
+                        size="2", color_scheme="gray"),
+
+                rx.card(rx.vstack(
+                    rx.heading("Account lookup", size="4"),
+                    rx.input(placeholder="Player, company, ticker or account id", value=AdminState.query,
+                             on_change=AdminState.search, debounce_timeout=300, width="100%", id="admin-search"),
+                    rx.cond(AdminState.found.length() > 0,
+                            _table(COPIES_HEAD, AdminState.found, _copies_row)),
+                    width="100%"), width="100%"),
+
+                rx.card(rx.vstack(
+                    rx.heading("Whole economy", size="4"),
+                    rx.hstack(*[rx.button(title, on_click=AdminState.start_bulk(op), disabled=AdminState.running != "",
+                                          variant="soft", id=f"admin-{op}") for op, (title, _) in BULK.items()],
+                              spacing="2", wrap="wrap"),
+                    rx.cond(AdminState.running != "", rx.progress(value=AdminState.progress, width="100%",
+                                                                  id="admin-progress")),
+                    rx.cond(AdminState.reconciled,
+                            rx.cond(AdminState.drifts.length() > 0,
+                                    _table(COPIES_HEAD, AdminState.drifts, _copies_row, id="admin-drifts"),
+                                    rx.callout("Every account agrees: balances = cache = ledger.", icon="check",
+                                               color_scheme="green", id="admin-clean"))),
+                    width="100%"), width="100%"),
+
+                rx.card(rx.vstack(
+                    rx.heading("Scheduler", size="4"),
+                    _table(["Job", "Every", "Last run (UTC)", "Result", "Took", "Next run (UTC)", ""], AdminState.jobs,
+                           lambda j: rx.table.row(
+                               rx.table.cell(j["title"]), rx.table.cell(j["interval"]), rx.table.cell(j["last"]),
+                               rx.table.cell(rx.vstack(rx.text(j["status"], weight="medium"),
+                                                       rx.text(j["summary"], size="1", color_scheme="gray"),
+                                                       spacing="0")),
+                               rx.table.cell(j["duration"]), rx.table.cell(j["next"]),
+                               rx.table.cell(rx.hstack(
+                                   rx.button("Run now", size="1", on_click=AdminState.run_now(j["name"])),
+                                   rx.cond(j["paused"] == "yes",
+                                           rx.button("Resume", size="1", variant="soft",
+                                                     on_click=AdminState.resume(j["name"])),
+                                           rx.button("Pause", size="1", variant="soft", color_scheme="gray",
+                                                     on_click=AdminState.pause(j["name"]))),
+                                   spacing="1")),
+                               class_name="job-row")),
+                    width="100%"), width="100%"),
+
+                rx.card(rx.vstack(
+                    rx.heading("Ledger rows per marketplace run (last 20)", size="4"),
+                    rx.cond(AdminState.runs.length() > 0,
+                            _table(["Run (UTC)", "Ledger rows", "Units sold", "Unbatched rows (2 per unit)"],
+                                   AdminState.runs, lambda r: rx.table.row(
+                                       rx.table.cell(r["at"]), rx.table.cell(r["rows"]), rx.table.cell(r["units"]),
+                                       rx.table.cell(r["unbatched"]))),
+                            rx.text("No marketplace run yet.", size="2", color_scheme="gray")),
+                    width="100%"), width="100%"),
+
+                rx.card(rx.vstack(
+                    rx.heading("Audit log", size="4"),
+                    _table(["When (UTC)", "Admin", "Action", "Target", "Result"], AdminState.audit,
+                           lambda a: rx.table.row(
+                               rx.table.cell(a["at"]), rx.table.cell(a["who"]), rx.table.cell(a["action"]),
+                               rx.table.cell(a["target"]),
+                               rx.table.cell(a["result"], color=rx.cond(a["ok"] == "yes", "inherit", "var(--red-11)")),
+                               class_name="audit-row")),
+                    width="100%"), width="100%"),
+                spacing="4", width="100%",
+            ),
+            rx.center(rx.spinner(size="3"), padding="4em"),
+        ),
+        title="Admin",
+    )

@@ -1,0 +1,143 @@
+"""Operations: admin checks and the audit log, reconciliation reports, single-flight jobs, pausing,
+ledger archival with checkpoints."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from economy_app.models import Balance, LedgerArchive, LedgerEntry, utcnow
+from economy_app.services import accounts, admin, archive, users
+from economy_app.services.errors import AlreadyRunning, DuplicateRequest, NotAdmin
+from tests.support.db import check_invariants, fingerprint
+
+
+@pytest.fixture
+def admin_id(session):
+    return users.create_user(session, "root", "correct horse", role="admin").id
+
+
+def test_admin_actions_check_the_role_and_are_audited(session, engine, make_player, admin_id):
+    player, account = make_player()
+    before = fingerprint(engine)
+    with pytest.raises(NotAdmin):
+        admin.perform(session, actor_id=player, action="recalculate", target=f"account {account}",
+                      fn=lambda: admin.recalculate_balance(session, account))
+    assert fingerprint(engine) == before  # refused: nothing ran, nothing logged
+    result = admin.perform(session, actor_id=admin_id, action="recalculate", target=f"account {account}",
+                           fn=lambda: admin.recalculate_balance(session, account),
+                           describe=lambda r: "changed" if r.changed else "no change")
+    assert not result.changed
+    [entry] = admin.audit_log(session)
+    assert (entry["admin_name"], entry["action"], entry["target"], entry["result"], entry["ok"]) == (
+        "root", "recalculate", f"account {account}", "no change", True)
+
+
+def test_find_accounts_by_name_ticker_or_id(session, make_player, make_company):
+    owner, personal = make_player("alice")
+    company, company_account = make_company(owner, "ACME", "Acme")
+    assert [c.account_id for c in admin.find_accounts(session, "ali")] == [personal, company_account]  # and hers
+    assert [c.account_id for c in admin.find_accounts(session, "acme")] == [company_account]
+    assert [c.account_id for c in admin.find_accounts(session, str(personal))] == [personal]
+    assert admin.find_accounts(session, "") == []
+
+
+def test_reconciliation_reports_and_auto_repair(session, engine, make_player, monkeypatch):
+    _, a = make_player()
+    _, b = make_player()
+    report = admin.run_reconciliation(session, source="cli")
+    assert (report["drifts_found"], report["accounts_checked"]) == (0, 3)
+    with engine.begin() as conn:
+        conn.execute(update(Balance.__table__).where(Balance.__table__.c.account_id == a).values(balance=1))
+    monkeypatch.setenv("AUTO_REPAIR", "off")
+    report = admin.run_reconciliation(session, source="scheduler")
+    assert (report["drifts_found"], report["repaired"]) == (1, 0) and f"#{a}" in report["details"]
+    monkeypatch.setenv("AUTO_REPAIR", "on")
+    report = admin.run_reconciliation(session, source="scheduler")
+    assert (report["drifts_found"], report["repaired"]) == (1, 1)
+    assert admin.reconcile(session) == []
+    assert [r["drifts_found"] for r in admin.recent_reports(session)] == [1, 1, 0]
+    check_invariants(engine)
+
+
+def test_bulk_operations_cannot_run_twice_at_once(session):
+    with admin.exclusive(session, "recalculate_all"):
+        with pytest.raises(AlreadyRunning):
+            with admin.exclusive(session, "recalculate_all"):
+                pass
+        with admin.exclusive(session, "sync_all"):  # another operation may run
+            pass
+    with admin.exclusive(session, "recalculate_all"):  # released afterwards
+        pass
+    later = utcnow() + admin.EXCLUSIVE_STALE + timedelta(seconds=1)
+    with admin.exclusive(session, "reconcile"):
+        with admin.exclusive(session, "reconcile", now=later):  # a stale claim (a crash) is taken over
+            pass
+
+
+def test_pause_and_resume(session):
+    assert admin.job_paused(session, "marketplace") is False
+    admin.set_job_paused(session, "marketplace", True)
+    assert admin.job_paused(session, "marketplace") is True
+    admin.set_job_paused(session, "marketplace", False)
+    assert admin.job_paused(session, "marketplace") is False
+
+
+def test_a_paused_job_skips_its_scheduled_run(db_url, session, monkeypatch):
+    from economy_app.jobs.scheduler import MARKETPLACE, run_job
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    admin.set_job_paused(session, MARKETPLACE, True)
+    assert run_job(MARKETPLACE, scheduled=True).summary == "paused"
+    assert run_job(MARKETPLACE, slot="manual-1").ran  # "Run now" runs anyway
+
+
+def test_archive_and_restore_keep_every_balance(session, engine, make_player, tmp_path):
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    old = utcnow() - timedelta(days=30)
+    for i in range(1, 6):
+        accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=i * 100,
+                          idempotency_key=f"old-{i}")
+    with engine.begin() as conn:  # make those five (and the deposits) a month old
+        conn.execute(update(LedgerEntry.__table__).values(created_at=old))
+    accounts.transfer(session, actor_id=bob, from_account_id=b, to_account_id=a, amount=7)
+    balances = {x: accounts.get_balance(session, x) for x in (a, b)}
+
+    result = archive.archive(session, before=utcnow() - timedelta(days=1), directory=tmp_path)
+    assert result.entries == 7 and result.path.exists() and result.path.suffix == ".gz"
+    assert session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() == 1
+    assert session.execute(select(func.count()).select_from(LedgerArchive)).scalar_one() == 7
+    assert {x: accounts.get_balance(session, x) for x in (a, b)} == balances
+    assert admin.reconcile(session) == []  # checkpoint + later entries = balance
+    assert admin.recalculate_all_balances(session).changed == 0
+    check_invariants(engine)
+    with pytest.raises(DuplicateRequest):  # an archived idempotency key is still remembered
+        accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=1,
+                          idempotency_key="old-1")
+    assert archive.archive(session, before=utcnow() - timedelta(days=1), directory=tmp_path).entries == 0
+
+    assert archive.restore(session, result.path) == 7
+    assert archive.restore(session, result.path) == 0  # already back
+    assert session.execute(select(func.count()).select_from(LedgerArchive)).scalar_one() == 0
+    assert {x: accounts.get_balance(session, x) for x in (a, b)} == balances
+    assert admin.reconcile(session) == []
+    check_invariants(engine)
+    with session.get_bind().connect() as conn:
+        assert conn.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() == 8
+
+
+def test_archive_failure_leaves_nothing(session, engine, make_player, tmp_path, monkeypatch):
+    make_player()
+    before = fingerprint(engine)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(archive.ledger, "_add_to_checkpoints", boom)  # fails after the file was written
+    folder = tmp_path / "archive"
+    with pytest.raises(RuntimeError):
+        archive.archive(session, before=utcnow() + timedelta(days=1), directory=folder)
+    assert fingerprint(engine) == before and list(folder.iterdir()) == []
