@@ -56,6 +56,7 @@ bench: setup ## benchmarks (print tables; not tests)
 	$(PY) bench/ledger.py
 	$(PY) bench/history.py
 	$(PY) bench/marketplace.py
+	$(PY) bench/admin.py
 
 clean:
 	rm -rf .web .states artifacts .pytest_cache .hypothesis

@@ -525,21 +525,25 @@ def restore_entries(s: Session, rows: list[dict]) -> int:
     their net back out of the checkpoints. Entries already in the ledger are skipped."""
     if not in_write_unit(s):
         raise RuntimeError("restore_entries() must run inside a write unit")
+    if not rows:
+        return 0
     ids = [r["id"] for r in rows]
-    present = set()
-    for start in range(0, len(ids), 500):
-        present.update(s.execute(select(ledger_t.c.id).where(ledger_t.c.id.in_(ids[start:start + 500]))).scalars())
+    present = set(s.execute(select(ledger_t.c.id).where(ledger_t.c.id.between(min(ids), max(ids)))).scalars())
     fresh = [r for r in rows if r["id"] not in present]
     if not fresh:
         return 0
-    for start in range(0, len(fresh), 1000):
-        s.execute(insert(ledger_t), fresh[start:start + 1000])
-    moved = [r["id"] for r in fresh]
-    for start in range(0, len(moved), 500):
-        chunk = moved[start:start + 500]
-        nets = s.execute(_net_of(ledger_t.c.id.in_(chunk))).all()
-        _add_to_checkpoints(s, nets, utcnow(), -1)
-        s.execute(archive_t.delete().where(archive_t.c.id.in_(chunk)))
+    columns = [c.name for c in ledger_t.columns]
+    for start in range(0, len(fresh), 5000):
+        s.execute(insert(ledger_t), [{c: r.get(c) for c in columns} for r in fresh[start:start + 5000]])
+    nets: dict[int, list[int]] = {}
+    for r in fresh:  # each account's net of the restored entries, in one pass
+        for aid, delta in ((r["to_account_id"], r["amount"]), (r["from_account_id"], -r["amount"])):
+            acc = nets.setdefault(aid, [0, 0])
+            acc[0] += delta
+            acc[1] += 1
+    _add_to_checkpoints(s, [(aid, net, n) for aid, (net, n) in nets.items()], utcnow(), -1)
+    s.execute(archive_t.delete().where(
+        select(ledger_t.c.id).where(ledger_t.c.id == archive_t.c.id).exists()))
     return len(fresh)
 
 
