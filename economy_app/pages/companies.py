@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import reflex as rx
 
 from economy_app import routes
@@ -12,6 +10,7 @@ from economy_app.components.money import money
 from economy_app.services import companies
 from economy_app.services.errors import EconomyError
 from economy_app.state.auth import AuthState, private, run
+from economy_app.state.paging import PagedList, pager
 from economy_app.state.present import CompanyItem, company_item
 
 DIRECTORY_PAGE = 20
@@ -56,17 +55,13 @@ class CompaniesState(AuthState):
 
 
 @private
-class DirectoryState(AuthState):
+class DirectoryState(PagedList, AuthState):
+    page_size = DIRECTORY_PAGE
+    sorts = companies.DIRECTORY_SORTS
     loaded: bool = False
     query: str = ""
     sort: str = "name"
-    page: int = 1
-    total: int = 0
     items: list[CompanyItem] = []
-
-    @rx.var
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / DIRECTORY_PAGE))
 
     async def _fetch(self):
         user = await self.current_user()
@@ -87,16 +82,6 @@ class DirectoryState(AuthState):
         self.query, self.page = text[:50], 1
         return await self._fetch()
 
-    @rx.event
-    async def set_sort(self, value: str):
-        if value in companies.DIRECTORY_SORTS:
-            self.sort, self.page = value, 1
-        return await self._fetch()
-
-    @rx.event
-    async def go(self, delta: int):
-        self.page = min(max(1, self.page + int(delta)), self.pages)
-        return await self._fetch()
 
 
 def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
@@ -221,16 +206,7 @@ def directory_page() -> rx.Component:
             ),
             rx.grid(rx.foreach(DirectoryState.items, lambda i: company_card(i, owner_view=False)),
                     columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="4", width="100%"),
-            rx.hstack(
-                rx.button("Previous", on_click=DirectoryState.go(-1), disabled=DirectoryState.page <= 1,
-                          variant="soft"),
-                rx.text("Page ", DirectoryState.page, " of ", DirectoryState.pages, size="2"),
-                rx.button("Next", on_click=DirectoryState.go(1),
-                          disabled=DirectoryState.page >= DirectoryState.pages, variant="soft"),
-                align="center",
-                justify="center",
-                width="100%",
-            ),
+            pager(DirectoryState),
             spacing="4",
             width="100%",
         ),

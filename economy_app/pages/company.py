@@ -12,14 +12,7 @@ from economy_app.money import AmountError, format_cents, parse_dollars
 from economy_app.services import companies, products
 from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import ProductItem, percent_text, product_item
-
-
-def _int(value) -> int:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return 0
+from economy_app.state.present import parse_id, ProductItem, percent_text, product_item
 
 
 @private
@@ -76,7 +69,7 @@ class CompanyState(AuthState):
         user = await self.current_user()
         if user is None:
             return await self.to_login()
-        return await self._refresh(user.id, _int(self.router.url.query_parameters.get("id", "")))
+        return await self._refresh(user.id, parse_id(self.router.url.query_parameters.get("id", "")))
 
     async def _act(self, fn, success: str, *args, **kwargs):
         """Run an owner action (the service checks ownership), then refresh the figures."""
@@ -92,7 +85,7 @@ class CompanyState(AuthState):
 
     @rx.event
     async def save_company(self, form: dict):
-        return await self._act(companies.update_company, "Company updated.", company_id=_int(form.get("company_id")),
+        return await self._act(companies.update_company, "Company updated.", company_id=parse_id(form.get("company_id")),
                                name=str(form.get("name", "")), description=str(form.get("description", "")),
                                tags=str(form.get("tags", "")))
 
@@ -103,12 +96,12 @@ class CompanyState(AuthState):
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
         return await self._act(products.create_product, f"{str(form.get('name', '')).strip()} is on sale.",
-                               company_id=_int(form.get("company_id")), name=str(form.get("name", "")),
+                               company_id=parse_id(form.get("company_id")), name=str(form.get("name", "")),
                                price_cents=price, description=str(form.get("description", "")))
 
     @rx.event
     def open_edit(self, product_id: int):
-        item = next((i for i in self.items if i.id == _int(product_id)), None)
+        item = next((i for i in self.items if i.id == parse_id(product_id)), None)
         if item is not None:
             self.editing, self.edit_name = item.id, item.name
             self.edit_price, self.edit_description = item.price_input, item.description
@@ -123,7 +116,7 @@ class CompanyState(AuthState):
             price = parse_dollars(str(form.get("price", "")))
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        event = await self._act(products.update_product, "Product updated.", product_id=_int(form.get("product_id")),
+        event = await self._act(products.update_product, "Product updated.", product_id=parse_id(form.get("product_id")),
                                 name=str(form.get("name", "")), description=str(form.get("description", "")),
                                 price_cents=price)
         self.editing = 0
@@ -132,7 +125,7 @@ class CompanyState(AuthState):
     @rx.event
     async def set_active(self, product_id: int, active: bool):
         return await self._act(products.set_active, "Product is on sale again." if active else "Product withdrawn.",
-                               product_id=_int(product_id), active=bool(active))
+                               product_id=parse_id(product_id), active=bool(active))
 
     @rx.event
     async def check_public(self):

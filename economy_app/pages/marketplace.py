@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import reflex as rx
 
 from economy_app import routes
@@ -13,6 +11,7 @@ from economy_app.jobs.scheduler import marketplace_interval
 from economy_app.services import companies, products
 from economy_app.services.errors import EconomyError
 from economy_app.state.auth import AuthState, private, run
+from economy_app.state.paging import PagedList, pager
 from economy_app.state.present import ProductItem, product_item
 
 PAGE_SIZE = 24
@@ -21,19 +20,15 @@ SORTS = [("best_selling", "Best-selling"), ("price_asc", "Price: low to high"), 
 
 
 @private
-class MarketplaceState(AuthState):
+class MarketplaceState(PagedList, AuthState):
+    page_size = PAGE_SIZE
+    sorts = products.LISTING_SORTS
     loaded: bool = False
     query: str = ""
     sort: str = "best_selling"
     company_id: int = 0
     company_label: str = ""
-    page: int = 1
-    total: int = 0
     items: list[ProductItem] = []
-
-    @rx.var
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / PAGE_SIZE))
 
     async def _fetch(self):
         user = await self.current_user()
@@ -63,20 +58,10 @@ class MarketplaceState(AuthState):
         return await self._fetch()
 
     @rx.event
-    async def set_sort(self, value: str):
-        if value in products.LISTING_SORTS:
-            self.sort, self.page = value, 1
-        return await self._fetch()
-
-    @rx.event
     async def clear_company(self):
         self.company_id, self.company_label, self.page = 0, "", 1
         return await self._fetch()
 
-    @rx.event
-    async def go(self, delta: int):
-        self.page = min(max(1, self.page + int(delta)), self.pages)
-        return await self._fetch()
 
 
 def _every(seconds: int) -> str:
@@ -135,16 +120,7 @@ def marketplace_page() -> rx.Component:
                 rx.callout("Nothing on sale matches. Found a company and list a product!", icon="info",
                            width="100%"),
             ),
-            rx.hstack(
-                rx.button("Previous", on_click=MarketplaceState.go(-1), disabled=MarketplaceState.page <= 1,
-                          variant="soft"),
-                rx.text("Page ", MarketplaceState.page, " of ", MarketplaceState.pages, size="2"),
-                rx.button("Next", on_click=MarketplaceState.go(1),
-                          disabled=MarketplaceState.page >= MarketplaceState.pages, variant="soft"),
-                align="center",
-                justify="center",
-                width="100%",
-            ),
+            pager(MarketplaceState),
             spacing="4",
             width="100%",
         ),

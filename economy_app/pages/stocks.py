@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 import reflex as rx
@@ -13,30 +12,20 @@ from economy_app.money import format_cents
 from economy_app.services import accounts, market, stocks
 from economy_app.services.errors import EconomyError
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import StockItem, change_text, percent_text, price_text, stock_item
+from economy_app.state.paging import PagedList, pager
+from economy_app.state.present import parse_id, StockItem, change_text, percent_text, price_text, stock_item
 
 PAGE_SIZE = 20
 RANGE_KEYS = list(market.RANGES)
 
 
-def _int(value) -> int:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return 0
-
-
 @private
-class StocksState(AuthState):
+class StocksState(PagedList, AuthState):
+    page_size = PAGE_SIZE
+    sorts = market.MARKET_SORTS
     loaded: bool = False
     sort: str = "market_cap"
-    page: int = 1
-    total: int = 0
     items: list[StockItem] = []
-
-    @rx.var
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / PAGE_SIZE))
 
     async def _fetch(self):
         if await self.current_user() is None:
@@ -48,17 +37,6 @@ class StocksState(AuthState):
 
     @rx.event
     async def load(self):
-        return await self._fetch()
-
-    @rx.event
-    async def set_sort(self, value: str):
-        if value in market.MARKET_SORTS:
-            self.sort, self.page = value, 1
-        return await self._fetch()
-
-    @rx.event
-    async def go(self, delta: int):
-        self.page = min(max(1, self.page + int(delta)), self.pages)
         return await self._fetch()
 
 
@@ -114,7 +92,7 @@ class StockState(AuthState):
         user = await self.current_user()
         if user is None:
             return await self.to_login()
-        self.company_id = _int(self.router.url.query_parameters.get("id", ""))
+        self.company_id = parse_id(self.router.url.query_parameters.get("id", ""))
         views = await run(accounts.list_accounts, user.id)
         self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
         if self.account_id not in {a["value"] for a in self.trade_accounts} and self.trade_accounts:
@@ -175,7 +153,7 @@ class StockState(AuthState):
         yield
         fn = stocks.buy if self.side == "buy" else stocks.sell
         try:
-            r = await run(fn, actor_id=user.id, account_id=_int(self.account_id), company_id=self.company_id,
+            r = await run(fn, actor_id=user.id, account_id=parse_id(self.account_id), company_id=self.company_id,
                           shares=shares)
         except EconomyError as e:
             self.busy = False
@@ -231,12 +209,7 @@ def stocks_page() -> rx.Component:
                 rx.callout("No company is public yet. A company goes public once its cash passes $50,000.00.",
                            icon="info", width="100%"),
             ),
-            rx.hstack(
-                rx.button("Previous", on_click=StocksState.go(-1), disabled=StocksState.page <= 1, variant="soft"),
-                rx.text("Page ", StocksState.page, " of ", StocksState.pages, size="2"),
-                rx.button("Next", on_click=StocksState.go(1), disabled=StocksState.page >= StocksState.pages,
-                          variant="soft"),
-                align="center", justify="center", width="100%"),
+            pager(StocksState),
             spacing="4", width="100%",
         ),
         title="Stock market",

@@ -47,6 +47,14 @@ class AccountItem:
     warning: str
 
 
+def parse_id(value) -> int:
+    """An id from the browser ('12', 12, ' 12 '); anything else is 0, which matches nothing."""
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return 0
+
+
 def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "never"
 
