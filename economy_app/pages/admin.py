@@ -72,10 +72,11 @@ class AdminState(AuthState):
                             f"{r['drifts_found']} drifted, {r['repaired']} repaired, {r['duration_ms']} ms"
                             if r else "No reconciliation yet.")
         last = await run(admin.last_runs, list(JOBS))
+        paused_now = await run(admin.paused_jobs)
         self.jobs = []
         for job in JOBS.values():
             lr = last.get(job.name)
-            paused = await run(admin.job_paused, job.name)
+            paused = job.name in paused_now
             duration = ""
             if lr and lr["finished_at"]:
                 duration = f"{int((lr['finished_at'] - lr['started_at']).total_seconds() * 1000):,} ms"

@@ -324,6 +324,11 @@ def job_paused(s: Session, job_name: str) -> bool:
         return bool(s.execute(select(settings_t.c.paused).where(settings_t.c.job_name == job_name)).scalar())
 
 
+def paused_jobs(s: Session) -> set[str]:
+    with unit(s, write=False):
+        return set(s.execute(select(settings_t.c.job_name).where(settings_t.c.paused.is_(True))).scalars())
+
+
 def set_job_paused(s: Session, job_name: str, paused: bool) -> None:
     with unit(s, write=True):
         insert_ignore(s, settings_t, dict(job_name=job_name, paused=False, updated_at=utcnow()),

@@ -81,6 +81,7 @@ def test_pause_and_resume(session):
     assert admin.job_paused(session, "marketplace") is False
     admin.set_job_paused(session, "marketplace", True)
     assert admin.job_paused(session, "marketplace") is True
+    assert admin.paused_jobs(session) == {"marketplace"}
     admin.set_job_paused(session, "marketplace", False)
     assert admin.job_paused(session, "marketplace") is False
 
