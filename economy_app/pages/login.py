@@ -22,47 +22,39 @@ class LoginState(AuthState):
         if self.auth_token and await self.current_user() is not None:
             return rx.redirect(routes.DASHBOARD, replace=True)
 
-    @rx.event
-    async def login(self, form: dict):
+    async def _enter(self, fn, *args, welcome: str | None = None, **kwargs):
+        """Log in through ``fn`` (login or sign-up): busy while it runs, the error on the form, or the
+        session remembered and the dashboard."""
         if self.busy:
             return
         self.busy = True
         yield
         try:
-            result = await run(auth_service.login, str(form.get("username", "")), str(form.get("password", "")))
+            result = await run(fn, *args, **kwargs)
         except EconomyError as e:
-            self.error = str(e)
-            self.busy = False
+            self.error, self.busy = str(e), False
             yield rx.toast.error(str(e))
             return
-        self.busy = False
-        self.error = ""
+        self.error, self.busy = "", False
         self.remember(result)
-        yield rx.redirect(routes.DASHBOARD, replace=True)
+        yield [rx.redirect(routes.DASHBOARD, replace=True), *([rx.toast.success(welcome)] if welcome else [])]
+
+    @rx.event
+    async def login(self, form: dict):
+        async for event in self._enter(auth_service.login, str(form.get("username", "")),
+                                       str(form.get("password", ""))):
+            yield event
 
     @rx.event
     async def signup(self, form: dict):
-        if self.busy:
-            return
         password, confirm = str(form.get("password", "")), str(form.get("confirm", ""))
         if password != confirm:
             self.error = "The two passwords differ."
             return
-        self.busy = True
-        yield
-        try:
-            result = await run(auth_service.signup, str(form.get("username", "")), password,
-                               display_name=str(form.get("display_name", "")).strip() or None)
-        except EconomyError as e:
-            self.error = str(e)
-            self.busy = False
-            yield rx.toast.error(str(e))
-            return
-        self.busy = False
-        self.error = ""
-        self.remember(result)
-        yield [rx.redirect(routes.DASHBOARD, replace=True),
-               rx.toast.success("Welcome! Your account opened with $10,000.00.")]
+        async for event in self._enter(auth_service.signup, str(form.get("username", "")), password,
+                                       display_name=str(form.get("display_name", "")).strip() or None,
+                                       welcome="Welcome! Your account opened with $10,000.00."):
+            yield event
 
 
 def _field(label: str, name: str, *, type_: str = "text", placeholder: str = "", hint: str = "",
