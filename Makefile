@@ -1,6 +1,7 @@
 # The two commands: `make run` (set up, migrate, seed, serve on :3000) and
-# `make test` (the same set-up plus Chromium and PostgreSQL, then every test).
+# `make test` (the same set-up plus Chromium, PostgreSQL and Redis, then every test).
 # Everything is installed on first use; later runs skip what is already there.
+# `make run-scaled`: the same game on PostgreSQL + Redis with $(WORKERS) workers (see README).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -14,13 +15,30 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_USE_SYSTEM_BUN := 1
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test setup migrate seed build chromium postgresql unit e2e bench clean
+# The scaled mode: PostgreSQL and Redis on loopback (data/postgres, data/redis), several workers.
+WORKERS ?= 2
+PG_PORT ?= 5433
+REDIS_PORT ?= 6380
+SCALED_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:$(PG_PORT)/economy \
+	REFLEX_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 GRANIAN_WORKERS=$(WORKERS)
+
+.PHONY: run run-scaled services-down test setup migrate seed build chromium postgresql redis unit e2e bench clean
 
 run: seed ## set up what is missing, migrate, seed an empty database, serve the game on :$(PORT)
 	@echo "economy_app: starting on http://localhost:$(PORT) (prod build; first start compiles the frontend)"
 	$(VENV)/bin/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
 
-test: setup chromium postgresql ## the same set-up plus Chromium and PostgreSQL, then every test
+run-scaled: setup postgresql redis ## PostgreSQL + Redis on loopback (started if not running), $(WORKERS) workers on :$(PORT)
+	$(PY) -m economy_app services up --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
+	$(SCALED_ENV) $(PY) -m economy_app db upgrade
+	$(SCALED_ENV) $(PY) -m economy_app seed
+	@echo "economy_app: starting $(WORKERS) workers on http://localhost:$(PORT) (PostgreSQL :$(PG_PORT), Redis :$(REDIS_PORT))"
+	$(SCALED_ENV) $(VENV)/bin/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
+
+services-down: setup ## stop the PostgreSQL and Redis that run-scaled started
+	$(PY) -m economy_app services down --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
+
+test: setup chromium postgresql redis ## the same set-up plus Chromium, PostgreSQL and Redis, then every test
 	ECONOMY_REQUIRE_POSTGRES=1 $(PY) -m pytest
 
 setup: $(VENV)/.installed $(BUN)
@@ -45,6 +63,9 @@ chromium: ## Debian's Chromium for the end-to-end tests (never a downloaded brow
 
 postgresql: ## Debian's PostgreSQL server binaries; the tests start a throwaway cluster on loopback
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+redis: ## Debian's Redis server (Reflex's shared state in the scaled mode)
+	@test -x /usr/bin/redis-server || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
 unit: setup ## service tests only (SQLite, and PostgreSQL when installed)
 	$(PY) -m pytest tests/unit tests/integration

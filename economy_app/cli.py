@@ -17,6 +17,19 @@ def _cmd_db_upgrade(args) -> int:
     return 0
 
 
+def _cmd_services(args) -> int:
+    from economy_app import config, localservices
+    datadir = config.data_dir()
+    if args.services_command == "down":
+        localservices.down(datadir, pg_port=args.pg_port, redis_port=args.redis_port)
+        print("PostgreSQL and Redis stopped")
+        return 0
+    urls = localservices.up(datadir, pg_port=args.pg_port, redis_port=args.redis_port, database=args.database)
+    for key, value in urls.items():
+        print(f"{key}={value}")
+    return 0
+
+
 def _cmd_balance(args) -> int:
     from economy_app.services import accounts
     with get_session() as s:
@@ -191,6 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
     lr = lg_sub.add_parser("restore", help="bring an archive file's entries back into the ledger")
     lr.add_argument("file")
     lr.set_defaults(func=_cmd_restore)
+
+    sv = sub.add_parser("services", help="PostgreSQL and Redis on loopback for the scaled mode (make run-scaled)")
+    sv_sub = sv.add_subparsers(dest="services_command", required=True)
+    for name, what in (("up", "start whichever is not running (data in data/postgres, data/redis); print the URLs"),
+                       ("down", "stop the PostgreSQL cluster and Redis server that `up` started")):
+        c = sv_sub.add_parser(name, help=what)
+        c.add_argument("--pg-port", type=int, default=5433)
+        c.add_argument("--redis-port", type=int, default=6380)
+        c.add_argument("--database", default="economy")
+        c.set_defaults(func=_cmd_services)
 
     sd = sub.add_parser("seed", help="create a small demo world if the database has no players")
     sd.set_defaults(func=_cmd_seed)

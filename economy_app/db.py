@@ -9,6 +9,7 @@ write lock from its first statement (no deadlocking lock upgrades, no
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,20 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+
+
+def _forget_engines_after_fork() -> None:
+    """A forked worker (Granian forks its workers from the supervisor) opens its own connections:
+    pooled connections inherited from the parent are dropped without being closed, since they belong
+    to the parent's socket."""
+    global _engines_lock
+    _engines_lock = threading.Lock()
+    for engine in list(_engines.values()):
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_after_fork)
 
 
 def is_sqlite(bind) -> bool:

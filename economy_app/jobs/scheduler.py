@@ -110,6 +110,7 @@ def run_job(name: str, now: datetime | None = None, *, slot: str | None = None, 
             return TickResult(ran=False, run_id=None, slot=slot, summary="paused")
         run_id, result = jobs.run_claimed(s, name, slot, lambda s_: job.work(s_, now, rng), now=now)
     if run_id is None:
+        log.info("%s slot %s: already claimed (another worker ran it)", name, slot)
         return TickResult(ran=False, run_id=None, slot=slot, summary="slot already claimed")
     summary = result.summary() if hasattr(result, "summary") else str(result)
     log.info("%s run %s (slot %s): %s", name, run_id, slot, summary)
@@ -144,9 +145,23 @@ def build_scheduler(*, marketplace_seconds: int | None = None) -> AsyncIOSchedul
     return scheduler
 
 
+def _log_to_server_output() -> None:
+    """Job runs and skipped slots go to the server's output, one line each, marked with the worker's pid
+    (several workers share one output). ECONOMY_LOG_LEVEL sets the level (default INFO)."""
+    logger = logging.getLogger("economy_app")
+    if any(getattr(h, "economy_output", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.economy_output = True
+    handler.setFormatter(logging.Formatter("%(asctime)s [worker %(process)d] %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(os.environ.get("ECONOMY_LOG_LEVEL", "INFO").upper())
+
+
 @contextlib.asynccontextmanager
 async def scheduler_lifespan():
     """The app's lifespan task: start the scheduler with the app, stop it with the app."""
+    _log_to_server_output()
     if not scheduler_enabled():
         log.info("scheduler off (ECONOMY_SCHEDULER=off)")
         yield

@@ -5,73 +5,37 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from economy_app import migrate
+from tests.support.appserver import ROOT, AppStartError, RunningApp
 from tests.support.pgserver import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-STARTUP_SECONDS = 600  # the first start compiles the frontend
-
-
-class AppServer:
-    def __init__(self, url: str, database_url: str, log: Path):
-        self.url, self.database_url, self.log = url, database_url, log
 
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
+    """The app on SQLite with one worker, as `make run` starts it."""
     if shutil.which("bun", path=str(ROOT / ".tools/node_modules/.bin")) is None:
         pytest.fail("bun is missing: run `make test` (it installs bun from the npm registry)")
     workdir = tmp_path_factory.mktemp("app")
     database_url = f"sqlite:///{workdir / 'economy.db'}"
     migrate.upgrade(database_url)
-    port = free_port()
     # The scheduler stays off: tests trigger marketplace runs themselves, so none lands mid-test.
-    env = dict(os.environ, DATABASE_URL=database_url, REFLEX_TELEMETRY_ENABLED="false", REFLEX_USE_SYSTEM_BUN="1",
-               ECONOMY_SCHEDULER="off",
-               PATH=f"{ROOT / '.tools/node_modules/.bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}")
-    log = workdir / "app.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--single-port",
-             "--frontend-port", str(port), "--backend-port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_SECONDS
+    app = RunningApp(port=free_port(), log=workdir / "app.log", database_url=database_url,
+                     extra_env={"ECONOMY_SCHEDULER": "off"})
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the app exited while starting:\n{log.read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(url + "/ping", timeout=2) as r:
-                    if r.status == 200:
-                        with urllib.request.urlopen(url + "/", timeout=5) as page:
-                            if page.status == 200:
-                                break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app did not start in {STARTUP_SECONDS}s:\n{log.read_text()[-4000:]}")
-            time.sleep(1)
-        yield AppServer(url, database_url, log)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
+        app.wait_ready()
+    except AppStartError as e:
+        app.stop()
+        pytest.fail(str(e))
+    yield app
+    app.stop()
 
 
 @pytest.fixture(scope="session")

@@ -36,9 +36,13 @@ def fingerprint(engine: Engine) -> str:
 
 
 def check_invariants(engine: Engine) -> None:
-    """The ledger's promises. Raises AssertionError naming the first one broken."""
+    """The ledger's promises. Raises AssertionError naming the first one broken.
+
+    Read in one snapshot (REPEATABLE READ on PostgreSQL; one read transaction on SQLite), so it
+    holds while the app keeps posting."""
     a, b, l, h = (Account.__table__, Balance.__table__, LedgerEntry.__table__, BalanceHistory.__table__)
-    with engine.connect() as conn:
+    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with engine.connect().execution_options(**options) as conn:
         total = conn.execute(select(func.coalesce(func.sum(b.c.balance), 0))).scalar_one()
         assert total == 0, f"sum of all balances is {total}, not 0"
         accounts = conn.execute(select(a.c.id, a.c.kind, a.c.balance)).all()
