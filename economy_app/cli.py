@@ -24,7 +24,11 @@ def _cmd_services(args) -> int:
         localservices.down(datadir, pg_port=args.pg_port, redis_port=args.redis_port)
         print("PostgreSQL and Redis stopped")
         return 0
-    urls = localservices.up(datadir, pg_port=args.pg_port, redis_port=args.redis_port, database=args.database)
+    try:
+        urls = localservices.up(datadir, pg_port=args.pg_port, redis_port=args.redis_port, database=args.database)
+    except (localservices.ServiceError, FileNotFoundError, TimeoutError) as e:
+        print(f"economy services up: {e}", file=sys.stderr)
+        return 1
     for key, value in urls.items():
         print(f"{key}={value}")
     return 0

@@ -57,6 +57,10 @@ def wait_port(port: int, seconds: float = 30) -> None:
         time.sleep(0.2)
 
 
+class ServiceError(RuntimeError):
+    """A server did not start or stop; the message carries its own words."""
+
+
 class PostgresCluster:
     """One PostgreSQL cluster in ``datadir`` listening on ``LOOPBACK:port``.
 
@@ -79,7 +83,11 @@ class PostgresCluster:
         cmd = list(args)
         if self._as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, check=True, capture_output=True, text=True)
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ServiceError(f"{Path(args[0]).name} failed ({done.returncode}): "
+                               f"{(done.stderr or done.stdout).strip()[-2000:]}")
+        return done
 
     @property
     def log_file(self) -> Path:
@@ -96,6 +104,10 @@ class PostgresCluster:
             if not self.log_file.exists():
                 self.log_file.touch()
             shutil.chown(self.log_file, "postgres", "postgres")
+            reachable = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(self.datadir)])
+            if reachable.returncode != 0:
+                raise ServiceError(f"the postgres system user cannot reach {self.datadir}: every directory "
+                                   "above it must be searchable by others (chmod o+x)")
         self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", self.user, "--auth=trust",
                   "-E", "UTF8", "--locale=C", *([] if self.durable else ["--no-sync"]))
 
@@ -111,7 +123,7 @@ class PostgresCluster:
     def stop(self, mode: str = "fast") -> None:
         try:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop")
-        except subprocess.CalledProcessError:
+        except ServiceError:
             pass
 
     def url(self, database: str = "postgres") -> str:
@@ -149,10 +161,13 @@ class RedisServer:
         if not os.access(self.binary, os.X_OK):
             raise FileNotFoundError("redis-server not found (apt-get install redis-server)")
         self.datadir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([self.binary, "--port", str(self.port), "--bind", LOOPBACK, "--daemonize", "yes",
-                        "--save", "", "--appendonly", "no", "--dir", str(self.datadir),
-                        "--pidfile", str(self.datadir / "redis.pid"), "--logfile", str(self.datadir / "redis.log")],
-                       check=True, capture_output=True, text=True)
+        done = subprocess.run([self.binary, "--port", str(self.port), "--bind", LOOPBACK, "--daemonize", "yes",
+                               "--save", "", "--appendonly", "no", "--dir", str(self.datadir),
+                               "--pidfile", str(self.datadir / "redis.pid"),
+                               "--logfile", str(self.datadir / "redis.log")],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ServiceError(f"redis-server failed ({done.returncode}): {(done.stderr or done.stdout).strip()}")
         wait_port(self.port)
 
     def stop(self) -> None:

@@ -123,20 +123,23 @@ def get_balance(s: Session, account_id: int) -> int:
 
 def list_accounts(s: Session, user_id: int) -> list[AccountView]:
     """The player's accounts with their balances, in one query (personal first)."""
-    q = (
-        select(
-            accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, accounts_t.c.owner_id, accounts_t.c.company_id,
-            func.coalesce(balances_t.c.balance, accounts_t.c.balance).label("balance"),
-            balances_t.c.last_updated,
-            balances_t.c.account_id.is_(None).label("balance_from_cache"),
-        )
-        .select_from(accounts_t)
-        .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
-        .where(accounts_t.c.owner_id == user_id)
-        .order_by(case((accounts_t.c.kind == "personal", 0), else_=1), accounts_t.c.id)
-    )
     with unit(s, write=False):
-        return [AccountView(**dict(r._mapping)) for r in s.execute(q)]
+        return [AccountView(**dict(r._mapping)) for r in s.execute(_LIST_ACCOUNTS, {"user_id": user_id})]
+
+
+# Read on every page that shows a balance: built once.
+_LIST_ACCOUNTS = (
+    select(
+        accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, accounts_t.c.owner_id, accounts_t.c.company_id,
+        func.coalesce(balances_t.c.balance, accounts_t.c.balance).label("balance"),
+        balances_t.c.last_updated,
+        balances_t.c.account_id.is_(None).label("balance_from_cache"),
+    )
+    .select_from(accounts_t)
+    .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
+    .where(accounts_t.c.owner_id == bindparam("user_id"))
+    .order_by(case((accounts_t.c.kind == "personal", 0), else_=1), accounts_t.c.id)
+)
 
 
 def transfer(

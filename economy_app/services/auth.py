@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session
 
 from economy_app.models import AuthSession, LoginThrottle, User, utcnow
@@ -122,12 +122,16 @@ def resolve(s: Session, token: str | None, *, now: datetime | None = None) -> Se
         return None
     now = now or utcnow()
     with unit(s, write=False):
-        row = s.execute(
-            select(users_t.c.id, users_t.c.username, users_t.c.display_name, users_t.c.role)
-            .join(sessions_t, sessions_t.c.user_id == users_t.c.id)
-            .where(sessions_t.c.token_hash == _hash(token), sessions_t.c.expires_at > now)
-        ).first()
+        row = s.execute(_RESOLVE, {"token_hash": _hash(token), "now": now}).first()
     return SessionUser(**dict(row._mapping)) if row else None
+
+
+# Every private event resolves its token: the statement is built once.
+_RESOLVE = (
+    select(users_t.c.id, users_t.c.username, users_t.c.display_name, users_t.c.role)
+    .join(sessions_t, sessions_t.c.user_id == users_t.c.id)
+    .where(sessions_t.c.token_hash == bindparam("token_hash"), sessions_t.c.expires_at > bindparam("now"))
+)
 
 
 def logout(s: Session, token: str | None) -> None:

@@ -19,11 +19,12 @@ from the ledger, or from the cache) live here too, for the same reason.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, insert, literal, select, text, tuple_, union_all, update
+from sqlalchemy import DateTime, Integer, bindparam, case, func, insert, literal, select, text, tuple_, union_all, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -294,44 +295,68 @@ def history(
         if isinstance(before, int):  # one account: every row older than that entry
             at = s.execute(select(ledger_t.c.created_at).where(ledger_t.c.id == before)).scalar()
             before = None if at is None else (at, before, max(account_ids) + 1)
-        sides = []
-        for acc in account_ids:
-            for own in (ledger_t.c.from_account_id, ledger_t.c.to_account_id):
-                q = select(ledger_t.c.id, literal(acc).label("account_id")).where(own == acc)
-                if before is not None:
-                    # After (created_at, id, account) in (desc, desc, asc) order.
-                    key, bound = tuple_(ledger_t.c.created_at, ledger_t.c.id), tuple_(before[0], before[1])
-                    q = q.where(key <= bound if acc > before[2] else key < bound)
-                if since is not None:
-                    q = q.where(ledger_t.c.created_at >= since)
-                if until is not None:
-                    q = q.where(ledger_t.c.created_at < until)
-                if types:
-                    q = q.where(ledger_t.c.type.in_(types))
-                q = q.order_by(ledger_t.c.created_at.desc(), ledger_t.c.id.desc()).limit(limit)
-                sides.append(select(q.subquery()))
-        picked = union_all(*sides).subquery("picked")
-        other = aliased(accounts_t)
-        outgoing = ledger_t.c.from_account_id == picked.c.account_id
-        q = (
-            select(
-                ledger_t.c.id,
-                ledger_t.c.created_at,
-                picked.c.account_id,
-                ledger_t.c.type,
-                ledger_t.c.amount,
-                ledger_t.c.description,
-                ledger_t.c.batch_count,
-                case((outgoing, -ledger_t.c.amount), else_=ledger_t.c.amount).label("signed_amount"),
-                other.c.id.label("counterpart_account_id"),
-                other.c.name.label("counterpart_name"),
-            )
-            .join(picked, picked.c.id == ledger_t.c.id)
-            .join(other, other.c.id == case((outgoing, ledger_t.c.to_account_id), else_=ledger_t.c.from_account_id))
-            .order_by(ledger_t.c.created_at.desc(), ledger_t.c.id.desc(), picked.c.account_id)
-            .limit(limit)
+        params: dict = {"lim": limit}
+        for i, acc in enumerate(account_ids):
+            params[f"acc{i}"] = acc
+            if before is not None:
+                # After (created_at, id, account) in (desc, desc, asc) order: for an account listed after
+                # the cursor's, the cursor's own entry comes next too ((at, id) <= bound, i.e. < (at, id + 1)).
+                params[f"before_id{i}"] = before[1] + (1 if acc > before[2] else 0)
+        if before is not None:
+            params["before_at"] = before[0]
+        if since is not None:
+            params["since"] = since
+        if until is not None:
+            params["until"] = until
+        if types:
+            params["types"] = types
+        q = _history_statement(len(account_ids), before is not None, since is not None, until is not None,
+                               bool(types))
+        return [HistoryRow(**dict(r._mapping)) for r in s.execute(q, params)]
+
+
+@functools.lru_cache(maxsize=256)
+def _history_statement(accounts: int, paged: bool, since: bool, until: bool, typed: bool):
+    """The history query for one shape, built once: every value is a bound parameter (see ``history``).
+    Each side of each account reads its own (account, created_at, id) index, newest first."""
+    lim = bindparam("lim", type_=Integer)
+    sides = []
+    for i in range(accounts):
+        acc = bindparam(f"acc{i}", type_=Integer)
+        for own in (ledger_t.c.from_account_id, ledger_t.c.to_account_id):
+            q = select(ledger_t.c.id, acc.label("account_id")).where(own == acc)
+            if paged:
+                q = q.where(tuple_(ledger_t.c.created_at, ledger_t.c.id)
+                            < tuple_(bindparam("before_at", type_=DateTime), bindparam(f"before_id{i}", type_=Integer)))
+            if since:
+                q = q.where(ledger_t.c.created_at >= bindparam("since", type_=DateTime))
+            if until:
+                q = q.where(ledger_t.c.created_at < bindparam("until", type_=DateTime))
+            if typed:
+                q = q.where(ledger_t.c.type.in_(bindparam("types", expanding=True)))
+            q = q.order_by(ledger_t.c.created_at.desc(), ledger_t.c.id.desc()).limit(lim)
+            sides.append(select(q.subquery()))
+    picked = union_all(*sides).subquery("picked")
+    other = aliased(accounts_t)
+    outgoing = ledger_t.c.from_account_id == picked.c.account_id
+    return (
+        select(
+            ledger_t.c.id,
+            ledger_t.c.created_at,
+            picked.c.account_id,
+            ledger_t.c.type,
+            ledger_t.c.amount,
+            ledger_t.c.description,
+            ledger_t.c.batch_count,
+            case((outgoing, -ledger_t.c.amount), else_=ledger_t.c.amount).label("signed_amount"),
+            other.c.id.label("counterpart_account_id"),
+            other.c.name.label("counterpart_name"),
         )
-        return [HistoryRow(**dict(r._mapping)) for r in s.execute(q)]
+        .join(picked, picked.c.id == ledger_t.c.id)
+        .join(other, other.c.id == case((outgoing, ledger_t.c.to_account_id), else_=ledger_t.c.from_account_id))
+        .order_by(ledger_t.c.created_at.desc(), ledger_t.c.id.desc(), picked.c.account_id)
+        .limit(lim)
+    )
 
 
 def cursor(row: HistoryRow) -> Cursor:

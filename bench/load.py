@@ -1,0 +1,440 @@
+"""Load test over the real websocket: prints a table. Not a test; nothing here asserts a time.
+
+Simulated players speak Reflex's Socket.IO protocol at /_event, as the browser does: each has a
+fresh token (one tab), hydrates the login page and logs in with LoginState.login (5 players a
+second: the password hash is the costliest thing the server does). When all are in, they play at
+the same time, which is the measured phase: each round is the dashboard's and the send page's
+on_load (on_load_internal), a recipient search, pick, amount, confirm (the transfer), the history
+page's on_load and, when there is one, the next page ("Older"). Each event is timed from emit to
+the update that answers it (the page hydrated, the redirect after login, the toast after a
+transfer, the new rows). Players think 0.5-1.5 s between actions.
+
+Three set-ups, each on a fresh database, started as `make run` / `make run-scaled` start the app:
+SQLite + 1 worker, PostgreSQL + Redis + 1 worker, PostgreSQL + Redis + 2 workers. For each,
+10, 50 and 200 concurrent players. After every run the ledger invariants are checked (sum of
+balances zero, the three copies agree) and every acknowledged transfer is in the ledger once.
+
+Loopback only; every loop is bounded (--rounds per player, --seconds per run).
+
+Usage: python bench/load.py [--players 10,50,200] [--setups sqlite,pg,pg2] [--rounds 4] [--seconds 90]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import socketio  # noqa: E402
+from reflex.state import OnLoadInternalState, State  # noqa: E402
+from reflex_base.utils.format import format_event_handler  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from economy_app import migrate  # noqa: E402
+from economy_app.db import make_engine  # noqa: E402
+from economy_app.localservices import PostgresCluster, RedisServer, free_port  # noqa: E402
+from economy_app.models import LedgerEntry  # noqa: E402
+from economy_app.pages.dashboard import DashboardState  # noqa: E402
+from economy_app.pages.history import HistoryState  # noqa: E402
+from economy_app.pages.login import LoginState  # noqa: E402
+from economy_app.pages.send import SendState  # noqa: E402
+from economy_app.services import accounts, users  # noqa: E402
+from economy_app.state.auth import AuthState  # noqa: E402
+from tests.support.appserver import RunningApp  # noqa: E402
+from tests.support.db import check_invariants  # noqa: E402
+
+NS = "/_event"
+PASSWORD = "load-test password"
+HISTORY_TRANSFERS_PER_PLAYER = 30  # each player starts with ~60 history rows, so "Older" has a page
+ROOT_STATE = State.get_full_name()
+TOKEN_VAR = f"{AuthState.get_full_name()}.auth_token_rx_state_"
+HYDRATE = format_event_handler(State.hydrate_and_load)
+ON_LOAD = format_event_handler(OnLoadInternalState.on_load_internal)
+LOGIN = format_event_handler(LoginState.login)
+SEARCH, PICK = format_event_handler(SendState.search), format_event_handler(SendState.pick)
+AMOUNT, CONFIRM = format_event_handler(SendState.set_amount), format_event_handler(SendState.confirm)
+OLDER = format_event_handler(HistoryState.older)
+SEND, HISTORY, LOGIN_S = SendState.get_full_name(), HistoryState.get_full_name(), LoginState.get_full_name()
+DASHBOARD = DashboardState.get_full_name()
+KINDS = ("transfer", "page", "history_page", "input", "login")
+
+
+# --- what answers an event ------------------------------------------------------------------------
+
+def _delta(update: dict, state: str) -> dict:
+    return (update.get("delta") or {}).get(state) or {}
+
+
+def _events(update: dict) -> str:
+    return json.dumps(update.get("events") or [])
+
+
+def hydrated(update):
+    if '"/login"' in _events(update):
+        return "redirected to login"
+    return True if _delta(update, ROOT_STATE).get("is_hydrated_rx_state_") is True else None
+
+
+def logged_in(update):
+    if _delta(update, LOGIN_S).get("error_rx_state_"):
+        return _delta(update, LOGIN_S)["error_rx_state_"]
+    return True if '"/dashboard"' in _events(update) else None
+
+
+def sent(update):
+    events = _events(update)
+    if "Sent $" in events:
+        return True
+    if "toast" in events:
+        return events[:200]
+    return None
+
+
+def has(state: str, var: str):
+    return lambda update: True if f"{var}_rx_state_" in _delta(update, state) else None
+
+
+# --- one simulated player (one browser tab) ------------------------------------------------------
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    samples: list[str] = field(default_factory=list)
+    transfers_ok: int = 0
+
+    def error(self, kind: str, what: str) -> None:
+        self.errors[kind] += 1
+        if len(self.samples) < 5:
+            self.samples.append(f"{kind}: {what}")
+
+
+class Player:
+    def __init__(self, base: str, username: str, stats: Stats, rng: random.Random, timeout: float):
+        self.base, self.username, self.stats, self.rng, self.timeout = base, username, stats, rng, timeout
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio.on("event", self._on_update, namespace=NS)
+        self.path = "/login"
+        self.state: dict[str, dict] = defaultdict(dict)
+        self._waiting = None
+
+    def _on_update(self, update) -> None:
+        update = update if isinstance(update, dict) else json.loads(update)
+        for name, values in (update.get("delta") or {}).items():
+            self.state[name].update(values)
+        if self._waiting is not None and not self._waiting[1].done():
+            verdict = self._waiting[0](update)
+            if verdict is not None:
+                self._waiting[1].set_result(verdict)
+
+    async def call(self, kind: str, name: str, payload: dict, answered, path: str | None = None) -> bool:
+        self.path = path or self.path
+        future = asyncio.get_running_loop().create_future()
+        self._waiting = (answered, future)
+        t0 = time.perf_counter()
+        try:
+            await self.sio.emit("event", {"name": name, "payload": payload, "router_data": {
+                "pathname": self.path, "query": {}, "asPath": self.path}}, namespace=NS)
+            verdict = await asyncio.wait_for(future, self.timeout)
+        except Exception as e:  # a timeout or a dropped socket: an error, never a hang
+            self.stats.error(kind, f"{name.rsplit('.', 1)[-1]}: {type(e).__name__} {e}")
+            return False
+        finally:
+            self._waiting = None
+        if verdict is not True:
+            self.stats.error(kind, f"{name.rsplit('.', 1)[-1]}: {verdict}")
+            return False
+        self.stats.latencies[kind].append(time.perf_counter() - t0)
+        return True
+
+    def var(self, state: str, name: str):
+        return self.state[state].get(f"{name}_rx_state_")
+
+    async def think(self) -> None:
+        await asyncio.sleep(self.rng.uniform(0.5, 1.5))
+
+    async def enter(self) -> bool:
+        """Open the tab on the login page and log in."""
+        await self.sio.connect(f"{self.base}?token={uuid.uuid4()}", socketio_path="/_event", namespaces=[NS],
+                               transports=["websocket"], wait_timeout=self.timeout)
+        if not await self.call("page", HYDRATE, {"vars": {TOKEN_VAR: ""}}, hydrated, "/login"):
+            return False
+        return await self.call("login", LOGIN, {"form": {"username": self.username, "password": PASSWORD}},
+                               logged_in)
+
+    async def play(self, others: list[str], rounds: int, deadline: float) -> None:
+        await asyncio.sleep(self.rng.uniform(0, 1.5))  # players do not all click at the same instant
+        for _ in range(rounds):
+            if time.monotonic() > deadline:
+                break
+            await self.round(self.rng.choice(others))
+
+    async def round(self, recipient: str) -> None:
+        await self.call("page", ON_LOAD, {}, hydrated, "/dashboard")
+        await self.think()
+        if not await self.call("page", ON_LOAD, {}, hydrated, "/send"):
+            return
+        await self.think()
+        if not await self.call("input", SEARCH, {"text": recipient}, has(SEND, "results")):
+            return
+        found = [r for r in self.var(SEND, "results") or [] if r["name"] == recipient]
+        if not found:
+            self.stats.error("input", f"search for {recipient} found {self.var(SEND, 'results')}")
+            return
+        await self.call("input", PICK, {"account_id": found[0]["id"], "name": recipient}, has(SEND, "recipient_name"))
+        cents = self.rng.randint(1, 100)
+        await self.call("input", AMOUNT, {"text": f"{cents // 100}.{cents % 100:02d}"}, has(SEND, "amount_text"))
+        await self.think()
+        if await self.call("transfer", CONFIRM, {"key": self.var(SEND, "form_key")}, sent):
+            self.stats.transfers_ok += 1
+        await self.think()
+        if await self.call("page", ON_LOAD, {}, hydrated, "/history") and self.var(HISTORY, "has_next"):
+            await self.think()
+            await self.call("history_page", OLDER, {}, has(HISTORY, "rows"))
+        await self.think()
+
+
+async def run_players(base: str, names: list[str], *, rounds: int, seconds: float, seed: int,
+                      timeout: float = 30.0, on_play=lambda phase: None) -> tuple[Stats, Stats, float]:
+    """All players log in (5 a second), then play their rounds at the same time. The second phase is
+    the measured one: ``n`` concurrent players. Returns (login phase, play phase, play seconds)."""
+    entering, playing = Stats(), Stats()
+    players = [Player(base, name, entering, random.Random(seed * 10_000 + i), timeout) for i, name in enumerate(names)]
+
+    async def enter(i: int, player: Player) -> bool:
+        await asyncio.sleep(i / 5)
+        try:
+            return await player.enter()
+        except Exception as e:
+            entering.error("connect", f"{player.username}: {type(e).__name__} {e}")
+            return False
+
+    try:
+        entered = await asyncio.gather(*(enter(i, p) for i, p in enumerate(players)))
+        ready = [p for p, ok in zip(players, entered, strict=True) if ok]
+        for p in ready:
+            p.stats = playing
+        deadline = time.monotonic() + seconds
+        on_play("start")
+        t0 = time.perf_counter()
+        await asyncio.gather(*(p.play([n for n in names if n != p.username], rounds, deadline) for p in ready))
+        wall = time.perf_counter() - t0
+        on_play("end")
+    finally:
+        await asyncio.gather(*(p.sio.disconnect() for p in players), return_exceptions=True)
+    return entering, playing, wall
+
+
+# --- set-ups --------------------------------------------------------------------------------------
+
+def create_players(url: str, count: int) -> list[str]:
+    """``count`` players with a funded account and ~60 history rows each (real transfers)."""
+    engine = make_engine(url)
+    names = [f"load{i:04d}" for i in range(count)]
+
+    def make(name: str) -> int:
+        with Session(engine) as s:
+            user = users.create_user(s, name, PASSWORD)
+            return accounts.initialize_account(s, user.id).id
+
+    with ThreadPoolExecutor(4) as pool:  # the password hash is the slow part, and it releases the GIL
+        ids = list(pool.map(make, names))
+    owners = {}
+    with Session(engine) as s:
+        for name in names:
+            owners[name] = users.get_user_by_username(s, name).id
+        rng = random.Random(7)
+        for i, name in enumerate(names):
+            for k in range(HISTORY_TRANSFERS_PER_PLAYER):
+                j = rng.randrange(count - 1)
+                j += j >= i
+                accounts.transfer(s, actor_id=owners[name], from_account_id=ids[i], to_account_id=ids[j],
+                                  amount=rng.randint(1, 500), description="warm-up",
+                                  idempotency_key=f"load-seed:{i}:{k}")
+    engine.dispose()
+    return names
+
+
+def transfer_count(engine) -> int:
+    with Session(engine) as s:
+        return s.execute(select(func.count()).select_from(LedgerEntry)
+                         .where(LedgerEntry.type == "transfer")).scalar_one()
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+
+
+@dataclass
+class Row:
+    setup: str
+    players: int
+    entering: Stats
+    stats: Stats
+    wall: float
+    rss: dict[int, float]
+    cpu: dict
+    invariants: str
+
+
+def cpu_seconds(pids) -> dict[int, float]:
+    """User + system CPU seconds of each process so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+    return out
+
+
+async def sample_memory(app: RunningApp, peak: dict[int, float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        for pid, mib in app.rss_mib().items():
+            peak[pid] = max(peak.get(pid, 0.0), mib)
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except TimeoutError:
+            pass
+
+
+async def measured_run(app: RunningApp, names: list[str], args):
+    peak: dict[int, float] = {}
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_memory(app, peak, stop))
+    marks = {}
+
+    def on_play(phase: str) -> None:
+        marks[phase] = (cpu_seconds(app.worker_pids()), time.process_time())
+
+    try:
+        entering, playing, wall = await run_players(app.url, names, rounds=args.rounds, seconds=args.seconds,
+                                                    seed=len(names), on_play=on_play)
+    finally:
+        stop.set()
+        await sampler
+    (w0, p0), (w1, p1) = marks["start"], marks["end"]
+    cpu = {"workers": [100 * (w1[pid] - w0.get(pid, 0.0)) / wall for pid in sorted(w1)],
+           "players": 100 * (p1 - p0) / wall}
+    return entering, playing, wall, peak, cpu
+
+
+def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
+    services = []
+    env = {"ECONOMY_SCHEDULER": "on"}
+    if setup == "sqlite":
+        url, redis_url, workers, label = f"sqlite:///{workdir / 'sqlite.db'}", None, 1, "SQLite, 1 worker"
+    else:
+        pg = PostgresCluster(workdir / f"{setup}-pg", free_port())  # durable: the settings run-scaled uses
+        pg.init()
+        pg.start()
+        redis = RedisServer(workdir / f"{setup}-redis", free_port())
+        redis.start()
+        services = [pg, redis]
+        url, redis_url = pg.create_database("economy"), redis.url()
+        workers = 2 if setup == "pg2" else 1
+        label = f"PostgreSQL + Redis, {workers} worker{'s' if workers > 1 else ''}"
+    rows = []
+    try:
+        migrate.upgrade(url)
+        t0 = time.perf_counter()
+        names = create_players(url, max(counts))
+        print(f"  {label}: {len(names)} players with history in {time.perf_counter() - t0:.0f}s", file=sys.stderr,
+              flush=True)
+        app = RunningApp(port=free_port(), log=workdir / f"{setup}.log", database_url=url, redis_url=redis_url,
+                         workers=workers, extra_env=env).wait_ready()
+        engine = make_engine(url)
+        try:
+            for n in counts:
+                before = transfer_count(engine)
+                entering, stats, wall, peak, cpu = asyncio.run(measured_run(app, names[:n], args))
+                landed = transfer_count(engine) - before
+                try:
+                    check_invariants(engine)
+                    verdict = "ok" if landed == stats.transfers_ok else (
+                        f"{stats.transfers_ok} transfers acknowledged, {landed} in the ledger")
+                except AssertionError as e:
+                    verdict = f"BROKEN: {e}"
+                rows.append(Row(label, n, entering, stats, wall, peak, cpu, verdict))
+                print_row(rows[-1])
+        finally:
+            engine.dispose()
+            app.stop()
+    finally:
+        for service in services:
+            service.stop()
+    return rows
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+HEADER = ("| set-up | players | transfer p50 / p95 / p99 ms (count) | page load p50 / p95 / p99 ms "
+          "| input p50 / p95 ms | events/s | errors | login p50 / p95 ms | peak RSS per worker MiB "
+          "| CPU % per worker | players' CPU % | invariants |")
+
+
+def events_per_second(r: Row) -> float:
+    return sum(len(v) for v in r.stats.latencies.values()) / r.wall
+
+
+def print_row(r: Row) -> None:
+    lat = r.stats.latencies
+    errors = sum(r.stats.errors.values()) + sum(r.entering.errors.values())
+    t, p, i, login = lat["transfer"], lat["page"] + lat["history_page"], lat["input"], r.entering.latencies["login"]
+    rss = " / ".join(f"{v:.0f}" for _, v in sorted(r.rss.items())) or "-"
+    print(f"| {r.setup} | {r.players} | {pct(t, 50):.0f} / {pct(t, 95):.0f} / {pct(t, 99):.0f} ({len(t)}) "
+          f"| {pct(p, 50):.0f} / {pct(p, 95):.0f} / {pct(p, 99):.0f} | {pct(i, 50):.0f} / {pct(i, 95):.0f} "
+          f"| {events_per_second(r):.1f} | {errors} | {pct(login, 50):.0f} / {pct(login, 95):.0f} | {rss} "
+          f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {r.cpu['players']:.0f} | {r.invariants} |",
+          flush=True)
+    for sample in r.entering.samples + r.stats.samples:
+        print(f"    error: {sample}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--players", default="10,50,200")
+    ap.add_argument("--setups", default="sqlite,pg,pg2")
+    ap.add_argument("--rounds", type=int, default=4, help="rounds per player (8 events and 7 pauses each)")
+    ap.add_argument("--seconds", type=float, default=90, help="a run ends after this, whatever the rounds")
+    args = ap.parse_args()
+    counts = [int(n) for n in args.players.split(",")]
+    os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    print(f"bench/load.py: {args.rounds} rounds per player, at most {args.seconds:.0f}s per run, "
+          f"{os.cpu_count()} cores (the players run on the same machine)")
+    print(HEADER)
+    print("|" + "---|" * (HEADER.count("|") - 1))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="economy-load-") as tmp:
+        workdir = Path(tmp)
+        workdir.chmod(0o755)  # the postgres system user reaches its data directory through it
+        for setup in args.setups.split(","):
+            rows += run_setup(setup, counts, args, workdir)
+    print()
+    print("events/s by set-up at each player count:",
+          "; ".join(f"{n}: " + ", ".join(f"{r.setup} {events_per_second(r):.1f}" for r in rows if r.players == n)
+                    for n in counts))
+
+
+if __name__ == "__main__":
+    main()
