@@ -22,7 +22,7 @@ REDIS_PORT ?= 6380
 SCALED_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:$(PG_PORT)/economy \
 	REFLEX_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 GRANIAN_WORKERS=$(WORKERS)
 
-.PHONY: run run-scaled services-down test setup migrate seed build chromium postgresql redis unit e2e bench clean
+.PHONY: run run-scaled services-down test setup migrate seed build chromium postgresql redis unit e2e bench bench-load clean
 
 run: seed ## set up what is missing, migrate, seed an empty database, serve the game on :$(PORT)
 	@echo "economy_app: starting on http://localhost:$(PORT) (prod build; first start compiles the frontend)"
@@ -73,11 +73,15 @@ unit: setup ## service tests only (SQLite, and PostgreSQL when installed)
 e2e: setup chromium ## end-to-end tests only
 	$(PY) -m pytest tests/e2e
 
-bench: setup ## benchmarks (print tables; not tests)
+bench: setup postgresql redis ## benchmarks (print tables; not tests)
 	$(PY) bench/ledger.py
 	$(PY) bench/history.py
 	$(PY) bench/marketplace.py
 	$(PY) bench/admin.py
+	$(PY) bench/load.py
+
+bench-load: setup postgresql redis ## the load test alone: simulated players over the websocket (about 15 minutes)
+	$(PY) bench/load.py
 
 clean:
 	rm -rf .web .states artifacts .pytest_cache .hypothesis

@@ -48,7 +48,6 @@ from economy_app import migrate  # noqa: E402
 from economy_app.db import make_engine  # noqa: E402
 from economy_app.localservices import PostgresCluster, RedisServer, free_port  # noqa: E402
 from economy_app.models import LedgerEntry  # noqa: E402
-from economy_app.pages.dashboard import DashboardState  # noqa: E402
 from economy_app.pages.history import HistoryState  # noqa: E402
 from economy_app.pages.login import LoginState  # noqa: E402
 from economy_app.pages.send import SendState  # noqa: E402
@@ -69,8 +68,6 @@ SEARCH, PICK = format_event_handler(SendState.search), format_event_handler(Send
 AMOUNT, CONFIRM = format_event_handler(SendState.set_amount), format_event_handler(SendState.confirm)
 OLDER = format_event_handler(HistoryState.older)
 SEND, HISTORY, LOGIN_S = SendState.get_full_name(), HistoryState.get_full_name(), LoginState.get_full_name()
-DASHBOARD = DashboardState.get_full_name()
-KINDS = ("transfer", "page", "history_page", "input", "login")
 
 
 # --- what answers an event ------------------------------------------------------------------------

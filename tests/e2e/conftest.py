@@ -18,6 +18,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+def pytest_collection_modifyitems(config, items):
+    """The scaled-mode tests (tests/e2e/test_scaled.py) run before the other end-to-end tests: starting
+    an app rebuilds the frontend in .web and clears .states, so two apps of one checkout must not overlap.
+    The scaled app is a module fixture, gone before the session's SQLite app starts."""
+    def rank(item) -> int:
+        path = str(item.path)
+        if "/tests/e2e/" not in path:
+            return 0
+        return 1 if path.endswith("test_scaled.py") else 2
+    items.sort(key=rank)  # stable: the order inside each group stays
+
+
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """The app on SQLite with one worker, as `make run` starts it."""

@@ -20,6 +20,7 @@ from economy_app import migrate
 from economy_app.localservices import RedisServer, free_port
 from economy_app.models import JobRun, LedgerEntry
 from economy_app.services import seed
+from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import Truth, choose_recipient, sign_up, unique
 from tests.support.appserver import AppStartError, RunningApp
 from tests.support.db import check_invariants
@@ -91,6 +92,7 @@ def test_two_players_on_two_workers_send_each_other_money(scaled_app, browser):
     for page in (a, b):
         page.goto(base + "/history")
         expect(page.locator(".history-row")).to_have_count(3)  # welcome deposit, sent, received
+    screenshot(a, "scaled-history-2-workers")
     assert truth.balance(a_name) == 990_000 and truth.balance(b_name) == 1_010_000
     check_invariants(truth.engine)  # while the marketplace keeps running on its 2 s slots
     a_ctx.close()
