@@ -176,6 +176,7 @@ def _cmd_prices_tick(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from economy_app import localservices
     p = argparse.ArgumentParser(prog="economy", description="Operate the economy (honours DATABASE_URL).")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -214,9 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what in (("up", "start whichever is not running (data in data/postgres, data/redis); print the URLs"),
                        ("down", "stop the PostgreSQL cluster and Redis server that `up` started")):
         c = sv_sub.add_parser(name, help=what)
-        c.add_argument("--pg-port", type=int, default=5433)
-        c.add_argument("--redis-port", type=int, default=6380)
-        c.add_argument("--database", default="economy")
+        c.add_argument("--pg-port", type=int, default=localservices.DEFAULT_PG_PORT)
+        c.add_argument("--redis-port", type=int, default=localservices.DEFAULT_REDIS_PORT)
+        c.add_argument("--database", default=localservices.DEFAULT_DATABASE)
         c.set_defaults(func=_cmd_services)
 
     sd = sub.add_parser("seed", help="create a small demo world if the database has no players")

@@ -110,7 +110,7 @@ def run_job(name: str, now: datetime | None = None, *, slot: str | None = None, 
             return TickResult(ran=False, run_id=None, slot=slot, summary="paused")
         run_id, result = jobs.run_claimed(s, name, slot, lambda s_: job.work(s_, now, rng), now=now)
     if run_id is None:
-        log.info("%s slot %s: already claimed (another worker ran it)", name, slot)
+        log.info("%s slot %s: already claimed (another worker, or an earlier run, has it)", name, slot)
         return TickResult(ran=False, run_id=None, slot=slot, summary="slot already claimed")
     summary = result.summary() if hasattr(result, "summary") else str(result)
     log.info("%s run %s (slot %s): %s", name, run_id, slot, summary)
