@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from economy_app.models import Company, Product, utcnow
+from economy_app.money import format_cents
 from economy_app.services import companies, ledger
 from economy_app.services._tx import unit
 from economy_app.services.accounts import system_account_id
@@ -55,7 +56,7 @@ class BatchResult:
 
     def summary(self) -> str:
         return (f"{self.units} units of {self.products_sold} products from {self.companies} companies for "
-                f"{self.spent} of {self.budget} cents; {self.ledger_rows} ledger rows")
+                f"{format_cents(self.spent)} of a {format_cents(self.budget)} budget; {self.ledger_rows} ledger rows")
 
 
 _PRODUCT_TOTALS = (
