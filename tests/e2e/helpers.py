@@ -69,11 +69,13 @@ class Truth:
                                                             LedgerEntry.type == "transfer")).scalars())
 
 
-def crafted_events(base: str, page, events: list[tuple[str, dict]], *, wait: float = 3.0) -> list[str]:
+def crafted_events(base: str, page, events: list[tuple[str, dict]], *, wait: float = 3.0,
+                   path: str = "/admin") -> list[str]:
     """Send events as the browser tab ``page`` would, but hand-made: a python-socketio client on the
     app's real websocket (/_event) carrying that tab's Reflex token, so the server sees that tab's
     session. The tab is closed first (a token already connected elsewhere would be replaced by a new
-    one). Returns what the server sent back."""
+    one). ``base`` may be another app process sharing the tab's Redis (another host). ``path`` is the
+    page the events claim to come from. Returns what the server sent back."""
     import json
     import time
 
@@ -94,7 +96,7 @@ def crafted_events(base: str, page, events: list[tuple[str, dict]], *, wait: flo
         for name, payload in events:
             client.emit("event", namespace=namespace, data={
                 "name": name, "payload": payload,
-                "router_data": {"pathname": "/admin", "query": {}, "asPath": "/admin"}})
+                "router_data": {"pathname": path, "query": {}, "asPath": path}})
         time.sleep(wait)
     finally:
         client.disconnect()

@@ -13,6 +13,8 @@ from datetime import datetime
 
 import pytest
 from playwright.sync_api import expect
+from reflex.state import OnLoadInternalState
+from reflex_base.utils.format import format_event_handler
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -21,7 +23,7 @@ from economy_app.localservices import RedisServer, free_port
 from economy_app.models import JobRun, LedgerEntry
 from economy_app.services import seed
 from tests.e2e.conftest import screenshot
-from tests.e2e.helpers import Truth, choose_recipient, sign_up, unique
+from tests.e2e.helpers import Truth, choose_recipient, crafted_events, sign_up, unique
 from tests.support.appserver import AppStartError, RunningApp
 from tests.support.db import check_invariants
 
@@ -97,6 +99,31 @@ def test_two_players_on_two_workers_send_each_other_money(scaled_app, browser):
     check_invariants(truth.engine)  # while the marketplace keeps running on its 2 s slots
     a_ctx.close()
     b_ctx.close()
+
+
+def test_another_host_serves_a_logged_in_tabs_next_event(scaled_app, browser, tmp_path):
+    """A second app process (as a second host would run it: same PostgreSQL, same Redis) serves the next
+    event of a tab that logged in on the first one: the tab's state is in Redis and its session in the
+    database, so nothing depends on which process serves it."""
+    other = RunningApp(port=free_port(), log=tmp_path / "host-b.log", database_url=scaled_app.database_url,
+                       redis_url=scaled_app.redis_url, extra_env={"ECONOMY_SCHEDULER": "off"}, backend_only=True)
+    try:
+        other.wait_ready()
+        context = browser.new_context()
+        page = context.new_page()
+        name = unique("cara")
+        sign_up(page, scaled_app.url, name)
+        expect(page.locator("#net-worth")).to_have_text("$10,000.00")
+        replies = crafted_events(other.url, page, [(format_event_handler(OnLoadInternalState.on_load_internal), {})],
+                                 path="/dashboard")
+        context.close()
+    finally:
+        other.stop()
+    dashboard = [r for r in replies if "net_worth_rx_state_" in r]
+    assert dashboard, f"host B answered nothing for the dashboard: {replies}"
+    assert '"net_worth_rx_state_": "$10,000.00"' in dashboard[0]
+    assert f'"username_rx_state_": "{name}"' in "".join(replies)
+    assert not any('"/login"' in r for r in replies), "host B sent the tab to the login page"
 
 
 def send(page, base: str, recipient: str, amount: str) -> None:

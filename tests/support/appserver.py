@@ -25,7 +25,7 @@ class RunningApp:
     """A `reflex run --env prod --single-port` process tree serving ``url``."""
 
     def __init__(self, *, port: int, log: Path, database_url: str, redis_url: str | None = None,
-                 workers: int = 1, extra_env: dict[str, str] | None = None):
+                 workers: int = 1, extra_env: dict[str, str] | None = None, backend_only: bool = False):
         self.port, self.log, self.database_url, self.redis_url = port, log, database_url, redis_url
         self.workers = workers
         self.url = f"http://127.0.0.1:{port}"
@@ -37,10 +37,14 @@ class RunningApp:
         if redis_url:
             env["REFLEX_REDIS_URL"] = redis_url
         env.update(extra_env or {})
+        # Backend only: no frontend build, so a second process can serve beside one already running
+        # from this checkout (as another app host would).
+        ports = (["--backend-only", "--backend-port", str(port)] if backend_only else
+                 ["--single-port", "--frontend-port", str(port), "--backend-port", str(port)])
+        self.backend_only = backend_only
         with open(log, "w") as out:
             self.proc = subprocess.Popen(
-                [str(bindir / "reflex"), "run", "--env", "prod", "--single-port",
-                 "--frontend-port", str(port), "--backend-port", str(port)],
+                [str(bindir / "reflex"), "run", "--env", "prod", *ports],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def output(self, tail: int | None = 4000) -> str:
@@ -54,7 +58,7 @@ class RunningApp:
                 raise AppStartError(f"the app exited while starting:\n{self.output()}")
             try:
                 with urllib.request.urlopen(self.url + "/ping", timeout=2) as r, \
-                        urllib.request.urlopen(self.url + "/", timeout=5) as page:
+                        urllib.request.urlopen(self.url + ("/ping" if self.backend_only else "/"), timeout=5) as page:
                     if r.status == 200 and page.status == 200 and len(self.worker_pids()) >= self.workers:
                         return self
             except OSError:
