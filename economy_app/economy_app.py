@@ -4,6 +4,7 @@ import reflex as rx
 
 from economy_app import routes
 from economy_app.jobs.scheduler import scheduler_lifespan
+from economy_app.state.live import live_lifespan
 from economy_app.pages.accounts import AccountsState, accounts_page
 from economy_app.pages.admin import AdminState, admin_page
 from economy_app.pages.companies import CompaniesState, DirectoryState, companies_page, directory_page
@@ -19,6 +20,7 @@ from economy_app.pages.send import SendState, send_page
 
 app = rx.App()
 app.register_lifespan_task(scheduler_lifespan)
+app.register_lifespan_task(live_lifespan)
 app.add_page(home_page, route=routes.HOME, title="economy", on_load=HomeState.load)
 app.add_page(login_page, route=routes.LOGIN, title="Log in · economy", on_load=LoginState.check)
 app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · economy", on_load=LoginState.check)

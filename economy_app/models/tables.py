@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     false,
     func,
@@ -369,3 +370,16 @@ class LedgerArchive(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
     archived_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+
+
+class LiveEvent(SQLModel, table=True):
+    """The live-update outbox on SQLite: the topics one committed transaction changed (ids, never balances).
+    Every app worker reads it by id and tells its open tabs; rows older than a few minutes are pruned.
+    (PostgreSQL uses NOTIFY instead; see services/live.py.)"""
+
+    __tablename__ = "live_events"
+    __table_args__ = (Index("ix_live_events_time", "created_at"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    topics: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))

@@ -11,6 +11,7 @@ from economy_app.components.tables import history_table
 from economy_app.components.countdown import marketplace_countdown, notice
 from economy_app.money import format_cents
 from economy_app.services import accounts
+from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.present import HistoryItem, history_item
 
@@ -40,6 +41,11 @@ class DashboardState(AuthState):
         self.account_count = len(d.accounts)
         self.recent = [history_item(r, names) for r in d.recent]
         self.loaded = True
+        self._listen(user, *(topics.account(v.id) for v in d.accounts))
+
+    @rx.event
+    async def live_refresh(self):
+        return await self.load()
 
 
 def stat(label: str, value: rx.Component, hint: rx.Component | str, test_id: str) -> rx.Component:

@@ -4,6 +4,9 @@
 A write unit on SQLite opens with ``BEGIN IMMEDIATE`` (see ``db.py``), so it
 holds the database's write lock from its first statement. A service called
 from inside another service's unit joins that unit instead of committing.
+
+What a write unit marked for live updates (``services.live.touch``) is published
+inside the transaction just before it commits, and dropped if it rolls back.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from contextlib import contextmanager
 from sqlmodel import Session
 
 from economy_app.db import WRITE_OPTION
+from economy_app.services import live
 
 _UNIT = "economy_unit"
 
@@ -34,9 +38,12 @@ def unit(s: Session, *, write: bool) -> Iterator[Session]:
     try:
         s.connection(execution_options={WRITE_OPTION: write})
         yield s
+        if write:
+            live.publish(s)
         s.commit()
     except BaseException:
         s.rollback()
+        live.discard(s)
         raise
     finally:
         s.info.pop(_UNIT, None)

@@ -183,6 +183,30 @@ def transfer(
         )
 
 
+@dataclass(frozen=True)
+class Received:
+    user_id: int  # the owner of the receiving account
+    account_id: int
+    amount: int
+    sender: str  # the sending account's name (a player's username, or a company's name)
+
+
+def transfers_received(s: Session, ledger_ids: list[int]) -> list[Received]:
+    """Who received each of these transfers, how much and from whom (for the receivers' live toasts)."""
+    if not ledger_ids:
+        return []
+    ledger_t = LedgerEntry.__table__
+    sender = accounts_t.alias("sender")
+    q = (select(accounts_t.c.owner_id, accounts_t.c.id, ledger_t.c.amount, sender.c.name)
+         .select_from(ledger_t)
+         .join(accounts_t, accounts_t.c.id == ledger_t.c.to_account_id)
+         .join(sender, sender.c.id == ledger_t.c.from_account_id)
+         .where(ledger_t.c.id.in_(ledger_ids), ledger_t.c.type == "transfer", accounts_t.c.owner_id.is_not(None))
+         .order_by(ledger_t.c.id))
+    with unit(s, write=False):
+        return [Received(user_id=r.owner_id, account_id=r.id, amount=r.amount, sender=r.name) for r in s.execute(q)]
+
+
 # --------------------------------------------------------------------------- player views
 
 SEARCH_LIMIT = 20

@@ -30,7 +30,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
-from economy_app.services import ledger
+from economy_app.services import ledger, live
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, AlreadyRunning, EconomyError, NotAdmin
 from economy_app.services.ledger import insert_ignore
@@ -185,6 +185,7 @@ def require_admin(s: Session, user_id: int | None) -> User:
 def record(s: Session, *, admin_id: int | None, admin_name: str, action: str, target: str = "", result: str = "",
            ok: bool = True) -> None:
     with unit(s, write=True):
+        live.touch(s, live.ADMIN)
         s.execute(audit_t.insert().values(admin_id=admin_id, admin_name=admin_name[:40], action=action[:40],
                                           target=target[:100], result=result[:500], ok=ok, created_at=utcnow()))
 

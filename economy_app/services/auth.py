@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session
 
 from economy_app.models import AuthSession, LoginThrottle, User, utcnow
-from economy_app.services import accounts, users
+from economy_app.services import accounts, live, users
 from economy_app.services._tx import unit
 from economy_app.services.ledger import insert_ignore
 from economy_app.services.errors import LoginFailed, LoginThrottled
@@ -139,7 +139,9 @@ def logout(s: Session, token: str | None) -> None:
     if not token:
         return
     with unit(s, write=True):
-        s.execute(delete(sessions_t).where(sessions_t.c.token_hash == _hash(token)))
+        ended = s.execute(delete(sessions_t).where(sessions_t.c.token_hash == _hash(token))
+                          .returning(sessions_t.c.user_id)).scalars().all()
+        live.touch(s, *(live.user(u) for u in ended))
 
 
 def purge_expired(s: Session, *, now: datetime | None = None) -> int:

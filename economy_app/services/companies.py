@@ -22,7 +22,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
-from economy_app.services import ledger
+from economy_app.services import ledger, live
 from economy_app.services._tx import unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 
@@ -211,6 +211,7 @@ def create_company(s: Session, *, owner_id: int, name: str, ticker: str, descrip
         account_id = ledger.open_account(s, name=name, kind="company", owner_id=owner_id, company_id=company_id,
                                          now=now)
         s.execute(update(companies_t).where(companies_t.c.id == company_id).values(account_id=account_id))
+        live.touch(s, live.user(owner_id), live.ECONOMY)
         return get_company(s, company_id)
 
 
@@ -354,6 +355,7 @@ def check_and_update_public_status(s: Session, company_id: int, *, now: datetime
             .returning(companies_t.c.id)
         ).first()
         if changed is not None:
+            live.touch(s, live.company(company_id), live.MARKET)
             s.execute(StockPrice.__table__.insert().values(company_id=company_id, price_micros=price, source="ipo",
                                                            shares=0, created_at=now))
         return changed is not None

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from economy_app.models import JobRun, utcnow
+from economy_app.services import live
 from economy_app.services._tx import unit
 from economy_app.services.ledger import insert_ignore
 
@@ -38,6 +39,7 @@ def claim_slot(s: Session, job_name: str, slot: str, *, now: datetime | None = N
 
 def finish_run(s: Session, run_id: int, *, status: str, summary: str | None = None) -> None:
     with unit(s, write=True):
+        live.touch(s, live.ADMIN)
         s.execute(
             update(job_runs_t).where(job_runs_t.c.id == run_id)
             .values(status=status, summary=(summary or "")[:2000] or None, finished_at=utcnow())

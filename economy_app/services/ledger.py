@@ -38,6 +38,7 @@ from economy_app.models import (
     LedgerEntry,
     utcnow,
 )
+from economy_app.services import live
 from economy_app.services._tx import in_write_unit, unit
 from economy_app.services.errors import (
     AccountNotFound,
@@ -195,6 +196,8 @@ def post(
         dict(account_id=from_account_id, ledger_id=entry_id, change=-amount, balance_after=from_after, created_at=now),
         dict(account_id=to_account_id, ledger_id=entry_id, change=amount, balance_after=to_after, created_at=now),
     ])
+    live.touch(s, live.account(from_account_id), live.account(to_account_id), live.ECONOMY,
+               *((live.received(entry_id),) if type == "transfer" else ()))
     # Every value was validated above: build the returned row without re-validation.
     return LedgerEntry.model_construct(id=entry_id, **values)
 
@@ -462,6 +465,7 @@ def set_balances_from_ledger(s: Session, account_ids: Sequence[int] | None = Non
         ).scalars()
     )
     changed.update(_copy_balances_to_cache(s, account_ids))
+    live.touch_accounts(s, changed)
     return len(changed)
 
 
@@ -491,7 +495,9 @@ def set_balances_from_cache(s: Session, account_ids: Sequence[int] | None = None
     )
     if account_ids is not None:
         q = q.where(balances_t.c.account_id.in_(account_ids))
-    return created + len(s.execute(q).all())
+    changed = list(s.execute(q).scalars())
+    live.touch_accounts(s, changed)
+    return created + len(changed)
 
 
 # --------------------------------------------------------------------------- archival

@@ -30,7 +30,7 @@ from economy_app.models import (
     StockTrade,
     utcnow,
 )
-from economy_app.services import ledger
+from economy_app.services import ledger, live
 from economy_app.services._tx import unit
 from economy_app.services.errors import (
     AccountNotFound,
@@ -160,6 +160,7 @@ def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime) -> No
 
 
 def _record(s, *, company, account_id, actor_id, side, shares, price, total, entry_id, new_price, now) -> int:
+    live.touch(s, live.company(company.id), live.MARKET)
     s.execute(update(companies_t).where(companies_t.c.id == company.id).values(
         share_price_micros=new_price,
         treasury_shares=companies_t.c.treasury_shares + (shares if side == "sell" else -shares)))
@@ -276,6 +277,7 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
                                .values(share_price_micros=bindparam("price")), moves)
         s.execute(insert(prices_t), [dict(company_id=m["cid"], price_micros=m["price"], source="tick", shares=0,
                                           created_at=now) for m in moves])
+        live.touch(s, live.MARKET)
         return len(moves)
 
 

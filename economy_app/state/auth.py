@@ -18,7 +18,9 @@ import reflex as rx
 from economy_app import routes
 from economy_app.db import get_session
 from economy_app.services import auth as auth_service
+from economy_app.services import live as topics
 from economy_app.services.auth import SessionUser
+from economy_app.state import live
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,6 +55,7 @@ class AuthState(rx.State):
     async def current_user(self) -> SessionUser | None:
         user = await run(auth_service.resolve, self.auth_token) if self.auth_token else None
         if user is None:
+            live.unsubscribe(self.router.session.client_token)
             self.username, self.display_name, self.is_admin = "", "", False
         else:
             self.username, self.display_name, self.is_admin = user.username, user.display_name, user.is_admin
@@ -66,6 +69,11 @@ class AuthState(rx.State):
         """Forget everything private in this tab and go to the login page."""
         await self.clear_private_data()
         return rx.redirect(routes.LOGIN, replace=True)
+
+    def _listen(self, user: SessionUser, *page_topics: str) -> None:
+        """Subscribe this tab to live updates of what its page shows (and to the player's own topic:
+        a logout anywhere ends this tab at once). The page state's ``live_refresh`` runs on each."""
+        live.subscribe(self.router.session.client_token, type(self), user.id, {topics.user(user.id), *page_topics})
 
     def remember(self, result: auth_service.LoginResult) -> None:
         self.auth_token = result.token

@@ -1,0 +1,203 @@
+"""Live updates, the app side: every worker hears what committed (``services/live.py``) and asks the open
+tabs it serves to refresh what they show.
+
+- A page state that shows live data subscribes its tab when it loads (``AuthState._listen``): the topics
+  its page shows (the player's accounts, a company, the market...) and the player's own topic.
+- The listener hears every committed change: PostgreSQL ``LISTEN`` (NOTIFY arrives at commit, on every
+  worker), or on SQLite the ``live_events`` outbox read by id every ``POLL_SECONDS``.
+- The dispatcher gathers a burst for ``GATHER_SECONDS`` (a marketplace run touching 1,000 companies is one
+  wave, not 2,000), holds the global topics to one wave every few seconds (``SLOW``), and sends each
+  subscribed tab whose socket this worker holds one update: the event ``<page state>.live_refresh``, plus a
+  toast per transfer the player received. The tab sends that event back as a click would, so the refresh
+  runs as an ordinary event: the session is checked again (a logout in another tab ends this one at once),
+  and the page reads fresh values through the services. Nothing polls per tab; a tab hears only topics
+  of the page it has open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+
+import reflex as rx
+from reflex.state import StateUpdate
+from reflex_base.event import Event
+
+from economy_app import config
+from economy_app.db import get_session
+from economy_app.money import format_cents
+from economy_app.services import accounts
+from economy_app.services import live as topics_
+
+log = logging.getLogger(__name__)
+
+GATHER_SECONDS = 0.05
+POLL_SECONDS = float(os.environ.get("ECONOMY_LIVE_POLL_SECONDS", "0.1"))
+PRUNE_SECONDS = 60.0
+# Global topics: at most one wave every so many seconds, whatever the number of changes.
+SLOW = {topics_.MARKET: 1.0, topics_.ECONOMY: 3.0}
+
+
+@dataclass(frozen=True)
+class Subscription:
+    state: type  # the page state whose live_refresh the tab runs
+    user_id: int | None
+    topics: frozenset[str]
+
+
+_subscriptions: dict[str, Subscription] = {}  # client token -> what its open page listens to
+
+
+def subscribe(token: str, state: type, user_id: int | None, topics) -> None:
+    if token:
+        _subscriptions[token] = Subscription(state, user_id, frozenset(topics))
+
+
+def unsubscribe(token: str) -> None:
+    _subscriptions.pop(token, None)
+
+
+def subscriptions() -> dict[str, Subscription]:
+    return dict(_subscriptions)
+
+
+class Dispatcher:
+    """Gathers heard topics into waves and tells the subscribed tabs."""
+
+    def __init__(self, app: rx.App):
+        self.app = app
+        self.pending: set[str] = set()
+        self.last: dict[str, float] = {}
+        self.wake = asyncio.Event()
+
+    def hear(self, topics: set[str]) -> None:
+        self.pending |= topics
+        self.wake.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.wake.wait()
+            await asyncio.sleep(GATHER_SECONDS)
+            self.wake.clear()
+            now = loop.time()
+            due = {t for t in self.pending if now >= self.last.get(t, 0.0) + SLOW.get(t, 0.0)}
+            self.pending -= due
+            for t in due & SLOW.keys():
+                self.last[t] = now
+            if self.pending:  # global topics held back: wake when the first may go
+                delay = min(self.last[t] + SLOW[t] for t in self.pending) - now
+                loop.call_later(max(delay, 0.0), self.wake.set)
+            if due:
+                try:
+                    await self.deliver(due)
+                except Exception:
+                    log.exception("live update wave failed")
+
+    def _local(self, token: str) -> bool:
+        namespace = self.app.event_namespace
+        if namespace is None:
+            return False
+        manager = namespace._token_manager
+        record = manager.token_to_socket.get(token)
+        return record is not None and record.instance_id == manager.instance_id
+
+    async def deliver(self, due: set[str]) -> None:
+        everything = topics_.EVERYTHING in due
+        received = sorted(int(t[1:]) for t in due if t.startswith("t") and t[1:].isdigit())
+        toasts: dict[int, list] = {}
+        if received:
+            for r in await asyncio.to_thread(_received, received):
+                toasts.setdefault(r.user_id, []).append(
+                    rx.toast.success(f"You received {format_cents(r.amount)} from {r.sender}"))
+        for token, sub in list(_subscriptions.items()):
+            if not self._local(token):
+                # The tab closed, or its socket now lives on another worker (which subscribed it anew).
+                if _subscriptions.get(token) is sub:
+                    del _subscriptions[token]
+                continue
+            events = list(toasts.get(sub.user_id, ())) if sub.user_id is not None else []
+            if everything or events or not sub.topics.isdisjoint(due):
+                events.append(sub.state.live_refresh)
+                await self.app.event_namespace.emit_update(
+                    StateUpdate(events=Event.from_event_type(events)), token)
+
+
+def _received(ledger_ids: list[int]):
+    with get_session() as s:
+        return accounts.transfers_received(s, ledger_ids)
+
+
+async def _listen_postgres(url: str, dispatcher: Dispatcher) -> None:
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    first = True
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(plain, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {topics_.CHANNEL}")
+                if not first:  # news sent while we were away is lost: every tab refreshes once
+                    dispatcher.hear({topics_.EVERYTHING})
+                first = False
+                async for note in conn.notifies():
+                    dispatcher.hear(topics_.parse(note.payload))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("live updates: listening connection lost (%s); reconnecting", e)
+            await asyncio.sleep(1)
+
+
+def _poll(after: int) -> list[tuple[int, set[str]]]:
+    with get_session() as s:
+        return topics_.events_after(s, after)
+
+
+def _latest() -> int:
+    with get_session() as s:
+        return topics_.latest_event_id(s)
+
+
+def _prune() -> None:
+    with get_session() as s:
+        topics_.prune(s)
+
+
+async def _listen_outbox(dispatcher: Dispatcher) -> None:
+    loop = asyncio.get_running_loop()
+    after = await asyncio.to_thread(_latest)
+    pruned = loop.time()
+    while True:
+        try:
+            events = await asyncio.to_thread(_poll, after)
+            if events:
+                after = events[-1][0]
+                dispatcher.hear(set().union(*(t for _, t in events)))
+            if loop.time() - pruned > PRUNE_SECONDS:
+                pruned = loop.time()
+                await asyncio.to_thread(_prune)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("live updates: reading the outbox failed (%s)", e)
+        await asyncio.sleep(POLL_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def live_lifespan(app: rx.App):
+    """The app's lifespan task: hear committed changes and push them to the open tabs."""
+    dispatcher = Dispatcher(app)
+    url = config.database_url()
+    listener = _listen_postgres(url, dispatcher) if url.startswith("postgresql") else _listen_outbox(dispatcher)
+    tasks = [asyncio.create_task(listener, name="live-listener"),
+             asyncio.create_task(dispatcher.run(), name="live-dispatcher")]
+    try:
+        yield
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

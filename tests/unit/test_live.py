@@ -1,0 +1,176 @@
+"""Live updates, the database side: a committed change is told to the app workers, a rolled-back one never.
+
+On SQLite the tell is a row in the ``live_events`` outbox; on PostgreSQL a NOTIFY on ``economy_live``
+(delivered at commit). ``Listener`` reads whichever the backend uses, as an app worker does.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session
+
+from economy_app.db import make_engine
+from economy_app.services import accounts, admin, auth, companies, live, stocks
+from economy_app.services._tx import unit
+from economy_app.services.errors import InsufficientFunds
+
+
+class Listener:
+    """What an app worker would hear from now on."""
+
+    def __init__(self, db_url: str):
+        self.url = db_url
+        self.postgres = db_url.startswith("postgresql")
+        if self.postgres:
+            import psycopg
+
+            plain = db_url.replace("postgresql+psycopg://", "postgresql://")
+            self.conn = psycopg.connect(plain, autocommit=True)
+            self.conn.execute(f"LISTEN {live.CHANNEL}")
+        else:
+            self.engine = make_engine(db_url)
+            with Session(self.engine) as s:
+                self.after = live.latest_event_id(s)
+
+    def messages(self) -> list[set[str]]:
+        if self.postgres:
+            return [live.parse(n.payload) for n in self.conn.notifies(timeout=0.5, stop_after=None)]
+        with Session(self.engine) as s:
+            events = live.events_after(s, self.after)
+        if events:
+            self.after = events[-1][0]
+        return [topics for _, topics in events]
+
+    def topics(self) -> set[str]:
+        out: set[str] = set()
+        for m in self.messages():
+            out |= m
+        return out
+
+    def close(self):
+        if self.postgres:
+            self.conn.close()
+        else:
+            self.engine.dispose()
+
+
+@pytest.fixture
+def listener(db_url, engine):
+    heard = Listener(db_url)
+    yield heard
+    heard.close()
+
+
+def test_a_transfer_tells_both_accounts_the_economy_and_the_receiver(session, make_player, listener):
+    alice, a = make_player("alice")
+    _, b = make_player("bob")
+    listener.topics()  # the sign-ups' own news
+    entry = accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
+    assert listener.messages() == [{f"a{a}", f"a{b}", "g", f"t{entry.id}"}]
+
+
+def test_one_message_per_transaction_however_many_postings(session, make_player, listener):
+    _, a = make_player()
+    _, b = make_player()
+    listener.topics()
+    with unit(session, write=True):
+        from economy_app.services import ledger
+
+        for _ in range(5):
+            ledger.post(session, from_account_id=a, to_account_id=b, amount=1, type="adjustment")
+    assert listener.messages() == [{f"a{a}", f"a{b}", "g"}]
+
+
+def test_a_refused_transfer_tells_nothing(session, make_player, listener):
+    alice, a = make_player()
+    _, b = make_player()
+    listener.topics()
+    with pytest.raises(InsufficientFunds):
+        accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=1_000_001)
+    assert listener.messages() == []
+
+
+def test_a_crash_after_the_posting_rolls_back_and_tells_nothing(session, make_player, listener):
+    alice, a = make_player()
+    _, b = make_player()
+    listener.topics()
+    with pytest.raises(RuntimeError, match="crash"):
+        with unit(session, write=True):
+            accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
+            raise RuntimeError("crash after the posting")
+    assert accounts.get_balance(session, a) == 1_000_000
+    assert listener.messages() == []
+    # ...and the marks of the failed unit do not leak into the next one.
+    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=7)
+    heard = listener.topics()
+    assert {f"a{a}", f"a{b}"} <= heard and len([t for t in heard if t.startswith("t")]) == 1
+
+
+def test_reads_tell_nothing(session, make_player, listener):
+    user, a = make_player()
+    listener.topics()
+    accounts.dashboard(session, user)
+    accounts.get_balance(session, a)
+    assert listener.messages() == []
+
+
+def test_many_topics_fit_the_backend(session, listener):
+    """A marketplace run touching thousands of accounts: PostgreSQL NOTIFY payloads stay under 8,000 bytes."""
+    many = {live.account(i) for i in range(1, 3001)}
+    with unit(session, write=True):
+        live.touch(session, *many)
+    messages = listener.messages()
+    assert set().union(*messages) == many
+    if listener.postgres:
+        assert len(messages) > 1
+
+
+def test_logout_tells_the_players_other_tabs(session, make_player, listener):
+    login = auth.signup(session, "carol", "correct horse")
+    listener.topics()
+    auth.logout(session, login.token)
+    assert listener.messages() == [{f"u{login.user.id}"}]
+
+
+def test_trades_ticks_founding_and_admin_actions_are_told(session, make_player, listener):
+    owner, _ = make_player("founder")
+    trader, t = make_player("trader")
+    view = companies.create_company(session, owner_id=owner, name="Acme", ticker="ACME")
+    assert {f"u{owner}"} <= listener.topics()
+    from economy_app.services import ledger
+
+    mint = accounts.system_account_id(session)
+    with unit(session, write=True):
+        ledger.post(session, from_account_id=mint, to_account_id=view.account_id, amount=6_000_000,
+                    type="adjustment")
+    assert companies.check_and_update_public_status(session, view.id)
+    assert {f"c{view.id}", "m"} <= listener.topics()
+    stocks.buy(session, actor_id=trader, account_id=t, company_id=view.id, shares=100)
+    assert {f"c{view.id}", "m", f"a{t}", f"a{view.account_id}"} <= listener.topics()
+    import random
+
+    stocks.update_prices(session, rng=random.Random(1))
+    assert "m" in listener.topics()
+    admin.record(session, admin_id=None, admin_name="cli", action="test")
+    assert "admin" in listener.topics()
+
+
+def test_outbox_prunes_old_events(db_url, session, make_player, listener):
+    if listener.postgres:
+        pytest.skip("PostgreSQL keeps no outbox (NOTIFY)")
+    from datetime import timedelta
+
+    from economy_app.models import utcnow
+
+    _, a = make_player()
+    later = utcnow() + live.KEEP_EVENTS + timedelta(seconds=1)
+    assert live.prune(session, now=later) >= 1
+    assert live.events_after(session, 0) == []
+
+
+def test_transfers_received_names_the_receiver_and_the_sender(session, make_player):
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    entry = accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
+    [r] = accounts.transfers_received(session, [entry.id, entry.id + 1000])
+    assert (r.user_id, r.account_id, r.amount, r.sender) == (bob, b, 100, "alice")
