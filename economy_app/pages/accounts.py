@@ -9,6 +9,7 @@ from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.services import accounts
 from economy_app.services.errors import EconomyError
+from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.present import AccountItem, account_item
 
@@ -29,10 +30,15 @@ class AccountsState(AuthState):
         views = await run(accounts.list_accounts, user.id)
         self.items = [account_item(v) for v in views]
         self.loaded = True
+        self._listen(user, *(topics.account(v.id) for v in views))
         if views and self.chart_account not in {v.id for v in views}:
             self.chart_account = views[0].id
         if views:
             return AccountsState.show_chart(self.chart_account)
+
+    @rx.event
+    async def live_refresh(self):
+        return await self.load()
 
     @rx.event
     async def show_chart(self, account_id: int):

@@ -11,6 +11,7 @@ from economy_app.jobs.scheduler import JOBS, next_run_at, run_job
 from economy_app.models import utcnow
 from economy_app.money import format_cents
 from economy_app.services import admin
+from economy_app.services import live as topics
 from economy_app.services.errors import EconomyError, NotAdmin
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.present import when
@@ -96,7 +97,19 @@ class AdminState(AuthState):
         if user is None:
             return exit_
         self.allowed = True
+        self._listen(user, topics.ADMIN, topics.ECONOMY, *(topics.job(name) for name in JOBS))
         await self._refresh()
+
+    @rx.event
+    async def live_refresh(self):
+        """A run, a repair, a reconciliation or another admin's action: the overview, the scheduler and the
+        audit log as they are now (the role is checked again)."""
+        user, exit_ = await self._admin()
+        if user is None:
+            return exit_
+        await self._refresh()
+        if self.query:  # an account on screen may have been repaired
+            self.found = [_copies(c) for c in await run(admin.find_accounts, self.query)]
 
     @rx.event
     async def search(self, text: str):

@@ -9,6 +9,7 @@ from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.services import companies
 from economy_app.services.errors import EconomyError
+from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
 from economy_app.state.present import CompanyItem, company_item
@@ -28,8 +29,14 @@ class CompaniesState(AuthState):
         user = await self.current_user()
         if user is None:
             return await self.to_login()
-        self.items = [company_item(v) for v in await run(companies.my_companies, user.id)]
+        views = await run(companies.my_companies, user.id)
+        self.items = [company_item(v) for v in views]
         self.loaded = True
+        self._listen(user, *(topics.account(v.account_id) for v in views))
+
+    @rx.event
+    async def live_refresh(self):
+        return await self.load()
 
     @rx.event
     async def create(self, form: dict):
@@ -71,10 +78,15 @@ class DirectoryState(PagedList, AuthState):
                                      page_size=DIRECTORY_PAGE)
         self.items = [company_item(v) for v in rows]
         self.loaded = True
+        self._listen(user, topics.ECONOMY)
         return None
 
     @rx.event
     async def load(self):
+        return await self._fetch()
+
+    @rx.event
+    async def live_refresh(self):
         return await self._fetch()
 
     @rx.event

@@ -8,11 +8,14 @@ from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.components.countdown import marketplace_countdown
+from economy_app.jobs.scheduler import MARKETPLACE
 from economy_app.money import AmountError, format_cents, parse_dollars
 from economy_app.services import companies, products
 from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
+from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.present import parse_id, ProductItem, percent_text, product_item
+from economy_app.state.schedule import ScheduleState
 
 
 @private
@@ -69,7 +72,21 @@ class CompanyState(AuthState):
         user = await self.current_user()
         if user is None:
             return await self.to_login()
-        return await self._refresh(user.id, parse_id(self.router.url.query_parameters.get("id", "")))
+        event = await self._refresh(user.id, parse_id(self.router.url.query_parameters.get("id", "")))
+        if event is None:
+            self._listen(user, topics.company(self.company_id), topics.account(self.account_id),
+                         topics.job(MARKETPLACE))
+        return event
+
+    @rx.event
+    async def live_refresh(self):
+        """A marketplace run, a trade or another tab changed the company: fresh figures, and the countdown
+        rolls over to the next run."""
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        (await self.get_state(ScheduleState)).refresh()
+        return await self._refresh(user.id, self.company_id)
 
     async def _act(self, fn, success: str, *args, **kwargs):
         """Run an owner action (the service checks ownership), then refresh the figures."""

@@ -11,6 +11,7 @@ from economy_app.components.tables import history_table
 from economy_app.models import LEDGER_TYPES
 from economy_app.services import accounts, ledger
 from economy_app.services.errors import EconomyError
+from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.present import TYPE_LABELS, HistoryItem, day_range, history_item
 
@@ -75,6 +76,7 @@ class HistoryState(AuthState):
             return await self.to_login()
         views = await run(accounts.list_accounts, user.id)
         self.account_options = [{"value": str(v.id), "label": v.name} for v in views]
+        self._listen(user, *(topics.account(v.id) for v in views))
         wanted = self.router.url.query_parameters.get("account", "")
         if wanted:
             if wanted not in {o["value"] for o in self.account_options}:
@@ -90,6 +92,14 @@ class HistoryState(AuthState):
         event = await self._fetch("")
         self.loaded = True
         return event
+
+    @rx.event
+    async def live_refresh(self):
+        """New entries show on the first page (with the filters as set); a deeper page stays still under
+        the reader's eyes."""
+        if len(self.page_starts) <= 1 and not self.error:
+            return await self._fetch("")
+        return None
 
     @rx.event
     async def apply(self):

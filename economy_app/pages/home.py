@@ -12,7 +12,9 @@ from economy_app.components.layout import public_page
 from economy_app.components.money import money
 from economy_app.db import get_session
 from economy_app.money import format_cents
+from economy_app.services import live as topics
 from economy_app.services import stats
+from economy_app.state import live
 
 
 def _load_health() -> dict:
@@ -53,6 +55,12 @@ class HomeState(rx.State):
             setattr(self, key, value)
         self.checked_at = datetime.now().strftime("%H:%M:%S")
         self.loaded = True
+        live.subscribe(self.router.session.client_token, HomeState, None, {topics.ECONOMY})
+
+    @rx.event
+    async def live_refresh(self):
+        async for event in self.load():
+            yield event
 
 
 def _stat(label: str, value: rx.Component, hint: str, test_id: str) -> rx.Component:

@@ -7,12 +7,14 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.countdown import marketplace_countdown, notice
-from economy_app.jobs.scheduler import marketplace_interval
+from economy_app.jobs.scheduler import MARKETPLACE, marketplace_interval
 from economy_app.services import companies, products
 from economy_app.services.errors import EconomyError
+from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
 from economy_app.state.present import ProductItem, product_item
+from economy_app.state.schedule import ScheduleState
 
 PAGE_SIZE = 24
 SORTS = [("best_selling", "Best-selling"), ("price_asc", "Price: low to high"), ("price_desc", "Price: high to low"),
@@ -38,7 +40,14 @@ class MarketplaceState(PagedList, AuthState):
                                      sort=self.sort, page=self.page, page_size=PAGE_SIZE)
         self.items = [product_item(p) for p in rows]
         self.loaded = True
+        self._listen(user, topics.job(MARKETPLACE))
         return None
+
+    @rx.event
+    async def live_refresh(self):
+        """A marketplace run ended: units sold move, and the countdown rolls over to the next run."""
+        (await self.get_state(ScheduleState)).refresh()
+        return await self._fetch()
 
     @rx.event
     async def load(self):

@@ -9,6 +9,7 @@ from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.money import format_cents
 from economy_app.services import market
+from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.present import PositionItem, position_item
 
@@ -32,6 +33,11 @@ class PortfolioState(AuthState):
         gain = sum(p.gain_cents for p in positions)
         self.total_gain, self.total_gain_cents = format_cents(gain, sign=True), gain
         self.loaded = True
+        self._listen(user, topics.MARKET)
+
+    @rx.event
+    async def live_refresh(self):
+        return await self.load()
 
 
 class LeaderboardState(AuthState):
@@ -45,8 +51,10 @@ class LeaderboardState(AuthState):
 
     @rx.event
     async def load(self):
-        if await self.current_user() is None:
+        user = await self.current_user()
+        if user is None:
             return await self.to_login()
+        self._listen(user, topics.ECONOMY, topics.MARKET)
         b = await run(market.leaderboard)
         self.players = [{"rank": str(i), "name": n, "worth": format_cents(w), "cash": format_cents(c),
                          "held": format_cents(h)} for i, (n, w, c, h) in enumerate(b.players, 1)]
@@ -57,6 +65,10 @@ class LeaderboardState(AuthState):
         self.products = [{"rank": str(i), "name": n, "ticker": t, "units": f"{u:,}", "revenue": format_cents(r)}
                          for i, (n, t, u, r) in enumerate(b.products, 1)]
         self.loaded = True
+
+    @rx.event
+    async def live_refresh(self):
+        return await self.load()
 
 
 def _signed(text, sign) -> rx.Component:

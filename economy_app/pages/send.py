@@ -15,6 +15,7 @@ from economy_app.components.layout import player_page
 from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.services.errors import EconomyError, InsufficientFunds, InvalidAmount
+from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.present import AccountItem, account_item, check_amount_text, send_preview
 
@@ -57,20 +58,29 @@ class SendState(AuthState):
     def can_send(self) -> bool:
         return bool(self.preview) and not self.sending
 
-    async def _load_sources(self, user_id: int) -> None:
-        self.sources = [account_item(v) for v in await run(accounts.list_accounts, user_id)]
+    async def _load_sources(self, user) -> None:
+        self.sources = [account_item(v) for v in await run(accounts.list_accounts, user.id)]
         if self._source() is None and self.sources:
             self.source_id = str(self.sources[0].id)
+        self._listen(user, *(topics.account(a.id) for a in self.sources))
 
     @rx.event
     async def load(self):
         user = await self.current_user()
         if user is None:
             return await self.to_login()
-        await self._load_sources(user.id)
+        await self._load_sources(user)
         if not self.form_key:
             self.form_key = uuid.uuid4().hex
         self.loaded = True
+
+    @rx.event
+    async def live_refresh(self):
+        """Money moved in or out of one of the player's accounts: new balances, the form kept as typed."""
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        await self._load_sources(user)
 
     @rx.event
     def set_source(self, value: str):
@@ -140,7 +150,7 @@ class SendState(AuthState):
             self.sending = False
             if isinstance(e, (InsufficientFunds, InvalidAmount)):
                 self.amount_error = str(e)
-            await self._load_sources(user.id)
+            await self._load_sources(user)
             yield rx.toast.error(str(e))
             return
         sent_to = self.recipient_name
@@ -148,7 +158,7 @@ class SendState(AuthState):
         self.form_key = uuid.uuid4().hex
         self.amount_text = self.amount_error = self.description = ""
         self.recipient_id, self.recipient_name = 0, ""
-        await self._load_sources(user.id)  # the balances on screen update at once
+        await self._load_sources(user)  # the balances on screen update at once
         self.sending = False
         yield rx.toast.success(f"Sent {format_cents(cents)} to {sent_to}.")
 

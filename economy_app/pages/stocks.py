@@ -11,6 +11,7 @@ from economy_app.components.layout import player_page
 from economy_app.money import format_cents
 from economy_app.services import accounts, market, stocks
 from economy_app.services.errors import EconomyError
+from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
 from economy_app.state.present import parse_id, StockItem, change_text, percent_text, price_text, stock_item
@@ -28,15 +29,21 @@ class StocksState(PagedList, AuthState):
     items: list[StockItem] = []
 
     async def _fetch(self):
-        if await self.current_user() is None:
+        user = await self.current_user()
+        if user is None:
             return await self.to_login()
         rows, self.total = await run(market.overview, sort=self.sort, page=self.page, page_size=PAGE_SIZE)
         self.items = [stock_item(r) for r in rows]
         self.loaded = True
+        self._listen(user, topics.MARKET)
         return None
 
     @rx.event
     async def load(self):
+        return await self._fetch()
+
+    @rx.event
+    async def live_refresh(self):
         return await self._fetch()
 
 
@@ -98,7 +105,23 @@ class StockState(AuthState):
         if self.account_id not in {a["value"] for a in self.trade_accounts} and self.trade_accounts:
             self.account_id = self.trade_accounts[0]["value"]
         self.shares_text, self.preview, self.preview_error = "", "", ""
+        self._listen(user, topics.company(self.company_id), topics.MARKET,
+                     *(topics.account(v.id) for v in views))
         return await self._refresh()
+
+    @rx.event
+    async def live_refresh(self):
+        """A trade or a price tick: fresh price, chart, holders, trades and account balances; the trade box
+        keeps what the player typed, and its preview is quoted again at the new price."""
+        user = await self.current_user()
+        if user is None:
+            return await self.to_login()
+        views = await run(accounts.list_accounts, user.id)
+        self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
+        event = await self._refresh()
+        if self.shares_text:
+            await self._quote()
+        return event
 
     @rx.event
     async def set_range(self, key: str):

@@ -69,6 +69,7 @@ def run_claimed(s: Session, job_name: str, slot: str, work, *, now: datetime | N
             run_id = claim_slot(s, job_name, slot, now=now)
             if run_id is None:
                 return None, None
+            live.touch(s, live.job(job_name))
             result = work(s)
             summary = result.summary() if hasattr(result, "summary") else (str(result) if result is not None else "")
             finish_run(s, run_id, status="ok", summary=summary)

@@ -23,6 +23,7 @@ Topics:
 ``m``               the stock market moved (a trade or a price tick)
 ``g``               the whole economy's figures (home page, leaderboard)
 ``admin``           operators' views (runs, repairs, reconciliations, the audit log)
+``job:<name>``      a scheduled job ran (countdowns roll over; a marketplace run's lists)
 ``*``               everything (bulk repairs): every open tab refreshes
 ==================  ===========================================================
 """
@@ -64,6 +65,10 @@ def user(user_id: int) -> str:
 
 def received(ledger_id: int) -> str:
     return f"t{ledger_id}"
+
+
+def job(name: str) -> str:
+    return f"job:{name}"
 
 
 def touch(s: Session, *topics: str) -> None:

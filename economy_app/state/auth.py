@@ -51,11 +51,13 @@ class AuthState(rx.State):
     username: str = ""
     display_name: str = ""
     is_admin: bool = False
+    _session_ended: bool = False  # this tab was logged in and its session is gone (a logout elsewhere)
 
     async def current_user(self) -> SessionUser | None:
         user = await run(auth_service.resolve, self.auth_token) if self.auth_token else None
         if user is None:
             live.unsubscribe(self.router.session.client_token)
+            self._session_ended = self._session_ended or bool(self.username)
             self.username, self.display_name, self.is_admin = "", "", False
         else:
             self.username, self.display_name, self.is_admin = user.username, user.display_name, user.is_admin
@@ -66,8 +68,12 @@ class AuthState(rx.State):
             (await self.get_state(cls)).reset()
 
     async def to_login(self):
-        """Forget everything private in this tab and go to the login page."""
+        """Forget everything private in this tab and go to the login page (saying why, when this tab's
+        session ended elsewhere)."""
+        ended, self._session_ended = self._session_ended, False
         await self.clear_private_data()
+        if ended:
+            return [rx.redirect(routes.LOGIN, replace=True), rx.toast.info("You were logged out.")]
         return rx.redirect(routes.LOGIN, replace=True)
 
     def _listen(self, user: SessionUser, *page_topics: str) -> None:
@@ -83,6 +89,7 @@ class AuthState(rx.State):
     @rx.event
     async def logout(self):
         await run(auth_service.logout, self.auth_token)
+        live.unsubscribe(self.router.session.client_token)
         self.auth_token = ""
         self.username, self.display_name, self.is_admin = "", "", False
         await self.clear_private_data()

@@ -126,6 +126,39 @@ def test_another_host_serves_a_logged_in_tabs_next_event(scaled_app, browser, tm
     assert not any('"/login"' in r for r in replies), "host B sent the tab to the login page"
 
 
+def test_money_sent_through_another_host_shows_live_on_the_receivers_open_tab(scaled_app, browser, tmp_path):
+    """Live updates across processes: the receiver's tab is served by the first app's workers, the sender's
+    click by a second app process (another host: same PostgreSQL, same Redis). The commit's NOTIFY reaches
+    the worker holding the receiver's socket, which updates the open dashboard without a reload."""
+    from economy_app.pages.send import SendState
+
+    other = RunningApp(port=free_port(), log=tmp_path / "host-b.log", database_url=scaled_app.database_url,
+                       redis_url=scaled_app.redis_url, extra_env={"ECONOMY_SCHEDULER": "off"}, backend_only=True)
+    try:
+        other.wait_ready()
+        r_ctx, s_ctx = browser.new_context(), browser.new_context()
+        receiver, sender = r_ctx.new_page(), s_ctx.new_page()
+        r_name, s_name = unique("rhea"), unique("sol")
+        sign_up(receiver, scaled_app.url, r_name)
+        sign_up(sender, scaled_app.url, s_name)
+        expect(receiver.locator("#net-worth")).to_have_text("$10,000.00")
+        sender.goto(scaled_app.url + "/send")
+        choose_recipient(sender, r_name)
+        sender.fill("#send-amount", "1.00")
+        expect(sender.locator("#send-preview")).to_be_visible()
+        # The click, served by host B.
+        replies = crafted_events(other.url, sender, [(format_event_handler(SendState.confirm), {"key": "live-b-1"})],
+                                 path="/send")
+        assert any(f"Sent $1.00 to {r_name}." in r for r in replies), replies
+        expect(receiver.locator("#net-worth")).to_have_text("$10,001.00", timeout=5_000)
+        expect(receiver.get_by_text(f"You received $1.00 from {s_name}")).to_be_visible()
+        r_ctx.close()
+        s_ctx.close()
+    finally:
+        other.stop()
+    assert scaled_app.truth.balance(r_name) == 1_000_100
+
+
 def send(page, base: str, recipient: str, amount: str) -> None:
     page.goto(base + "/send")
     choose_recipient(page, recipient)
