@@ -9,6 +9,15 @@ page's on_load and, when there is one, the next page ("Older"). Each event is ti
 the update that answers it (the page hydrated, the redirect after login, the toast after a
 transfer, the new rows). Players think 0.5-1.5 s between actions.
 
+Live updates are measured as a player sees them: every player's tab keeps the page it last loaded
+open, and the server pushes a refresh to it when money moves in or out of its accounts. The
+simulated tab sends each pushed event straight back, as the browser does, so the refresh's cost is in
+the workers' CPU. "live: transfer" is the time from the sender's acknowledged transfer to the push
+(with its "You received" toast) arriving on the receiver's socket; "live: run" is the time from a
+marketplace run's commit (its job_runs.finished_at) to the first push on the socket of a player whose
+company sold in that run (each player owns a company with one cheap product, and the marketplace runs
+every 15 s during the measured phase).
+
 Three set-ups, each on a fresh database, started as `make run` / `make run-scaled` start the app:
 SQLite + 1 worker, PostgreSQL + Redis + 1 worker, PostgreSQL + Redis + 2 workers. For each,
 10, 50 and 200 concurrent players. After every run the ledger invariants are checked (sum of
@@ -26,6 +35,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -33,6 +43,7 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,11 +58,11 @@ from sqlmodel import Session  # noqa: E402
 from economy_app import migrate  # noqa: E402
 from economy_app.db import make_engine  # noqa: E402
 from economy_app.localservices import PostgresCluster, RedisServer, free_port  # noqa: E402
-from economy_app.models import LedgerEntry  # noqa: E402
+from economy_app.models import Company, JobRun, LedgerEntry, User  # noqa: E402
 from economy_app.pages.history import HistoryState  # noqa: E402
 from economy_app.pages.login import LoginState  # noqa: E402
 from economy_app.pages.send import SendState  # noqa: E402
-from economy_app.services import accounts, users  # noqa: E402
+from economy_app.services import accounts, companies, products, users  # noqa: E402
 from economy_app.state.auth import AuthState  # noqa: E402
 from tests.support.appserver import RunningApp  # noqa: E402
 from tests.support.db import check_invariants  # noqa: E402
@@ -59,6 +70,8 @@ from tests.support.db import check_invariants  # noqa: E402
 NS = "/_event"
 PASSWORD = "load-test password"
 HISTORY_TRANSFERS_PER_PLAYER = 30  # each player starts with ~60 history rows, so "Older" has a page
+MARKETPLACE_SECONDS = 15  # during the measured phase
+RECEIVED = re.compile(r"You received (\$[0-9,.]+) from ([A-Za-z0-9_-]+)")
 ROOT_STATE = State.get_full_name()
 TOKEN_VAR = f"{AuthState.get_full_name()}.auth_token_rx_state_"
 HYDRATE = format_event_handler(State.hydrate_and_load)
@@ -96,6 +109,8 @@ def sent(update):
     events = _events(update)
     if "Sent $" in events:
         return True
+    if "live_refresh" in events:  # a live push (money received meanwhile), not the answer
+        return None
     if "toast" in events:
         return events[:200]
     return None
@@ -113,6 +128,10 @@ class Stats:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     samples: list[str] = field(default_factory=list)
     transfers_ok: int = 0
+    # live updates: (receiver, sender, amount) -> wall times of acknowledgements, and of toasts received
+    acked: dict[tuple, list[float]] = field(default_factory=lambda: defaultdict(list))
+    toasted: dict[tuple, list[float]] = field(default_factory=lambda: defaultdict(list))
+    pushes: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # player -> push times
 
     def error(self, kind: str, what: str) -> None:
         self.errors[kind] += 1
@@ -130,9 +149,19 @@ class Player:
         self._waiting = None
 
     def _on_update(self, update) -> None:
+        arrived = time.time()
         update = update if isinstance(update, dict) else json.loads(update)
         for name, values in (update.get("delta") or {}).items():
             self.state[name].update(values)
+        for event in update.get("events") or []:
+            name = event.get("name", "") if isinstance(event, dict) else ""
+            if name.endswith(".live_refresh"):  # a live push: the browser sends it straight back
+                self.stats.pushes[self.username].append(arrived)
+                asyncio.get_running_loop().create_task(self.sio.emit("event", {
+                    "name": name, "payload": {}, "router_data": {
+                        "pathname": self.path, "query": {}, "asPath": self.path}}, namespace=NS))
+        for amount, sender in RECEIVED.findall(_events(update)):
+            self.stats.toasted[(self.username, sender, amount)].append(arrived)
         if self._waiting is not None and not self._waiting[1].done():
             verdict = self._waiting[0](update)
             if verdict is not None:
@@ -198,6 +227,7 @@ class Player:
         await self.think()
         if await self.call("transfer", CONFIRM, {"key": self.var(SEND, "form_key")}, sent):
             self.stats.transfers_ok += 1
+            self.stats.acked[(recipient, self.username, f"${cents // 100}.{cents % 100:02d}")].append(time.time())
         await self.think()
         if await self.call("page", ON_LOAD, {}, hydrated, "/history") and self.var(HISTORY, "has_next"):
             await self.think()
@@ -252,8 +282,12 @@ def create_players(url: str, count: int) -> list[str]:
         ids = list(pool.map(make, names))
     owners = {}
     with Session(engine) as s:
-        for name in names:
+        for i, name in enumerate(names):
             owners[name] = users.get_user_by_username(s, name).id
+            company = companies.create_company(s, owner_id=owners[name], name=f"{name} Goods",
+                                               ticker="".join(chr(65 + (i // 26 ** k) % 26) for k in range(4)))
+            products.create_product(s, actor_id=owners[name], company_id=company.id, name="Widget",
+                                    price_cents=random.Random(i).randint(100, 500), rng=random.Random(i))
         rng = random.Random(7)
         for i, name in enumerate(names):
             for k in range(HISTORY_TRANSFERS_PER_PLAYER):
@@ -289,6 +323,44 @@ class Row:
     rss: dict[int, float]
     cpu: dict
     invariants: str
+    live_transfer: list[float] = field(default_factory=list)
+    live_run: list[float] = field(default_factory=list)
+
+
+def live_transfer_latencies(stats: Stats) -> list[float]:
+    """Acknowledged transfer -> the receiver's toast, paired in order per (receiver, sender, amount).
+    A push that overtook the sender's acknowledgement counts as 0."""
+    out = []
+    for key, acks in stats.acked.items():
+        for ack, arrived in zip(sorted(acks), sorted(stats.toasted.get(key, ())), strict=False):
+            out.append(max(0.0, arrived - ack))
+    return out
+
+
+def live_run_latencies(engine, stats: Stats, since: float) -> list[float]:
+    """For each marketplace run committed during the phase (``since``: once every player has a page open)
+    and each player whose company sold in it: the first push on that player's socket after the commit."""
+    epoch = datetime(1970, 1, 1)
+    with Session(engine) as s:
+        runs = s.execute(select(JobRun.finished_at, JobRun.started_at).where(
+            JobRun.job_name == "marketplace", JobRun.status == "ok", JobRun.finished_at.is_not(None))).all()
+        sellers = s.execute(select(LedgerEntry.created_at, Company.owner_id)
+                            .join(Company, Company.account_id == LedgerEntry.to_account_id)
+                            .where(LedgerEntry.type == "marketplace_batch")).all()
+        names = dict(s.execute(select(User.id, User.username)).all())
+    by_run = defaultdict(set)
+    for at, owner in sellers:
+        by_run[at].add(names[owner])
+    out = []
+    for finished, started in runs:
+        committed = (finished - epoch).total_seconds()
+        if committed < since:
+            continue
+        for player in by_run.get(started, ()):
+            later = [t for t in stats.pushes.get(player, ()) if t >= committed - 0.001]
+            if later and min(later) - committed < 10:
+                out.append(max(0.0, min(later) - committed))
+    return out
 
 
 def cpu_seconds(pids) -> dict[int, float]:
@@ -322,7 +394,7 @@ async def measured_run(app: RunningApp, names: list[str], args):
     marks = {}
 
     def on_play(phase: str) -> None:
-        marks[phase] = (cpu_seconds(app.worker_pids()), time.process_time())
+        marks[phase] = (cpu_seconds(app.worker_pids()), time.process_time(), time.time())
 
     try:
         entering, playing, wall = await run_players(app.url, names, rounds=args.rounds, seconds=args.seconds,
@@ -330,15 +402,15 @@ async def measured_run(app: RunningApp, names: list[str], args):
     finally:
         stop.set()
         await sampler
-    (w0, p0), (w1, p1) = marks["start"], marks["end"]
+    (w0, p0, started), (w1, p1, _) = marks["start"], marks["end"]
     cpu = {"workers": [100 * (w1[pid] - w0.get(pid, 0.0)) / wall for pid in sorted(w1)],
-           "players": 100 * (p1 - p0) / wall}
+           "players": 100 * (p1 - p0) / wall, "started": started}
     return entering, playing, wall, peak, cpu
 
 
 def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
     services = []
-    env = {"ECONOMY_SCHEDULER": "on"}
+    env = {"ECONOMY_SCHEDULER": "on", "ECONOMY_MARKETPLACE_INTERVAL_SECONDS": str(MARKETPLACE_SECONDS)}
     if setup == "sqlite":
         url, redis_url, workers, label = f"sqlite:///{workdir / 'sqlite.db'}", None, 1, "SQLite, 1 worker"
     else:
@@ -372,7 +444,8 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
                         f"{stats.transfers_ok} transfers acknowledged, {landed} in the ledger")
                 except AssertionError as e:
                     verdict = f"BROKEN: {e}"
-                rows.append(Row(label, n, entering, stats, wall, peak, cpu, verdict))
+                rows.append(Row(label, n, entering, stats, wall, peak, cpu, verdict,
+                                live_transfer_latencies(stats), live_run_latencies(engine, stats, cpu["started"] + 3)))
                 print_row(rows[-1])
         finally:
             engine.dispose()
@@ -387,11 +460,16 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
 
 HEADER = ("| set-up | players | transfer p50 / p95 / p99 ms (count) | page load p50 / p95 / p99 ms "
           "| input p50 / p95 ms | events/s | errors | login p50 / p95 ms | peak RSS per worker MiB "
-          "| CPU % per worker | players' CPU % | invariants |")
+          "| CPU % per worker | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
+          "| live: run p50 / p95 / p99 ms (n) | invariants |")
 
 
 def events_per_second(r: Row) -> float:
     return sum(len(v) for v in r.stats.latencies.values()) / r.wall
+
+
+def _pcts(values: list[float]) -> str:
+    return f"{pct(values, 50):.0f} / {pct(values, 95):.0f} / {pct(values, 99):.0f} ({len(values)})"
 
 
 def print_row(r: Row) -> None:
@@ -402,7 +480,8 @@ def print_row(r: Row) -> None:
     print(f"| {r.setup} | {r.players} | {pct(t, 50):.0f} / {pct(t, 95):.0f} / {pct(t, 99):.0f} ({len(t)}) "
           f"| {pct(p, 50):.0f} / {pct(p, 95):.0f} / {pct(p, 99):.0f} | {pct(i, 50):.0f} / {pct(i, 95):.0f} "
           f"| {events_per_second(r):.1f} | {errors} | {pct(login, 50):.0f} / {pct(login, 95):.0f} | {rss} "
-          f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {r.cpu['players']:.0f} | {r.invariants} |",
+          f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {r.cpu['players']:.0f} "
+          f"| {_pcts(r.live_transfer)} | {_pcts(r.live_run)} | {r.invariants} |",
           flush=True)
     for sample in r.entering.samples + r.stats.samples:
         print(f"    error: {sample}")
