@@ -52,14 +52,35 @@ def _fmt(cents: int | None) -> str:
     return "missing" if cents is None else format_cents(cents)
 
 
+CLI = (None, "cli")  # who the audit log names for the operator's command line
+
+
+def _audited(s, action: str, target: str, fn, describe=str, exclusive_name: str | None = None):
+    """A repair or archive operation from the command line: written to the admin audit log (as "cli") in
+    the same transaction as the operation; a failure is audited too."""
+    from economy_app.services import admin
+    return admin.audited(s, actor=CLI, action=action, target=target, fn=fn, describe=describe,
+                         exclusive_name=exclusive_name)
+
+
+def _describe_repair(r) -> str:
+    return "changed" if r.changed else "already agreed"
+
+
+def _describe_bulk(r) -> str:
+    return f"{r.accounts} accounts, {r.changed} changed, {r.duration_ms} ms"
+
+
 def _cmd_recalc(args) -> int:
     from economy_app.services import admin
     with get_session() as s:
         if args.all:
-            r = admin.recalculate_all_balances(s)
+            r = _audited(s, "recalculate_all", "all accounts", lambda: admin.recalculate_all_balances(s),
+                         _describe_bulk, exclusive_name="recalculate_all")
             print(f"recalculated {r.accounts} accounts from the ledger: {r.changed} changed in {r.duration_ms} ms")
         else:
-            _print_repair(admin.recalculate_balance(s, args.account_id))
+            _print_repair(_audited(s, "recalculate", f"account {args.account_id}",
+                                   lambda: admin.recalculate_balance(s, args.account_id), _describe_repair))
     return 0
 
 
@@ -67,10 +88,12 @@ def _cmd_sync(args) -> int:
     from economy_app.services import admin
     with get_session() as s:
         if args.all:
-            r = admin.sync_all_balances(s)
+            r = _audited(s, "sync_all", "all accounts", lambda: admin.sync_all_balances(s), _describe_bulk,
+                         exclusive_name="sync_all")
             print(f"synced {r.accounts} balances from the account cache: {r.changed} changed in {r.duration_ms} ms")
         else:
-            _print_repair(admin.sync_balance_from_account(s, args.account_id))
+            _print_repair(_audited(s, "sync", f"account {args.account_id}",
+                                   lambda: admin.sync_balance_from_account(s, args.account_id), _describe_repair))
     return 0
 
 
@@ -78,20 +101,38 @@ def _cmd_reconcile(args) -> int:
     from economy_app.services import admin
     with get_session() as s:
         report = admin.run_reconciliation(s, source="cli")
-    drifts = report["drifts"]
+    drifts, check = report["drifts"], report["archive"]
     if not drifts:
         print(f"reconcile: every account agrees (balances = cache = ledger): {report['accounts_checked']} checked "
               f"in {report['duration_ms']} ms (report {report['id']})")
-        return 0
-    repaired = f", {report['repaired']} repaired (AUTO_REPAIR=on)" if report["repaired"] else ""
-    print(f"reconcile: {len(drifts)} account(s) drifted{repaired} (report {report['id']})")
-    header = f"{'account':>8}  {'name':<24} {'balances':>16} {'cache':>16} {'ledger':>16}"
-    print(header)
-    print("-" * len(header))
-    for d in drifts:
-        print(f"{d.account_id:>8}  {d.name[:24]:<24} {_fmt(d.balances_value):>16} {_fmt(d.cached_value):>16} "
-              f"{_fmt(d.ledger_value):>16}")
-    return 1
+    else:
+        repaired = f", {report['repaired']} repaired (AUTO_REPAIR=on)" if report["repaired"] else ""
+        print(f"reconcile: {len(drifts)} account(s) drifted{repaired} (report {report['id']})")
+        header = f"{'account':>8}  {'name':<24} {'balances':>16} {'cache':>16} {'ledger':>16}"
+        print(header)
+        print("-" * len(header))
+        for d in drifts:
+            print(f"{d.account_id:>8}  {d.name[:24]:<24} {_fmt(d.balances_value):>16} {_fmt(d.cached_value):>16} "
+                  f"{_fmt(d.ledger_value):>16}")
+    _print_archive_check(check)
+    return 1 if drifts or check.problems else 0
+
+
+def _print_archive_check(check) -> None:
+    """The archive's proof, beside the three copies: checkpoints = archived entries, files, no id twice."""
+    verdict = "provable" if check.problems == 0 else f"{check.problems} problem(s)"
+    print(f"archive: {verdict}: {check.summary()}")
+    if check.unfiled:
+        print(f"  {check.unfiled:,} archived entries predate recorded files (checked through their checkpoints)")
+    for c in check.checkpoint_drifts:
+        print(f"  checkpoint of account {c.account_id} ({c.name}): {_fmt(c.checkpoint)} over {c.checkpoint_entries:,}"
+              f" entries, but its archived entries sum to {_fmt(c.archived)} over {c.archived_entries:,}")
+    for f in check.files:
+        if f.status != "ok":
+            print(f"  file {f.name}: {f.status} ({f.entries:,} entries written, {f.archived:,} archived, "
+                  f"{f.restored:,} restored; {f.path})")
+    if check.in_both:
+        print(f"  {check.in_both:,} ids are in both the ledger and the archive")
 
 
 def _cmd_archive(args) -> int:
@@ -104,21 +145,34 @@ def _cmd_archive(args) -> int:
         print("error: --before takes a date like 2026-01-31 (UTC)", file=sys.stderr)
         return 2
     with get_session() as s:
-        result = archive.archive(s, before=before)
+        result = _audited(s, "ledger archive", f"before {before:%Y-%m-%d %H:%M:%S}",
+                          lambda: archive.archive(s, before=before),
+                          lambda r: f"{r.entries} entries, {r.path.name if r.path else 'no file'}",
+                          exclusive_name=ARCHIVE_OPERATION)
     if result.path is None:
         print(f"ledger archive: no entries before {before:%Y-%m-%d %H:%M:%S}")
     else:
-        print(f"ledger archive: {result.entries} entries moved to the archive and written to {result.path}")
+        print(f"ledger archive: {result.entries} entries moved to the archive and written to {result.path} "
+              f"(SHA-256 {result.sha256}, recorded)")
     return 0
+
+
+# Archive and restore both move entries and checkpoints: one of them at a time across every worker.
+ARCHIVE_OPERATION = "ledger_archive"
 
 
 def _cmd_restore(args) -> int:
     from pathlib import Path
 
     from economy_app.services import archive
+    path = Path(args.file)
     with get_session() as s:
-        count = archive.restore(s, Path(args.file))
-    print(f"ledger restore: {count} entries back in the ledger")
+        r = _audited(s, "ledger restore", path.name[:100], lambda: archive.restore(s, path),
+                     lambda r: f"{r.restored} restored, {r.already_in_ledger} already in the ledger",
+                     exclusive_name=ARCHIVE_OPERATION)
+    origin = "a recorded archive file, SHA-256 verified" if r.known_file else \
+        "a file with no record: every entry checked against the archive"
+    print(f"ledger restore: {r.restored} entries back in the ledger, {r.already_in_ledger} already there ({origin})")
     return 0
 
 
@@ -206,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     la = lg_sub.add_parser("archive", help="move entries older than a date to data/archive/ and the archive table")
     la.add_argument("--before", required=True, help="a date or time (UTC), e.g. 2026-01-31")
     la.set_defaults(func=_cmd_archive)
-    lr = lg_sub.add_parser("restore", help="bring an archive file's entries back into the ledger")
+    lr = lg_sub.add_parser("restore", help="bring an archive file's entries back into the ledger (refused, with "
+                                           "nothing changed, if the file differs from what was archived)")
     lr.add_argument("file")
     lr.set_defaults(func=_cmd_restore)
 

@@ -98,9 +98,10 @@ class TickResult:
 
 
 def run_job(name: str, now: datetime | None = None, *, slot: str | None = None, rng: random.Random | None = None,
-            url: str | None = None, scheduled: bool = False) -> TickResult:
+            url: str | None = None, scheduled: bool = False, audit=None) -> TickResult:
     """Run job ``name`` for the slot holding ``now`` unless some worker already did (slot claimed in job_runs).
-    A scheduled run of a paused job does nothing; a manual one ("Run now", the CLI) runs anyway."""
+    A scheduled run of a paused job does nothing; a manual one ("Run now", the CLI) runs anyway.
+    ``audit(session, summary)``: an admin's audit row, written in the run's own transaction."""
     job = JOBS[name]
     now = now or utcnow()
     slot = slot or jobs.slot_for(now, job.interval())
@@ -108,7 +109,7 @@ def run_job(name: str, now: datetime | None = None, *, slot: str | None = None, 
     with get_session(url) as s:
         if scheduled and admin.job_paused(s, name):
             return TickResult(ran=False, run_id=None, slot=slot, summary="paused")
-        run_id, result = jobs.run_claimed(s, name, slot, lambda s_: job.work(s_, now, rng), now=now)
+        run_id, result = jobs.run_claimed(s, name, slot, lambda s_: job.work(s_, now, rng), now=now, audit=audit)
     if run_id is None:
         log.info("%s slot %s: already claimed (another worker, or an earlier run, has it)", name, slot)
         return TickResult(ran=False, run_id=None, slot=slot, summary="slot already claimed")

@@ -45,6 +45,11 @@ LEDGER_TYPES = (
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
+# Ids of rows that are archived, referenced by history or audited are never handed out twice. PostgreSQL's
+# sequences never go back; SQLite needs AUTOINCREMENT, or it hands out max(id) + 1 again once the newest
+# rows are gone (archived, purged). Migration 0006 rebuilt the existing tables this way.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
 
 def utcnow() -> datetime:
     """The current time as a naive UTC datetime (the storage convention)."""
@@ -120,6 +125,8 @@ class LedgerEntry(SQLModel, table=True):
         Index("ix_ledger_to_account", "to_account_id", "created_at", "id", "amount"),
         Index("ix_ledger_type", "type", "id"),
         Index("ix_ledger_created_at", "created_at"),
+        # An id is never handed out twice, even after every entry was archived (see NEVER_REUSE_IDS).
+        NEVER_REUSE_IDS,
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
@@ -141,6 +148,7 @@ class BalanceHistory(SQLModel, table=True):
     __table_args__ = (
         Index("ix_balance_history_account_time", "account_id", "created_at", "id"),
         Index("ix_balance_history_ledger", "ledger_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
@@ -158,6 +166,7 @@ class JobRun(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("job_name", "slot", name="uq_job_runs_job_slot"),
         Index("ix_job_runs_job_started", "job_name", "started_at"),
+        NEVER_REUSE_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -273,6 +282,7 @@ class StockTrade(SQLModel, table=True):
         CheckConstraint("shares > 0", name="ck_stock_trades_shares"),
         Index("ix_stock_trades_company_time", "company_id", "created_at"),
         Index("ix_stock_trades_actor_company_time", "actor_id", "company_id", "created_at"),
+        NEVER_REUSE_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -292,7 +302,7 @@ class StockPrice(SQLModel, table=True):
 
     __tablename__ = "stock_prices"
     __table_args__ = (Index("ix_stock_prices_company_time", "company_id", "created_at"),
-                      Index("ix_stock_prices_time", "created_at"))
+                      Index("ix_stock_prices_time", "created_at"), NEVER_REUSE_IDS)
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     company_id: int = Field(sa_column=Column(Integer, ForeignKey("companies.id"), nullable=False))
@@ -306,7 +316,7 @@ class AdminAudit(SQLModel, table=True):
     """Every admin action: who, what, on what, when, with which result."""
 
     __tablename__ = "admin_audit"
-    __table_args__ = (Index("ix_admin_audit_time", "created_at"),)
+    __table_args__ = (Index("ix_admin_audit_time", "created_at"), NEVER_REUSE_IDS)
 
     id: int | None = Field(default=None, primary_key=True)
     admin_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id"), nullable=True))
@@ -330,6 +340,9 @@ class ReconciliationReport(SQLModel, table=True):
     duration_ms: int = Field(sa_column=Column(Integer, nullable=False))
     source: str = Field(sa_column=Column(String(20), nullable=False))  # scheduler | cli | admin
     details: str = Field(default="", sa_column=Column(String(4000), nullable=False, server_default=""))
+    # The archive's checks (admin.check_archive): checkpoints against the archived entries, each archive
+    # file's SHA-256 and entry count, ids in both tables.
+    archive_problems: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class JobSetting(SQLModel, table=True):
@@ -353,11 +366,39 @@ class LedgerCheckpoint(SQLModel, table=True):
     as_of: datetime = Field(sa_column=Column(DateTime, nullable=False))
 
 
+class ArchiveFile(SQLModel, table=True):
+    """Every archive file, recorded when it is written: its SHA-256 and entry count prove it later.
+
+    ``restored_entries`` counts the file's entries brought back to the ledger since; so for every file,
+    the entries still in ``ledger_archive`` with its ``file_id`` + ``restored_entries`` = ``entries``."""
+
+    __tablename__ = "ledger_archive_files"
+    __table_args__ = (Index("ix_ledger_archive_files_sha256", "sha256"), NEVER_REUSE_IDS)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False, unique=True))  # the file's name
+    path: str = Field(sa_column=Column(String(1000), nullable=False))  # where it was written
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))  # of the file's bytes (hex)
+    entries: int = Field(sa_column=Column(BigInteger, nullable=False))
+    first_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    last_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    before: datetime = Field(sa_column=Column(DateTime, nullable=False))  # the cutoff
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    restored_entries: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    restored_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+
+
 class LedgerArchive(SQLModel, table=True):
-    """Archived ledger entries, exactly as they were (same ids)."""
+    """Archived ledger entries, exactly as they were (same ids), each with the file it was written to."""
 
     __tablename__ = "ledger_archive"
-    __table_args__ = (Index("ix_ledger_archive_time", "created_at"),)
+    __table_args__ = (
+        Index("ix_ledger_archive_time", "created_at"),
+        # An archived idempotency key is still honoured: post() looks it up here (an index, not a scan).
+        Index("ux_ledger_archive_idempotency_key", "idempotency_key", unique=True,
+              sqlite_where=text("idempotency_key IS NOT NULL"), postgresql_where=text("idempotency_key IS NOT NULL")),
+        Index("ix_ledger_archive_file", "file_id"),
+    )
 
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     from_account_id: int = Field(sa_column=Column(Integer, nullable=False))
@@ -370,6 +411,9 @@ class LedgerArchive(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
     archived_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    # The ledger_archive_files row of the file it was written to; None for entries archived before files
+    # were recorded (migration 0006). No foreign key, like the account ids here: the archive is a copy.
+    file_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class LiveEvent(SQLModel, table=True):

@@ -3,6 +3,8 @@ the scheduler, and the audit log. Every handler checks the admin role on the ser
 
 from __future__ import annotations
 
+import logging
+
 import reflex as rx
 
 from economy_app import routes
@@ -21,6 +23,7 @@ BULK = {
     "sync_all": ("Sync all", "synced from the account cache"),
     "reconcile": ("Reconcile now", "reconciled"),
 }
+log = logging.getLogger(__name__)
 
 
 def _money(cents) -> str:
@@ -34,6 +37,22 @@ def _copies(c) -> dict[str, str]:
             "cache_off": "yes" if c.cached_value != c.ledger_value else ""}
 
 
+def _archive_findings(check) -> list[dict[str, str]]:
+    """What the archive check found, one row each: checkpoints that differ from their archived entries,
+    files that changed, lost entries or are not on this machine, ids in both tables."""
+    rows = [{"what": f"checkpoint of account {c.account_id} ({c.name})",
+             "detail": f"{format_cents(c.checkpoint)} over {c.checkpoint_entries:,} entries; its archived entries: "
+                       f"{format_cents(c.archived)} over {c.archived_entries:,}", "bad": "yes"}
+            for c in check.checkpoint_drifts]
+    rows += [{"what": f"file {f.name}",
+              "detail": f"{f.status}: {f.entries:,} entries written, {f.archived:,} archived, {f.restored:,} restored",
+              "bad": "yes" if f.problem else ""}
+             for f in check.files if f.status != "ok"]
+    if check.in_both:
+        rows.append({"what": "ledger and archive", "detail": f"{check.in_both:,} ids are in both", "bad": "yes"})
+    return rows
+
+
 @private
 class AdminState(AuthState):
     allowed: bool = False
@@ -44,6 +63,9 @@ class AdminState(AuthState):
     found: list[dict[str, str]] = []
     drifts: list[dict[str, str]] = []
     reconciled: bool = False
+    archive_summary: str = ""  # the archive's checks at the last "Reconcile now"
+    archive_clean: bool = True
+    archive_findings: list[dict[str, str]] = []
     running: str = ""  # the bulk operation in progress in this tab
     progress: int = 0
     jobs: list[dict[str, str]] = []
@@ -70,7 +92,8 @@ class AdminState(AuthState):
                       "unbatched": f"{2 * r.units:,}"} for r in o.marketplace_runs]
         r = o.last_report
         self.last_report = (f"{when(r['created_at'])} UTC ({r['source']}): {r['accounts_checked']:,} accounts, "
-                            f"{r['drifts_found']} drifted, {r['repaired']} repaired, {r['duration_ms']} ms"
+                            f"{r['drifts_found']} drifted, {r['repaired']} repaired, "
+                            f"{r['archive_problems']} archive problems, {r['duration_ms']} ms"
                             if r else "No reconciliation yet.")
         last = await run(admin.last_runs, list(JOBS))
         paused_now = await run(admin.paused_jobs)
@@ -145,7 +168,8 @@ class AdminState(AuthState):
 
     @rx.event(background=True)
     async def start_bulk(self, op: str):
-        """A whole-economy operation, in the background with a progress bar; one at a time everywhere."""
+        """A whole-economy operation, in the background with a progress bar; one at a time everywhere.
+        However it ends (done, refused, failed), it ends in a message and the tab is free again."""
         if op not in BULK:
             return
         async with self:
@@ -157,22 +181,35 @@ class AdminState(AuthState):
             self.running, self.progress = op, 10
         title, done = BULK[op]
         try:
-            result = await run(_bulk, op, user.id)
-        except EconomyError as e:
+            result = await run(admin.run_bulk, actor_id=user.id, op=op)
+        except Exception as e:
             async with self:
                 self.running, self.progress = "", 0
-            return rx.toast.error(str(e))
+                try:
+                    await self._refresh()  # the refusal or failure is in the audit log now
+                except Exception:
+                    log.exception("refreshing the admin page after %s failed", op)
+            if isinstance(e, EconomyError):
+                return rx.toast.error(str(e))
+            log.exception("%s failed", op)
+            return rx.toast.error(f"{title} failed ({type(e).__name__}); nothing was changed. See the audit log.")
         async with self:
-            self.progress = 90
-            if op == "reconcile":
-                self.drifts, self.reconciled = [_copies(d) for d in result["drifts"]], True
-                message = f"Reconciled {result['accounts_checked']:,} accounts: {result['drifts_found']} drifted."
-            else:
-                message = f"{title}: {result.accounts:,} accounts {done}, {result.changed} changed."
-                if self.drifts:  # the drift table is stale now
-                    self.drifts, self.reconciled = [], False
-            await self._refresh()
-            self.running, self.progress = "", 100
+            try:
+                self.progress = 90
+                if op == "reconcile":
+                    self.drifts, self.reconciled = [_copies(d) for d in result["drifts"]], True
+                    check = result["archive"]
+                    self.archive_summary, self.archive_clean = check.summary(), check.problems == 0
+                    self.archive_findings = _archive_findings(check)
+                    message = (f"Reconciled {result['accounts_checked']:,} accounts: {result['drifts_found']} drifted; "
+                               f"archive: {check.problems} problems.")
+                else:
+                    message = f"{title}: {result.accounts:,} accounts {done}, {result.changed} changed."
+                    if self.drifts:  # the drift table is stale now
+                        self.drifts, self.reconciled = [], False
+                await self._refresh()
+            finally:
+                self.running, self.progress = "", 100
         return rx.toast.success(message)
 
     @rx.event
@@ -183,8 +220,11 @@ class AdminState(AuthState):
         if name not in JOBS:
             return rx.toast.error("No such job.")
         try:
-            tick = await run(_perform, user.id, "run job", name, lambda _s: run_job(name, slot=f"admin-{utc_slug()}"),
-                             (), lambda t: t.summary)
+            # The job runs in its own session and transaction (it claims its slot); the audit row is written
+            # inside that transaction, so the run and its record commit together.
+            tick = await run(_perform, user.id, "run job", name,
+                             lambda _s, audit: run_job(name, slot=f"admin-{utc_slug()}", audit=audit), (),
+                             lambda t: t if isinstance(t, str) else t.summary, audit_within=True)
         except Exception as e:  # the job failed: it is in job_runs and the audit log
             await self._refresh()
             return rx.toast.error(f"{JOBS[name].title} failed: {e}")
@@ -215,27 +255,14 @@ def utc_slug() -> str:
     return utcnow().isoformat(timespec="microseconds")
 
 
-def _perform(s, actor_id: int, action: str, target: str, fn, args=(), describe=str):
-    """An audited admin action on this session: ``fn(s, *args)`` runs only for an admin."""
+def _perform(s, actor_id: int, action: str, target: str, fn, args=(), describe=str, audit_within: bool = False):
+    """An audited admin action on this session: ``fn(s, *args)`` runs only for an admin, in one transaction
+    with its audit row (``audit_within``: ``fn(s, audit, *args)`` makes its own and audits in it)."""
+    if audit_within:
+        return admin.perform(s, actor_id=actor_id, action=action, target=target,
+                             fn=lambda audit: fn(s, audit, *args), describe=describe, audit_within=True)
     return admin.perform(s, actor_id=actor_id, action=action, target=target, fn=lambda: fn(s, *args),
                          describe=describe)
-
-
-def _bulk(s, op: str, actor_id: int):
-    def work():
-        with admin.exclusive(s, op):
-            if op == "recalculate_all":
-                return admin.recalculate_all_balances(s)
-            if op == "sync_all":
-                return admin.sync_all_balances(s)
-            return admin.run_reconciliation(s, source="admin")
-
-    def describe(r):
-        if op == "reconcile":
-            return f"{r['accounts_checked']} accounts, {r['drifts_found']} drifted"
-        return f"{r.accounts} accounts, {r.changed} changed, {r.duration_ms} ms"
-
-    return admin.perform(s, actor_id=actor_id, action=op, target="all accounts", fn=work, describe=describe)
 
 
 # --------------------------------------------------------------------------- the page
@@ -278,6 +305,22 @@ def _copies_row(c) -> rx.Component:
 COPIES_HEAD = ["Account", "Name", "Kind", "balances", "accounts.balance (cache)", "ledger", "", ""]
 
 
+def _archive_check() -> rx.Component:
+    """The archive's proof beside the three copies: checkpoints = archived entries, each file's SHA-256 and
+    entry count, no id in both tables."""
+    return rx.vstack(
+        rx.callout(rx.text("Archive: ", AdminState.archive_summary), icon=rx.cond(AdminState.archive_clean,
+                                                                                  "check", "triangle_alert"),
+                   color_scheme=rx.cond(AdminState.archive_clean, "green", "red"), id="admin-archive-check",
+                   width="100%"),
+        rx.cond(AdminState.archive_findings.length() > 0,
+                _table(["Archive", "Found"], AdminState.archive_findings, lambda f: rx.table.row(
+                    rx.table.cell(f["what"]),
+                    rx.table.cell(f["detail"], color=rx.cond(f["bad"] == "yes", "var(--red-11)", "inherit")),
+                    class_name="archive-finding"), id="admin-archive-findings")),
+        width="100%", spacing="2")
+
+
 def admin_page() -> rx.Component:
     return player_page(
         rx.cond(
@@ -310,6 +353,7 @@ def admin_page() -> rx.Component:
                                     _table(COPIES_HEAD, AdminState.drifts, _copies_row, id="admin-drifts"),
                                     rx.callout("Every account agrees: balances = cache = ledger.", icon="check",
                                                color_scheme="green", id="admin-clean"))),
+                    rx.cond(AdminState.reconciled, _archive_check()),
                     width="100%"), width="100%"),
 
                 rx.card(rx.vstack(

@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from economy_app.db import WRITE_OPTION
+from economy_app.models import User
 from economy_app.services import live
 
 _UNIT = "economy_unit"
@@ -51,3 +53,19 @@ def unit(s: Session, *, write: bool) -> Iterator[Session]:
 
 def in_write_unit(s: Session) -> bool:
     return s.info.get(_UNIT) == "write"
+
+
+_LOCK_USER_PG = select(User.__table__.c.id).where(User.__table__.c.id == bindparam("user_id")).with_for_update()
+
+
+def lock_user(s: Session, user_id: int) -> None:
+    """Serialise a player's count-then-insert limits (companies per player, products per company, trades
+    per 5 s): call it first, inside the write unit, before counting. On PostgreSQL it locks the player's
+    ``users`` row (``SELECT ... FOR UPDATE``) until the unit ends, so a second request by the same player
+    counts only after the first committed; on SQLite the unit already holds the database's write lock
+    (``BEGIN IMMEDIATE``)."""
+    if not in_write_unit(s):
+        raise RuntimeError("lock_user() must run inside a write unit")
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(_LOCK_USER_PG, {"user_id": user_id}).all()
+

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
@@ -20,11 +22,13 @@ from sqlmodel import Session
 from economy_app.models import (
     Account,
     AdminAudit,
+    ArchiveFile,
     Balance,
     Company,
     JobRun,
     JobSetting,
     LedgerArchive,
+    LedgerCheckpoint,
     LedgerEntry,
     ReconciliationReport,
     User,
@@ -32,7 +36,7 @@ from economy_app.models import (
 )
 from economy_app.services import ledger, live
 from economy_app.services._tx import unit
-from economy_app.services.errors import AccountNotFound, AlreadyRunning, EconomyError, NotAdmin
+from economy_app.services.errors import AccountNotFound, AlreadyRunning, EconomyError, InvalidInput, NotAdmin
 from economy_app.services.ledger import insert_ignore
 
 accounts_t = Account.__table__
@@ -96,16 +100,19 @@ def account_copies(s: Session, account_id: int) -> AccountCopies:
 
 
 def recalculate_balance(s: Session, account_id: int) -> RepairResult:
-    """Set the account's balance (both copies) to what the ledger says."""
+    """Set the account's balance (both copies) to what the ledger says. The balance row is locked first
+    (PostgreSQL), so a posting in flight is either counted or waits: a repair never overwrites it."""
     with unit(s, write=True):
+        ledger.lock_balances(s, [account_id])
         before = account_copies(s, account_id)
         ledger.set_balances_from_ledger(s, [account_id])
         return RepairResult(before=before, after=account_copies(s, account_id))
 
 
 def sync_balance_from_account(s: Session, account_id: int) -> RepairResult:
-    """Set ``balances`` to the cached ``accounts.balance`` (creating a missing row)."""
+    """Set ``balances`` to the cached ``accounts.balance`` (creating a missing row), the row locked first."""
     with unit(s, write=True):
+        ledger.lock_balances(s, [account_id])
         before = account_copies(s, account_id)
         ledger.set_balances_from_cache(s, [account_id])
         return RepairResult(before=before, after=account_copies(s, account_id))
@@ -169,6 +176,8 @@ users_t = User.__table__
 companies_t = Company.__table__
 ledger_t = LedgerEntry.__table__
 archive_t = LedgerArchive.__table__
+checkpoints_t = LedgerCheckpoint.__table__
+files_t = ArchiveFile.__table__
 
 EXCLUSIVE_STALE = timedelta(minutes=10)
 
@@ -184,43 +193,113 @@ def require_admin(s: Session, user_id: int | None) -> User:
 
 def record(s: Session, *, admin_id: int | None, admin_name: str, action: str, target: str = "", result: str = "",
            ok: bool = True) -> None:
+    """Write an audit row: inside the caller's unit if there is one (the action's own transaction), else in
+    its own."""
     with unit(s, write=True):
         live.touch(s, live.ADMIN)
         s.execute(audit_t.insert().values(admin_id=admin_id, admin_name=admin_name[:40], action=action[:40],
                                           target=target[:100], result=result[:500], ok=ok, created_at=utcnow()))
 
 
-def perform(s: Session, *, actor_id: int, action: str, target: str, fn, describe=str):
-    """Run an admin action: role checked, the outcome written to the audit log (failures too)."""
-    admin = require_admin(s, actor_id)
+def _failure(e: BaseException) -> str:
+    return str(e) if isinstance(e, EconomyError) else f"{type(e).__name__}: {e}"
+
+
+def audited(s: Session, *, actor: tuple[int | None, str], action: str, target: str, fn, describe=str,
+            exclusive_name: str | None = None, audit_within: bool = False):
+    """Run an operator action and audit it: ``actor`` is (admin id, name), e.g. ``(None, "cli")``.
+
+    ``fn()`` runs in one write unit **with its audit row**: the action and its record commit together or
+    not at all. ``audit_within=True`` is for an action that makes its own transaction (a job's "Run now",
+    which claims its slot in the job's own session): it is called as ``fn(audit)`` and must call
+    ``audit(session, result)`` inside that transaction. A failed action (any exception) is audited in its
+    own unit, after its transaction rolled back, and re-raised. ``exclusive_name``: only one run at a
+    time across every worker (``exclusive``); a second one is refused with ``AlreadyRunning``, audited."""
+    admin_id, admin_name = actor
+    entry = dict(admin_id=admin_id, admin_name=admin_name, action=action, target=target)
+    audits: list[bool] = []
+
+    def audit(session: Session, result) -> None:
+        record(session, **entry, result=describe(result))
+        audits.append(True)
+
     try:
-        result = fn()
-    except EconomyError as e:
-        record(s, admin_id=admin.id, admin_name=admin.username, action=action, target=target, result=str(e),
-               ok=False)
+        with exclusive(s, exclusive_name) if exclusive_name else nullcontext():
+            if audit_within:
+                result = fn(audit)
+                if not audits:  # the action ran no transaction of its own to audit in
+                    record(s, **entry, result=describe(result))
+            else:
+                with unit(s, write=True):
+                    result = fn()
+                    audit(s, result)
+    except Exception as e:
+        record(s, **entry, result=_failure(e), ok=False)
         raise
-    record(s, admin_id=admin.id, admin_name=admin.username, action=action, target=target, result=describe(result))
     return result
+
+
+def perform(s: Session, *, actor_id: int, action: str, target: str, fn, describe=str,
+            exclusive_name: str | None = None, audit_within: bool = False):
+    """Run an admin action: the role checked on the server, then ``audited`` (the action and its audit row
+    in one transaction; a failure audited in its own)."""
+    admin = require_admin(s, actor_id)
+    return audited(s, actor=(admin.id, admin.username), action=action, target=target, fn=fn, describe=describe,
+                   exclusive_name=exclusive_name, audit_within=audit_within)
 
 
 @contextmanager
 def exclusive(s: Session, name: str, *, now: datetime | None = None):
-    """Only one run of ``name`` at a time across every worker (a row in job_runs while it runs)."""
+    """Only one run of ``name`` at a time across every worker: a claim row in ``job_runs`` while it runs.
+
+    The claim is an INSERT ... ON CONFLICT DO NOTHING on the unique (job_name, slot): of two admins
+    starting the same operation at once, one inserts and the other finds the row (on PostgreSQL it waits
+    for the first's claim to commit) and gets ``AlreadyRunning``, never an IntegrityError. A claim older
+    than ``EXCLUSIVE_STALE`` (left behind by a crash) is taken over. Claimed and released in units of
+    their own, so call it outside a unit."""
+    if s.info.get("economy_unit") is not None:
+        raise RuntimeError("exclusive() claims in its own transaction: call it outside a unit")
     now = now or utcnow()
     job = f"admin:{name}"
+    running = (job_runs_t.c.job_name == job) & (job_runs_t.c.slot == "running")
     with unit(s, write=True):
-        held = s.execute(select(job_runs_t.c.started_at).where(job_runs_t.c.job_name == job,
-                                                               job_runs_t.c.slot == "running")).scalar()
-        if held is not None and now - held < EXCLUSIVE_STALE:
-            raise AlreadyRunning("That operation is already running. Wait for it to finish.")
-        if held is not None:  # left behind by a crash
-            s.execute(job_runs_t.delete().where(job_runs_t.c.job_name == job, job_runs_t.c.slot == "running"))
-        s.execute(job_runs_t.insert().values(job_name=job, slot="running", started_at=now, status="running"))
+        s.execute(job_runs_t.delete().where(running, job_runs_t.c.started_at <= now - EXCLUSIVE_STALE))
+        claim = insert_ignore(s, job_runs_t, dict(job_name=job, slot="running", started_at=now, status="running"),
+                              index_elements=["job_name", "slot"])
+    if claim is None:
+        raise AlreadyRunning("That operation is already running. Wait for it to finish.")
     try:
         yield
     finally:
         with unit(s, write=True):
-            s.execute(job_runs_t.delete().where(job_runs_t.c.job_name == job, job_runs_t.c.slot == "running"))
+            s.execute(job_runs_t.delete().where(job_runs_t.c.id == claim))
+
+
+BULK_OPERATIONS = ("recalculate_all", "sync_all", "reconcile")
+
+
+def run_bulk(s: Session, *, actor_id: int, op: str):
+    """A whole-economy operation for the admin page: role checked, one at a time across every worker
+    (``AlreadyRunning`` otherwise), the work and its audit row in one transaction. Returns a ``BulkResult``
+    (recalculate_all, sync_all) or the reconciliation report (reconcile)."""
+    if op not in BULK_OPERATIONS:
+        raise InvalidInput("No such operation.")
+
+    def work():
+        if op == "recalculate_all":
+            return recalculate_all_balances(s)
+        if op == "sync_all":
+            return sync_all_balances(s)
+        return run_reconciliation(s, source="admin")
+
+    def describe(r):
+        if op == "reconcile":
+            return (f"{r['accounts_checked']} accounts, {r['drifts_found']} drifted, "
+                    f"{r['archive_problems']} archive problems")
+        return f"{r.accounts} accounts, {r.changed} changed, {r.duration_ms} ms"
+
+    return perform(s, actor_id=actor_id, action=op, target="all accounts", fn=work, describe=describe,
+                   exclusive_name=op)
 
 
 @dataclass(frozen=True)
@@ -284,29 +363,166 @@ def find_accounts(s: Session, query: str, *, limit: int = 20) -> list[AccountCop
         return [account_copies(s, i) for i in ids]
 
 
+@dataclass(frozen=True)
+class CheckpointDrift:
+    """An account whose checkpoint is not the sum of its archived entries: an archived entry was lost
+    (or added) behind the archive's back."""
+
+    account_id: int
+    name: str
+    checkpoint: int
+    checkpoint_entries: int
+    archived: int  # the net of the account's entries in ledger_archive
+    archived_entries: int
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """One recorded archive file: ``archived`` of its entries are still in ``ledger_archive``, ``restored``
+    were brought back; ``status`` is "ok", "missing" (not at its path on this machine: reported, not a
+    problem, since its entries are still in the archive table), "changed" (its SHA-256 differs from the
+    one recorded) or "count differs" (archived + restored is not the count it was written with)."""
+
+    id: int
+    name: str
+    path: str
+    sha256: str
+    entries: int
+    archived: int
+    restored: int
+    status: str
+
+    @property
+    def problem(self) -> bool:
+        return self.status not in ("ok", "missing")
+
+
+@dataclass(frozen=True)
+class ArchiveCheck:
+    archived_entries: int
+    checkpoints: int  # accounts holding a checkpoint
+    checkpoint_drifts: list[CheckpointDrift] = field(default_factory=list)
+    files: list[FileCheck] = field(default_factory=list)
+    in_both: int = 0  # ids in both the ledger and the archive (an entry counted twice)
+    unfiled: int = 0  # archived entries with no file record (archived before files were recorded)
+
+    @property
+    def problems(self) -> int:
+        return len(self.checkpoint_drifts) + sum(f.problem for f in self.files) + self.in_both
+
+    def summary(self) -> str:
+        verified = sum(f.status == "ok" for f in self.files)
+        missing = sum(f.status == "missing" for f in self.files)
+        text = (f"{self.archived_entries:,} archived entries; {self.checkpoints:,} checkpoints, "
+                f"{len(self.checkpoint_drifts)} differ from their archived entries; {len(self.files)} files, "
+                f"{verified} verified (SHA-256 and entry count)")
+        if missing:
+            text += f", {missing} not on this machine"
+        if self.files and (bad := sum(f.problem for f in self.files)):
+            text += f", {bad} with problems"
+        if self.in_both:
+            text += f"; {self.in_both} ids in both the ledger and the archive"
+        return text
+
+
+def _archived_net():
+    """(account_id, net, entries) of the archived entries, per account: two grouped sums."""
+    inflow = select(archive_t.c.to_account_id.label("aid"), func.sum(archive_t.c.amount).label("total"),
+                    func.count().label("n")).group_by(archive_t.c.to_account_id).subquery("ain")
+    outflow = select(archive_t.c.from_account_id.label("aid"), func.sum(archive_t.c.amount).label("total"),
+                     func.count().label("n")).group_by(archive_t.c.from_account_id).subquery("aout")
+    return inflow, outflow
+
+
+def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
+    """The archive's proof, set-based: every account's checkpoint equals the net (and count) of its entries
+    in ``ledger_archive``; every recorded file still has its SHA-256 (read back from disk when
+    ``verify_files``) and its entry count (still archived + restored); no id is in both tables."""
+    inflow, outflow = _archived_net()
+    cp_balance = func.coalesce(checkpoints_t.c.balance, 0)
+    cp_entries = func.coalesce(checkpoints_t.c.entries, 0)
+    archived = func.coalesce(inflow.c.total, 0) - func.coalesce(outflow.c.total, 0)
+    archived_n = func.coalesce(inflow.c.n, 0) + func.coalesce(outflow.c.n, 0)
+    drifts_q = (
+        select(accounts_t.c.id, accounts_t.c.name, cp_balance.label("cp"), cp_entries.label("cpn"),
+               archived.label("net"), archived_n.label("n"))
+        .select_from(accounts_t)
+        .outerjoin(checkpoints_t, checkpoints_t.c.account_id == accounts_t.c.id)
+        .outerjoin(inflow, inflow.c.aid == accounts_t.c.id)
+        .outerjoin(outflow, outflow.c.aid == accounts_t.c.id)
+        .where(or_(cp_balance != archived, cp_entries != archived_n))
+        .order_by(accounts_t.c.id)
+    )
+    per_file = select(archive_t.c.file_id, func.count().label("n")).group_by(archive_t.c.file_id)
+    with unit(s, write=False):
+        drifts = [CheckpointDrift(r.id, r.name, int(r.cp), int(r.cpn), int(r.net), int(r.n))
+                  for r in s.execute(drifts_q)]
+        counts = {r.file_id: r.n for r in s.execute(per_file)}
+        files = s.execute(select(files_t).order_by(files_t.c.id)).mappings().all()
+        checkpoints = s.execute(select(func.count()).select_from(checkpoints_t)).scalar_one()
+        in_both = s.execute(select(func.count()).select_from(archive_t)
+                            .join(ledger_t, ledger_t.c.id == archive_t.c.id)).scalar_one()
+    checks = []
+    for f in files:
+        held = counts.get(f["id"], 0)
+        if held + f["restored_entries"] != f["entries"]:
+            status = "count differs"
+        elif not verify_files:
+            status = "ok"
+        elif not Path(f["path"]).is_file():
+            status = "missing"
+        else:
+            from economy_app.services.archive import file_sha256
+
+            status = "ok" if file_sha256(Path(f["path"])) == f["sha256"] else "changed"
+        checks.append(FileCheck(id=f["id"], name=f["name"], path=f["path"], sha256=f["sha256"], entries=f["entries"],
+                                archived=held, restored=f["restored_entries"], status=status))
+    return ArchiveCheck(archived_entries=sum(counts.values()), checkpoints=checkpoints, checkpoint_drifts=drifts,
+                        files=checks, in_both=in_both, unfiled=counts.get(None, 0))
+
+
 def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = None) -> dict:
-    """Check every account (set-based), store a report, log each drift; with AUTO_REPAIR=on, recalculate
-    the drifted accounts from the ledger."""
+    """Check every account (set-based) and the archive (``check_archive``), store a report, log each
+    problem; with AUTO_REPAIR=on, recalculate the drifted accounts from the ledger (their balance rows
+    locked first). Archive problems are never repaired automatically: they need an operator."""
     if auto_repair is None:
         auto_repair = os.environ.get("AUTO_REPAIR", "off").lower() in ("on", "1", "true", "yes")
     started = time.perf_counter()
     drifts = reconcile(s)
+    archive_check = check_archive(s)
     with unit(s, write=False):
         checked = _count_accounts(s)
     for d in drifts:
         log.warning("drift on account %s (%s): balances %s, cache %s, ledger %s", d.account_id, d.name,
                     d.balances_value, d.cached_value, d.ledger_value)
+    for c in archive_check.checkpoint_drifts:
+        log.warning("checkpoint of account %s (%s) is %s over %s entries, its archived entries sum to %s over %s",
+                    c.account_id, c.name, c.checkpoint, c.checkpoint_entries, c.archived, c.archived_entries)
+    for f in archive_check.files:
+        if f.status != "ok":
+            log.warning("archive file %s (%s): %s", f.name, f.path, f.status)
+    if archive_check.in_both:
+        log.warning("%s ids are in both the ledger and the archive", archive_check.in_both)
     repaired = 0
     if auto_repair and drifts:
         with unit(s, write=True):
             repaired = ledger.set_balances_from_ledger(s, [d.account_id for d in drifts])
     details = "; ".join(f"#{d.account_id} {d.name}: balances={d.balances_value} cache={d.cached_value} "
                         f"ledger={d.ledger_value}" for d in drifts[:30])
+    archive_details = "; ".join(
+        [f"checkpoint #{c.account_id} {c.name}: {c.checkpoint} over {c.checkpoint_entries} entries, archived "
+         f"{c.archived} over {c.archived_entries}" for c in archive_check.checkpoint_drifts[:10]]
+        + [f"file {f.name}: {f.status}" for f in archive_check.files if f.problem][:10]
+        + ([f"{archive_check.in_both} ids in both tables"] if archive_check.in_both else []))
+    if archive_details:
+        details = f"{details}; archive: {archive_details}" if details else f"archive: {archive_details}"
     report = dict(created_at=utcnow(), accounts_checked=checked, drifts_found=len(drifts), repaired=repaired,
-                  duration_ms=_ms_since(started), source=source, details=details[:4000])
+                  duration_ms=_ms_since(started), source=source, details=details[:4000],
+                  archive_problems=archive_check.problems)
     with unit(s, write=True):
         report["id"] = s.execute(reports_t.insert().values(**report).returning(reports_t.c.id)).scalar_one()
     report["drifts"] = drifts
+    report["archive"] = archive_check
     return report
 
 

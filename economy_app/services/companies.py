@@ -23,7 +23,7 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.services import ledger, live
-from economy_app.services._tx import unit
+from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 
 companies_t = Company.__table__
@@ -194,6 +194,7 @@ def create_company(s: Session, *, owner_id: int, name: str, ticker: str, descrip
     name, ticker = clean_name(name), clean_ticker(ticker)
     description, tags = clean_description(description), clean_tags(tags)
     with unit(s, write=True):
+        lock_user(s, owner_id)  # the count below, then the insert, one founding at a time per player
         owned = s.execute(select(func.count()).select_from(companies_t)
                           .where(companies_t.c.owner_id == owner_id)).scalar_one()
         if owned >= max_companies():

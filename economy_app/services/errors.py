@@ -111,3 +111,22 @@ class NotAdmin(EconomyError):
 
 class AlreadyRunning(EconomyError):
     code = "already_running"
+
+
+class RestoreRefused(EconomyError):
+    """An archive file that cannot be restored as it is. Nothing was changed."""
+
+    code = "restore_refused"
+
+
+class RestoreConflict(RestoreRefused):
+    """Entries of an archive file that differ from the entries holding their ids (or that are in neither the
+    ledger nor the archive): restoring them would lose an entry or create money."""
+
+    code = "restore_conflict"
+
+
+class ArchiveFileMismatch(RestoreRefused):
+    """An archive file whose SHA-256 differs from the one recorded when it was written."""
+
+    code = "archive_file_mismatch"

@@ -55,8 +55,9 @@ def recent_runs(s: Session, job_name: str, limit: int = 20) -> list[dict]:
         return [dict(r._mapping) for r in rows]
 
 
-def run_claimed(s: Session, job_name: str, slot: str, work, *, now: datetime | None = None):
-    """Claim ``(job_name, slot)`` and do ``work(s)`` in the same transaction.
+def run_claimed(s: Session, job_name: str, slot: str, work, *, now: datetime | None = None, audit=None):
+    """Claim ``(job_name, slot)`` and do ``work(s)`` in the same transaction; ``audit(s, summary)``, when
+    given (an admin's "Run now"), writes the audit row in that transaction too.
 
     Returns ``(run_id, result)``, or ``(None, None)`` when the slot was claimed
     already (another worker, or an earlier run in this slot). If ``work`` fails,
@@ -73,6 +74,8 @@ def run_claimed(s: Session, job_name: str, slot: str, work, *, now: datetime | N
             result = work(s)
             summary = result.summary() if hasattr(result, "summary") else (str(result) if result is not None else "")
             finish_run(s, run_id, status="ok", summary=summary)
+            if audit is not None:
+                audit(s, summary)
             return run_id, result
     except Exception as e:
         with unit(s, write=True):

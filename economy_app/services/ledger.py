@@ -20,11 +20,29 @@ from the ledger, or from the cache) live here too, for the same reason.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, bindparam, case, func, insert, literal, select, text, tuple_, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -47,6 +65,7 @@ from economy_app.services.errors import (
     InsufficientFunds,
     InvalidAmount,
     InvalidInput,
+    RestoreConflict,
     SameAccount,
 )
 
@@ -88,9 +107,13 @@ _LOCK = (
 )
 _LOCK_PG = _LOCK.with_for_update(of=balances_t)
 _ACCOUNT_EXISTS = select(accounts_t.c.id).where(accounts_t.c.id == _b("id"))
-_BY_KEY = select(ledger_t).where(ledger_t.c.idempotency_key == _b("key"))
-_ARCHIVED_BY_KEY = select(*[archive_t.c[c.name] for c in ledger_t.columns]).where(
-    archive_t.c.idempotency_key == _b("key"))
+LEDGER_COLUMNS = tuple(c.name for c in ledger_t.columns)
+# A key seen before, live or archived: one statement (one snapshot, so an entry moving between the two
+# tables at that moment is seen in one of them), two index lookups (ux_ledger_archive_idempotency_key).
+_BY_KEY = union_all(
+    select(ledger_t).where(ledger_t.c.idempotency_key == _b("key")),
+    select(*[archive_t.c[c] for c in LEDGER_COLUMNS]).where(archive_t.c.idempotency_key == _b("key")),
+).limit(1)
 _KEY_LOCK_PG = select(func.pg_advisory_xact_lock(func.hashtextextended(_b("key"), 0)))
 _MINT_DEBIT = (
     update(balances_t)
@@ -152,8 +175,7 @@ def post(
         if postgres:
             # Serialise concurrent requests carrying the same key until commit.
             conn.execute(_KEY_LOCK_PG, {"key": idempotency_key})
-        prior = conn.execute(_BY_KEY, {"key": idempotency_key}).first() or \
-            conn.execute(_ARCHIVED_BY_KEY, {"key": idempotency_key}).first()
+        prior = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
         if prior is not None:
             same = (prior.from_account_id, prior.to_account_id, prior.amount, prior.type, prior.description) == (
                 from_account_id, to_account_id, amount, type, description)
@@ -204,11 +226,7 @@ def post(
 
 def insert_ignore(s: Session, table, values: dict, *, index_elements: list[str], index_where=None):
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL. Returns the new primary key or None."""
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(
+    stmt = _dialect_insert(s, table).values(**values).on_conflict_do_nothing(
         index_elements=index_elements, index_where=index_where)
     pk = list(table.primary_key.columns)[0]
     return s.execute(stmt.returning(pk)).scalar()
@@ -418,13 +436,43 @@ def ledger_value(s: Session, account_id: int) -> int:
                                 - outflow.scalar_subquery())).scalar_one())
 
 
+_LOCK_BALANCES_PG = select(balances_t.c.account_id).order_by(balances_t.c.account_id).with_for_update()
+
+
+def lock_balances(s: Session, account_ids: Sequence[int] | None = None) -> None:
+    """Lock the balance rows a repair is about to write (``None``: every one), in account-id order, the
+    order post() locks them in. A repair takes these locks *before* it computes anything: on PostgreSQL a
+    posting still in flight then either commits first (and the next statement, with a fresh READ COMMITTED
+    snapshot, counts it) or waits for the repair to commit. Without it, a repair computed from a snapshot
+    taken before the posting committed and then overwrote the posting's balance. On SQLite the write unit
+    already holds the database's write lock (BEGIN IMMEDIATE)."""
+    if not in_write_unit(s):
+        raise RuntimeError("lock_balances() must run inside a write unit")
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    q = _LOCK_BALANCES_PG
+    if account_ids is not None:
+        q = q.where(balances_t.c.account_id.in_(sorted(set(account_ids))))
+    s.execute(q).all()
+
+
+def _dialect_insert(s: Session, table):
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table)
+
+
 def _insert_missing_balance_rows(s: Session, now: datetime, account_ids: Sequence[int] | None) -> int:
-    """Create absent balances rows (holding the cached value until they are set)."""
+    """Create absent balances rows (holding the cached value until they are set). Two repairs creating
+    the same row at once: the second finds it there (ON CONFLICT DO NOTHING), never an IntegrityError."""
     missing = select(accounts_t.c.id, accounts_t.c.balance, literal(now)).where(
         ~select(balances_t.c.account_id).where(balances_t.c.account_id == accounts_t.c.id).exists())
     if account_ids is not None:
         missing = missing.where(accounts_t.c.id.in_(account_ids))
-    stmt = insert(balances_t).from_select(["account_id", "balance", "last_updated"], missing)
+    stmt = _dialect_insert(s, balances_t).from_select(["account_id", "balance", "last_updated"], missing) \
+        .on_conflict_do_nothing(index_elements=["account_id"])
     return len(s.execute(stmt.returning(balances_t.c.account_id)).all())
 
 
@@ -436,6 +484,7 @@ def set_balances_from_ledger(s: Session, account_ids: Sequence[int] | None = Non
     if not in_write_unit(s):
         raise RuntimeError("set_balances_from_ledger() must run inside a write unit")
     now = now or utcnow()
+    lock_balances(s, account_ids)  # first: then compute from a snapshot that counts every committed posting
     changed: set[int] = set()
     missing = select(accounts_t.c.id).where(
         ~select(balances_t.c.account_id).where(balances_t.c.account_id == accounts_t.c.id).exists())
@@ -486,6 +535,7 @@ def set_balances_from_cache(s: Session, account_ids: Sequence[int] | None = None
     if not in_write_unit(s):
         raise RuntimeError("set_balances_from_cache() must run inside a write unit")
     now = now or utcnow()
+    lock_balances(s, account_ids)  # first, as for set_balances_from_ledger: the cache read is then current
     created = _insert_missing_balance_rows(s, now, account_ids)
     q = (
         update(balances_t)
@@ -503,13 +553,29 @@ def set_balances_from_cache(s: Session, account_ids: Sequence[int] | None = None
 # --------------------------------------------------------------------------- archival
 
 
-def _net_of(entries_filter):
-    """(account_id, net) of the entries matching ``entries_filter``, in SQL."""
-    inflow = select(ledger_t.c.to_account_id.label("aid"), ledger_t.c.amount.label("delta")).where(entries_filter)
-    outflow = select(ledger_t.c.from_account_id.label("aid"), (-ledger_t.c.amount).label("delta")).where(
-        entries_filter)
-    both = union_all(inflow, outflow).subquery()
-    return select(both.c.aid, func.sum(both.c.delta).label("net"), func.count().label("n")).group_by(both.c.aid)
+ARCHIVE_CHUNK = 5000  # ids per statement when moving entries between the ledger and the archive
+
+
+def _chunks(items: Sequence, size: int = ARCHIVE_CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _ids_in(s: Session, column, ids: Sequence[int]):
+    """``column IN (ids)`` with the ids as one bound value (a JSON array on SQLite, an array on PostgreSQL):
+    no statement with thousands of parameters to build for every chunk."""
+    if s.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
+    values = select(literal_column("value")).select_from(func.json_each(bindparam("ids", json.dumps(list(ids)))))
+    return column.in_(values)
+
+
+def _add_net(nets: dict[int, list[int]], row) -> None:
+    """Add one entry to each side's (net, entries) in ``nets``."""
+    for aid, delta in ((row["to_account_id"], row["amount"]), (row["from_account_id"], -row["amount"])):
+        acc = nets.setdefault(aid, [0, 0])
+        acc[0] += delta
+        acc[1] += 1
 
 
 def _add_to_checkpoints(s: Session, nets: list, as_of: datetime, sign: int) -> None:
@@ -528,64 +594,161 @@ def _add_to_checkpoints(s: Session, nets: list, as_of: datetime, sign: int) -> N
                       .values(balance=balance, entries=entries, as_of=moved_to))
 
 
-def archive_entries(s: Session, cutoff: datetime, write_row, *, now: datetime | None = None) -> int:
-    """Move every entry older than ``cutoff`` out of the ledger, inside the caller's write unit:
-    ``write_row(dict)`` receives each (in id order, for the export file), each account's checkpoint
-    grows by the net of its moved entries, and the rows go to ``ledger_archive``. Balances do not change,
-    and recalculation stays exact: checkpoint + the entries after it."""
+def archive_entries(s: Session, cutoff: datetime, write_row, *, file_id: int | None = None,
+                    now: datetime | None = None) -> int:
+    """Move every entry older than ``cutoff`` out of the ledger, inside the caller's write unit.
+
+    The entries are selected **once** (one statement, one snapshot); everything after acts on exactly
+    those ids: ``write_row(dict)`` receives each (in id order, for the export file), each account's
+    checkpoint grows by the net of exactly those entries, and exactly those rows go to ``ledger_archive``
+    (tagged with ``file_id``) and leave the ledger. An entry that commits meanwhile (PostgreSQL) is not in
+    the set: it stays in the ledger for the next archive. Balances do not change, and recalculation stays
+    exact: checkpoint + the entries after it. Returns the number of entries moved."""
     if not in_write_unit(s):
         raise RuntimeError("archive_entries() must run inside a write unit")
     now = now or utcnow()
-    old = ledger_t.c.created_at < cutoff
-    count = 0
-    for row in s.execute(select(ledger_t).where(old).order_by(ledger_t.c.id)).mappings():
+    ids: list[int] = []
+    nets: dict[int, list[int]] = {}
+    rows = select(ledger_t).where(ledger_t.c.created_at < cutoff).order_by(ledger_t.c.id)
+    for row in s.execute(rows.execution_options(yield_per=ARCHIVE_CHUNK)).mappings():
         write_row(dict(row))
-        count += 1
-    if not count:
+        ids.append(row["id"])
+        _add_net(nets, row)
+    if not ids:
         return 0
-    _add_to_checkpoints(s, s.execute(_net_of(old)).all(), cutoff, +1)
-    columns = [c.name for c in ledger_t.columns]
-    s.execute(insert(archive_t).from_select(columns + ["archived_at"],
-                                            select(*[ledger_t.c[c] for c in columns], literal(now)).where(old)))
-    s.execute(ledger_t.delete().where(old))
-    return count
+    _add_to_checkpoints(s, [(aid, net, n) for aid, (net, n) in nets.items()], cutoff, +1)
+    copy = select(*[ledger_t.c[c] for c in LEDGER_COLUMNS], literal(now, DateTime), literal(file_id, Integer))
+    for chunk in _chunks(ids):
+        moved = len(s.execute(insert(archive_t).from_select([*LEDGER_COLUMNS, "archived_at", "file_id"],
+                                                            copy.where(_ids_in(s, ledger_t.c.id, chunk)))
+                              .returning(archive_t.c.id)).all())
+        deleted = s.execute(ledger_t.delete().where(_ids_in(s, ledger_t.c.id, chunk))).rowcount
+        if not moved == deleted == len(chunk):  # only archival deletes ledger rows, and it runs alone
+            raise RuntimeError(f"archive: {len(chunk)} entries selected, {moved} copied, {deleted} deleted")
+    return len(ids)
 
 
-def restore_entries(s: Session, rows: list[dict]) -> int:
-    """Bring archived entries back into the ledger (same ids), inside the caller's write unit, and take
-    their net back out of the checkpoints. Entries already in the ledger are skipped."""
+@dataclass(frozen=True)
+class Restored:
+    restored: int  # entries moved back from the archive to the ledger
+    already_in_ledger: int  # identical entries found in the ledger (restored before): skipped
+    per_file: dict[int | None, int]  # restored entries per archive file id (None: archived before files)
+
+
+def _same_entry(a, b) -> bool:
+    return all(a[c] == b[c] for c in LEDGER_COLUMNS)
+
+
+def _differences(file_row, db_row) -> str:
+    return ", ".join(f"{c} {file_row[c]!r} here, {db_row[c]!r} there" for c in LEDGER_COLUMNS
+                     if file_row[c] != db_row[c])
+
+
+def restore_entries(s: Session, rows: Iterable[dict]) -> Restored:
+    """Bring archived entries back into the ledger (same ids), inside the caller's write unit, comparing
+    whole rows, never ids alone:
+
+    - an entry identical to one in ``ledger_archive`` moves back to the ledger (and out of its account's
+      checkpoint);
+    - an entry identical to one in the ledger was restored before: skipped;
+    - an entry whose id is taken by a *different* entry (in either table), an entry that is in neither
+      table (restoring it would create money), or an id that appears twice: ``RestoreConflict`` naming
+      them. The caller's unit then rolls back, so nothing changes.
+
+    ``rows`` may be a generator (read in chunks, never all in memory)."""
     if not in_write_unit(s):
         raise RuntimeError("restore_entries() must run inside a write unit")
-    if not rows:
-        return 0
-    ids = [r["id"] for r in rows]
-    present = set(s.execute(select(ledger_t.c.id).where(ledger_t.c.id.between(min(ids), max(ids)))).scalars())
-    fresh = [r for r in rows if r["id"] not in present]
-    if not fresh:
-        return 0
-    columns = [c.name for c in ledger_t.columns]
-    for start in range(0, len(fresh), 5000):
-        s.execute(insert(ledger_t), [{c: r.get(c) for c in columns} for r in fresh[start:start + 5000]])
+    problems: list[str] = []
+    seen: set[int] = set()
     nets: dict[int, list[int]] = {}
-    for r in fresh:  # each account's net of the restored entries, in one pass
-        for aid, delta in ((r["to_account_id"], r["amount"]), (r["from_account_id"], -r["amount"])):
-            acc = nets.setdefault(aid, [0, 0])
-            acc[0] += delta
-            acc[1] += 1
+    per_file: dict[int | None, int] = {}
+    restored = skipped = 0
+    batch: list[dict] = []
+
+    def flush() -> None:
+        nonlocal restored, skipped
+        ids = [r["id"] for r in batch]
+        in_ledger = {r["id"]: r for r in s.execute(select(ledger_t).where(_ids_in(s, ledger_t.c.id, ids))).mappings()}
+        archived = {r["id"]: r for r in s.execute(
+            select(archive_t).where(_ids_in(s, archive_t.c.id, ids))).mappings()}
+        back = []
+        for r in batch:
+            entry_id = r["id"]
+            if entry_id in seen:
+                problems.append(f"entry {entry_id} appears twice in the file")
+                continue
+            seen.add(entry_id)
+            here, there = in_ledger.get(entry_id), archived.get(entry_id)
+            if here is not None and there is not None:
+                differ = [name for name, row in (("the ledger's", here), ("the archive's", there))
+                          if not _same_entry(r, row)]
+                problems.append(f"entry {entry_id} is in both the ledger and the archive"
+                                + (f" ({' and '.join(differ)} differs from this file's)" if differ else ""))
+            elif here is not None:
+                if _same_entry(r, here):
+                    skipped += 1
+                else:
+                    problems.append(f"entry {entry_id}: the ledger holds a different entry with this id "
+                                    f"({_differences(r, here)})")
+            elif there is not None:
+                if _same_entry(r, there):
+                    back.append(entry_id)
+                    _add_net(nets, there)
+                    per_file[there["file_id"]] = per_file.get(there["file_id"], 0) + 1
+                else:
+                    problems.append(f"entry {entry_id}: the archive holds a different entry with this id "
+                                    f"({_differences(r, there)})")
+            else:
+                problems.append(f"entry {entry_id} is in neither the ledger nor the archive "
+                                "(restoring it would create money)")
+        if back and not problems:  # after the first problem, only check: the unit will roll back anyway
+            archived_rows = select(*[archive_t.c[c] for c in LEDGER_COLUMNS]).where(_ids_in(s, archive_t.c.id, back))
+            s.execute(insert(ledger_t).from_select(list(LEDGER_COLUMNS), archived_rows))
+            s.execute(archive_t.delete().where(_ids_in(s, archive_t.c.id, back)))
+            restored += len(back)
+        batch.clear()
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= ARCHIVE_CHUNK:
+            flush()
+    if batch:
+        flush()
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise RestoreConflict(f"Nothing was restored: {len(problems)} entr{'y' if len(problems) == 1 else 'ies'} "
+                              f"of this file cannot be restored: {shown}.")
     _add_to_checkpoints(s, [(aid, net, n) for aid, (net, n) in nets.items()], utcnow(), -1)
-    s.execute(archive_t.delete().where(
-        select(ledger_t.c.id).where(ledger_t.c.id == archive_t.c.id).exists()))
-    return len(fresh)
+    ledger_sequence_not_behind(s)
+    return Restored(restored=restored, already_in_ledger=skipped, per_file=per_file)
+
+
+_SEQUENCE_NOT_BEHIND_PG = text(
+    "SELECT setval(pg_get_serial_sequence('ledger', 'id'), top) FROM ("
+    "SELECT GREATEST((SELECT MAX(id) FROM ledger), (SELECT MAX(id) FROM ledger_archive)) AS top) t "
+    "WHERE top > COALESCE(pg_sequence_last_value(pg_get_serial_sequence('ledger', 'id')::regclass), 0)")
+
+
+def ledger_sequence_not_behind(s: Session) -> None:
+    """After entries were inserted with explicit ids (a restore), the next id is still above every id in
+    the ledger and the archive. SQLite's AUTOINCREMENT moves its sequence up by itself; a PostgreSQL
+    sequence is moved with setval (never down)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(_SEQUENCE_NOT_BEHIND_PG)
 
 
 __all__ = [
     "HistoryRow",
+    "LEDGER_COLUMNS",
+    "Restored",
     "archive_entries",
     "check_amount",
     "cursor",
     "cursor_text",
     "history",
     "insert_ignore",
+    "ledger_sequence_not_behind",
+    "lock_balances",
     "open_account",
     "parse_cursor",
     "restore_entries",

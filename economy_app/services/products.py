@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from economy_app.models import Company, Product, utcnow
-from economy_app.services._tx import unit
+from economy_app.services._tx import lock_user, unit
 from economy_app.services.companies import _owned
 from economy_app.services.errors import InvalidAmount, InvalidInput, NotCompanyOwner, ProductNotFound
 
@@ -93,6 +93,7 @@ def create_product(s: Session, *, actor_id: int, company_id: int, name: str, pri
     cost_percent = (rng or random.Random()).randint(*COST_PERCENT_RANGE)
     with unit(s, write=True):
         _owned(s, actor_id, company_id)
+        lock_user(s, actor_id)  # the owner's row: a per-company listing limit counts one listing at a time
         product_id = s.execute(products_t.insert().values(
             company_id=company_id, name=name, description=description, price_cents=price_cents,
             cost_percent=cost_percent, active=True, created_at=utcnow()).returning(products_t.c.id)).scalar_one()

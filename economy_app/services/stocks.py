@@ -31,7 +31,7 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.services import ledger, live
-from economy_app.services._tx import unit
+from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
     AccountNotFound,
     CompanyNotFound,
@@ -149,6 +149,7 @@ def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None
 
 
 def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime) -> None:
+    lock_user(s, actor_id)  # count, then trade: one of this player's trades at a time
     recent = s.execute(
         select(func.count()).select_from(trades_t)
         .where(trades_t.c.actor_id == actor_id, trades_t.c.company_id == company_id,

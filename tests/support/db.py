@@ -22,6 +22,8 @@ def wipe(engine: Engine) -> None:
         else:
             for table in reversed(SQLModel.metadata.sorted_tables):
                 conn.execute(table.delete())
+            if conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first():
+                conn.execute(text("DELETE FROM sqlite_sequence"))  # AUTOINCREMENT tables remember their top id
 
 
 def fingerprint(engine: Engine) -> str:
@@ -68,3 +70,17 @@ def check_invariants(engine: Engine) -> None:
                    + conn.execute(select(func.count()).select_from(LedgerArchive)).scalar_one())
         rows = conn.execute(select(func.count()).select_from(h)).scalar_one()
         assert rows == 2 * entries, f"{rows} balance_history rows for {entries} ledger entries"
+        # The archive: each checkpoint is exactly the net (and count) of the account's archived entries,
+        # and no entry is both live and archived.
+        arch = LedgerArchive.__table__
+        archived: dict[int, list[int]] = {}
+        for src, dst, amount in conn.execute(select(arch.c.from_account_id, arch.c.to_account_id, arch.c.amount)):
+            for account_id, delta in ((src, -amount), (dst, amount)):
+                acc = archived.setdefault(account_id, [0, 0])
+                acc[0] += delta
+                acc[1] += 1
+        checkpoints = {r.account_id: [r.balance, r.entries] for r in conn.execute(
+            select(LedgerCheckpoint.account_id, LedgerCheckpoint.balance, LedgerCheckpoint.entries))}
+        assert checkpoints == archived, f"checkpoints {checkpoints} != archived entries {archived}"
+        both = conn.execute(select(func.count()).select_from(arch).join(l, l.c.id == arch.c.id)).scalar_one()
+        assert both == 0, f"{both} entries are in both the ledger and the archive"

@@ -13,8 +13,8 @@ from economy_app.services import accounts, users
 from tests.support.db import check_invariants
 
 
-def economy(db_url, *args):
-    env = dict(os.environ, DATABASE_URL=db_url)
+def economy(db_url, *args, env=None):
+    env = dict(os.environ, DATABASE_URL=db_url, **(env or {}))
     return subprocess.run([sys.executable, "-m", "economy_app", *args], env=env, capture_output=True, text=True,
                           timeout=120)
 
@@ -63,3 +63,31 @@ def test_cli_seed_once_and_health(db_url, engine):
     run = economy(db_url, "health")
     assert "players 4" in run.stdout and "sum of balances $0.00" in run.stdout
     check_invariants(engine)
+
+
+def test_cli_archive_restore_and_the_archive_proof(db_url, session, engine, tmp_path):
+    import re
+    from datetime import timedelta
+
+    from economy_app.models import LedgerArchive, utcnow
+    from economy_app.services import admin
+
+    user = users.create_user(session, "alice", "correct horse")
+    accounts.initialize_account(session, user.id)
+    env_dir = dict(ECONOMY_DATA_DIR=str(tmp_path))
+    before = (utcnow() + timedelta(seconds=2)).isoformat()
+    run = economy(db_url, "ledger", "archive", "--before", before, env=env_dir)
+    assert run.returncode == 0 and "1 entries moved to the archive" in run.stdout and "SHA-256" in run.stdout
+    path = re.search(r"written to (\S+\.jsonl\.gz)", run.stdout).group(1)
+    run = economy(db_url, "reconcile")
+    assert run.returncode == 0 and "archive: provable" in run.stdout and "1 files, 1 verified" in run.stdout
+
+    with engine.begin() as conn:  # an archived entry lost behind the archive's back
+        conn.execute(LedgerArchive.__table__.delete())
+    run = economy(db_url, "reconcile")
+    assert run.returncode == 1 and "every account agrees" in run.stdout  # the three copies cannot see it
+    assert "checkpoint of account" in run.stdout and "count differs" in run.stdout
+    run = economy(db_url, "ledger", "restore", path)  # the lost entry is not restored out of nowhere
+    assert run.returncode == 2 and "in neither the ledger nor the archive" in run.stderr
+    assert [(e["admin_name"], e["action"], e["ok"]) for e in admin.audit_log(session)] == [
+        ("cli", "ledger restore", False), ("cli", "ledger archive", True)]

@@ -120,8 +120,10 @@ def test_archive_and_restore_keep_every_balance(session, engine, make_player, tm
                           idempotency_key="old-1")
     assert archive.archive(session, before=utcnow() - timedelta(days=1), directory=tmp_path).entries == 0
 
-    assert archive.restore(session, result.path) == 7
-    assert archive.restore(session, result.path) == 0  # already back
+    restored = archive.restore(session, result.path)
+    assert (restored.restored, restored.already_in_ledger, restored.known_file) == (7, 0, True)
+    again = archive.restore(session, result.path)  # already back: every entry is found, identical, in the ledger
+    assert (again.restored, again.already_in_ledger) == (0, 7)
     assert session.execute(select(func.count()).select_from(LedgerArchive)).scalar_one() == 0
     assert {x: accounts.get_balance(session, x) for x in (a, b)} == balances
     assert admin.reconcile(session) == []
