@@ -12,7 +12,9 @@ from economy_app.money import AmountError, format_cents, parse_dollars
 from economy_app.services import companies, products
 from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import parse_id, ProductItem, percent_text, product_item
+from economy_app.state.present import ProductItem, form_text, parse_id, percent_text, product_item
+
+FORM_ERROR = "Fill in the form."
 
 
 @private
@@ -66,16 +68,16 @@ class CompanyState(AuthState):
 
     @rx.event
     async def load(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
-        return await self._refresh(user.id, parse_id(self.router.url.query_parameters.get("id", "")))
+            return await self._to_login()
+        return await self._refresh(user.id, parse_id(self.router.url.query_parameters.get("id", "")) or 0)
 
     async def _act(self, fn, success: str, *args, **kwargs):
         """Run an owner action (the service checks ownership), then refresh the figures."""
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         try:
             await run(fn, *args, actor_id=user.id, **kwargs)
         except EconomyError as e:
@@ -85,19 +87,26 @@ class CompanyState(AuthState):
 
     @rx.event
     async def save_company(self, form: dict):
-        return await self._act(companies.update_company, "Company updated.", company_id=parse_id(form.get("company_id")),
-                               name=str(form.get("name", "")), description=str(form.get("description", "")),
-                               tags=str(form.get("tags", "")))
+        fields = [form_text(form, k) for k in ("company_id", "name", "description", "tags")]
+        if None in fields:
+            return rx.toast.error(FORM_ERROR)
+        company_id, name, description, tags = fields
+        return await self._act(companies.update_company, "Company updated.", company_id=parse_id(company_id) or 0,
+                               name=name, description=description, tags=tags)
 
     @rx.event
     async def add_product(self, form: dict):
+        fields = [form_text(form, k) for k in ("company_id", "name", "price", "description")]
+        if None in fields:
+            return rx.toast.error(FORM_ERROR)
+        company_id, name, price_text, description = fields
         try:
-            price = parse_dollars(str(form.get("price", "")))
+            price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        return await self._act(products.create_product, f"{str(form.get('name', '')).strip()} is on sale.",
-                               company_id=parse_id(form.get("company_id")), name=str(form.get("name", "")),
-                               price_cents=price, description=str(form.get("description", "")))
+        return await self._act(products.create_product, f"{name.strip()} is on sale.",
+                               company_id=parse_id(company_id) or 0, name=name, price_cents=price,
+                               description=description)
 
     @rx.event
     def open_edit(self, product_id: int):
@@ -112,26 +121,31 @@ class CompanyState(AuthState):
 
     @rx.event
     async def save_product(self, form: dict):
+        fields = [form_text(form, k) for k in ("product_id", "name", "price", "description")]
+        if None in fields:
+            return rx.toast.error(FORM_ERROR)
+        product_id, name, price_text, description = fields
         try:
-            price = parse_dollars(str(form.get("price", "")))
+            price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        event = await self._act(products.update_product, "Product updated.", product_id=parse_id(form.get("product_id")),
-                                name=str(form.get("name", "")), description=str(form.get("description", "")),
-                                price_cents=price)
+        event = await self._act(products.update_product, "Product updated.", product_id=parse_id(product_id) or 0,
+                                name=name, description=description, price_cents=price)
         self.editing = 0
         return event
 
     @rx.event
     async def set_active(self, product_id: int, active: bool):
+        if not isinstance(active, bool):
+            return rx.toast.error("Product not found.")
         return await self._act(products.set_active, "Product is on sale again." if active else "Product withdrawn.",
-                               product_id=parse_id(product_id), active=bool(active))
+                               product_id=parse_id(product_id) or 0, active=active)
 
     @rx.event
     async def check_public(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         try:
             await run(companies.require_owner, user.id, self.company_id)
             went = await run(companies.check_and_update_public_status, self.company_id)

@@ -1,9 +1,13 @@
 """The session, shared by every page: a token in the browser's localStorage, checked on the server.
 
 Page states are flat substates of ``AuthState``. Every handler that shows
-private data first calls ``current_user()``, which resolves the token against
+private data first calls ``_current_user()``, which resolves the token against
 the database (one indexed read) on every call: logging out anywhere, or an
 expired session, takes effect on the very next event, in every worker.
+
+Reflex makes every public method of a state an event handler the browser can
+call, so every method here that is not meant to be one starts with ``_``
+(tests/unit/test_event_handlers.py lists them all).
 """
 
 from __future__ import annotations
@@ -50,7 +54,12 @@ class AuthState(rx.State):
     display_name: str = ""
     is_admin: bool = False
 
-    async def current_user(self) -> SessionUser | None:
+    def _client_address(self) -> str:
+        """The websocket's remote address as Reflex resolved it (X-Forwarded-For only through the number of
+        trusted proxies set in REFLEX_TRUSTED_PROXY_HOPS): never a value the browser sends."""
+        return self.router.session.client_ip
+
+    async def _current_user(self) -> SessionUser | None:
         user = await run(auth_service.resolve, self.auth_token) if self.auth_token else None
         if user is None:
             self.username, self.display_name, self.is_admin = "", "", False
@@ -58,16 +67,16 @@ class AuthState(rx.State):
             self.username, self.display_name, self.is_admin = user.username, user.display_name, user.is_admin
         return user
 
-    async def clear_private_data(self) -> None:
+    async def _clear_private_data(self) -> None:
         for cls in PRIVATE_STATES:
             (await self.get_state(cls)).reset()
 
-    async def to_login(self):
+    async def _to_login(self):
         """Forget everything private in this tab and go to the login page."""
-        await self.clear_private_data()
+        await self._clear_private_data()
         return rx.redirect(routes.LOGIN, replace=True)
 
-    def remember(self, result: auth_service.LoginResult) -> None:
+    def _remember(self, result: auth_service.LoginResult) -> None:
         self.auth_token = result.token
         self.username, self.display_name = result.user.username, result.user.display_name
         self.is_admin = result.user.is_admin
@@ -77,5 +86,5 @@ class AuthState(rx.State):
         await run(auth_service.logout, self.auth_token)
         self.auth_token = ""
         self.username, self.display_name, self.is_admin = "", "", False
-        await self.clear_private_data()
+        await self._clear_private_data()
         return [rx.redirect(routes.LOGIN, replace=True), rx.toast.info("You are logged out.")]
