@@ -19,8 +19,9 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 WORKERS ?= 2
 PG_PORT ?= 5433
 REDIS_PORT ?= 6380
+# No demo logins (a password everybody knows) in the scaled mode: ECONOMY_DEMO=off.
 SCALED_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:$(PG_PORT)/economy \
-	REFLEX_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 GRANIAN_WORKERS=$(WORKERS)
+	REFLEX_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 GRANIAN_WORKERS=$(WORKERS) ECONOMY_DEMO=off
 
 .PHONY: run run-scaled services-down test setup migrate seed build chromium postgresql redis unit e2e bench bench-load clean
 

@@ -178,6 +178,10 @@ def _cmd_restore(args) -> int:
 
 def _cmd_seed(args) -> int:
     from economy_app.services import seed
+    if not seed.demo_enabled():
+        print("seed: ECONOMY_DEMO=off: no demo world and no demo logins. Sign up in the game, then "
+              "`economy make-admin USERNAME` for an admin.")
+        return 0
     with get_session() as s:
         creds = seed.seed_demo_world(s)
     if creds is None:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 
-_AMOUNT_RE = re.compile(r"^\$?(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d{1,2}))?$")
+# ASCII digits only (``\d`` would take Arabic-Indic, Devanagari or full-width digits too), grouping commas
+# only every three digits, no spaces inside the number.
+_AMOUNT_RE = re.compile(r"^\$?(?P<int>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<frac>[0-9]{1,2}))?$")
+_WHOLE_RE = re.compile(r"^(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)$")
 
 
 class AmountError(ValueError):
@@ -17,18 +20,19 @@ class AmountError(ValueError):
 def parse_dollars(text: str) -> int:
     """``"1,234.56"`` -> 123456 cents. Accepts ``$10``, ``1234.5``, ``1,234.56``.
 
-    Rejects signs, more than two decimals, non-numbers, NaN/inf and zero.
+    Rejects signs, more than two decimals, non-numbers, NaN/inf, zero, digits other than ASCII 0-9 and
+    spaces or misplaced commas inside the number.
     """
     if not isinstance(text, str):
         raise AmountError("Enter an amount, like 12.50.")
-    raw = text.strip().replace(" ", "")
+    raw = text.strip()
     if not raw:
         raise AmountError("Enter an amount, like 12.50.")
     if raw.startswith("-") or raw.startswith("$-"):
         raise AmountError("The amount must be positive.")
-    m = _AMOUNT_RE.match(raw)
+    m = _AMOUNT_RE.match(raw) if len(raw) <= 32 else None
     if m is None:
-        if re.match(r"^\$?[\d,]*\.\d{3,}$", raw):
+        if re.match(r"^\$?[0-9,]*\.[0-9]{3,}$", raw):
             raise AmountError("Use at most two decimals (cents).")
         raise AmountError("That is not an amount of money. Use digits, like 1,234.56.")
     whole = int(m.group("int").replace(",", ""))
@@ -37,6 +41,18 @@ def parse_dollars(text: str) -> int:
     if cents <= 0:
         raise AmountError("The amount must be more than $0.00.")
     return cents
+
+
+def parse_whole(text, *, maximum: int) -> int | None:
+    """A whole number a person typed (``"1,500"``, ``"1500"``): ASCII digits with grouping commas in the right
+    places, from 1 to ``maximum``; None for anything else (signs, decimals, other digits, inner spaces)."""
+    if not isinstance(text, str):
+        return None
+    raw = text.strip()
+    if len(raw) > 32 or not _WHOLE_RE.match(raw):
+        return None
+    value = int(raw.replace(",", ""))
+    return value if 1 <= value <= maximum else None
 
 
 def format_cents(cents: int, *, sign: bool = False) -> str:

@@ -7,6 +7,16 @@ import reflex as rx
 from economy_app.components.money import money
 
 
+def _counterpart(item, **props) -> rx.Component:
+    """The counterpart's name; the system's own rows carry a badge, an element no player's name can produce."""
+    return rx.hstack(
+        rx.cond(item.system, rx.badge(rx.icon("landmark", size=12), "System", color_scheme="iris", variant="solid",
+                                      size="1", class_name="system-badge")),
+        rx.text(item.counterpart, **props),
+        spacing="1", align="center", wrap="wrap",
+    )
+
+
 def _history_row(item, show_account) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(item.date, white_space="nowrap", size="2")),
@@ -15,7 +25,7 @@ def _history_row(item, show_account) -> rx.Component:
             rx.text(item.type, size="2", weight="medium"),
             rx.cond(item.batch != "", rx.badge(item.batch, variant="soft", size="1"), rx.fragment()),
             spacing="1")),
-        rx.table.cell(item.counterpart),
+        rx.table.cell(_counterpart(item, size="2")),
         rx.table.cell(rx.text(item.description, size="2", color_scheme="gray")),
         rx.table.cell(money(item.amount, item.cents, signed=True, weight="medium", white_space="nowrap"),
                       justify="end"),
@@ -27,7 +37,7 @@ def _history_card(item, show_account) -> rx.Component:
     """The same row on a narrow screen: who and how much first, then what and when."""
     return rx.box(
         rx.hstack(
-            rx.text(item.counterpart, weight="medium", size="2", trim="both"),
+            _counterpart(item, weight="medium", size="2", trim="both"),
             rx.spacer(),
             money(item.amount, item.cents, signed=True, weight="bold", white_space="nowrap", size="3"),
             align="center",

@@ -191,14 +191,16 @@ class AuthSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
 
 
-class LoginThrottle(SQLModel, table=True):
-    """Failed logins per username (lower-cased), shared by every worker through the database."""
+class RateLimit(SQLModel, table=True):
+    """Abuse limits shared by every worker through the database: one counter per key (failed logins per
+    username and client address, per client address; sign-ups per client address)."""
 
-    __tablename__ = "login_throttle"
+    __tablename__ = "rate_limits"
 
-    username_key: str = Field(sa_column=Column(String(30), primary_key=True))
-    failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))
-    last_failure_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    key: str = Field(sa_column=Column(String(120), primary_key=True))
+    count: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    first_at: datetime = Field(sa_column=Column(DateTime, nullable=False))  # the window's start
+    last_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
     blocked_until: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
 
 
@@ -231,6 +233,9 @@ class Company(SQLModel, table=True):
     treasury_shares: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     share_price_micros: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     ipo_price_micros: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    # The price curve's base: the price is base x (1 + 8% x shares outside the treasury / total shares)
+    # (services.stocks); set at the IPO, rescaled by the price tick, never changed by a trade.
+    base_price_micros: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
 
 
 class Product(SQLModel, table=True):

@@ -11,7 +11,7 @@ from economy_app.services import accounts
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import AccountItem, account_item
+from economy_app.state.present import AccountItem, account_item, parse_id
 
 
 @private
@@ -24,9 +24,9 @@ class AccountsState(AuthState):
 
     @rx.event
     async def load(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         views = await run(accounts.list_accounts, user.id)
         self.items = [account_item(v) for v in views]
         self.loaded = True
@@ -42,14 +42,17 @@ class AccountsState(AuthState):
 
     @rx.event
     async def show_chart(self, account_id: int):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
+        account = parse_id(account_id)
         try:
-            points = await run(accounts.balance_series, user.id, int(account_id))
-        except (EconomyError, ValueError, TypeError):
+            if account is None:
+                raise EconomyError("Account not found.")
+            points = await run(accounts.balance_series, user.id, account)
+        except EconomyError:
             return rx.toast.error("Account not found.")
-        self.chart_account = int(account_id)
+        self.chart_account = account
         self.chart_title = next((i.name for i in self.items if i.id == self.chart_account), "")
         series = [{"t": p.at.strftime("%m-%d %H:%M"), "balance": p.balance} for p in points]
         current = next((i.cents for i in self.items if i.id == self.chart_account), None)

@@ -16,7 +16,7 @@ from economy_app.services import admin
 from economy_app.services import live as topics
 from economy_app.services.errors import EconomyError, NotAdmin
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import when
+from economy_app.state.present import parse_id, text_arg, when
 
 BULK = {
     "recalculate_all": ("Recalculate all", "recalculated from the ledger"),
@@ -73,9 +73,9 @@ class AdminState(AuthState):
 
     async def _admin(self):
         """The logged-in admin, or None (and the page closed): the role is checked on the server."""
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return None, await self.to_login()
+            return None, await self._to_login()
         try:
             await run(admin.require_admin, user.id)
         except NotAdmin as e:
@@ -136,7 +136,7 @@ class AdminState(AuthState):
 
     @rx.event
     async def search(self, text: str):
-        self.query = text[:60]
+        self.query = text_arg(text, 60)
         user, exit_ = await self._admin()
         if user is None:
             return exit_
@@ -147,7 +147,9 @@ class AdminState(AuthState):
         if user is None:
             return exit_
         try:
-            account = int(account_id)
+            account = parse_id(account_id)
+            if account is None:
+                raise EconomyError("Account not found.")
             result = await run(_perform, user.id, action, f"account {account}", fn, (account,),
                                lambda r: "changed" if r.changed else "already agreed")
         except (EconomyError, ValueError) as e:
@@ -170,7 +172,7 @@ class AdminState(AuthState):
     async def start_bulk(self, op: str):
         """A whole-economy operation, in the background with a progress bar; one at a time everywhere.
         However it ends (done, refused, failed), it ends in a message and the tab is free again."""
-        if op not in BULK:
+        if not isinstance(op, str) or op not in BULK:
             return
         async with self:
             if self.running:
@@ -217,7 +219,7 @@ class AdminState(AuthState):
         user, exit_ = await self._admin()
         if user is None:
             return exit_
-        if name not in JOBS:
+        if not isinstance(name, str) or name not in JOBS:
             return rx.toast.error("No such job.")
         try:
             # The job runs in its own session and transaction (it claims its slot); the audit row is written
@@ -235,7 +237,7 @@ class AdminState(AuthState):
         user, exit_ = await self._admin()
         if user is None:
             return exit_
-        if name not in JOBS:
+        if not isinstance(name, str) or name not in JOBS:
             return rx.toast.error("No such job.")
         await run(_perform, user.id, "pause job" if paused else "resume job", name, admin.set_job_paused,
                   (name, paused), lambda _: "ok")

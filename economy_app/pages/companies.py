@@ -12,7 +12,7 @@ from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
-from economy_app.state.present import CompanyItem, company_item
+from economy_app.state.present import CompanyItem, company_item, form_text, text_arg
 
 DIRECTORY_PAGE = 20
 
@@ -26,9 +26,9 @@ class CompaniesState(AuthState):
 
     @rx.event
     async def load(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         views = await run(companies.my_companies, user.id)
         self.items = [company_item(v) for v in views]
         self.loaded = True
@@ -42,16 +42,21 @@ class CompaniesState(AuthState):
     async def create(self, form: dict):
         if self.creating:
             return
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            yield await self.to_login()
+            yield await self._to_login()
             return
+        fields = [form_text(form, k) for k in ("name", "ticker", "description", "tags")]
+        if None in fields:
+            self.error = "Fill in the form: a name and a ticker."
+            yield rx.toast.error(self.error)
+            return
+        name, ticker, description, tags = fields
         self.creating = True
         yield
         try:
-            view = await run(companies.create_company, owner_id=user.id, name=str(form.get("name", "")),
-                             ticker=str(form.get("ticker", "")), description=str(form.get("description", "")),
-                             tags=str(form.get("tags", "")))
+            view = await run(companies.create_company, owner_id=user.id, name=name, ticker=ticker,
+                             description=description, tags=tags)
         except EconomyError as e:
             self.error, self.creating = str(e), False
             yield rx.toast.error(str(e))
@@ -71,9 +76,9 @@ class DirectoryState(PagedList, AuthState):
     items: list[CompanyItem] = []
 
     async def _fetch(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         rows, self.total = await run(companies.directory, query=self.query, sort=self.sort, page=self.page,
                                      page_size=DIRECTORY_PAGE)
         self.items = [company_item(v) for v in rows]
@@ -91,7 +96,7 @@ class DirectoryState(PagedList, AuthState):
 
     @rx.event
     async def search(self, text: str):
-        self.query, self.page = text[:50], 1
+        self.query, self.page = text_arg(text, 50), 1
         return await self._fetch()
 
 

@@ -14,8 +14,10 @@ from economy_app.services import companies, products
 from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import parse_id, ProductItem, percent_text, product_item
+from economy_app.state.present import ProductItem, form_text, parse_id, percent_text, product_item
 from economy_app.state.schedule import ScheduleState
+
+FORM_ERROR = "Fill in the form."
 
 
 @private
@@ -69,10 +71,10 @@ class CompanyState(AuthState):
 
     @rx.event
     async def load(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
-        event = await self._refresh(user.id, parse_id(self.router.url.query_parameters.get("id", "")))
+            return await self._to_login()
+        event = await self._refresh(user.id, parse_id(self.router.url.query_parameters.get("id", "")) or 0)
         if event is None:
             self._listen(user, topics.company(self.company_id), topics.account(self.account_id),
                          topics.job(MARKETPLACE))
@@ -82,17 +84,17 @@ class CompanyState(AuthState):
     async def live_refresh(self):
         """A marketplace run, a trade or another tab changed the company: fresh figures, and the countdown
         rolls over to the next run."""
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         (await self.get_state(ScheduleState)).refresh()
         return await self._refresh(user.id, self.company_id)
 
     async def _act(self, fn, success: str, *args, **kwargs):
         """Run an owner action (the service checks ownership), then refresh the figures."""
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         try:
             await run(fn, *args, actor_id=user.id, **kwargs)
         except EconomyError as e:
@@ -102,19 +104,26 @@ class CompanyState(AuthState):
 
     @rx.event
     async def save_company(self, form: dict):
-        return await self._act(companies.update_company, "Company updated.", company_id=parse_id(form.get("company_id")),
-                               name=str(form.get("name", "")), description=str(form.get("description", "")),
-                               tags=str(form.get("tags", "")))
+        fields = [form_text(form, k) for k in ("company_id", "name", "description", "tags")]
+        if None in fields:
+            return rx.toast.error(FORM_ERROR)
+        company_id, name, description, tags = fields
+        return await self._act(companies.update_company, "Company updated.", company_id=parse_id(company_id) or 0,
+                               name=name, description=description, tags=tags)
 
     @rx.event
     async def add_product(self, form: dict):
+        fields = [form_text(form, k) for k in ("company_id", "name", "price", "description")]
+        if None in fields:
+            return rx.toast.error(FORM_ERROR)
+        company_id, name, price_text, description = fields
         try:
-            price = parse_dollars(str(form.get("price", "")))
+            price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        return await self._act(products.create_product, f"{str(form.get('name', '')).strip()} is on sale.",
-                               company_id=parse_id(form.get("company_id")), name=str(form.get("name", "")),
-                               price_cents=price, description=str(form.get("description", "")))
+        return await self._act(products.create_product, f"{name.strip()} is on sale.",
+                               company_id=parse_id(company_id) or 0, name=name, price_cents=price,
+                               description=description)
 
     @rx.event
     def open_edit(self, product_id: int):
@@ -129,26 +138,31 @@ class CompanyState(AuthState):
 
     @rx.event
     async def save_product(self, form: dict):
+        fields = [form_text(form, k) for k in ("product_id", "name", "price", "description")]
+        if None in fields:
+            return rx.toast.error(FORM_ERROR)
+        product_id, name, price_text, description = fields
         try:
-            price = parse_dollars(str(form.get("price", "")))
+            price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        event = await self._act(products.update_product, "Product updated.", product_id=parse_id(form.get("product_id")),
-                                name=str(form.get("name", "")), description=str(form.get("description", "")),
-                                price_cents=price)
+        event = await self._act(products.update_product, "Product updated.", product_id=parse_id(product_id) or 0,
+                                name=name, description=description, price_cents=price)
         self.editing = 0
         return event
 
     @rx.event
     async def set_active(self, product_id: int, active: bool):
+        if not isinstance(active, bool):
+            return rx.toast.error("Product not found.")
         return await self._act(products.set_active, "Product is on sale again." if active else "Product withdrawn.",
-                               product_id=parse_id(product_id), active=bool(active))
+                               product_id=parse_id(product_id) or 0, active=active)
 
     @rx.event
     async def check_public(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         try:
             await run(companies.require_owner, user.id, self.company_id)
             went = await run(companies.check_and_update_public_status, self.company_id)

@@ -23,6 +23,8 @@ class DashboardState(AuthState):
     net_worth_cents: int = 0
     holdings: str = ""
     holdings_cents: int = 0
+    owed: str = ""  # what the player's companies owe their shareholders
+    owed_cents: int = 0
     personal: str = ""
     personal_cents: int = 0
     account_count: int = 0
@@ -30,16 +32,17 @@ class DashboardState(AuthState):
 
     @rx.event
     async def load(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         d = await run(accounts.dashboard, user.id)
         names = {v.id: v.name for v in d.accounts}
         self.net_worth, self.net_worth_cents = format_cents(d.net_worth), d.net_worth
         self.holdings, self.holdings_cents = format_cents(d.holdings), d.holdings
+        self.owed, self.owed_cents = format_cents(d.owed), d.owed
         self.personal, self.personal_cents = format_cents(d.personal_balance), d.personal_balance
         self.account_count = len(d.accounts)
-        self.recent = [history_item(r, names) for r in d.recent]
+        self.recent = [history_item(r, names, d.system_account_id) for r in d.recent]
         self.loaded = True
         self._listen(user, *(topics.account(v.id) for v in d.accounts))
 
@@ -74,9 +77,12 @@ def dashboard_page() -> rx.Component:
                         size="3", color_scheme="gray"),
                 rx.grid(
                     stat("Net worth", money(DashboardState.net_worth, DashboardState.net_worth_cents),
-                         rx.cond(DashboardState.holdings_cents > 0,
-                                 "cash in all your accounts + " + DashboardState.holdings + " in shares",
-                                 "cash across all your accounts"), "net-worth"),
+                         rx.fragment(rx.cond(DashboardState.holdings_cents > 0,
+                                             "cash in all your accounts + " + DashboardState.holdings + " in shares",
+                                             "cash across all your accounts"),
+                                     rx.cond(DashboardState.owed_cents > 0,
+                                             " - " + DashboardState.owed + " your companies owe their shareholders",
+                                             "")), "net-worth"),
                     stat("Personal balance", money(DashboardState.personal, DashboardState.personal_cents),
                          "your personal account", "personal-balance"),
                     stat("Accounts", rx.text(DashboardState.account_count), "that you own", "account-count"),

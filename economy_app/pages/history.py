@@ -13,7 +13,7 @@ from economy_app.services import accounts, ledger
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import TYPE_LABELS, HistoryItem, day_range, history_item
+from economy_app.state.present import TYPE_LABELS, HistoryItem, day_range, history_item, parse_id, text_arg
 
 PAGE_SIZE = 50
 ALL = "all"
@@ -33,6 +33,7 @@ class HistoryState(AuthState):
     has_next: bool = False
     error: str = ""
     _last_cursor: str = ""  # backend only: where the next page starts
+    _system_id: int = 0  # backend only: the mint's account, whose rows get the system badge
 
     @rx.var
     def page_number(self) -> int:
@@ -44,14 +45,15 @@ class HistoryState(AuthState):
 
     def _query(self, user_id: int) -> dict:
         since, until = day_range(self.since_text, self.until_text)
-        return dict(user_id=user_id, account_id=None if self.account_filter == ALL else int(self.account_filter),
+        account = None if self.account_filter == ALL else parse_id(self.account_filter) or 0
+        return dict(user_id=user_id, account_id=account,
                     types=None if self.type_filter == ALL else [self.type_filter], since=since, until=until)
 
     async def _fetch(self, start: str):
         """Fetch the page starting after ``start``; returns an event to yield (or None)."""
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         try:
             q = self._query(user.id)
             rows = await run(accounts.player_history, q.pop("user_id"), q.pop("account_id"),
@@ -65,16 +67,17 @@ class HistoryState(AuthState):
         self.error = ""
         names = {int(o["value"]): o["label"] for o in self.account_options}
         self.has_next = len(rows) > PAGE_SIZE
-        self.rows = [history_item(r, names) for r in rows[:PAGE_SIZE]]
+        self.rows = [history_item(r, names, self._system_id or None) for r in rows[:PAGE_SIZE]]
         self._last_cursor = ledger.cursor_text(ledger.cursor(rows[PAGE_SIZE - 1])) if self.has_next else ""
         return None
 
     @rx.event
     async def load(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         views = await run(accounts.list_accounts, user.id)
+        self._system_id = await run(accounts.find_system_account_id) or 0
         self.account_options = [{"value": str(v.id), "label": v.name} for v in views]
         self._listen(user, *(topics.account(v.id) for v in views))
         wanted = self.router.url.query_parameters.get("account", "")
@@ -108,21 +111,25 @@ class HistoryState(AuthState):
 
     @rx.event
     async def set_account(self, value: str):
+        if value != ALL and (not isinstance(value, str) or value not in {o["value"] for o in self.account_options}):
+            return rx.toast.error("Account not found.")
         self.account_filter = value
         return await self.apply()
 
     @rx.event
     async def set_type(self, value: str):
+        if value != ALL and (not isinstance(value, str) or value not in LEDGER_TYPES):
+            return rx.toast.error("Unknown entry type.")
         self.type_filter = value
         return await self.apply()
 
     @rx.event
     def set_since(self, value: str):
-        self.since_text = value
+        self.since_text = text_arg(value, 10)
 
     @rx.event
     def set_until(self, value: str):
-        self.until_text = value
+        self.until_text = text_arg(value, 10)
 
     @rx.event
     async def clear_filters(self):
@@ -151,9 +158,9 @@ class HistoryState(AuthState):
 
     @rx.event
     async def export_csv(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         try:
             q = self._query(user.id)
             text, count, truncated = await run(accounts.history_csv, q.pop("user_id"), q.pop("account_id"), **q)

@@ -9,6 +9,7 @@ from economy_app.components.layout import public_page
 from economy_app.services import auth as auth_service
 from economy_app.services.errors import EconomyError
 from economy_app.state.auth import AuthState, run
+from economy_app.state.present import form_text
 
 
 class LoginState(AuthState):
@@ -19,7 +20,7 @@ class LoginState(AuthState):
     async def check(self):
         """A visitor who is already logged in goes straight to the dashboard."""
         self.error = ""
-        if self.auth_token and await self.current_user() is not None:
+        if self.auth_token and await self._current_user() is not None:
             return rx.redirect(routes.DASHBOARD, replace=True)
 
     async def _enter(self, fn, *args, welcome: str | None = None, **kwargs):
@@ -36,23 +37,30 @@ class LoginState(AuthState):
             yield rx.toast.error(str(e))
             return
         self.error, self.busy = "", False
-        self.remember(result)
+        self._remember(result)
         yield [rx.redirect(routes.DASHBOARD, replace=True), *([rx.toast.success(welcome)] if welcome else [])]
 
     @rx.event
     async def login(self, form: dict):
-        async for event in self._enter(auth_service.login, str(form.get("username", "")),
-                                       str(form.get("password", ""))):
+        username, password = form_text(form, "username"), form_text(form, "password")
+        if username is None or password is None:
+            self.error = auth_service.GENERIC_FAILURE
+            return
+        async for event in self._enter(auth_service.login, username, password, client=self._client_address()):
             yield event
 
     @rx.event
     async def signup(self, form: dict):
-        password, confirm = str(form.get("password", "")), str(form.get("confirm", ""))
+        username, display_name = form_text(form, "username"), form_text(form, "display_name")
+        password, confirm = form_text(form, "password"), form_text(form, "confirm")
+        if None in (username, display_name, password, confirm):
+            self.error = "Fill in the form: username, password and its confirmation."
+            return
         if password != confirm:
             self.error = "The two passwords differ."
             return
-        async for event in self._enter(auth_service.signup, str(form.get("username", "")), password,
-                                       display_name=str(form.get("display_name", "")).strip() or None,
+        async for event in self._enter(auth_service.signup, username, password,
+                                       display_name=display_name.strip() or None, client=self._client_address(),
                                        welcome="Welcome! Your account opened with $10,000.00."):
             yield event
 

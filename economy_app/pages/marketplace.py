@@ -13,7 +13,7 @@ from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
-from economy_app.state.present import ProductItem, product_item
+from economy_app.state.present import ProductItem, parse_id, product_item, text_arg
 from economy_app.state.schedule import ScheduleState
 
 PAGE_SIZE = 24
@@ -33,9 +33,9 @@ class MarketplaceState(PagedList, AuthState):
     items: list[ProductItem] = []
 
     async def _fetch(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         rows, self.total = await run(products.listing, query=self.query, company_id=self.company_id or None,
                                      sort=self.sort, page=self.page, page_size=PAGE_SIZE)
         self.items = [product_item(p) for p in rows]
@@ -51,11 +51,11 @@ class MarketplaceState(PagedList, AuthState):
 
     @rx.event
     async def load(self):
-        wanted = self.router.url.query_parameters.get("company", "")
+        wanted = parse_id(self.router.url.query_parameters.get("company", ""))
         self.company_id, self.company_label, self.page = 0, "", 1
-        if wanted.isdigit():
+        if wanted is not None:
             try:
-                c = await run(companies.get_company, int(wanted))
+                c = await run(companies.get_company, wanted)
                 self.company_id, self.company_label = c.id, f"{c.name} ({c.ticker})"
             except EconomyError:
                 pass
@@ -63,7 +63,7 @@ class MarketplaceState(PagedList, AuthState):
 
     @rx.event
     async def search(self, text: str):
-        self.query, self.page = text[:80], 1
+        self.query, self.page = text_arg(text, 80), 1
         return await self._fetch()
 
     @rx.event

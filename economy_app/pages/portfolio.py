@@ -24,9 +24,9 @@ class PortfolioState(AuthState):
 
     @rx.event
     async def load(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         positions = await run(market.portfolio, user.id)
         self.items = [position_item(p) for p in positions]
         self.total_value = format_cents(sum(p.value_cents for p in positions))
@@ -51,13 +51,14 @@ class LeaderboardState(AuthState):
 
     @rx.event
     async def load(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         self._listen(user, topics.ECONOMY, topics.MARKET)
         b = await run(market.leaderboard)
         self.players = [{"rank": str(i), "name": n, "worth": format_cents(w), "cash": format_cents(c),
-                         "held": format_cents(h)} for i, (n, w, c, h) in enumerate(b.players, 1)]
+                         "held": format_cents(h), "owed": format_cents(o)}
+                        for i, (n, w, c, h, o) in enumerate(b.players, 1)]
         self.by_cap = [{"rank": str(i), "id": str(cid), "name": n, "ticker": t, "value": format_cents(v)}
                        for i, (cid, n, t, v) in enumerate(b.by_market_cap, 1)]
         self.by_cash = [{"rank": str(i), "id": str(cid), "name": n, "ticker": t, "value": format_cents(v)}
@@ -132,8 +133,8 @@ def _board(title: str, head: list[str], rows, keys: list[str], link: bool = Fals
 def leaderboard_page() -> rx.Component:
     return player_page(
         rx.grid(
-            _board("Richest players", ["#", "Player", "Net worth", "Cash", "Shares"], LeaderboardState.players,
-                   ["rank", "name", "worth", "cash", "held"]),
+            _board("Richest players", ["#", "Player", "Net worth", "Cash", "Shares", "Owed to shareholders"],
+                   LeaderboardState.players, ["rank", "name", "worth", "cash", "held", "owed"]),
             _board("Largest companies", ["#", "Company", "Ticker", "Market cap"], LeaderboardState.by_cap,
                    ["rank", "name", "ticker", "value"], link=True),
             _board("Most cash", ["#", "Company", "Ticker", "Cash"], LeaderboardState.by_cash,

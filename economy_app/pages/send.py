@@ -17,7 +17,7 @@ from economy_app.services import accounts
 from economy_app.services.errors import EconomyError, InsufficientFunds, InvalidAmount
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import AccountItem, account_item, check_amount_text, send_preview
+from economy_app.state.present import AccountItem, account_item, check_amount_text, parse_id, send_preview, text_arg
 
 DESCRIPTION_MAX = accounts.MAX_TRANSFER_DESCRIPTION
 
@@ -66,9 +66,9 @@ class SendState(AuthState):
 
     @rx.event
     async def load(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         await self._load_sources(user)
         if not self.form_key:
             self.form_key = uuid.uuid4().hex
@@ -77,13 +77,15 @@ class SendState(AuthState):
     @rx.event
     async def live_refresh(self):
         """Money moved in or out of one of the player's accounts: new balances, the form kept as typed."""
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         await self._load_sources(user)
 
     @rx.event
     def set_source(self, value: str):
+        if not isinstance(value, str) or all(str(a.id) != value for a in self.sources):
+            return
         self.source_id = value
         if self.recipient_id and str(self.recipient_id) == value:
             self.recipient_id, self.recipient_name = 0, ""
@@ -92,12 +94,12 @@ class SendState(AuthState):
 
     @rx.event
     async def search(self, text: str):
-        self.query = text[:40]
+        self.query = text_arg(text, 40)
         if not self.query.strip():
             self.results = []
             return
-        if await self.current_user() is None:
-            return await self.to_login()
+        if await self._current_user() is None:
+            return await self._to_login()
         found = await run(accounts.search_recipients, self.query)
         self.results = [
             {"id": str(r.account_id), "name": r.name,
@@ -107,7 +109,11 @@ class SendState(AuthState):
 
     @rx.event
     def pick(self, account_id: str, name: str):
-        self.recipient_id, self.recipient_name = int(account_id), name
+        """Choose one of the search results shown (the name shown is the server's, not the click's)."""
+        chosen = next((r for r in self.results if parse_id(r["id"]) == parse_id(account_id)), None)
+        if chosen is None:
+            return
+        self.recipient_id, self.recipient_name = int(chosen["id"]), chosen["name"]
         self.results, self.query = [], ""
 
     @rx.event
@@ -116,21 +122,21 @@ class SendState(AuthState):
 
     @rx.event
     def set_amount(self, text: str):
-        self.amount_text = text[:32]
+        self.amount_text = text_arg(text, 32)
         self.amount_error = self._check()[1] if self.amount_text.strip() else ""
 
     @rx.event
     def set_description(self, text: str):
-        self.description = text[:DESCRIPTION_MAX]
+        self.description = text_arg(text, DESCRIPTION_MAX)
 
     @rx.event
     async def confirm(self, key: str):
         """Send. ``key`` comes from the page that was clicked: a second click or a replay carries the same one."""
         if self.sending or not isinstance(key, str) or not key or len(key) > 64 or key == self.last_sent_key:
             return
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            yield await self.to_login()
+            yield await self._to_login()
             return
         cents, error = self._check()
         if cents is None:
@@ -143,7 +149,7 @@ class SendState(AuthState):
         self.sending = True
         yield
         try:
-            await run(accounts.transfer, actor_id=user.id, from_account_id=int(self.source_id or 0),
+            await run(accounts.transfer, actor_id=user.id, from_account_id=parse_id(self.source_id) or 0,
                       to_account_id=self.recipient_id, amount=cents, description=self.description or None,
                       idempotency_key=f"send:{user.id}:{key}")
         except EconomyError as e:

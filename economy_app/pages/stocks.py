@@ -8,13 +8,21 @@ import reflex as rx
 
 from economy_app import routes
 from economy_app.components.layout import player_page
-from economy_app.money import format_cents
+from economy_app.money import format_cents, parse_whole
 from economy_app.services import accounts, market, stocks
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
-from economy_app.state.present import parse_id, StockItem, change_text, percent_text, price_text, stock_item
+from economy_app.state.present import (
+    StockItem,
+    change_text,
+    parse_id,
+    percent_text,
+    price_text,
+    stock_item,
+    text_arg,
+)
 
 PAGE_SIZE = 20
 RANGE_KEYS = list(market.RANGES)
@@ -29,9 +37,9 @@ class StocksState(PagedList, AuthState):
     items: list[StockItem] = []
 
     async def _fetch(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         rows, self.total = await run(market.overview, sort=self.sort, page=self.page, page_size=PAGE_SIZE)
         self.items = [stock_item(r) for r in rows]
         self.loaded = True
@@ -96,10 +104,10 @@ class StockState(AuthState):
 
     @rx.event
     async def load(self):
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
-        self.company_id = parse_id(self.router.url.query_parameters.get("id", ""))
+            return await self._to_login()
+        self.company_id = parse_id(self.router.url.query_parameters.get("id", "")) or 0
         views = await run(accounts.list_accounts, user.id)
         self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
         if self.account_id not in {a["value"] for a in self.trade_accounts} and self.trade_accounts:
@@ -113,9 +121,9 @@ class StockState(AuthState):
     async def live_refresh(self):
         """A trade or a price tick: fresh price, chart, holders, trades and account balances; the trade box
         keeps what the player typed, and its preview is quoted again at the new price."""
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            return await self.to_login()
+            return await self._to_login()
         views = await run(accounts.list_accounts, user.id)
         self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
         event = await self._refresh()
@@ -125,14 +133,16 @@ class StockState(AuthState):
 
     @rx.event
     async def set_range(self, key: str):
-        if key in market.RANGES:
+        if isinstance(key, str) and key in market.RANGES:
             self.range_key = key
         return await self._refresh()
 
+    def _shares(self) -> int | None:
+        return parse_whole(self.shares_text, maximum=10**12)  # the service says how many one trade may move
+
     async def _quote(self):
-        try:
-            shares = int(self.shares_text.replace(",", "").strip())
-        except ValueError:
+        shares = self._shares()
+        if shares is None:
             self.preview, self.preview_error = "", "Enter a whole number of shares." if self.shares_text else ""
             return
         try:
@@ -142,12 +152,13 @@ class StockState(AuthState):
             return
         verb = "cost" if q.side == "buy" else "pay you"
         self.preview_error = ""
-        self.preview = (f"{q.shares:,} shares at {price_text(q.price_micros)} {verb} {format_cents(q.total_cents)}; "
+        self.preview = (f"{q.shares:,} shares {verb} {format_cents(q.total_cents)} "
+                        f"({price_text(q.price_micros)} a share on average); "
                         f"the price then is {price_text(q.new_price_micros)}.")
 
     @rx.event
     async def set_shares(self, text: str):
-        self.shares_text = text[:12]
+        self.shares_text = text_arg(text, 12)
         await self._quote()
 
     @rx.event
@@ -157,27 +168,27 @@ class StockState(AuthState):
 
     @rx.event
     def set_account(self, value: str):
-        self.account_id = value
+        if isinstance(value, str) and value in {a["value"] for a in self.trade_accounts}:
+            self.account_id = value
 
     @rx.event
     async def trade(self):
         if self.busy:
             return
-        user = await self.current_user()
+        user = await self._current_user()
         if user is None:
-            yield await self.to_login()
+            yield await self._to_login()
             return
-        try:
-            shares = int(self.shares_text.replace(",", "").strip())
-        except ValueError:
+        shares = self._shares()
+        if shares is None:
             yield rx.toast.error("Enter a whole number of shares.")
             return
         self.busy = True
         yield
         fn = stocks.buy if self.side == "buy" else stocks.sell
         try:
-            r = await run(fn, actor_id=user.id, account_id=parse_id(self.account_id), company_id=self.company_id,
-                          shares=shares)
+            r = await run(fn, actor_id=user.id, account_id=parse_id(self.account_id) or 0,
+                          company_id=self.company_id, shares=shares)
         except EconomyError as e:
             self.busy = False
             yield rx.toast.error(str(e))

@@ -292,11 +292,13 @@ def balance_series(s: Session, user_id: int, account_id: int, *, points: int = 2
 @dataclass(frozen=True)
 class Dashboard:
     accounts: list[AccountView]
-    net_worth: int  # cash in every account of the player + their holdings at market price
+    net_worth: int  # cash in every account of the player + holdings - what their companies owe shareholders
     holdings: int
+    owed: int  # what buying back the outstanding shares of the player's companies would cost them
     personal_balance: int
     personal_account_id: int | None
     recent: list[ledger.HistoryRow]
+    system_account_id: int | None  # the mint's account: its rows in ``recent`` are the system's
 
 
 def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
@@ -307,9 +309,11 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
 
     rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
     held = market.holdings_value(s, [v.id for v in views])
-    return Dashboard(accounts=views, net_worth=sum(v.balance for v in views) + held, holdings=held,
-                     personal_balance=personal.balance if personal else 0,
-                     personal_account_id=personal.id if personal else None, recent=rows)
+    owed = market.owed_to_shareholders(s, user_id)
+    return Dashboard(accounts=views, net_worth=sum(v.balance for v in views) + held - owed, holdings=held,
+                     owed=owed, personal_balance=personal.balance if personal else 0,
+                     personal_account_id=personal.id if personal else None, recent=rows,
+                     system_account_id=find_system_account_id(s))
 
 
 def player_history(
@@ -339,7 +343,8 @@ def player_history(
 def history_csv(s: Session, user_id: int, account_id: int | None = None, *, types: list[str] | None = None,
                 since: datetime | None = None, until: datetime | None = None,
                 max_rows: int = CSV_MAX_ROWS) -> tuple[str, int, bool]:
-    """The filtered history as CSV text: (csv, rows, truncated). Amounts are exact decimal strings."""
+    """The filtered history as CSV text: (csv, rows, truncated). Amounts are exact decimal strings; every other
+    text cell a spreadsheet would run as a formula is neutralised (``csv_cell``)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["entry_id", "date_utc", "account_id", "type", "counterpart", "description", "amount",
@@ -352,14 +357,23 @@ def history_csv(s: Session, user_id: int, account_id: int | None = None, *, type
             if count == max_rows:
                 truncated = True
                 break
-            writer.writerow([r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.account_id, r.type,
-                             r.counterpart_name, r.description or "", cents_to_decimal(r.signed_amount),
-                             r.batch_count or ""])
+            writer.writerow([r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.account_id, csv_cell(r.type),
+                             csv_cell(r.counterpart_name), csv_cell(r.description or ""),
+                             cents_to_decimal(r.signed_amount), r.batch_count or ""])
             count += 1
         if truncated or len(page) < 500:
             break
         before = ledger.cursor(page[-1])
     return out.getvalue(), count, truncated
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A text cell no spreadsheet runs as a formula: one starting with =, +, -, @, tab or carriage return gets a
+    leading apostrophe (OWASP's CSV injection advice). Player-chosen names and descriptions go through here."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def cents_to_decimal(cents: int) -> str:

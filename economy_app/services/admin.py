@@ -356,7 +356,7 @@ def find_accounts(s: Session, query: str, *, limit: int = 20) -> list[AccountCop
     match = (func.lower(users_t.c.username).like(pattern, escape="\\")
              | func.lower(accounts_t.c.name).like(pattern, escape="\\")
              | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))
-    if query.isdigit():
+    if query.isascii() and query.isdigit() and len(query) <= 10 and int(query) <= 2_147_483_647:  # an id
         match = match | (accounts_t.c.id == int(query))
     with unit(s, write=False):
         ids = s.execute(q.where(match).order_by(accounts_t.c.id).limit(max(1, min(limit, 50)))).scalars().all()

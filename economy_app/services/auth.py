@@ -3,40 +3,64 @@
 The browser holds a random token; the database holds its SHA-256 in
 ``auth_sessions`` with an expiry, so a session survives reloads and new tabs,
 is shared by every app worker, and logging out (deleting the row) ends it
-everywhere the token was used. Failed logins are counted per username in
-``login_throttle``: after ``FREE_FAILURES`` the next attempt must wait, twice as
-long after each further failure (capped), whatever worker it reaches.
+everywhere the token was used.
+
+Abuse limits live in ``rate_limits`` (services/limits.py), so every worker sees them:
+
+- Login attempts are counted per (username, client address) and per client address
+  overall, as OWASP recommends: someone failing a victim's username from their own
+  address never locks out the victim logging in from elsewhere. Each attempt is
+  counted in one locked write *before* the slow password hash, so attempts sent at
+  once are counted one after another: after ``FREE_FAILURES`` for a (username,
+  address) pair, or ``address_free_failures()`` for an address, the next attempt must
+  wait, twice as long after each further failure (up to 5 minutes). A success clears
+  the pair's count and takes its own attempt back from the address's. A quiet hour
+  forgets a count.
+- Sign-ups are counted per client address: at most ``signups_per_address()`` in
+  ``signup_window()``, checked and counted in the same write as the new user.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select
 from sqlmodel import Session
 
-from economy_app.models import AuthSession, LoginThrottle, User, utcnow
-from economy_app.services import accounts, live, users
+from economy_app.models import AuthSession, User, utcnow
+from economy_app.services import accounts, limits, live, users
 from economy_app.services._tx import unit
-from economy_app.services.ledger import insert_ignore
-from economy_app.services.errors import LoginFailed, LoginThrottled
+from economy_app.services.errors import LoginFailed, LoginThrottled, SignupLimited
 
 sessions_t = AuthSession.__table__
-throttle_t = LoginThrottle.__table__
 users_t = User.__table__
 
-FREE_FAILURES = 5
+FREE_FAILURES = 5  # per (username, client address)
 MAX_WAIT_SECONDS = 300
+FORGET_AFTER = timedelta(hours=1)  # a login count with no attempt for this long starts again
 GENERIC_FAILURE = "Invalid username or password."
 
 
 def session_days() -> int:
     return int(os.environ.get("ECONOMY_SESSION_DAYS", 14))
+
+
+def address_free_failures() -> int:
+    """Failed logins one client address may make, over every username, before it must wait."""
+    return int(os.environ.get("ECONOMY_LOGIN_ADDRESS_FAILURES", 20))
+
+
+def signups_per_address() -> int:
+    """Sign-ups one client address may make per window; 0 turns the limit off."""
+    return int(os.environ.get("ECONOMY_SIGNUPS_PER_ADDRESS", 3))
+
+
+def signup_window() -> timedelta:
+    return timedelta(hours=float(os.environ.get("ECONOMY_SIGNUP_WINDOW_HOURS", 24)))
 
 
 @dataclass(frozen=True)
@@ -75,50 +99,83 @@ def _start_session(s: Session, user: User, now: datetime) -> LoginResult:
     return LoginResult(token=token, user=_session_user(user))
 
 
+def _signup_refusal(limit: int, window: timedelta) -> SignupLimited:
+    hours = window.total_seconds() / 3600
+    period = f"{hours:g} hours" if hours != 1 else "hour"
+    return SignupLimited(f"Too many new players from your network: at most {limit} sign-up"
+                         f"{'s' if limit != 1 else ''} per address every {period}. Try again later.")
+
+
 def signup(s: Session, username: str, password: str, *, display_name: str | None = None,
-           now: datetime | None = None) -> LoginResult:
-    """Create a player and log them in (their account opens with $10,000)."""
-    user = users.create_user(s, username, password, display_name=display_name)
-    return _start_session(s, user, now or utcnow())
-
-
-def _wait_seconds(failures: int) -> int:
-    return min(2 ** (failures - FREE_FAILURES), MAX_WAIT_SECONDS) if failures >= FREE_FAILURES else 0
-
-
-def login(s: Session, username: str, password: str, *, now: datetime | None = None) -> LoginResult:
-    """A new session for the right password. Raises LoginFailed (one message for every failure)
-    or LoginThrottled (after repeated failures for this username)."""
+           client: str | None = None, now: datetime | None = None) -> LoginResult:
+    """Create a player and log them in (their account opens with $10,000). At most
+    ``signups_per_address()`` sign-ups per client address in ``signup_window()``."""
     now = now or utcnow()
-    key = (username or "").strip().lower()[:30]
-    with unit(s, write=False):
-        blocked = s.execute(select(throttle_t.c.blocked_until).where(throttle_t.c.username_key == key)).scalar()
-    if blocked is not None and blocked > now:
-        wait = max(1, math.ceil((blocked - now).total_seconds()))
-        raise LoginThrottled(f"Too many failed attempts. Try again in {wait} second{'s' if wait != 1 else ''}.")
-    user = users.authenticate(s, username, password)  # slow hash: outside any write lock
+    limit, window = signups_per_address(), signup_window()
+    key = f"signup:{limits.client_key(client)}"
+
+    def count_signup(s: Session) -> None:  # in the user's own write unit, before the insert
+        counter = limits.lock(s, key, now)
+        if limits.within(counter, now, window):
+            if counter.count >= limit:
+                raise _signup_refusal(limit, window)
+            limits.store(s, key, count=counter.count + 1, first_at=counter.first_at, last_at=now, blocked_until=None)
+        else:
+            limits.store(s, key, count=1, first_at=now, last_at=now, blocked_until=None)
+
+    if limit > 0:
+        with unit(s, write=False):  # refuse early, before the slow hash, when the address is already at its limit
+            row = s.execute(select(limits.limits_t).where(limits.limits_t.c.key == key)).first()
+        if row is not None and row.count >= limit and now - row.first_at < window:
+            raise _signup_refusal(limit, window)
+    user = users.create_user(s, username, password, display_name=display_name,
+                             guard=count_signup if limit > 0 else None)
+    return _start_session(s, user, now)
+
+
+def _attempt(s: Session, keys: list[tuple[str, int]], now: datetime) -> None:
+    """Count one login attempt on every key, in one write, or refuse it (LoginThrottled) if any key must wait.
+    Rows are locked in key order, so concurrent attempts never deadlock."""
+    with unit(s, write=True):
+        counters = [(limits.lock(s, key, now), free) for key, free in sorted(keys)]
+        waits = [c.blocked_until for c, _ in counters if c.blocked_until is not None and c.blocked_until > now]
+        if waits:
+            raise LoginThrottled(f"Too many failed attempts. Try again in {limits.wait_text(max(waits), now)}.")
+        for c, free in counters:
+            count = (c.count if now - c.last_at < FORGET_AFTER else 0) + 1
+            wait = limits.backoff_seconds(count, free, MAX_WAIT_SECONDS)
+            limits.store(s, c.key, count=count, first_at=c.first_at if count > 1 else now, last_at=now,
+                         blocked_until=limits.later(now, wait))
+
+
+def login(s: Session, username: str, password: str, *, client: str | None = None,
+          now: datetime | None = None) -> LoginResult:
+    """A new session for the right password. Raises LoginFailed (one message for every failure) or
+    LoginThrottled (after repeated failures for this username from this address, or from this address)."""
+    now = now or utcnow()
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise LoginFailed(GENERIC_FAILURE)
+    name = username.strip()
+    if not users.USERNAME_RE.match(name) or not password or len(password) > users.MAX_PASSWORD:
+        raise LoginFailed(GENERIC_FAILURE)  # no account can match: nothing to count, nothing to hash
+    address = limits.client_key(client)
+    pair, overall = f"login:user:{name.lower()}|{address}", f"login:addr:{address}"
+    _attempt(s, [(pair, FREE_FAILURES), (overall, address_free_failures())], now)
+    user = users.authenticate(s, name, password)  # slow hash: outside any write lock, the attempt counted
     if user is None:
-        with unit(s, write=True):
-            insert_ignore(s, throttle_t, dict(username_key=key, failures=0, last_failure_at=now),
-                          index_elements=["username_key"])
-            failures = s.execute(
-                update(throttle_t).where(throttle_t.c.username_key == key)
-                .values(failures=throttle_t.c.failures + 1, last_failure_at=now)
-                .returning(throttle_t.c.failures)
-            ).scalar_one()
-            wait = _wait_seconds(failures)
-            if wait:
-                s.execute(update(throttle_t).where(throttle_t.c.username_key == key)
-                          .values(blocked_until=now + timedelta(seconds=wait)))
         raise LoginFailed(GENERIC_FAILURE)
     with unit(s, write=True):
-        s.execute(throttle_t.delete().where(throttle_t.c.username_key == key))
+        limits.forget(s, pair)
+        c = limits.lock(s, overall, now)
+        count = max(0, c.count - 1)
+        limits.store(s, overall, count=count, first_at=c.first_at, last_at=c.last_at,
+                     blocked_until=c.blocked_until if count >= address_free_failures() else None)
     return _start_session(s, user, now)
 
 
 def resolve(s: Session, token: str | None, *, now: datetime | None = None) -> SessionUser | None:
     """The user a token belongs to, or None (no token, unknown, expired or logged out). Reads only."""
-    if not token or len(token) > 200:
+    if not isinstance(token, str) or not token or len(token) > 200:
         return None
     now = now or utcnow()
     with unit(s, write=False):
@@ -136,7 +193,7 @@ _RESOLVE = (
 
 def logout(s: Session, token: str | None) -> None:
     """End the session everywhere its token is used. Unknown tokens are ignored."""
-    if not token:
+    if not isinstance(token, str) or not token:
         return
     with unit(s, write=True):
         ended = s.execute(delete(sessions_t).where(sessions_t.c.token_hash == _hash(token))

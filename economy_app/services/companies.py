@@ -25,6 +25,7 @@ from economy_app.models import (
 from economy_app.services import ledger, live
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
+from economy_app.services.names import check_not_reserved
 
 companies_t = Company.__table__
 products_t = Product.__table__
@@ -50,21 +51,21 @@ def max_companies() -> int:
 
 
 def clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
+    name = " ".join((name or "").split()) if isinstance(name, str) else ""
     if not 1 <= len(name) <= 50:
         raise InvalidInput("Company name must be 1 to 50 characters.")
-    return name
+    return check_not_reserved(name, "company name")
 
 
 def clean_ticker(ticker: str) -> str:
-    ticker = (ticker or "").strip()
+    ticker = ticker.strip() if isinstance(ticker, str) else ""
     if not TICKER_RE.match(ticker):
         raise InvalidInput("Ticker must be 1 to 5 letters A-Z.")
     return ticker.upper()
 
 
 def clean_description(description: str | None) -> str:
-    description = (description or "").strip()
+    description = description.strip() if isinstance(description, str) else ""
     if len(description) > 500:
         raise InvalidInput("Description is limited to 500 characters.")
     return description
@@ -351,8 +352,8 @@ def check_and_update_public_status(s: Session, company_id: int, *, now: datetime
         now = now or utcnow()
         changed = s.execute(
             update(companies_t).where(companies_t.c.id == company_id, companies_t.c.is_public.is_(False))
-            .values(is_public=True, public_at=now, total_shares=TOTAL_SHARES,
-                    treasury_shares=TOTAL_SHARES, share_price_micros=price, ipo_price_micros=price)
+            .values(is_public=True, public_at=now, total_shares=TOTAL_SHARES, treasury_shares=TOTAL_SHARES,
+                    share_price_micros=price, ipo_price_micros=price, base_price_micros=price)
             .returning(companies_t.c.id)
         ).first()
         if changed is not None:

@@ -67,6 +67,12 @@ class LoginThrottled(EconomyError):
     code = "login_throttled"
 
 
+class SignupLimited(EconomyError):
+    """Too many sign-ups from one client address."""
+
+    code = "signup_limited"
+
+
 class NotLoggedIn(EconomyError):
     code = "not_logged_in"
 

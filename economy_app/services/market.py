@@ -1,6 +1,10 @@
 """What the stock pages read: the market, one stock, a player's portfolio, the leaderboard.
 
-Every figure is a bounded SQL query; share values are whole cents (shares x price, rounded down).
+Every figure is a bounded SQL query. Market caps are shares x price. What shares are worth to their
+holder (portfolio, net worth) is their pro-rata part of what buying back the whole float would cost the
+company (``stocks.holding_value_cents``), and a founder's net worth counts their companies' cash less that
+debt to shareholders (``stocks.outstanding_value_cents``): every cent paid for shares sits in a company's
+cash once, so net worth never counts it twice.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
+from economy_app.services import stocks
 from economy_app.services._tx import unit
 from economy_app.services.accounts import find_system_account_id, require_owned
 from economy_app.services.errors import CompanyNotFound, InvalidInput, NotPublic
@@ -256,15 +261,48 @@ class Position:
     change_permille: int
 
 
+_CURVE = (companies_t.c.base_price_micros, companies_t.c.share_price_micros, companies_t.c.total_shares,
+          companies_t.c.treasury_shares)
+
+
+def _held_and_owed(s: Session, *, owners: list[int] | None = None, accounts: list[int] | None = None
+                   ) -> tuple[dict[int, int], dict[int, int]]:
+    """({owner: value of their holdings}, {owner: what their companies owe shareholders}), in cents, for the
+    given owners (or every owner); with ``accounts``, only the holdings of those accounts."""
+    held: dict[int, int] = {}
+    owed: dict[int, int] = {}
+    q = (select(accounts_t.c.owner_id, holdings_t.c.company_id, func.sum(holdings_t.c.shares).label("shares"), *_CURVE)
+         .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
+         .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
+         .where(holdings_t.c.shares > 0, accounts_t.c.owner_id.is_not(None))
+         .group_by(accounts_t.c.owner_id, holdings_t.c.company_id, *_CURVE))
+    debts = select(companies_t.c.owner_id, *_CURVE).where(companies_t.c.is_public.is_(True),
+                                                          companies_t.c.treasury_shares < companies_t.c.total_shares)
+    if owners is not None:
+        q, debts = q.where(accounts_t.c.owner_id.in_(owners)), debts.where(companies_t.c.owner_id.in_(owners))
+    if accounts is not None:
+        q = q.where(holdings_t.c.account_id.in_(accounts))
+    with unit(s, write=False):
+        for r in s.execute(q):
+            base, x, n = stocks.curve_of(r)
+            held[r.owner_id] = held.get(r.owner_id, 0) + stocks.holding_value_cents(base, int(r.shares), x, n)
+        if accounts is None:
+            for r in s.execute(debts):
+                base, x, n = stocks.curve_of(r)
+                owed[r.owner_id] = owed.get(r.owner_id, 0) + stocks.outstanding_value_cents(base, x, n)
+    return held, owed
+
+
 def holdings_value(s: Session, account_ids: list[int]) -> int:
-    """The market value of everything these accounts hold, in cents."""
+    """What everything these accounts hold is worth to its holders, in cents (see the module's docstring)."""
     if not account_ids:
         return 0
-    with unit(s, write=False):
-        rows = s.execute(select(holdings_t.c.shares, companies_t.c.share_price_micros)
-                         .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
-                         .where(holdings_t.c.account_id.in_(account_ids), holdings_t.c.shares > 0)).all()
-    return sum(value_cents(r.shares, r.share_price_micros) for r in rows)
+    return sum(_held_and_owed(s, accounts=list(account_ids))[0].values())
+
+
+def owed_to_shareholders(s: Session, user_id: int) -> int:
+    """What buying back every outstanding share of the player's companies would cost them, in cents."""
+    return _held_and_owed(s, owners=[user_id])[1].get(user_id, 0)
 
 
 def portfolio(s: Session, user_id: int, *, account_id: int | None = None,
@@ -276,7 +314,8 @@ def portfolio(s: Session, user_id: int, *, account_id: int | None = None,
     with unit(s, write=False):
         q = (select(holdings_t.c.account_id, accounts_t.c.name.label("account_name"), companies_t.c.id,
                     companies_t.c.name, companies_t.c.ticker, holdings_t.c.shares, holdings_t.c.avg_price_micros,
-                    companies_t.c.share_price_micros, _price_at(companies_t.c.id, now - timedelta(days=1))
+                    companies_t.c.share_price_micros, companies_t.c.base_price_micros, companies_t.c.total_shares,
+                    companies_t.c.treasury_shares, _price_at(companies_t.c.id, now - timedelta(days=1))
                     .label("then"))
              .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
              .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
@@ -287,7 +326,8 @@ def portfolio(s: Session, user_id: int, *, account_id: int | None = None,
         rows = s.execute(q).all()
     out = []
     for r in rows:
-        value = value_cents(r.shares, r.share_price_micros)
+        base, x, n = stocks.curve_of(r)
+        value = stocks.holding_value_cents(base, r.shares, x, n)
         cost = value_cents(r.shares, r.avg_price_micros)
         out.append(Position(r.account_id, r.account_name, r.id, r.name, r.ticker, r.shares, r.avg_price_micros,
                             r.share_price_micros, value, cost, value - cost,
@@ -297,33 +337,30 @@ def portfolio(s: Session, user_id: int, *, account_id: int | None = None,
 
 @dataclass(frozen=True)
 class Leaderboard:
-    players: list[tuple[str, int, int, int]]  # username, net worth, cash, holdings (cents)
+    players: list[tuple[str, int, int, int, int]]  # username, net worth, cash, holdings, owed to shareholders
     by_market_cap: list[tuple[int, str, str, int]]  # company id, name, ticker, market cap
     by_cash: list[tuple[int, str, str, int]]  # company id, name, ticker, cash
     products: list[tuple[str, str, int, int]]  # product, ticker, units sold, revenue
 
 
 def leaderboard(s: Session, *, limit: int = 10) -> Leaderboard:
-    """Top players by net worth (cash + holdings at market price), companies by market cap and by cash,
-    best-selling products. The mint is left out by its id."""
+    """Top players by net worth (cash in every account + holdings - what their companies owe shareholders),
+    companies by market cap and by cash, best-selling products. The mint is left out by its id."""
     limit = max(1, min(limit, 50))
     mint = find_system_account_id(s) or -1
+    held, owed = _held_and_owed(s)
+    special = set(held) | set(owed)  # everyone else's net worth is their cash
     with unit(s, write=False):
-        cash = (select(accounts_t.c.owner_id.label("uid"), func.sum(balances_t.c.balance).label("cash"))
-                .join(balances_t, balances_t.c.account_id == accounts_t.c.id)
-                .where(accounts_t.c.id != mint, accounts_t.c.owner_id.is_not(None))
-                .group_by(accounts_t.c.owner_id).subquery())
-        held = (select(accounts_t.c.owner_id.label("uid"),
-                       func.sum(holdings_t.c.shares * companies_t.c.share_price_micros // MICROS_PER_CENT)
-                       .label("held"))
-                .join(holdings_t, holdings_t.c.account_id == accounts_t.c.id)
-                .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
-                .where(accounts_t.c.id != mint).group_by(accounts_t.c.owner_id).subquery())
-        worth = (func.coalesce(cash.c.cash, 0) + func.coalesce(held.c.held, 0)).label("worth")
-        players = s.execute(
-            select(users_t.c.username, worth, func.coalesce(cash.c.cash, 0), func.coalesce(held.c.held, 0))
-            .select_from(users_t).outerjoin(cash, cash.c.uid == users_t.c.id).outerjoin(held, held.c.uid == users_t.c.id)
-            .order_by(worth.desc(), users_t.c.id).limit(limit)).all()
+        cash = func.coalesce(func.sum(balances_t.c.balance), 0).label("cash")
+        by_cash_q = (select(users_t.c.id, users_t.c.username, cash).select_from(users_t)
+                     .outerjoin(accounts_t, (accounts_t.c.owner_id == users_t.c.id) & (accounts_t.c.id != mint))
+                     .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
+                     .group_by(users_t.c.id, users_t.c.username))
+        # The richest by cash, enough of them that `limit` are not special, and every special player.
+        rows = {r.id: r for r in s.execute(by_cash_q.order_by(cash.desc(), users_t.c.id).limit(limit + len(special)))}
+        missing = sorted(special - set(rows))
+        for i in range(0, len(missing), 500):
+            rows.update({r.id: r for r in s.execute(by_cash_q.where(users_t.c.id.in_(missing[i:i + 500])))})
         cap = (companies_t.c.share_price_micros * companies_t.c.total_shares // MICROS_PER_CENT).label("cap")
         by_cap = s.execute(select(companies_t.c.id, companies_t.c.name, companies_t.c.ticker, cap)
                            .where(companies_t.c.is_public.is_(True)).order_by(cap.desc(), companies_t.c.id)
@@ -337,10 +374,14 @@ def leaderboard(s: Session, *, limit: int = 10) -> Leaderboard:
                          .join(companies_t, companies_t.c.id == products_t.c.company_id)
                          .where(products_t.c.units_sold > 0)
                          .order_by(products_t.c.units_sold.desc(), products_t.c.id).limit(limit)).all()
+    players = []
+    for uid, r in rows.items():
+        h, o = held.get(uid, 0), owed.get(uid, 0)
+        players.append((int(r.cash) + h - o, uid, (r.username, int(r.cash) + h - o, int(r.cash), h, o)))
+    players.sort(key=lambda p: (-p[0], p[1]))
     return Leaderboard(
-        players=[(r[0], int(r[1]), int(r[2]), int(r[3])) for r in players],
+        players=[p[2] for p in players[:limit]],
         by_market_cap=[(r[0], r[1], r[2], int(r[3])) for r in by_cap],
         by_cash=[(r[0], r[1], r[2], int(r[3])) for r in by_cash],
         products=[(r[0], r[1], int(r[2]), int(r[3])) for r in best],
     )
-

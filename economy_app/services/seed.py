@@ -1,7 +1,12 @@
-"""A small demo world for an empty database (``make run`` seeds it once)."""
+"""A small demo world for an empty database (``make run`` seeds it once).
+
+Its players log in with a password everybody knows, so it is for a local demo only: with ``ECONOMY_DEMO=off``
+(as ``make run-scaled`` sets) ``economy seed`` creates nothing.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 
@@ -16,6 +21,11 @@ DEMO_PASSWORD = "demo-password"
 DEMO_PLAYERS = ("alice", "bob", "carol")
 DEMO_TRANSFERS = (("alice", "bob", 125_000, "Rent"), ("bob", "carol", 4_250, "Coffee beans"),
                   ("carol", "alice", 99_999, "Consulting"))
+
+
+def demo_enabled() -> bool:
+    """False when ECONOMY_DEMO is off (or 0, false, no): no demo players, no demo logins."""
+    return os.environ.get("ECONOMY_DEMO", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 def is_empty(s: Session) -> bool:
@@ -49,6 +59,6 @@ def seed_demo_world(s: Session) -> list[tuple[str, str]] | None:
                                     price_cents=price, rng=rng)
     # A demo admin with a random password, printed once by `economy seed`.
     admin_password = secrets.token_urlsafe(12)
-    admin = users.create_user(s, "admin", admin_password, display_name="Admin", role="admin")
+    admin = users.create_user(s, "admin", admin_password, display_name="Admin", role="admin")  # an operator's choice
     accounts.initialize_account(s, admin.id)
     return [(name, DEMO_PASSWORD) for name in DEMO_PLAYERS] + [("admin", admin_password)]

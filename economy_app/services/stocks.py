@@ -4,9 +4,19 @@ Prices are integers in millionths of a dollar (micros); trade totals are whole
 cents rounded in the company's favour (the buyer pays the rounded-up amount,
 the seller receives the rounded-down one), so no rounding creates money.
 
-Price impact: after a buy the price rises by 8% x shares / total shares; a sale
-first lowers the price by the same rule and pays at the lowered price, so a
-buy followed at once by a sale of the same shares never gains money.
+The price is a function of the shares outside the treasury (a linear bonding
+curve): with ``x`` of the ``N`` shares held by players,
+
+    p(x) = base x (1 + 8/100 x x / N)
+
+so the price rises by 8% of the base as the float goes from none to every share.
+A trade is charged (or paid) the exact integral of ``p`` over the shares it
+moves: buying ``s`` shares at ``x`` costs the area under the curve from ``x`` to
+``x + s``; selling them back pays the area from ``x`` to ``x - s``. The areas
+telescope, so any sequence of trades that returns to the holdings it started
+from nets exactly zero before rounding, and rounding in the company's favour
+makes it a loss: no split or order of buys and sells makes money. Everything is
+integer arithmetic on exact fractions; the price tick rescales ``base``.
 Cash moves through ``ledger.post``; cash and shares move in one transaction.
 Always: treasury + all holdings = total shares.
 """
@@ -50,7 +60,7 @@ accounts_t = Account.__table__
 balances_t = Balance.__table__
 
 MAX_SHARES_PER_TRADE = 1_000_000
-IMPACT_PERCENT = 8
+IMPACT_PERCENT = 8  # p(x) = base x (1 + IMPACT_PERCENT/100 x x / N)
 MIN_PRICE_MICROS = 10_000  # $0.01
 RATE_LIMIT_TRADES, RATE_LIMIT_SECONDS = 3, 5
 HISTORY_DAYS = 90
@@ -66,22 +76,50 @@ def check_shares(shares) -> int:
     return shares
 
 
-def price_after_buy(price: int, shares: int, total: int) -> int:
-    return price + price * IMPACT_PERCENT * shares // (100 * total)
+def spot_price(base: int, outstanding: int, total: int) -> int:
+    """The price (micros) with ``outstanding`` of ``total`` shares outside the treasury, rounded down."""
+    return base * (100 * total + IMPACT_PERCENT * outstanding) // (100 * total)
 
 
-def price_after_sell(price: int, shares: int, total: int) -> int:
-    return max(MIN_PRICE_MICROS, price - price * IMPACT_PERCENT * shares // (100 * total))
+def _area(base: int, start: int, end: int, total: int) -> tuple[int, int]:
+    """The area under the curve from ``start`` to ``end`` shares outstanding, in cents, as an exact
+    fraction (numerator, denominator): base x [(end - start) + 4/100 x (end^2 - start^2) / N]."""
+    numerator = base * (200 * total * (end - start) + IMPACT_PERCENT * (end * end - start * start))
+    return numerator, 200 * total * MICROS_PER_CENT
 
 
-def cost_cents(shares: int, price: int) -> int:
-    """What a buyer pays: rounded up to the cent."""
-    return -(-shares * price // MICROS_PER_CENT)
+def buy_cost_cents(base: int, outstanding: int, shares: int, total: int) -> int:
+    """What buying ``shares`` from the treasury costs: the area from ``outstanding`` up, rounded up."""
+    numerator, denominator = _area(base, outstanding, outstanding + shares, total)
+    return -(-numerator // denominator)
 
 
-def proceeds_cents(shares: int, price: int) -> int:
-    """What a seller receives: rounded down to the cent."""
-    return shares * price // MICROS_PER_CENT
+def sell_proceeds_cents(base: int, outstanding: int, shares: int, total: int) -> int:
+    """What selling ``shares`` back pays: the area from ``outstanding`` down, rounded down."""
+    numerator, denominator = _area(base, outstanding - shares, outstanding, total)
+    return numerator // denominator
+
+
+def base_for_price(price: int, outstanding: int, total: int) -> int:
+    """The curve's base that puts the price at ``price`` with ``outstanding`` shares out (at least $0.01,
+    so the price never falls below it)."""
+    return max(MIN_PRICE_MICROS, price * 100 * total // (100 * total + IMPACT_PERCENT * outstanding))
+
+
+def outstanding_value_cents(base: int, outstanding: int, total: int) -> int:
+    """What buying back every share outside the treasury would cost the company (in any order, the
+    area from 0 to ``outstanding``), rounded up: what the company owes its shareholders."""
+    numerator, denominator = _area(base, 0, outstanding, total)
+    return -(-numerator // denominator)
+
+
+def holding_value_cents(base: int, shares: int, outstanding: int, total: int) -> int:
+    """A holding's share of ``outstanding_value_cents``, pro rata (every outstanding share at the average
+    price of the float), rounded down. The holdings of a company sum to at most what it owes them, so
+    counting holdings at this value and the owner's company cash net of that debt counts no money twice."""
+    if outstanding <= 0 or shares <= 0:
+        return 0
+    return base * shares * (200 * total + IMPACT_PERCENT * outstanding) // (200 * total * MICROS_PER_CENT)
 
 
 def format_price(micros: int) -> str:
@@ -93,11 +131,12 @@ def format_price(micros: int) -> str:
 
 @dataclass(frozen=True)
 class Quote:
-    """What a trade would do now, for the trade box's preview."""
+    """What a trade would do now, for the trade box's preview: exactly what ``buy``/``sell`` would charge or
+    pay against the same state."""
 
     side: str
     shares: int
-    price_micros: int  # the price the trade executes at
+    price_micros: int  # the average price per share of this trade (total / shares, rounded down)
     total_cents: int
     new_price_micros: int
 
@@ -108,7 +147,7 @@ class TradeResult:
     ledger_id: int
     side: str
     shares: int
-    price_micros: int
+    price_micros: int  # the average price per share (total / shares, rounded down)
     total_cents: int
     new_price_micros: int
     holding_shares: int
@@ -126,15 +165,38 @@ def _company(s: Session, company_id: int, *, lock: bool):
     return row
 
 
+def curve_of(c) -> tuple[int, int, int]:
+    """(base, outstanding, total) of a public company's row (base_price_micros, share_price_micros,
+    total_shares, treasury_shares)."""
+    outstanding = c.total_shares - c.treasury_shares
+    base = c.base_price_micros or base_for_price(c.share_price_micros, outstanding, c.total_shares)
+    return base, outstanding, c.total_shares
+
+
+def _buy_terms(c, shares: int) -> tuple[int, int]:
+    """(total cents, price after) of buying ``shares`` of company row ``c``."""
+    base, x, n = curve_of(c)
+    return buy_cost_cents(base, x, shares, n), spot_price(base, x + shares, n)
+
+
+def _sell_terms(c, shares: int) -> tuple[int, int]:
+    base, x, n = curve_of(c)
+    return sell_proceeds_cents(base, x, shares, n), spot_price(base, x - shares, n)
+
+
 def quote(s: Session, company_id: int, side: str, shares: int) -> Quote:
     check_shares(shares)
     with unit(s, write=False):
         c = _company(s, company_id, lock=False)
     if side == "buy":
-        return Quote("buy", shares, c.share_price_micros, cost_cents(shares, c.share_price_micros),
-                     price_after_buy(c.share_price_micros, shares, c.total_shares))
-    low = price_after_sell(c.share_price_micros, shares, c.total_shares)
-    return Quote("sell", shares, low, proceeds_cents(shares, low), low)
+        if shares > c.treasury_shares:
+            raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
+        total, new_price = _buy_terms(c, shares)
+    else:
+        if shares > c.total_shares - c.treasury_shares:
+            raise TradeRefused(f"Only {c.total_shares - c.treasury_shares:,} shares are held by players.")
+        total, new_price = _sell_terms(c, shares)
+    return Quote("buy" if side == "buy" else "sell", shares, total * MICROS_PER_CENT // shares, total, new_price)
 
 
 def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None:
@@ -163,7 +225,7 @@ def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime) -> No
 def _record(s, *, company, account_id, actor_id, side, shares, price, total, entry_id, new_price, now) -> int:
     live.touch(s, live.company(company.id), live.MARKET)
     s.execute(update(companies_t).where(companies_t.c.id == company.id).values(
-        share_price_micros=new_price,
+        share_price_micros=new_price, base_price_micros=curve_of(company)[0],
         treasury_shares=companies_t.c.treasury_shares + (shares if side == "sell" else -shares)))
     s.execute(insert(prices_t).values(company_id=company.id, price_micros=new_price, source=side, shares=shares,
                                       created_at=now))
@@ -175,24 +237,23 @@ def _record(s, *, company, account_id, actor_id, side, shares, price, total, ent
 
 def buy(s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int,
         now: datetime | None = None) -> TradeResult:
-    """Buy shares from the company's treasury at the current price; the price then rises."""
+    """Buy shares from the company's treasury: pay the area under the price curve they move through."""
     check_shares(shares)
     now = now or utcnow()
     with unit(s, write=True):
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
-        kind = s.execute(select(accounts_t.c.kind).where(accounts_t.c.id == account_id)).scalar_one()
-        if kind == "personal" and c.owner_id == actor_id:
-            raise TradeRefused("Founders can't buy their own company's shares personally.")
+        if c.owner_id == actor_id:
+            # Personally or through any company they own: their money would only go round in a circle.
+            raise TradeRefused("Founders can't buy their own company's shares, from any of their accounts.")
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
         _rate_limit(s, actor_id, company_id, now)
-        price = c.share_price_micros
-        total = cost_cents(shares, price)
+        total, new_price = _buy_terms(c, shares)
+        price = total * MICROS_PER_CENT // shares
         entry = ledger.post(s, from_account_id=account_id, to_account_id=c.account_id, amount=total,
                             type="stock_purchase", now=now,
-                            description=f"Bought {shares:,} {c.ticker} at {format_price(price)}")
-        new_price = price_after_buy(price, shares, c.total_shares)
+                            description=f"Bought {shares:,} {c.ticker} at {format_price(price)} on average")
         held = s.execute(select(holdings_t.c.shares, holdings_t.c.avg_price_micros).where(
             holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id)).first()
         paid_micros = total * MICROS_PER_CENT
@@ -213,7 +274,7 @@ def buy(s: Session, *, actor_id: int, account_id: int, company_id: int, shares: 
 
 def sell(s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int,
          now: datetime | None = None) -> TradeResult:
-    """Sell shares back to the treasury: the price first falls, and the sale pays at the lowered price."""
+    """Sell shares back to the treasury: paid the area under the price curve they move back through."""
     check_shares(shares)
     now = now or utcnow()
     with unit(s, write=True):
@@ -224,14 +285,14 @@ def sell(s: Session, *, actor_id: int, account_id: int, company_id: int, shares:
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
         _rate_limit(s, actor_id, company_id, now)
-        price = price_after_sell(c.share_price_micros, shares, c.total_shares)
-        total = proceeds_cents(shares, price)
+        total, new_price = _sell_terms(c, shares)
         if total == 0:
             raise TradeRefused("These shares are worth less than $0.01 together.")
+        price = total * MICROS_PER_CENT // shares
         try:
             entry = ledger.post(s, from_account_id=c.account_id, to_account_id=account_id, amount=total,
                                 type="stock_sale", now=now,
-                                description=f"Sold {shares:,} {c.ticker} at {format_price(price)}")
+                                description=f"Sold {shares:,} {c.ticker} at {format_price(price)} on average")
         except InsufficientFunds:
             raise InsufficientFunds(f"{c.name} can't pay for these shares right now.") from None
         holding = held - shares
@@ -239,13 +300,19 @@ def sell(s: Session, *, actor_id: int, account_id: int, company_id: int, shares:
                                            holdings_t.c.account_id == account_id)
                   .values(shares=holding, updated_at=now))
         trade_id = _record(s, company=c, account_id=account_id, actor_id=actor_id, side="sell", shares=shares,
-                           price=price, total=total, entry_id=entry.id, new_price=price, now=now)
-        return TradeResult(trade_id, entry.id, "sell", shares, price, total, price, holding)
+                           price=price, total=total, entry_id=entry.id, new_price=new_price, now=now)
+        return TradeResult(trade_id, entry.id, "sell", shares, price, total, new_price, holding)
 
 
 def fair_price_micros(balance_cents: int, total_shares: int) -> int:
     """10 x cash / shares, in micros."""
     return 10 * balance_cents * MICROS_PER_CENT // total_shares if total_shares else 0
+
+
+def equity_cents(cash_cents: int, base: int, outstanding: int, total: int) -> int:
+    """The company's cash less what buying back its outstanding shares would cost (never below 0): the
+    money a buyer pays for shares is owed back to shareholders, so it does not raise the fair value."""
+    return max(0, cash_cents - outstanding_value_cents(base, outstanding, total))
 
 
 def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
@@ -259,11 +326,13 @@ def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
 
 
 def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None) -> int:
-    """One price tick for every public company (a history row each). Returns the companies moved."""
+    """One price tick for every public company (a history row each): the price moves toward fair value
+    (10 x equity / shares) and the curve's base is rescaled to it. Returns the companies moved."""
     now = now or utcnow()
     with unit(s, write=True):
         rows = s.execute(
-            select(companies_t.c.id, companies_t.c.share_price_micros, companies_t.c.total_shares,
+            select(companies_t.c.id, companies_t.c.share_price_micros, companies_t.c.base_price_micros,
+                   companies_t.c.total_shares, companies_t.c.treasury_shares,
                    func.coalesce(balances_t.c.balance, 0).label("balance"))
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
@@ -271,11 +340,15 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
         ).all()
         if not rows:
             return 0
-        moves = [{"cid": r.id, "price": next_tick_price(r.share_price_micros,
-                                                        fair_price_micros(r.balance, r.total_shares), rng)}
-                 for r in rows]
+        moves = []
+        for r in rows:
+            base, x, n = curve_of(r)
+            fair = fair_price_micros(equity_cents(r.balance, base, x, n), n)
+            new_base = base_for_price(next_tick_price(r.share_price_micros, fair, rng), x, n)
+            moves.append({"cid": r.id, "base": new_base, "price": spot_price(new_base, x, n)})
         s.connection().execute(update(companies_t).where(companies_t.c.id == bindparam("cid"))
-                               .values(share_price_micros=bindparam("price")), moves)
+                               .values(share_price_micros=bindparam("price"), base_price_micros=bindparam("base")),
+                               moves)
         s.execute(insert(prices_t), [dict(company_id=m["cid"], price_micros=m["price"], source="tick", shares=0,
                                           created_at=now) for m in moves])
         live.touch(s, live.MARKET)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,6 +14,7 @@ from sqlmodel import Session
 
 from economy_app.models import ROLES, User, utcnow
 from economy_app.services._tx import unit
+from economy_app.services.names import check_not_reserved
 from economy_app.services.errors import InvalidInput, UsernameTaken, UserNotFound
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,30}$")
@@ -32,7 +34,7 @@ def hash_password(password: str) -> str:
 
 
 def validate_username(username: str) -> str:
-    username = (username or "").strip()
+    username = (username or "").strip() if isinstance(username, str) else ""
     if not USERNAME_RE.match(username):
         raise InvalidInput("Username must be 3-30 characters: letters, digits, '_' or '-'.")
     return username
@@ -50,16 +52,32 @@ def _by_username(s: Session, username: str) -> User | None:
     return s.execute(select(User).where(func.lower(User.username) == username.lower())).scalars().first()
 
 
+def validate_display_name(display_name: str | None, username: str) -> str:
+    if display_name is not None and not isinstance(display_name, str):
+        raise InvalidInput("Display name must be text.")
+    display_name = " ".join((display_name or "").split()) or username
+    if len(display_name) > 60:
+        raise InvalidInput("Display name is limited to 60 characters.")
+    return display_name
+
+
 def create_user(s: Session, username: str, password: str, *, display_name: str | None = None,
-                role: str = "player") -> User:
-    """A new user. Usernames are unique regardless of case."""
+                role: str = "player", guard: Callable[[Session], None] | None = None) -> User:
+    """A new user. Usernames are unique regardless of case. A player may not take a reserved name (the
+    system's, or a staff-like one) as username or display name; operators create admins as they choose.
+    ``guard`` runs in the write unit just before the insert (a limit to count and check atomically)."""
     username = validate_username(username)
     validate_password(password)
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
-    display_name = (display_name or username).strip()[:60] or username
+    display_name = validate_display_name(display_name, username)
+    if role == "player":
+        check_not_reserved(username, "username")
+        check_not_reserved(display_name, "display name")
     password_hash = hash_password(password)  # slow on purpose: outside the write lock
     with unit(s, write=True):
+        if guard is not None:
+            guard(s)
         if _by_username(s, username) is not None:
             raise UsernameTaken("That username is taken.")
         user = User(username=username, display_name=display_name, password_hash=password_hash, role=role,

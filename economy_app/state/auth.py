@@ -1,9 +1,13 @@
 """The session, shared by every page: a token in the browser's localStorage, checked on the server.
 
 Page states are flat substates of ``AuthState``. Every handler that shows
-private data first calls ``current_user()``, which resolves the token against
+private data first calls ``_current_user()``, which resolves the token against
 the database (one indexed read) on every call: logging out anywhere, or an
 expired session, takes effect on the very next event, in every worker.
+
+Reflex makes every public method of a state an event handler the browser can
+call, so every method here that is not meant to be one starts with ``_``
+(tests/unit/test_event_handlers.py lists them all).
 """
 
 from __future__ import annotations
@@ -53,7 +57,12 @@ class AuthState(rx.State):
     is_admin: bool = False
     _session_ended: bool = False  # this tab was logged in and its session is gone (a logout elsewhere)
 
-    async def current_user(self) -> SessionUser | None:
+    def _client_address(self) -> str:
+        """The websocket's remote address as Reflex resolved it (X-Forwarded-For only through the number of
+        trusted proxies set in REFLEX_TRUSTED_PROXY_HOPS): never a value the browser sends."""
+        return self.router.session.client_ip
+
+    async def _current_user(self) -> SessionUser | None:
         user = await run(auth_service.resolve, self.auth_token) if self.auth_token else None
         if user is None:
             live.unsubscribe(self.router.session.client_token)
@@ -63,15 +72,15 @@ class AuthState(rx.State):
             self.username, self.display_name, self.is_admin = user.username, user.display_name, user.is_admin
         return user
 
-    async def clear_private_data(self) -> None:
+    async def _clear_private_data(self) -> None:
         for cls in PRIVATE_STATES:
             (await self.get_state(cls)).reset()
 
-    async def to_login(self):
+    async def _to_login(self):
         """Forget everything private in this tab and go to the login page (saying why, when this tab's
         session ended elsewhere)."""
         ended, self._session_ended = self._session_ended, False
-        await self.clear_private_data()
+        await self._clear_private_data()
         if ended:
             return [rx.redirect(routes.LOGIN, replace=True), rx.toast.info("You were logged out.")]
         return rx.redirect(routes.LOGIN, replace=True)
@@ -81,7 +90,7 @@ class AuthState(rx.State):
         a logout anywhere ends this tab at once). The page state's ``live_refresh`` runs on each."""
         live.subscribe(self.router.session.client_token, type(self), user.id, {topics.user(user.id), *page_topics})
 
-    def remember(self, result: auth_service.LoginResult) -> None:
+    def _remember(self, result: auth_service.LoginResult) -> None:
         self.auth_token = result.token
         self.username, self.display_name = result.user.username, result.user.display_name
         self.is_admin = result.user.is_admin
@@ -92,5 +101,5 @@ class AuthState(rx.State):
         live.unsubscribe(self.router.session.client_token)
         self.auth_token = ""
         self.username, self.display_name, self.is_admin = "", "", False
-        await self.clear_private_data()
+        await self._clear_private_data()
         return [rx.redirect(routes.LOGIN, replace=True), rx.toast.info("You are logged out.")]

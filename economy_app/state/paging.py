@@ -28,7 +28,9 @@ class PagedList(rx.State, mixin=True):
 
     @rx.event
     async def go(self, delta: int):
-        self.page = min(max(1, self.page + int(delta)), self.pages)
+        """One page back (-1) or on (1); any other value from the browser moves nowhere."""
+        step = delta if isinstance(delta, int) and not isinstance(delta, bool) and abs(delta) == 1 else 0
+        self.page = min(max(1, self.page + step), self.pages)
         return await self._fetch()
 
 

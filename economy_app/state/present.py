@@ -4,6 +4,7 @@ unit-tested directly (tests/unit/test_present.py)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date, datetime, time, timedelta
 
 from economy_app.money import AmountError, format_cents, parse_dollars
@@ -30,6 +31,7 @@ class HistoryItem:
     account: str
     type: str
     counterpart: str
+    system: bool  # the counterpart is the system (the mint): shown with a badge no player name can produce
     description: str
     amount: str
     cents: int
@@ -47,19 +49,42 @@ class AccountItem:
     warning: str
 
 
-def parse_id(value) -> int:
-    """An id from the browser ('12', 12, ' 12 '); anything else is 0, which matches nothing."""
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return 0
+MAX_ID = 2_147_483_647  # ids are 32-bit INTEGER columns on both databases
+_ID_RE = re.compile(r"^[0-9]{1,10}$")  # ASCII digits only: '²' or '١٢' pass str.isdigit(), not this
+
+
+def parse_id(value) -> int | None:
+    """Every id from the URL or an event goes through here once: ``'12'``, ``12`` or ``' 12 '`` is 12; anything
+    else (another type, a sign, other digits, zero, a number past the id columns) is None, "not found"."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if _ID_RE.match(text) else None
+    if not isinstance(value, int):
+        return None
+    return value if 1 <= value <= MAX_ID else None
+
+
+def text_arg(value, limit: int) -> str:
+    """A text argument from an event: the string cut to ``limit`` characters; any other type is ''."""
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def form_text(form, key: str, limit: int = 10_000) -> str | None:
+    """A field of a submitted form: its text (cut to ``limit``), '' when absent, None when the form or the field
+    is not what a browser sends (not a dict, not a string)."""
+    if not isinstance(form, dict):
+        return None
+    value = form.get(key, "")
+    return value[:limit] if isinstance(value, str) else None
 
 
 def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "never"
 
 
-def history_item(row, account_names: dict[int, str]) -> HistoryItem:
+def history_item(row, account_names: dict[int, str], system_account_id: int | None = None) -> HistoryItem:
     return HistoryItem(
         id=row.id,
         key=f"{row.id}-{row.account_id}",
@@ -67,6 +92,7 @@ def history_item(row, account_names: dict[int, str]) -> HistoryItem:
         account=account_names.get(row.account_id, f"#{row.account_id}"),
         type=TYPE_LABELS.get(row.type, row.type),
         counterpart=row.counterpart_name,
+        system=system_account_id is not None and row.counterpart_account_id == system_account_id,
         description=row.description or "",
         amount=format_cents(row.signed_amount, sign=True),
         cents=row.signed_amount,

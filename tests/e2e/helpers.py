@@ -69,13 +69,15 @@ class Truth:
                                                             LedgerEntry.type == "transfer")).scalars())
 
 
-def crafted_events(base: str, page, events: list[tuple[str, dict]], *, wait: float = 3.0,
-                   path: str = "/admin") -> list[str]:
+def crafted_events(base: str, page, events: list[tuple], *, wait: float = 3.0,
+                   path: str = "/admin", settle: float | None = None) -> list[str]:
     """Send events as the browser tab ``page`` would, but hand-made: a python-socketio client on the
     app's real websocket (/_event) carrying that tab's Reflex token, so the server sees that tab's
     session. The tab is closed first (a token already connected elsewhere would be replaced by a new
     one). ``base`` may be another app process sharing the tab's Redis (another host). ``path`` is the
-    page the events claim to come from. Returns what the server sent back."""
+    page the events claim to come from (an event ``(name, payload, path)`` names its own, query string
+    and all). With ``settle``, waits until the server has been quiet that long (at most ``wait``).
+    Returns what the server sent back."""
     import json
     import time
 
@@ -93,11 +95,21 @@ def crafted_events(base: str, page, events: list[tuple[str, dict]], *, wait: flo
     client.connect(f"{base}?token={token}", socketio_path="/_event", namespaces=[namespace], transports=["websocket"],
                    wait_timeout=10)
     try:
-        for name, payload in events:
+        for name, payload, *where in events:
+            at = where[0] if where else path
             client.emit("event", namespace=namespace, data={
                 "name": name, "payload": payload,
-                "router_data": {"pathname": path, "query": {}, "asPath": path}})
-        time.sleep(wait)
+                "router_data": {"pathname": at.split("?")[0], "query": {}, "asPath": at}})
+        if settle is None:
+            time.sleep(wait)
+        else:
+            deadline, seen, quiet_since = time.monotonic() + wait, -1, time.monotonic()
+            while time.monotonic() < deadline:
+                if len(received) != seen:
+                    seen, quiet_since = len(received), time.monotonic()
+                elif time.monotonic() - quiet_since >= settle:
+                    break
+                time.sleep(0.2)
     finally:
         client.disconnect()
     return received

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from economy_app.models import Company, Holding
-from economy_app.money import format_cents
+from economy_app.money import format_cents, parse_dollars
 from economy_app.services import accounts
 from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import Truth, sign_up, unique
@@ -62,10 +62,14 @@ def test_a_company_goes_public_and_is_traded(app_server, browser):
     expect(curve).to_have_count(1)
     expect(curve).to_have_attribute("d", re.compile(r"^M[\d.]+,[\d.]+L"))
     investor.fill("#trade-shares", "1000")
-    expect(investor.locator("#trade-preview")).to_contain_text("1,000 shares at $")
+    preview = investor.locator("#trade-preview")
+    expect(preview).to_contain_text(re.compile(r"^1,000 shares cost \$[\d,]+\.\d\d \(\$[\d.]+ a share on average\)"))
+    cost = re.match(r"1,000 shares cost (\$[\d,]+\.\d\d)", preview.inner_text()).group(1)
     screenshot(investor, "stock-1440")
     investor.click("#trade-confirm")
     expect(investor.get_by_text(f"You hold 1,000.")).to_be_visible()
+    expect(investor.get_by_text(f"for {cost}.")).to_be_visible()  # the preview is exactly what the trade charged
+    assert truth_cash(truth, company_id) == cash_before + parse_dollars(cost)
     expect(investor.locator(".holder-row", has_text="1,000")).to_have_count(1)
 
     investor.goto(base + "/portfolio")
@@ -75,9 +79,11 @@ def test_a_company_goes_public_and_is_traded(app_server, browser):
     investor.goto(f"{base}/stock?id={company_id}")
     investor.get_by_role("radio", name="Sell").click()
     investor.fill("#trade-shares", "400")
-    expect(investor.locator("#trade-preview")).to_contain_text("pay you")
+    expect(preview).to_contain_text("400 shares pay you $")
+    pay = re.match(r"400 shares pay you (\$[\d,]+\.\d\d)", preview.inner_text()).group(1)
     investor.click("#trade-confirm")
     expect(investor.get_by_text("You hold 600.")).to_be_visible()
+    expect(investor.get_by_text(f"for {pay}.")).to_be_visible()
     expect(investor.locator(".trade-row")).to_have_count(2)
     investor.goto(base + "/portfolio")
     expect(investor.locator(".position-row", has_text=ticker)).to_contain_text("600")

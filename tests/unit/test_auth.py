@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from sqlmodel import Session
 
 from economy_app.models import utcnow
-from economy_app.services import accounts, auth
-from economy_app.services.errors import InvalidInput, LoginFailed, LoginThrottled, UsernameTaken
+from economy_app.services import accounts, auth, users
+from economy_app.services.errors import InvalidInput, LoginFailed, LoginThrottled, SignupLimited, UsernameTaken
 from tests.support.db import check_invariants, fingerprint
 
 
@@ -81,3 +85,122 @@ def test_repeated_failures_are_slowed_down(session):
     assert ok.user.username == "alice"
     with pytest.raises(LoginFailed):  # success cleared the count: back to free failures
         auth.login(session, "alice", "nope nope", now=later + timedelta(seconds=3))
+
+
+# --------------------------------------------------------------------------- abuse limits (issue 12)
+
+ATTACKER, VICTIM_HOME = "203.0.113.66", "198.51.100.20"
+
+
+def test_parallel_attempts_are_counted_before_the_slow_hash(engine, session, monkeypatch):
+    """30 wrong passwords sent at once (30 tabs) against the real argon2 settings: each attempt is counted in
+    one locked write before its hash, so only the first 5 are ever checked; the others are refused unhashed."""
+    monkeypatch.delenv("ECONOMY_PASSWORD_PROFILE", raising=False)  # the production hash, ~0.1 s each
+    assert users._hasher().memory_cost == 65536
+    auth.signup(session, "victim", "correct horse")
+    now = utcnow()  # the same instant for all: they arrive together
+    barrier = threading.Barrier(30)
+
+    def attempt(i: int) -> str:
+        with Session(engine) as s:
+            barrier.wait()
+            try:
+                auth.login(s, "victim", f"wrong guess {i}", now=now)
+            except LoginFailed:
+                return "failed"
+            except LoginThrottled:
+                return "throttled"
+            return "logged in"
+
+    with ThreadPoolExecutor(30) as pool:
+        outcomes = Counter(pool.map(attempt, range(30)))
+    assert outcomes == {"failed": auth.FREE_FAILURES, "throttled": 30 - auth.FREE_FAILURES}
+    with pytest.raises(LoginThrottled):  # even the right password waits now
+        auth.login(session, "victim", "correct horse", now=now)
+
+
+def test_a_victim_is_not_locked_out_from_elsewhere(session, engine):
+    """Failing a victim's username from one address throttles that address for that username, not the victim
+    logging in from home; and one address failing many usernames is throttled on its own."""
+    auth.signup(session, "victim", "correct horse")
+    now = utcnow()
+    for _ in range(auth.FREE_FAILURES):
+        with pytest.raises(LoginFailed):
+            auth.login(session, "victim", "let me in", client=ATTACKER, now=now)
+    with pytest.raises(LoginThrottled):
+        auth.login(session, "victim", "let me in", client=ATTACKER, now=now)
+    assert auth.login(session, "victim", "correct horse", client=VICTIM_HOME, now=now).user.username == "victim"
+    # The attacker spreads over usernames: the address as a whole is throttled after its allowance.
+    spray = utcnow() + timedelta(hours=2)  # the pair's count above is forgotten by then
+    for i in range(auth.address_free_failures()):
+        with pytest.raises(LoginFailed):
+            auth.login(session, f"guess{i}", "let me in", client=ATTACKER, now=spray)
+    with pytest.raises(LoginThrottled) as info:
+        auth.login(session, "victim", "correct horse", client=ATTACKER, now=spray)
+    assert "Try again in 1 second" in str(info.value)
+    assert auth.login(session, "victim", "correct horse", client=VICTIM_HOME, now=spray).user.username == "victim"
+
+
+def test_successful_logins_never_throttle_a_shared_address(session):
+    """Players behind one address (an office, a school): each success takes its own attempt back."""
+    auth.signup(session, "alice", "correct horse")
+    now = utcnow()
+    for _ in range(3 * auth.address_free_failures()):
+        auth.login(session, "alice", "correct horse", client=ATTACKER, now=now)
+
+
+def test_impossible_usernames_fail_without_counting(session, engine):
+    auth.signup(session, "alice", "correct horse")
+    before = fingerprint(engine)
+    for username, password in (("", "x"), ("a" * 10_000, "correct horse"), ("alice", ""), ("alice", "x" * 10_000),
+                               ("١٢٣", "correct horse"), (None, "x"), ("alice", 12345678)):
+        with pytest.raises(LoginFailed):
+            auth.login(session, username, password, client=ATTACKER)
+    assert fingerprint(engine) == before
+
+
+def test_signups_are_limited_per_client_address(session, engine, monkeypatch):
+    """The issue's farm: scripted sign-ups, each funded by the mint. Three per address a day, then a clear no."""
+    monkeypatch.setenv("ECONOMY_SIGNUPS_PER_ADDRESS", "3")
+    now = utcnow()
+    for i in range(3):
+        auth.signup(session, f"farm{i}", "correct horse", client=ATTACKER, now=now)
+    before = fingerprint(engine)
+    with pytest.raises(SignupLimited) as info:
+        auth.signup(session, "farm3", "correct horse", client=ATTACKER, now=now)
+    assert "at most 3 sign-ups per address every 24 hours" in str(info.value)
+    assert fingerprint(engine) == before
+    auth.signup(session, "neighbour", "correct horse", client=VICTIM_HOME, now=now)  # another address
+    # One IPv6 subscriber (a /64) is one address; IPv4 mapped into IPv6 is the IPv4 address.
+    for i in range(3):
+        auth.signup(session, f"six{i}", "correct horse", client=f"2001:db8:1:2::{i + 1}", now=now)
+    with pytest.raises(SignupLimited):
+        auth.signup(session, "six3", "correct horse", client="2001:db8:1:2:ffff::9", now=now)
+    with pytest.raises(SignupLimited):
+        auth.signup(session, "mapped", "correct horse", client=f"::ffff:{ATTACKER}", now=now)
+    # A refused sign-up (a taken name) does not use up the address's allowance; a day later it starts again.
+    with pytest.raises(UsernameTaken):
+        auth.signup(session, "farm0", "correct horse", client="192.0.2.1", now=now)
+    for i in range(3):
+        auth.signup(session, f"other{i}", "correct horse", client="192.0.2.1", now=now)
+    auth.signup(session, "farm3", "correct horse", client=ATTACKER, now=now + timedelta(hours=24, seconds=1))
+    check_invariants(engine)
+
+
+def test_parallel_signups_from_one_address_stop_at_the_limit(engine, monkeypatch):
+    monkeypatch.setenv("ECONOMY_SIGNUPS_PER_ADDRESS", "3")
+    barrier = threading.Barrier(10)
+
+    def attempt(i: int) -> str:
+        with Session(engine) as s:
+            barrier.wait()
+            try:
+                auth.signup(s, f"bot{i}", "correct horse", client=ATTACKER)
+            except SignupLimited:
+                return "refused"
+            return "created"
+
+    with ThreadPoolExecutor(10) as pool:
+        outcomes = Counter(pool.map(attempt, range(10)))
+    assert outcomes == {"created": 3, "refused": 7}
+    check_invariants(engine)

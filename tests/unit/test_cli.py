@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from sqlalchemy import update
 
@@ -13,8 +14,11 @@ from economy_app.services import accounts, users
 from tests.support.db import check_invariants
 
 
-def economy(db_url, *args, env=None):
-    env = dict(os.environ, DATABASE_URL=db_url, **(env or {}))
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def economy(db_url, *args, **extra_env):
+    env = dict(os.environ, DATABASE_URL=db_url, **extra_env)
     return subprocess.run([sys.executable, "-m", "economy_app", *args], env=env, capture_output=True, text=True,
                           timeout=120)
 
@@ -76,7 +80,7 @@ def test_cli_archive_restore_and_the_archive_proof(db_url, session, engine, tmp_
     accounts.initialize_account(session, user.id)
     env_dir = dict(ECONOMY_DATA_DIR=str(tmp_path))
     before = (utcnow() + timedelta(seconds=2)).isoformat()
-    run = economy(db_url, "ledger", "archive", "--before", before, env=env_dir)
+    run = economy(db_url, "ledger", "archive", "--before", before, **env_dir)
     assert run.returncode == 0 and "1 entries moved to the archive" in run.stdout and "SHA-256" in run.stdout
     path = re.search(r"written to (\S+\.jsonl\.gz)", run.stdout).group(1)
     run = economy(db_url, "reconcile")
@@ -91,3 +95,20 @@ def test_cli_archive_restore_and_the_archive_proof(db_url, session, engine, tmp_
     assert run.returncode == 2 and "in neither the ledger nor the archive" in run.stderr
     assert [(e["admin_name"], e["action"], e["ok"]) for e in admin.audit_log(session)] == [
         ("cli", "ledger restore", False), ("cli", "ledger archive", True)]
+
+
+def test_seed_with_demo_off_creates_no_logins(db_url, engine):
+    """Issue 12, item 11: demo players log in with a password everybody knows; ECONOMY_DEMO=off seeds none."""
+    run = economy(db_url, "seed", ECONOMY_DEMO="off")
+    assert run.returncode == 0 and "no demo logins" in run.stdout and "demo-password" not in run.stdout
+    assert "players 0" in economy(db_url, "health").stdout
+
+
+def test_run_scaled_seeds_no_demo_logins():
+    """`make run-scaled` (the shape of a real deployment) seeds with ECONOMY_DEMO=off; `make run` keeps the demo."""
+    def seed_lines(target: str) -> list[str]:
+        out = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+        return [line for line in out.splitlines() if "economy_app seed" in line]
+
+    assert seed_lines("run-scaled") and all("ECONOMY_DEMO=off" in line for line in seed_lines("run-scaled"))
+    assert seed_lines("run") and not any("ECONOMY_DEMO=off" in line for line in seed_lines("run"))

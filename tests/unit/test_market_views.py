@@ -6,11 +6,17 @@ import random
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlmodel import Session
 
-from economy_app.models import utcnow
-from economy_app.services import accounts, companies, ledger, market, stocks
+from economy_app.db import make_engine
+from economy_app.models import Balance, Holding, utcnow
+from economy_app.services import accounts, companies, ledger, market, stocks, users
 from economy_app.services._tx import unit
-from economy_app.services.errors import AccountNotFound, InvalidInput, NotPublic
+from economy_app.services.errors import AccountNotFound, EconomyError, InvalidInput, NotPublic
+from tests.support.db import wipe
 
 
 @pytest.fixture
@@ -81,13 +87,18 @@ def test_detail_shareholders_and_trades(session, listed, make_company):
 def test_portfolio_and_net_worth_include_holdings(session, listed):
     a = listed["companies"][0]
     inv, acct = listed["investor"], listed["investor_personal"]
+    founder_worth = accounts.dashboard(session, listed["founder"]).net_worth
     r = stocks.buy(session, actor_id=inv, account_id=acct, company_id=a, shares=10_000)
     [pos] = market.portfolio(session, inv)
     assert (pos.ticker, pos.shares, pos.cost_cents) == ("AAA", 10_000, r.total_cents)
-    assert pos.value_cents == 10_000 * r.new_price_micros // 10_000 and pos.gain_cents == pos.value_cents - pos.cost_cents
+    # The only holder's shares are worth what buying back the float would cost the company: what they paid.
+    assert pos.value_cents == r.total_cents and pos.gain_cents == 0
     d = accounts.dashboard(session, inv)
-    assert d.holdings == pos.value_cents
-    assert d.net_worth == accounts.get_balance(session, acct) + pos.value_cents
+    assert d.holdings == pos.value_cents and d.owed == 0
+    assert d.net_worth == accounts.get_balance(session, acct) + pos.value_cents == 1_000_000
+    # The founder's company holds the buyer's money, and owes it back to the shareholder: no richer.
+    f = accounts.dashboard(session, listed["founder"])
+    assert f.owed == r.total_cents and f.net_worth == founder_worth
     with pytest.raises(AccountNotFound):
         market.portfolio(session, listed["founder"], account_id=acct)
 
@@ -106,3 +117,110 @@ def test_leaderboard_excludes_the_mint(session, listed):
     assert [c[2] for c in board.by_market_cap] == ["BBB", "AAA"]
     assert all(c[1] != "Economy (system)" for c in board.by_cash)
     assert board.products == []
+
+
+# --------------------------------------------------------------------------- net worth (issue 12, item 2)
+
+
+def _founder_world(engine):
+    """A founder with two public companies (Alpha, Beta) and cash in every account; an investor with Alpha shares
+    and a public company of their own (Iota)."""
+    wipe(engine)
+    s = Session(engine, expire_on_commit=False)
+    founder, investor = (users.create_user(s, n, "correct horse").id for n in ("founder", "investor"))
+    personal = {u: accounts.initialize_account(s, u).id for u in (founder, investor)}
+    mint = accounts.system_account_id(s)
+    made = {}
+    for owner, ticker, cash in ((founder, "ALPHA", 6_000_000), (founder, "BETA", 7_000_000),
+                                (investor, "IOTA", 8_000_000)):
+        view = companies.create_company(s, owner_id=owner, name=ticker.title(), ticker=ticker)
+        with unit(s, write=True):
+            ledger.post(s, from_account_id=mint, to_account_id=view.account_id, amount=cash, type="adjustment")
+        assert companies.check_and_update_public_status(s, view.id)
+        made[ticker] = view
+    stocks.buy(s, actor_id=investor, account_id=personal[investor], company_id=made["ALPHA"].id, shares=5_000,
+               now=utcnow() - timedelta(days=2))
+    return s, founder, [personal[founder], made["ALPHA"].account_id, made["BETA"].account_id], made
+
+
+def _total_worth_and_cash(s):
+    worth = sum(p[1] for p in market.leaderboard(s, limit=50).players)
+    mint = accounts.find_system_account_id(s)
+    with unit(s, write=False):
+        cash = s.execute(select(func.sum(Balance.balance)).where(Balance.account_id != mint)).scalar_one()
+    return worth, int(cash)
+
+
+founder_actions = st.lists(st.tuples(
+    st.sampled_from(["transfer", "buy", "sell"]),
+    st.integers(min_value=0, max_value=2),  # which of the founder's accounts
+    st.integers(min_value=0, max_value=2),  # the other account (transfers) or which company (trades)
+    st.integers(min_value=1, max_value=1_000_000),  # cents or shares
+), max_size=12)
+
+
+def test_a_founders_own_moves_never_raise_their_net_worth(db_url):
+    """Any sequence of a founder's own actions through every account they control (transfers between them, buys
+    and sells of their own companies and of another's) with nothing else happening: they never come to hold
+    their own companies' shares, their net worth never rises, the dashboard and the leaderboard agree, and the
+    net worths of all players never add up to more than the cash there is (nothing counted twice)."""
+    engine = make_engine(db_url)
+
+    @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(actions=founder_actions)
+    def check(actions):
+        s, founder, mine, made = _founder_world(engine)
+        try:
+            targets = [made["ALPHA"].id, made["BETA"].id, made["IOTA"].id]
+            start = accounts.dashboard(s, founder).net_worth
+            clock = utcnow() - timedelta(days=1)
+            for kind, i, j, size in actions:
+                clock += timedelta(seconds=6)
+                try:
+                    if kind == "transfer" and i != j:
+                        accounts.transfer(s, actor_id=founder, from_account_id=mine[i], to_account_id=mine[j],
+                                          amount=min(size, max(1, accounts.get_balance(s, mine[i]))))
+                    elif kind in ("buy", "sell"):
+                        fn = stocks.buy if kind == "buy" else stocks.sell
+                        fn(s, actor_id=founder, account_id=mine[i], company_id=targets[j], shares=size, now=clock)
+                except EconomyError:
+                    pass
+                own = s.execute(select(func.coalesce(func.sum(Holding.shares), 0)).where(
+                    Holding.account_id.in_(mine), Holding.company_id.in_(targets[:2]))).scalar_one()
+                assert own == 0, "the founder holds shares of their own company"
+                worth = accounts.dashboard(s, founder).net_worth
+                assert worth <= start, "the founder's net worth rose with no money coming in"
+                board = {p[0]: p[1] for p in market.leaderboard(s, limit=50).players}
+                assert board["founder"] == worth
+                total_worth, cash = _total_worth_and_cash(s)
+                assert total_worth <= cash, "net worth counted money twice"
+        finally:
+            s.close()
+
+    try:
+        check()
+    finally:
+        engine.dispose()
+
+
+def test_cross_holdings_between_two_founders_add_nothing(session, make_player, make_company):
+    """Two friends' companies buy each other's shares with the same money going round: every net worth counted
+    the holdings and the company cash they paid into, so both rose with each lap. Now the shares bought are a
+    debt of the company that sold them: the two net worths together stay at the cash they have."""
+    a, a_personal = make_player("ann")
+    b, b_personal = make_player("ben")
+    mint = accounts.system_account_id(session)
+    (ca, ca_acct), (cb, cb_acct) = make_company(a, "ANN"), make_company(b, "BEN")
+    for company, acct in ((ca, ca_acct), (cb, cb_acct)):
+        with unit(session, write=True):
+            ledger.post(session, from_account_id=mint, to_account_id=acct, amount=6_000_000, type="adjustment")
+        companies.check_and_update_public_status(session, company)
+    before = {u: accounts.dashboard(session, u).net_worth for u in (a, b)}
+    clock = utcnow() - timedelta(hours=1)
+    for lap in range(5):
+        clock += timedelta(seconds=6)
+        stocks.buy(session, actor_id=a, account_id=ca_acct, company_id=cb, shares=90_000, now=clock)
+        stocks.buy(session, actor_id=b, account_id=cb_acct, company_id=ca, shares=90_000, now=clock)
+    after = {u: accounts.dashboard(session, u).net_worth for u in (a, b)}
+    assert after[a] + after[b] <= before[a] + before[b]
+    assert after[a] <= before[a] and after[b] <= before[b]

@@ -95,3 +95,23 @@ def test_0006_keeps_every_row_and_never_hands_out_an_archived_id(db_url, engine)
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO ledger (from_account_id, to_account_id, amount, type, created_at) "
                               "VALUES (1, 2, 0, 'transfer', :now)"), {"now": now})
+
+
+def test_public_companies_get_their_price_curve(db_url, engine):
+    """0007 gives every public company the curve base that puts today's price at today's float."""
+    migrate.downgrade(db_url, "0005")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (id, username, display_name, password_hash, role, created_at) "
+                          "VALUES (1, 'founder', 'founder', 'x', 'player', CURRENT_TIMESTAMP)"))
+        for cid, public, treasury, price in ((1, True, 990_000, 600_480), (2, True, 1_000_000, 10_000),
+                                             (3, False, 0, 0)):
+            conn.execute(text(
+                "INSERT INTO companies (id, owner_id, name, ticker, description, tags, created_at, is_public, "
+                "total_shares, treasury_shares, share_price_micros, ipo_price_micros) VALUES (:id, 1, :name, :name, "
+                "'', '', CURRENT_TIMESTAMP, :public, :total, :treasury, :price, :price)"),
+                dict(id=cid, name=f"C{cid}", public=public, total=1_000_000 if public else 0, treasury=treasury,
+                     price=price))
+    migrate.upgrade(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, base_price_micros, share_price_micros FROM companies ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(1, 600_000, 600_480), (2, 10_000, 10_000), (3, 0, 0)]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from economy_app.money import AmountError, format_cents, parse_dollars
+from economy_app.money import AmountError, format_cents, parse_dollars, parse_whole
 
 
 @pytest.mark.parametrize("text,cents", [
@@ -41,3 +41,23 @@ def test_format_sign():
 @given(st.integers(min_value=1, max_value=10**15))
 def test_format_then_parse_round_trips(cents):
     assert parse_dollars(format_cents(cents)) == cents
+
+
+@pytest.mark.parametrize("text", [
+    "١٢٣", "१२३", "１２", "1２", "$١٠", "١٢.٥٠",  # Arabic-Indic, Devanagari, full-width digits
+    "1 000", "1 000.00", "1\u00a0000", "1\u202f000", "$ 1 0",  # spaces inside the number
+    ",100", "1,0000", "1,00.00", "100,", "1" * 40,  # misplaced commas, absurd lengths
+])
+def test_parse_accepts_ascii_digits_only(text):
+    """Issue 12, item 7: int() and \\d take any Unicode digit, and spaces were dropped before matching."""
+    with pytest.raises(AmountError):
+        parse_dollars(text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("1", 1), ("1500", 1500), ("1,500", 1500), (" 12 ", 12), ("1,000,000", 1_000_000), ("1000001", None),
+    ("0", None), ("-5", None), ("+5", None), ("1.5", None), ("1 000", None), ("١٢", None), ("１２", None),
+    ("1_000", None), ("12,34", None), ("", None), (None, None), (12, None), ("9" * 40, None),
+])
+def test_parse_whole(text, value):
+    assert parse_whole(text, maximum=1_000_000) == value

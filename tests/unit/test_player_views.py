@@ -122,3 +122,29 @@ def test_date_ranges_are_exact_when_times_and_ids_disagree(session, make_player)
         got = {r.id for r in accounts.player_history(session, alice, a, since=since, until=until, limit=500)}
         want = {r.id for r in everything if since <= r.created_at < until}
         assert got == want, (since_h, until_h)
+
+
+def test_history_csv_runs_no_formulas(session, make_player, make_company):
+    """Issue 12, item 6: names and descriptions a player chose must not run as spreadsheet formulas."""
+    victim, v = make_player("victim")
+    mallory, m = make_player("mallory")
+    _, evil = make_company(mallory, "EVIL", name='=HYPERLINK("http://evil.example","Refund")')
+    accounts.transfer(session, actor_id=mallory, from_account_id=m, to_account_id=evil, amount=1_000)
+    descriptions = ["=cmd|' /C calc'!A0", "@SUM(1+1)", "+1+1", "-2+3", "fine; =not a formula"]
+    for text in descriptions:
+        accounts.transfer(session, actor_id=mallory, from_account_id=evil, to_account_id=v, amount=1,
+                          description=text)
+    text, count, _ = accounts.history_csv(session, victim)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert count == len(descriptions) + 1
+    for row in rows:
+        for column in ("entry_id", "date_utc", "account_id", "type", "counterpart", "description", "batch_count"):
+            assert not row[column].startswith(("=", "+", "-", "@", "\t", "\r")), (column, row[column])
+    paid = [r for r in rows if r["type"] == "transfer"]
+    assert {r["counterpart"] for r in paid} == {"'=HYPERLINK(\"http://evil.example\",\"Refund\")"}
+    assert sorted(r["description"] for r in paid) == sorted(
+        ["'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'+1+1", "'-2+3", "fine; =not a formula"])
+    assert {r["amount"] for r in paid} == {"0.01"}  # the amount column is a number, left as it is
+    text, _, _ = accounts.history_csv(session, mallory)
+    assert "-10.00" in {r["amount"] for r in csv.DictReader(io.StringIO(text))}  # negatives stay numbers
+    assert [accounts.csv_cell(t) for t in ("\tx", "\rx", "x=1", "")] == ["'\tx", "'\rx", "x=1", ""]

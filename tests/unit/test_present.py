@@ -8,7 +8,16 @@ import pytest
 
 from economy_app.services.accounts import AccountView
 from economy_app.services.ledger import HistoryRow
-from economy_app.state.present import account_item, check_amount_text, day_range, history_item, send_preview
+from economy_app.state.present import (
+    account_item,
+    check_amount_text,
+    day_range,
+    form_text,
+    history_item,
+    parse_id,
+    send_preview,
+    text_arg,
+)
 
 MAX = 100_000_000
 
@@ -60,3 +69,33 @@ def test_day_range():
         day_range("2026-11-21", "2026-11-01")
     with pytest.raises(ValueError):
         day_range("yesterday", "")
+
+
+@pytest.mark.parametrize("value,parsed", [
+    ("12", 12), (12, 12), (" 12 ", 12), ("2147483647", 2_147_483_647),
+    ("99999999999999999999", None), (10**20, None), ("2147483648", None),  # past the id columns
+    ("²", None), ("١٢", None), ("１２", None),  # str.isdigit() says yes to these
+    ("0", None), (0, None), ("-1", None), (-1, None), ("+1", None), ("1e3", None), ("1.0", None), (1.0, None),
+    ("", None), (None, None), (True, None), ([1], None), ({"id": 1}, None), ("1" * 10_000, None),
+])
+def test_parse_id_is_a_bounded_positive_int_or_not_found(value, parsed):
+    """Issue 12, item 8: '?id=99999999999999999999' overflowed the database driver, '?company=²' passed isdigit()."""
+    assert parse_id(value) == parsed
+
+
+def test_text_and_form_arguments():
+    assert text_arg("abcdef", 3) == "abc" and text_arg(10**40, 3) == "" and text_arg(None, 3) == ""
+    assert form_text({"name": "Acme"}, "name") == "Acme" and form_text({}, "name") == ""
+    assert form_text({"name": 7}, "name") is None and form_text(["name"], "name") is None
+    assert form_text({"name": "x" * 20_000}, "name") == "x" * 10_000
+
+
+def test_only_the_mints_rows_get_the_system_badge():
+    """Issue 12, item 9: a company named like the system paid a victim; its row looked like the welcome deposit."""
+    real = HistoryRow(id=1, created_at=datetime(2026, 11, 21), account_id=5, type="initial_deposit", amount=1,
+                      signed_amount=1, counterpart_account_id=1, counterpart_name="Economy (system)",
+                      description="Welcome to the economy", batch_count=None)
+    fake = HistoryRow(**{**real.__dict__, "id": 2, "type": "transfer", "counterpart_account_id": 9})
+    assert history_item(real, {}, 1).system is True
+    assert history_item(fake, {}, 1).system is False
+    assert history_item(real, {}).system is False  # no mint known: no badge

@@ -6,10 +6,14 @@ import random
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlmodel import Session
 
+from economy_app.db import make_engine
 from economy_app.models import Company, Holding, StockPrice, StockTrade, utcnow
-from economy_app.services import accounts, companies, ledger, stocks
+from economy_app.services import accounts, companies, ledger, market, stocks, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import (
     InsufficientFunds,
@@ -18,7 +22,7 @@ from economy_app.services.errors import (
     NotPublic,
     TradeRefused,
 )
-from tests.support.db import check_invariants, fingerprint
+from tests.support.db import check_invariants, fingerprint, wipe
 
 
 def shares_conserved(session, company_id):
@@ -46,20 +50,24 @@ def test_buy_moves_cash_and_shares_and_raises_the_price(session, engine, public_
     p = public_company
     r = stocks.buy(session, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"],
                    shares=10_000)
-    assert r.price_micros == 600_000 and r.total_cents == 600_000  # 10,000 x $0.60 = $6,000.00
+    # Along the curve from $0.60 (no share out) to $0.60048 (1% of the shares out: +8% x 1%): $0.60024 on
+    # average, $6,002.40 for 10,000 shares.
+    assert r.price_micros == 600_240 and r.total_cents == 600_240
     assert r.new_price_micros == 600_000 + 600_000 * 8 * 10_000 // 100_000_000  # +0.08%
-    assert accounts.get_balance(session, p["investor_personal"]) == 1_000_000 - 600_000
-    assert accounts.get_balance(session, p["account"]) == 6_000_000 + 600_000
+    assert accounts.get_balance(session, p["investor_personal"]) == 1_000_000 - 600_240
+    assert accounts.get_balance(session, p["account"]) == 6_000_000 + 600_240
     h = session.execute(select(Holding).where(Holding.account_id == p["investor_personal"])).scalar_one()
-    assert (h.shares, h.avg_price_micros) == (10_000, 600_000)
+    assert (h.shares, h.avg_price_micros) == (10_000, 600_240)
     shares_conserved(session, p["company"])
     assert session.execute(select(func.count()).select_from(StockPrice)).scalar_one() == 2  # ipo + buy
     check_invariants(engine)
 
 
-def test_rounding_favours_the_company(session, public_company):
-    assert stocks.cost_cents(3, 333_333) == 100  # $0.999999 -> $1.00
-    assert stocks.proceeds_cents(3, 333_333) == 99  # -> $0.99
+def test_rounding_favours_the_company():
+    # 3 shares on a $0.333333 curve cover $0.99999991...: the buyer pays $1.00, the seller gets $0.99.
+    assert stocks.buy_cost_cents(333_333, 0, 3, 1_000_000) == 100
+    assert stocks.sell_proceeds_cents(333_333, 3, 3, 1_000_000) == 99
+    assert stocks.spot_price(600_000, 1_000_000, 1_000_000) == 648_000  # every share out: +8%
     assert stocks.format_price(1_234_567) == "$1.2346"
 
 
@@ -113,14 +121,24 @@ def test_guards_refuse_and_change_nothing(session, engine, public_company, make_
     assert fingerprint(engine) == before
 
 
-def test_a_founders_other_company_may_buy(session, engine, public_company, make_company):
+def test_a_founder_cannot_buy_their_own_shares_through_another_company(session, engine, public_company,
+                                                                          make_company):
+    """The issue's repro: Beta, owned by Alpha's founder, bought Alpha shares; the founder's net worth rose with
+    no money coming in, and moving the cash back repeated it until the treasury was theirs."""
     p = public_company
     other, other_account = make_company(p["founder"], "OTHR")
     accounts.transfer(session, actor_id=p["founder"], from_account_id=p["founder_personal"],
-                      to_account_id=other_account, amount=100_000)
-    r = stocks.buy(session, actor_id=p["founder"], account_id=other_account, company_id=p["company"], shares=100)
-    assert r.holding_shares == 100
-    shares_conserved(session, p["company"])
+                      to_account_id=other_account, amount=900_000)
+    worth = accounts.dashboard(session, p["founder"]).net_worth
+    board = {row[0]: row[1] for row in market.leaderboard(session).players}["founder"]
+    before = fingerprint(engine)
+    for account in (other_account, p["founder_personal"]):
+        with pytest.raises(TradeRefused) as info:
+            stocks.buy(session, actor_id=p["founder"], account_id=account, company_id=p["company"], shares=15_000)
+        assert "own company" in str(info.value)
+        assert fingerprint(engine) == before
+    assert accounts.dashboard(session, p["founder"]).net_worth == worth
+    assert {row[0]: row[1] for row in market.leaderboard(session).players}["founder"] == board
 
 
 def test_rate_limit_three_trades_per_five_seconds(session, engine, public_company):
@@ -174,3 +192,172 @@ def test_history_older_than_90_days_is_purged(session, public_company):
     stocks.update_prices(session, rng=random.Random(1), now=now - timedelta(days=91))
     stocks.update_prices(session, rng=random.Random(1), now=now - timedelta(days=89))
     assert stocks.purge_history(session, now=now) == 1
+
+
+# --------------------------------------------------------------------------- round trips (issue 12, item 1)
+
+
+def test_buying_a_block_and_selling_it_back_in_pieces_loses(session, engine, public_company):
+    """The issue's repro: 500,000 shares bought in one trade and sold back as 50 x 10,000 made $5,713.83 from the
+    company. Along the curve, the pieces pay back exactly the block's area, less rounding."""
+    p = public_company
+    t0 = utcnow() - timedelta(hours=1)
+    with unit(session, write=True):
+        ledger.post(session, from_account_id=accounts.system_account_id(session),
+                    to_account_id=p["investor_personal"], amount=40_000_000, type="adjustment")
+    trader_before = accounts.get_balance(session, p["investor_personal"])
+    company_before = accounts.get_balance(session, p["account"])
+    paid = stocks.buy(session, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"],
+                      shares=500_000, now=t0).total_cents
+    received = 0
+    for i in range(50):
+        received += stocks.sell(session, actor_id=p["investor"], account_id=p["investor_personal"],
+                                company_id=p["company"], shares=10_000, now=t0 + timedelta(seconds=6 * (i + 1))
+                                ).total_cents
+    assert accounts.get_balance(session, p["investor_personal"]) <= trader_before
+    assert accounts.get_balance(session, p["account"]) >= company_before
+    assert received <= paid and paid - received <= 50  # a cent at most per trade, to the company
+    assert paid == 30_600_000  # $0.60 to $0.624 along the curve: $0.612 on average
+    assert companies.get_company(session, p["company"]).share_price_micros == 600_000  # back where it started
+    check_invariants(engine)
+
+
+@st.composite
+def round_trip_plans(draw, *, max_shares: int = 1_000_000):
+    """Shares already out (someone else's), then any buys and any sells of the same total, 1 to 1,000,000 shares
+    each, in any split and any order that never sells more than is held."""
+    total = draw(st.integers(min_value=1, max_value=max_shares))
+    start = draw(st.integers(min_value=0, max_value=max_shares - total))
+
+    def split(n: int) -> list[int]:
+        cuts = draw(st.lists(st.integers(min_value=1, max_value=max(1, n - 1)), max_size=5, unique=True)) if n > 1 \
+            else []
+        bounds = [0, *sorted(cuts), n]
+        return [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+
+    buys, sells = split(total), draw(st.permutations(split(total)))
+    plan, held = [], 0
+    while buys or sells:
+        can_sell = bool(sells) and sells[0] <= held
+        if buys and (not can_sell or draw(st.booleans())):
+            plan.append(("buy", buys.pop(0)))
+            held += plan[-1][1]
+        else:
+            plan.append(("sell", sells.pop(0)))
+            held -= plan[-1][1]
+    return start, plan
+
+
+@settings(max_examples=400, deadline=None)
+@given(base=st.integers(min_value=stocks.MIN_PRICE_MICROS, max_value=10**10), plan=round_trip_plans())
+def test_the_curve_telescopes_and_rounding_favours_the_company(base, plan):
+    """Pure arithmetic: the exact areas of any round trip sum to zero, and the rounded totals never pay the
+    trader more than they paid."""
+    start, trades = plan
+    n, x, exact_num, exact_den, net = 1_000_000, start, 0, None, 0
+    for side, shares in trades:
+        if side == "buy":
+            num, exact_den = stocks._area(base, x, x + shares, n)
+            exact_num += num
+            net -= stocks.buy_cost_cents(base, x, shares, n)
+            x += shares
+        else:
+            num, exact_den = stocks._area(base, x - shares, x, n)
+            exact_num -= num
+            net += stocks.sell_proceeds_cents(base, x, shares, n)
+            x -= shares
+    assert x == start and exact_num == 0
+    assert net <= 0
+
+
+def _world(engine):
+    """A public company ($60,000 cash, $0.60), another holder, and a trader with $1,000,000."""
+    wipe(engine)
+    s = Session(engine, expire_on_commit=False)
+    founder = users.create_user(s, "founder", "correct horse").id
+    other = users.create_user(s, "other", "correct horse").id
+    trader = users.create_user(s, "trader", "correct horse").id
+    ids = {u: accounts.initialize_account(s, u).id for u in (founder, other, trader)}
+    company = companies.create_company(s, owner_id=founder, name="Acme", ticker="ACME")
+    mint = accounts.system_account_id(s)
+    with unit(s, write=True):
+        ledger.post(s, from_account_id=mint, to_account_id=company.account_id, amount=6_000_000, type="adjustment")
+        for u in (other, trader):
+            ledger.post(s, from_account_id=mint, to_account_id=ids[u], amount=100_000_000, type="adjustment")
+    assert companies.check_and_update_public_status(s, company.id)
+    return s, dict(other=other, trader=trader, company=company.id, company_account=company.account_id, ids=ids)
+
+
+def test_no_round_trip_in_any_split_or_order_raises_the_traders_cash(db_url):
+    """Through the real services on the real database: after shares someone else holds, the trader buys and sells
+    back the same shares in any split (1 to 1,000,000 each) and order. Their cash never rises, the company's never
+    falls, each trade costs exactly its quote, and the price comes back to where it was."""
+    engine = make_engine(db_url)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(plan=round_trip_plans())
+    def check(plan):
+        start, trades = plan
+        s, w = _world(engine)
+        try:
+            clock = utcnow() - timedelta(days=1)
+            if start:
+                stocks.buy(s, actor_id=w["other"], account_id=w["ids"][w["other"]], company_id=w["company"],
+                           shares=start, now=clock)
+            price = companies.get_company(s, w["company"]).share_price_micros
+            trader, account = w["trader"], w["ids"][w["trader"]]
+            cash, company_cash = accounts.get_balance(s, account), accounts.get_balance(s, w["company_account"])
+            for side, shares in trades:
+                clock += timedelta(seconds=6)  # past the rate limit
+                q = stocks.quote(s, w["company"], side, shares)
+                r = (stocks.buy if side == "buy" else stocks.sell)(s, actor_id=trader, account_id=account,
+                                                                   company_id=w["company"], shares=shares, now=clock)
+                assert (r.total_cents, r.new_price_micros, r.price_micros) == (q.total_cents, q.new_price_micros,
+                                                                                q.price_micros)
+            assert accounts.get_balance(s, account) <= cash
+            assert accounts.get_balance(s, w["company_account"]) >= company_cash
+            assert companies.get_company(s, w["company"]).share_price_micros == price
+            check_invariants(engine)
+        finally:
+            s.close()
+
+    try:
+        check()
+    finally:
+        engine.dispose()
+
+
+def test_a_buyers_own_money_does_not_lift_the_fair_value(session, engine, public_company):
+    """Buy the float, wait for the ticks, sell: the price used to drift up toward 10 x cash / shares, cash that
+    now held the buyer's own money, and selling back drained the company. Shares sold are a debt of the company,
+    so the fair value is 10 x (cash - that debt) / shares: the ticks pull a bought-up price back down."""
+    p = public_company
+    with unit(session, write=True):
+        ledger.post(session, from_account_id=accounts.system_account_id(session),
+                    to_account_id=p["investor_personal"], amount=40_000_000, type="adjustment")
+    cash = accounts.get_balance(session, p["investor_personal"])
+    t0 = utcnow() - timedelta(days=1)
+    stocks.buy(session, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"],
+               shares=500_000, now=t0)
+    for i in range(30):  # two and a half hours of ticks
+        stocks.update_prices(session, rng=random.Random(i), now=t0 + timedelta(minutes=5 * (i + 1)))
+    at = t0 + timedelta(hours=3)
+    for i in range(50):
+        try:
+            stocks.sell(session, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"],
+                        shares=10_000, now=at + timedelta(seconds=6 * i))
+        except InsufficientFunds:
+            break
+    assert accounts.get_balance(session, p["investor_personal"]) <= cash
+    check_invariants(engine)
+
+
+def test_a_tick_rescales_the_curve(session, public_company):
+    p = public_company
+    stocks.buy(session, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"],
+               shares=10_000, now=utcnow() - timedelta(minutes=1))
+    stocks.update_prices(session, rng=random.Random(7))
+    session.expire_all()
+    c = session.execute(select(Company).where(Company.id == p["company"])).scalar_one()
+    assert c.share_price_micros == stocks.spot_price(c.base_price_micros, 10_000, 1_000_000)
+    assert c.base_price_micros >= stocks.MIN_PRICE_MICROS
