@@ -12,7 +12,7 @@ from economy_app.money import AmountError, format_cents, parse_dollars
 from economy_app.services import companies, products
 from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import parse_id, ProductItem, percent_text, product_item
+from economy_app.state.present import market_note, parse_id, ProductItem, percent_text, product_item
 
 
 @private
@@ -41,6 +41,7 @@ class CompanyState(AuthState):
     edit_price: str = ""
     edit_description: str = ""
     busy: bool = False
+    market_note: str = ""  # the listing limit, the hold and the market's typical price
 
     async def _refresh(self, user_id: int, company_id: int):
         try:
@@ -61,6 +62,8 @@ class CompanyState(AuthState):
         self.days = [{"day": x.day.strftime("%m-%d"), "revenue": x.revenue, "costs": x.costs} for x in d.days]
         self.has_sales = d.revenue_30d > 0
         self.items = [product_item(p, company=c.name, ticker=c.ticker) for p in d.products]
+        self.market_note = market_note(sum(1 for p in d.products if p.active), d.listing_limit, d.hold_seconds,
+                                       d.typical_price_cents)
         self.error, self.loaded = "", True
         return None
 
@@ -176,6 +179,9 @@ def _product_row(item: ProductItem) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.vstack(rx.text(item.name, weight="medium"),
                                 rx.cond(~item.active, rx.badge("Withdrawn", color_scheme="gray", size="1")),
+                                rx.cond(item.waiting != "", rx.badge(item.waiting, color_scheme="amber", size="1",
+                                                                     white_space="normal",
+                                                                     class_name="product-waiting")),
                                 spacing="1")),
         rx.table.cell(item.price, justify="end"),
         rx.table.cell(item.cost_percent.to_string() + "%", justify="end"),
@@ -229,6 +235,7 @@ def _products() -> rx.Component:
             ),
             rx.text("Each product's production cost is a share of its price (23-67%), fixed when it is listed.",
                     size="1", color_scheme="gray"),
+            rx.text(CompanyState.market_note, size="1", color_scheme="gray", id="company-market-note"),
             spacing="3",
             width="100%",
         ),

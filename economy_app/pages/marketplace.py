@@ -7,12 +7,12 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.countdown import marketplace_countdown, notice
-from economy_app.jobs.scheduler import marketplace_interval
 from economy_app.services import companies, products
 from economy_app.services.errors import EconomyError
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
 from economy_app.state.present import ProductItem, product_item
+from economy_app.state.schedule import ScheduleState
 
 PAGE_SIZE = 24
 SORTS = [("best_selling", "Best-selling"), ("price_asc", "Price: low to high"), ("price_desc", "Price: high to low"),
@@ -64,13 +64,6 @@ class MarketplaceState(PagedList, AuthState):
 
 
 
-def _every(seconds: int) -> str:
-    if seconds % 60:
-        return f"{seconds} seconds"
-    minutes = seconds // 60
-    return "minute" if minutes == 1 else f"{minutes} minutes"
-
-
 def _product_card(item: ProductItem) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -79,6 +72,8 @@ def _product_card(item: ProductItem) -> rx.Component:
             rx.text(item.company, " · ", item.ticker, size="1", color_scheme="gray"),
             rx.cond(item.description != "", rx.text(item.description, size="2")),
             rx.text(item.units_sold, " sold", size="1", color_scheme="gray"),
+            rx.cond(item.waiting != "", rx.badge(item.waiting, color_scheme="amber", variant="soft", size="1",
+                                                 white_space="normal", class_name="market-waiting")),
             spacing="1",
             width="100%",
         ),
@@ -90,7 +85,7 @@ def _product_card(item: ProductItem) -> rx.Component:
 def marketplace_page() -> rx.Component:
     return player_page(
         rx.vstack(
-            notice("timer", rx.text(f"The public shops every {_every(marketplace_interval())}. Next run", size="2"),
+            notice("timer", rx.text("The public shops every ", ScheduleState.marketplace_every, ". Next run", size="2"),
                    marketplace_countdown(id="market-countdown", font_size="var(--font-size-2)")),
             rx.flex(
                 rx.input(placeholder="Search products, companies or tickers", value=MarketplaceState.query,

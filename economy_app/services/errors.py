@@ -111,3 +111,9 @@ class NotAdmin(EconomyError):
 
 class AlreadyRunning(EconomyError):
     code = "already_running"
+
+
+class ListingLimit(EconomyError):
+    """A company already lists as many active products as the marketplace allows."""
+
+    code = "listing_limit"
