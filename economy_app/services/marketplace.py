@@ -271,8 +271,13 @@ class Plan:
     cap: int
     typical: int | None
     waiting: int
-    rows: list  # the products on sale: (id, company_id, price_cents, cost_percent, momentum, momentum_at, account)
-    units: np.ndarray
+    ids: np.ndarray  # the products on sale, by id
+    prices: np.ndarray  # int64 cents
+    cost_percent: np.ndarray
+    company: np.ndarray  # dense index into company_ids
+    company_ids: np.ndarray
+    accounts: np.ndarray  # each company's account, by the same index
+    units: np.ndarray  # int64 units bought of each product
     momentum: np.ndarray  # each product's momentum as of the run, before its sales
 
 
@@ -289,15 +294,19 @@ def plan(s: Session, *, rng: random.Random, now: datetime | None = None, budget:
         waiting = s.execute(_WAITING, {"visible_before": visible_before}).scalar_one()
     gen = np.random.default_rng(rng.getrandbits(128))
     if not rows:
-        return Plan(budget, cap, None, waiting, rows, np.zeros(0, dtype=np.int64), np.zeros(0))
-    ids, company_ids, prices, _costs, momentum, momentum_at, _accounts = zip(*rows, strict=True)
+        empty = np.zeros(0, dtype=np.int64)
+        return Plan(budget, cap, None, waiting, empty, empty, empty, empty, empty, empty, empty, np.zeros(0))
+    ids, company_ids, prices, cost_percent, momentum, momentum_at, account_ids = zip(*rows, strict=True)
     prices = np.array(prices, dtype=np.int64)
-    _, company = np.unique(np.array(company_ids, dtype=np.int64), return_inverse=True)
+    unique_companies, first, company = np.unique(np.array(company_ids, dtype=np.int64), return_index=True,
+                                                 return_inverse=True)
     momentum = decayed(np.array(momentum, dtype=float), momentum_at, now)
     typical = typical_price(prices, company)
     weights = demand_weights(prices, company, momentum, typical)
     units = allocate(prices, company, weights, budget, cap, gen)
-    return Plan(budget, cap, typical, waiting, rows, units, momentum)
+    return Plan(budget, cap, typical, waiting, np.array(ids, dtype=np.int64), prices,
+                np.array(cost_percent, dtype=np.int64), company, unique_companies,
+                np.array(account_ids, dtype=np.int64)[first], units, momentum)
 
 
 def run_batch(s: Session, *, rng: random.Random, now: datetime | None = None, budget: int | None = None,
@@ -306,7 +315,7 @@ def run_batch(s: Session, *, rng: random.Random, now: datetime | None = None, bu
     now = now or utcnow()
     with unit(s, write=True):
         p = plan(s, rng=rng, now=now, budget=budget, settings=settings)
-        result = BatchResult(budget=p.budget, products_on_sale=len(p.rows), products_waiting=p.waiting,
+        result = BatchResult(budget=p.budget, products_on_sale=int(p.ids.size), products_waiting=p.waiting,
                              typical_price=p.typical, cap=p.cap)
         if p.typical is not None:
             marketplace_settings.record_typical_price(s, p.typical, now)
@@ -314,42 +323,46 @@ def run_batch(s: Session, *, rng: random.Random, now: datetime | None = None, bu
         if sold.size == 0:
             return result
 
-        spent = sum(int(p.units[i]) * p.rows[i].price_cents for i in sold)
-        per_company: dict[int, dict] = {}
-        totals = []
-        for i in sold:
-            r, n = p.rows[i], int(p.units[i])
-            revenue = n * r.price_cents  # integers: units x integer cents
-            cost = production_cost(revenue, r.cost_percent)
-            totals.append({"pid": r.id, "units": n, "revenue": revenue, "costs": cost, "now": now,
-                           "momentum": float(p.momentum[i]) + revenue / spent})
-            c = per_company.setdefault(r.company_id, {"account": r.account_id, "units": 0, "products": 0,
-                                                      "revenue": 0, "costs": 0})
-            c["units"] += n
-            c["products"] += 1
-            c["revenue"] += revenue
-            c["costs"] += cost
+        # Integer cents: units x integer prices (each at most the budget, so int64 is exact), then the cost
+        # rounded up per product, as production_cost does.
+        units = p.units[sold]
+        revenue = units * p.prices[sold]
+        costs = -((-revenue * p.cost_percent[sold]) // 100)
+        company = p.company[sold]
+        n_companies = p.company_ids.size
+        by_company = {name: np.zeros(n_companies, dtype=np.int64) for name in ("units", "revenue", "costs",
+                                                                                "products")}
+        for name, values in (("units", units), ("revenue", revenue), ("costs", costs),
+                             ("products", np.ones_like(units))):
+            np.add.at(by_company[name], company, values)
+        spent = int(revenue.sum())
+        share = revenue / spent  # each product's share of this run's spending: its momentum grows by it
+        s.connection().execute(_PRODUCT_TOTALS, [
+            {"pid": pid, "units": n, "revenue": rev, "costs": cost, "momentum": m + sh, "now": now}
+            for pid, n, rev, cost, m, sh in zip(p.ids[sold].tolist(), units.tolist(), revenue.tolist(),
+                                                costs.tolist(), p.momentum[sold].tolist(), share.tolist(),
+                                                strict=True)])
 
         mint = system_account_id(s)
-        for company_id in sorted(per_company):  # a fixed order
-            c = per_company[company_id]
-            products = f"{c['products']} product{'s' if c['products'] != 1 else ''}"
-            ledger.post(s, from_account_id=mint, to_account_id=c["account"], amount=c["revenue"],
-                        type="marketplace_batch", batch_count=c["units"], now=now,
-                        description=f"Marketplace batch: {products}, {c['units']} units sold")
-            ledger.post(s, from_account_id=c["account"], to_account_id=mint, amount=c["costs"],
-                        type="marketplace_batch", batch_count=c["units"], now=now,
-                        description=f"Production costs: {c['units']} units")
+        selling = np.flatnonzero(by_company["units"])  # company ids ascending: a fixed order
+        for c in selling.tolist():
+            account = int(p.accounts[c])
+            n, count = int(by_company["units"][c]), int(by_company["products"][c])
+            products = f"{count} product{'s' if count != 1 else ''}"
+            ledger.post(s, from_account_id=mint, to_account_id=account, amount=int(by_company["revenue"][c]),
+                        type="marketplace_batch", batch_count=n, now=now,
+                        description=f"Marketplace batch: {products}, {n} units sold")
+            ledger.post(s, from_account_id=account, to_account_id=mint, amount=int(by_company["costs"][c]),
+                        type="marketplace_batch", batch_count=n, now=now,
+                        description=f"Production costs: {n} units")
             result.ledger_rows += 2
-        s.connection().execute(_PRODUCT_TOTALS, totals)
 
-        result.spent = spent
-        result.units = sum(c["units"] for c in per_company.values())
-        result.products_sold = len(totals)
-        result.companies = len(per_company)
-        result.revenue = sum(c["revenue"] for c in per_company.values())
-        result.costs = sum(c["costs"] for c in per_company.values())
-        result.company_ids = sorted(per_company)
+        result.spent = result.revenue = spent
+        result.units = int(units.sum())
+        result.products_sold = int(sold.size)
+        result.companies = int(selling.size)
+        result.costs = int(costs.sum())
+        result.company_ids = [int(c) for c in p.company_ids[selling]]
         for company_id in _may_go_public(s, result.company_ids):  # the stock market acts on it
             if companies.check_and_update_public_status(s, company_id, now=now):
                 result.went_public.append(company_id)

@@ -192,7 +192,7 @@ def test_the_same_seed_gives_the_same_run(session, world):
     assert not (a.budget == c.budget and (a.units == c.units).all())
     result = marketplace.run_batch(session, rng=random.Random(42))
     sold = dict(session.execute(select(Product.id, Product.units_sold)).all())
-    assert {r.id: int(u) for r, u in zip(a.rows, a.units, strict=True)} == sold
+    assert dict(zip(a.ids.tolist(), a.units.tolist(), strict=True)) == sold
     assert result.units == int(a.units.sum()) and result.budget == a.budget
 
 
