@@ -514,3 +514,24 @@ def _property_over_runs(engine):
             check_invariants(engine)
 
     check()
+
+
+# --------------------------------------------------------------------------- the admin form
+
+
+def test_the_settings_form_parses_dollars_and_whole_numbers():
+    from economy_app.pages.admin_marketplace import parse_settings_form
+
+    form = {"budget_min": "20,000", "budget_max": "$39,999.99", "interval": "600", "cap": "20", "limit": "30",
+            "hold": "0"}
+    assert parse_settings_form(form) == dict(budget_min_cents=2_000_000, budget_max_cents=3_999_999,
+                                             interval_seconds=600, company_cap_percent=20, listing_limit=30,
+                                             hold_seconds=0)
+    for field, text, message in (("cap", "12.5", "Company cap: a whole percentage"),
+                                 ("hold", "-1", "Hold: a whole number of seconds"),
+                                 ("interval", "١٢", "Interval: a whole number of seconds"),
+                                 ("limit", "99999999999", "Listing limit: a whole number"),
+                                 ("budget_max", "lots", "Highest budget: ")):
+        with pytest.raises(ValueError) as refused:
+            parse_settings_form({**form, field: text})
+        assert str(refused.value).startswith(message)
