@@ -326,8 +326,8 @@ def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetim
     return CompanyDashboard(
         company=company, revenue_30d=revenue, costs_30d=costs, profit_30d=profit,
         margin_permille=(profit * 1000 // revenue) if revenue else None, days=series,
-        products=[ProductFigures(**{**dict(p._mapping), "active": bool(p.active),
-                                    "public_from": marketplace_settings.public_from(p.listed_at, bool(p.active), hold, now)})
+        products=[ProductFigures(**{**dict(p._mapping), "active": bool(p.active), "public_from":
+                                    marketplace_settings.public_from(p.listed_at, bool(p.active), hold, now)})
                   for p in products],
         listing_limit=market.settings.listing_limit, hold_seconds=hold,
         typical_price_cents=market.typical_price_cents,

@@ -83,7 +83,8 @@ _VIEW = (
 
 def _view(row, hold_seconds: int = 0, now: datetime | None = None) -> ProductView:
     v = ProductView(**{**dict(row._mapping), "active": bool(row.active)})
-    return replace(v, public_from=marketplace_settings.public_from(v.listed_at, v.active, hold_seconds, now or utcnow()))
+    visible = marketplace_settings.public_from(v.listed_at, v.active, hold_seconds, now or utcnow())
+    return replace(v, public_from=visible)
 
 
 def _hold(s: Session) -> int:
