@@ -197,9 +197,9 @@ def build_scheduler(*, marketplace_seconds: int | None = None) -> AsyncIOSchedul
             replace_existing=True,
         )
     if not marketplace_seconds:
-        scheduler.add_job(_settings_watcher(scheduler, current), IntervalTrigger(seconds=SETTINGS_POLL_SECONDS),
-                          id="watch_settings", name="Follow stored job intervals", coalesce=True, max_instances=1,
-                          replace_existing=True)
+        scheduler.add_job(_settings_watcher(scheduler, current),
+                          IntervalTrigger(seconds=SETTINGS_POLL_SECONDS, timezone=UTC), id="watch_settings",
+                          name="Follow stored job intervals", coalesce=True, max_instances=1, replace_existing=True)
     return scheduler
 
 
