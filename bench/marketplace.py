@@ -59,6 +59,10 @@ def seed(engine, n_companies: int, products: list[tuple[int, int]], rng: random.
         conn.execute(insert(Balance.__table__), [dict(account_id=c, balance=0, last_updated=now)
                                                  for c in range(1, n_companies + 1)])
         conn.execute(text("UPDATE companies SET account_id = id"))
+        if conn.dialect.name == "postgresql":  # explicit ids: move the sequences past them
+            for table in ("users", "companies", "accounts"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                  f"(SELECT max(id) FROM {table}))"))
         conn.execute(insert(Product.__table__), [
             dict(company_id=c, name=f"Product {i}", price_cents=price, cost_percent=rng.randint(23, 67), active=True,
                  created_at=listed, listed_at=listed) for i, (c, price) in enumerate(products)])
