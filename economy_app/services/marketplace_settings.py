@@ -92,6 +92,8 @@ def view(s: Session) -> SettingsView:
     base = env_defaults()
     stored = {k: row[k] for k in FIELDS if row is not None and row[k] is not None}
     settings = replace(base, **stored)
+    if settings.budget_max_cents < settings.budget_min_cents:  # an environment changed under a stored value
+        settings = replace(settings, budget_max_cents=settings.budget_min_cents)
     _last_interval = settings.interval_seconds
     return SettingsView(settings=settings, set_by_admin=frozenset(stored),
                         updated_at=row["updated_at"] if row else None, updated_by=row["updated_by"] if row else None,
