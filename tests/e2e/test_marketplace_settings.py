@@ -12,6 +12,7 @@ from sqlmodel import Session
 from economy_app.models import AdminAudit, Company, Product
 from economy_app.pages.admin_marketplace import MarketSettingsState
 from economy_app.services import marketplace_settings
+from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import Truth, crafted_events, log_in, sign_up, unique
 from tests.e2e.test_admin import make_admin
 from tests.e2e.test_companies import add_product, found_company, ticker_for
@@ -48,6 +49,8 @@ def test_admin_sets_the_marketplace_and_players_see_it(app_server, browser, trut
     a.click("#market-settings-save")
     expect(a.get_by_text("Marketplace settings saved")).to_be_visible()
     expect(a.locator("#market-settings-source")).to_contain_text(f"Last changed by {operator}")
+    a.locator("#market-settings").screenshot(path=str(screenshot(a, "admin-1440").with_name(
+        "admin-marketplace-settings-1440.png")))
     with Session(truth.engine) as s:
         st = marketplace_settings.load(s)
         assert (st.company_cap_percent, st.listing_limit, st.hold_seconds) == (25, 2, 600)
@@ -74,6 +77,7 @@ def test_admin_sets_the_marketplace_and_players_see_it(app_server, browser, trut
     add_product(p, "Samovar", "99")
     expect(p.get_by_text(LIMIT_MESSAGE)).to_be_visible()
     expect(p.locator(".product-row")).to_have_count(2)
+    screenshot(p, "company-hold-and-limit-1440")
     with Session(truth.engine) as s:
         company = s.execute(select(Company.id).where(Company.ticker == ticker)).scalar_one()
         assert s.execute(select(func.count()).select_from(Product)
@@ -82,6 +86,7 @@ def test_admin_sets_the_marketplace_and_players_see_it(app_server, browser, trut
     p.fill("#market-search", ticker)
     expect(p.locator(".market-product")).to_have_count(2)
     expect(p.locator(".market-product .market-waiting")).to_have_count(2)
+    screenshot(p, "marketplace-hold-1440")
     p_ctx.close()
 
 
