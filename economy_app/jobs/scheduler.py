@@ -4,6 +4,12 @@ Every app worker runs its own ``AsyncIOScheduler``; triggers are aligned to
 slot boundaries (multiples of the interval since the epoch), so every worker
 fires on the same tick and ``services.jobs.run_claimed`` lets exactly one of
 them run it. Jobs run their database work in a thread, off the event loop.
+
+The marketplace's interval is a database setting (an admin changes it on the
+admin page): each run reads it in its own transaction and claims the slot of
+that interval holding ``now`` (one run per window, whichever worker fires and
+whatever interval its trigger still had), and every worker re-reads it every
+``SETTINGS_POLL_SECONDS`` and moves its trigger to the new slot boundaries.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from economy_app.db import get_session
 from economy_app.models import utcnow
-from economy_app.services import admin, jobs, marketplace, stocks
+from economy_app.services import admin, jobs, marketplace, marketplace_settings, stocks
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,7 @@ PRICES = "prices"
 PRICE_HISTORY_PURGE = "price_history_purge"
 RECONCILE = "reconcile"
 EPOCH = datetime(1970, 1, 1)
+SETTINGS_POLL_SECONDS = 10
 
 
 def _seconds(variable: str, default: int) -> int:
@@ -38,8 +45,9 @@ def _seconds(variable: str, default: int) -> int:
 
 
 def marketplace_interval() -> int:
-    """Seconds between marketplace runs (default 10 minutes)."""
-    return _seconds("ECONOMY_MARKETPLACE_INTERVAL_SECONDS", 600)
+    """Seconds between marketplace runs as this process last read the setting (never a database read
+    itself: safe on the event loop). Default 10 minutes (ECONOMY_MARKETPLACE_INTERVAL_SECONDS)."""
+    return marketplace_settings.cached_interval()
 
 
 def _marketplace(s, now, rng):
@@ -66,10 +74,16 @@ class Job:
     title: str
     interval: Callable[[], int]
     work: Callable  # work(session, now, rng) -> a result with .summary() or a string
+    stored_interval: Callable | None = None  # stored_interval(session) -> seconds: a setting in the database
+
+    def interval_now(self, s) -> int:
+        """The interval in force: the stored setting when the job has one (read in ``s``)."""
+        return self.stored_interval(s) if self.stored_interval else self.interval()
 
 
 JOBS = {
-    MARKETPLACE: Job(MARKETPLACE, "Marketplace run", marketplace_interval, _marketplace),
+    MARKETPLACE: Job(MARKETPLACE, "Marketplace run", marketplace_interval, _marketplace,
+                     marketplace_settings.interval_seconds),
     PRICES: Job(PRICES, "Share price tick", lambda: _seconds("ECONOMY_PRICE_INTERVAL_SECONDS", 300), _prices),
     PRICE_HISTORY_PURGE: Job(PRICE_HISTORY_PURGE, "Price history clean-up",
                              lambda: _seconds("ECONOMY_PURGE_INTERVAL_SECONDS", 86_400), _purge),
@@ -104,9 +118,11 @@ def run_job(name: str, now: datetime | None = None, *, slot: str | None = None, 
     ``audit(session, summary)``: an admin's audit row, written in the run's own transaction."""
     job = JOBS[name]
     now = now or utcnow()
-    slot = slot or jobs.slot_for(now, job.interval())
     rng = rng or random.Random()
     with get_session(url) as s:
+        # The slot of the interval in force now (read from the database for the marketplace), so every
+        # worker claims the same key even while one of them still fires on an older interval's ticks.
+        slot = slot or jobs.slot_for(now, job.interval_now(s))
         if scheduled and admin.job_paused(s, name):
             return TickResult(ran=False, run_id=None, slot=slot, summary="paused")
         run_id, result = jobs.run_claimed(s, name, slot, lambda s_: job.work(s_, now, rng), now=now, audit=audit)
@@ -133,16 +149,58 @@ def _job_runner(name: str):
     return run
 
 
+def _slot_trigger(interval: int) -> IntervalTrigger:
+    """Fires on every multiple of ``interval`` seconds since the epoch (the slot boundaries)."""
+    return IntervalTrigger(seconds=interval, start_date=datetime(1970, 1, 1, tzinfo=UTC), timezone=UTC)
+
+
+def _stored_interval(job: Job, url: str | None = None) -> int:
+    with get_session(url) as s:
+        return job.interval_now(s)
+
+
+def _settings_watcher(scheduler: AsyncIOScheduler, current: dict[str, int]):
+    """Re-read the stored intervals (in a thread) and move a job's trigger when its interval changed."""
+    async def watch() -> None:
+        for job in JOBS.values():
+            if job.stored_interval is None or scheduler.get_job(job.name) is None:
+                continue
+            try:
+                interval = await asyncio.to_thread(_stored_interval, job)
+            except Exception:  # the database is away for a moment: keep the current trigger
+                log.exception("could not read the %s interval", job.name)
+                continue
+            if interval != current.get(job.name):
+                scheduler.reschedule_job(job.name, trigger=_slot_trigger(interval))
+                scheduler.modify_job(job.name, misfire_grace_time=interval)
+                log.info("%s interval is now %ss (was %ss)", job.name, interval, current.get(job.name))
+                current[job.name] = interval
+    watch.__name__ = "watch_settings"
+    return watch
+
+
 def build_scheduler(*, marketplace_seconds: int | None = None) -> AsyncIOScheduler:
+    """Every job on its slot trigger, plus a watcher that follows the stored intervals (the marketplace's
+    comes from the database: read once here, then every SETTINGS_POLL_SECONDS)."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    current: dict[str, int] = {}
     for job in JOBS.values():
-        interval = marketplace_seconds if (job.name == MARKETPLACE and marketplace_seconds) else job.interval()
+        if job.name == MARKETPLACE and marketplace_seconds:
+            interval = marketplace_seconds
+        elif job.stored_interval is not None:
+            interval = _stored_interval(job)
+        else:
+            interval = job.interval()
+        current[job.name] = interval
         scheduler.add_job(
-            _job_runner(job.name),
-            IntervalTrigger(seconds=interval, start_date=datetime(1970, 1, 1, tzinfo=UTC), timezone=UTC),
+            _job_runner(job.name), _slot_trigger(interval),
             id=job.name, name=job.title, coalesce=True, max_instances=1, misfire_grace_time=interval,
             replace_existing=True,
         )
+    if not marketplace_seconds:
+        scheduler.add_job(_settings_watcher(scheduler, current),
+                          IntervalTrigger(seconds=SETTINGS_POLL_SECONDS, timezone=UTC), id="watch_settings",
+                          name="Follow stored job intervals", coalesce=True, max_instances=1, replace_existing=True)
     return scheduler
 
 
@@ -167,7 +225,7 @@ async def scheduler_lifespan():
         log.info("scheduler off (ECONOMY_SCHEDULER=off)")
         yield
         return
-    scheduler = build_scheduler()
+    scheduler = await asyncio.to_thread(build_scheduler)  # it reads the stored intervals
     scheduler.start()
     log.info("scheduler started: %s", ", ".join(f"{j.name} every {j.interval()}s" for j in JOBS.values()))
     try:

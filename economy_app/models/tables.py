@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -135,7 +136,8 @@ class LedgerEntry(SQLModel, table=True):
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     type: str = Field(sa_column=Column(String(20), nullable=False))
     description: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
-    batch_count: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # Units in a marketplace batch: a $50M run of 1-cent goods sells billions (BIGINT on PostgreSQL).
+    batch_count: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
     product_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     idempotency_key: str | None = Field(default=None, sa_column=Column(String(100), nullable=True, unique=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
@@ -260,6 +262,12 @@ class Product(SQLModel, table=True):
     revenue_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     costs_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    # When the product (last) went on sale: the public sees it once the hold after this has passed.
+    listed_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    # Recent sales (services/marketplace.py): the product's decayed share of the public's spending, as of
+    # momentum_at. A demand signal, not money.
+    momentum: float = Field(default=0.0, sa_column=Column(Float, nullable=False, server_default="0"))
+    momentum_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
 
 
 class Holding(SQLModel, table=True):
@@ -411,7 +419,7 @@ class LedgerArchive(SQLModel, table=True):
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     type: str = Field(sa_column=Column(String(20), nullable=False))
     description: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
-    batch_count: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    batch_count: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
     product_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     idempotency_key: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
@@ -432,3 +440,25 @@ class LiveEvent(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     topics: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class MarketplaceSettings(SQLModel, table=True):
+    """The marketplace's operator settings, one row (id 1), shared by every worker.
+
+    A NULL column means "not set by an admin": the environment default applies
+    (services/marketplace_settings.py). The last two columns are written by each run."""
+
+    __tablename__ = "marketplace_settings"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_marketplace_settings_one_row"),)
+
+    id: int = Field(default=1, sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    budget_min_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    budget_max_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    interval_seconds: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    company_cap_percent: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    listing_limit: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    hold_seconds: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+    updated_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    typical_price_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    typical_price_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))

@@ -9,6 +9,7 @@ import reflex as rx
 
 from economy_app import routes
 from economy_app.components.layout import player_page
+from economy_app.pages.admin_marketplace import marketplace_settings_card
 from economy_app.jobs.scheduler import JOBS, next_run_at, run_job
 from economy_app.models import utcnow
 from economy_app.money import format_cents
@@ -377,6 +378,8 @@ def admin_page() -> rx.Component:
                                    spacing="1")),
                                class_name="job-row")),
                     width="100%"), width="100%"),
+
+                marketplace_settings_card(),
 
                 rx.card(rx.vstack(
                     rx.heading("Ledger rows per marketplace run (last 20)", size="4"),

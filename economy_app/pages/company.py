@@ -14,7 +14,7 @@ from economy_app.services import companies, products
 from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import ProductItem, form_text, parse_id, percent_text, product_item
+from economy_app.state.present import ProductItem, form_text, market_note, parse_id, percent_text, product_item
 from economy_app.state.schedule import ScheduleState
 
 FORM_ERROR = "Fill in the form."
@@ -46,6 +46,7 @@ class CompanyState(AuthState):
     edit_price: str = ""
     edit_description: str = ""
     busy: bool = False
+    market_note: str = ""  # the listing limit, the hold and the market's typical price
 
     async def _refresh(self, user_id: int, company_id: int):
         try:
@@ -66,6 +67,8 @@ class CompanyState(AuthState):
         self.days = [{"day": x.day.strftime("%m-%d"), "revenue": x.revenue, "costs": x.costs} for x in d.days]
         self.has_sales = d.revenue_30d > 0
         self.items = [product_item(p, company=c.name, ticker=c.ticker) for p in d.products]
+        self.market_note = market_note(sum(1 for p in d.products if p.active), d.listing_limit, d.hold_seconds,
+                                       d.typical_price_cents)
         self.error, self.loaded = "", True
         return None
 
@@ -87,7 +90,7 @@ class CompanyState(AuthState):
         user = await self._current_user()
         if user is None:
             return await self._to_login()
-        (await self.get_state(ScheduleState)).refresh()
+        await (await self.get_state(ScheduleState)).refresh()
         return await self._refresh(user.id, self.company_id)
 
     async def _act(self, fn, success: str, *args, **kwargs):
@@ -207,6 +210,9 @@ def _product_row(item: ProductItem) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.vstack(rx.text(item.name, weight="medium"),
                                 rx.cond(~item.active, rx.badge("Withdrawn", color_scheme="gray", size="1")),
+                                rx.cond(item.waiting != "", rx.badge(item.waiting, color_scheme="amber", size="1",
+                                                                     white_space="normal",
+                                                                     class_name="product-waiting")),
                                 spacing="1")),
         rx.table.cell(item.price, justify="end"),
         rx.table.cell(item.cost_percent.to_string() + "%", justify="end"),
@@ -260,6 +266,7 @@ def _products() -> rx.Component:
             ),
             rx.text("Each product's production cost is a share of its price (23-67%), fixed when it is listed.",
                     size="1", color_scheme="gray"),
+            rx.text(CompanyState.market_note, size="1", color_scheme="gray", id="company-market-note"),
             spacing="3",
             width="100%",
         ),

@@ -7,7 +7,7 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.countdown import marketplace_countdown, notice
-from economy_app.jobs.scheduler import MARKETPLACE, marketplace_interval
+from economy_app.jobs.scheduler import MARKETPLACE
 from economy_app.services import companies, products
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
@@ -46,7 +46,7 @@ class MarketplaceState(PagedList, AuthState):
     @rx.event
     async def live_refresh(self):
         """A marketplace run ended: units sold move, and the countdown rolls over to the next run."""
-        (await self.get_state(ScheduleState)).refresh()
+        await (await self.get_state(ScheduleState)).refresh()
         return await self._fetch()
 
     @rx.event
@@ -73,13 +73,6 @@ class MarketplaceState(PagedList, AuthState):
 
 
 
-def _every(seconds: int) -> str:
-    if seconds % 60:
-        return f"{seconds} seconds"
-    minutes = seconds // 60
-    return "minute" if minutes == 1 else f"{minutes} minutes"
-
-
 def _product_card(item: ProductItem) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -88,6 +81,8 @@ def _product_card(item: ProductItem) -> rx.Component:
             rx.text(item.company, " · ", item.ticker, size="1", color_scheme="gray"),
             rx.cond(item.description != "", rx.text(item.description, size="2")),
             rx.text(item.units_sold, " sold", size="1", color_scheme="gray"),
+            rx.cond(item.waiting != "", rx.badge(item.waiting, color_scheme="amber", variant="soft", size="1",
+                                                 white_space="normal", class_name="market-waiting")),
             spacing="1",
             width="100%",
         ),
@@ -99,7 +94,7 @@ def _product_card(item: ProductItem) -> rx.Component:
 def marketplace_page() -> rx.Component:
     return player_page(
         rx.vstack(
-            notice("timer", rx.text(f"The public shops every {_every(marketplace_interval())}. Next run", size="2"),
+            notice("timer", rx.text("The public shops every ", ScheduleState.marketplace_every, ". Next run", size="2"),
                    marketplace_countdown(id="market-countdown", font_size="var(--font-size-2)")),
             rx.flex(
                 rx.input(placeholder="Search products, companies or tickers", value=MarketplaceState.query,

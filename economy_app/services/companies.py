@@ -22,7 +22,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
-from economy_app.services import ledger, live
+from economy_app.services import ledger, live, marketplace_settings
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 from economy_app.services.names import check_not_reserved
@@ -271,6 +271,8 @@ class ProductFigures:
     units_sold: int
     revenue: int
     costs: int
+    listed_at: datetime | None = None
+    public_from: datetime | None = None  # while it waits out the hold for new listings
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,9 @@ class CompanyDashboard:
     margin_permille: int | None  # profit / revenue in tenths of a percent; None without revenue
     days: list[DayFigures]
     products: list[ProductFigures]
+    listing_limit: int = 0  # active products a company may list
+    hold_seconds: int = 0  # a new listing's wait before the public sees it
+    typical_price_cents: int | None = None  # the market's typical price at the latest run
 
 
 def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetime | None = None,
@@ -306,10 +311,12 @@ def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetim
         products = s.execute(
             select(products_t.c.id, products_t.c.name, products_t.c.price_cents, products_t.c.cost_percent,
                    products_t.c.active, products_t.c.units_sold, products_t.c.revenue_cents.label("revenue"),
-                   products_t.c.costs_cents.label("costs"))
+                   products_t.c.costs_cents.label("costs"), products_t.c.listed_at)
             .where(products_t.c.company_id == company_id).order_by(products_t.c.revenue_cents.desc(),
                                                                    products_t.c.id)
         ).all()
+        market = marketplace_settings.view(s)
+    hold = market.settings.hold_seconds
     by_day = {(r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))): r for r in rows}
     series = []
     for i in range(days):
@@ -322,7 +329,11 @@ def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetim
     return CompanyDashboard(
         company=company, revenue_30d=revenue, costs_30d=costs, profit_30d=profit,
         margin_permille=(profit * 1000 // revenue) if revenue else None, days=series,
-        products=[ProductFigures(**{**dict(p._mapping), "active": bool(p.active)}) for p in products],
+        products=[ProductFigures(**{**dict(p._mapping), "active": bool(p.active), "public_from":
+                                    marketplace_settings.public_from(p.listed_at, bool(p.active), hold, now)})
+                  for p in products],
+        listing_limit=market.settings.listing_limit, hold_seconds=hold,
+        typical_price_cents=market.typical_price_cents,
     )
 
 

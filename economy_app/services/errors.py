@@ -136,3 +136,9 @@ class ArchiveFileMismatch(RestoreRefused):
     """An archive file whose SHA-256 differs from the one recorded when it was written."""
 
     code = "archive_file_mismatch"
+
+
+class ListingLimit(EconomyError):
+    """A company already lists as many active products as the marketplace allows."""
+
+    code = "listing_limit"

@@ -1,44 +1,62 @@
-"""The simulated public buying products, batched into two ledger entries per company per run.
+"""The simulated public: demand that rewards good products, batched into two ledger entries per company.
 
-``run_batch`` draws a budget, then repeatedly buys one unit of a random active
-product whose price still fits what is left, until none fits. Then, per
-company with sales, it posts exactly two ``marketplace_batch`` entries: the
-revenue (mint to company) and the production costs (company to mint), each
-carrying the number of units. Product totals move by the same figures. The
-whole run is one transaction: a crash leaves nothing half-posted.
+Each run:
+
+1. draws a budget from the settings' range (services/marketplace_settings.py);
+2. gives every product on sale (active, and past the hold for new listings) a demand weight
+   (``demand_weights``: its price against the market's typical price, its recent sales, and its
+   company's breadth, so listing more products does not buy more of the public's money);
+3. draws the units of every product in one pass (``allocate``): the public's spending is shared in
+   proportion to the weights, no company taking more than its cap of the budget; a multinomial draw
+   of units, trimmed exactly to the caps and the budget, then a few bounded top-up rounds so that at
+   least 95% of the budget is spent whenever enough goods fit. The cost is O(products), whatever the
+   budget or the prices;
+4. per company with sales, posts exactly two ``marketplace_batch`` entries through ``ledger.post``:
+   the revenue (mint to company) and the production costs (company to mint), each carrying the units.
+
+The whole run is one transaction: a crash leaves nothing half-posted. Every cent is an integer
+(units x integer price); floats only ever weigh products, never count money. The run is reproducible:
+the same database and the same seeded ``random.Random`` give the same sales.
 """
 
 from __future__ import annotations
 
-import os
+import math
 import random
-from bisect import bisect_right
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+import numpy as np
+from sqlalchemy import String, bindparam, cast, func, select, update
 from sqlmodel import Session
 
-from economy_app.models import Company, Product, utcnow
+from economy_app.models import Balance, Company, Product, utcnow
 from economy_app.money import format_cents
-from economy_app.services import companies, ledger
+from economy_app.services import companies, ledger, marketplace_settings
 from economy_app.services._tx import unit
 from economy_app.services.accounts import system_account_id
+from economy_app.services.marketplace_settings import MarketSettings
 
 products_t = Product.__table__
 companies_t = Company.__table__
+balances_t = Balance.__table__
 
-
-def budget_range() -> tuple[int, int]:
-    """The public's budget per run in cents (default $20,000.00 - $39,999.99)."""
-    return (int(os.environ.get("ECONOMY_MARKET_BUDGET_MIN_CENTS", 2_000_000)),
-            int(os.environ.get("ECONOMY_MARKET_BUDGET_MAX_CENTS", 3_999_999)))
+# The demand formula's constants (README, "Companies and the marketplace").
+BREADTH = 5  # a company's products share the public's attention of at most this many products
+MOMENTUM_HALF_LIFE_SECONDS = 3600  # recent sales count half as much an hour later
+SPEND_AT_LEAST_PERCENT = 95  # of the budget, whenever enough goods fit
+TOP_UP_ROUNDS = 6  # multinomial rounds (the first one and the top-ups) before the final exact fill
 
 
 def production_cost(revenue_cents: int, cost_percent: int) -> int:
     """The cost of goods sold for ``revenue_cents`` at the product's percentage, rounded up to a cent."""
     return -(-revenue_cents * cost_percent // 100)
+
+
+def budget_range(s: Session) -> tuple[int, int]:
+    """The public's budget per run in cents, as the settings in force say."""
+    settings = marketplace_settings.load(s)
+    return settings.budget_min_cents, settings.budget_max_cents
 
 
 @dataclass
@@ -51,93 +69,316 @@ class BatchResult:
     ledger_rows: int = 0
     revenue: int = 0
     costs: int = 0
+    products_on_sale: int = 0  # seen by the public in this run
+    products_waiting: int = 0  # active but still in their hold
+    typical_price: int | None = None  # the median price the weights compared against
+    cap: int = 0  # the most one company could take in this run
     company_ids: list[int] = field(default_factory=list)
     went_public: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
+        waiting = f" ({self.products_waiting} new listings still in their hold)" if self.products_waiting else ""
         return (f"{self.units} units of {self.products_sold} products from {self.companies} companies for "
-                f"{format_cents(self.spent)} of a {format_cents(self.budget)} budget; {self.ledger_rows} ledger rows")
+                f"{format_cents(self.spent)} of a {format_cents(self.budget)} budget; {self.ledger_rows} ledger rows"
+                f"{waiting}")
 
+
+# --------------------------------------------------------------------------- the demand model
+
+
+def typical_price(prices: np.ndarray, company: np.ndarray) -> int:
+    """The market's typical price: the median of the prices on sale, each company counting once
+    (its products share one vote), so no company moves it by listing many products. In cents."""
+    n_companies = int(company.max()) + 1
+    per_company = np.bincount(company, minlength=n_companies)
+    votes = 1.0 / per_company[company]
+    order = np.argsort(prices, kind="stable")
+    cumulative = np.cumsum(votes[order])
+    half = cumulative[-1] / 2
+    return int(prices[order[int(np.searchsorted(cumulative, half - 1e-9))]])
+
+
+def price_factor(relative: np.ndarray) -> np.ndarray:
+    """How much of its share of spending a product gets at ``relative`` = price / typical price:
+    1 at the typical price, exp(-ln(r)^2 / 2) below it, exp(-ln(r)^2) above it (dearer falls faster)."""
+    x = np.log(relative)
+    return np.where(x < 0, np.exp(-0.5 * x * x), np.exp(-x * x))
+
+
+def demand_weights(prices: np.ndarray, company: np.ndarray, momentum: np.ndarray,
+                   typical: int | None = None) -> np.ndarray:
+    """weight = price factor x momentum factor x breadth factor, for each product on sale.
+
+    - price factor: ``price_factor(price / typical price)``;
+    - momentum factor: 1 + m / (m + mean m), m being the product's recent share of the public's
+      spending (decayed, see ``MOMENTUM_HALF_LIFE_SECONDS``): 1 for a product that never sold, up to 2
+      for a best-seller;
+    - breadth factor: min(1, BREADTH / the company's products on sale): a company's products together
+      weigh at most as much as BREADTH of its average products.
+    The public spends on a product in proportion to its weight (weights are shares, not money).
+    """
+    if prices.size == 0:
+        return np.zeros(0)
+    typical = typical or typical_price(prices, company)
+    weights = price_factor(prices / typical)
+    mean = float(momentum.mean())
+    if mean > 0:
+        weights = weights * (1.0 + momentum / (momentum + mean))
+    per_company = np.bincount(company, minlength=int(company.max()) + 1)
+    return weights * np.minimum(1.0, BREADTH / per_company[company])
+
+
+def _capped_targets(left: int, weights: np.ndarray, company: np.ndarray, headroom: np.ndarray) -> np.ndarray:
+    """Cents the public means to spend on each product: ``left`` in proportion to the weights, except
+    that a company whose share would pass its headroom gets its headroom (its products in proportion),
+    and the others share the rest (water-filling). Floats: a plan, trimmed to exact cents later."""
+    n_companies = headroom.size
+    per_company_weight = np.bincount(company, weights, minlength=n_companies)
+    fixed = np.zeros(n_companies, dtype=bool)
+    scale = np.zeros(n_companies)
+    for _ in range(64):  # each pass fixes at least one more company at its cap; a few are enough
+        free_weight = per_company_weight[~fixed].sum()
+        remaining = left - headroom[fixed].sum()
+        if free_weight <= 0 or remaining <= 0:
+            scale[~fixed] = 0.0
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(fixed, headroom / np.where(per_company_weight > 0, per_company_weight, 1.0),
+                             remaining / free_weight)
+        over = ~fixed & (per_company_weight * scale > headroom)
+        if not over.any():
+            break
+        fixed |= over
+    return weights * scale[company]
+
+
+def _trim(draw: np.ndarray, prices: np.ndarray, company: np.ndarray, headroom: np.ndarray, left: int,
+          gen: np.random.Generator) -> np.ndarray:
+    """Cut a draw down, exactly, to each company's headroom and then to the budget left, as shoppers
+    arriving in a random order would find it: each product keeps the units that still fit after the
+    products before it. Integer cents throughout."""
+    draw = np.minimum(draw, left // prices)
+    draw = np.minimum(draw, headroom[company] // prices)
+    sold = np.flatnonzero(draw)
+    if sold.size == 0:
+        return draw
+    order = sold[np.lexsort((gen.random(sold.size), company[sold]))]  # by company, random within
+    spend = draw[order] * prices[order]
+    before_all = np.cumsum(spend) - spend
+    firsts = np.r_[True, company[order][1:] != company[order][:-1]]
+    group_start = np.maximum.accumulate(np.where(firsts, before_all, 0))
+    room = np.maximum(headroom[company[order]] - (before_all - group_start), 0)
+    draw[order] = np.minimum(draw[order], room // prices[order])
+    sold = np.flatnonzero(draw)
+    if sold.size == 0:
+        return draw
+    order = sold[gen.permutation(sold.size)]
+    spend = draw[order] * prices[order]
+    before = np.cumsum(spend) - spend
+    draw[order] = np.minimum(draw[order], np.maximum(left - before, 0) // prices[order])
+    return draw
+
+
+def allocate(prices: np.ndarray, company: np.ndarray, weights: np.ndarray, budget: int, cap: int,
+             gen: np.random.Generator) -> np.ndarray:
+    """Units of each product the public buys: never more than ``budget`` in all, never more than
+    ``cap`` from one company, and at least 95% of the budget whenever enough goods fit. O(products).
+
+    ``prices`` are integer cents (int64), ``company`` dense company indexes, ``weights`` >= 0.
+    """
+    n = prices.size
+    units = np.zeros(n, dtype=np.int64)
+    if n == 0 or budget <= 0:
+        return units
+    prices = prices.astype(np.int64)
+    headroom = np.full(int(company.max()) + 1, cap, dtype=np.int64)
+    left = int(budget)
+    goal = budget - budget * (100 - SPEND_AT_LEAST_PERCENT) // 100
+    for _ in range(TOP_UP_ROUNDS):
+        fits = (weights > 0) & (prices <= left) & (prices <= headroom[company])
+        if not fits.any():
+            break
+        target = _capped_targets(left, np.where(fits, weights, 0.0), company, headroom)
+        expected = target / prices  # units, in expectation
+        total = float(expected.sum())
+        if total <= 0:
+            break
+        whole = math.floor(total)
+        count = whole + (1 if gen.random() < total - whole else 0)  # spends `left` in expectation
+        if count == 0:
+            continue
+        draw = _trim(gen.multinomial(count, expected / total), prices, company, headroom, left, gen)
+        spend = draw * prices
+        units += draw
+        left -= int(spend.sum())
+        np.subtract.at(headroom, company, spend)
+        if left <= budget // 100:  # within 1% of the budget: done
+            break
+    if budget - left < goal:
+        # The random rounds fell short (few, dear goods): fill exactly, best weights first.
+        for i in np.argsort(-weights, kind="stable"):
+            if weights[i] <= 0:
+                break
+            c, price = company[i], int(prices[i])
+            k = min(left, int(headroom[c])) // price
+            if k > 0:
+                units[i] += k
+                left -= k * price
+                headroom[c] -= k * price
+                if budget - left >= goal:
+                    break
+    return units
+
+
+# --------------------------------------------------------------------------- the run
 
 _PRODUCT_TOTALS = (
     update(products_t)
     .where(products_t.c.id == bindparam("pid"))
     .values(units_sold=products_t.c.units_sold + bindparam("units"),
             revenue_cents=products_t.c.revenue_cents + bindparam("revenue"),
-            costs_cents=products_t.c.costs_cents + bindparam("costs"))
+            costs_cents=products_t.c.costs_cents + bindparam("costs"),
+            momentum=bindparam("momentum"), momentum_at=bindparam("now"))
 )
 
-
-def choose_units(prices: list[int], budget: int, rng: random.Random) -> tuple[Counter, int]:
-    """Buy one unit at a time of a uniformly random product that still fits. ``prices`` sorted ascending.
-
-    Returns (units per index, cents left). Each step is a bisect: O(units x log products).
-    """
-    units: Counter = Counter()
-    left = budget
-    affordable = bisect_right(prices, left)
-    while affordable:
-        i = rng.randrange(affordable)
-        units[i] += 1
-        left -= prices[i]
-        affordable = bisect_right(prices, left, 0, affordable)
-    return units, left
+_ON_SALE = (
+    # momentum_at as text (ISO, on both databases), parsed by numpy in one call: 50,000 rows of Python
+    # datetimes would cost more than the whole draw.
+    select(products_t.c.id, products_t.c.company_id, products_t.c.price_cents, products_t.c.cost_percent,
+           products_t.c.momentum, cast(products_t.c.momentum_at, String).label("momentum_at"),
+           companies_t.c.account_id)
+    .join(companies_t, companies_t.c.id == products_t.c.company_id)
+    .where(products_t.c.active.is_(True), products_t.c.listed_at <= bindparam("visible_before"))
+    .order_by(products_t.c.id)
+)
+_WAITING = select(func.count()).select_from(products_t).where(
+    products_t.c.active.is_(True), products_t.c.listed_at > bindparam("visible_before"))
 
 
-def run_batch(s: Session, *, rng: random.Random, now: datetime | None = None,
-              budget: int | None = None) -> BatchResult:
+def decayed(momentum: np.ndarray, momentum_at, now: datetime) -> np.ndarray:
+    """Each product's momentum as of ``now`` (it halves every MOMENTUM_HALF_LIFE_SECONDS).
+    ``momentum_at``: datetimes or ISO texts (None where it never sold)."""
+    out = momentum.astype(float)
+    at = np.array(momentum_at, dtype="datetime64[us]")
+    age = np.maximum((np.datetime64(now, "us") - at) / np.timedelta64(1, "s"), 0.0)
+    decay = np.exp2(-np.nan_to_num(age, nan=0.0) / MOMENTUM_HALF_LIFE_SECONDS)
+    return np.where(out > 0, out * decay, 0.0)
+
+
+@dataclass
+class Plan:
+    """What one run will buy: read-only, reproducible from the seed (run_batch posts it)."""
+
+    budget: int
+    cap: int
+    typical: int | None
+    waiting: int
+    ids: np.ndarray  # the products on sale, by id
+    prices: np.ndarray  # int64 cents
+    cost_percent: np.ndarray
+    company: np.ndarray  # dense index into company_ids
+    company_ids: np.ndarray
+    accounts: np.ndarray  # each company's account, by the same index
+    units: np.ndarray  # int64 units bought of each product
+    momentum: np.ndarray  # each product's momentum as of the run, before its sales
+
+
+def plan(s: Session, *, rng: random.Random, now: datetime | None = None, budget: int | None = None,
+         settings: MarketSettings | None = None) -> Plan:
+    now = now or utcnow()
+    with unit(s, write=False):
+        settings = settings or marketplace_settings.load(s)
+        if budget is None:
+            budget = rng.randint(settings.budget_min_cents, settings.budget_max_cents)
+        cap = settings.cap_cents(budget)
+        visible_before = now - timedelta(seconds=settings.hold_seconds)
+        rows = s.execute(_ON_SALE, {"visible_before": visible_before}).all()
+        waiting = s.execute(_WAITING, {"visible_before": visible_before}).scalar_one()
+    gen = np.random.default_rng(rng.getrandbits(128))
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return Plan(budget, cap, None, waiting, empty, empty, empty, empty, empty, empty, empty, np.zeros(0))
+    ids, company_ids, prices, cost_percent, momentum, momentum_at, account_ids = zip(*rows, strict=True)
+    prices = np.array(prices, dtype=np.int64)
+    unique_companies, first, company = np.unique(np.array(company_ids, dtype=np.int64), return_index=True,
+                                                 return_inverse=True)
+    momentum = decayed(np.array(momentum, dtype=float), momentum_at, now)
+    typical = typical_price(prices, company)
+    weights = demand_weights(prices, company, momentum, typical)
+    units = allocate(prices, company, weights, budget, cap, gen)
+    return Plan(budget, cap, typical, waiting, np.array(ids, dtype=np.int64), prices,
+                np.array(cost_percent, dtype=np.int64), company, unique_companies,
+                np.array(account_ids, dtype=np.int64)[first], units, momentum)
+
+
+def run_batch(s: Session, *, rng: random.Random, now: datetime | None = None, budget: int | None = None,
+              settings: MarketSettings | None = None) -> BatchResult:
     """One marketplace run, as one transaction (or inside the caller's unit, e.g. a claimed job slot)."""
     now = now or utcnow()
     with unit(s, write=True):
-        rows = s.execute(
-            select(products_t.c.id, products_t.c.company_id, products_t.c.price_cents, products_t.c.cost_percent,
-                   companies_t.c.account_id)
-            .join(companies_t, companies_t.c.id == products_t.c.company_id)
-            .where(products_t.c.active.is_(True))
-            .order_by(products_t.c.price_cents, products_t.c.id)
-        ).all()
-        if budget is None:
-            budget = rng.randint(*budget_range())
-        result = BatchResult(budget=budget)
-        units, left = choose_units([r.price_cents for r in rows], budget, rng)
-        result.spent = budget - left
-        if not units:
+        p = plan(s, rng=rng, now=now, budget=budget, settings=settings)
+        result = BatchResult(budget=p.budget, products_on_sale=int(p.ids.size), products_waiting=p.waiting,
+                             typical_price=p.typical, cap=p.cap)
+        if p.typical is not None:
+            marketplace_settings.record_typical_price(s, p.typical, now)
+        sold = np.flatnonzero(p.units)
+        if sold.size == 0:
             return result
 
-        per_company: dict[int, dict] = {}
-        totals = []
-        for i, n in sorted(units.items()):
-            r = rows[i]
-            revenue = n * r.price_cents
-            cost = production_cost(revenue, r.cost_percent)
-            totals.append({"pid": r.id, "units": n, "revenue": revenue, "costs": cost})
-            c = per_company.setdefault(r.company_id, {"account": r.account_id, "units": 0, "products": 0,
-                                                      "revenue": 0, "costs": 0})
-            c["units"] += n
-            c["products"] += 1
-            c["revenue"] += revenue
-            c["costs"] += cost
+        # Integer cents: units x integer prices (each at most the budget, so int64 is exact), then the cost
+        # rounded up per product, as production_cost does.
+        units = p.units[sold]
+        revenue = units * p.prices[sold]
+        costs = -((-revenue * p.cost_percent[sold]) // 100)
+        company = p.company[sold]
+        n_companies = p.company_ids.size
+        by_company = {name: np.zeros(n_companies, dtype=np.int64) for name in ("units", "revenue", "costs",
+                                                                                "products")}
+        for name, values in (("units", units), ("revenue", revenue), ("costs", costs),
+                             ("products", np.ones_like(units))):
+            np.add.at(by_company[name], company, values)
+        spent = int(revenue.sum())
+        share = revenue / spent  # each product's share of this run's spending: its momentum grows by it
+        s.connection().execute(_PRODUCT_TOTALS, [
+            {"pid": pid, "units": n, "revenue": rev, "costs": cost, "momentum": m + sh, "now": now}
+            for pid, n, rev, cost, m, sh in zip(p.ids[sold].tolist(), units.tolist(), revenue.tolist(),
+                                                costs.tolist(), p.momentum[sold].tolist(), share.tolist(),
+                                                strict=True)])
 
         mint = system_account_id(s)
-        for company_id in sorted(per_company):  # a fixed order
-            c = per_company[company_id]
-            products = f"{c['products']} product{'s' if c['products'] != 1 else ''}"
-            ledger.post(s, from_account_id=mint, to_account_id=c["account"], amount=c["revenue"],
-                        type="marketplace_batch", batch_count=c["units"], now=now,
-                        description=f"Marketplace batch: {products}, {c['units']} units sold")
-            ledger.post(s, from_account_id=c["account"], to_account_id=mint, amount=c["costs"],
-                        type="marketplace_batch", batch_count=c["units"], now=now,
-                        description=f"Production costs: {c['units']} units")
+        selling = np.flatnonzero(by_company["units"])  # company ids ascending: a fixed order
+        for c in selling.tolist():
+            account = int(p.accounts[c])
+            n, count = int(by_company["units"][c]), int(by_company["products"][c])
+            products = f"{count} product{'s' if count != 1 else ''}"
+            ledger.post(s, from_account_id=mint, to_account_id=account, amount=int(by_company["revenue"][c]),
+                        type="marketplace_batch", batch_count=n, now=now,
+                        description=f"Marketplace batch: {products}, {n} units sold")
+            ledger.post(s, from_account_id=account, to_account_id=mint, amount=int(by_company["costs"][c]),
+                        type="marketplace_batch", batch_count=n, now=now,
+                        description=f"Production costs: {n} units")
             result.ledger_rows += 2
-        s.connection().execute(_PRODUCT_TOTALS, totals)
 
-        result.units = sum(units.values())
-        result.products_sold = len(units)
-        result.companies = len(per_company)
-        result.revenue = sum(c["revenue"] for c in per_company.values())
-        result.costs = sum(c["costs"] for c in per_company.values())
-        result.company_ids = sorted(per_company)
-        for company_id in result.company_ids:  # the stock market acts on it
+        result.spent = result.revenue = spent
+        result.units = int(units.sum())
+        result.products_sold = int(sold.size)
+        result.companies = int(selling.size)
+        result.costs = int(costs.sum())
+        result.company_ids = [int(c) for c in p.company_ids[selling]]
+        for company_id in _may_go_public(s, result.company_ids):  # the stock market acts on it
             if companies.check_and_update_public_status(s, company_id, now=now):
                 result.went_public.append(company_id)
         return result
+
+
+def _may_go_public(s: Session, company_ids: list[int]) -> list[int]:
+    """The sellers still private with cash above the threshold: one query, not one per company."""
+    found: list[int] = []
+    for start in range(0, len(company_ids), 5000):  # bounded IN lists
+        chunk = company_ids[start:start + 5000]
+        found += s.execute(
+            select(companies_t.c.id).join(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+            .where(companies_t.c.id.in_(chunk), companies_t.c.is_public.is_(False),
+                   balances_t.c.balance > companies.PUBLIC_THRESHOLD_CENTS)
+        ).scalars().all()
+    return sorted(found)

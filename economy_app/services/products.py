@@ -1,18 +1,24 @@
-"""Products: listed by a company, bought by the simulated public (services/marketplace.py)."""
+"""Products: listed by a company, bought by the simulated public (services/marketplace.py).
+
+A company lists at most ``listing_limit`` active products (a marketplace setting); listing one, or
+putting a withdrawn one on sale again, starts its hold: the public sees it once ``hold_seconds`` have
+passed since ``listed_at``. Both come from services/marketplace_settings.py, so every worker agrees.
+"""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from economy_app.models import Company, Product, utcnow
-from economy_app.services._tx import lock_user, unit
+from economy_app.services import marketplace_settings
+from economy_app.services._tx import unit
 from economy_app.services.companies import _owned
-from economy_app.services.errors import InvalidAmount, InvalidInput, NotCompanyOwner, ProductNotFound
+from economy_app.services.errors import InvalidAmount, InvalidInput, ListingLimit, NotCompanyOwner, ProductNotFound
 
 products_t = Product.__table__
 companies_t = Company.__table__
@@ -37,6 +43,8 @@ class ProductView:
     revenue_cents: int
     costs_cents: int
     created_at: datetime
+    listed_at: datetime
+    public_from: datetime | None = None  # set while the product waits out its hold: when the public sees it
 
 
 def clean_name(name: str) -> str:
@@ -67,36 +75,63 @@ _VIEW = (
     select(products_t.c.id, products_t.c.company_id, companies_t.c.name.label("company_name"), companies_t.c.ticker,
            products_t.c.name, products_t.c.description, products_t.c.price_cents, products_t.c.cost_percent,
            products_t.c.active, products_t.c.units_sold, products_t.c.revenue_cents, products_t.c.costs_cents,
-           products_t.c.created_at)
+           products_t.c.created_at, products_t.c.listed_at)
     .select_from(products_t)
     .join(companies_t, companies_t.c.id == products_t.c.company_id)
 )
 
 
-def _view(row) -> ProductView:
-    return ProductView(**{**dict(row._mapping), "active": bool(row.active)})
+def _view(row, hold_seconds: int = 0, now: datetime | None = None) -> ProductView:
+    v = ProductView(**{**dict(row._mapping), "active": bool(row.active)})
+    visible = marketplace_settings.public_from(v.listed_at, v.active, hold_seconds, now or utcnow())
+    return replace(v, public_from=visible)
+
+
+def _hold(s: Session) -> int:
+    return marketplace_settings.load(s).hold_seconds
 
 
 def get_product(s: Session, product_id: int) -> ProductView:
     with unit(s, write=False):
         row = s.execute(_VIEW.where(products_t.c.id == product_id)).first()
-    if row is None:
-        raise ProductNotFound("Product not found.")
-    return _view(row)
+        if row is None:
+            raise ProductNotFound("Product not found.")
+        return _view(row, _hold(s))
+
+
+def _lock_company(s: Session, company_id: int) -> None:
+    """Serialise listing changes per company (a count-then-insert limit): PostgreSQL locks the company's
+    row; SQLite's write unit already holds the database's write lock."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(select(companies_t.c.id).where(companies_t.c.id == company_id).with_for_update())
+
+
+def _check_listing_limit(s: Session, company_id: int) -> None:
+    """Refuse one more active product once the company lists as many as the marketplace allows."""
+    _lock_company(s, company_id)
+    limit = marketplace_settings.load(s).listing_limit
+    listed = s.execute(select(func.count()).select_from(products_t).where(
+        products_t.c.company_id == company_id, products_t.c.active.is_(True))).scalar_one()
+    if listed >= limit:
+        raise ListingLimit(f"This company already has {listed} products on sale, the most a company may list "
+                           f"(limit {limit}). Withdraw one to list another.")
 
 
 def create_product(s: Session, *, actor_id: int, company_id: int, name: str, price_cents: int,
-                   description: str = "", rng: random.Random | None = None) -> ProductView:
-    """List a product. Its production cost is a percentage (23-67%) drawn once, here, from ``rng``,
-    and always applied to the current price."""
+                   description: str = "", rng: random.Random | None = None,
+                   now: datetime | None = None) -> ProductView:
+    """List a product (within the company's listing limit; its hold starts now). Its production cost
+    is a percentage (23-67%) drawn once, here, from ``rng``, and always applied to the current price."""
     name, description, price_cents = clean_name(name), clean_description(description), check_price(price_cents)
     cost_percent = (rng or random.Random()).randint(*COST_PERCENT_RANGE)
+    now = now or utcnow()
     with unit(s, write=True):
         _owned(s, actor_id, company_id)
-        lock_user(s, actor_id)  # the owner's row: a per-company listing limit counts one listing at a time
+        _check_listing_limit(s, company_id)
         product_id = s.execute(products_t.insert().values(
             company_id=company_id, name=name, description=description, price_cents=price_cents,
-            cost_percent=cost_percent, active=True, created_at=utcnow()).returning(products_t.c.id)).scalar_one()
+            cost_percent=cost_percent, active=True, created_at=now, listed_at=now)
+            .returning(products_t.c.id)).scalar_one()
         return get_product(s, product_id)
 
 
@@ -126,11 +161,20 @@ def update_product(s: Session, *, actor_id: int, product_id: int, name: str | No
         return get_product(s, product_id)
 
 
-def set_active(s: Session, *, actor_id: int, product_id: int, active: bool) -> ProductView:
-    """Deactivate (the public stops buying it) or reactivate a product."""
+def set_active(s: Session, *, actor_id: int, product_id: int, active: bool,
+               now: datetime | None = None) -> ProductView:
+    """Withdraw a product (the public stops buying it) or put it on sale again: within the listing
+    limit, and with a new hold, as a new listing. Already in that state: nothing changes."""
     with unit(s, write=True):
         _owned_product(s, actor_id, product_id)
-        s.execute(update(products_t).where(products_t.c.id == product_id).values(active=bool(active)))
+        row = s.execute(select(products_t.c.company_id, products_t.c.active)
+                        .where(products_t.c.id == product_id)).one()
+        if bool(row.active) != bool(active):
+            values: dict = {"active": bool(active)}
+            if active:
+                _check_listing_limit(s, row.company_id)
+                values["listed_at"] = now or utcnow()
+            s.execute(update(products_t).where(products_t.c.id == product_id).values(**values))
         return get_product(s, product_id)
 
 
@@ -138,7 +182,8 @@ def company_products(s: Session, company_id: int) -> list[ProductView]:
     with unit(s, write=False):
         rows = s.execute(_VIEW.where(products_t.c.company_id == company_id)
                          .order_by(products_t.c.active.desc(), products_t.c.id)).all()
-    return [_view(r) for r in rows]
+        hold = _hold(s)
+    return [_view(r, hold) for r in rows]
 
 
 def listing(s: Session, *, query: str = "", company_id: int | None = None, sort: str = "best_selling",
@@ -166,4 +211,5 @@ def listing(s: Session, *, query: str = "", company_id: int | None = None, sort:
         total = s.execute(select(func.count()).select_from(products_t)
                           .join(companies_t, companies_t.c.id == products_t.c.company_id).where(*where)).scalar_one()
         rows = s.execute(_VIEW.where(*where).order_by(*order).offset((page - 1) * page_size).limit(page_size)).all()
-    return [_view(r) for r in rows], total
+        hold = _hold(s)
+    return [_view(r, hold) for r in rows], total

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import random
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from economy_app.models import User
+from economy_app.models import User, utcnow
 from economy_app.services import accounts, companies, products, users
 from economy_app.services._tx import unit
 
@@ -46,8 +47,10 @@ def seed_demo_world(s: Session) -> list[tuple[str, str]] | None:
         accounts.transfer(s, actor_id=owners[sender], from_account_id=created[sender],
                           to_account_id=created[recipient], amount=cents, description=why,
                           idempotency_key=f"seed:{sender}:{recipient}")
-    # Two demo companies with products, so the first marketplace run has something to buy.
+    # Two demo companies with products, so the first marketplace run has something to buy (listed a day
+    # ago: past the hold for new listings).
     rng = random.Random(2026)
+    listed = utcnow() - timedelta(days=1)
     for owner, name, ticker, goods in (
         ("alice", "Acme Rockets", "ACME", [("Model rocket", 4_999), ("Launch pad", 12_500)]),
         ("bob", "Bolt Bikes", "BOLT", [("City bike", 39_900), ("Bike lights", 1_995), ("Helmet", 5_450)]),
@@ -56,7 +59,7 @@ def seed_demo_world(s: Session) -> list[tuple[str, str]] | None:
                                            description=f"A demo company run by {owner}.", tags="demo")
         for product, price in goods:
             products.create_product(s, actor_id=owners[owner], company_id=company.id, name=product,
-                                    price_cents=price, rng=rng)
+                                    price_cents=price, rng=rng, now=listed)
     # A demo admin with a random password, printed once by `economy seed`.
     admin_password = secrets.token_urlsafe(12)
     admin = users.create_user(s, "admin", admin_password, display_name="Admin", role="admin")  # an operator's choice

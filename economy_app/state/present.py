@@ -172,6 +172,7 @@ class ProductItem:
     revenue: str
     costs: str
     margin: str
+    waiting: str = ""  # why the public does not buy it yet: "New listing: on sale to the public from 10:42 UTC"
 
 
 def company_item(view) -> CompanyItem:
@@ -204,7 +205,26 @@ def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
         price=format_cents(p.price_cents), price_input=dollars_input(p.price_cents), cost_percent=p.cost_percent,
         active=p.active, units_sold=f"{p.units_sold:,}", revenue=format_cents(revenue), costs=format_cents(costs),
         margin=percent_text((revenue - costs) * 1000 // revenue if revenue else None),
+        waiting=hold_text(getattr(p, "public_from", None)),
     )
+
+
+def hold_text(public_from: datetime | None) -> str:
+    """Why a listing does not sell yet: it waits out the hold for new listings."""
+    if public_from is None:
+        return ""
+    return f"New listing: the public starts buying it at {public_from.strftime('%H:%M')} UTC"
+
+
+def market_note(on_sale: int, limit: int, hold_seconds: int, typical: int | None) -> str:
+    """What the owner needs to list and price well: the limit, the hold, the market's typical price."""
+    minutes = hold_seconds // 60
+    hold = (f"a new listing waits {minutes} minute{'s' if minutes != 1 else ''} before the public sees it"
+            if hold_seconds >= 60 else f"a new listing waits {hold_seconds} s before the public sees it"
+            if hold_seconds else "the public sees a new listing at the next run")
+    price = (f" The market's typical price is {format_cents(typical)}: the public spends most on products priced "
+             f"near it, and little far above it." if typical else "")
+    return f"{on_sale} of {limit} products on sale (the most a company may list); {hold}.{price}"
 
 
 def price_text(micros: int) -> str:

@@ -30,6 +30,21 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)  # stable: the order inside each group stays
 
 
+def no_hold_for_new_listings(database_url: str) -> None:
+    """The tests list products and trigger a marketplace run at once: the test database starts with the
+    hold for new listings at 0 (a stored marketplace setting, so the app and every `economy marketplace
+    run` the tests start obey it). tests/unit/test_marketplace.py covers the hold itself."""
+    from sqlmodel import Session
+
+    from economy_app.db import make_engine
+    from economy_app.services import marketplace_settings
+
+    engine = make_engine(database_url)
+    with Session(engine) as s:
+        marketplace_settings.save(s, {"hold_seconds": 0}, by="e2e set-up")
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """The app on SQLite with one worker, as `make run` starts it."""
@@ -38,6 +53,7 @@ def app_server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("app")
     database_url = f"sqlite:///{workdir / 'economy.db'}"
     migrate.upgrade(database_url)
+    no_hold_for_new_listings(database_url)
     # The scheduler stays off: tests trigger marketplace runs themselves, so none lands mid-test.
     app = RunningApp(port=free_port(), log=workdir / "app.log", database_url=database_url,
                      extra_env={"ECONOMY_SCHEDULER": "off"})

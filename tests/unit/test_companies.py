@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from economy_app.models import Account, Company
+from economy_app.models import Account, Company, utcnow
 from economy_app.services import accounts, companies, ledger, marketplace, products
 from economy_app.services._tx import unit
 from economy_app.services.errors import CompanyLimit, InvalidInput, NotCompanyOwner, TickerTaken
@@ -108,10 +109,11 @@ def test_owner_dashboard_figures(session, engine, make_player):
     other, _ = make_player()
     company = companies.create_company(session, owner_id=owner, name="Acme", ticker="ACME")
     rng = random.Random(3)
+    listed = utcnow() - timedelta(hours=1)  # past the hold for new listings
     p1 = products.create_product(session, actor_id=owner, company_id=company.id, name="Widget", price_cents=1999,
-                                 rng=rng)
+                                 rng=rng, now=listed)
     p2 = products.create_product(session, actor_id=owner, company_id=company.id, name="Gadget", price_cents=4500,
-                                 rng=rng)
+                                 rng=rng, now=listed)
     result = marketplace.run_batch(session, rng=random.Random(1), budget=100_000)
     d = companies.company_dashboard(session, owner, company.id)
     assert d.revenue_30d == result.revenue and d.costs_30d == result.costs

@@ -34,6 +34,7 @@ EXPECTED = {
     "PortfolioState": {"load", "live_refresh"},
     "LeaderboardState": {"load", "live_refresh"},
     "AdminState": {"load", "live_refresh", "search", "recalculate", "sync", "start_bulk", "run_now", "pause", "resume"},
+    "MarketSettingsState": {"load", "save"},
     "HomeState": {"load", "live_refresh"},
     "ScheduleState": {"refresh"},
 }

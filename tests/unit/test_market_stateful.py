@@ -39,7 +39,7 @@ def make_machine(url: str, stats: dict):
                 owner = self.players[owner_index][0]
                 view = companies.create_company(self.s, owner_id=owner, name=ticker, ticker=ticker)
                 products.create_product(self.s, actor_id=owner, company_id=view.id, name="Thing", price_cents=900,
-                                        rng=random.Random(owner_index))
+                                        rng=random.Random(owner_index), now=self.clock - timedelta(hours=1))
                 self.companies.append((view.id, view.account_id, owner))
             with unit(self.s, write=True):  # AAA starts public; BBB must sell its way there
                 ledger.post(self.s, from_account_id=accounts.system_account_id(self.s),

@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from dataclasses import replace
+from datetime import timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from economy_app.db import make_engine
-from economy_app.models import JobRun, LedgerEntry, Product
-from economy_app.services import companies, jobs, marketplace, products
+from economy_app.models import JobRun, LedgerEntry, Product, utcnow
+from economy_app.services import companies, jobs, marketplace, marketplace_settings, products
 from tests.support.db import check_invariants, fingerprint
+
+AN_HOUR_AGO = utcnow() - timedelta(hours=1)  # listed before the hold for new listings: on sale to the public
+
+
+def settings(session, **changes):
+    return replace(marketplace_settings.load(session), **changes)
 
 
 @pytest.fixture
@@ -27,7 +36,7 @@ def shop(session, make_player, make_company):
         company, account = make_company(owner, ticker)
         for name, price in items:
             p = products.create_product(session, actor_id=owner, company_id=company, name=name, price_cents=price,
-                                        rng=rng)
+                                        rng=rng, now=AN_HOUR_AGO)
             catalog[p.id] = (company, account, price, p.cost_percent)
     gone = next(pid for pid, c in catalog.items() if c[2] == 500)
     products.set_active(session, actor_id=owner, product_id=gone, active=False)
@@ -56,13 +65,30 @@ def batch_entries(session):
                            .order_by(LedgerEntry.id)).scalars().all()
 
 
-def test_budget_is_respected_and_nothing_more_fits(session, shop):
+def test_budget_and_caps_are_respected_and_nothing_more_fits(session, shop):
     result = marketplace.run_batch(session, rng=random.Random(1))
-    low, high = marketplace.budget_range()
+    low, high = marketplace.budget_range(session)
     assert low <= result.budget <= high
     assert 0 < result.spent <= result.budget
-    cheapest_active = min(c[2] for pid, c in shop["catalog"].items() if pid != shop["inactive"])
-    assert result.budget - result.spent < cheapest_active  # none fits any more
+    cap = result.budget * 20 // 100  # the default cap: 20% of the budget per company
+    assert result.cap == cap
+    revenue = company_revenue(session)
+    assert revenue and all(0 < r <= cap for r in revenue.values())
+    # Two companies sell (the third only has a withdrawn product): each is stopped by its cap, so what
+    # the public did not spend fits none of their products.
+    for company_id, earned in revenue.items():
+        cheapest = min(c[2] for pid, c in shop["catalog"].items() if c[0] == company_id and pid != shop["inactive"])
+        assert cap - earned < cheapest
+
+
+def company_revenue(session) -> dict[int, int]:
+    """Marketplace revenue per company (the mint -> company entries)."""
+    from economy_app.models import Company
+
+    rows = session.execute(select(Company.id, func.sum(LedgerEntry.amount))
+                           .join(LedgerEntry, LedgerEntry.to_account_id == Company.account_id)
+                           .where(LedgerEntry.type == "marketplace_batch").group_by(Company.id)).all()
+    return {company_id: int(total) for company_id, total in rows}
 
 
 def test_two_entries_per_selling_company_with_exact_sums(session, engine, shop):
@@ -127,18 +153,14 @@ def test_no_products_no_entries(session, engine, make_player):
     assert batch_entries(session) == []
 
 
-def test_choose_units_is_uniform_over_what_fits():
-    units, left = marketplace.choose_units([100, 100, 1000], 10_000, random.Random(4))
-    assert left < 100 and 100 * (units[0] + units[1]) + 1000 * units[2] == 10_000 - left
-    assert marketplace.choose_units([500], 499, random.Random(1)) == ({}, 499)
-
-
 def test_company_that_sells_past_the_threshold_goes_public(session, make_player, make_company):
     owner, _ = make_player()
     company, _ = make_company(owner, "BIG")
     products.create_product(session, actor_id=owner, company_id=company, name="Gold", price_cents=10_000_000,
-                            rng=random.Random(1))
-    result = marketplace.run_batch(session, rng=random.Random(1), budget=30_000_000)  # three bars of gold
+                            rng=random.Random(1), now=AN_HOUR_AGO)
+    result = marketplace.run_batch(session, rng=random.Random(1), budget=30_000_000,  # three bars of gold
+                                   settings=settings(session, company_cap_percent=100))
+    assert result.units == 3 and result.spent == 30_000_000
     assert result.went_public == [company]
     assert companies.get_company(session, company).is_public
 
