@@ -38,6 +38,8 @@ class AccountsState(AuthState):
 
     @rx.event
     async def live_refresh(self):
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         return await self.load()
 
     @rx.event

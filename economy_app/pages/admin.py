@@ -128,6 +128,8 @@ class AdminState(AuthState):
     async def live_refresh(self):
         """A run, a repair, a reconciliation or another admin's action: the overview, the scheduler and the
         audit log as they are now (the role is checked again)."""
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         user, exit_ = await self._admin()
         if user is None:
             return exit_

@@ -36,6 +36,8 @@ class CompaniesState(AuthState):
 
     @rx.event
     async def live_refresh(self):
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         return await self.load()
 
     @rx.event
@@ -92,6 +94,8 @@ class DirectoryState(PagedList, AuthState):
 
     @rx.event
     async def live_refresh(self):
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         return await self._fetch()
 
     @rx.event

@@ -87,6 +87,8 @@ class CompanyState(AuthState):
     async def live_refresh(self):
         """A marketplace run, a trade or another tab changed the company: fresh figures, and the countdown
         rolls over to the next run."""
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         user = await self._current_user()
         if user is None:
             return await self._to_login()

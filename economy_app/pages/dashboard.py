@@ -48,6 +48,8 @@ class DashboardState(AuthState):
 
     @rx.event
     async def live_refresh(self):
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         return await self.load()
 
 

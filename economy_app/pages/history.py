@@ -100,6 +100,8 @@ class HistoryState(AuthState):
     async def live_refresh(self):
         """New entries show on the first page (with the filters as set); a deeper page stays still under
         the reader's eyes."""
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         if len(self.page_starts) <= 1 and not self.error:
             return await self._fetch("")
         return None

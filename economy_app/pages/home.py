@@ -59,6 +59,8 @@ class HomeState(rx.State):
 
     @rx.event
     async def live_refresh(self):
+        if not live.is_current(self.router.session.client_token, HomeState):  # the tab moved to another page
+            return
         async for event in self.load():
             yield event
 

@@ -46,6 +46,8 @@ class MarketplaceState(PagedList, AuthState):
     @rx.event
     async def live_refresh(self):
         """A marketplace run ended: units sold move, and the countdown rolls over to the next run."""
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         await (await self.get_state(ScheduleState)).refresh()
         return await self._fetch()
 

@@ -37,6 +37,8 @@ class PortfolioState(AuthState):
 
     @rx.event
     async def live_refresh(self):
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         return await self.load()
 
 
@@ -69,6 +71,8 @@ class LeaderboardState(AuthState):
 
     @rx.event
     async def live_refresh(self):
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         return await self.load()
 
 

@@ -77,6 +77,8 @@ class SendState(AuthState):
     @rx.event
     async def live_refresh(self):
         """Money moved in or out of one of the player's accounts: new balances, the form kept as typed."""
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         user = await self._current_user()
         if user is None:
             return await self._to_login()

@@ -52,6 +52,8 @@ class StocksState(PagedList, AuthState):
 
     @rx.event
     async def live_refresh(self):
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         return await self._fetch()
 
 
@@ -121,6 +123,8 @@ class StockState(AuthState):
     async def live_refresh(self):
         """A trade or a price tick: fresh price, chart, holders, trades and account balances; the trade box
         keeps what the player typed, and its preview is quoted again at the new price."""
+        if self._left_page():  # a push answered after the tab moved to another page
+            return
         user = await self._current_user()
         if user is None:
             return await self._to_login()

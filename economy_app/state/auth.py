@@ -85,6 +85,10 @@ class AuthState(rx.State):
             return [rx.redirect(routes.LOGIN, replace=True), rx.toast.info("You were logged out.")]
         return rx.redirect(routes.LOGIN, replace=True)
 
+    def _left_page(self) -> bool:
+        """True when this tab's open page is no longer this state's (a late answer to a live push)."""
+        return not live.is_current(self.router.session.client_token, type(self))
+
     def _listen(self, user: SessionUser, *page_topics: str) -> None:
         """Subscribe this tab to live updates of what its page shows (and to the player's own topic:
         a logout anywhere ends this tab at once). The page state's ``live_refresh`` runs on each."""

@@ -60,6 +60,13 @@ def unsubscribe(token: str) -> None:
     _subscriptions.pop(token, None)
 
 
+def is_current(token: str, state: type) -> bool:
+    """Whether the tab's open page is still ``state``'s. A push is answered by the tab a moment later; if the
+    tab moved to another page meanwhile, the answer must neither refresh nor re-subscribe the page it left."""
+    sub = _subscriptions.get(token)
+    return sub is not None and sub.state is state
+
+
 def subscriptions() -> dict[str, Subscription]:
     return dict(_subscriptions)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from sqlmodel import Session
 
 from economy_app.models import Company, Holding
 from economy_app.money import format_cents, parse_dollars
-from economy_app.services import accounts
+from economy_app.services import accounts, marketplace
 from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import Truth, sign_up, unique
 from tests.e2e.test_companies import add_product, found_company, ticker_for
@@ -34,13 +35,16 @@ def test_a_company_goes_public_and_is_traded(app_server, browser):
     found_company(founder, base, "Public Works", ticker)
     founder.wait_for_url("**/company?id=*")
     company_id = int(founder.url.split("id=")[1])
-    add_product(founder, "Bridge", "9000")
+    # Priced at the market's typical price, the public's favourite (other tests' products are on sale too).
+    with Session(truth.engine) as s:
+        typical = marketplace.plan(s, rng=random.Random(0)).typical or 100_00
+    add_product(founder, "Bridge", f"{typical // 100}.{typical % 100:02d}")
     expect(founder.locator(".product-row")).to_have_count(1)
 
     # Marketplace runs (with a big public budget) until the company's cash passes $50,000.
     env = dict(os.environ, DATABASE_URL=app_server.database_url, ECONOMY_MARKET_BUDGET_MIN_CENTS="20000000",
                ECONOMY_MARKET_BUDGET_MAX_CENTS="30000000")
-    for seed in range(20):
+    for seed in range(40):
         run = subprocess.run([sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", str(seed)],
                              env=env, capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr
