@@ -410,7 +410,8 @@ async def measured_run(app: RunningApp, names: list[str], args):
 
 def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
     services = []
-    env = {"ECONOMY_SCHEDULER": "on", "ECONOMY_MARKETPLACE_INTERVAL_SECONDS": str(MARKETPLACE_SECONDS)}
+    env = {"ECONOMY_SCHEDULER": "on", "ECONOMY_MARKETPLACE_INTERVAL_SECONDS": str(MARKETPLACE_SECONDS),
+           "ECONOMY_MARKET_HOLD_SECONDS": "0"}  # the players' products sell from the first run
     if setup == "sqlite":
         url, redis_url, workers, label = f"sqlite:///{workdir / 'sqlite.db'}", None, 1, "SQLite, 1 worker"
     else:
