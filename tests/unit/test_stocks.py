@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+import threading
 from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlmodel import Session
 
 from economy_app.db import make_engine
@@ -23,6 +24,7 @@ from economy_app.services.errors import (
     TradeRefused,
 )
 from tests.support.db import check_invariants, fingerprint, wipe
+from tests.support.threads import in_thread
 
 
 def shares_conserved(session, company_id):
@@ -74,11 +76,12 @@ def test_rounding_favours_the_company():
 def test_buy_then_sell_back_never_gains(session, engine, public_company):
     p = public_company
     before = accounts.get_balance(session, p["investor_personal"])
-    for n in (1, 7, 999, 15_000):
+    start = utcnow() - timedelta(hours=1)  # a minute apart: never slowed down by the rate limit
+    for i, n in enumerate((1, 7, 999, 15_000)):
         bought = stocks.buy(session, actor_id=p["investor"], account_id=p["investor_personal"],
-                            company_id=p["company"], shares=n, now=utcnow() - timedelta(minutes=n))
+                            company_id=p["company"], shares=n, now=start + timedelta(minutes=i))
         sold = stocks.sell(session, actor_id=p["investor"], account_id=p["investor_personal"],
-                           company_id=p["company"], shares=n, now=utcnow() - timedelta(minutes=n, seconds=-1))
+                           company_id=p["company"], shares=n, now=start + timedelta(minutes=i, seconds=1))
         assert sold.total_cents <= bought.total_cents
     assert accounts.get_balance(session, p["investor_personal"]) <= before
     shares_conserved(session, p["company"])
@@ -153,6 +156,47 @@ def test_rate_limit_three_trades_per_five_seconds(session, engine, public_compan
     assert "at most 3 trades" in str(info.value)
     assert fingerprint(engine) == before
     stocks.buy(session, **args, now=now + timedelta(seconds=6))
+
+
+def test_a_trade_slow_to_get_its_lock_still_counts_the_trades_before_it(engine, public_company):
+    """Attack finding 3: ``buy`` read the clock before its write unit and counted trades with
+    ``now - 5 s < created_at <= now``. A trade that read the clock first and got the lock last did not see the
+    trades committed meanwhile (their ``created_at`` is after its ``now``): four trades passed in one second."""
+    p = public_company
+    args = dict(actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=10)
+    slow = threading.local()
+    started, others_done = threading.Event(), threading.Event()
+
+    def hold_the_slow_trade(conn, cursor, statement, parameters, context, executemany):
+        if getattr(slow, "on", False):  # its first statement: the call has begun, it holds no lock yet
+            slow.on = False
+            started.set()
+            assert others_done.wait(20)
+
+    def slow_trade():
+        slow.on = True
+        with Session(engine) as s:
+            stocks.buy(s, **args)
+
+    event.listen(engine, "before_cursor_execute", hold_the_slow_trade)
+    try:
+        t = in_thread(slow_trade)
+        assert started.wait(20)
+        with Session(engine) as s:  # three quick trades: the limit
+            for _ in range(3):
+                stocks.buy(s, **args)
+        others_done.set()
+        t.join(30)
+    finally:
+        event.remove(engine, "before_cursor_execute", hold_the_slow_trade)
+    assert not t.is_alive()
+    with Session(engine) as s:
+        trades = s.execute(select(func.count()).select_from(StockTrade)
+                           .where(StockTrade.actor_id == p["investor"])).scalar_one()
+    assert trades == 3, f"{trades} trades by one player in one company within 5 seconds (limit 3)"
+    assert len(t.errors) == 1 and isinstance(t.errors[0], TradeRefused), t.errors
+    assert "at most 3 trades" in str(t.errors[0])
+    check_invariants(engine)
 
 
 def test_the_company_must_be_able_to_pay_for_a_sale(session, engine, public_company):
