@@ -330,7 +330,11 @@ def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
 
 def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None) -> int:
     """One price tick for every public company (a history row each): the price moves toward fair value
-    (10 x equity / shares) and the curve's base is rescaled to it. Returns the companies moved."""
+    (10 x equity / shares) and the curve's base is rescaled to it. Returns the companies moved.
+
+    The companies are read locked (PostgreSQL ``FOR UPDATE``, in id order; SQLite's write unit holds the write
+    lock), so no trade commits between the read and the write: the stored price stays the curve's price at
+    the float, ``spot_price(base, float)``, as a trade's ``_record`` leaves it."""
     now = now or utcnow()
     with unit(s, write=True):
         rows = s.execute(
@@ -340,6 +344,7 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
             .where(companies_t.c.is_public.is_(True)).order_by(companies_t.c.id)
+            .with_for_update(of=companies_t)
         ).all()
         if not rows:
             return 0

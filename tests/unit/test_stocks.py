@@ -24,7 +24,7 @@ from economy_app.services.errors import (
     TradeRefused,
 )
 from tests.support.db import check_invariants, fingerprint, wipe
-from tests.support.threads import in_thread
+from tests.support.threads import done_or_waiting_on_a_lock, in_thread
 
 
 def shares_conserved(session, company_id):
@@ -405,3 +405,61 @@ def test_a_tick_rescales_the_curve(session, public_company):
     c = session.execute(select(Company).where(Company.id == p["company"])).scalar_one()
     assert c.share_price_micros == stocks.spot_price(c.base_price_micros, 10_000, 1_000_000)
     assert c.base_price_micros >= stocks.MIN_PRICE_MICROS
+
+
+def _curve(engine, company_id: int) -> tuple[int, int, int, int]:
+    """(stored price, base, float, total shares) of a company, read fresh."""
+    with engine.connect() as conn:
+        c = conn.execute(select(Company.__table__).where(Company.__table__.c.id == company_id)).one()
+    return (c.share_price_micros, *stocks.curve_of(c))
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_tick_racing_a_sale_leaves_the_price_on_the_curve(engine, public_company):
+    """Attack finding 4 (PostgreSQL; SQLite's write units never interleave): the tick read every public company
+    without a lock and wrote an absolute base and price computed from the float it read. A sale committing in
+    between left the stored price at the float before the sale (off the curve), and the next tick rescaled
+    the base to that stale price: one tick moved the price by +7.5%, past the +/-3% clamp."""
+    p = public_company
+    mint = accounts.system_account_id  # the investor needs $700,000 to buy the whole float
+    with Session(engine) as s:
+        with unit(s, write=True):
+            ledger.post(s, from_account_id=mint(s), to_account_id=p["investor_personal"], amount=70_000_000,
+                        type="adjustment")
+        stocks.buy(s, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"],
+                   shares=1_000_000)
+    ticking = threading.local()
+    sale: list[threading.Thread] = []
+
+    def sell_all_but_one():
+        with Session(engine) as s:
+            stocks.sell(s, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"],
+                        shares=999_999)
+
+    def after_the_tick_read_the_companies(conn, cursor, statement, parameters, context, executemany):
+        if getattr(ticking, "on", False) and not sale and "companies.share_price_micros" in statement:
+            sale.append(in_thread(sell_all_but_one))  # the sale commits now, or waits for the tick
+            done_or_waiting_on_a_lock(engine, sale[0])
+
+    event.listen(engine, "after_cursor_execute", after_the_tick_read_the_companies)
+    try:
+        ticking.on = True
+        with Session(engine) as s:
+            stocks.update_prices(s, rng=random.Random(1))
+    finally:
+        ticking.on = False
+        event.remove(engine, "after_cursor_execute", after_the_tick_read_the_companies)
+    assert sale, "the tick read no company"
+    sale[0].join(30)
+    assert not sale[0].is_alive() and sale[0].errors == []
+    price, base, x, n = _curve(engine, p["company"])
+    assert x == 1
+    assert price == stocks.spot_price(base, x, n), (
+        f"stored price {price} is not the curve's {stocks.spot_price(base, x, n)} at the float of {x} share")
+    with Session(engine) as s:  # and the next tick moves it by at most 3% from the curve's price
+        stocks.update_prices(s, rng=random.Random(2))
+    after, *_ = _curve(engine, p["company"])
+    assert abs(after - price) * 100 <= 3 * price + 100, f"one tick moved the price from {price} to {after} micros"
+    with Session(engine) as s:
+        shares_conserved(s, p["company"])
+    check_invariants(engine)
