@@ -14,6 +14,7 @@ from economy_app.state.present import (
     day_range,
     form_text,
     history_item,
+    market_note,
     parse_id,
     send_preview,
     text_arg,
@@ -99,3 +100,10 @@ def test_only_the_mints_rows_get_the_system_badge():
     assert history_item(real, {}, 1).system is True
     assert history_item(fake, {}, 1).system is False
     assert history_item(real, {}).system is False  # no mint known: no badge
+
+
+def test_the_market_note_counts_products_ever_listed():
+    """The owner sees both bounds on listing: on sale against the listing limit, created against twice it."""
+    assert market_note(3, 30, 0, None, listed=(41, 60)) == (
+        "3 of 30 products on sale (the most a company may list), 41 of 60 ever listed (withdrawn ones too); "
+        "the public sees a new listing at the next run.")
