@@ -133,11 +133,17 @@ def signup(s: Session, username: str, password: str, *, display_name: str | None
     return _start_session(s, user, now)
 
 
+def _lock_in_order(s: Session, keys: list[str], now: datetime) -> dict[str, limits.Counter]:
+    """Lock the login counters of ``keys`` in key order: every unit that touches more than one of them (an
+    attempt, a success) takes them in this one order, so two logins at once never deadlock."""
+    return {key: limits.lock(s, key, now) for key in sorted(keys)}
+
+
 def _attempt(s: Session, keys: list[tuple[str, int]], now: datetime) -> None:
-    """Count one login attempt on every key, in one write, or refuse it (LoginThrottled) if any key must wait.
-    Rows are locked in key order, so concurrent attempts never deadlock."""
+    """Count one login attempt on every key, in one write, or refuse it (LoginThrottled) if any key must wait."""
     with unit(s, write=True):
-        counters = [(limits.lock(s, key, now), free) for key, free in sorted(keys)]
+        locked = _lock_in_order(s, [key for key, _ in keys], now)
+        counters = [(locked[key], free) for key, free in sorted(keys)]
         waits = [c.blocked_until for c, _ in counters if c.blocked_until is not None and c.blocked_until > now]
         if waits:
             raise LoginThrottled(f"Too many failed attempts. Try again in {limits.wait_text(max(waits), now)}.")
@@ -165,8 +171,8 @@ def login(s: Session, username: str, password: str, *, client: str | None = None
     if user is None:
         raise LoginFailed(GENERIC_FAILURE)
     with unit(s, write=True):
+        c = _lock_in_order(s, [pair, overall], now)[overall]  # the attempt's order, before anything changes
         limits.forget(s, pair)
-        c = limits.lock(s, overall, now)
         count = max(0, c.count - 1)
         limits.store(s, overall, count=count, first_at=c.first_at, last_at=c.last_at,
                      blocked_until=c.blocked_until if count >= address_free_failures() else None)

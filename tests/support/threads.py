@@ -27,10 +27,15 @@ def in_thread(target, *args) -> threading.Thread:
 def done_or_waiting_on_a_lock(engine: Engine, thread: threading.Thread, timeout: float = 10) -> bool:
     """Wait until ``thread`` has finished, or (PostgreSQL) some other backend of this database waits for a row
     lock, which is where a racing transaction parks behind the one under test. True if it waits on a lock."""
+    return until_waiting_on_a_lock(engine, lambda: not thread.is_alive(), timeout)
+
+
+def until_waiting_on_a_lock(engine: Engine, done, timeout: float = 10) -> bool:
+    """Wait until ``done()`` is true (False) or another backend of this database waits for a lock (True)."""
     deadline = time.monotonic() + timeout
     with engine.connect() as conn:
         while time.monotonic() < deadline:
-            if not thread.is_alive():
+            if done():
                 return False
             waiting = conn.execute(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
@@ -39,4 +44,4 @@ def done_or_waiting_on_a_lock(engine: Engine, thread: threading.Thread, timeout:
             if waiting:
                 return True
             time.sleep(0.02)
-    raise AssertionError(f"the racing thread neither finished nor waited on a lock within {timeout} s")
+    raise AssertionError(f"nothing happened within {timeout} s: the race did not come about")

@@ -8,12 +8,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event, select
 from sqlmodel import Session
 
-from economy_app.models import utcnow
+from economy_app.models import RateLimit, utcnow
 from economy_app.services import accounts, auth, users
-from economy_app.services.errors import InvalidInput, LoginFailed, LoginThrottled, SignupLimited, UsernameTaken
+from economy_app.services.errors import (
+    EconomyError,
+    InvalidInput,
+    LoginFailed,
+    LoginThrottled,
+    SignupLimited,
+    UsernameTaken,
+)
 from tests.support.db import check_invariants, fingerprint
+from tests.support.threads import in_thread, until_waiting_on_a_lock
 
 
 def test_signup_logs_in_and_funds_the_account(session, engine):
@@ -147,6 +156,52 @@ def test_successful_logins_never_throttle_a_shared_address(session):
     now = utcnow()
     for _ in range(3 * auth.address_free_failures()):
         auth.login(session, "alice", "correct horse", client=ATTACKER, now=now)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_logins_of_one_player_from_one_address_at_once_never_deadlock(engine, session):
+    """Attack finding 12 (PostgreSQL): ``_attempt`` locks the address's counter, then the (username, address)
+    pair's; the success unit deleted the pair's row first and only then locked the address's. A second login
+    holding the address's row and waiting for the pair's, against a first one holding the pair's and waiting
+    for the address's: PostgreSQL killed one with DeadlockDetected, a server error in that tab."""
+    auth.signup(session, "alice", "correct horse")
+    role = threading.local()
+    first_succeeds, second_holds_the_address = threading.Event(), threading.Event()
+    outcomes: list[str] = []
+
+    def choreography(conn, cursor, statement, parameters, context, executemany):
+        who, text = getattr(role, "name", None), statement.lstrip()
+        if who == "first" and text.startswith("DELETE FROM rate_limits") and not first_succeeds.is_set():
+            first_succeeds.set()  # the password matched: the success unit is about to forget the pair's count...
+            # ...once the second login holds the address's row (or waits for the first to let it go)
+            until_waiting_on_a_lock(engine, second_holds_the_address.is_set)
+        if who == "second" and text.startswith("INSERT INTO rate_limits") and "login:user:" in str(parameters):
+            second_holds_the_address.set()
+
+    def login(name: str):
+        role.name = name
+        with Session(engine) as s:
+            try:
+                auth.login(s, "alice", "correct horse", client=ATTACKER)
+                outcomes.append("logged in")
+            except EconomyError as e:
+                outcomes.append(str(e))
+
+    event.listen(engine, "before_cursor_execute", choreography)
+    try:
+        first = in_thread(login, "first")
+        assert first_succeeds.wait(20)
+        second = in_thread(login, "second")
+        first.join(30)
+        second.join(30)
+    finally:
+        event.remove(engine, "before_cursor_execute", choreography)
+    crashed = [repr(e) for t in (first, second) for e in t.errors]
+    assert crashed == [], f"a login crashed: {crashed}"
+    assert outcomes == ["logged in", "logged in"]
+    with Session(engine) as s:  # both successes took their attempts back: the address counts nothing
+        rows = s.execute(select(RateLimit.key, RateLimit.count).where(RateLimit.key.like("login:%"))).all()
+    assert {key: count for key, count in rows if count} == {}
 
 
 def test_impossible_usernames_fail_without_counting(session, engine):
