@@ -133,12 +133,13 @@ def parse_day(text: str) -> date | None:
 
 
 def day_range(since_text: str, until_text: str) -> tuple[datetime | None, datetime | None]:
-    """Inclusive day inputs -> [since, until) datetimes (naive UTC). Raises ValueError for bad dates."""
+    """Inclusive day inputs -> [since, until) datetimes (naive UTC). Raises ValueError for bad dates. The
+    last day there is (9999-12-31) has no next day: as an end it bounds nothing (None), like no end at all."""
     since, until = parse_day(since_text), parse_day(until_text)
     if since and until and until < since:
         raise ValueError("The end date is before the start date.")
     return (datetime.combine(since, time()) if since else None,
-            datetime.combine(until + timedelta(days=1), time()) if until else None)
+            datetime.combine(until + timedelta(days=1), time()) if until and until < date.max else None)
 
 
 @dataclasses.dataclass

@@ -70,6 +70,10 @@ def test_day_range():
         day_range("2026-11-21", "2026-11-01")
     with pytest.raises(ValueError):
         day_range("yesterday", "")
+    # The last day there is has no next day: it bounds nothing (it raised OverflowError, a server error).
+    assert day_range("", "9999-12-31") == (None, None)
+    assert day_range("9999-12-31", "9999-12-31") == (datetime(9999, 12, 31), None)
+    assert day_range("0001-01-01", "0001-01-01") == (datetime(1, 1, 1), datetime(1, 1, 2))
 
 
 @pytest.mark.parametrize("value,parsed", [
