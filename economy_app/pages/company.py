@@ -68,7 +68,8 @@ class CompanyState(AuthState):
         self.has_sales = d.revenue_30d > 0
         self.items = [product_item(p, company=c.name, ticker=c.ticker) for p in d.products]
         self.market_note = market_note(sum(1 for p in d.products if p.active), d.listing_limit, d.hold_seconds,
-                                       d.typical_price_cents)
+                                       d.typical_price_cents,
+                                       listed=(len(d.products), products.most_ever_listed(d.listing_limit)))
         self.error, self.loaded = "", True
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -367,13 +368,17 @@ def history_csv(s: Session, user_id: int, account_id: int | None = None, *, type
     return out.getvalue(), count, truncated
 
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet starts a cell (the text's start, or after a ';' or a tab: a spreadsheet whose list separator
+# is ';', as in many locales, or a tab-separated read splits the unquoted text there), then blanks, then a
+# character that starts a formula (=, +, -, @, or a tab or carriage return that some strip first).
+_FORMULA_START = re.compile(r"(?:^|(?<=[;\t]))( *)(?=[=+\-@\t\r])")
 
 
 def csv_cell(text: str) -> str:
-    """A text cell no spreadsheet runs as a formula: one starting with =, +, -, @, tab or carriage return gets a
-    leading apostrophe (OWASP's CSV injection advice). Player-chosen names and descriptions go through here."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    """A text cell no spreadsheet runs as a formula: wherever a cell may start (the start of the text, or after
+    a ';' or a tab) and, after any blanks, a formula character follows, an apostrophe goes before it (OWASP's CSV
+    injection advice, for every list separator). Player-chosen names and descriptions go through here."""
+    return _FORMULA_START.sub(r"\1'", text)
 
 
 def cents_to_decimal(cents: int) -> str:

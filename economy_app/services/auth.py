@@ -18,6 +18,9 @@ Abuse limits live in ``rate_limits`` (services/limits.py), so every worker sees 
   forgets a count.
 - Sign-ups are counted per client address: at most ``signups_per_address()`` in
   ``signup_window()``, checked and counted in the same write as the new user.
+
+An IPv6 client counts by its /56 (one subscriber's prefix) and by its /48, which allows
+``limits.SITE_FACTOR`` times as much (``limits.client_keys``).
 """
 
 from __future__ import annotations
@@ -99,45 +102,59 @@ def _start_session(s: Session, user: User, now: datetime) -> LoginResult:
     return LoginResult(token=token, user=_session_user(user))
 
 
-def _signup_refusal(limit: int, window: timedelta) -> SignupLimited:
+def _signup_refusal(limit: int, window: timedelta, factor: int = 1) -> SignupLimited:
     hours = window.total_seconds() / 3600
     period = f"{hours:g} hours" if hours != 1 else "hour"
-    return SignupLimited(f"Too many new players from your network: at most {limit} sign-up"
-                         f"{'s' if limit != 1 else ''} per address every {period}. Try again later.")
+    where = "address" if factor == 1 else "network"
+    return SignupLimited(f"Too many new players from your network: at most {limit * factor} sign-up"
+                         f"{'s' if limit * factor != 1 else ''} per {where} every {period}. Try again later.")
 
 
 def signup(s: Session, username: str, password: str, *, display_name: str | None = None,
            client: str | None = None, now: datetime | None = None) -> LoginResult:
     """Create a player and log them in (their account opens with $10,000). At most
-    ``signups_per_address()`` sign-ups per client address in ``signup_window()``."""
+    ``signups_per_address()`` sign-ups per client address in ``signup_window()`` (an IPv6 address: per /56,
+    and ``limits.SITE_FACTOR`` times that per /48)."""
     now = now or utcnow()
     limit, window = signups_per_address(), signup_window()
-    key = f"signup:{limits.client_key(client)}"
+    keys = sorted((f"signup:{key}", factor) for key, factor in limits.client_keys(client))
 
     def count_signup(s: Session) -> None:  # in the user's own write unit, before the insert
-        counter = limits.lock(s, key, now)
-        if limits.within(counter, now, window):
-            if counter.count >= limit:
-                raise _signup_refusal(limit, window)
-            limits.store(s, key, count=counter.count + 1, first_at=counter.first_at, last_at=now, blocked_until=None)
-        else:
-            limits.store(s, key, count=1, first_at=now, last_at=now, blocked_until=None)
+        counters = [(limits.lock(s, key, now), factor) for key, factor in keys]  # in key order
+        for counter, factor in counters:
+            if limits.within(counter, now, window) and counter.count >= limit * factor:
+                raise _signup_refusal(limit, window, factor)
+        for counter, _ in counters:
+            if limits.within(counter, now, window):
+                limits.store(s, counter.key, count=counter.count + 1, first_at=counter.first_at, last_at=now,
+                             blocked_until=None)
+            else:
+                limits.store(s, counter.key, count=1, first_at=now, last_at=now, blocked_until=None)
 
     if limit > 0:
         with unit(s, write=False):  # refuse early, before the slow hash, when the address is already at its limit
-            row = s.execute(select(limits.limits_t).where(limits.limits_t.c.key == key)).first()
-        if row is not None and row.count >= limit and now - row.first_at < window:
-            raise _signup_refusal(limit, window)
+            rows = {r.key: r for r in s.execute(select(limits.limits_t).where(
+                limits.limits_t.c.key.in_([key for key, _ in keys])))}
+        for key, factor in keys:
+            row = rows.get(key)
+            if row is not None and row.count >= limit * factor and now - row.first_at < window:
+                raise _signup_refusal(limit, window, factor)
     user = users.create_user(s, username, password, display_name=display_name,
                              guard=count_signup if limit > 0 else None)
     return _start_session(s, user, now)
 
 
+def _lock_in_order(s: Session, keys: list[str], now: datetime) -> dict[str, limits.Counter]:
+    """Lock the login counters of ``keys`` in key order: every unit that touches more than one of them (an
+    attempt, a success) takes them in this one order, so two logins at once never deadlock."""
+    return {key: limits.lock(s, key, now) for key in sorted(keys)}
+
+
 def _attempt(s: Session, keys: list[tuple[str, int]], now: datetime) -> None:
-    """Count one login attempt on every key, in one write, or refuse it (LoginThrottled) if any key must wait.
-    Rows are locked in key order, so concurrent attempts never deadlock."""
+    """Count one login attempt on every key, in one write, or refuse it (LoginThrottled) if any key must wait."""
     with unit(s, write=True):
-        counters = [(limits.lock(s, key, now), free) for key, free in sorted(keys)]
+        locked = _lock_in_order(s, [key for key, _ in keys], now)
+        counters = [(locked[key], free) for key, free in sorted(keys)]
         waits = [c.blocked_until for c, _ in counters if c.blocked_until is not None and c.blocked_until > now]
         if waits:
             raise LoginThrottled(f"Too many failed attempts. Try again in {limits.wait_text(max(waits), now)}.")
@@ -158,18 +175,21 @@ def login(s: Session, username: str, password: str, *, client: str | None = None
     name = username.strip()
     if not users.USERNAME_RE.match(name) or not password or len(password) > users.MAX_PASSWORD:
         raise LoginFailed(GENERIC_FAILURE)  # no account can match: nothing to count, nothing to hash
-    address = limits.client_key(client)
-    pair, overall = f"login:user:{name.lower()}|{address}", f"login:addr:{address}"
-    _attempt(s, [(pair, FREE_FAILURES), (overall, address_free_failures())], now)
+    keys = limits.client_keys(client)  # the address (IPv6: its /56) first, then an IPv6 address's /48
+    pair = f"login:user:{name.lower()}|{keys[0][0]}"
+    overall = [(f"login:addr:{key}", address_free_failures() * factor) for key, factor in keys]
+    _attempt(s, [(pair, FREE_FAILURES), *overall], now)
     user = users.authenticate(s, name, password)  # slow hash: outside any write lock, the attempt counted
     if user is None:
         raise LoginFailed(GENERIC_FAILURE)
     with unit(s, write=True):
+        locked = _lock_in_order(s, [pair, *(key for key, _ in overall)], now)  # the attempt's order, first
         limits.forget(s, pair)
-        c = limits.lock(s, overall, now)
-        count = max(0, c.count - 1)
-        limits.store(s, overall, count=count, first_at=c.first_at, last_at=c.last_at,
-                     blocked_until=c.blocked_until if count >= address_free_failures() else None)
+        for key, free in overall:
+            c = locked[key]
+            count = max(0, c.count - 1)
+            limits.store(s, key, count=count, first_at=c.first_at, last_at=c.last_at,
+                         blocked_until=c.blocked_until if count >= free else None)
     return _start_session(s, user, now)
 
 

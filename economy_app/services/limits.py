@@ -21,11 +21,16 @@ from economy_app.services.ledger import insert_ignore
 limits_t = RateLimit.__table__
 
 UNKNOWN_CLIENT = "unknown"
+# One IPv6 subscriber is delegated a whole prefix, not one address nor one /64 (one LAN): a /56 by most
+# providers (RFC 6177, RIPE-690), a /48 by some. So an IPv6 address counts by its /56, and its /48 counts
+# too, at SITE_FACTOR times the limit: a /48 holds 256 /56s, which would otherwise be 256 limits.
+IPV6_PREFIX, IPV6_SITE_PREFIX, SITE_FACTOR = 56, 48, 4
 
 
 def client_key(address: str | None) -> str:
-    """A client address as a limit key: an IPv4 address as it is, an IPv6 address by its /64 (what one
-    subscriber gets: counting single addresses there would count nothing), anything else 'unknown'."""
+    """A client address as a limit key: an IPv4 address as it is (an IPv4-mapped IPv6 address too), an IPv6
+    address by its /56 (what one subscriber gets: counting single addresses, or /64s, would count nothing),
+    anything else 'unknown'."""
     try:
         ip = ipaddress.ip_address((address or "").strip())
     except ValueError:
@@ -33,8 +38,18 @@ def client_key(address: str | None) -> str:
     if ip.version == 6 and ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
     if ip.version == 6:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
     return str(ip)
+
+
+def client_keys(address: str | None) -> list[tuple[str, int]]:
+    """Every key a client's actions count on, each with the multiple of the limit it allows: its
+    ``client_key`` (x1) and, for IPv6, its /48 (x SITE_FACTOR)."""
+    key = client_key(address)
+    if "/" not in key:
+        return [(key, 1)]
+    site = ipaddress.ip_network(key).supernet(new_prefix=IPV6_SITE_PREFIX)
+    return [(key, 1), (str(site), SITE_FACTOR)]
 
 
 @dataclass(frozen=True)

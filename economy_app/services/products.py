@@ -1,8 +1,12 @@
 """Products: listed by a company, bought by the simulated public (services/marketplace.py).
 
-A company lists at most ``listing_limit`` active products (a marketplace setting); listing one, or
-putting a withdrawn one on sale again, starts its hold: the public sees it once ``hold_seconds`` have
-passed since ``listed_at``. Both come from services/marketplace_settings.py, so every worker agrees.
+A company lists at most ``listing_limit`` active products (a marketplace setting), and creates at most
+``most_ever_listed(listing_limit)`` products in all, withdrawn ones included: each new product draws its
+production cost once, so without that bound a script could list, withdraw the bad draws and list again until
+every product has the lowest cost. A withdrawn product keeps its draw and can be edited and put back on sale.
+Listing one, or putting a withdrawn one on sale again, starts its hold: the public sees it once
+``hold_seconds`` have passed since ``listed_at``. Both come from services/marketplace_settings.py, so every
+worker agrees.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import random
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlmodel import Session
 
 from economy_app.models import Company, Product, utcnow
@@ -25,6 +29,7 @@ companies_t = Company.__table__
 
 MAX_PRICE_CENTS = 100_000_000  # $1,000,000.00
 COST_PERCENT_RANGE = (23, 67)
+EVER_LISTED_PER_LIMIT = 2  # products a company may create in all: this many times the listing limit
 LISTING_SORTS = ("best_selling", "price_asc", "price_desc", "newest")
 
 
@@ -106,12 +111,23 @@ def _lock_company(s: Session, company_id: int) -> None:
         s.execute(select(companies_t.c.id).where(companies_t.c.id == company_id).with_for_update())
 
 
-def _check_listing_limit(s: Session, company_id: int) -> None:
-    """Refuse one more active product once the company lists as many as the marketplace allows."""
+def most_ever_listed(listing_limit: int) -> int:
+    """How many products a company may create in all (withdrawn ones included) under ``listing_limit``."""
+    return EVER_LISTED_PER_LIMIT * listing_limit
+
+
+def _check_listing_limit(s: Session, company_id: int, *, new: bool = False) -> None:
+    """Refuse one more active product once the company lists as many as the marketplace allows, and (``new``)
+    one more product once it has created ``most_ever_listed`` of them. Counted under the company's lock."""
     _lock_company(s, company_id)
     limit = marketplace_settings.load(s).listing_limit
-    listed = s.execute(select(func.count()).select_from(products_t).where(
-        products_t.c.company_id == company_id, products_t.c.active.is_(True))).scalar_one()
+    ever, listed = s.execute(
+        select(func.count(), func.coalesce(func.sum(case((products_t.c.active.is_(True), 1), else_=0)), 0))
+        .select_from(products_t).where(products_t.c.company_id == company_id)).one()
+    if new and ever >= most_ever_listed(limit):
+        raise ListingLimit(f"This company has listed {ever} products, the most a company may ever list (twice the "
+                           f"listing limit of {limit}). Edit a withdrawn product and put it back on sale instead: "
+                           f"it keeps its production cost.")
     if listed >= limit:
         raise ListingLimit(f"This company already has {listed} products on sale, the most a company may list "
                            f"(limit {limit}). Withdraw one to list another.")
@@ -120,14 +136,15 @@ def _check_listing_limit(s: Session, company_id: int) -> None:
 def create_product(s: Session, *, actor_id: int, company_id: int, name: str, price_cents: int,
                    description: str = "", rng: random.Random | None = None,
                    now: datetime | None = None) -> ProductView:
-    """List a product (within the company's listing limit; its hold starts now). Its production cost
-    is a percentage (23-67%) drawn once, here, from ``rng``, and always applied to the current price."""
+    """List a product (within the company's listing limit and ``most_ever_listed``; its hold starts now). Its
+    production cost is a percentage (23-67%) drawn once, here, from ``rng``, and always applied to the current
+    price."""
     name, description, price_cents = clean_name(name), clean_description(description), check_price(price_cents)
     cost_percent = (rng or random.Random()).randint(*COST_PERCENT_RANGE)
     now = now or utcnow()
     with unit(s, write=True):
         _owned(s, actor_id, company_id)
-        _check_listing_limit(s, company_id)
+        _check_listing_limit(s, company_id, new=True)
         product_id = s.execute(products_t.insert().values(
             company_id=company_id, name=name, description=description, price_cents=price_cents,
             cost_percent=cost_percent, active=True, created_at=now, listed_at=now)

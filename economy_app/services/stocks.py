@@ -210,16 +210,21 @@ def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None
         raise TradeRefused("A company cannot trade its own shares.")
 
 
-def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime) -> None:
+def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime | None) -> datetime:
+    """Refuse a trade past the limit; returns the trade's time. The clock is read *after* the player's lock:
+    a trade that waited for it counts every trade committed before it, and no trade counted here can be
+    later than this one, so the count has no upper bound (a trade stamped later, by a clock ahead, counts too)."""
     lock_user(s, actor_id)  # count, then trade: one of this player's trades at a time
+    now = now or utcnow()
     recent = s.execute(
         select(func.count()).select_from(trades_t)
         .where(trades_t.c.actor_id == actor_id, trades_t.c.company_id == company_id,
-               trades_t.c.created_at > now - timedelta(seconds=RATE_LIMIT_SECONDS), trades_t.c.created_at <= now)
+               trades_t.c.created_at > now - timedelta(seconds=RATE_LIMIT_SECONDS))
     ).scalar_one()
     if recent >= RATE_LIMIT_TRADES:
         raise TradeRefused(f"Slow down: at most {RATE_LIMIT_TRADES} trades in one company every "
                            f"{RATE_LIMIT_SECONDS} seconds.")
+    return now
 
 
 def _record(s, *, company, account_id, actor_id, side, shares, price, total, entry_id, new_price, now) -> int:
@@ -239,7 +244,6 @@ def buy(s: Session, *, actor_id: int, account_id: int, company_id: int, shares: 
         now: datetime | None = None) -> TradeResult:
     """Buy shares from the company's treasury: pay the area under the price curve they move through."""
     check_shares(shares)
-    now = now or utcnow()
     with unit(s, write=True):
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
@@ -248,7 +252,7 @@ def buy(s: Session, *, actor_id: int, account_id: int, company_id: int, shares: 
             raise TradeRefused("Founders can't buy their own company's shares, from any of their accounts.")
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
-        _rate_limit(s, actor_id, company_id, now)
+        now = _rate_limit(s, actor_id, company_id, now)
         total, new_price = _buy_terms(c, shares)
         price = total * MICROS_PER_CENT // shares
         entry = ledger.post(s, from_account_id=account_id, to_account_id=c.account_id, amount=total,
@@ -276,7 +280,6 @@ def sell(s: Session, *, actor_id: int, account_id: int, company_id: int, shares:
          now: datetime | None = None) -> TradeResult:
     """Sell shares back to the treasury: paid the area under the price curve they move back through."""
     check_shares(shares)
-    now = now or utcnow()
     with unit(s, write=True):
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
@@ -284,7 +287,7 @@ def sell(s: Session, *, actor_id: int, account_id: int, company_id: int, shares:
                                                            holdings_t.c.account_id == account_id)).scalar() or 0
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
-        _rate_limit(s, actor_id, company_id, now)
+        now = _rate_limit(s, actor_id, company_id, now)
         total, new_price = _sell_terms(c, shares)
         if total == 0:
             raise TradeRefused("These shares are worth less than $0.01 together.")
@@ -327,7 +330,11 @@ def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
 
 def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None) -> int:
     """One price tick for every public company (a history row each): the price moves toward fair value
-    (10 x equity / shares) and the curve's base is rescaled to it. Returns the companies moved."""
+    (10 x equity / shares) and the curve's base is rescaled to it. Returns the companies moved.
+
+    The companies are read locked (PostgreSQL ``FOR UPDATE``, in id order; SQLite's write unit holds the write
+    lock), so no trade commits between the read and the write: the stored price stays the curve's price at
+    the float, ``spot_price(base, float)``, as a trade's ``_record`` leaves it."""
     now = now or utcnow()
     with unit(s, write=True):
         rows = s.execute(
@@ -337,6 +344,7 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
             .where(companies_t.c.is_public.is_(True)).order_by(companies_t.c.id)
+            .with_for_update(of=companies_t)
         ).all()
         if not rows:
             return 0

@@ -133,12 +133,13 @@ def parse_day(text: str) -> date | None:
 
 
 def day_range(since_text: str, until_text: str) -> tuple[datetime | None, datetime | None]:
-    """Inclusive day inputs -> [since, until) datetimes (naive UTC). Raises ValueError for bad dates."""
+    """Inclusive day inputs -> [since, until) datetimes (naive UTC). Raises ValueError for bad dates. The
+    last day there is (9999-12-31) has no next day: as an end it bounds nothing (None), like no end at all."""
     since, until = parse_day(since_text), parse_day(until_text)
     if since and until and until < since:
         raise ValueError("The end date is before the start date.")
     return (datetime.combine(since, time()) if since else None,
-            datetime.combine(until + timedelta(days=1), time()) if until else None)
+            datetime.combine(until + timedelta(days=1), time()) if until and until < date.max else None)
 
 
 @dataclasses.dataclass
@@ -216,15 +217,18 @@ def hold_text(public_from: datetime | None) -> str:
     return f"New listing: the public starts buying it at {public_from.strftime('%H:%M')} UTC"
 
 
-def market_note(on_sale: int, limit: int, hold_seconds: int, typical: int | None) -> str:
-    """What the owner needs to list and price well: the limit, the hold, the market's typical price."""
+def market_note(on_sale: int, limit: int, hold_seconds: int, typical: int | None,
+                listed: tuple[int, int] | None = None) -> str:
+    """What the owner needs to list and price well: the limit, the hold, the market's typical price, and
+    (``listed``: products created, the most a company may create) how many new products it may still list."""
     minutes = hold_seconds // 60
     hold = (f"a new listing waits {minutes} minute{'s' if minutes != 1 else ''} before the public sees it"
             if hold_seconds >= 60 else f"a new listing waits {hold_seconds} s before the public sees it"
             if hold_seconds else "the public sees a new listing at the next run")
     price = (f" The market's typical price is {format_cents(typical)}: the public spends most on products priced "
              f"near it, and little far above it." if typical else "")
-    return f"{on_sale} of {limit} products on sale (the most a company may list); {hold}.{price}"
+    ever = f", {listed[0]} of {listed[1]} ever listed (withdrawn ones too)" if listed else ""
+    return f"{on_sale} of {limit} products on sale (the most a company may list){ever}; {hold}.{price}"
 
 
 def price_text(micros: int) -> str:

@@ -4,6 +4,8 @@ Afterwards: the ledger invariants hold, every acknowledged transfer is in the
 ledger exactly once (and nothing else is), balances equal what the
 acknowledged transfers imply, and no caller ever saw "database is locked" or
 a deadlock: the only refusal allowed is InsufficientFunds.
+
+And 16 buys of one player in one company sent at once: exactly 3 pass (3 trades per 5 s).
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import random
 import threading
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from economy_app.models import LedgerEntry
-from economy_app.services import accounts, users
-from economy_app.services.errors import InsufficientFunds
+from economy_app.models import LedgerEntry, StockTrade
+from economy_app.services import accounts, companies, ledger, stocks, users
+from economy_app.services._tx import unit
+from economy_app.services.errors import InsufficientFunds, TradeRefused
 from tests.support.db import check_invariants
+from tests.support.threads import in_thread
 
 THREADS, TRANSFERS, ACCOUNTS = 8, 500, 20
 
@@ -81,4 +85,37 @@ def test_concurrent_transfers_lose_and_create_nothing(engine):
         expected[dst] += amount
     with Session(engine) as s:
         assert {a: accounts.get_balance(s, a) for a in expected} == expected
+    check_invariants(engine)
+
+
+def test_sixteen_trades_sent_at_once_pass_no_more_than_three(engine):
+    """Attack finding 3, without any hook: 16 buys released by a barrier. Each read the clock, then queued for
+    the lock; whichever got the lock out of clock order counted too few trades (4-7 of 16 passed)."""
+    with Session(engine, expire_on_commit=False) as s:
+        founder, trader = (users.create_user(s, name, "correct horse").id for name in ("founder", "trader"))
+        account = accounts.initialize_account(s, trader).id
+        company = companies.create_company(s, owner_id=founder, name="Rate Inc", ticker="RATE")
+        with unit(s, write=True):
+            ledger.post(s, from_account_id=accounts.system_account_id(s), to_account_id=company.account_id,
+                        amount=6_000_000, type="adjustment")
+        assert companies.check_and_update_public_status(s, company.id)
+    start = threading.Barrier(16)
+    refused: list[TradeRefused] = []
+
+    def buy():
+        start.wait(20)
+        with Session(engine) as s:
+            try:
+                stocks.buy(s, actor_id=trader, account_id=account, company_id=company.id, shares=10)
+            except TradeRefused as e:
+                refused.append(e)
+
+    threads = [in_thread(buy) for _ in range(16)]
+    for t in threads:
+        t.join(60)
+    assert [e for t in threads for e in t.errors] == []
+    with Session(engine) as s:
+        trades = s.execute(select(func.count()).select_from(StockTrade)).scalar_one()
+    assert trades == 3, f"{trades} of 16 simultaneous trades passed (limit 3 per 5 s)"
+    assert len(refused) == 13 and all("at most 3 trades" in str(e) for e in refused)
     check_invariants(engine)

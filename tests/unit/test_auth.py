@@ -8,12 +8,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event, select
 from sqlmodel import Session
 
-from economy_app.models import utcnow
+from economy_app.models import RateLimit, utcnow
 from economy_app.services import accounts, auth, users
-from economy_app.services.errors import InvalidInput, LoginFailed, LoginThrottled, SignupLimited, UsernameTaken
+from economy_app.services.errors import (
+    EconomyError,
+    InvalidInput,
+    LoginFailed,
+    LoginThrottled,
+    SignupLimited,
+    UsernameTaken,
+)
 from tests.support.db import check_invariants, fingerprint
+from tests.support.threads import in_thread, until_waiting_on_a_lock
 
 
 def test_signup_logs_in_and_funds_the_account(session, engine):
@@ -149,6 +158,52 @@ def test_successful_logins_never_throttle_a_shared_address(session):
         auth.login(session, "alice", "correct horse", client=ATTACKER, now=now)
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_logins_of_one_player_from_one_address_at_once_never_deadlock(engine, session):
+    """Attack finding 12 (PostgreSQL): ``_attempt`` locks the address's counter, then the (username, address)
+    pair's; the success unit deleted the pair's row first and only then locked the address's. A second login
+    holding the address's row and waiting for the pair's, against a first one holding the pair's and waiting
+    for the address's: PostgreSQL killed one with DeadlockDetected, a server error in that tab."""
+    auth.signup(session, "alice", "correct horse")
+    role = threading.local()
+    first_succeeds, second_holds_the_address = threading.Event(), threading.Event()
+    outcomes: list[str] = []
+
+    def choreography(conn, cursor, statement, parameters, context, executemany):
+        who, text = getattr(role, "name", None), statement.lstrip()
+        if who == "first" and text.startswith("DELETE FROM rate_limits") and not first_succeeds.is_set():
+            first_succeeds.set()  # the password matched: the success unit is about to forget the pair's count...
+            # ...once the second login holds the address's row (or waits for the first to let it go)
+            until_waiting_on_a_lock(engine, second_holds_the_address.is_set)
+        if who == "second" and text.startswith("INSERT INTO rate_limits") and "login:user:" in str(parameters):
+            second_holds_the_address.set()
+
+    def login(name: str):
+        role.name = name
+        with Session(engine) as s:
+            try:
+                auth.login(s, "alice", "correct horse", client=ATTACKER)
+                outcomes.append("logged in")
+            except EconomyError as e:
+                outcomes.append(str(e))
+
+    event.listen(engine, "before_cursor_execute", choreography)
+    try:
+        first = in_thread(login, "first")
+        assert first_succeeds.wait(20)
+        second = in_thread(login, "second")
+        first.join(30)
+        second.join(30)
+    finally:
+        event.remove(engine, "before_cursor_execute", choreography)
+    crashed = [repr(e) for t in (first, second) for e in t.errors]
+    assert crashed == [], f"a login crashed: {crashed}"
+    assert outcomes == ["logged in", "logged in"]
+    with Session(engine) as s:  # both successes took their attempts back: the address counts nothing
+        rows = s.execute(select(RateLimit.key, RateLimit.count).where(RateLimit.key.like("login:%"))).all()
+    assert {key: count for key, count in rows if count} == {}
+
+
 def test_impossible_usernames_fail_without_counting(session, engine):
     auth.signup(session, "alice", "correct horse")
     before = fingerprint(engine)
@@ -171,7 +226,7 @@ def test_signups_are_limited_per_client_address(session, engine, monkeypatch):
     assert "at most 3 sign-ups per address every 24 hours" in str(info.value)
     assert fingerprint(engine) == before
     auth.signup(session, "neighbour", "correct horse", client=VICTIM_HOME, now=now)  # another address
-    # One IPv6 subscriber (a /64) is one address; IPv4 mapped into IPv6 is the IPv4 address.
+    # One IPv6 subscriber (a /56) is one address; IPv4 mapped into IPv6 is the IPv4 address.
     for i in range(3):
         auth.signup(session, f"six{i}", "correct horse", client=f"2001:db8:1:2::{i + 1}", now=now)
     with pytest.raises(SignupLimited):
@@ -185,6 +240,66 @@ def test_signups_are_limited_per_client_address(session, engine, monkeypatch):
         auth.signup(session, f"other{i}", "correct horse", client="192.0.2.1", now=now)
     auth.signup(session, "farm3", "correct horse", client=ATTACKER, now=now + timedelta(hours=24, seconds=1))
     check_invariants(engine)
+
+
+def test_one_subscribers_prefix_gets_the_sign_ups_of_one_address(session, engine, monkeypatch):
+    """Attack finding 7: sign-ups counted an IPv6 address by its /64, one LAN; a subscriber is delegated a /56
+    (256 /64s) or a /48 (65,536), each /64 good for 3 sign-ups a day at $10,000 each from the mint: $7.68M a
+    day from one home line. Now a /56 is one address, and a /48 allows 4 times that."""
+    monkeypatch.setenv("ECONOMY_SIGNUPS_PER_ADDRESS", "3")
+    now = utcnow()
+    created, refused = 0, []
+    for lan in range(1, 9):  # 8 of the 256 LANs of one subscriber's 2001:db8:0:1200::/56
+        try:
+            auth.signup(session, f"farm{lan}", "correct horse", client=f"2001:db8:0:12{lan:02x}::1", now=now)
+            created += 1
+        except SignupLimited as e:
+            refused.append(str(e))
+    assert created == 3, f"{created} players signed up from one /56 ({created * 10_000:,} dollars from the mint)"
+    assert set(refused) == {"Too many new players from your network: at most 3 sign-ups per address every 24 hours. "
+                            "Try again later."}
+    # The other /56s of the same /48 get theirs, until the /48 as a whole has had 4 x 3.
+    before = None
+    for subscriber in range(0x13, 0x20):
+        for i in range(3):
+            try:
+                auth.signup(session, f"site{subscriber:x}{i}", "correct horse",
+                            client=f"2001:db8:0:{subscriber:x}00::{i + 1}", now=now)
+                created += 1
+            except SignupLimited as e:
+                assert str(e) == ("Too many new players from your network: at most 12 sign-ups per network every 24 "
+                                  "hours. Try again later.")
+                before = before or fingerprint(engine)
+    assert created == 12 and before == fingerprint(engine)
+    # Another /48 is another subscriber; IPv4 is counted as it was.
+    auth.signup(session, "elsewhere", "correct horse", client="2001:db8:1::1", now=now)
+    auth.signup(session, "ipv4", "correct horse", client="192.0.2.7", now=now)
+    check_invariants(engine)
+
+
+def test_the_login_throttle_counts_an_ipv6_subscriber_by_its_prefix(session):
+    """The login throttle had the same shape: 20 failures per /64 an hour, 5 million guesses an hour from a /48."""
+    auth.signup(session, "victim", "correct horse")
+    now = utcnow()
+    for lan in range(auth.address_free_failures()):  # one failure from each of 20 LANs of one /56
+        with pytest.raises(LoginFailed):
+            auth.login(session, f"guess{lan}", "let me in", client=f"2001:db8:0:12{lan:02x}::1", now=now)
+    with pytest.raises(LoginThrottled):  # the 21st LAN of the same /56 waits
+        auth.login(session, "guess", "let me in", client="2001:db8:0:12ff::1", now=now)
+    # Another /56 of the same /48 has its own 20; the /48 as a whole stops at 4 x 20.
+    failures = 0
+    for subscriber in range(0x13, 0x20):
+        for i in range(auth.address_free_failures()):
+            try:
+                auth.login(session, f"spray{subscriber:x}{i}", "let me in", client=f"2001:db8:0:{subscriber:x}00::1",
+                           now=now)
+            except LoginFailed:
+                failures += 1
+            except LoginThrottled:
+                break
+    assert failures == 3 * auth.address_free_failures()
+    # The victim, from elsewhere, is not held up.
+    assert auth.login(session, "victim", "correct horse", client="2001:db8:1::1", now=now).user.username == "victim"
 
 
 def test_parallel_signups_from_one_address_stop_at_the_limit(engine, monkeypatch):

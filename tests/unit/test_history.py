@@ -1,8 +1,9 @@
-"""Per-account history: newest first, keyset pages, type filter, counterpart names."""
+"""Per-account history: newest first, keyset pages, type filter, date range, counterpart names."""
 
 from __future__ import annotations
 
 from economy_app.services import accounts, ledger
+from economy_app.state.present import day_range
 
 
 def test_history_pages_through_both_sides_newest_first(session, make_player):
@@ -45,3 +46,21 @@ def test_cursor_text_round_trips(session, make_player):
     text = ledger.cursor_text(ledger.cursor(row))
     assert ledger.parse_cursor(text) == ledger.cursor(row)
     assert ledger.history(session, a, before=ledger.parse_cursor(text)) == []
+
+
+def test_the_first_and_last_days_there_are_filter_like_any_other(session, make_player):
+    """Attack finding 11: the History page's filter "until 9999-12-31" (a date any date picker offers) computed
+    the day after it and raised OverflowError, which the page's handlers do not catch: a server error instead
+    of a page. The last day there is has no day after it: nothing can be later, so it bounds nothing."""
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=5)
+    everything = accounts.player_history(session, alice, a, limit=10)
+    assert len(everything) == 2
+    for since, until, expected in (("", "9999-12-31", everything), ("0001-01-01", "9999-12-31", everything),
+                                   ("9999-12-31", "9999-12-31", []), ("9999-12-31", "", []),
+                                   ("0001-01-01", "0001-01-01", [])):
+        since_at, until_at = day_range(since, until)
+        assert accounts.player_history(session, alice, a, since=since_at, until=until_at, limit=10) == expected
+        text, count, _ = accounts.history_csv(session, alice, a, since=since_at, until=until_at)
+        assert count == len(expected)

@@ -143,8 +143,33 @@ def test_history_csv_runs_no_formulas(session, make_player, make_company):
     paid = [r for r in rows if r["type"] == "transfer"]
     assert {r["counterpart"] for r in paid} == {"'=HYPERLINK(\"http://evil.example\",\"Refund\")"}
     assert sorted(r["description"] for r in paid) == sorted(
-        ["'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'+1+1", "'-2+3", "fine; =not a formula"])
+        ["'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'+1+1", "'-2+3", "fine; '=not a formula"])
     assert {r["amount"] for r in paid} == {"0.01"}  # the amount column is a number, left as it is
     text, _, _ = accounts.history_csv(session, mallory)
     assert "-10.00" in {r["amount"] for r in csv.DictReader(io.StringIO(text))}  # negatives stay numbers
     assert [accounts.csv_cell(t) for t in ("\tx", "\rx", "x=1", "")] == ["'\tx", "'\rx", "x=1", ""]
+
+
+def test_no_cell_starts_a_formula_in_a_semicolon_locale(session, make_player):
+    """Attack finding 10: the file is comma separated, but a spreadsheet whose list separator is ';' (Excel in
+    German, French, Italian, Spanish, Dutch ... locales, opening a double-clicked .csv) splits each line on ';'.
+    A description such as ``Invoice;=1+2`` has no comma and no quote, so it was written unquoted, and there the
+    text after the ';' is a cell of its own that starts a formula. The same for a tab (a tab-separated read)."""
+    victim, v = make_player("victim")
+    mallory, m = make_player("mallory")
+    texts = ("Invoice;=1+2", "Refund;@SUM(9*9)", "x;-2+3", "y;+4+4", "z;=cmd|' /C calc'!A0", "w;  =1+1", "t\t=2+2",
+             "u;;=3+3", "v;\t=4")
+    for text in texts:
+        accounts.transfer(session, actor_id=mallory, from_account_id=m, to_account_id=v, amount=1, description=text)
+    text, count, _ = accounts.history_csv(session, victim)
+    assert count == len(texts) + 1
+    for separator in (";", "\t", ","):
+        cells = [cell for row in csv.reader(io.StringIO(text), delimiter=separator) for cell in row]
+        assert [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))] == [], separator
+    # Read back as the comma-separated file it is, each description is the player's text, defused.
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(r["description"] for r in rows if r["type"] == "transfer") == sorted(
+        ["Invoice;'=1+2", "Refund;'@SUM(9*9)", "x;'-2+3", "y;'+4+4", "z;'=cmd|' /C calc'!A0", "w;  '=1+1",
+         "t\t'=2+2", "u;;'=3+3", "v;'\t'=4"])
+    assert [accounts.csv_cell(t) for t in ("a;b", "a; b-c", "12;34", "=a;=b", " =c")] == [
+        "a;b", "a; b-c", "12;34", "'=a;'=b", " '=c"]

@@ -14,6 +14,7 @@ from economy_app.state.present import (
     day_range,
     form_text,
     history_item,
+    market_note,
     parse_id,
     send_preview,
     text_arg,
@@ -69,6 +70,10 @@ def test_day_range():
         day_range("2026-11-21", "2026-11-01")
     with pytest.raises(ValueError):
         day_range("yesterday", "")
+    # The last day there is has no next day: it bounds nothing (it raised OverflowError, a server error).
+    assert day_range("", "9999-12-31") == (None, None)
+    assert day_range("9999-12-31", "9999-12-31") == (datetime(9999, 12, 31), None)
+    assert day_range("0001-01-01", "0001-01-01") == (datetime(1, 1, 1), datetime(1, 1, 2))
 
 
 @pytest.mark.parametrize("value,parsed", [
@@ -99,3 +104,10 @@ def test_only_the_mints_rows_get_the_system_badge():
     assert history_item(real, {}, 1).system is True
     assert history_item(fake, {}, 1).system is False
     assert history_item(real, {}).system is False  # no mint known: no badge
+
+
+def test_the_market_note_counts_products_ever_listed():
+    """The owner sees both bounds on listing: on sale against the listing limit, created against twice it."""
+    assert market_note(3, 30, 0, None, listed=(41, 60)) == (
+        "3 of 30 products on sale (the most a company may list), 41 of 60 ever listed (withdrawn ones too); "
+        "the public sees a new listing at the next run.")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+import threading
 from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlmodel import Session
 
 from economy_app.db import make_engine
@@ -23,6 +24,7 @@ from economy_app.services.errors import (
     TradeRefused,
 )
 from tests.support.db import check_invariants, fingerprint, wipe
+from tests.support.threads import done_or_waiting_on_a_lock, in_thread
 
 
 def shares_conserved(session, company_id):
@@ -74,11 +76,12 @@ def test_rounding_favours_the_company():
 def test_buy_then_sell_back_never_gains(session, engine, public_company):
     p = public_company
     before = accounts.get_balance(session, p["investor_personal"])
-    for n in (1, 7, 999, 15_000):
+    start = utcnow() - timedelta(hours=1)  # a minute apart: never slowed down by the rate limit
+    for i, n in enumerate((1, 7, 999, 15_000)):
         bought = stocks.buy(session, actor_id=p["investor"], account_id=p["investor_personal"],
-                            company_id=p["company"], shares=n, now=utcnow() - timedelta(minutes=n))
+                            company_id=p["company"], shares=n, now=start + timedelta(minutes=i))
         sold = stocks.sell(session, actor_id=p["investor"], account_id=p["investor_personal"],
-                           company_id=p["company"], shares=n, now=utcnow() - timedelta(minutes=n, seconds=-1))
+                           company_id=p["company"], shares=n, now=start + timedelta(minutes=i, seconds=1))
         assert sold.total_cents <= bought.total_cents
     assert accounts.get_balance(session, p["investor_personal"]) <= before
     shares_conserved(session, p["company"])
@@ -153,6 +156,47 @@ def test_rate_limit_three_trades_per_five_seconds(session, engine, public_compan
     assert "at most 3 trades" in str(info.value)
     assert fingerprint(engine) == before
     stocks.buy(session, **args, now=now + timedelta(seconds=6))
+
+
+def test_a_trade_slow_to_get_its_lock_still_counts_the_trades_before_it(engine, public_company):
+    """Attack finding 3: ``buy`` read the clock before its write unit and counted trades with
+    ``now - 5 s < created_at <= now``. A trade that read the clock first and got the lock last did not see the
+    trades committed meanwhile (their ``created_at`` is after its ``now``): four trades passed in one second."""
+    p = public_company
+    args = dict(actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=10)
+    slow = threading.local()
+    started, others_done = threading.Event(), threading.Event()
+
+    def hold_the_slow_trade(conn, cursor, statement, parameters, context, executemany):
+        if getattr(slow, "on", False):  # its first statement: the call has begun, it holds no lock yet
+            slow.on = False
+            started.set()
+            assert others_done.wait(20)
+
+    def slow_trade():
+        slow.on = True
+        with Session(engine) as s:
+            stocks.buy(s, **args)
+
+    event.listen(engine, "before_cursor_execute", hold_the_slow_trade)
+    try:
+        t = in_thread(slow_trade)
+        assert started.wait(20)
+        with Session(engine) as s:  # three quick trades: the limit
+            for _ in range(3):
+                stocks.buy(s, **args)
+        others_done.set()
+        t.join(30)
+    finally:
+        event.remove(engine, "before_cursor_execute", hold_the_slow_trade)
+    assert not t.is_alive()
+    with Session(engine) as s:
+        trades = s.execute(select(func.count()).select_from(StockTrade)
+                           .where(StockTrade.actor_id == p["investor"])).scalar_one()
+    assert trades == 3, f"{trades} trades by one player in one company within 5 seconds (limit 3)"
+    assert len(t.errors) == 1 and isinstance(t.errors[0], TradeRefused), t.errors
+    assert "at most 3 trades" in str(t.errors[0])
+    check_invariants(engine)
 
 
 def test_the_company_must_be_able_to_pay_for_a_sale(session, engine, public_company):
@@ -361,3 +405,61 @@ def test_a_tick_rescales_the_curve(session, public_company):
     c = session.execute(select(Company).where(Company.id == p["company"])).scalar_one()
     assert c.share_price_micros == stocks.spot_price(c.base_price_micros, 10_000, 1_000_000)
     assert c.base_price_micros >= stocks.MIN_PRICE_MICROS
+
+
+def _curve(engine, company_id: int) -> tuple[int, int, int, int]:
+    """(stored price, base, float, total shares) of a company, read fresh."""
+    with engine.connect() as conn:
+        c = conn.execute(select(Company.__table__).where(Company.__table__.c.id == company_id)).one()
+    return (c.share_price_micros, *stocks.curve_of(c))
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_tick_racing_a_sale_leaves_the_price_on_the_curve(engine, public_company):
+    """Attack finding 4 (PostgreSQL; SQLite's write units never interleave): the tick read every public company
+    without a lock and wrote an absolute base and price computed from the float it read. A sale committing in
+    between left the stored price at the float before the sale (off the curve), and the next tick rescaled
+    the base to that stale price: one tick moved the price by +7.5%, past the +/-3% clamp."""
+    p = public_company
+    mint = accounts.system_account_id  # the investor needs $700,000 to buy the whole float
+    with Session(engine) as s:
+        with unit(s, write=True):
+            ledger.post(s, from_account_id=mint(s), to_account_id=p["investor_personal"], amount=70_000_000,
+                        type="adjustment")
+        stocks.buy(s, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"],
+                   shares=1_000_000)
+    ticking = threading.local()
+    sale: list[threading.Thread] = []
+
+    def sell_all_but_one():
+        with Session(engine) as s:
+            stocks.sell(s, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"],
+                        shares=999_999)
+
+    def after_the_tick_read_the_companies(conn, cursor, statement, parameters, context, executemany):
+        if getattr(ticking, "on", False) and not sale and "companies.share_price_micros" in statement:
+            sale.append(in_thread(sell_all_but_one))  # the sale commits now, or waits for the tick
+            done_or_waiting_on_a_lock(engine, sale[0])
+
+    event.listen(engine, "after_cursor_execute", after_the_tick_read_the_companies)
+    try:
+        ticking.on = True
+        with Session(engine) as s:
+            stocks.update_prices(s, rng=random.Random(1))
+    finally:
+        ticking.on = False
+        event.remove(engine, "after_cursor_execute", after_the_tick_read_the_companies)
+    assert sale, "the tick read no company"
+    sale[0].join(30)
+    assert not sale[0].is_alive() and sale[0].errors == []
+    price, base, x, n = _curve(engine, p["company"])
+    assert x == 1
+    assert price == stocks.spot_price(base, x, n), (
+        f"stored price {price} is not the curve's {stocks.spot_price(base, x, n)} at the float of {x} share")
+    with Session(engine) as s:  # and the next tick moves it by at most 3% from the curve's price
+        stocks.update_prices(s, rng=random.Random(2))
+    after, *_ = _curve(engine, p["company"])
+    assert abs(after - price) * 100 <= 3 * price + 100, f"one tick moved the price from {price} to {after} micros"
+    with Session(engine) as s:
+        shares_conserved(s, p["company"])
+    check_invariants(engine)
