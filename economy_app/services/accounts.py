@@ -186,6 +186,7 @@ def transfer(
 
 @dataclass(frozen=True)
 class Received:
+    ledger_id: int
     user_id: int  # the owner of the receiving account
     account_id: int
     amount: int
@@ -198,14 +199,16 @@ def transfers_received(s: Session, ledger_ids: list[int]) -> list[Received]:
         return []
     ledger_t = LedgerEntry.__table__
     sender = accounts_t.alias("sender")
-    q = (select(accounts_t.c.owner_id, accounts_t.c.id, ledger_t.c.amount, sender.c.name)
+    q = (select(ledger_t.c.id.label("ledger_id"), accounts_t.c.owner_id, accounts_t.c.id, ledger_t.c.amount,
+                sender.c.name)
          .select_from(ledger_t)
          .join(accounts_t, accounts_t.c.id == ledger_t.c.to_account_id)
          .join(sender, sender.c.id == ledger_t.c.from_account_id)
          .where(ledger_t.c.id.in_(ledger_ids), ledger_t.c.type == "transfer", accounts_t.c.owner_id.is_not(None))
          .order_by(ledger_t.c.id))
     with unit(s, write=False):
-        return [Received(user_id=r.owner_id, account_id=r.id, amount=r.amount, sender=r.name) for r in s.execute(q)]
+        return [Received(ledger_id=r.ledger_id, user_id=r.owner_id, account_id=r.id, amount=r.amount, sender=r.name)
+                for r in s.execute(q)]
 
 
 # --------------------------------------------------------------------------- player views

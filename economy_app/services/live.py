@@ -25,12 +25,16 @@ Topics:
 ``admin``           operators' views (runs, repairs, reconciliations, the audit log)
 ``job:<name>``      a scheduled job ran (countdowns roll over; a marketplace run's lists)
 ``*``               everything (bulk repairs): every open tab refreshes
+``o:<tab>``         not a topic: which tab's request made the change (a hash of its token). That tab
+                    refreshed itself in answer to its own click, so it is not asked to again.
 ==================  ===========================================================
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select, text
@@ -43,6 +47,8 @@ MARKET, ECONOMY, ADMIN, EVERYTHING = "m", "g", "admin", "*"
 # PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more: longer topic lists go in several.
 _PG_PAYLOAD_LIMIT = 7_000
 _INFO_KEY = "economy_live_topics"
+# The tab whose event is being handled (set by the app's session check; None for jobs and the CLI).
+ORIGIN: ContextVar[str | None] = ContextVar("economy_live_origin", default=None)
 KEEP_EVENTS = timedelta(minutes=5)
 
 events_t = LiveEvent.__table__
@@ -69,6 +75,17 @@ def received(ledger_id: int) -> str:
 
 def job(name: str) -> str:
     return f"job:{name}"
+
+
+def origin_of(client_token: str) -> str:
+    """A tab's origin mark: a short hash of its token (the token itself never leaves the worker)."""
+    return hashlib.sha256(client_token.encode()).hexdigest()[:16]
+
+
+def split_origin(topics: set[str]) -> tuple[set[str], str | None]:
+    """A message's topics, and the origin mark it carries (if any)."""
+    origin = next((t[2:] for t in topics if t.startswith("o:")), None)
+    return ({t for t in topics if not t.startswith("o:")} if origin else topics), origin
 
 
 def touch(s: Session, *topics: str) -> None:
@@ -104,13 +121,15 @@ def publish(s: Session, *, now: datetime | None = None) -> int:
     if not topics:
         return 0
     ordered = sorted(topics)
+    origin = ORIGIN.get()
+    mark = f" o:{origin}" if origin else ""
     conn = s.connection()
     if conn.dialect.name == "postgresql":
-        messages = _chunks(ordered, _PG_PAYLOAD_LIMIT)
+        messages = _chunks(ordered, _PG_PAYLOAD_LIMIT - len(mark))
         for payload in messages:
-            conn.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
+            conn.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload + mark})
         return len(messages)
-    conn.execute(insert(events_t).values(topics=" ".join(ordered), created_at=now or utcnow()))
+    conn.execute(insert(events_t).values(topics=" ".join(ordered) + mark, created_at=now or utcnow()))
     return 1
 
 

@@ -63,6 +63,8 @@ class AuthState(rx.State):
         return self.router.session.client_ip
 
     async def _current_user(self) -> SessionUser | None:
+        # What this event's services change is marked as this tab's doing (live updates skip asking it again).
+        topics.ORIGIN.set(topics.origin_of(self.router.session.client_token))
         user = await run(auth_service.resolve, self.auth_token) if self.auth_token else None
         if user is None:
             live.unsubscribe(self.router.session.client_token)

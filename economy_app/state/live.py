@@ -71,17 +71,54 @@ def subscriptions() -> dict[str, Subscription]:
     return dict(_subscriptions)
 
 
+@dataclass(frozen=True)
+class Wave:
+    """What one wave tells the tabs: the messages heard (topics, origin tab) whose fast topics are due now,
+    and the global topics whose turn has come."""
+
+    messages: tuple[tuple[frozenset[str], str | None], ...]
+    slow: frozenset[str]
+
+    @property
+    def topics(self) -> set[str]:
+        return set(self.slow).union(*(m for m, _ in self.messages))
+
+    def received(self) -> list[int]:
+        """The transfers received in this wave (ledger ids), for the receivers' toasts."""
+        return sorted(int(t[1:]) for t in self.topics if t.startswith("t") and t[1:].isdigit())
+
+    def touches(self, sub: Subscription, origin: str) -> bool:
+        """Whether a tab (subscribed as ``sub``, origin mark ``origin``) must refresh: a topic of its page
+        changed by someone else's request (its own request refreshed it already), or a global topic."""
+        if not sub.topics.isdisjoint(self.slow):
+            return True
+        return any(o != origin and (topics_.EVERYTHING in m or not sub.topics.isdisjoint(m))
+                   for m, o in self.messages)
+
+    def received_by_others(self, origin: str) -> set[int]:
+        """The transfers of this wave not made by the tab with this origin mark (a player sending money to their
+        own company gets no toast on the tab that sent it)."""
+        return {int(t[1:]) for m, o in self.messages if o != origin for t in m
+                if t.startswith("t") and t[1:].isdigit()}
+
+
 class Dispatcher:
-    """Gathers heard topics into waves and tells the subscribed tabs."""
+    """Gathers heard messages into waves and tells the subscribed tabs."""
 
     def __init__(self, app: rx.App):
         self.app = app
-        self.pending: set[str] = set()
+        self.fast: list[tuple[frozenset[str], str | None]] = []
+        self.slow: set[str] = set()
         self.last: dict[str, float] = {}
         self.wake = asyncio.Event()
 
     def hear(self, topics: set[str]) -> None:
-        self.pending |= topics
+        """One committed transaction's message."""
+        topics, origin = topics_.split_origin(topics)
+        fast = frozenset(topics - SLOW.keys())
+        if fast:
+            self.fast.append((fast, origin))
+        self.slow |= topics & SLOW.keys()
         self.wake.set()
 
     async def run(self) -> None:
@@ -91,16 +128,18 @@ class Dispatcher:
             await asyncio.sleep(GATHER_SECONDS)
             self.wake.clear()
             now = loop.time()
-            due = {t for t in self.pending if now >= self.last.get(t, 0.0) + SLOW.get(t, 0.0)}
-            self.pending -= due
-            for t in due & SLOW.keys():
+            slow = {t for t in self.slow if now >= self.last.get(t, 0.0) + SLOW[t]}
+            self.slow -= slow
+            for t in slow:
                 self.last[t] = now
-            if self.pending:  # global topics held back: wake when the first may go
-                delay = min(self.last[t] + SLOW[t] for t in self.pending) - now
+            if self.slow:  # global topics held back: wake when the first may go
+                delay = min(self.last[t] + SLOW[t] for t in self.slow) - now
                 loop.call_later(max(delay, 0.0), self.wake.set)
-            if due:
+            wave = Wave(tuple(self.fast), frozenset(slow))
+            self.fast = []
+            if wave.messages or wave.slow:
                 try:
-                    await self.deliver(due)
+                    await self.deliver(wave)
                 except Exception:
                     log.exception("live update wave failed")
 
@@ -112,22 +151,21 @@ class Dispatcher:
         record = manager.token_to_socket.get(token)
         return record is not None and record.instance_id == manager.instance_id
 
-    async def deliver(self, due: set[str]) -> None:
-        everything = topics_.EVERYTHING in due
-        received = sorted(int(t[1:]) for t in due if t.startswith("t") and t[1:].isdigit())
-        toasts: dict[int, list] = {}
-        if received:
-            for r in await asyncio.to_thread(_received, received):
-                toasts.setdefault(r.user_id, []).append(
-                    rx.toast.success(f"You received {format_cents(r.amount)} from {r.sender}"))
+    async def deliver(self, wave: Wave) -> None:
+        received = {}
+        if ids := wave.received():
+            received = {r.ledger_id: r for r in await asyncio.to_thread(_received, ids)}
         for token, sub in list(_subscriptions.items()):
             if not self._local(token):
                 # The tab closed, or its socket now lives on another worker (which subscribed it anew).
                 if _subscriptions.get(token) is sub:
                     del _subscriptions[token]
                 continue
-            events = list(toasts.get(sub.user_id, ())) if sub.user_id is not None else []
-            if everything or events or not sub.topics.isdisjoint(due):
+            origin = topics_.origin_of(token)
+            events = [rx.toast.success(f"You received {format_cents(r.amount)} from {r.sender}")
+                      for i in sorted(wave.received_by_others(origin))
+                      if (r := received.get(i)) is not None and r.user_id == sub.user_id]
+            if events or wave.touches(sub, origin):
                 events.append(sub.state.live_refresh)
                 await self.app.event_namespace.emit_update(
                     StateUpdate(events=Event.from_event_type(events)), token)
@@ -181,9 +219,9 @@ async def _listen_outbox(dispatcher: Dispatcher) -> None:
     while True:
         try:
             events = await asyncio.to_thread(_poll, after)
-            if events:
-                after = events[-1][0]
-                dispatcher.hear(set().union(*(t for _, t in events)))
+            for event_id, topics in events:
+                after = event_id
+                dispatcher.hear(topics)
             if loop.time() - pruned > PRUNE_SECONDS:
                 pruned = loop.time()
                 await asyncio.to_thread(_prune)

@@ -173,4 +173,42 @@ def test_transfers_received_names_the_receiver_and_the_sender(session, make_play
     bob, b = make_player("bob")
     entry = accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
     [r] = accounts.transfers_received(session, [entry.id, entry.id + 1000])
-    assert (r.user_id, r.account_id, r.amount, r.sender) == (bob, b, 100, "alice")
+    assert (r.ledger_id, r.user_id, r.account_id, r.amount, r.sender) == (entry.id, bob, b, 100, "alice")
+
+
+def test_a_request_marks_its_tab_as_the_origin(session, make_player, listener):
+    alice, a = make_player("alice")
+    _, b = make_player("bob")
+    listener.topics()
+    mark = live.origin_of("alices-tab-token")
+    token = live.ORIGIN.set(mark)
+    try:
+        accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=5)
+    finally:
+        live.ORIGIN.reset(token)
+    [message] = listener.messages()
+    topics, origin = live.split_origin(message)
+    assert origin == mark and f"a{a}" in topics and not any(t.startswith("o:") for t in topics)
+    assert "alices-tab-token" not in " ".join(message)  # a hash, never the token
+
+
+def _wave(*messages, slow=()):
+    from economy_app.state.live import Wave
+
+    return Wave(tuple((frozenset(m), o) for m, o in messages), frozenset(slow))
+
+
+def test_a_wave_skips_the_tab_that_made_the_change_but_not_its_other_news():
+    from economy_app.state.live import Subscription
+
+    alice_tab = live.origin_of("alice-tab")
+    page = Subscription(state=object, user_id=1, topics=frozenset({"a1", "u1"}))
+    own = _wave(({"a1", "a2", "t9"}, alice_tab))
+    assert not own.touches(page, alice_tab)          # her own transfer: her tab refreshed itself already
+    assert own.touches(page, live.origin_of("alice-other-tab"))  # her other tabs hear it
+    assert own.received_by_others(alice_tab) == set()
+    both = _wave(({"a1", "a2"}, alice_tab), ({"a1", "a3", "t10"}, live.origin_of("bob-tab")))
+    assert both.touches(page, alice_tab) and both.received_by_others(alice_tab) == {10}
+    assert _wave(({"a7"}, None)).touches(page, alice_tab) is False   # not her page's topic
+    assert _wave(({"*"}, None)).touches(page, alice_tab)             # bulk repairs: everybody
+    assert _wave(slow={"g"}).touches(Subscription(object, None, frozenset({"g"})), alice_tab)
