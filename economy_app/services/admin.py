@@ -34,6 +34,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
+from economy_app.money import format_cents
 from economy_app.services import ledger, live
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, AlreadyRunning, EconomyError, InvalidInput, NotAdmin
@@ -163,6 +164,35 @@ def reconcile(s: Session) -> list[Drift]:
                   ledger_value=int(r.net))
             for r in s.execute(q)
         ]
+
+
+@dataclass(frozen=True)
+class MoneyTotals:
+    """The sum of every ``balances`` row and of every cached ``accounts.balance``. The mint holds minus the
+    money in circulation, so both are exactly zero unless a cent was created or lost: a balance can be
+    wrong together with its cache and its ledger-derived value (a checkpoint off by the same amount), and
+    then only the sums (and the archive's proof) can see it."""
+
+    balances: int
+    cache: int
+
+    @property
+    def zero(self) -> bool:
+        return self.balances == 0 and self.cache == 0
+
+
+_TOTALS = select(
+    select(func.coalesce(func.sum(balances_t.c.balance), 0)).scalar_subquery(),
+    select(func.coalesce(func.sum(accounts_t.c.balance), 0)).scalar_subquery(),
+)
+
+
+def money_totals(s: Session) -> MoneyTotals:
+    """Both sums in one statement (one snapshot: a posting committing meanwhile is counted whole or not at
+    all). Changes nothing."""
+    with unit(s, write=False):
+        balances, cache = s.execute(_TOTALS).one()
+    return MoneyTotals(balances=int(balances), cache=int(cache))
 
 
 # --------------------------------------------------------------------------- the operator's side
@@ -481,15 +511,26 @@ def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
                         files=checks, in_both=in_both, unfiled=counts.get(None, 0))
 
 
+class _RepairUndone(Exception):
+    """AUTO_REPAIR's own check failed inside its unit: the unit rolls back."""
+
+
 def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = None) -> dict:
-    """Check every account (set-based) and the archive (``check_archive``), store a report, log each
-    problem; with AUTO_REPAIR=on, recalculate the drifted accounts from the ledger (their balance rows
-    locked first). Archive problems are never repaired automatically: they need an operator."""
+    """Check every account (set-based), the archive (``check_archive``) and that every balance and every
+    cached balance sum to zero (``money_totals``); store a report, log each problem.
+
+    With AUTO_REPAIR=on, recalculate the drifted accounts from the ledger (their balance rows locked first),
+    but only from a ledger that is proven: while the archive has any problem (a checkpoint that is not its
+    archived entries, an id in both tables, a file whose count differs), a ledger-derived value may hold a
+    cent that exists nowhere else, so nothing is repaired automatically and the report says why. The repair
+    then checks its own result in its transaction: if the balances would not sum to zero, it rolls back.
+    Archive problems are never repaired automatically: they need an operator."""
     if auto_repair is None:
         auto_repair = os.environ.get("AUTO_REPAIR", "off").lower() in ("on", "1", "true", "yes")
     started = time.perf_counter()
     drifts = reconcile(s)
     archive_check = check_archive(s)
+    totals = money_totals(s)
     with unit(s, write=False):
         checked = _count_accounts(s)
     for d in drifts:
@@ -503,12 +544,34 @@ def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = No
             log.warning("archive file %s (%s): %s", f.name, f.path, f.status)
     if archive_check.in_both:
         log.warning("%s ids are in both the ledger and the archive", archive_check.in_both)
-    repaired = 0
+    if not totals.zero:
+        log.warning("the balances sum to %s cents and the cached balances to %s cents, not 0", totals.balances,
+                    totals.cache)
+    repaired, withheld = 0, ""
     if auto_repair and drifts:
-        with unit(s, write=True):
-            repaired = ledger.set_balances_from_ledger(s, [d.account_id for d in drifts])
+        if archive_check.problems:
+            withheld = (f"AUTO_REPAIR withheld: the archive has {archive_check.problems} problem(s), so the "
+                        "ledger-derived values are not proven, and nothing was repaired automatically")
+        else:
+            try:
+                with unit(s, write=True):
+                    repaired = ledger.set_balances_from_ledger(s, [d.account_id for d in drifts])
+                    after = money_totals(s)
+                    if not after.zero:
+                        raise _RepairUndone(after)
+            except _RepairUndone as e:
+                repaired, after = 0, e.args[0]
+                withheld = (f"AUTO_REPAIR withheld: the repaired balances would sum to {format_cents(after.balances)}"
+                            f" and the caches to {format_cents(after.cache)}, so nothing was repaired automatically")
+        if withheld:
+            log.warning("%s", withheld)
     details = "; ".join(f"#{d.account_id} {d.name}: balances={d.balances_value} cache={d.cached_value} "
                         f"ledger={d.ledger_value}" for d in drifts[:30])
+    if not totals.zero:
+        details = "; ".join(filter(None, [f"money: the balances sum to {format_cents(totals.balances)} and the "
+                                          f"caches to {format_cents(totals.cache)}, not $0.00", details]))
+    if withheld:
+        details = f"{withheld}; {details}"
     archive_details = "; ".join(
         [f"checkpoint #{c.account_id} {c.name}: {c.checkpoint} over {c.checkpoint_entries} entries, archived "
          f"{c.archived} over {c.archived_entries}" for c in archive_check.checkpoint_drifts[:10]]
@@ -518,11 +581,13 @@ def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = No
         details = f"{details}; archive: {archive_details}" if details else f"archive: {archive_details}"
     report = dict(created_at=utcnow(), accounts_checked=checked, drifts_found=len(drifts), repaired=repaired,
                   duration_ms=_ms_since(started), source=source, details=details[:4000],
-                  archive_problems=archive_check.problems)
+                  archive_problems=archive_check.problems, balances_total=totals.balances, cache_total=totals.cache)
     with unit(s, write=True):
         report["id"] = s.execute(reports_t.insert().values(**report).returning(reports_t.c.id)).scalar_one()
     report["drifts"] = drifts
     report["archive"] = archive_check
+    report["totals"] = totals
+    report["withheld"] = withheld
     return report
 
 

@@ -77,6 +77,9 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
     assert page.locator(".audit-row", has_text="recalculate").count() >= 2
     # Beside the three copies, the archive's proof (nothing archived here: nothing differs).
     expect(page.locator("#admin-archive-check")).to_contain_text("0 differ from their archived entries")
+    # And the sums: every balance and every cached balance add up to zero.
+    expect(page.locator("#admin-money-check")).to_contain_text("sum to $0.00")
+    expect(page.locator("#admin-last-report")).to_contain_text("balances sum to $0.00")
 
     # Another admin's "Sync all" is running (its claim row, on any worker): this tab is told so, and is
     # free again afterwards (no progress bar left, the buttons enabled).
