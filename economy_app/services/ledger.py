@@ -60,6 +60,7 @@ from economy_app.services import live
 from economy_app.services._tx import in_write_unit, unit
 from economy_app.services.errors import (
     AccountNotFound,
+    AlreadyRunning,
     BalanceRecordMissing,
     DuplicateRequest,
     InsufficientFunds,
@@ -578,20 +579,60 @@ def _add_net(nets: dict[int, list[int]], row) -> None:
         acc[1] += 1
 
 
+_CHECKPOINT_UPSERT: dict[tuple[str, bool], object] = {}
+
+
+def _checkpoint_upsert(s: Session, forward: bool):
+    """INSERT a checkpoint, or add to the one there: ``balance = balance + :net, entries = entries + :n`` (and,
+    archiving, the cutoff moved forward), built once per dialect."""
+    key = (s.get_bind().dialect.name, forward)
+    if key not in _CHECKPOINT_UPSERT:
+        ins = _dialect_insert(s, checkpoints_t)
+        set_ = dict(balance=checkpoints_t.c.balance + ins.excluded.balance,
+                    entries=checkpoints_t.c.entries + ins.excluded.entries)
+        if forward:
+            set_["as_of"] = case((ins.excluded.as_of > checkpoints_t.c.as_of, ins.excluded.as_of),
+                                 else_=checkpoints_t.c.as_of)
+        _CHECKPOINT_UPSERT[key] = ins.on_conflict_do_update(index_elements=["account_id"], set_=set_)
+    return _CHECKPOINT_UPSERT[key]
+
+
 def _add_to_checkpoints(s: Session, nets: list, as_of: datetime, sign: int) -> None:
-    for aid, net, n in nets:
-        row = s.execute(select(checkpoints_t.c.balance, checkpoints_t.c.entries, checkpoints_t.c.as_of)
-                        .where(checkpoints_t.c.account_id == aid)).first()
-        balance, entries = (row.balance, row.entries) if row else (0, 0)
-        balance, entries = balance + sign * int(net), entries + sign * int(n)
-        if row is None:
-            s.execute(insert(checkpoints_t).values(account_id=aid, balance=balance, entries=entries, as_of=as_of))
-        elif entries == 0:
-            s.execute(checkpoints_t.delete().where(checkpoints_t.c.account_id == aid))
-        else:
-            moved_to = max(row.as_of, as_of) if sign > 0 else row.as_of  # archiving moves the cutoff forward
-            s.execute(update(checkpoints_t).where(checkpoints_t.c.account_id == aid)
-                      .values(balance=balance, entries=entries, as_of=moved_to))
+    """Add ``sign`` x each account's (net, entries) to its checkpoint, **relatively**: one upsert per account
+    (``balance = balance + :net``), in account order, never a value read, computed and written back. On
+    PostgreSQL a checkpoint another transaction changed meanwhile is then updated from its latest committed
+    value (the upsert waits for that row's lock), so no update is ever lost, whoever else writes it. A
+    checkpoint left with no entries (everything restored) is deleted."""
+    if not nets:
+        return
+    rows = [dict(account_id=aid, balance=sign * int(net), entries=sign * int(n), as_of=as_of)
+            for aid, net, n in sorted(nets)]
+    s.execute(_checkpoint_upsert(s, sign > 0), rows)
+    if sign < 0:
+        for chunk in _chunks([r["account_id"] for r in rows]):
+            s.execute(checkpoints_t.delete().where(_ids_in(s, checkpoints_t.c.account_id, chunk),
+                                                   checkpoints_t.c.entries == 0))
+
+
+# Archive and restore hold this for their whole transaction on PostgreSQL: (ADVISORY_SPACE, ARCHIVE_LOCK),
+# in the two-int4 key space (apart from the idempotency keys' bigint locks).
+ADVISORY_SPACE = 0x45434F4E  # "ECON"
+ARCHIVE_LOCK = 1
+_ARCHIVE_LOCK_PG = text("SELECT pg_try_advisory_xact_lock(:space, :key)")
+
+
+def lock_archive(s: Session) -> None:
+    """Archive and restore move entries between the ledger and the archive and write checkpoints: one of
+    them at a time, whoever calls (the CLI, the admin page, a script), for the whole transaction, so none
+    ever acts on what another is halfway through. PostgreSQL: a transaction-level advisory lock, released at
+    commit or rollback (or with a dead connection, so a crash never leaves it behind); taken without waiting:
+    a second run gets ``AlreadyRunning``. SQLite: the write unit already holds the database's write lock
+    (``BEGIN IMMEDIATE``) until it ends."""
+    if not in_write_unit(s):
+        raise RuntimeError("lock_archive() must run inside a write unit")
+    if s.get_bind().dialect.name == "postgresql" and not s.execute(
+            _ARCHIVE_LOCK_PG, {"space": ADVISORY_SPACE, "key": ARCHIVE_LOCK}).scalar():
+        raise AlreadyRunning("An archive or a restore is already running. Wait for it to finish.")
 
 
 def archive_entries(s: Session, cutoff: datetime, write_row, *, file_id: int | None = None,
@@ -606,6 +647,7 @@ def archive_entries(s: Session, cutoff: datetime, write_row, *, file_id: int | N
     exact: checkpoint + the entries after it. Returns the number of entries moved."""
     if not in_write_unit(s):
         raise RuntimeError("archive_entries() must run inside a write unit")
+    lock_archive(s)
     now = now or utcnow()
     ids: list[int] = []
     nets: dict[int, list[int]] = {}
@@ -658,6 +700,7 @@ def restore_entries(s: Session, rows: Iterable[dict]) -> Restored:
     ``rows`` may be a generator (read in chunks, never all in memory)."""
     if not in_write_unit(s):
         raise RuntimeError("restore_entries() must run inside a write unit")
+    lock_archive(s)
     problems: list[str] = []
     seen: set[int] = set()
     nets: dict[int, list[int]] = {}
@@ -748,6 +791,7 @@ __all__ = [
     "history",
     "insert_ignore",
     "ledger_sequence_not_behind",
+    "lock_archive",
     "lock_balances",
     "open_account",
     "parse_cursor",
