@@ -7,16 +7,18 @@ primitives, so the money tables keep exactly one writer.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlmodel import Session
 
 from economy_app.models import (
@@ -209,9 +211,6 @@ archive_t = LedgerArchive.__table__
 checkpoints_t = LedgerCheckpoint.__table__
 files_t = ArchiveFile.__table__
 
-EXCLUSIVE_STALE = timedelta(minutes=10)
-
-
 def require_admin(s: Session, user_id: int | None) -> User:
     """The user, if they are an admin (checked on the server for every admin action)."""
     with unit(s, write=False):
@@ -278,29 +277,120 @@ def perform(s: Session, *, actor_id: int, action: str, target: str, fn, describe
                    exclusive_name=exclusive_name, audit_within=audit_within)
 
 
+class _AdvisoryLock:
+    """PostgreSQL: a session-level advisory lock on a connection of its own, held while the claim's holder
+    runs. It dies with that connection, so a crashed holder (on any host) frees it at once, and a living
+    holder keeps it however long it works."""
+
+    _TRY = text("SELECT pg_try_advisory_lock(:space, hashtext(:job))")
+    _UNLOCK = text("SELECT pg_advisory_unlock(:space, hashtext(:job))")
+
+    def __init__(self, engine, job: str):
+        self.engine, self.params, self.conn = engine, {"space": ledger.ADVISORY_SPACE + 1, "job": job}, None
+
+    def acquire(self) -> bool:
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            got = bool(conn.execute(self._TRY, self.params).scalar())
+        except BaseException:
+            conn.close()
+            raise
+        if got:
+            self.conn = conn
+        else:
+            conn.close()
+        return got
+
+    def release(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute(self._UNLOCK, self.params)
+        except Exception:
+            conn.invalidate()  # the connection is discarded, and the lock with it
+        conn.close()
+
+
+_PROCESS_LOCKS: dict[tuple[int, str], threading.Lock] = {}
+
+
+class _FileLock:
+    """SQLite (one machine): an ``flock`` on a file beside the database, held while the claim's holder runs.
+    The operating system releases it when the holder's process ends, however it ends; a living holder keeps
+    it however long it works. (An in-memory database lives in one process: a lock of that process.)"""
+
+    def __init__(self, engine, job: str):
+        database = engine.url.database
+        self.path = (f"{os.path.abspath(database)}.claim-{job.replace(':', '-')}"
+                     if database and database != ":memory:" else None)
+        self.process_lock = _PROCESS_LOCKS.setdefault((id(engine), job), threading.Lock())
+        self.fd: int | None = None
+        self.held = False
+
+    def acquire(self) -> bool:
+        if self.path is None:
+            self.held = self.process_lock.acquire(blocking=False)
+            return self.held
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)  # closing the file releases the flock
+        elif self.held:
+            self.held = False
+            self.process_lock.release()
+
+
+def _holder_lock(s: Session, job: str):
+    engine = s.get_bind().engine
+    return _AdvisoryLock(engine, job) if engine.dialect.name == "postgresql" else _FileLock(engine, job)
+
+
 @contextmanager
 def exclusive(s: Session, name: str, *, now: datetime | None = None):
-    """Only one run of ``name`` at a time across every worker: a claim row in ``job_runs`` while it runs.
+    """Only one run of ``name`` at a time across every worker: a claim row in ``job_runs`` while it runs, and
+    beside it a lock that lives exactly as long as its holder (``_holder_lock``: a PostgreSQL advisory lock
+    on a connection of its own; on SQLite an ``flock`` beside the database file).
 
-    The claim is an INSERT ... ON CONFLICT DO NOTHING on the unique (job_name, slot): of two admins
-    starting the same operation at once, one inserts and the other finds the row (on PostgreSQL it waits
-    for the first's claim to commit) and gets ``AlreadyRunning``, never an IntegrityError. A claim older
-    than ``EXCLUSIVE_STALE`` (left behind by a crash) is taken over. Claimed and released in units of
-    their own, so call it outside a unit."""
+    The lock decides, without waiting: of two admins starting the same operation at once, one takes it and
+    the other gets ``AlreadyRunning`` at once (never an IntegrityError, and never a wait behind a long write
+    on SQLite). The holder then records its claim (INSERT ... ON CONFLICT DO NOTHING on the unique
+    (job_name, slot)). A claim row already there while the lock is free was left by a holder that died (a
+    crash, a kill): it is taken over at once. A claim whose holder is alive is never taken over, however long
+    it has been running (an archive of 20M entries takes minutes). Claimed and released in units of their
+    own, so call it outside a unit. ``now`` is the claim's start time (default: now)."""
     if s.info.get("economy_unit") is not None:
         raise RuntimeError("exclusive() claims in its own transaction: call it outside a unit")
     now = now or utcnow()
     job = f"admin:{name}"
     running = (job_runs_t.c.job_name == job) & (job_runs_t.c.slot == "running")
-    with unit(s, write=True):
-        s.execute(job_runs_t.delete().where(running, job_runs_t.c.started_at <= now - EXCLUSIVE_STALE))
-        claim = insert_ignore(s, job_runs_t, dict(job_name=job, slot="running", started_at=now, status="running"),
-                              index_elements=["job_name", "slot"])
-    if claim is None:
+    claim_row = dict(job_name=job, slot="running", started_at=now, status="running")
+    alive = _holder_lock(s, job)
+    if not alive.acquire():  # its holder is alive
         raise AlreadyRunning("That operation is already running. Wait for it to finish.")
+    try:
+        with unit(s, write=True):
+            claim = insert_ignore(s, job_runs_t, claim_row, index_elements=["job_name", "slot"])
+            if claim is None:  # a claim whose holder died: taken over
+                log.warning("taking over the claim on %s left by a holder that is gone", job)
+                s.execute(job_runs_t.delete().where(running))
+                claim = insert_ignore(s, job_runs_t, claim_row, index_elements=["job_name", "slot"])
+    except BaseException:
+        alive.release()
+        raise
     try:
         yield
     finally:
+        alive.release()  # first: from here on, a claimer finding the row takes it over
         with unit(s, write=True):
             s.execute(job_runs_t.delete().where(job_runs_t.c.id == claim))
 
