@@ -557,7 +557,9 @@ def _archived_net():
 def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
     """The archive's proof, set-based: every account's checkpoint equals the net (and count) of its entries
     in ``ledger_archive``; every recorded file still has its SHA-256 (read back from disk when
-    ``verify_files``) and its entry count (still archived + restored); no id is in both tables."""
+    ``verify_files``) and its entry count (still archived + restored); no id is in both tables. Read in
+    one snapshot (REPEATABLE READ on PostgreSQL), so an archive run or a restore committing meanwhile is
+    seen whole or not at all."""
     inflow, outflow = _archived_net()
     cp_balance = func.coalesce(checkpoints_t.c.balance, 0)
     cp_entries = func.coalesce(checkpoints_t.c.entries, 0)
@@ -574,7 +576,9 @@ def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
         .order_by(accounts_t.c.id)
     )
     per_file = select(archive_t.c.file_id, func.count().label("n")).group_by(archive_t.c.file_id)
-    with unit(s, write=False):
+    # One snapshot for every statement: an archive or a restore committing between two of them would
+    # otherwise be half seen (a file recorded with its entries not yet counted: "count differs").
+    with unit(s, write=False, snapshot=True):
         drifts = [CheckpointDrift(r.id, r.name, int(r.cp), int(r.cpn), int(r.net), int(r.n))
                   for r in s.execute(drifts_q)]
         counts = {r.file_id: r.n for r in s.execute(per_file)}

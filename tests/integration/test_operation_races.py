@@ -253,6 +253,39 @@ def test_checkpoints_are_written_relatively(engine, tmp_path, monkeypatch):
         assert conn.execute(select(func.count()).select_from(A)).scalar_one() == 1  # the $70.00, archived
 
 
+def test_reconciliation_during_an_archive_run_reports_no_false_problem(engine, tmp_path):
+    """(Attack 1, finding 8.) check_archive read the per-file counts and the file records in separate READ
+    COMMITTED statements: an archive run committing between them was a file with 1 entry of which 0 were
+    archived, "count differs", an archive problem that is not there (the hourly report, and `economy
+    reconcile` exiting 1). The check reads one snapshot (REPEATABLE READ)."""
+    alice, a = _player(engine, "alice")
+    _, b = _player(engine, "bob")
+    with Session(engine) as s:
+        accounts.transfer(s, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
+    fired: list[threading.Thread] = []
+
+    def archive_now():
+        with Session(engine) as s:
+            assert archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 3
+
+    def between_the_counts_and_the_files(conn, cursor, statement, parameters, context, executemany):
+        if not fired and "GROUP BY ledger_archive.file_id" in statement:
+            fired.append(_thread(archive_now))
+            fired[0].join(10)
+
+    event.listen(engine, "after_cursor_execute", between_the_counts_and_the_files)
+    try:
+        with Session(engine) as s:
+            report = admin.run_reconciliation(s, source="scheduler")
+    finally:
+        event.remove(engine, "after_cursor_execute", between_the_counts_and_the_files)
+    assert fired and not fired[0].is_alive() and fired[0].errors == []
+    assert report["archive_problems"] == 0, report["details"]
+    with Session(engine) as s:  # and the next check sees the archive run whole
+        check = admin.check_archive(s)
+    assert (check.archived_entries, [f.status for f in check.files], check.problems) == (3, ["ok"], 0)
+
+
 def test_the_company_limit_holds_under_concurrent_foundings(engine):
     """12 foundings by one player at once, each pausing between its count and its insert: at most 5."""
     owner, _ = _player(engine, "founder")
