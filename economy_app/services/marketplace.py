@@ -11,8 +11,9 @@ Each run:
    of units, trimmed exactly to the caps and the budget, then a few bounded top-up rounds so that at
    least 95% of the budget is spent whenever enough goods fit. The cost is O(products), whatever the
    budget or the prices;
-4. per company with sales, posts exactly two ``marketplace_batch`` entries through ``ledger.post``:
-   the revenue (mint to company) and the production costs (company to mint), each carrying the units.
+4. per company with sales, posts exactly two ``marketplace_batch`` entries, all in one ``ledger.post_many``
+   (what that many ``ledger.post`` calls would write, in a few statements): the revenue (mint to company)
+   and the production costs (company to mint), each carrying the units.
 
 The whole run is one transaction: a crash leaves nothing half-posted. Every cent is an integer
 (units x integer price); floats only ever weigh products, never count money. The run is reproducible:
@@ -347,17 +348,17 @@ def run_batch(s: Session, *, rng: random.Random, now: datetime | None = None, bu
 
         mint = system_account_id(s)
         selling = np.flatnonzero(by_company["units"])  # company ids ascending: a fixed order
+        entries = []
         for c in selling.tolist():
             account = int(p.accounts[c])
             n, count = int(by_company["units"][c]), int(by_company["products"][c])
             products = f"{count} product{'s' if count != 1 else ''}"
-            ledger.post(s, from_account_id=mint, to_account_id=account, amount=int(by_company["revenue"][c]),
-                        type="marketplace_batch", batch_count=n, now=now,
-                        description=f"Marketplace batch: {products}, {n} units sold")
-            ledger.post(s, from_account_id=account, to_account_id=mint, amount=int(by_company["costs"][c]),
-                        type="marketplace_batch", batch_count=n, now=now,
-                        description=f"Production costs: {n} units")
-            result.ledger_rows += 2
+            entries.append(ledger.Posting(mint, account, int(by_company["revenue"][c]), "marketplace_batch",
+                                          batch_count=n, description=f"Marketplace batch: {products}, {n} units sold"))
+            entries.append(ledger.Posting(account, mint, int(by_company["costs"][c]), "marketplace_batch",
+                                          batch_count=n, description=f"Production costs: {n} units"))
+        # Exactly as many ledger.post() calls would write, in a few statements (the mint's row updated once).
+        result.ledger_rows = len(ledger.post_many(s, entries, now=now))
 
         result.spent = result.revenue = spent
         result.units = int(units.sum())
