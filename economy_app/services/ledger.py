@@ -61,6 +61,7 @@ from economy_app.models import (
     LedgerEntry,
     utcnow,
 )
+from economy_app.db import driver_datetime
 from economy_app.services import live
 from economy_app.services._tx import in_write_unit, unit
 from economy_app.services.errors import (
@@ -393,7 +394,7 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
         written_entries = conn.execute(_MANY_ENTRIES_PG, {**params, "now": now}).all()
     else:
         top = conn.execute(_TOP_ENTRY).scalar_one()
-        at = _sqlite_datetime(conn, now)
+        at = driver_datetime(conn, now)
         conn.exec_driver_sql(_MANY_ENTRIES_SQLITE, [(*row, at) for row in zip(*columns, strict=True)])
         written_entries = conn.execute(_ENTRIES_AFTER, {"top": top}).all()
     # The ids follow the entries' order: checked, never assumed (a mismatch rolls the caller's unit back).
@@ -420,11 +421,6 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
     live.touch(s, *(live.account(a) for a in ids), live.ECONOMY,
                *(live.received(i) for i, e in zip(entry_ids, entries, strict=True) if e.type == "transfer"))
     return entry_ids
-
-
-def _sqlite_datetime(conn, value: datetime):
-    """``value`` as SQLAlchemy stores a DateTime on SQLite (the same text every other row holds)."""
-    return DateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)(value)
 
 
 def insert_ignore(s: Session, table, values: dict, *, index_elements: list[str], index_where=None):
