@@ -2,9 +2,9 @@
 
 1. Cost at any budget: 10,000 products from 1,000 companies and 50,000 from 5,000, priced $1.00-$500.00
    and all at 1 cent, each at budgets of $30,000, $3M and $50M: the run's time (and the part of it that
-   reads the products and draws the units, the part spent in ledger.post, and the rest: product totals,
-   the going-public check), units bought, share of the budget spent, companies selling, ledger rows
-   written against the two per unit an unbatched design would write.
+   reads the products and draws the units, the part spent posting to the ledger (ledger.post_many), and
+   the rest: product totals, the going-public check), units bought, share of the budget spent, companies
+   selling, ledger rows written against the two per unit an unbatched design would write.
 2. Fairness: an honest company with 3 products against a spammer with 300 listings at the same price
    (inserted past the listing limit, as if it did not exist) and against one with 30 (the limit), among
    100 other companies, over 20 runs: revenue, the spammer's best run against its cap.
@@ -96,30 +96,39 @@ class Database:
 
 
 class PostTimer:
-    """Times every ledger.post call (the run posts through it only): how much of a run is the ledger's."""
+    """Times every ledger posting call (``ledger.post`` and ``ledger.post_many``: the run posts through them
+    only): how much of a run is the ledger's."""
+
+    NAMES = ("post", "post_many")
 
     def __init__(self):
         from economy_app.services import ledger
 
-        self.ledger, self.real, self.seconds = ledger, ledger.post, 0.0
+        self.ledger, self.seconds = ledger, 0.0
+        self.real = {name: getattr(ledger, name) for name in self.NAMES if hasattr(ledger, name)}
 
     def __enter__(self):
-        def timed(*a, **kw):
-            t0 = time.perf_counter()
-            try:
-                return self.real(*a, **kw)
-            finally:
-                self.seconds += time.perf_counter() - t0
-        self.ledger.post = timed
+        def timing(real):
+            def timed(*a, **kw):
+                t0 = time.perf_counter()
+                try:
+                    return real(*a, **kw)
+                finally:
+                    self.seconds += time.perf_counter() - t0
+            return timed
+
+        for name, real in self.real.items():
+            setattr(self.ledger, name, timing(real))
         return self
 
     def __exit__(self, *exc):
-        self.ledger.post = self.real
+        for name, real in self.real.items():
+            setattr(self.ledger, name, real)
 
 
 def cost_table(args) -> None:
     print("\n### Cost at any budget\n")
-    print("| products / companies | prices | budget | run (median) | reading + drawing | ledger.post calls "
+    print("| products / companies | prices | budget | run (median) | reading + drawing | ledger posting "
           "| the rest | units bought | spent | companies selling | ledger rows | unbatched rows (2 per unit) "
           "| vs $30,000 |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

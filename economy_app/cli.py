@@ -114,8 +114,16 @@ def _cmd_reconcile(args) -> int:
         for d in drifts:
             print(f"{d.account_id:>8}  {d.name[:24]:<24} {_fmt(d.balances_value):>16} {_fmt(d.cached_value):>16} "
                   f"{_fmt(d.ledger_value):>16}")
+    totals = report["totals"]
+    if totals.zero:
+        print("money: the balances and the cached balances sum to $0.00 (no cent created or lost)")
+    else:
+        print(f"money: the balances sum to {_fmt(totals.balances)} and the cached balances to {_fmt(totals.cache)}, "
+              "not $0.00 (a cent was created or lost)")
     _print_archive_check(check)
-    return 1 if drifts or check.problems else 0
+    if report["withheld"]:
+        print(report["withheld"])
+    return 1 if drifts or check.problems or not totals.zero else 0
 
 
 def _print_archive_check(check) -> None:

@@ -66,6 +66,15 @@ def _install_sqlite_hooks(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+def driver_datetime(conn, value):
+    """``value`` as SQLAlchemy hands a ``DateTime`` to the database driver (on SQLite, the text every other row
+    holds), for statements sent straight to the driver (``exec_driver_sql`` with many rows at once)."""
+    from sqlalchemy import DateTime
+
+    process = DateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return process(value) if process else value
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """A new engine for ``url`` with the project's settings (not cached)."""
     if url.startswith("sqlite"):

@@ -64,8 +64,11 @@ def _purge(s, now, rng):
 
 def _reconcile(s, now, rng):
     report = admin.run_reconciliation(s, source="scheduler")
+    totals = report["totals"]
+    money = "" if totals.zero else f", balances sum to {totals.balances} cents and caches to {totals.cache}"
     return (f"{report['accounts_checked']} accounts checked, {report['drifts_found']} drifted, "
-            f"{report['repaired']} repaired in {report['duration_ms']} ms")
+            f"{report['repaired']} repaired, {report['archive_problems']} archive problems{money} "
+            f"in {report['duration_ms']} ms")
 
 
 @dataclass(frozen=True)

@@ -356,6 +356,10 @@ class ReconciliationReport(SQLModel, table=True):
     # The archive's checks (admin.check_archive): checkpoints against the archived entries, each archive
     # file's SHA-256 and entry count, ids in both tables.
     archive_problems: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # The sum of every balances row and of every cached accounts.balance: both exactly 0 when no cent was
+    # created or lost (the mint holds minus the money in circulation). NULL in reports made before 0010.
+    balances_total: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    cache_total: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class JobSetting(SQLModel, table=True):

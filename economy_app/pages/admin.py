@@ -54,6 +54,16 @@ def _archive_findings(check) -> list[dict[str, str]]:
     return rows
 
 
+def _sums(report: dict) -> str:
+    """The reconciliation's money check in words: every balance and every cached balance sum to zero."""
+    balances, cache = report.get("balances_total"), report.get("cache_total")
+    if balances is None or cache is None:  # a report from before the sums were checked
+        return "sums not checked"
+    if balances == cache == 0:
+        return "balances sum to $0.00"
+    return f"balances sum to {format_cents(balances)} and caches to {format_cents(cache)}, not $0.00"
+
+
 @private
 class AdminState(AuthState):
     allowed: bool = False
@@ -67,6 +77,9 @@ class AdminState(AuthState):
     archive_summary: str = ""  # the archive's checks at the last "Reconcile now"
     archive_clean: bool = True
     archive_findings: list[dict[str, str]] = []
+    money_summary: str = ""  # the sums at the last "Reconcile now": every balance, every cached balance
+    money_clean: bool = True
+    withheld: str = ""  # why AUTO_REPAIR repaired nothing, if it did not
     running: str = ""  # the bulk operation in progress in this tab
     progress: int = 0
     jobs: list[dict[str, str]] = []
@@ -94,7 +107,7 @@ class AdminState(AuthState):
         r = o.last_report
         self.last_report = (f"{when(r['created_at'])} UTC ({r['source']}): {r['accounts_checked']:,} accounts, "
                             f"{r['drifts_found']} drifted, {r['repaired']} repaired, "
-                            f"{r['archive_problems']} archive problems, {r['duration_ms']} ms"
+                            f"{r['archive_problems']} archive problems, {_sums(r)}, {r['duration_ms']} ms"
                             if r else "No reconciliation yet.")
         last = await run(admin.last_runs, list(JOBS))
         paused_now = await run(admin.paused_jobs)
@@ -206,8 +219,16 @@ class AdminState(AuthState):
                     check = result["archive"]
                     self.archive_summary, self.archive_clean = check.summary(), check.problems == 0
                     self.archive_findings = _archive_findings(check)
+                    totals = result["totals"]
+                    self.money_clean = totals.zero
+                    self.money_summary = (
+                        "Every balance and every cached balance sum to $0.00: no cent created or lost."
+                        if totals.zero else
+                        f"The balances sum to {format_cents(totals.balances)} and the cached balances to "
+                        f"{format_cents(totals.cache)}, not $0.00: a cent was created or lost.")
+                    self.withheld = result["withheld"]
                     message = (f"Reconciled {result['accounts_checked']:,} accounts: {result['drifts_found']} drifted; "
-                               f"archive: {check.problems} problems.")
+                               f"archive: {check.problems} problems; {_sums(result)}.")
                 else:
                     message = f"{title}: {result.accounts:,} accounts {done}, {result.changed} changed."
                     if self.drifts:  # the drift table is stale now
@@ -310,6 +331,17 @@ def _copies_row(c) -> rx.Component:
 COPIES_HEAD = ["Account", "Name", "Kind", "balances", "accounts.balance (cache)", "ledger", "", ""]
 
 
+def _money_check() -> rx.Component:
+    """The sums beside the three copies: every balance, and every cached balance, must add up to zero."""
+    return rx.vstack(
+        rx.callout(AdminState.money_summary, icon=rx.cond(AdminState.money_clean, "check", "triangle_alert"),
+                   color_scheme=rx.cond(AdminState.money_clean, "green", "red"), id="admin-money-check",
+                   width="100%"),
+        rx.cond(AdminState.withheld != "", rx.callout(AdminState.withheld, icon="triangle_alert",
+                                                      color_scheme="orange", id="admin-withheld", width="100%")),
+        width="100%", spacing="2")
+
+
 def _archive_check() -> rx.Component:
     """The archive's proof beside the three copies: checkpoints = archived entries, each file's SHA-256 and
     entry count, no id in both tables."""
@@ -358,6 +390,7 @@ def admin_page() -> rx.Component:
                                     _table(COPIES_HEAD, AdminState.drifts, _copies_row, id="admin-drifts"),
                                     rx.callout("Every account agrees: balances = cache = ledger.", icon="check",
                                                color_scheme="green", id="admin-clean"))),
+                    rx.cond(AdminState.reconciled, _money_check()),
                     rx.cond(AdminState.reconciled, _archive_check()),
                     width="100%"), width="100%"),
 

@@ -25,7 +25,10 @@ _UNIT = "economy_unit"
 
 
 @contextmanager
-def unit(s: Session, *, write: bool) -> Iterator[Session]:
+def unit(s: Session, *, write: bool, snapshot: bool = False) -> Iterator[Session]:
+    """``snapshot=True``: every statement of the unit reads one snapshot of the database (PostgreSQL:
+    REPEATABLE READ; a SQLite read transaction already reads one snapshot), for a check made of several
+    statements that must agree with each other. Joining a caller's unit keeps the caller's isolation."""
     current = s.info.get(_UNIT)
     if current is not None:
         if write and current != "write":
@@ -38,7 +41,10 @@ def unit(s: Session, *, write: bool) -> Iterator[Session]:
         s.commit()
     s.info[_UNIT] = "write" if write else "read"
     try:
-        s.connection(execution_options={WRITE_OPTION: write})
+        options = {WRITE_OPTION: write}
+        if snapshot and s.get_bind().dialect.name == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"
+        s.connection(execution_options=options)
         yield s
         if write:
             live.publish(s)

@@ -7,16 +7,18 @@ primitives, so the money tables keep exactly one writer.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlmodel import Session
 
 from economy_app.models import (
@@ -34,6 +36,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
+from economy_app.money import format_cents
 from economy_app.services import ledger, live
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, AlreadyRunning, EconomyError, InvalidInput, NotAdmin
@@ -165,6 +168,35 @@ def reconcile(s: Session) -> list[Drift]:
         ]
 
 
+@dataclass(frozen=True)
+class MoneyTotals:
+    """The sum of every ``balances`` row and of every cached ``accounts.balance``. The mint holds minus the
+    money in circulation, so both are exactly zero unless a cent was created or lost: a balance can be
+    wrong together with its cache and its ledger-derived value (a checkpoint off by the same amount), and
+    then only the sums (and the archive's proof) can see it."""
+
+    balances: int
+    cache: int
+
+    @property
+    def zero(self) -> bool:
+        return self.balances == 0 and self.cache == 0
+
+
+_TOTALS = select(
+    select(func.coalesce(func.sum(balances_t.c.balance), 0)).scalar_subquery(),
+    select(func.coalesce(func.sum(accounts_t.c.balance), 0)).scalar_subquery(),
+)
+
+
+def money_totals(s: Session) -> MoneyTotals:
+    """Both sums in one statement (one snapshot: a posting committing meanwhile is counted whole or not at
+    all). Changes nothing."""
+    with unit(s, write=False):
+        balances, cache = s.execute(_TOTALS).one()
+    return MoneyTotals(balances=int(balances), cache=int(cache))
+
+
 # --------------------------------------------------------------------------- the operator's side
 
 log = logging.getLogger(__name__)
@@ -178,9 +210,6 @@ ledger_t = LedgerEntry.__table__
 archive_t = LedgerArchive.__table__
 checkpoints_t = LedgerCheckpoint.__table__
 files_t = ArchiveFile.__table__
-
-EXCLUSIVE_STALE = timedelta(minutes=10)
-
 
 def require_admin(s: Session, user_id: int | None) -> User:
     """The user, if they are an admin (checked on the server for every admin action)."""
@@ -248,29 +277,120 @@ def perform(s: Session, *, actor_id: int, action: str, target: str, fn, describe
                    exclusive_name=exclusive_name, audit_within=audit_within)
 
 
+class _AdvisoryLock:
+    """PostgreSQL: a session-level advisory lock on a connection of its own, held while the claim's holder
+    runs. It dies with that connection, so a crashed holder (on any host) frees it at once, and a living
+    holder keeps it however long it works."""
+
+    _TRY = text("SELECT pg_try_advisory_lock(:space, hashtext(:job))")
+    _UNLOCK = text("SELECT pg_advisory_unlock(:space, hashtext(:job))")
+
+    def __init__(self, engine, job: str):
+        self.engine, self.params, self.conn = engine, {"space": ledger.ADVISORY_SPACE + 1, "job": job}, None
+
+    def acquire(self) -> bool:
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            got = bool(conn.execute(self._TRY, self.params).scalar())
+        except BaseException:
+            conn.close()
+            raise
+        if got:
+            self.conn = conn
+        else:
+            conn.close()
+        return got
+
+    def release(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute(self._UNLOCK, self.params)
+        except Exception:
+            conn.invalidate()  # the connection is discarded, and the lock with it
+        conn.close()
+
+
+_PROCESS_LOCKS: dict[tuple[int, str], threading.Lock] = {}
+
+
+class _FileLock:
+    """SQLite (one machine): an ``flock`` on a file beside the database, held while the claim's holder runs.
+    The operating system releases it when the holder's process ends, however it ends; a living holder keeps
+    it however long it works. (An in-memory database lives in one process: a lock of that process.)"""
+
+    def __init__(self, engine, job: str):
+        database = engine.url.database
+        self.path = (f"{os.path.abspath(database)}.claim-{job.replace(':', '-')}"
+                     if database and database != ":memory:" else None)
+        self.process_lock = _PROCESS_LOCKS.setdefault((id(engine), job), threading.Lock())
+        self.fd: int | None = None
+        self.held = False
+
+    def acquire(self) -> bool:
+        if self.path is None:
+            self.held = self.process_lock.acquire(blocking=False)
+            return self.held
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)  # closing the file releases the flock
+        elif self.held:
+            self.held = False
+            self.process_lock.release()
+
+
+def _holder_lock(s: Session, job: str):
+    engine = s.get_bind().engine
+    return _AdvisoryLock(engine, job) if engine.dialect.name == "postgresql" else _FileLock(engine, job)
+
+
 @contextmanager
 def exclusive(s: Session, name: str, *, now: datetime | None = None):
-    """Only one run of ``name`` at a time across every worker: a claim row in ``job_runs`` while it runs.
+    """Only one run of ``name`` at a time across every worker: a claim row in ``job_runs`` while it runs, and
+    beside it a lock that lives exactly as long as its holder (``_holder_lock``: a PostgreSQL advisory lock
+    on a connection of its own; on SQLite an ``flock`` beside the database file).
 
-    The claim is an INSERT ... ON CONFLICT DO NOTHING on the unique (job_name, slot): of two admins
-    starting the same operation at once, one inserts and the other finds the row (on PostgreSQL it waits
-    for the first's claim to commit) and gets ``AlreadyRunning``, never an IntegrityError. A claim older
-    than ``EXCLUSIVE_STALE`` (left behind by a crash) is taken over. Claimed and released in units of
-    their own, so call it outside a unit."""
+    The lock decides, without waiting: of two admins starting the same operation at once, one takes it and
+    the other gets ``AlreadyRunning`` at once (never an IntegrityError, and never a wait behind a long write
+    on SQLite). The holder then records its claim (INSERT ... ON CONFLICT DO NOTHING on the unique
+    (job_name, slot)). A claim row already there while the lock is free was left by a holder that died (a
+    crash, a kill): it is taken over at once. A claim whose holder is alive is never taken over, however long
+    it has been running (an archive of 20M entries takes minutes). Claimed and released in units of their
+    own, so call it outside a unit. ``now`` is the claim's start time (default: now)."""
     if s.info.get("economy_unit") is not None:
         raise RuntimeError("exclusive() claims in its own transaction: call it outside a unit")
     now = now or utcnow()
     job = f"admin:{name}"
     running = (job_runs_t.c.job_name == job) & (job_runs_t.c.slot == "running")
-    with unit(s, write=True):
-        s.execute(job_runs_t.delete().where(running, job_runs_t.c.started_at <= now - EXCLUSIVE_STALE))
-        claim = insert_ignore(s, job_runs_t, dict(job_name=job, slot="running", started_at=now, status="running"),
-                              index_elements=["job_name", "slot"])
-    if claim is None:
+    claim_row = dict(job_name=job, slot="running", started_at=now, status="running")
+    alive = _holder_lock(s, job)
+    if not alive.acquire():  # its holder is alive
         raise AlreadyRunning("That operation is already running. Wait for it to finish.")
+    try:
+        with unit(s, write=True):
+            claim = insert_ignore(s, job_runs_t, claim_row, index_elements=["job_name", "slot"])
+            if claim is None:  # a claim whose holder died: taken over
+                log.warning("taking over the claim on %s left by a holder that is gone", job)
+                s.execute(job_runs_t.delete().where(running))
+                claim = insert_ignore(s, job_runs_t, claim_row, index_elements=["job_name", "slot"])
+    except BaseException:
+        alive.release()
+        raise
     try:
         yield
     finally:
+        alive.release()  # first: from here on, a claimer finding the row takes it over
         with unit(s, write=True):
             s.execute(job_runs_t.delete().where(job_runs_t.c.id == claim))
 
@@ -437,7 +557,9 @@ def _archived_net():
 def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
     """The archive's proof, set-based: every account's checkpoint equals the net (and count) of its entries
     in ``ledger_archive``; every recorded file still has its SHA-256 (read back from disk when
-    ``verify_files``) and its entry count (still archived + restored); no id is in both tables."""
+    ``verify_files``) and its entry count (still archived + restored); no id is in both tables. Read in
+    one snapshot (REPEATABLE READ on PostgreSQL), so an archive run or a restore committing meanwhile is
+    seen whole or not at all."""
     inflow, outflow = _archived_net()
     cp_balance = func.coalesce(checkpoints_t.c.balance, 0)
     cp_entries = func.coalesce(checkpoints_t.c.entries, 0)
@@ -454,7 +576,9 @@ def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
         .order_by(accounts_t.c.id)
     )
     per_file = select(archive_t.c.file_id, func.count().label("n")).group_by(archive_t.c.file_id)
-    with unit(s, write=False):
+    # One snapshot for every statement: an archive or a restore committing between two of them would
+    # otherwise be half seen (a file recorded with its entries not yet counted: "count differs").
+    with unit(s, write=False, snapshot=True):
         drifts = [CheckpointDrift(r.id, r.name, int(r.cp), int(r.cpn), int(r.net), int(r.n))
                   for r in s.execute(drifts_q)]
         counts = {r.file_id: r.n for r in s.execute(per_file)}
@@ -481,15 +605,26 @@ def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
                         files=checks, in_both=in_both, unfiled=counts.get(None, 0))
 
 
+class _RepairUndone(Exception):
+    """AUTO_REPAIR's own check failed inside its unit: the unit rolls back."""
+
+
 def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = None) -> dict:
-    """Check every account (set-based) and the archive (``check_archive``), store a report, log each
-    problem; with AUTO_REPAIR=on, recalculate the drifted accounts from the ledger (their balance rows
-    locked first). Archive problems are never repaired automatically: they need an operator."""
+    """Check every account (set-based), the archive (``check_archive``) and that every balance and every
+    cached balance sum to zero (``money_totals``); store a report, log each problem.
+
+    With AUTO_REPAIR=on, recalculate the drifted accounts from the ledger (their balance rows locked first),
+    but only from a ledger that is proven: while the archive has any problem (a checkpoint that is not its
+    archived entries, an id in both tables, a file whose count differs), a ledger-derived value may hold a
+    cent that exists nowhere else, so nothing is repaired automatically and the report says why. The repair
+    then checks its own result in its transaction: if the balances would not sum to zero, it rolls back.
+    Archive problems are never repaired automatically: they need an operator."""
     if auto_repair is None:
         auto_repair = os.environ.get("AUTO_REPAIR", "off").lower() in ("on", "1", "true", "yes")
     started = time.perf_counter()
     drifts = reconcile(s)
     archive_check = check_archive(s)
+    totals = money_totals(s)
     with unit(s, write=False):
         checked = _count_accounts(s)
     for d in drifts:
@@ -503,12 +638,34 @@ def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = No
             log.warning("archive file %s (%s): %s", f.name, f.path, f.status)
     if archive_check.in_both:
         log.warning("%s ids are in both the ledger and the archive", archive_check.in_both)
-    repaired = 0
+    if not totals.zero:
+        log.warning("the balances sum to %s cents and the cached balances to %s cents, not 0", totals.balances,
+                    totals.cache)
+    repaired, withheld = 0, ""
     if auto_repair and drifts:
-        with unit(s, write=True):
-            repaired = ledger.set_balances_from_ledger(s, [d.account_id for d in drifts])
+        if archive_check.problems:
+            withheld = (f"AUTO_REPAIR withheld: the archive has {archive_check.problems} problem(s), so the "
+                        "ledger-derived values are not proven, and nothing was repaired automatically")
+        else:
+            try:
+                with unit(s, write=True):
+                    repaired = ledger.set_balances_from_ledger(s, [d.account_id for d in drifts])
+                    after = money_totals(s)
+                    if not after.zero:
+                        raise _RepairUndone(after)
+            except _RepairUndone as e:
+                repaired, after = 0, e.args[0]
+                withheld = (f"AUTO_REPAIR withheld: the repaired balances would sum to {format_cents(after.balances)}"
+                            f" and the caches to {format_cents(after.cache)}, so nothing was repaired automatically")
+        if withheld:
+            log.warning("%s", withheld)
     details = "; ".join(f"#{d.account_id} {d.name}: balances={d.balances_value} cache={d.cached_value} "
                         f"ledger={d.ledger_value}" for d in drifts[:30])
+    if not totals.zero:
+        details = "; ".join(filter(None, [f"money: the balances sum to {format_cents(totals.balances)} and the "
+                                          f"caches to {format_cents(totals.cache)}, not $0.00", details]))
+    if withheld:
+        details = f"{withheld}; {details}"
     archive_details = "; ".join(
         [f"checkpoint #{c.account_id} {c.name}: {c.checkpoint} over {c.checkpoint_entries} entries, archived "
          f"{c.archived} over {c.archived_entries}" for c in archive_check.checkpoint_drifts[:10]]
@@ -518,11 +675,13 @@ def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = No
         details = f"{details}; archive: {archive_details}" if details else f"archive: {archive_details}"
     report = dict(created_at=utcnow(), accounts_checked=checked, drifts_found=len(drifts), repaired=repaired,
                   duration_ms=_ms_since(started), source=source, details=details[:4000],
-                  archive_problems=archive_check.problems)
+                  archive_problems=archive_check.problems, balances_total=totals.balances, cache_total=totals.cache)
     with unit(s, write=True):
         report["id"] = s.execute(reports_t.insert().values(**report).returning(reports_t.c.id)).scalar_one()
     report["drifts"] = drifts
     report["archive"] = archive_check
+    report["totals"] = totals
+    report["withheld"] = withheld
     return report
 
 

@@ -96,6 +96,7 @@ def archive(s: Session, *, before: datetime, directory: Path | None = None,
     written: list[Path] = []
     try:
         with unit(s, write=True):
+            ledger.lock_archive(s)  # one archive or restore at a time, whoever calls: AlreadyRunning otherwise
             file_id = s.execute(insert(files_t).values(
                 name=f"writing-{uuid.uuid4().hex}", path="", sha256="", entries=0, before=before, created_at=now,
             ).returning(files_t.c.id)).scalar_one()
@@ -168,6 +169,7 @@ def restore(s: Session, path: Path) -> RestoreResult:
         raise RestoreRefused(f"No archive file at {path}.")
     sha256 = file_sha256(path)
     with unit(s, write=True):
+        ledger.lock_archive(s)  # one archive or restore at a time, whoever calls: AlreadyRunning otherwise
         recorded = s.execute(select(files_t.c.sha256, files_t.c.entries).where(files_t.c.name == path.name)).first()
         if recorded is not None and recorded.sha256 != sha256:
             raise ArchiveFileMismatch(

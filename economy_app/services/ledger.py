@@ -12,6 +12,11 @@
 5. moves both ``accounts.balance`` caches by the same amounts;
 6. inserts the ledger row and one ``balance_history`` row per side.
 
+``post_many()`` is the only other writer: a batch of entries (the marketplace
+run's two per selling company) written exactly as that many ``post()`` calls
+would write them, by the same rules, in a few set-based statements (one update of
+the mint's row, not one per entry).
+
 All statements are SQLAlchemy Core: the hot path builds no ORM objects but the
 one it returns. The repair primitives used by the admin tools (set a balance
 from the ledger, or from the cache) live here too, for the same reason.
@@ -56,10 +61,12 @@ from economy_app.models import (
     LedgerEntry,
     utcnow,
 )
+from economy_app.db import driver_datetime
 from economy_app.services import live
 from economy_app.services._tx import in_write_unit, unit
 from economy_app.services.errors import (
     AccountNotFound,
+    AlreadyRunning,
     BalanceRecordMissing,
     DuplicateRequest,
     InsufficientFunds,
@@ -140,6 +147,26 @@ _INSERT_HISTORY = insert(history_t).values(
     {c: _b(c) for c in ("account_id", "ledger_id", "change", "balance_after", "created_at")})
 
 
+def _check_entry(from_account_id, to_account_id, amount, type, description, batch_count) -> None:
+    """One entry's own rules (``post`` and ``post_many`` alike): the amount, the type, two different
+    accounts, the batch count, the description's length."""
+    check_amount(amount)
+    if type not in LEDGER_TYPES:
+        raise InvalidInput(f"Unknown ledger entry type {type!r}.")
+    if from_account_id == to_account_id:
+        raise SameAccount("You can't send money to the same account.")
+    if batch_count is not None and (isinstance(batch_count, bool) or not isinstance(batch_count, int) or batch_count <= 0):
+        raise InvalidInput("Batch count must be a positive whole number.")
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"Description is limited to {MAX_DESCRIPTION} characters.")
+
+
+def _touch_posted(s: Session, from_account_id: int, to_account_id: int, type: str, entry_id: int) -> None:
+    """What a posting tells the app's live pages (see ``services/live.py``)."""
+    live.touch(s, live.account(from_account_id), live.account(to_account_id), live.ECONOMY,
+               *((live.received(entry_id),) if type == "transfer" else ()))
+
+
 def post(
     s: Session,
     *,
@@ -156,15 +183,7 @@ def post(
     """Move ``amount`` cents from one account to another. Runs inside the caller's write unit."""
     if not in_write_unit(s):
         raise RuntimeError("ledger.post() must run inside a write unit (services._tx.unit(s, write=True))")
-    check_amount(amount)
-    if type not in LEDGER_TYPES:
-        raise InvalidInput(f"Unknown ledger entry type {type!r}.")
-    if from_account_id == to_account_id:
-        raise SameAccount("You can't send money to the same account.")
-    if batch_count is not None and (isinstance(batch_count, bool) or not isinstance(batch_count, int) or batch_count <= 0):
-        raise InvalidInput("Batch count must be a positive whole number.")
-    if description is not None and len(description) > MAX_DESCRIPTION:
-        raise InvalidInput(f"Description is limited to {MAX_DESCRIPTION} characters.")
+    _check_entry(from_account_id, to_account_id, amount, type, description, batch_count)
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 100):
         raise InvalidInput("Idempotency key must be 1 to 100 characters.")
     now = now or utcnow()
@@ -218,10 +237,190 @@ def post(
         dict(account_id=from_account_id, ledger_id=entry_id, change=-amount, balance_after=from_after, created_at=now),
         dict(account_id=to_account_id, ledger_id=entry_id, change=amount, balance_after=to_after, created_at=now),
     ])
-    live.touch(s, live.account(from_account_id), live.account(to_account_id), live.ECONOMY,
-               *((live.received(entry_id),) if type == "transfer" else ()))
+    _touch_posted(s, from_account_id, to_account_id, type, entry_id)
     # Every value was validated above: build the returned row without re-validation.
     return LedgerEntry.model_construct(id=entry_id, **values)
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One entry for ``post_many``: ``post``'s arguments but the idempotency key and the time."""
+
+    from_account_id: int
+    to_account_id: int
+    amount: int
+    type: str
+    description: str | None = None
+    batch_count: int | None = None
+    product_id: int | None = None
+
+
+# post_many's set-based statements: every account's net change in one UPDATE each for ``balances`` and the
+# caches, the changes passed as one bound value (arrays on PostgreSQL, a JSON array on SQLite), so a batch
+# of any size is one statement and one round trip.
+_MANY_BALANCES = {
+    "postgresql": text(
+        "UPDATE balances SET balance = balances.balance + v.delta, last_updated = :now "
+        "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:deltas AS BIGINT[]), CAST(:lows AS BIGINT[])) AS v(id, delta, low) "
+        "WHERE balances.account_id = v.id AND (v.low IS NULL OR balances.balance + v.low >= 0) "
+        "RETURNING balances.account_id, balances.balance"),
+    "sqlite": text(
+        "UPDATE balances SET balance = balances.balance + v.delta, last_updated = :now "
+        "FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS delta, "
+        "json_extract(value, '$[2]') AS low FROM json_each(:changes)) AS v "
+        "WHERE balances.account_id = v.id AND (v.low IS NULL OR balances.balance + v.low >= 0) "
+        "RETURNING balances.account_id, balances.balance"),
+}
+_MANY_CACHES = {
+    "postgresql": text(
+        "UPDATE accounts SET balance = accounts.balance + v.delta "
+        "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:deltas AS BIGINT[])) AS v(id, delta) WHERE accounts.id = v.id"),
+    "sqlite": text(
+        "UPDATE accounts SET balance = accounts.balance + v.delta "
+        "FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS delta "
+        "FROM json_each(:changes)) AS v WHERE accounts.id = v.id"),
+}
+_MANY_BALANCES = {k: q.bindparams(bindparam("now", type_=DateTime))  # the app's own datetime format on SQLite
+                  for k, q in _MANY_BALANCES.items()}
+_LOCK_MANY = (
+    select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind)
+    .join(accounts_t, accounts_t.c.id == balances_t.c.account_id)
+    .order_by(balances_t.c.account_id)
+)
+# The ledger rows and the history rows. PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) each, ORDER BY
+# the entries' position, so the ids are handed out in that order (the ledger's are read back through
+# RETURNING and checked). SQLite: the unit holds the write lock and AUTOINCREMENT numbers rows in insertion
+# order: one executemany each (straight to the driver, values already in its types), and the new ledger ids
+# read back in id order (SQLite returns a multi-row INSERT's rows in no promised order).
+_MANY_ENTRIES_PG = text(
+    "INSERT INTO ledger (from_account_id, to_account_id, amount, type, description, batch_count, product_id, "
+    "created_at) SELECT v.f, v.t, v.a, v.ty, v.d, v.b, v.p, :now "
+    "FROM unnest(CAST(:f AS INTEGER[]), CAST(:t AS INTEGER[]), CAST(:a AS BIGINT[]), CAST(:ty AS VARCHAR[]), "
+    "CAST(:d AS VARCHAR[]), CAST(:b AS BIGINT[]), CAST(:p AS INTEGER[])) WITH ORDINALITY AS v(f, t, a, ty, d, b, p, n) "
+    "ORDER BY v.n RETURNING ledger.id, ledger.from_account_id, ledger.to_account_id, ledger.amount",
+).bindparams(bindparam("now", type_=DateTime))
+_MANY_HISTORY_PG = text(
+    "INSERT INTO balance_history (account_id, ledger_id, change, balance_after, created_at) "
+    "SELECT v.acc, v.lid, v.ch, v.af, :now FROM unnest(CAST(:acc AS INTEGER[]), CAST(:lid AS BIGINT[]), "
+    "CAST(:ch AS BIGINT[]), CAST(:af AS BIGINT[])) WITH ORDINALITY AS v(acc, lid, ch, af, n) ORDER BY v.n",
+).bindparams(bindparam("now", type_=DateTime))
+_MANY_ENTRIES_SQLITE = ("INSERT INTO ledger (from_account_id, to_account_id, amount, type, description, batch_count, "
+                        "product_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_MANY_HISTORY_SQLITE = ("INSERT INTO balance_history (account_id, ledger_id, change, balance_after, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)")
+_TOP_ENTRY = select(func.coalesce(func.max(ledger_t.c.id), 0))
+_ENTRIES_AFTER = (select(ledger_t.c.id, ledger_t.c.from_account_id, ledger_t.c.to_account_id, ledger_t.c.amount)
+                  .where(ledger_t.c.id > _b("top")).order_by(ledger_t.c.id))
+
+
+def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = None) -> list[int]:
+    """Post ``entries`` in order, exactly as that many ``post()`` calls in one transaction would, in a few
+    set-based statements whatever their number. Runs inside the caller's write unit.
+
+    The same rules as ``post``: every entry is validated first; the balance rows of every account involved
+    are locked in account-id order (PostgreSQL ``FOR UPDATE``; SQLite's write unit holds the write lock);
+    the entries are then played in order against the locked balances, so an entry that would take an
+    account (other than the mint) below zero at its point in the sequence refuses the whole batch with
+    ``InsufficientFunds``, and **nothing is written** by a refused batch. Then, per account, one net change:
+    one UPDATE of ``balances`` for every account at once (conditional: no account below zero at any point
+    of the sequence, the mint exempt, checked through RETURNING against the values played), one of the
+    caches, the ledger rows (ids in the entries' order) and two ``balance_history`` rows per entry with the
+    exact balance after each entry, in order. Live pages hear what ``post`` tells them, per entry. Returns
+    the new entries' ids, in the entries' order.
+
+    No idempotency keys: a batch is one caller's transaction (the marketplace run claims its slot)."""
+    if not in_write_unit(s):
+        raise RuntimeError("ledger.post_many() must run inside a write unit (services._tx.unit(s, write=True))")
+    entries = list(entries)
+    for e in entries:
+        if not isinstance(e, Posting):
+            raise InvalidInput("ledger.post_many() takes Posting entries.")
+        _check_entry(e.from_account_id, e.to_account_id, e.amount, e.type, e.description, e.batch_count)
+    if not entries:
+        return []
+    now = now or utcnow()
+    conn = s.connection()
+    dialect = conn.dialect.name
+    postgres = dialect == "postgresql"
+
+    ids = sorted({a for e in entries for a in (e.from_account_id, e.to_account_id)})
+    lock = _LOCK_MANY.where(_ids_in(s, balances_t.c.account_id, ids))
+    rows = {r.account_id: r for r in conn.execute(lock.with_for_update(of=balances_t) if postgres else lock)}
+    for account_id in ids:
+        if account_id not in rows:
+            if conn.execute(_ACCOUNT_EXISTS, {"id": account_id}).first() is None:
+                raise AccountNotFound(f"Account {account_id} does not exist.")
+            raise BalanceRecordMissing(
+                f"Account {account_id} has no balance record; an operator must sync it before it can be used.")
+
+    # Play the entries in order against the locked balances: each side's balance after each entry, and
+    # each account's lowest point relative to its start (the conditional update's bound).
+    balance = {a: r.balance for a, r in rows.items()}
+    mint = {a for a, r in rows.items() if r.kind == "system"}
+    low = dict.fromkeys(ids, 0)
+    afters: list[tuple[int, int]] = []
+    for e in entries:
+        if e.from_account_id not in mint and balance[e.from_account_id] < e.amount:
+            raise InsufficientFunds("Insufficient funds.")
+        balance[e.from_account_id] -= e.amount
+        balance[e.to_account_id] += e.amount
+        low[e.from_account_id] = min(low[e.from_account_id], balance[e.from_account_id] - rows[e.from_account_id].balance)
+        afters.append((balance[e.from_account_id], balance[e.to_account_id]))
+
+    # Every account involved is written (its last_updated too, as post() does), even one whose entries net
+    # to zero.
+    deltas = [balance[a] - rows[a].balance for a in ids]
+    lows = [None if a in mint else low[a] for a in ids]
+    if postgres:
+        params = {"ids": ids, "deltas": deltas, "lows": lows}
+        caches = {"ids": ids, "deltas": deltas}
+    else:
+        params = {"changes": json.dumps([list(t) for t in zip(ids, deltas, lows, strict=True)])}
+        caches = {"changes": json.dumps([list(t) for t in zip(ids, deltas, strict=True)])}
+    written = dict(conn.execute(_MANY_BALANCES[dialect], {**params, "now": now}).all())
+    if len(written) != len(ids):  # a conditional update found too little money
+        raise InsufficientFunds("Insufficient funds.")
+    if any(written[a] != balance[a] for a in ids):  # cannot happen under the locks: never write it
+        raise RuntimeError("ledger.post_many(): the balances moved under the batch's locks")
+    conn.execute(_MANY_CACHES[dialect], caches)
+
+    columns = (
+        [e.from_account_id for e in entries], [e.to_account_id for e in entries], [e.amount for e in entries],
+        [e.type for e in entries], [e.description for e in entries], [e.batch_count for e in entries],
+        [e.product_id for e in entries],
+    )
+    if postgres:
+        params = dict(zip(("f", "t", "a", "ty", "d", "b", "p"), columns, strict=True))
+        written_entries = conn.execute(_MANY_ENTRIES_PG, {**params, "now": now}).all()
+    else:
+        top = conn.execute(_TOP_ENTRY).scalar_one()
+        at = driver_datetime(conn, now)
+        conn.exec_driver_sql(_MANY_ENTRIES_SQLITE, [(*row, at) for row in zip(*columns, strict=True)])
+        written_entries = conn.execute(_ENTRIES_AFTER, {"top": top}).all()
+    # The ids follow the entries' order: checked, never assumed (a mismatch rolls the caller's unit back).
+    written_entries.sort(key=lambda r: r[0])
+    if [tuple(r[1:]) for r in written_entries] != list(zip(columns[0], columns[1], columns[2], strict=True)):
+        raise RuntimeError("ledger.post_many(): the ledger rows written do not follow the entries' order")
+    entry_ids = [r[0] for r in written_entries]
+
+    # Two balance_history rows per entry (the source's, then the destination's), in the entries' order, with
+    # the balance after each entry as played above.
+    accounts_, changes, after = [], [], []
+    for e, (from_after, to_after) in zip(entries, afters, strict=True):
+        accounts_ += (e.from_account_id, e.to_account_id)
+        changes += (-e.amount, e.amount)
+        after += (from_after, to_after)
+    ledger_ids = [i for i in entry_ids for _ in (0, 1)]
+    if postgres:
+        conn.execute(_MANY_HISTORY_PG, {"acc": accounts_, "lid": ledger_ids, "ch": changes, "af": after, "now": now})
+    else:
+        conn.exec_driver_sql(_MANY_HISTORY_SQLITE,
+                             list(zip(accounts_, ledger_ids, changes, after, [at] * len(after), strict=True)))
+
+    # What as many post() calls would tell the live pages: every account, the economy, each transfer received.
+    live.touch(s, *(live.account(a) for a in ids), live.ECONOMY,
+               *(live.received(i) for i, e in zip(entry_ids, entries, strict=True) if e.type == "transfer"))
+    return entry_ids
 
 
 def insert_ignore(s: Session, table, values: dict, *, index_elements: list[str], index_where=None):
@@ -578,20 +777,60 @@ def _add_net(nets: dict[int, list[int]], row) -> None:
         acc[1] += 1
 
 
+_CHECKPOINT_UPSERT: dict[tuple[str, bool], object] = {}
+
+
+def _checkpoint_upsert(s: Session, forward: bool):
+    """INSERT a checkpoint, or add to the one there: ``balance = balance + :net, entries = entries + :n`` (and,
+    archiving, the cutoff moved forward), built once per dialect."""
+    key = (s.get_bind().dialect.name, forward)
+    if key not in _CHECKPOINT_UPSERT:
+        ins = _dialect_insert(s, checkpoints_t)
+        set_ = dict(balance=checkpoints_t.c.balance + ins.excluded.balance,
+                    entries=checkpoints_t.c.entries + ins.excluded.entries)
+        if forward:
+            set_["as_of"] = case((ins.excluded.as_of > checkpoints_t.c.as_of, ins.excluded.as_of),
+                                 else_=checkpoints_t.c.as_of)
+        _CHECKPOINT_UPSERT[key] = ins.on_conflict_do_update(index_elements=["account_id"], set_=set_)
+    return _CHECKPOINT_UPSERT[key]
+
+
 def _add_to_checkpoints(s: Session, nets: list, as_of: datetime, sign: int) -> None:
-    for aid, net, n in nets:
-        row = s.execute(select(checkpoints_t.c.balance, checkpoints_t.c.entries, checkpoints_t.c.as_of)
-                        .where(checkpoints_t.c.account_id == aid)).first()
-        balance, entries = (row.balance, row.entries) if row else (0, 0)
-        balance, entries = balance + sign * int(net), entries + sign * int(n)
-        if row is None:
-            s.execute(insert(checkpoints_t).values(account_id=aid, balance=balance, entries=entries, as_of=as_of))
-        elif entries == 0:
-            s.execute(checkpoints_t.delete().where(checkpoints_t.c.account_id == aid))
-        else:
-            moved_to = max(row.as_of, as_of) if sign > 0 else row.as_of  # archiving moves the cutoff forward
-            s.execute(update(checkpoints_t).where(checkpoints_t.c.account_id == aid)
-                      .values(balance=balance, entries=entries, as_of=moved_to))
+    """Add ``sign`` x each account's (net, entries) to its checkpoint, **relatively**: one upsert per account
+    (``balance = balance + :net``), in account order, never a value read, computed and written back. On
+    PostgreSQL a checkpoint another transaction changed meanwhile is then updated from its latest committed
+    value (the upsert waits for that row's lock), so no update is ever lost, whoever else writes it. A
+    checkpoint left with no entries (everything restored) is deleted."""
+    if not nets:
+        return
+    rows = [dict(account_id=aid, balance=sign * int(net), entries=sign * int(n), as_of=as_of)
+            for aid, net, n in sorted(nets)]
+    s.execute(_checkpoint_upsert(s, sign > 0), rows)
+    if sign < 0:
+        for chunk in _chunks([r["account_id"] for r in rows]):
+            s.execute(checkpoints_t.delete().where(_ids_in(s, checkpoints_t.c.account_id, chunk),
+                                                   checkpoints_t.c.entries == 0))
+
+
+# Archive and restore hold this for their whole transaction on PostgreSQL: (ADVISORY_SPACE, ARCHIVE_LOCK),
+# in the two-int4 key space (apart from the idempotency keys' bigint locks).
+ADVISORY_SPACE = 0x45434F4E  # "ECON"
+ARCHIVE_LOCK = 1
+_ARCHIVE_LOCK_PG = text("SELECT pg_try_advisory_xact_lock(:space, :key)")
+
+
+def lock_archive(s: Session) -> None:
+    """Archive and restore move entries between the ledger and the archive and write checkpoints: one of
+    them at a time, whoever calls (the CLI, the admin page, a script), for the whole transaction, so none
+    ever acts on what another is halfway through. PostgreSQL: a transaction-level advisory lock, released at
+    commit or rollback (or with a dead connection, so a crash never leaves it behind); taken without waiting:
+    a second run gets ``AlreadyRunning``. SQLite: the write unit already holds the database's write lock
+    (``BEGIN IMMEDIATE``) until it ends."""
+    if not in_write_unit(s):
+        raise RuntimeError("lock_archive() must run inside a write unit")
+    if s.get_bind().dialect.name == "postgresql" and not s.execute(
+            _ARCHIVE_LOCK_PG, {"space": ADVISORY_SPACE, "key": ARCHIVE_LOCK}).scalar():
+        raise AlreadyRunning("An archive or a restore is already running. Wait for it to finish.")
 
 
 def archive_entries(s: Session, cutoff: datetime, write_row, *, file_id: int | None = None,
@@ -606,6 +845,7 @@ def archive_entries(s: Session, cutoff: datetime, write_row, *, file_id: int | N
     exact: checkpoint + the entries after it. Returns the number of entries moved."""
     if not in_write_unit(s):
         raise RuntimeError("archive_entries() must run inside a write unit")
+    lock_archive(s)
     now = now or utcnow()
     ids: list[int] = []
     nets: dict[int, list[int]] = {}
@@ -658,6 +898,7 @@ def restore_entries(s: Session, rows: Iterable[dict]) -> Restored:
     ``rows`` may be a generator (read in chunks, never all in memory)."""
     if not in_write_unit(s):
         raise RuntimeError("restore_entries() must run inside a write unit")
+    lock_archive(s)
     problems: list[str] = []
     seen: set[int] = set()
     nets: dict[int, list[int]] = {}
@@ -748,6 +989,7 @@ __all__ = [
     "history",
     "insert_ignore",
     "ledger_sequence_not_behind",
+    "lock_archive",
     "lock_balances",
     "open_account",
     "parse_cursor",
@@ -755,6 +997,8 @@ __all__ = [
     "ledger_net",
     "ledger_value",
     "post",
+    "post_many",
+    "Posting",
     "set_balances_from_cache",
     "set_balances_from_ledger",
 ]

@@ -11,8 +11,9 @@ Each run:
    of units, trimmed exactly to the caps and the budget, then a few bounded top-up rounds so that at
    least 95% of the budget is spent whenever enough goods fit. The cost is O(products), whatever the
    budget or the prices;
-4. per company with sales, posts exactly two ``marketplace_batch`` entries through ``ledger.post``:
-   the revenue (mint to company) and the production costs (company to mint), each carrying the units.
+4. per company with sales, posts exactly two ``marketplace_batch`` entries, all in one ``ledger.post_many``
+   (what that many ``ledger.post`` calls would write, in a few statements): the revenue (mint to company)
+   and the production costs (company to mint), each carrying the units.
 
 The whole run is one transaction: a crash leaves nothing half-posted. Every cent is an integer
 (units x integer price); floats only ever weigh products, never count money. The run is reproducible:
@@ -27,9 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import String, bindparam, cast, func, select, update
+from sqlalchemy import DateTime, String, bindparam, cast, func, select, text
 from sqlmodel import Session
 
+from economy_app.db import driver_datetime
 from economy_app.models import Balance, Company, Product, utcnow
 from economy_app.money import format_cents
 from economy_app.services import companies, ledger, marketplace_settings
@@ -232,14 +234,32 @@ def allocate(prices: np.ndarray, company: np.ndarray, weights: np.ndarray, budge
 
 # --------------------------------------------------------------------------- the run
 
-_PRODUCT_TOTALS = (
-    update(products_t)
-    .where(products_t.c.id == bindparam("pid"))
-    .values(units_sold=products_t.c.units_sold + bindparam("units"),
-            revenue_cents=products_t.c.revenue_cents + bindparam("revenue"),
-            costs_cents=products_t.c.costs_cents + bindparam("costs"),
-            momentum=bindparam("momentum"), momentum_at=bindparam("now"))
-)
+# Each sold product's totals and momentum. PostgreSQL: one UPDATE ... FROM unnest(arrays) for every product
+# (one round trip); SQLite: one executemany straight to the driver (no per-row parameter processing: 50,000
+# products sold cost ~0.4 s of Python through SQLAlchemy's).
+_PRODUCT_TOTALS_PG = text(
+    "UPDATE products SET units_sold = products.units_sold + v.units, "
+    "revenue_cents = products.revenue_cents + v.revenue, costs_cents = products.costs_cents + v.costs, "
+    "momentum = v.momentum, momentum_at = :now "
+    "FROM unnest(CAST(:pid AS INTEGER[]), CAST(:units AS BIGINT[]), CAST(:revenue AS BIGINT[]), "
+    "CAST(:costs AS BIGINT[]), CAST(:momentum AS DOUBLE PRECISION[])) AS v(pid, units, revenue, costs, momentum) "
+    "WHERE products.id = v.pid",
+).bindparams(bindparam("now", type_=DateTime))
+_PRODUCT_TOTALS_SQLITE = (
+    "UPDATE products SET units_sold = units_sold + ?, revenue_cents = revenue_cents + ?, "
+    "costs_cents = costs_cents + ?, momentum = ?, momentum_at = ? WHERE id = ?")
+
+
+def _add_product_totals(s: Session, pids: list[int], units: list[int], revenue: list[int], costs: list[int],
+                        momentum: list[float], now: datetime) -> None:
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PRODUCT_TOTALS_PG, {"pid": pids, "units": units, "revenue": revenue, "costs": costs,
+                                          "momentum": momentum, "now": now})
+    else:
+        at = driver_datetime(conn, now)
+        conn.exec_driver_sql(_PRODUCT_TOTALS_SQLITE, [(n, rev, cost, m, at, pid) for pid, n, rev, cost, m in zip(
+            pids, units, revenue, costs, momentum, strict=True)])
 
 _ON_SALE = (
     # momentum_at as text (ISO, on both databases), parsed by numpy in one call: 50,000 rows of Python
@@ -339,25 +359,22 @@ def run_batch(s: Session, *, rng: random.Random, now: datetime | None = None, bu
             np.add.at(by_company[name], company, values)
         spent = int(revenue.sum())
         share = revenue / spent  # each product's share of this run's spending: its momentum grows by it
-        s.connection().execute(_PRODUCT_TOTALS, [
-            {"pid": pid, "units": n, "revenue": rev, "costs": cost, "momentum": m + sh, "now": now}
-            for pid, n, rev, cost, m, sh in zip(p.ids[sold].tolist(), units.tolist(), revenue.tolist(),
-                                                costs.tolist(), p.momentum[sold].tolist(), share.tolist(),
-                                                strict=True)])
+        _add_product_totals(s, p.ids[sold].tolist(), units.tolist(), revenue.tolist(), costs.tolist(),
+                            (p.momentum[sold] + share).tolist(), now)
 
         mint = system_account_id(s)
         selling = np.flatnonzero(by_company["units"])  # company ids ascending: a fixed order
+        entries = []
         for c in selling.tolist():
             account = int(p.accounts[c])
             n, count = int(by_company["units"][c]), int(by_company["products"][c])
             products = f"{count} product{'s' if count != 1 else ''}"
-            ledger.post(s, from_account_id=mint, to_account_id=account, amount=int(by_company["revenue"][c]),
-                        type="marketplace_batch", batch_count=n, now=now,
-                        description=f"Marketplace batch: {products}, {n} units sold")
-            ledger.post(s, from_account_id=account, to_account_id=mint, amount=int(by_company["costs"][c]),
-                        type="marketplace_batch", batch_count=n, now=now,
-                        description=f"Production costs: {n} units")
-            result.ledger_rows += 2
+            entries.append(ledger.Posting(mint, account, int(by_company["revenue"][c]), "marketplace_batch",
+                                          batch_count=n, description=f"Marketplace batch: {products}, {n} units sold"))
+            entries.append(ledger.Posting(account, mint, int(by_company["costs"][c]), "marketplace_batch",
+                                          batch_count=n, description=f"Production costs: {n} units"))
+        # Exactly as many ledger.post() calls would write, in a few statements (the mint's row updated once).
+        result.ledger_rows = len(ledger.post_many(s, entries, now=now))
 
         result.spent = result.revenue = spent
         result.units = int(units.sum())

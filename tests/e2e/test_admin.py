@@ -9,7 +9,7 @@ from reflex_base.utils import format as rx_format
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from economy_app.models import Account, AdminAudit, Balance, JobRun, utcnow
+from economy_app.models import Account, AdminAudit, Balance
 from economy_app.pages.admin import AdminState
 from economy_app.services import admin, users
 from tests.e2e.helpers import PASSWORD, Truth, crafted_events, log_in, sign_up, unique
@@ -77,14 +77,13 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
     assert page.locator(".audit-row", has_text="recalculate").count() >= 2
     # Beside the three copies, the archive's proof (nothing archived here: nothing differs).
     expect(page.locator("#admin-archive-check")).to_contain_text("0 differ from their archived entries")
+    # And the sums: every balance and every cached balance add up to zero.
+    expect(page.locator("#admin-money-check")).to_contain_text("sum to $0.00")
+    expect(page.locator("#admin-last-report")).to_contain_text("balances sum to $0.00")
 
-    # Another admin's "Sync all" is running (its claim row, on any worker): this tab is told so, and is
-    # free again afterwards (no progress bar left, the buttons enabled).
-    J = JobRun.__table__
-    with truth.engine.begin() as conn:
-        conn.execute(J.insert().values(job_name="admin:sync_all", slot="running", started_at=utcnow(),
-                                       status="running"))
-    try:
+    # Another admin's "Sync all" is running (its claim, held by another process, as on any worker): this tab
+    # is told so, and is free again afterwards (no progress bar left, the buttons enabled).
+    with Session(truth.engine) as other_admin, admin.exclusive(other_admin, "sync_all"):
         page.click("#admin-sync_all")
         told = page.get_by_role("region", name="Notifications").get_by_text(
             "That operation is already running. Wait for it to finish.")
@@ -92,9 +91,6 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
         expect(page.locator("#admin-progress")).to_have_count(0)
         expect(page.locator("#admin-sync_all")).to_be_enabled()
         expect(page.locator(".audit-row").first).to_contain_text("already running")  # the refusal, audited
-    finally:
-        with truth.engine.begin() as conn:
-            conn.execute(J.delete().where(J.c.job_name == "admin:sync_all", J.c.slot == "running"))
     ctx.close()
 
 

@@ -151,6 +151,141 @@ def test_an_entry_committing_during_an_archive_run_is_never_lost(db_url, engine,
         assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
 
 
+def _one_archived_one_live(engine, directory):
+    """alice sends bob $1.00; everything so far is archived (3 entries); then alice sends bob $70.00 (live)."""
+    alice, a = _player(engine, "alice")
+    _, b = _player(engine, "bob")
+    with Session(engine) as s:
+        accounts.transfer(s, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
+        first = archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=directory)
+        accounts.transfer(s, actor_id=alice, from_account_id=a, to_account_id=b, amount=7_000)
+    assert first.entries == 3
+    return first
+
+
+def _while_the_restore_writes_checkpoints(engine, restore, other) -> list[threading.Thread]:
+    """Run ``restore()`` in a thread named "restore"; the moment it first touches ``ledger_checkpoints`` (to read
+    a checkpoint, or to write one), start ``other()`` in a thread and give it 3 s to finish (a fixed service
+    may make it wait for the restore instead: then the restore goes on). Returns [the restore, the other]."""
+    fired: list[threading.Thread] = []
+
+    def hook(conn, cursor, statement, parameters, context, executemany):
+        if threading.current_thread().name == "restore" and not fired and "ledger_checkpoints" in statement:
+            fired.append(_thread(other))
+            fired[0].join(3)
+
+    def run_restore():
+        try:
+            restore()
+        except BaseException as e:
+            restorer.errors.append(e)
+
+    event.listen(engine, "after_cursor_execute", hook)
+    try:
+        restorer = threading.Thread(target=run_restore, name="restore")
+        restorer.errors = []
+        restorer.start()
+        restorer.join(60)
+        assert fired, "the restore never touched a checkpoint"
+        fired[0].join(60)
+    finally:
+        event.remove(engine, "after_cursor_execute", hook)
+    assert not restorer.is_alive() and not fired[0].is_alive()
+    return [restorer, fired[0]]
+
+
+def test_an_archive_run_during_a_restore_is_refused(engine, tmp_path):
+    """(Attack 1, finding 2.) A restore is writing checkpoints when an archive run starts (a script, a test, the
+    CLI of an operator whose claim was taken over): archive and restore take one lock for their whole
+    transaction inside the services, so the archive is refused at once ("already running"), whoever called it.
+    It used to run: it committed between the restore's read of alice's checkpoint and its write, and the
+    restore's write then lost the archived $70.00 from every checkpoint (the ledger said alice had $70.00 more
+    than she has, and AUTO_REPAIR turned that into money)."""
+    first = _one_archived_one_live(engine, tmp_path)
+
+    def restore():
+        with Session(engine) as s:
+            assert archive.restore(s, first.path).restored == 3
+
+    def archive_now():
+        with Session(engine) as s:
+            archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path)
+
+    restorer, archiver = _while_the_restore_writes_checkpoints(engine, restore, archive_now)
+    assert restorer.errors == []
+    assert [type(e) for e in archiver.errors] == [AlreadyRunning]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [first.path.name]  # the refused run left no file
+    with Session(engine) as s:
+        assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
+        assert archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 4
+        assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
+    check_invariants(engine)
+
+
+def test_checkpoints_are_written_relatively(engine, tmp_path, monkeypatch):
+    """The same race below the services' lock (as if it were bypassed): an archive of the $70.00 entry commits
+    while a restore's transaction is writing checkpoints. Checkpoints are added to (``balance = balance +
+    net``, an upsert), never computed from a read and written back, so whichever commits second adds to what
+    the first committed: no update is lost. (A restore that only read the checkpoint used to let the archive
+    commit and then wrote its stale total over it.)"""
+    from economy_app.services import ledger
+
+    first = _one_archived_one_live(engine, tmp_path)
+    rows = archive.read_archive(first.path)
+    monkeypatch.setattr(ledger, "lock_archive", lambda s: None, raising=False)
+
+    def restore():
+        with Session(engine) as s:
+            with unit(s, write=True):
+                assert ledger.restore_entries(s, iter(rows)).restored == 3
+
+    def archive_now():
+        with Session(engine) as s:
+            with unit(s, write=True):
+                assert ledger.archive_entries(s, utcnow() + timedelta(seconds=1), lambda row: None) == 1
+
+    restorer, archiver = _while_the_restore_writes_checkpoints(engine, restore, archive_now)
+    assert restorer.errors == [] and archiver.errors == []
+    with Session(engine) as s:
+        assert admin.reconcile(s) == [] and admin.check_archive(s).checkpoint_drifts == []
+    check_invariants(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(A)).scalar_one() == 1  # the $70.00, archived
+
+
+def test_reconciliation_during_an_archive_run_reports_no_false_problem(engine, tmp_path):
+    """(Attack 1, finding 8.) check_archive read the per-file counts and the file records in separate READ
+    COMMITTED statements: an archive run committing between them was a file with 1 entry of which 0 were
+    archived, "count differs", an archive problem that is not there (the hourly report, and `economy
+    reconcile` exiting 1). The check reads one snapshot (REPEATABLE READ)."""
+    alice, a = _player(engine, "alice")
+    _, b = _player(engine, "bob")
+    with Session(engine) as s:
+        accounts.transfer(s, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
+    fired: list[threading.Thread] = []
+
+    def archive_now():
+        with Session(engine) as s:
+            assert archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 3
+
+    def between_the_counts_and_the_files(conn, cursor, statement, parameters, context, executemany):
+        if not fired and "GROUP BY ledger_archive.file_id" in statement:
+            fired.append(_thread(archive_now))
+            fired[0].join(10)
+
+    event.listen(engine, "after_cursor_execute", between_the_counts_and_the_files)
+    try:
+        with Session(engine) as s:
+            report = admin.run_reconciliation(s, source="scheduler")
+    finally:
+        event.remove(engine, "after_cursor_execute", between_the_counts_and_the_files)
+    assert fired and not fired[0].is_alive() and fired[0].errors == []
+    assert report["archive_problems"] == 0, report["details"]
+    with Session(engine) as s:  # and the next check sees the archive run whole
+        check = admin.check_archive(s)
+    assert (check.archived_entries, [f.status for f in check.files], check.problems) == (3, ["ok"], 0)
+
+
 def test_the_company_limit_holds_under_concurrent_foundings(engine):
     """12 foundings by one player at once, each pausing between its count and its insert: at most 5."""
     owner, _ = _player(engine, "founder")
@@ -184,7 +319,7 @@ def test_two_admins_starting_the_same_operation_at_once(engine):
     outcomes: list[str] = []
 
     def at_the_same_instant(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().startswith("INSERT INTO job_runs"):
+        if "pg_try_advisory_lock" in statement:
             both_claiming.wait()
 
     def start():
@@ -214,7 +349,7 @@ def test_two_admins_on_the_admin_path_get_a_clear_message(engine):
     outcomes: list[str] = []
 
     def at_the_same_instant(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().startswith("INSERT INTO job_runs") and "admin:" in str(parameters):
+        if "pg_try_advisory_lock" in statement and "admin:" in str(parameters):
             both_claiming.wait()
         elif statement.lstrip().startswith("DELETE FROM job_runs WHERE job_runs.id"):
             time.sleep(0.3)  # the winner still runs while the loser looks

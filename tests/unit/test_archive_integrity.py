@@ -11,12 +11,22 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, inspect, select, text, update
 
-from economy_app.models import ArchiveFile, Balance, BalanceHistory, LedgerArchive, LedgerEntry, utcnow
+from economy_app.models import (
+    Account,
+    ArchiveFile,
+    Balance,
+    BalanceHistory,
+    LedgerArchive,
+    LedgerCheckpoint,
+    LedgerEntry,
+    utcnow,
+)
 from economy_app.services import accounts, admin, archive
 from economy_app.services.errors import ArchiveFileMismatch, RestoreConflict, RestoreRefused
 from tests.support.db import check_invariants, fingerprint
 
 L, A, H = LedgerEntry.__table__, LedgerArchive.__table__, BalanceHistory.__table__
+C = LedgerCheckpoint.__table__
 SOON = timedelta(seconds=1)
 
 
@@ -190,6 +200,83 @@ def test_reconciliation_proves_the_archive(session, engine, two_players, tmp_pat
     result.path.unlink()
     missing = admin.check_archive(session)
     assert [f.status for f in missing.files] == ["missing"] and missing.problems == 0  # reported, entries are safe
+
+
+def _checkpoint_lost_an_update(session, engine, two_players, tmp_path) -> int:
+    """alice sends bob $1.00, everything is archived, alice sends bob $70.00, that is archived too; then alice's
+    checkpoint loses the second archive's update (as an archive and a restore at once could leave it): it is
+    $70.00 too high and one entry short. Returns alice's account."""
+    alice, a, bob, b = two_players
+    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
+    assert archive.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 3
+    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=7_000)
+    assert archive.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 1
+    with engine.begin() as conn:
+        conn.execute(update(C).where(C.c.account_id == a).values(balance=C.c.balance + 7_000,
+                                                                 entries=C.c.entries - 1))
+    return a
+
+
+def _sums(engine) -> tuple[int, int]:
+    with engine.connect() as conn:
+        return (int(conn.execute(select(func.sum(Balance.__table__.c.balance))).scalar_one()),
+                int(conn.execute(select(func.sum(Account.__table__.c.balance))).scalar_one()))
+
+
+def test_auto_repair_never_writes_a_checkpoint_it_cannot_prove_into_a_balance(session, engine, two_players,
+                                                                               tmp_path):
+    """(Attack 1, finding 1.) alice's checkpoint is $70.00 too high: check_archive reports it, and the
+    ledger-derived value of alice is $70.00 too high. AUTO_REPAIR used to recalculate alice from it: the
+    balances then summed to +$70.00 (alice had $70.00 that bob has too), and on the next run alice's three
+    copies agreed. It repairs nothing from an archive it cannot prove; it says so, and an operator decides."""
+    a = _checkpoint_lost_an_update(session, engine, two_players, tmp_path)
+    before = accounts.get_balance(session, a)
+    report = admin.run_reconciliation(session, source="scheduler", auto_repair=True)
+    assert report["archive_problems"] == 1 and [d.account_id for d in report["drifts"]] == [a]
+    assert report["repaired"] == 0 and "AUTO_REPAIR withheld" in report["details"]
+    assert (report["balances_total"], report["cache_total"]) == (0, 0)
+    assert accounts.get_balance(session, a) == before and _sums(engine) == (0, 0)
+    assert [d.account_id for d in admin.reconcile(session)] == [a]  # still reported, run after run
+
+
+def test_reconciliation_checks_that_the_balances_sum_to_zero(db_url, session, engine, two_players, tmp_path):
+    """The state a repair from an unprovable checkpoint leaves: alice's balance, cache and checkpoint all $70.00
+    too high. Her three copies agree, so only the archive check and the sums can see it: every balance and
+    every cached balance together must be exactly zero (the mint holds minus the money in circulation)."""
+    from tests.unit.test_cli import economy
+
+    a = _checkpoint_lost_an_update(session, engine, two_players, tmp_path)
+    with engine.begin() as conn:  # what AUTO_REPAIR used to write
+        conn.execute(update(Balance.__table__).where(Balance.__table__.c.account_id == a)
+                     .values(balance=Balance.__table__.c.balance + 7_000))
+        conn.execute(update(Account.__table__).where(Account.__table__.c.id == a)
+                     .values(balance=Account.__table__.c.balance + 7_000))
+    assert admin.reconcile(session) == []  # the three copies agree
+    totals = admin.money_totals(session)
+    assert (totals.balances, totals.cache, totals.zero) == (7_000, 7_000, False)
+    report = admin.run_reconciliation(session, source="scheduler", auto_repair=True)
+    assert (report["balances_total"], report["cache_total"], report["repaired"]) == (7_000, 7_000, 0)
+    assert "balances sum to $70.00" in report["details"]
+    [stored] = admin.recent_reports(session, 1)
+    assert (stored["balances_total"], stored["cache_total"]) == (7_000, 7_000)
+    run = economy(db_url, "reconcile")
+    assert run.returncode == 1 and "every account agrees" in run.stdout
+    assert "money: the balances sum to $70.00 and the cached balances to $70.00, not $0.00" in run.stdout
+
+    with engine.begin() as conn:  # only a balances row off by 5 cents: the sums see it, and AUTO_REPAIR mends it
+        conn.execute(update(C).where(C.c.account_id == a).values(balance=C.c.balance - 7_000,
+                                                                 entries=C.c.entries + 1))
+        conn.execute(update(Balance.__table__).where(Balance.__table__.c.account_id == a)
+                     .values(balance=Balance.__table__.c.balance - 6_995))
+        conn.execute(update(Account.__table__).where(Account.__table__.c.id == a)
+                     .values(balance=Account.__table__.c.balance - 7_000))
+    report = admin.run_reconciliation(session, source="scheduler")
+    assert (report["balances_total"], report["cache_total"], report["drifts_found"]) == (5, 0, 1)
+    report = admin.run_reconciliation(session, source="scheduler", auto_repair=True)
+    assert report["repaired"] == 1 and _sums(engine) == (0, 0)
+    run = economy(db_url, "reconcile")
+    assert run.returncode == 0 and "money: the balances and the cached balances sum to $0.00" in run.stdout
+    check_invariants(engine)
 
 
 def test_a_second_archive_cannot_start_while_one_runs(session):

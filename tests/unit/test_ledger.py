@@ -161,3 +161,166 @@ def test_ledger_rows_are_append_only_records(session, make_player):
     assert count == 2 + 3  # two initial deposits, three transfers
     amounts = session.execute(select(LedgerEntry.amount).order_by(LedgerEntry.id)).scalars().all()
     assert amounts == [1_000_000, 1_000_000, 1, 2, 3]
+
+
+# --------------------------------------------------------------------------- post_many: a batch of postings
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _written(s, since: int, now) -> dict:
+    """What the ledger tables hold after ledger id ``since``: every account's balance, cache and last update,
+    the new ledger rows and balance_history rows in id order (ledger ids as their position, so a run that
+    was rolled back on PostgreSQL, whose sequence does not go back, compares equal)."""
+    from economy_app.models import Account, Balance
+    from economy_app.services import live
+
+    L, H, B, A = LedgerEntry.__table__, BalanceHistory.__table__, Balance.__table__, Account.__table__
+    entries = s.execute(select(L).where(L.c.id > since).order_by(L.c.id)).mappings().all()
+    position = {e["id"]: i for i, e in enumerate(entries)}
+    history = s.execute(select(H.c.account_id, H.c.ledger_id, H.c.change, H.c.balance_after, H.c.created_at)
+                        .where(H.c.ledger_id > since).order_by(H.c.id)).all()
+    topics = {f"t#{position[int(t[1:])]}" if t.startswith("t") else t
+              for t in s.info.get(live._INFO_KEY, set())}
+    return dict(
+        balances=s.execute(select(B.c.account_id, B.c.balance, B.c.last_updated == now).order_by(B.c.account_id)).all(),
+        caches=s.execute(select(A.c.id, A.c.balance).order_by(A.c.id)).all(),
+        entries=[{**{k: v for k, v in e.items() if k != "id"}} for e in entries],
+        history=[(a, position[lid], change, after, at) for a, lid, change, after, at in history],
+        topics=topics,
+    )
+
+
+def _run_and_roll_back(session, post_them, now):
+    """Run ``post_them(s)`` in a write unit, note what it wrote (or the error it raised), then roll it all
+    back: the outcome, and the database as it was."""
+    since = session.execute(select(func.coalesce(func.max(LedgerEntry.id), 0))).scalar_one()
+    session.commit()
+    outcome = {}
+    try:
+        with unit(session, write=True):
+            try:
+                post_them(session)
+            except (InsufficientFunds, InvalidAmount, InvalidInput, SameAccount) as e:
+                outcome["error"] = type(e)
+            else:
+                outcome.update(_written(session, since, now))
+            raise _Rollback
+    except _Rollback:
+        pass
+    return outcome
+
+
+@pytest.fixture
+def three_players(session, engine, make_player):
+    accounts_ = [make_player()[1] for _ in range(3)]
+    with unit(session, write=True):
+        mint = accounts.system_account_id(session)
+    return mint, accounts_
+
+
+def _entries_strategy(ids):
+    from hypothesis import strategies as st
+
+    pair = st.tuples(st.sampled_from(ids), st.sampled_from(ids)).filter(lambda p: p[0] != p[1])
+    entry = st.builds(
+        lambda p, amount, kind, units: ledger.Posting(from_account_id=p[0], to_account_id=p[1], amount=amount,
+                                                      type=kind, batch_count=units,
+                                                      description=f"{kind} of {amount}"),
+        pair, st.integers(min_value=1, max_value=700_000), st.sampled_from(["marketplace_batch", "transfer"]),
+        st.one_of(st.none(), st.integers(min_value=1, max_value=5_000_000_000)))
+    return st.lists(entry, min_size=1, max_size=25)
+
+
+def test_post_many_writes_exactly_what_single_posts_write(session, engine, three_players):
+    """Any sequence of entries among the mint and three players (some overdrawing an account partway): one
+    ``post_many`` writes exactly what that many ``post`` calls in one transaction write: the same balances,
+    caches and last updates, the same ledger rows in the same order, the same balance_history rows with the
+    same balance_after sequence, the same live topics; and where a post would be refused for want of money,
+    the batch is refused and writes nothing."""
+    from datetime import timedelta
+
+    from hypothesis import HealthCheck, given, settings
+
+    from economy_app.models import utcnow
+
+    mint, players = three_players
+    now = utcnow() + timedelta(minutes=1)
+    before = fingerprint(engine)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_entries_strategy([mint, *players]))
+    def check(entries):
+        def one_by_one(s):
+            for e in entries:
+                ledger.post(s, from_account_id=e.from_account_id, to_account_id=e.to_account_id, amount=e.amount,
+                            type=e.type, description=e.description, batch_count=e.batch_count, now=now)
+
+        single = _run_and_roll_back(session, one_by_one, now)
+        batched = _run_and_roll_back(session, lambda s: ledger.post_many(s, entries, now=now), now)
+        assert batched == single
+        assert fingerprint(engine) == before
+
+    check()
+
+
+def test_post_many_in_a_committed_unit_keeps_every_invariant(session, engine, three_players):
+    """A batch committed: the three copies agree, the balances sum to zero, the last balance_after of each
+    account is its balance, and the returned entries are the rows written, ids in the entries' order."""
+    mint, (a, b, c) = three_players
+    entries = [ledger.Posting(mint, a, 5_000, "marketplace_batch", batch_count=3),
+               ledger.Posting(a, mint, 1_200, "marketplace_batch", batch_count=3),
+               ledger.Posting(a, b, 1_003_800, "transfer"),  # all a has at that point
+               ledger.Posting(b, c, 1, "transfer"),
+               ledger.Posting(c, b, 1, "transfer")]  # c's entries net to zero
+    with unit(session, write=True):
+        posted = ledger.post_many(session, entries)
+    assert len(posted) == 5 and posted == sorted(posted)
+    rows = session.execute(select(LedgerEntry).order_by(LedgerEntry.id)).scalars().all()[-5:]
+    assert [(r.id, r.from_account_id, r.to_account_id, r.amount) for r in rows] == [
+        (i, e.from_account_id, e.to_account_id, e.amount) for i, e in zip(posted, entries, strict=True)]
+    assert accounts.get_balance(session, a) == 0 and accounts.get_balance(session, c) == 1_000_000
+    check_invariants(engine)
+
+
+@pytest.mark.parametrize("bad, error", [
+    (dict(amount=0), InvalidAmount),
+    (dict(amount=1.5), InvalidAmount),
+    (dict(amount=True), InvalidAmount),
+    (dict(type="gift"), InvalidInput),
+    (dict(to_account_id="from"), SameAccount),
+    (dict(batch_count=0), InvalidInput),
+    (dict(description="x" * 501), InvalidInput),
+    (dict(to_account_id=999_999), AccountNotFound),
+    (dict(amount=1_000_001), InsufficientFunds),  # a player's $10,000.00 and one cent
+])
+def test_post_many_refuses_what_post_refuses_and_writes_nothing(session, engine, three_players, bad, error):
+    mint, (a, b, _) = three_players
+    fields = dict(from_account_id=a, to_account_id=b, amount=100, type="transfer")
+    fields.update(bad)
+    if fields["to_account_id"] == "from":
+        fields["to_account_id"] = a
+    entries = [ledger.Posting(mint, b, 700, "marketplace_batch"), ledger.Posting(**fields)]
+    before = fingerprint(engine)
+    with pytest.raises(error):
+        with unit(session, write=True):
+            ledger.post_many(session, entries)
+    assert fingerprint(engine) == before
+    with pytest.raises(RuntimeError):
+        ledger.post_many(session, entries[:1])  # outside a write unit
+    with pytest.raises(InvalidInput), unit(session, write=True):
+        ledger.post_many(session, [dict(from_account_id=mint, to_account_id=b, amount=1, type="transfer")])
+
+
+def test_post_many_refuses_an_account_without_its_balances_row(session, engine, three_players):
+    from economy_app.models import Balance
+
+    mint, (a, _, _) = three_players
+    with engine.begin() as conn:
+        conn.execute(Balance.__table__.delete().where(Balance.__table__.c.account_id == a))
+    before = fingerprint(engine)
+    with pytest.raises(BalanceRecordMissing), unit(session, write=True):
+        ledger.post_many(session, [ledger.Posting(mint, a, 1, "marketplace_batch")])
+    assert fingerprint(engine) == before

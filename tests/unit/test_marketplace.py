@@ -131,19 +131,40 @@ def test_totals_accumulate_over_runs(session, engine, shop):
 def test_a_failure_in_the_middle_leaves_nothing(session, engine, shop, monkeypatch):
     before = fingerprint(engine)
     calls = {"n": 0}
-    real_post = marketplace.ledger.post
+    real_post_many = marketplace.ledger.post_many
 
-    def failing_post(*args, **kwargs):
+    def posts_then_fails(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:  # after the first company's two entries
-            raise RuntimeError("the power went out")
-        return real_post(*args, **kwargs)
+        posted = real_post_many(*args, **kwargs)  # every entry written, then
+        raise RuntimeError(f"the power went out after {len(posted)} entries")
 
-    monkeypatch.setattr(marketplace.ledger, "post", failing_post)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(marketplace.ledger, "post_many", posts_then_fails)
+    with pytest.raises(RuntimeError, match="after 4 entries"):
         marketplace.run_batch(session, rng=random.Random(2), budget=300_000)
-    assert calls["n"] == 3
+    assert calls["n"] == 1
     assert fingerprint(engine) == before
+
+
+def test_a_run_writes_exactly_what_two_posts_per_company_would(session, engine, shop, monkeypatch):
+    """The run posts its entries in one ``ledger.post_many``: the same seed run through that many single
+    ``ledger.post`` calls instead writes the same balances, ledger rows and balance_history rows."""
+    from economy_app.services import ledger
+    from tests.unit.test_ledger import _run_and_roll_back
+
+    now = utcnow()
+
+    def run(s):
+        marketplace.run_batch(s, rng=random.Random(4), budget=3_000_000, now=now)
+
+    def one_post_each(s, entries, *, now=None):
+        return [ledger.post(s, from_account_id=e.from_account_id, to_account_id=e.to_account_id, amount=e.amount,
+                            type=e.type, description=e.description, batch_count=e.batch_count, now=now)
+                for e in entries]
+
+    batched = _run_and_roll_back(session, run, now)
+    monkeypatch.setattr(marketplace.ledger, "post_many", one_post_each)
+    single = _run_and_roll_back(session, run, now)
+    assert len(batched["entries"]) == 4 and batched == single
 
 
 def test_no_products_no_entries(session, engine, make_player):

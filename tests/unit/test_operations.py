@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from economy_app.models import Balance, LedgerArchive, LedgerEntry, utcnow
+from economy_app.models import Balance, JobRun, LedgerArchive, LedgerEntry, utcnow
 from economy_app.services import accounts, admin, archive, users
 from economy_app.services.errors import AlreadyRunning, DuplicateRequest, NotAdmin
 from tests.support.db import check_invariants, fingerprint
@@ -62,7 +62,7 @@ def test_reconciliation_reports_and_auto_repair(session, engine, make_player, mo
     check_invariants(engine)
 
 
-def test_bulk_operations_cannot_run_twice_at_once(session):
+def test_bulk_operations_cannot_run_twice_at_once(session, engine):
     with admin.exclusive(session, "recalculate_all"):
         with pytest.raises(AlreadyRunning):
             with admin.exclusive(session, "recalculate_all"):
@@ -71,10 +71,78 @@ def test_bulk_operations_cannot_run_twice_at_once(session):
             pass
     with admin.exclusive(session, "recalculate_all"):  # released afterwards
         pass
-    later = utcnow() + admin.EXCLUSIVE_STALE + timedelta(seconds=1)
-    with admin.exclusive(session, "reconcile"):
-        with admin.exclusive(session, "reconcile", now=later):  # a stale claim (a crash) is taken over
+    J = JobRun.__table__
+    with engine.begin() as conn:  # a claim row whose holder died (killed before it could release it)
+        conn.execute(J.insert().values(job_name="admin:reconcile", slot="running",
+                                       started_at=utcnow() - timedelta(seconds=5), status="running"))
+    with admin.exclusive(session, "reconcile"):  # taken over at once: nobody holds it
+        with engine.connect() as conn:
+            [claim] = conn.execute(select(J.c.started_at).where(J.c.job_name == "admin:reconcile")).all()
+            assert claim.started_at > utcnow() - timedelta(seconds=5)  # the new holder's claim
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(J)).scalar_one() == 0
+
+
+def test_a_running_operation_is_never_taken_over(session, engine):
+    """(Attack 1, finding 7.) A claim used to be taken over once it was 10 minutes old, as "left behind by a
+    crash", even while its holder was alive and still working (an archive or a restore of ~20M entries):
+    the second operator's run then overlapped it. A claim lives exactly as long as its holder."""
+    from sqlmodel import Session
+
+    much_later = utcnow() + timedelta(days=1)
+    with Session(engine) as second:
+        with admin.exclusive(session, "ledger_archive"):  # alive and working, a day later
+            with pytest.raises(AlreadyRunning):
+                with admin.exclusive(second, "ledger_archive", now=much_later):
+                    pass
+        with admin.exclusive(second, "ledger_archive"):  # released: free
             pass
+
+
+def test_a_claim_lives_as_long_as_its_holders_process(db_url, engine):
+    """Another process (a second worker, the CLI) holds a claim: it is never taken over while that process
+    lives, however old the claim; the moment the process is killed (no chance to release anything), the
+    next claimer takes it over."""
+    import subprocess
+    import sys
+    import time
+
+    from sqlmodel import Session
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time\n"
+            "from sqlmodel import Session\n"
+            "from economy_app.db import make_engine\n"
+            "from economy_app.services import admin\n"
+            "with Session(make_engine(sys.argv[1])) as s, admin.exclusive(s, 'ledger_archive'):\n"
+            "    print('claimed', flush=True)\n"
+            "    time.sleep(120)\n"), db_url],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "claimed"
+        with Session(engine) as s:
+            with pytest.raises(AlreadyRunning):
+                with admin.exclusive(s, "ledger_archive", now=utcnow() + timedelta(days=1)):
+                    pass
+        holder.kill()
+        holder.wait(10)
+        J = JobRun.__table__
+        with engine.connect() as conn:  # the dead holder's claim row is still there
+            assert conn.execute(select(func.count()).select_from(J)
+                                .where(J.c.job_name == "admin:ledger_archive")).scalar_one() == 1
+        deadline = time.monotonic() + 10  # PostgreSQL ends the dead client's session (and its lock) at once
+        while True:
+            try:
+                with Session(engine) as s, admin.exclusive(s, "ledger_archive"):
+                    break
+            except AlreadyRunning:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+    finally:
+        holder.kill()
+        holder.wait(10)
 
 
 def test_pause_and_resume(session):
