@@ -34,7 +34,7 @@ from bench.ledger import seed  # noqa: E402
 from economy_app import migrate  # noqa: E402
 from economy_app.db import make_engine  # noqa: E402
 from economy_app.models import LedgerArchive, utcnow  # noqa: E402
-from economy_app.services import accounts, admin, archive, users  # noqa: E402
+from economy_app.services import accounts, admin, archive_files, users  # noqa: E402
 
 
 def timed(label, fn, rows):
@@ -114,7 +114,7 @@ def operations(args) -> None:
             timed("recalculate all", lambda: f"{admin.recalculate_all_balances(s).changed} changed", rows)
             timed("sync all", lambda: f"{admin.sync_all_balances(s).changed} changed", rows)
             result = timed("archive entries older than 45 days",
-                           lambda: archive.archive(s, before=utcnow() - timedelta(days=45), directory=Path(tmp)), rows)
+                           lambda: archive_files.archive(s, before=utcnow() - timedelta(days=45), directory=Path(tmp)), rows)
             rows[-1] = (rows[-1][0], rows[-1][1], f"{result.entries:,} entries, "
                                                   f"{result.path.stat().st_size // 1024:,} KiB file")
             timed("archive proof (checkpoints, file SHA-256 and count, ids)",
@@ -122,7 +122,7 @@ def operations(args) -> None:
             timed("reconcile (archived ledger)", lambda: f"{len(admin.reconcile(s))} drifts", rows)
             timed("recalculate all (archived ledger)",
                   lambda: f"{admin.recalculate_all_balances(s).changed} changed", rows)
-            timed("restore", lambda: f"{archive.restore(s, result.path).restored:,} entries", rows)
+            timed("restore", lambda: f"{archive_files.restore(s, result.path).restored:,} entries", rows)
             timed("reconcile (restored)", lambda: f"{len(admin.reconcile(s))} drifts", rows)
             timed("archive proof (restored)", lambda: f"{admin.check_archive(s).problems} problems", rows)
         engine.dispose()

@@ -146,7 +146,7 @@ def _print_archive_check(check) -> None:
 def _cmd_archive(args) -> int:
     from datetime import datetime
 
-    from economy_app.services import archive
+    from economy_app.services import archive_files
     try:
         before = datetime.fromisoformat(args.before)
     except ValueError:
@@ -154,7 +154,7 @@ def _cmd_archive(args) -> int:
         return 2
     with get_session() as s:
         result = _audited(s, "ledger archive", f"before {before:%Y-%m-%d %H:%M:%S}",
-                          lambda: archive.archive(s, before=before),
+                          lambda: archive_files.archive(s, before=before),
                           lambda r: f"{r.entries} entries, {r.path.name if r.path else 'no file'}",
                           exclusive_name=ARCHIVE_OPERATION)
     if result.path is None:
@@ -172,10 +172,10 @@ ARCHIVE_OPERATION = "ledger_archive"
 def _cmd_restore(args) -> int:
     from pathlib import Path
 
-    from economy_app.services import archive
+    from economy_app.services import archive_files
     path = Path(args.file)
     with get_session() as s:
-        r = _audited(s, "ledger restore", path.name[:100], lambda: archive.restore(s, path),
+        r = _audited(s, "ledger restore", path.name[:100], lambda: archive_files.restore(s, path),
                      lambda r: f"{r.restored} restored, {r.already_in_ledger} already in the ledger",
                      exclusive_name=ARCHIVE_OPERATION)
     origin = "a recorded archive file, SHA-256 verified" if r.known_file else \

@@ -40,7 +40,7 @@ from economy_app.money import format_cents
 from economy_app.services import ledger, live
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, AlreadyRunning, EconomyError, InvalidInput, NotAdmin
-from economy_app.services.ledger import insert_ignore
+from economy_app.db import insert_ignore
 
 accounts_t = Account.__table__
 balances_t = Balance.__table__
@@ -596,7 +596,7 @@ def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
         elif not Path(f["path"]).is_file():
             status = "missing"
         else:
-            from economy_app.services.archive import file_sha256
+            from economy_app.services.archive_files import file_sha256
 
             status = "ok" if file_sha256(Path(f["path"])) == f["sha256"] else "changed"
         checks.append(FileCheck(id=f["id"], name=f["name"], path=f["path"], sha256=f["sha256"], entries=f["entries"],

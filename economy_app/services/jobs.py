@@ -15,7 +15,7 @@ from sqlmodel import Session
 from economy_app.models import JobRun, utcnow
 from economy_app.services import live
 from economy_app.services._tx import unit
-from economy_app.services.ledger import insert_ignore
+from economy_app.db import insert_ignore
 
 job_runs_t = JobRun.__table__
 

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from economy_app.models import RateLimit
-from economy_app.services.ledger import insert_ignore
+from economy_app.db import insert_ignore
 
 limits_t = RateLimit.__table__
 

@@ -19,7 +19,7 @@ from economy_app.models import MarketplaceSettings, utcnow
 from economy_app.money import format_cents
 from economy_app.services._tx import unit
 from economy_app.services.errors import InvalidInput
-from economy_app.services.ledger import insert_ignore
+from economy_app.db import insert_ignore
 
 settings_t = MarketplaceSettings.__table__
 

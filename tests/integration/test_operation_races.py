@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from economy_app.db import make_engine
 from economy_app.models import Balance, Company, LedgerArchive, LedgerEntry, utcnow
-from economy_app.services import accounts, admin, archive, companies, users
+from economy_app.services import accounts, admin, archive_files, companies, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import AlreadyRunning, CompanyLimit
 from tests.support.db import check_invariants
@@ -133,7 +133,7 @@ def test_an_entry_committing_during_an_archive_run_is_never_lost(db_url, engine,
     event.listen(engine, "before_cursor_execute", at_the_worst_moment)
     try:
         with Session(engine) as s:
-            result = archive.archive(s, before=utcnow() + timedelta(hours=1), directory=tmp_path)
+            result = archive_files.archive(s, before=utcnow() + timedelta(hours=1), directory=tmp_path)
     finally:
         event.remove(engine, "before_cursor_execute", at_the_worst_moment)
         other.dispose()
@@ -157,7 +157,7 @@ def _one_archived_one_live(engine, directory):
     _, b = _player(engine, "bob")
     with Session(engine) as s:
         accounts.transfer(s, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
-        first = archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=directory)
+        first = archive_files.archive(s, before=utcnow() + timedelta(seconds=1), directory=directory)
         accounts.transfer(s, actor_id=alice, from_account_id=a, to_account_id=b, amount=7_000)
     assert first.entries == 3
     return first
@@ -205,11 +205,11 @@ def test_an_archive_run_during_a_restore_is_refused(engine, tmp_path):
 
     def restore():
         with Session(engine) as s:
-            assert archive.restore(s, first.path).restored == 3
+            assert archive_files.restore(s, first.path).restored == 3
 
     def archive_now():
         with Session(engine) as s:
-            archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path)
+            archive_files.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path)
 
     restorer, archiver = _while_the_restore_writes_checkpoints(engine, restore, archive_now)
     assert restorer.errors == []
@@ -217,7 +217,7 @@ def test_an_archive_run_during_a_restore_is_refused(engine, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [first.path.name]  # the refused run left no file
     with Session(engine) as s:
         assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
-        assert archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 4
+        assert archive_files.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 4
         assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
     check_invariants(engine)
 
@@ -229,10 +229,11 @@ def test_checkpoints_are_written_relatively(engine, tmp_path, monkeypatch):
     the first committed: no update is lost. (A restore that only read the checkpoint used to let the archive
     commit and then wrote its stale total over it.)"""
     from economy_app.services import ledger
+    from economy_app.services.ledger import archive as ledger_archive
 
     first = _one_archived_one_live(engine, tmp_path)
-    rows = archive.read_archive(first.path)
-    monkeypatch.setattr(ledger, "lock_archive", lambda s: None, raising=False)
+    rows = archive_files.read_archive(first.path)
+    monkeypatch.setattr(ledger_archive, "lock_archive", lambda s: None)
 
     def restore():
         with Session(engine) as s:
@@ -266,7 +267,7 @@ def test_reconciliation_during_an_archive_run_reports_no_false_problem(engine, t
 
     def archive_now():
         with Session(engine) as s:
-            assert archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 3
+            assert archive_files.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 3
 
     def between_the_counts_and_the_files(conn, cursor, statement, parameters, context, executemany):
         if not fired and "GROUP BY ledger_archive.file_id" in statement:

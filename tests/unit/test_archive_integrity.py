@@ -21,7 +21,7 @@ from economy_app.models import (
     LedgerEntry,
     utcnow,
 )
-from economy_app.services import accounts, admin, archive
+from economy_app.services import accounts, admin, archive_files
 from economy_app.services.errors import ArchiveFileMismatch, RestoreConflict, RestoreRefused
 from tests.support.db import check_invariants, fingerprint
 
@@ -52,7 +52,7 @@ def test_ids_are_never_reused_after_everything_is_archived(session, engine, two_
     alice, a, bob, b = two_players
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=500)
     first = _ids(engine, L)
-    result = archive.archive(session, before=utcnow() + SOON, directory=tmp_path)
+    result = archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path)
     assert result.entries == 3 and _count(engine, L) == 0
 
     entry = accounts.transfer(session, actor_id=bob, from_account_id=b, to_account_id=a, amount=100)
@@ -61,26 +61,26 @@ def test_ids_are_never_reused_after_everything_is_archived(session, engine, two_
         per_entry = conn.execute(select(H.c.ledger_id, func.count()).group_by(H.c.ledger_id)).all()
     assert sorted(n for _, n in per_entry) == [2] * 4
 
-    restored = archive.restore(session, result.path)
+    restored = archive_files.restore(session, result.path)
     assert restored.restored == 3 and _count(engine, A) == 0
     assert _ids(engine, L) == first | {entry.id}  # every entry is back, none dropped
     assert admin.reconcile(session) == [] and admin.check_archive(session).problems == 0
     check_invariants(engine)
-    assert archive.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 4  # archival still works
+    assert archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 4  # archival still works
     check_invariants(engine)
 
 
 def test_restore_refuses_an_id_taken_by_a_different_entry(session, engine, two_players, tmp_path):
     alice, a, bob, b = two_players
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=500)
-    result = archive.archive(session, before=utcnow() + SOON, directory=tmp_path)
+    result = archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path)
     taken = min(_ids(engine, A))
     with engine.begin() as conn:  # behind the app's back: a different entry under an archived id
         conn.execute(insert(L).values(id=taken, from_account_id=b, to_account_id=a, amount=1, type="adjustment",
                                       created_at=utcnow()))
     before = fingerprint(engine)
     with pytest.raises(RestoreConflict) as info:
-        archive.restore(session, result.path)
+        archive_files.restore(session, result.path)
     assert str(info.value) == (f"Nothing was restored: 1 entry of this file cannot be restored: entry {taken} is "
                                "in both the ledger and the archive (the ledger's differs from this file's).")
     assert fingerprint(engine) == before  # loud, and nothing changed: the archived entry is still archived
@@ -90,7 +90,7 @@ def test_restore_refuses_an_id_taken_by_a_different_entry(session, engine, two_p
     before = fingerprint(engine)
     with pytest.raises(RestoreConflict, match=f"entry {taken}: the ledger holds a different entry with this id "
                                               r"\(from_account_id"):
-        archive.restore(session, result.path)
+        archive_files.restore(session, result.path)
     assert fingerprint(engine) == before
 
 
@@ -106,7 +106,7 @@ def _rewrite(source, target, change=lambda rows: rows, level=9):
 def test_restore_refuses_a_changed_or_inconsistent_file(session, engine, two_players, tmp_path):
     alice, a, bob, b = two_players
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=500)
-    result = archive.archive(session, before=utcnow() + SOON, directory=tmp_path / "archive")
+    result = archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path / "archive")
     before = fingerprint(engine)
 
     def richer(rows):  # one entry now says 5,000 cents more
@@ -116,30 +116,30 @@ def test_restore_refuses_a_changed_or_inconsistent_file(session, engine, two_pla
     kept = shutil.copy(result.path, tmp_path / "original.jsonl.gz")
     _rewrite(kept, result.path, richer)  # the recorded file itself, edited
     with pytest.raises(ArchiveFileMismatch, match="has changed since it was written"):
-        archive.restore(session, result.path)
+        archive_files.restore(session, result.path)
     unknown = _rewrite(kept, tmp_path / "elsewhere.jsonl.gz", richer)  # an edited copy no record knows
     with pytest.raises(RestoreConflict, match="the archive holds a different entry"):
-        archive.restore(session, unknown)
+        archive_files.restore(session, unknown)
 
     def invented(rows):  # an entry that was never posted
         return rows + [dict(rows[-1], id=rows[-1]["id"] + 1000, idempotency_key=None)]
 
     with pytest.raises(RestoreConflict, match="in neither the ledger nor the archive"):
-        archive.restore(session, _rewrite(kept, tmp_path / "invented.jsonl.gz", invented))
+        archive_files.restore(session, _rewrite(kept, tmp_path / "invented.jsonl.gz", invented))
 
     def doubled(rows):
         return rows + rows[:1]
 
     with pytest.raises(RestoreConflict, match="appears twice"):
-        archive.restore(session, _rewrite(kept, tmp_path / "doubled.jsonl.gz", doubled))
+        archive_files.restore(session, _rewrite(kept, tmp_path / "doubled.jsonl.gz", doubled))
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(kept.read_bytes()[:40])
     with pytest.raises(RestoreRefused, match="not a readable archive file"):
-        archive.restore(session, broken)
+        archive_files.restore(session, broken)
     assert fingerprint(engine) == before
 
     # The same entries, written again (other bytes, no record): consistent, so they are restored.
-    same = archive.restore(session, _rewrite(kept, tmp_path / "recompressed.jsonl.gz", level=1))
+    same = archive_files.restore(session, _rewrite(kept, tmp_path / "recompressed.jsonl.gz", level=1))
     assert (same.restored, same.known_file) == (3, False)
     check_invariants(engine)
 
@@ -154,7 +154,7 @@ def test_archived_idempotency_keys_are_indexed(session, engine, two_players, tmp
                 "EXPLAIN QUERY PLAN SELECT id FROM ledger_archive WHERE idempotency_key = 'k'")))
         assert "ux_ledger_archive_idempotency_key" in plan, plan
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=5, idempotency_key="k1")
-    archive.archive(session, before=utcnow() + SOON, directory=tmp_path)
+    archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path)
     replay = accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=5,
                                idempotency_key="k1")
     assert _count(engine, L) == 0 and replay.idempotency_key == "k1"  # honoured from the archive, nothing moved
@@ -163,21 +163,21 @@ def test_archived_idempotency_keys_are_indexed(session, engine, two_players, tmp
 
 def test_every_archive_file_is_recorded_with_its_digest(session, engine, two_players, tmp_path):
     folder = tmp_path / "archive"
-    result = archive.archive(session, before=utcnow() + SOON, directory=folder)
+    result = archive_files.archive(session, before=utcnow() + SOON, directory=folder)
     with engine.connect() as conn:
         [f] = conn.execute(select(ArchiveFile.__table__)).mappings().all()
-    assert (f["name"], f["sha256"], f["entries"]) == (result.path.name, archive.file_sha256(result.path), 2)
+    assert (f["name"], f["sha256"], f["entries"]) == (result.path.name, archive_files.file_sha256(result.path), 2)
     assert f["path"] == str(result.path.resolve()) and (f["first_id"], f["last_id"]) == (1, 2)
     with engine.connect() as conn:
         assert set(conn.execute(select(A.c.file_id)).scalars()) == {f["id"]}
-    assert archive.archive(session, before=utcnow() + SOON, directory=folder).path is None  # nothing left
+    assert archive_files.archive(session, before=utcnow() + SOON, directory=folder).path is None  # nothing left
     assert _count(engine, ArchiveFile.__table__) == 1 and list(folder.iterdir()) == [result.path]
 
 
 def test_reconciliation_proves_the_archive(session, engine, two_players, tmp_path):
     alice, a, bob, b = two_players
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=700)
-    result = archive.archive(session, before=utcnow() + SOON, directory=tmp_path)
+    result = archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path)
     clean = admin.check_archive(session)
     assert (clean.problems, clean.archived_entries, clean.checkpoints) == (0, 3, 3)
     assert [f.status for f in clean.files] == ["ok"]
@@ -208,9 +208,9 @@ def _checkpoint_lost_an_update(session, engine, two_players, tmp_path) -> int:
     $70.00 too high and one entry short. Returns alice's account."""
     alice, a, bob, b = two_players
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
-    assert archive.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 3
+    assert archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 3
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=7_000)
-    assert archive.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 1
+    assert archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 1
     with engine.begin() as conn:
         conn.execute(update(C).where(C.c.account_id == a).values(balance=C.c.balance + 7_000,
                                                                  entries=C.c.entries - 1))

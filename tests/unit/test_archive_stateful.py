@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from economy_app.db import make_engine
 from economy_app.models import LedgerArchive, LedgerEntry, utcnow
-from economy_app.services import accounts, admin, archive, ledger, users
+from economy_app.services import accounts, admin, archive_files, ledger, users
 from economy_app.services.errors import RestoreConflict
 from tests.support.db import check_invariants, fingerprint, wipe
 
@@ -98,7 +98,7 @@ def make_machine(url: str, folder: Path):
             live = _rows(engine, L)
             times = sorted({row[ledger.LEDGER_COLUMNS.index("created_at")] for row in live.values()})
             cutoff = data.draw(st.sampled_from(times + [utcnow() + timedelta(seconds=1)]))
-            result = archive.archive(self.s, before=cutoff, directory=self.dir)
+            result = archive_files.archive(self.s, before=cutoff, directory=self.dir)
             assert result.entries == sum(1 for row in live.values()
                                          if row[ledger.LEDGER_COLUMNS.index("created_at")] < cutoff)
             if result.path is not None:
@@ -110,7 +110,7 @@ def make_machine(url: str, folder: Path):
             path = data.draw(st.sampled_from(self.files))
             in_file = {json.loads(line)["id"] for line in gzip.open(path, "rt")}
             archived_before = set(_rows(engine, A))
-            result = archive.restore(self.s, path)
+            result = archive_files.restore(self.s, path)
             assert result.known_file
             assert result.restored == len(in_file & archived_before)
             assert result.already_in_ledger == len(in_file - archived_before)
@@ -128,7 +128,7 @@ def make_machine(url: str, folder: Path):
                 f.writelines(json.dumps(r) + "\n" for r in rows)
             before = fingerprint(engine)
             with pytest.raises(RestoreConflict):
-                archive.restore(self.s, edited)
+                archive_files.restore(self.s, edited)
             assert fingerprint(engine) == before
 
         @rule(data=st.data(), everything=st.booleans())

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from economy_app.models import Balance, JobRun, LedgerArchive, LedgerEntry, utcnow
-from economy_app.services import accounts, admin, archive, users
+from economy_app.services import accounts, admin, archive_files, users
+from economy_app.services.ledger import archive as ledger_archive
 from economy_app.services.errors import AlreadyRunning, DuplicateRequest, NotAdmin
 from tests.support.db import check_invariants, fingerprint
 
@@ -175,7 +176,7 @@ def test_archive_and_restore_keep_every_balance(session, engine, make_player, tm
     accounts.transfer(session, actor_id=bob, from_account_id=b, to_account_id=a, amount=7)
     balances = {x: accounts.get_balance(session, x) for x in (a, b)}
 
-    result = archive.archive(session, before=utcnow() - timedelta(days=1), directory=tmp_path)
+    result = archive_files.archive(session, before=utcnow() - timedelta(days=1), directory=tmp_path)
     assert result.entries == 7 and result.path.exists() and result.path.suffix == ".gz"
     assert session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() == 1
     assert session.execute(select(func.count()).select_from(LedgerArchive)).scalar_one() == 7
@@ -186,11 +187,11 @@ def test_archive_and_restore_keep_every_balance(session, engine, make_player, tm
     with pytest.raises(DuplicateRequest):  # an archived idempotency key is still remembered
         accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=1,
                           idempotency_key="old-1")
-    assert archive.archive(session, before=utcnow() - timedelta(days=1), directory=tmp_path).entries == 0
+    assert archive_files.archive(session, before=utcnow() - timedelta(days=1), directory=tmp_path).entries == 0
 
-    restored = archive.restore(session, result.path)
+    restored = archive_files.restore(session, result.path)
     assert (restored.restored, restored.already_in_ledger, restored.known_file) == (7, 0, True)
-    again = archive.restore(session, result.path)  # already back: every entry is found, identical, in the ledger
+    again = archive_files.restore(session, result.path)  # already back: every entry is found, identical, in the ledger
     assert (again.restored, again.already_in_ledger) == (0, 7)
     assert session.execute(select(func.count()).select_from(LedgerArchive)).scalar_one() == 0
     assert {x: accounts.get_balance(session, x) for x in (a, b)} == balances
@@ -207,8 +208,8 @@ def test_archive_failure_leaves_nothing(session, engine, make_player, tmp_path, 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(archive.ledger, "_add_to_checkpoints", boom)  # fails after the file was written
+    monkeypatch.setattr(ledger_archive, "_add_to_checkpoints", boom)  # fails after the file was written
     folder = tmp_path / "archive"
     with pytest.raises(RuntimeError):
-        archive.archive(session, before=utcnow() + timedelta(days=1), directory=folder)
+        archive_files.archive(session, before=utcnow() + timedelta(days=1), directory=folder)
     assert fingerprint(engine) == before and list(folder.iterdir()) == []

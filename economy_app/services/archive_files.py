@@ -1,4 +1,4 @@
-"""Ledger archival: old entries to a compressed JSONL file and the ``ledger_archive`` table, with
+"""The operator's archival: old entries to a compressed JSONL file and the ``ledger_archive`` table, with
 per-account checkpoints so recalculation stays exact (checkpoint + later entries) and fast.
 
 The archive is provable:
