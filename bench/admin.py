@@ -34,7 +34,7 @@ from bench.ledger import seed  # noqa: E402
 from economy_app import migrate  # noqa: E402
 from economy_app.db import make_engine  # noqa: E402
 from economy_app.models import LedgerArchive, utcnow  # noqa: E402
-from economy_app.services import accounts, admin, archive_files, users  # noqa: E402
+from economy_app.services import accounts, archive_files, reconciliation, users  # noqa: E402
 
 
 def timed(label, fn, rows):
@@ -110,21 +110,21 @@ def operations(args) -> None:
         print(f"seeding {args.entries:,} entries ...", file=sys.stderr, flush=True)
         seed(engine, args.entries, random.Random(3))
         with Session(engine) as s:
-            timed("reconcile", lambda: f"{len(admin.reconcile(s))} drifts", rows)
-            timed("recalculate all", lambda: f"{admin.recalculate_all_balances(s).changed} changed", rows)
-            timed("sync all", lambda: f"{admin.sync_all_balances(s).changed} changed", rows)
+            timed("reconcile", lambda: f"{len(reconciliation.reconcile(s))} drifts", rows)
+            timed("recalculate all", lambda: f"{reconciliation.recalculate_all_balances(s).changed} changed", rows)
+            timed("sync all", lambda: f"{reconciliation.sync_all_balances(s).changed} changed", rows)
             result = timed("archive entries older than 45 days",
                            lambda: archive_files.archive(s, before=utcnow() - timedelta(days=45), directory=Path(tmp)), rows)
             rows[-1] = (rows[-1][0], rows[-1][1], f"{result.entries:,} entries, "
                                                   f"{result.path.stat().st_size // 1024:,} KiB file")
             timed("archive proof (checkpoints, file SHA-256 and count, ids)",
-                  lambda: f"{admin.check_archive(s).problems} problems", rows)
-            timed("reconcile (archived ledger)", lambda: f"{len(admin.reconcile(s))} drifts", rows)
+                  lambda: f"{reconciliation.check_archive(s).problems} problems", rows)
+            timed("reconcile (archived ledger)", lambda: f"{len(reconciliation.reconcile(s))} drifts", rows)
             timed("recalculate all (archived ledger)",
-                  lambda: f"{admin.recalculate_all_balances(s).changed} changed", rows)
+                  lambda: f"{reconciliation.recalculate_all_balances(s).changed} changed", rows)
             timed("restore", lambda: f"{archive_files.restore(s, result.path).restored:,} entries", rows)
-            timed("reconcile (restored)", lambda: f"{len(admin.reconcile(s))} drifts", rows)
-            timed("archive proof (restored)", lambda: f"{admin.check_archive(s).problems} problems", rows)
+            timed("reconcile (restored)", lambda: f"{len(reconciliation.reconcile(s))} drifts", rows)
+            timed("archive proof (restored)", lambda: f"{reconciliation.check_archive(s).problems} problems", rows)
         engine.dispose()
     print(f"\nAdmin operations over a {args.entries:,}-entry ledger (SQLite, WAL)\n")
     print("| operation | time | result |")

@@ -34,7 +34,7 @@ from sqlmodel import Session  # noqa: E402
 from economy_app import migrate  # noqa: E402
 from economy_app.db import WRITE_OPTION, make_engine  # noqa: E402
 from economy_app.models import Account, Balance, LedgerEntry, User, utcnow  # noqa: E402
-from economy_app.services import accounts, admin, ledger  # noqa: E402
+from economy_app.services import accounts, ledger, reconciliation  # noqa: E402
 
 PLAYERS = 1_000
 HOT_SHARE = 0.9  # share of entries that touch the hot account
@@ -215,8 +215,8 @@ def run_size(url: str, entries: int, args) -> dict:
     svc = statistics.median(service_transfers(engine, info, args.transfers, rng) for _ in range(3))
     raw = statistics.median(raw_transfers(engine, info, args.transfers, rng) for _ in range(3))
     with Session(engine) as s:
-        recalc_s, recalc = timed(lambda: admin.recalculate_all_balances(s))
-        reconcile_s, drifts = timed(lambda: admin.reconcile(s))
+        recalc_s, recalc = timed(lambda: reconciliation.recalculate_all_balances(s))
+        reconcile_s, drifts = timed(lambda: reconciliation.reconcile(s))
     assert recalc.changed == 0 and drifts == [], "the seeded economy should be consistent"
     engine.dispose()
     return {

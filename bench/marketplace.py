@@ -9,7 +9,7 @@
    (inserted past the listing limit, as if it did not exist) and against one with 30 (the limit), among
    100 other companies, over 20 runs: revenue, the spammer's best run against its cap.
 
-Usage: python bench/marketplace.py [--runs 3] [--database-url URL]
+Usage: python bench/marketplace_run.py [--runs 3] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from economy_app import migrate  # noqa: E402
 from economy_app.db import make_engine  # noqa: E402
 from economy_app.models import Account, Balance, Company, LedgerEntry, Product, User, utcnow  # noqa: E402
 from economy_app.money import format_cents  # noqa: E402
-from economy_app.services import accounts, marketplace  # noqa: E402
+from economy_app.services import accounts, marketplace_run  # noqa: E402
 
 SIZES = [(10_000, 1_000), (50_000, 5_000)]
 PRICES = {"$1.00-$500.00": (100, 50_000), "1 cent": (1, 1)}
@@ -83,7 +83,7 @@ class Database:
 
     def __init__(self, url: str | None):
         self.tmp = tempfile.TemporaryDirectory(prefix="economy-bench-")
-        self.url = url or f"sqlite:///{Path(self.tmp.name) / 'marketplace.db'}"
+        self.url = url or f"sqlite:///{Path(self.tmp.name) / 'marketplace_run.db'}"
         migrate.upgrade(self.url)
         self.engine = make_engine(self.url)
         if url:
@@ -145,11 +145,11 @@ def cost_table(args) -> None:
                     times, draws, posts, results = [], [], [], []
                     for run in range(args.runs):
                         t0 = time.perf_counter()
-                        marketplace.plan(s, rng=random.Random(run), budget=budget)
+                        marketplace_run.plan(s, rng=random.Random(run), budget=budget)
                         draws.append(time.perf_counter() - t0)
                         t0 = time.perf_counter()
                         with PostTimer() as timer:
-                            r = marketplace.run_batch(s, rng=random.Random(run), budget=budget)
+                            r = marketplace_run.run_batch(s, rng=random.Random(run), budget=budget)
                         times.append(time.perf_counter() - t0)
                         posts.append(timer.seconds)
                         results.append(r)
@@ -186,7 +186,7 @@ def fairness_table(args) -> None:
         budget = 3_000_000
         with Session(db.engine) as s:
             for run in range(20):
-                r = marketplace.run_batch(s, rng=random.Random(run), budget=budget,
+                r = marketplace_run.run_batch(s, rng=random.Random(run), budget=budget,
                                           now=utcnow() + timedelta(minutes=10 * run))
                 earned = dict(s.execute(select(LedgerEntry.to_account_id, LedgerEntry.amount)
                                         .where(LedgerEntry.type == "marketplace_batch",

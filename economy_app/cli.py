@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from economy_app.db import get_session
-from economy_app.money import format_cents
+from economy_app.money import format_cents, format_maybe_cents
 
 
 def _cmd_db_upgrade(args) -> int:
@@ -44,12 +44,8 @@ def _cmd_balance(args) -> int:
 def _print_repair(result) -> None:
     before, after = result.before, result.after
     print(f"account {after.account_id} ({after.name}): "
-          f"balances {_fmt(before.balances_value)} -> {_fmt(after.balances_value)}, "
-          f"cache {_fmt(before.cached_value)} -> {_fmt(after.cached_value)}, ledger {_fmt(after.ledger_value)}")
-
-
-def _fmt(cents: int | None) -> str:
-    return "missing" if cents is None else format_cents(cents)
+          f"balances {format_maybe_cents(before.balances_value)} -> {format_maybe_cents(after.balances_value)}, "
+          f"cache {format_maybe_cents(before.cached_value)} -> {format_maybe_cents(after.cached_value)}, ledger {format_maybe_cents(after.ledger_value)}")
 
 
 CLI = (None, "cli")  # who the audit log names for the operator's command line
@@ -58,8 +54,8 @@ CLI = (None, "cli")  # who the audit log names for the operator's command line
 def _audited(s, action: str, target: str, fn, describe=str, exclusive_name: str | None = None):
     """A repair or archive operation from the command line: written to the admin audit log (as "cli") in
     the same transaction as the operation; a failure is audited too."""
-    from economy_app.services import admin
-    return admin.audited(s, actor=CLI, action=action, target=target, fn=fn, describe=describe,
+    from economy_app.services import operations
+    return operations.audited(s, actor=CLI, action=action, target=target, fn=fn, describe=describe,
                          exclusive_name=exclusive_name)
 
 
@@ -72,35 +68,35 @@ def _describe_bulk(r) -> str:
 
 
 def _cmd_recalc(args) -> int:
-    from economy_app.services import admin
+    from economy_app.services import reconciliation
     with get_session() as s:
         if args.all:
-            r = _audited(s, "recalculate_all", "all accounts", lambda: admin.recalculate_all_balances(s),
+            r = _audited(s, "recalculate_all", "all accounts", lambda: reconciliation.recalculate_all_balances(s),
                          _describe_bulk, exclusive_name="recalculate_all")
             print(f"recalculated {r.accounts} accounts from the ledger: {r.changed} changed in {r.duration_ms} ms")
         else:
             _print_repair(_audited(s, "recalculate", f"account {args.account_id}",
-                                   lambda: admin.recalculate_balance(s, args.account_id), _describe_repair))
+                                   lambda: reconciliation.recalculate_balance(s, args.account_id), _describe_repair))
     return 0
 
 
 def _cmd_sync(args) -> int:
-    from economy_app.services import admin
+    from economy_app.services import reconciliation
     with get_session() as s:
         if args.all:
-            r = _audited(s, "sync_all", "all accounts", lambda: admin.sync_all_balances(s), _describe_bulk,
+            r = _audited(s, "sync_all", "all accounts", lambda: reconciliation.sync_all_balances(s), _describe_bulk,
                          exclusive_name="sync_all")
             print(f"synced {r.accounts} balances from the account cache: {r.changed} changed in {r.duration_ms} ms")
         else:
             _print_repair(_audited(s, "sync", f"account {args.account_id}",
-                                   lambda: admin.sync_balance_from_account(s, args.account_id), _describe_repair))
+                                   lambda: reconciliation.sync_balance_from_account(s, args.account_id), _describe_repair))
     return 0
 
 
 def _cmd_reconcile(args) -> int:
-    from economy_app.services import admin
+    from economy_app.services import reconciliation
     with get_session() as s:
-        report = admin.run_reconciliation(s, source="cli")
+        report = reconciliation.run_reconciliation(s, source="cli")
     drifts, check = report["drifts"], report["archive"]
     if not drifts:
         print(f"reconcile: every account agrees (balances = cache = ledger): {report['accounts_checked']} checked "
@@ -112,13 +108,13 @@ def _cmd_reconcile(args) -> int:
         print(header)
         print("-" * len(header))
         for d in drifts:
-            print(f"{d.account_id:>8}  {d.name[:24]:<24} {_fmt(d.balances_value):>16} {_fmt(d.cached_value):>16} "
-                  f"{_fmt(d.ledger_value):>16}")
+            print(f"{d.account_id:>8}  {d.name[:24]:<24} {format_maybe_cents(d.balances_value):>16} {format_maybe_cents(d.cached_value):>16} "
+                  f"{format_maybe_cents(d.ledger_value):>16}")
     totals = report["totals"]
     if totals.zero:
         print("money: the balances and the cached balances sum to $0.00 (no cent created or lost)")
     else:
-        print(f"money: the balances sum to {_fmt(totals.balances)} and the cached balances to {_fmt(totals.cache)}, "
+        print(f"money: the balances sum to {format_maybe_cents(totals.balances)} and the cached balances to {format_maybe_cents(totals.cache)}, "
               "not $0.00 (a cent was created or lost)")
     _print_archive_check(check)
     if report["withheld"]:
@@ -133,8 +129,8 @@ def _print_archive_check(check) -> None:
     if check.unfiled:
         print(f"  {check.unfiled:,} archived entries predate recorded files (checked through their checkpoints)")
     for c in check.checkpoint_drifts:
-        print(f"  checkpoint of account {c.account_id} ({c.name}): {_fmt(c.checkpoint)} over {c.checkpoint_entries:,}"
-              f" entries, but its archived entries sum to {_fmt(c.archived)} over {c.archived_entries:,}")
+        print(f"  checkpoint of account {c.account_id} ({c.name}): {format_maybe_cents(c.checkpoint)} over {c.checkpoint_entries:,}"
+              f" entries, but its archived entries sum to {format_maybe_cents(c.archived)} over {c.archived_entries:,}")
     for f in check.files:
         if f.status != "ok":
             print(f"  file {f.name}: {f.status} ({f.entries:,} entries written, {f.archived:,} archived, "
@@ -185,8 +181,9 @@ def _cmd_restore(args) -> int:
 
 
 def _cmd_seed(args) -> int:
+    from economy_app import config
     from economy_app.services import seed
-    if not seed.demo_enabled():
+    if not config.demo_enabled():
         print("seed: ECONOMY_DEMO=off: no demo world and no demo logins. Sign up in the game, then "
               "`economy make-admin USERNAME` for an admin.")
         return 0
@@ -221,22 +218,25 @@ def _cmd_make_admin(args) -> int:
 def _cmd_marketplace_run(args) -> int:
     import random
 
-    from economy_app.jobs.scheduler import marketplace_tick
     from economy_app.models import utcnow
+    from economy_app.services import schedule
 
     now = utcnow()
     rng = random.Random(args.seed) if args.seed is not None else None
-    tick = marketplace_tick(now, slot=f"manual-{now.isoformat(timespec='microseconds')}", rng=rng)
+    with get_session() as s:
+        tick = schedule.run_job(s, schedule.MARKETPLACE, now, slot=f"manual-{now.isoformat(timespec='microseconds')}",
+                                rng=rng)
     print(f"marketplace run {tick.run_id}: {tick.summary}")
     return 0
 
 
 def _cmd_prices_tick(args) -> int:
-    from economy_app.jobs.scheduler import PRICES, run_job
     from economy_app.models import utcnow
+    from economy_app.services import schedule
 
     now = utcnow()
-    tick = run_job(PRICES, now, slot=f"manual-{now.isoformat(timespec='microseconds')}")
+    with get_session() as s:
+        tick = schedule.run_job(s, schedule.PRICES, now, slot=f"manual-{now.isoformat(timespec='microseconds')}")
     print(f"price tick {tick.run_id}: {tick.summary}")
     return 0
 

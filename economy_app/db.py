@@ -137,3 +137,9 @@ def ids_in(s: Session, column, ids: Sequence[int]):
         return column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(BigInteger)))
     values = select(literal_column("value")).select_from(func.json_each(bindparam("ids", json.dumps(list(ids)))))
     return column.in_(values)
+
+
+def like_prefix(text: str) -> str:
+    """A LIKE pattern (``escape="\\"``) matching what starts with ``text``, lower-cased, its ``%``, ``_`` and ``\\``
+    taken literally: ``column.like(like_prefix(q), escape="\\")``."""
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

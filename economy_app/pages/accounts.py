@@ -11,7 +11,8 @@ from economy_app.services import accounts
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import AccountItem, account_item, parse_id
+from economy_app.display import AccountItem, account_item
+from economy_app.event_args import parse_id
 
 
 @private

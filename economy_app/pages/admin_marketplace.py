@@ -1,16 +1,17 @@
 """The admin page's "Marketplace settings" section: the public's budget range, the interval between runs,
 a company's cap, the listing limit and the hold for new listings. Stored in the database (every worker
-obeys them); every change is role-checked and audited in the service (marketplace_settings.update_settings)."""
+obeys them); every change is role-checked and audited in the service (operations.update_marketplace_settings)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from economy_app.money import AmountError, format_cents, parse_dollars
-from economy_app.services import admin, marketplace_settings
+from economy_app.services import marketplace_settings, operations
 from economy_app.services.errors import EconomyError
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import dollars_input, when
+from economy_app.display import when
+from economy_app.money import format_dollars_input
 
 INTEGER_FIELDS = {  # form field -> (setting, what to type)
     "interval": ("interval_seconds", "Interval: a whole number of seconds."),
@@ -55,7 +56,7 @@ class MarketSettingsState(AuthState):
         if user is None:
             return None
         try:
-            await run(admin.require_admin, user.id)
+            await run(operations.require_admin, user.id)
         except EconomyError:
             return None
         return user
@@ -63,7 +64,7 @@ class MarketSettingsState(AuthState):
     async def _fill(self) -> None:
         v = await run(marketplace_settings.view)
         st = v.settings
-        self.budget_min, self.budget_max = dollars_input(st.budget_min_cents), dollars_input(st.budget_max_cents)
+        self.budget_min, self.budget_max = format_dollars_input(st.budget_min_cents), format_dollars_input(st.budget_max_cents)
         self.interval, self.cap = str(st.interval_seconds), str(st.company_cap_percent)
         self.limit, self.hold = str(st.listing_limit), str(st.hold_seconds)
         self.source = (f"Last changed by {v.updated_by} at {when(v.updated_at)} UTC; "
@@ -92,7 +93,7 @@ class MarketSettingsState(AuthState):
         except ValueError as e:
             return rx.toast.error(str(e))
         try:
-            await run(marketplace_settings.update_settings, actor_id=user.id, **values)
+            await run(operations.update_marketplace_settings, actor_id=user.id, **values)
         except EconomyError as e:
             return rx.toast.error(str(e))
         await self._fill()

@@ -12,7 +12,8 @@ from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
-from economy_app.state.present import CompanyItem, company_item, form_text, text_arg
+from economy_app.display import CompanyItem, company_item
+from economy_app.event_args import form_text, text_arg
 
 DIRECTORY_PAGE = 20
 

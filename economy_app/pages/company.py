@@ -8,13 +8,13 @@ from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.components.countdown import marketplace_countdown
-from economy_app.jobs.scheduler import MARKETPLACE
 from economy_app.money import AmountError, format_cents, parse_dollars
-from economy_app.services import companies, products
+from economy_app.services import companies, products, schedule
 from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import ProductItem, form_text, market_note, parse_id, percent_text, product_item
+from economy_app.display import ProductItem, market_note, percent_text, product_item
+from economy_app.event_args import form_text, parse_id
 from economy_app.state.schedule import ScheduleState
 
 FORM_ERROR = "Fill in the form."
@@ -81,7 +81,7 @@ class CompanyState(AuthState):
         event = await self._refresh(user.id, parse_id(self.router.url.query_parameters.get("id", "")) or 0)
         if event is None:
             self._listen(user, topics.company(self.company_id), topics.account(self.account_id),
-                         topics.job(MARKETPLACE))
+                         topics.job(schedule.MARKETPLACE))
         return event
 
     @rx.event

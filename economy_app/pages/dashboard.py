@@ -13,7 +13,7 @@ from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import HistoryItem, history_item
+from economy_app.display import HistoryItem, history_item
 
 
 @private

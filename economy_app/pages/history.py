@@ -13,7 +13,8 @@ from economy_app.services import accounts, ledger
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import TYPE_LABELS, HistoryItem, day_range, history_item, parse_id, text_arg
+from economy_app.display import TYPE_LABELS, HistoryItem, history_item
+from economy_app.event_args import day_range, parse_id, text_arg
 
 PAGE_SIZE = 50
 ALL = "all"

@@ -9,7 +9,7 @@ from economy_app.components.layout import public_page
 from economy_app.services import auth as auth_service
 from economy_app.services.errors import EconomyError
 from economy_app.state.auth import AuthState, run
-from economy_app.state.present import form_text
+from economy_app.event_args import form_text
 
 
 class LoginState(AuthState):

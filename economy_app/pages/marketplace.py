@@ -7,13 +7,13 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.countdown import marketplace_countdown, notice
-from economy_app.jobs.scheduler import MARKETPLACE
-from economy_app.services import companies, products
+from economy_app.services import companies, products, schedule
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
-from economy_app.state.present import ProductItem, parse_id, product_item, text_arg
+from economy_app.display import ProductItem, product_item
+from economy_app.event_args import parse_id, text_arg
 from economy_app.state.schedule import ScheduleState
 
 PAGE_SIZE = 24
@@ -40,7 +40,7 @@ class MarketplaceState(PagedList, AuthState):
                                      sort=self.sort, page=self.page, page_size=PAGE_SIZE)
         self.items = [product_item(p) for p in rows]
         self.loaded = True
-        self._listen(user, topics.job(MARKETPLACE))
+        self._listen(user, topics.job(schedule.MARKETPLACE))
         return None
 
     @rx.event

@@ -8,10 +8,10 @@ from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.money import format_cents
-from economy_app.services import market
+from economy_app.services import stock_views
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import PositionItem, position_item
+from economy_app.display import PositionItem, position_item
 
 
 @private
@@ -27,7 +27,7 @@ class PortfolioState(AuthState):
         user = await self._current_user()
         if user is None:
             return await self._to_login()
-        positions = await run(market.portfolio, user.id)
+        positions = await run(stock_views.portfolio, user.id)
         self.items = [position_item(p) for p in positions]
         self.total_value = format_cents(sum(p.value_cents for p in positions))
         gain = sum(p.gain_cents for p in positions)
@@ -57,7 +57,7 @@ class LeaderboardState(AuthState):
         if user is None:
             return await self._to_login()
         self._listen(user, topics.ECONOMY, topics.MARKET)
-        b = await run(market.leaderboard)
+        b = await run(stock_views.leaderboard)
         self.players = [{"rank": str(i), "name": n, "worth": format_cents(w), "cash": format_cents(c),
                          "held": format_cents(h), "owed": format_cents(o)}
                         for i, (n, w, c, h, o) in enumerate(b.players, 1)]

@@ -17,7 +17,8 @@ from economy_app.services import accounts
 from economy_app.services.errors import EconomyError, InsufficientFunds, InvalidAmount
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import AccountItem, account_item, check_amount_text, parse_id, send_preview, text_arg
+from economy_app.display import AccountItem, account_item, send_preview
+from economy_app.event_args import check_amount_text, parse_id, text_arg
 
 DESCRIPTION_MAX = accounts.MAX_TRANSFER_DESCRIPTION
 

@@ -9,29 +9,23 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.money import format_cents, parse_whole
-from economy_app.services import accounts, market, stocks
+from economy_app.services import accounts, stock_trading, stock_views
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
-from economy_app.state.present import (
-    StockItem,
-    change_text,
-    parse_id,
-    percent_text,
-    price_text,
-    stock_item,
-    text_arg,
-)
+from economy_app.display import StockItem, change_text, percent_text, stock_item
+from economy_app.event_args import parse_id, text_arg
+from economy_app.money import format_price
 
 PAGE_SIZE = 20
-RANGE_KEYS = list(market.RANGES)
+RANGE_KEYS = list(stock_views.RANGES)
 
 
 @private
 class StocksState(PagedList, AuthState):
     page_size = PAGE_SIZE
-    sorts = market.MARKET_SORTS
+    sorts = stock_views.MARKET_SORTS
     loaded: bool = False
     sort: str = "market_cap"
     items: list[StockItem] = []
@@ -40,7 +34,7 @@ class StocksState(PagedList, AuthState):
         user = await self._current_user()
         if user is None:
             return await self._to_login()
-        rows, self.total = await run(market.overview, sort=self.sort, page=self.page, page_size=PAGE_SIZE)
+        rows, self.total = await run(stock_views.overview, sort=self.sort, page=self.page, page_size=PAGE_SIZE)
         self.items = [stock_item(r) for r in rows]
         self.loaded = True
         self._listen(user, topics.MARKET)
@@ -85,12 +79,12 @@ class StockState(AuthState):
 
     async def _refresh(self):
         try:
-            d = await run(market.stock_detail, self.company_id)
-            points = await run(market.price_series, self.company_id, self.range_key)
+            d = await run(stock_views.stock_detail, self.company_id)
+            points = await run(stock_views.price_series, self.company_id, self.range_key)
         except EconomyError as e:
             self.error, self.loaded = str(e), True
             return rx.toast.error(str(e))
-        self.name, self.ticker, self.price = d.name, d.ticker, price_text(d.price_micros)
+        self.name, self.ticker, self.price = d.name, d.ticker, format_price(d.price_micros)
         self.change, self.change_sign = change_text(d.change_permille), (d.change_permille > 0) - (d.change_permille < 0)
         self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
@@ -99,7 +93,7 @@ class StockState(AuthState):
         self.holders = [{"name": h.name, "shares": f"{h.shares:,}", "percent": percent_text(h.percent_permille)}
                         for h in d.shareholders]
         self.trades = [{"at": t.at.strftime("%m-%d %H:%M:%S"), "side": t.side, "shares": f"{t.shares:,}",
-                        "price": price_text(t.price_micros), "total": format_cents(t.total_cents),
+                        "price": format_price(t.price_micros), "total": format_cents(t.total_cents),
                         "account": t.account_name} for t in d.trades]
         self.error, self.loaded = "", True
         return None
@@ -137,7 +131,7 @@ class StockState(AuthState):
 
     @rx.event
     async def set_range(self, key: str):
-        if isinstance(key, str) and key in market.RANGES:
+        if isinstance(key, str) and key in stock_views.RANGES:
             self.range_key = key
         return await self._refresh()
 
@@ -150,15 +144,15 @@ class StockState(AuthState):
             self.preview, self.preview_error = "", "Enter a whole number of shares." if self.shares_text else ""
             return
         try:
-            q = await run(stocks.quote, self.company_id, self.side, shares)
+            q = await run(stock_trading.quote, self.company_id, self.side, shares)
         except EconomyError as e:
             self.preview, self.preview_error = "", str(e)
             return
         verb = "cost" if q.side == "buy" else "pay you"
         self.preview_error = ""
         self.preview = (f"{q.shares:,} shares {verb} {format_cents(q.total_cents)} "
-                        f"({price_text(q.price_micros)} a share on average); "
-                        f"the price then is {price_text(q.new_price_micros)}.")
+                        f"({format_price(q.price_micros)} a share on average); "
+                        f"the price then is {format_price(q.new_price_micros)}.")
 
     @rx.event
     async def set_shares(self, text: str):
@@ -189,7 +183,7 @@ class StockState(AuthState):
             return
         self.busy = True
         yield
-        fn = stocks.buy if self.side == "buy" else stocks.sell
+        fn = stock_trading.buy if self.side == "buy" else stock_trading.sell
         try:
             r = await run(fn, actor_id=user.id, account_id=parse_id(self.account_id) or 0,
                           company_id=self.company_id, shares=shares)

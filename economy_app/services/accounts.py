@@ -13,8 +13,9 @@ from sqlalchemy import bindparam, case, func, select
 from sqlmodel import Session
 
 from economy_app import config
+from economy_app.money import format_decimal
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
-from economy_app.services import ledger
+from economy_app.services import ledger, net_worth
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
 
@@ -309,11 +310,9 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
     """Everything the dashboard shows, for the logged-in player only."""
     views = list_accounts(s, user_id)
     personal = next((v for v in views if v.kind == "personal"), None)
-    from economy_app.services import market  # (market reads accounts: import here, not at the top)
-
     rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
-    held = market.holdings_value(s, [v.id for v in views])
-    owed = market.owed_to_shareholders(s, user_id)
+    held = net_worth.holdings_value(s, [v.id for v in views])
+    owed = net_worth.owed_to_shareholders(s, user_id)
     return Dashboard(accounts=views, net_worth=sum(v.balance for v in views) + held - owed, holdings=held,
                      owed=owed, personal_balance=personal.balance if personal else 0,
                      personal_account_id=personal.id if personal else None, recent=rows,
@@ -363,7 +362,7 @@ def history_csv(s: Session, user_id: int, account_id: int | None = None, *, type
                 break
             writer.writerow([r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.account_id, csv_cell(r.type),
                              csv_cell(r.counterpart_name), csv_cell(r.description or ""),
-                             cents_to_decimal(r.signed_amount), r.batch_count or ""])
+                             format_decimal(r.signed_amount), r.batch_count or ""])
             count += 1
         if truncated or len(page) < 500:
             break
@@ -382,10 +381,3 @@ def csv_cell(text: str) -> str:
     a ';' or a tab) and, after any blanks, a formula character follows, an apostrophe goes before it (OWASP's CSV
     injection advice, for every list separator). Player-chosen names and descriptions go through here."""
     return _FORMULA_START.sub(r"\1'", text)
-
-
-def cents_to_decimal(cents: int) -> str:
-    """-123456 -> '-1234.56' (integer arithmetic; for files, not for display)."""
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{frac:02d}"

@@ -12,11 +12,11 @@ Abuse limits live in ``rate_limits`` (services/limits.py), so every worker sees 
   address never locks out the victim logging in from elsewhere. Each attempt is
   counted in one locked write *before* the slow password hash, so attempts sent at
   once are counted one after another: after ``FREE_FAILURES`` for a (username,
-  address) pair, or ``address_free_failures()`` for an address, the next attempt must
+  address) pair, or ``config.login_address_failures()`` for an address, the next attempt must
   wait, twice as long after each further failure (up to 5 minutes). A success clears
   the pair's count and takes its own attempt back from the address's. A quiet hour
   forgets a count.
-- Sign-ups are counted per client address: at most ``signups_per_address()`` in
+- Sign-ups are counted per client address: at most ``config.signups_per_address()`` in
   ``signup_window()``, checked and counted in the same write as the new user.
 
 An IPv6 client counts by its /56 (one subscriber's prefix) and by its /48, which allows
@@ -26,7 +26,6 @@ An IPv6 client counts by its /56 (one subscriber's prefix) and by its /48, which
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, select
 from sqlmodel import Session
 
+from economy_app import config
 from economy_app.models import AuthSession, User, utcnow
 from economy_app.services import accounts, limits, live, users
 from economy_app.services._tx import unit
@@ -48,22 +48,8 @@ FORGET_AFTER = timedelta(hours=1)  # a login count with no attempt for this long
 GENERIC_FAILURE = "Invalid username or password."
 
 
-def session_days() -> int:
-    return int(os.environ.get("ECONOMY_SESSION_DAYS", 14))
-
-
-def address_free_failures() -> int:
-    """Failed logins one client address may make, over every username, before it must wait."""
-    return int(os.environ.get("ECONOMY_LOGIN_ADDRESS_FAILURES", 20))
-
-
-def signups_per_address() -> int:
-    """Sign-ups one client address may make per window; 0 turns the limit off."""
-    return int(os.environ.get("ECONOMY_SIGNUPS_PER_ADDRESS", 3))
-
-
 def signup_window() -> timedelta:
-    return timedelta(hours=float(os.environ.get("ECONOMY_SIGNUP_WINDOW_HOURS", 24)))
+    return timedelta(hours=config.signup_window_hours())
 
 
 @dataclass(frozen=True)
@@ -97,7 +83,7 @@ def _start_session(s: Session, user: User, now: datetime) -> LoginResult:
     token = secrets.token_urlsafe(32)
     with unit(s, write=True):
         s.execute(sessions_t.insert().values(user_id=user.id, token_hash=_hash(token), created_at=now,
-                                              expires_at=now + timedelta(days=session_days())))
+                                              expires_at=now + timedelta(days=config.session_days())))
         accounts.initialize_account(s, user.id)
     return LoginResult(token=token, user=_session_user(user))
 
@@ -113,10 +99,10 @@ def _signup_refusal(limit: int, window: timedelta, factor: int = 1) -> SignupLim
 def signup(s: Session, username: str, password: str, *, display_name: str | None = None,
            client: str | None = None, now: datetime | None = None) -> LoginResult:
     """Create a player and log them in (their account opens with $10,000). At most
-    ``signups_per_address()`` sign-ups per client address in ``signup_window()`` (an IPv6 address: per /56,
+    ``config.signups_per_address()`` sign-ups per client address in ``signup_window()`` (an IPv6 address: per /56,
     and ``limits.SITE_FACTOR`` times that per /48)."""
     now = now or utcnow()
-    limit, window = signups_per_address(), signup_window()
+    limit, window = config.signups_per_address(), signup_window()
     keys = sorted((f"signup:{key}", factor) for key, factor in limits.client_keys(client))
 
     def count_signup(s: Session) -> None:  # in the user's own write unit, before the insert
@@ -177,7 +163,7 @@ def login(s: Session, username: str, password: str, *, client: str | None = None
         raise LoginFailed(GENERIC_FAILURE)  # no account can match: nothing to count, nothing to hash
     keys = limits.client_keys(client)  # the address (IPv6: its /56) first, then an IPv6 address's /48
     pair = f"login:user:{name.lower()}|{keys[0][0]}"
-    overall = [(f"login:addr:{key}", address_free_failures() * factor) for key, factor in keys]
+    overall = [(f"login:addr:{key}", config.login_address_failures() * factor) for key, factor in keys]
     _attempt(s, [(pair, FREE_FAILURES), *overall], now)
     user = users.authenticate(s, name, password)  # slow hash: outside any write lock, the attempt counted
     if user is None:

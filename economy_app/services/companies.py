@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -11,6 +10,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from economy_app import config
 from economy_app.models import (
     MICROS_PER_CENT,
     Account,
@@ -41,10 +41,6 @@ PUBLIC_THRESHOLD_CENTS = 5_000_000  # a private company above $50,000 goes publi
 TOTAL_SHARES = 1_000_000
 MIN_SHARE_PRICE_MICROS = 10_000  # $0.01
 DIRECTORY_SORTS = ("name", "ticker", "balance", "newest")
-
-
-def max_companies() -> int:
-    return int(os.environ.get("ECONOMY_MAX_COMPANIES", 5))
 
 
 # --------------------------------------------------------------------------- validation
@@ -198,7 +194,7 @@ def create_company(s: Session, *, owner_id: int, name: str, ticker: str, descrip
         lock_user(s, owner_id)  # the count below, then the insert, one founding at a time per player
         owned = s.execute(select(func.count()).select_from(companies_t)
                           .where(companies_t.c.owner_id == owner_id)).scalar_one()
-        if owned >= max_companies():
+        if owned >= config.max_companies():
             raise CompanyLimit(f"You already run {owned} companies, the most one player may found.")
         if s.execute(select(companies_t.c.id).where(companies_t.c.ticker == ticker)).first() is not None:
             raise TickerTaken(f"The ticker {ticker} is taken.")

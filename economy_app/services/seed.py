@@ -6,7 +6,6 @@ Its players log in with a password everybody knows, so it is for a local demo on
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
 from datetime import timedelta
@@ -22,11 +21,6 @@ DEMO_PASSWORD = "demo-password"
 DEMO_PLAYERS = ("alice", "bob", "carol")
 DEMO_TRANSFERS = (("alice", "bob", 125_000, "Rent"), ("bob", "carol", 4_250, "Coffee beans"),
                   ("carol", "alice", 99_999, "Consulting"))
-
-
-def demo_enabled() -> bool:
-    """False when ECONOMY_DEMO is off (or 0, false, no): no demo players, no demo logins."""
-    return os.environ.get("ECONOMY_DEMO", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 def is_empty(s: Session) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 
@@ -12,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from economy_app import config
 from economy_app.models import ROLES, User, utcnow
 from economy_app.services._tx import unit
 from economy_app.services.names import check_not_reserved
@@ -24,7 +24,7 @@ MAX_PASSWORD = 256
 
 def _hasher() -> PasswordHasher:
     # ECONOMY_PASSWORD_PROFILE=cheapest is for test suites that create many users.
-    if os.environ.get("ECONOMY_PASSWORD_PROFILE") == "cheapest":
+    if config.cheap_password_hashing():
         return PasswordHasher.from_parameters(profiles.CHEAPEST)
     return PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from dataclasses import dataclass
 
 import reflex as rx
@@ -35,7 +34,7 @@ from economy_app.services import live as topics_
 log = logging.getLogger(__name__)
 
 GATHER_SECONDS = 0.05
-POLL_SECONDS = float(os.environ.get("ECONOMY_LIVE_POLL_SECONDS", "0.1"))
+POLL_SECONDS = config.live_poll_seconds()
 PRUNE_SECONDS = 60.0
 # Global topics: at most one wave every so many seconds, whatever the number of changes.
 SLOW = {topics_.MARKET: 1.0, topics_.ECONOMY: 3.0}

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from economy_app.models import Account, AdminAudit, Balance
 from economy_app.pages.admin import AdminState
-from economy_app.services import admin, users
+from economy_app.services import operations, reconciliation, schedule, users
 from tests.e2e.helpers import PASSWORD, Truth, crafted_events, log_in, sign_up, unique
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +48,7 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
         conn.execute(update(A).where(A.c.id == y).values(balance=1))
         conn.execute(B.delete().where(B.c.account_id == z))
     with Session(truth.engine) as s:
-        assert {d.account_id for d in admin.reconcile(s)} == {x, y, z}
+        assert {d.account_id for d in reconciliation.reconcile(s)} == {x, y, z}
 
     log_in(page, base, make_admin(truth))
     page.click("#nav-admin")
@@ -72,7 +72,7 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
     page.click("#admin-reconcile")
     expect(page.locator("#admin-clean")).to_be_visible()
     with Session(truth.engine) as s:
-        assert admin.reconcile(s) == []
+        assert reconciliation.reconcile(s) == []
     expect(page.locator(".audit-row").first).to_contain_text("reconcile")
     assert page.locator(".audit-row", has_text="recalculate").count() >= 2
     # Beside the three copies, the archive's proof (nothing archived here: nothing differs).
@@ -83,7 +83,7 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
 
     # Another admin's "Sync all" is running (its claim, held by another process, as on any worker): this tab
     # is told so, and is free again afterwards (no progress bar left, the buttons enabled).
-    with Session(truth.engine) as other_admin, admin.exclusive(other_admin, "sync_all"):
+    with Session(truth.engine) as other_admin, operations.exclusive(other_admin, "sync_all"):
         page.click("#admin-sync_all")
         told = page.get_by_role("region", name="Notifications").get_by_text(
             "That operation is already running. Wait for it to finish.")
@@ -120,8 +120,8 @@ def test_crafted_admin_events_from_a_player_are_refused(app_server, page, truth)
     ])
     assert any("Only admins can do that." in r for r in replies), replies[:3]
     with Session(truth.engine) as s:
-        assert {d.account_id for d in admin.reconcile(s)} >= {mine}  # nothing was repaired
+        assert {d.account_id for d in reconciliation.reconcile(s)} >= {mine}  # nothing was repaired
         assert s.execute(select(func.count()).select_from(AdminAudit)).scalar_one() == audits
-        assert admin.job_paused(s, "marketplace") is False
+        assert schedule.job_paused(s, "marketplace") is False
     with truth.engine.begin() as conn:  # tidy up for the tests after this one
         conn.execute(update(B).where(B.c.account_id == mine).values(balance=B.c.balance - 99))

@@ -13,9 +13,9 @@ from sqlmodel import Session
 
 from economy_app.models import Company, Product
 from economy_app.money import format_cents
-from economy_app.services import accounts, companies, ledger, stocks, users
+from economy_app.services import accounts, companies, ledger, stock_trading, users
 from economy_app.services._tx import unit
-from economy_app.state.present import price_text
+from economy_app.money import format_price
 from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import Truth, choose_recipient, sign_up, unique
 from tests.e2e.test_companies import add_product, found_company, ticker_for
@@ -102,10 +102,10 @@ def test_stock_page_updates_after_another_players_trade(app_server, browser, tru
     expect(viewer.locator(".trade-row")).to_have_count(0)
 
     with Session(truth.engine) as s:
-        result = stocks.buy(s, actor_id=trader, account_id=trader_account, company_id=view.id, shares=10_000)
+        result = stock_trading.buy(s, actor_id=trader, account_id=trader_account, company_id=view.id, shares=10_000)
     expect(viewer.locator(".trade-row")).to_have_count(1, timeout=5_000)
-    expect(viewer.locator("#stock-price")).to_have_text(price_text(result.new_price_micros))
-    assert price_text(result.new_price_micros) != price_before
+    expect(viewer.locator("#stock-price")).to_have_text(format_price(result.new_price_micros))
+    assert format_price(result.new_price_micros) != price_before
     viewer_ctx.close()
 
 

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from economy_app.models import Company, Holding
 from economy_app.money import format_cents, parse_dollars
-from economy_app.services import accounts, marketplace
+from economy_app.services import accounts, marketplace_run
 from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import Truth, sign_up, unique
 from tests.e2e.test_companies import add_product, found_company, ticker_for
@@ -37,7 +37,7 @@ def test_a_company_goes_public_and_is_traded(app_server, browser):
     company_id = int(founder.url.split("id=")[1])
     # Priced at the market's typical price, the public's favourite (other tests' products are on sale too).
     with Session(truth.engine) as s:
-        typical = marketplace.plan(s, rng=random.Random(0)).typical or 100_00
+        typical = marketplace_run.plan(s, rng=random.Random(0)).typical or 100_00
     add_product(founder, "Bridge", f"{typical // 100}.{typical % 100:02d}")
     expect(founder.locator(".product-row")).to_have_count(1)
 

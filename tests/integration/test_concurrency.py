@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from economy_app.models import LedgerEntry, StockTrade
-from economy_app.services import accounts, companies, ledger, stocks, users
+from economy_app.services import accounts, companies, ledger, stock_trading, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import InsufficientFunds, TradeRefused
 from tests.support.db import check_invariants
@@ -106,7 +106,7 @@ def test_sixteen_trades_sent_at_once_pass_no_more_than_three(engine):
         start.wait(20)
         with Session(engine) as s:
             try:
-                stocks.buy(s, actor_id=trader, account_id=account, company_id=company.id, shares=10)
+                stock_trading.buy(s, actor_id=trader, account_id=account, company_id=company.id, shares=10)
             except TradeRefused as e:
                 refused.append(e)
 

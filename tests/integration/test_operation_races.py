@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from economy_app.db import make_engine
 from economy_app.models import Balance, Company, LedgerArchive, LedgerEntry, utcnow
-from economy_app.services import accounts, admin, archive_files, companies, users
+from economy_app.services import accounts, archive_files, companies, operations, reconciliation, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import AlreadyRunning, CompanyLimit
 from tests.support.db import check_invariants
@@ -70,10 +70,10 @@ def _all_at_once(engine, hook_name: str, hook, runs: list[tuple]) -> None:
 
 
 REPAIRS = {
-    "recalculate one": lambda s, account: admin.recalculate_balance(s, account),
-    "recalculate all": lambda s, account: admin.recalculate_all_balances(s),
-    "AUTO_REPAIR": lambda s, account: admin.run_reconciliation(s, source="scheduler", auto_repair=True),
-    "sync one": lambda s, account: admin.sync_balance_from_account(s, account),
+    "recalculate one": lambda s, account: reconciliation.recalculate_balance(s, account),
+    "recalculate all": lambda s, account: reconciliation.recalculate_all_balances(s),
+    "AUTO_REPAIR": lambda s, account: reconciliation.run_reconciliation(s, source="scheduler", auto_repair=True),
+    "sync one": lambda s, account: reconciliation.sync_balance_from_account(s, account),
 }
 
 
@@ -102,10 +102,10 @@ def test_a_repair_never_overwrites_a_transfer_in_flight(engine, repair):
     t.join()
     assert t.errors == []
     with Session(engine) as s:
-        alice_now = admin.account_copies(s, a)
+        alice_now = reconciliation.account_copies(s, a)
         assert (alice_now.balances_value, alice_now.cached_value, alice_now.ledger_value) == (100_000, 100_000,
                                                                                             100_000)  # $1,000.00
-        assert admin.reconcile(s) == []
+        assert reconciliation.reconcile(s) == []
 
 
 @pytest.mark.parametrize("moment", ["INSERT INTO ledger_archive (", "DELETE FROM ledger "])
@@ -148,7 +148,7 @@ def test_an_entry_committing_during_an_archive_run_is_never_lost(db_url, engine,
     assert live | archived == set(range(1, max(live | archived) + 1))  # every entry ever posted is somewhere
     assert late[0] in live  # the late entry was not in the run's selection: it waits for the next one
     with Session(engine) as s:
-        assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
+        assert reconciliation.reconcile(s) == [] and reconciliation.check_archive(s).problems == 0
 
 
 def _one_archived_one_live(engine, directory):
@@ -216,9 +216,9 @@ def test_an_archive_run_during_a_restore_is_refused(engine, tmp_path):
     assert [type(e) for e in archiver.errors] == [AlreadyRunning]
     assert sorted(p.name for p in tmp_path.iterdir()) == [first.path.name]  # the refused run left no file
     with Session(engine) as s:
-        assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
+        assert reconciliation.reconcile(s) == [] and reconciliation.check_archive(s).problems == 0
         assert archive_files.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 4
-        assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
+        assert reconciliation.reconcile(s) == [] and reconciliation.check_archive(s).problems == 0
     check_invariants(engine)
 
 
@@ -248,7 +248,7 @@ def test_checkpoints_are_written_relatively(engine, tmp_path, monkeypatch):
     restorer, archiver = _while_the_restore_writes_checkpoints(engine, restore, archive_now)
     assert restorer.errors == [] and archiver.errors == []
     with Session(engine) as s:
-        assert admin.reconcile(s) == [] and admin.check_archive(s).checkpoint_drifts == []
+        assert reconciliation.reconcile(s) == [] and reconciliation.check_archive(s).checkpoint_drifts == []
     check_invariants(engine)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(A)).scalar_one() == 1  # the $70.00, archived
@@ -277,13 +277,13 @@ def test_reconciliation_during_an_archive_run_reports_no_false_problem(engine, t
     event.listen(engine, "after_cursor_execute", between_the_counts_and_the_files)
     try:
         with Session(engine) as s:
-            report = admin.run_reconciliation(s, source="scheduler")
+            report = reconciliation.run_reconciliation(s, source="scheduler")
     finally:
         event.remove(engine, "after_cursor_execute", between_the_counts_and_the_files)
     assert fired and not fired[0].is_alive() and fired[0].errors == []
     assert report["archive_problems"] == 0, report["details"]
     with Session(engine) as s:  # and the next check sees the archive run whole
-        check = admin.check_archive(s)
+        check = reconciliation.check_archive(s)
     assert (check.archived_entries, [f.status for f in check.files], check.problems) == (3, ["ok"], 0)
 
 
@@ -326,7 +326,7 @@ def test_two_admins_starting_the_same_operation_at_once(engine):
     def start():
         with Session(engine) as s:
             try:
-                with admin.exclusive(s, "recalculate_all"):
+                with operations.exclusive(s, "recalculate_all"):
                     time.sleep(0.3)
                 outcomes.append("ran")
             except AlreadyRunning:
@@ -335,7 +335,7 @@ def test_two_admins_starting_the_same_operation_at_once(engine):
     _all_at_once(engine, "before_cursor_execute", at_the_same_instant, [(start,), (start,)])
     assert sorted(outcomes) == ["already running", "ran"]
     with Session(engine) as s:
-        with admin.exclusive(s, "recalculate_all"):  # released
+        with operations.exclusive(s, "recalculate_all"):  # released
             pass
 
 
@@ -358,7 +358,7 @@ def test_two_admins_on_the_admin_path_get_a_clear_message(engine):
     def start(actor: int):
         with Session(engine) as s:
             try:
-                admin.run_bulk(s, actor_id=actor, op="recalculate_all")
+                operations.run_bulk(s, actor_id=actor, op="recalculate_all")
                 outcomes.append("ran")
             except AlreadyRunning as e:
                 outcomes.append(str(e))
@@ -366,5 +366,5 @@ def test_two_admins_on_the_admin_path_get_a_clear_message(engine):
     _all_at_once(engine, "before_cursor_execute", at_the_same_instant, [(start, actor) for actor in admins])
     assert sorted(outcomes) == ["That operation is already running. Wait for it to finish.", "ran"]
     with Session(engine) as s:
-        log = admin.audit_log(s)
+        log = operations.audit_log(s)
     assert sorted((e["action"], e["ok"]) for e in log) == [("recalculate_all", False), ("recalculate_all", True)]

@@ -21,7 +21,7 @@ from economy_app.models import (
     LedgerEntry,
     utcnow,
 )
-from economy_app.services import accounts, admin, archive_files
+from economy_app.services import accounts, archive_files, operations, reconciliation
 from economy_app.services.errors import ArchiveFileMismatch, RestoreConflict, RestoreRefused
 from tests.support.db import check_invariants, fingerprint
 
@@ -64,7 +64,7 @@ def test_ids_are_never_reused_after_everything_is_archived(session, engine, two_
     restored = archive_files.restore(session, result.path)
     assert restored.restored == 3 and _count(engine, A) == 0
     assert _ids(engine, L) == first | {entry.id}  # every entry is back, none dropped
-    assert admin.reconcile(session) == [] and admin.check_archive(session).problems == 0
+    assert reconciliation.reconcile(session) == [] and reconciliation.check_archive(session).problems == 0
     check_invariants(engine)
     assert archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 4  # archival still works
     check_invariants(engine)
@@ -178,27 +178,27 @@ def test_reconciliation_proves_the_archive(session, engine, two_players, tmp_pat
     alice, a, bob, b = two_players
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=700)
     result = archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path)
-    clean = admin.check_archive(session)
+    clean = reconciliation.check_archive(session)
     assert (clean.problems, clean.archived_entries, clean.checkpoints) == (0, 3, 3)
     assert [f.status for f in clean.files] == ["ok"]
 
     lost = max(_ids(engine, A))  # the transfer: an archived entry lost behind the archive's back
     with engine.begin() as conn:
         conn.execute(A.delete().where(A.c.id == lost))
-    assert admin.reconcile(session) == []  # the three copies cannot see it...
-    check = admin.check_archive(session)  # ...the archive's proof does
+    assert reconciliation.reconcile(session) == []  # the three copies cannot see it...
+    check = reconciliation.check_archive(session)  # ...the archive's proof does
     assert {c.account_id for c in check.checkpoint_drifts} == {a, b}
     assert [f.status for f in check.files] == ["count differs"] and check.problems == 3
-    report = admin.run_reconciliation(session, source="cli")
+    report = reconciliation.run_reconciliation(session, source="cli")
     assert report["archive_problems"] == 3 and "archive: checkpoint" in report["details"]
 
     result.path.write_bytes(result.path.read_bytes() + b"\0")
     with engine.begin() as conn:  # put the entry back: only the file is wrong now
         conn.execute(A.insert().values(id=lost, from_account_id=a, to_account_id=b, amount=700, type="transfer",
                                        created_at=utcnow(), archived_at=utcnow(), file_id=check.files[0].id))
-    assert [f.status for f in admin.check_archive(session).files] == ["changed"]
+    assert [f.status for f in reconciliation.check_archive(session).files] == ["changed"]
     result.path.unlink()
-    missing = admin.check_archive(session)
+    missing = reconciliation.check_archive(session)
     assert [f.status for f in missing.files] == ["missing"] and missing.problems == 0  # reported, entries are safe
 
 
@@ -231,12 +231,12 @@ def test_auto_repair_never_writes_a_checkpoint_it_cannot_prove_into_a_balance(se
     copies agreed. It repairs nothing from an archive it cannot prove; it says so, and an operator decides."""
     a = _checkpoint_lost_an_update(session, engine, two_players, tmp_path)
     before = accounts.get_balance(session, a)
-    report = admin.run_reconciliation(session, source="scheduler", auto_repair=True)
+    report = reconciliation.run_reconciliation(session, source="scheduler", auto_repair=True)
     assert report["archive_problems"] == 1 and [d.account_id for d in report["drifts"]] == [a]
     assert report["repaired"] == 0 and "AUTO_REPAIR withheld" in report["details"]
     assert (report["balances_total"], report["cache_total"]) == (0, 0)
     assert accounts.get_balance(session, a) == before and _sums(engine) == (0, 0)
-    assert [d.account_id for d in admin.reconcile(session)] == [a]  # still reported, run after run
+    assert [d.account_id for d in reconciliation.reconcile(session)] == [a]  # still reported, run after run
 
 
 def test_reconciliation_checks_that_the_balances_sum_to_zero(db_url, session, engine, two_players, tmp_path):
@@ -251,13 +251,13 @@ def test_reconciliation_checks_that_the_balances_sum_to_zero(db_url, session, en
                      .values(balance=Balance.__table__.c.balance + 7_000))
         conn.execute(update(Account.__table__).where(Account.__table__.c.id == a)
                      .values(balance=Account.__table__.c.balance + 7_000))
-    assert admin.reconcile(session) == []  # the three copies agree
-    totals = admin.money_totals(session)
+    assert reconciliation.reconcile(session) == []  # the three copies agree
+    totals = reconciliation.money_totals(session)
     assert (totals.balances, totals.cache, totals.zero) == (7_000, 7_000, False)
-    report = admin.run_reconciliation(session, source="scheduler", auto_repair=True)
+    report = reconciliation.run_reconciliation(session, source="scheduler", auto_repair=True)
     assert (report["balances_total"], report["cache_total"], report["repaired"]) == (7_000, 7_000, 0)
     assert "balances sum to $70.00" in report["details"]
-    [stored] = admin.recent_reports(session, 1)
+    [stored] = reconciliation.recent_reports(session, 1)
     assert (stored["balances_total"], stored["cache_total"]) == (7_000, 7_000)
     run = economy(db_url, "reconcile")
     assert run.returncode == 1 and "every account agrees" in run.stdout
@@ -270,9 +270,9 @@ def test_reconciliation_checks_that_the_balances_sum_to_zero(db_url, session, en
                      .values(balance=Balance.__table__.c.balance - 6_995))
         conn.execute(update(Account.__table__).where(Account.__table__.c.id == a)
                      .values(balance=Account.__table__.c.balance - 7_000))
-    report = admin.run_reconciliation(session, source="scheduler")
+    report = reconciliation.run_reconciliation(session, source="scheduler")
     assert (report["balances_total"], report["cache_total"], report["drifts_found"]) == (5, 0, 1)
-    report = admin.run_reconciliation(session, source="scheduler", auto_repair=True)
+    report = reconciliation.run_reconciliation(session, source="scheduler", auto_repair=True)
     assert report["repaired"] == 1 and _sums(engine) == (0, 0)
     run = economy(db_url, "reconcile")
     assert run.returncode == 0 and "money: the balances and the cached balances sum to $0.00" in run.stdout
@@ -282,9 +282,9 @@ def test_reconciliation_checks_that_the_balances_sum_to_zero(db_url, session, en
 def test_a_second_archive_cannot_start_while_one_runs(session):
     from economy_app.services.errors import AlreadyRunning
 
-    with admin.exclusive(session, "ledger_archive"):
+    with operations.exclusive(session, "ledger_archive"):
         with pytest.raises(AlreadyRunning):
-            with admin.exclusive(session, "ledger_archive"):
+            with operations.exclusive(session, "ledger_archive"):
                 pass
 
 
@@ -303,43 +303,41 @@ def test_an_action_and_its_audit_row_commit_together(session, engine, make_playe
     _, account = make_player()
     with engine.begin() as conn:
         conn.execute(update(Balance.__table__).where(Balance.__table__.c.account_id == account).values(balance=1))
-    real = admin.record
+    real = operations.record
 
     def dies_on_success(s, **row):
         if row.get("ok", True):
             raise RuntimeError("the process died here")
         real(s, **row)
 
-    monkeypatch.setattr(admin, "record", dies_on_success)
+    monkeypatch.setattr(operations, "record", dies_on_success)
     with pytest.raises(RuntimeError):
-        admin.perform(session, actor_id=admin_id, action="recalculate", target=f"account {account}",
-                      fn=lambda: admin.recalculate_balance(session, account))
-    assert [d.account_id for d in admin.reconcile(session)] == [account]  # not repaired: never unaudited
-    [entry] = admin.audit_log(session)
+        operations.perform(session, actor_id=admin_id, action="recalculate", target=f"account {account}",
+                      fn=lambda: reconciliation.recalculate_balance(session, account))
+    assert [d.account_id for d in reconciliation.reconcile(session)] == [account]  # not repaired: never unaudited
+    [entry] = operations.audit_log(session)
     assert (entry["action"], entry["ok"], entry["result"]) == ("recalculate", False,
                                                                "RuntimeError: the process died here")
 
 
 def test_a_job_run_now_is_audited_in_its_own_transaction(db_url, session, admin_id, monkeypatch):
-    from economy_app.jobs.scheduler import RECONCILE, run_job
-    from economy_app.services import jobs
+    from economy_app.services import schedule
+    from economy_app.services.schedule import RECONCILE
 
     monkeypatch.setenv("DATABASE_URL", db_url)
-    tick = admin.perform(session, actor_id=admin_id, action="run job", target=RECONCILE,
-                         fn=lambda audit: run_job(RECONCILE, slot="admin-1", url=db_url, audit=audit),
-                         describe=lambda t: t if isinstance(t, str) else t.summary, audit_within=True)
-    [entry] = admin.audit_log(session)
+    tick = operations.run_job_now(session, actor_id=admin_id, name=RECONCILE)
+    [entry] = operations.audit_log(session)
     assert tick.ran and (entry["action"], entry["ok"], entry["result"]) == ("run job", True, tick.summary)
-    assert [r["status"] for r in jobs.recent_runs(session, RECONCILE)] == ["ok"]
+    assert [r["status"] for r in schedule.recent_runs(session, RECONCILE)] == ["ok"]
 
 
 def test_bulk_operations_are_audited_and_single_flight(session, make_player, admin_id):
     from economy_app.services.errors import AlreadyRunning
 
     make_player()
-    report = admin.run_bulk(session, actor_id=admin_id, op="reconcile")
+    report = operations.run_bulk(session, actor_id=admin_id, op="reconcile")
     assert report["drifts_found"] == 0 and report["archive"].problems == 0
-    with admin.exclusive(session, "sync_all"):
+    with operations.exclusive(session, "sync_all"):
         with pytest.raises(AlreadyRunning):
-            admin.run_bulk(session, actor_id=admin_id, op="sync_all")
-    assert [(e["action"], e["ok"]) for e in admin.audit_log(session)] == [("sync_all", False), ("reconcile", True)]
+            operations.run_bulk(session, actor_id=admin_id, op="sync_all")
+    assert [(e["action"], e["ok"]) for e in operations.audit_log(session)] == [("sync_all", False), ("reconcile", True)]

@@ -7,7 +7,7 @@ edited file, recalculate and sync (one account or all). After every step:
   its archived entries; no id in both tables;
 - every entry ever posted is in exactly one of ``ledger`` or ``ledger_archive``, unchanged;
 - no id is ever handed out twice (each new entry's id is above every id seen before);
-- reconciliation and the archive's proof (``admin.check_archive``) find nothing.
+- reconciliation and the archive's proof (``reconciliation.check_archive``) find nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from economy_app.db import make_engine
 from economy_app.models import LedgerArchive, LedgerEntry, utcnow
-from economy_app.services import accounts, admin, archive_files, ledger, users
+from economy_app.services import accounts, archive_files, ledger, reconciliation, users
 from economy_app.services.errors import RestoreConflict
 from tests.support.db import check_invariants, fingerprint, wipe
 
@@ -135,18 +135,18 @@ def make_machine(url: str, folder: Path):
         def recalculate(self, data, everything):
             before = fingerprint(engine)
             if everything:
-                assert admin.recalculate_all_balances(self.s).changed == 0
+                assert reconciliation.recalculate_all_balances(self.s).changed == 0
             else:
-                assert not admin.recalculate_balance(self.s, data.draw(st.sampled_from(self.players))[1]).changed
+                assert not reconciliation.recalculate_balance(self.s, data.draw(st.sampled_from(self.players))[1]).changed
             assert fingerprint(engine) == before
 
         @rule(data=st.data(), everything=st.booleans())
         def sync(self, data, everything):
             before = fingerprint(engine)
             if everything:
-                assert admin.sync_all_balances(self.s).changed == 0
+                assert reconciliation.sync_all_balances(self.s).changed == 0
             else:
-                assert not admin.sync_balance_from_account(self.s, data.draw(st.sampled_from(self.players))[1]).changed
+                assert not reconciliation.sync_balance_from_account(self.s, data.draw(st.sampled_from(self.players))[1]).changed
             assert fingerprint(engine) == before
 
         @invariant()
@@ -157,8 +157,8 @@ def make_machine(url: str, folder: Path):
             live, archived = _rows(engine, L), _rows(engine, A)
             assert not live.keys() & archived.keys()
             assert {**live, **archived} == self.posted  # each entry in exactly one table, as it was posted
-            assert admin.reconcile(self.s) == []
-            check = admin.check_archive(self.s)
+            assert reconciliation.reconcile(self.s) == []
+            check = reconciliation.check_archive(self.s)
             assert check.problems == 0 and check.unfiled == 0, check
             for account, cents in self.expected.items():
                 assert accounts.get_balance(self.s, account) == cents

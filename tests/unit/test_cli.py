@@ -74,7 +74,7 @@ def test_cli_archive_restore_and_the_archive_proof(db_url, session, engine, tmp_
     from datetime import timedelta
 
     from economy_app.models import LedgerArchive, utcnow
-    from economy_app.services import admin
+    from economy_app.services import operations
 
     user = users.create_user(session, "alice", "correct horse")
     accounts.initialize_account(session, user.id)
@@ -93,7 +93,7 @@ def test_cli_archive_restore_and_the_archive_proof(db_url, session, engine, tmp_
     assert "checkpoint of account" in run.stdout and "count differs" in run.stdout
     run = economy(db_url, "ledger", "restore", path)  # the lost entry is not restored out of nowhere
     assert run.returncode == 2 and "in neither the ledger nor the archive" in run.stderr
-    assert [(e["admin_name"], e["action"], e["ok"]) for e in admin.audit_log(session)] == [
+    assert [(e["admin_name"], e["action"], e["ok"]) for e in operations.audit_log(session)] == [
         ("cli", "ledger restore", False), ("cli", "ledger archive", True)]
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from economy_app.models import Account, Company, utcnow
-from economy_app.services import accounts, companies, ledger, marketplace, products
+from economy_app.services import accounts, companies, ledger, marketplace_run, products
 from economy_app.services._tx import unit
 from economy_app.services.errors import CompanyLimit, InvalidInput, NotCompanyOwner, TickerTaken
 from tests.support.db import check_invariants, fingerprint
@@ -114,7 +114,7 @@ def test_owner_dashboard_figures(session, engine, make_player):
                                  rng=rng, now=listed)
     p2 = products.create_product(session, actor_id=owner, company_id=company.id, name="Gadget", price_cents=4500,
                                  rng=rng, now=listed)
-    result = marketplace.run_batch(session, rng=random.Random(1), budget=100_000)
+    result = marketplace_run.run_batch(session, rng=random.Random(1), budget=100_000)
     d = companies.company_dashboard(session, owner, company.id)
     assert d.revenue_30d == result.revenue and d.costs_30d == result.costs
     assert d.profit_30d == result.revenue - result.costs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from economy_app.services import accounts, ledger
-from economy_app.state.present import day_range
+from economy_app.event_args import day_range
 
 
 def test_history_pages_through_both_sides_newest_first(session, make_player):

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from economy_app.db import make_engine
-from economy_app.services import accounts, admin, auth, companies, live, stocks
+from economy_app.services import accounts, auth, companies, live, operations, stock_trading
 from economy_app.services._tx import unit
 from economy_app.services.errors import InsufficientFunds
 
@@ -145,13 +145,13 @@ def test_trades_ticks_founding_and_admin_actions_are_told(session, make_player, 
                     type="adjustment")
     assert companies.check_and_update_public_status(session, view.id)
     assert {f"c{view.id}", "m"} <= listener.topics()
-    stocks.buy(session, actor_id=trader, account_id=t, company_id=view.id, shares=100)
+    stock_trading.buy(session, actor_id=trader, account_id=t, company_id=view.id, shares=100)
     assert {f"c{view.id}", "m", f"a{t}", f"a{view.account_id}"} <= listener.topics()
     import random
 
-    stocks.update_prices(session, rng=random.Random(1))
+    stock_trading.update_prices(session, rng=random.Random(1))
     assert "m" in listener.topics()
-    admin.record(session, admin_id=None, admin_name="cli", action="test")
+    operations.record(session, admin_id=None, admin_name="cli", action="test")
     assert "admin" in listener.topics()
 
 

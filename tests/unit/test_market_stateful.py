@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from economy_app.db import make_engine
 from economy_app.models import Company, Holding, utcnow
-from economy_app.services import accounts, companies, ledger, marketplace, products, stocks, users
+from economy_app.services import accounts, companies, ledger, marketplace_run, products, stock_trading, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import EconomyError
 from tests.support.db import check_invariants, fingerprint, wipe
@@ -71,7 +71,7 @@ def make_machine(url: str, stats: dict):
         def buy(self, data, shares):
             actor, account = data.draw(st.sampled_from(self.trader_accounts()))
             company = data.draw(st.sampled_from(self.companies))[0]
-            self.attempt(stocks.buy, actor_id=actor, account_id=account, company_id=company, shares=shares)
+            self.attempt(stock_trading.buy, actor_id=actor, account_id=account, company_id=company, shares=shares)
 
         @rule(data=st.data(), fraction=st.integers(min_value=1, max_value=100))
         def sell(self, data, fraction):
@@ -81,7 +81,7 @@ def make_machine(url: str, stats: dict):
                 return
             company, account, held = data.draw(st.sampled_from(holdings))
             actor = next(a for a, acc in self.trader_accounts() if acc == account)
-            self.attempt(stocks.sell, actor_id=actor, account_id=account, company_id=company,
+            self.attempt(stock_trading.sell, actor_id=actor, account_id=account, company_id=company,
                          shares=max(1, held * fraction // 100))
 
         @rule(data=st.data(), shares=st.integers(min_value=1, max_value=20_000))
@@ -89,20 +89,20 @@ def make_machine(url: str, stats: dict):
             actor, account = data.draw(st.sampled_from(self.players))
             company = data.draw(st.sampled_from(self.companies))[0]
             cash = accounts.get_balance(self.s, account)
-            if self.attempt(stocks.buy, actor_id=actor, account_id=account, company_id=company,
+            if self.attempt(stock_trading.buy, actor_id=actor, account_id=account, company_id=company,
                             shares=shares) is None:
                 return
-            sold = self.attempt(stocks.sell, actor_id=actor, account_id=account, company_id=company, shares=shares)
+            sold = self.attempt(stock_trading.sell, actor_id=actor, account_id=account, company_id=company, shares=shares)
             if sold is not None:
                 assert accounts.get_balance(self.s, account) <= cash, "a round trip made money"
 
         @rule(seed=st.integers(min_value=0, max_value=10_000))
         def price_tick(self, seed):
-            stocks.update_prices(self.s, rng=random.Random(seed), now=self.tick())
+            stock_trading.update_prices(self.s, rng=random.Random(seed), now=self.tick())
 
         @rule(seed=st.integers(min_value=0, max_value=10_000))
         def marketplace_run(self, seed):
-            marketplace.run_batch(self.s, rng=random.Random(seed), now=self.tick(), budget=3_000_000)
+            marketplace_run.run_batch(self.s, rng=random.Random(seed), now=self.tick(), budget=3_000_000)
 
         @invariant()
         def conserved(self):

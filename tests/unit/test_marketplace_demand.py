@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from economy_app.db import make_engine
 from economy_app.models import AdminAudit, Company, LedgerEntry, Product, utcnow
-from economy_app.services import admin, companies, marketplace, marketplace_settings, products, users
+from economy_app.services import companies, marketplace_run, marketplace_settings, operations, products, users
 from economy_app.services.errors import InvalidInput, ListingLimit, NotAdmin
 from tests.support.db import check_invariants, fingerprint, wipe
 from tests.unit.test_marketplace import run_async
@@ -52,14 +52,14 @@ def test_typical_price_counts_each_company_once():
     # An honest market of five companies around $10, and a spammer with 30 listings at 1 cent.
     prices = np.array([900, 1000, 1000, 1100, 1200] + [1] * 30, dtype=np.int64)
     company = np.array([0, 1, 2, 3, 4] + [5] * 30)
-    assert marketplace.typical_price(prices, company) == 1000
+    assert marketplace_run.typical_price(prices, company) == 1000
     # Counting listings instead, the spammer would set the market's price: 1 cent.
     assert int(np.median(prices)) == 1
 
 
 def test_price_factor_rewards_fair_prices():
     r = np.array([0.1, 0.37, 0.5, 1.0, 2.0, 5.0, 10.0])
-    factor = marketplace.price_factor(r)
+    factor = marketplace_run.price_factor(r)
     assert factor[3] == 1.0 and factor.max() == 1.0  # spending peaks at the typical price
     units = factor / r  # units bought per unit of spending share
     assert units[2] > units[3] > units[4]  # cheaper than typical sells more units
@@ -70,22 +70,22 @@ def test_price_factor_rewards_fair_prices():
 def test_breadth_and_momentum_weights():
     prices = np.full(6, 1000, dtype=np.int64)
     company = np.array([0, 0, 0, 1, 1, 1])
-    w = marketplace.demand_weights(prices, company, np.zeros(6))
+    w = marketplace_run.demand_weights(prices, company, np.zeros(6))
     assert np.allclose(w, 1.0)
     # Ten products of one company weigh as much as five (BREADTH), not ten.
     prices = np.full(13, 1000, dtype=np.int64)
     company = np.array([0] * 10 + [1] * 3)
-    w = marketplace.demand_weights(prices, company, np.zeros(13))
-    assert w[:10].sum() == pytest.approx(marketplace.BREADTH) and w[10:].sum() == pytest.approx(3)
+    w = marketplace_run.demand_weights(prices, company, np.zeros(13))
+    assert w[:10].sum() == pytest.approx(marketplace_run.BREADTH) and w[10:].sum() == pytest.approx(3)
     # A product that sold recently weighs more, at most twice a new one.
     momentum = np.array([0.0, 0.0, 0.0, 5.0, 0.0, 0.0])
-    w = marketplace.demand_weights(np.full(6, 1000, dtype=np.int64), np.array([0, 0, 0, 1, 1, 1]), momentum)
+    w = marketplace_run.demand_weights(np.full(6, 1000, dtype=np.int64), np.array([0, 0, 0, 1, 1, 1]), momentum)
     assert 1.0 < w[3] < 2.0 and w[0] == 1.0
 
 
 def test_momentum_halves_every_half_life():
     now = datetime(2026, 11, 22, 12, 0)
-    decayed = marketplace.decayed(np.array([8.0, 0.0, 8.0]), [now - timedelta(hours=1), None, now], now)
+    decayed = marketplace_run.decayed(np.array([8.0, 0.0, 8.0]), [now - timedelta(hours=1), None, now], now)
     assert decayed.tolist() == pytest.approx([4.0, 0.0, 8.0])
 
 
@@ -114,18 +114,18 @@ def markets(draw):
 @given(markets())
 def test_allocate_never_overspends_and_spends_95_percent_when_goods_fit(m):
     prices, company, weights, budget, cap, seed = m
-    units = marketplace.allocate(prices, company, weights, budget, cap, np.random.default_rng(seed))
+    units = marketplace_run.allocate(prices, company, weights, budget, cap, np.random.default_rng(seed))
     assert units.dtype == np.int64 and (units >= 0).all()
     assert (units[weights == 0] == 0).all()  # nobody buys what the public cannot see
     spent = sum(u * p for u, p in zip(units.tolist(), prices.tolist(), strict=True))  # Python ints: exact
     assert spent <= budget
     by_company = spent_by_company(units, prices, company)
     assert all(v <= cap for v in by_company.values())
-    if spent * 100 < budget * marketplace.SPEND_AT_LEAST_PERCENT:
+    if spent * 100 < budget * marketplace_run.SPEND_AT_LEAST_PERCENT:
         left = budget - spent
         for p, c, w in zip(prices.tolist(), company.tolist(), weights.tolist(), strict=True):
             assert w == 0 or p > min(left, cap - by_company.get(c, 0)), "a good still fit"
-    again = marketplace.allocate(prices, company, weights, budget, cap, np.random.default_rng(seed))
+    again = marketplace_run.allocate(prices, company, weights, budget, cap, np.random.default_rng(seed))
     assert (again == units).all()  # reproducible from the seed
 
 
@@ -135,7 +135,7 @@ def test_allocate_costs_the_same_at_any_budget():
     prices = np.ones(n, dtype=np.int64)
     company = np.arange(n) % 1000
     weights = np.ones(n)
-    units = marketplace.allocate(prices, company, weights, 5_000_000_000, 5_000_000_000 // 5,
+    units = marketplace_run.allocate(prices, company, weights, 5_000_000_000, 5_000_000_000 // 5,
                                  np.random.default_rng(1))
     spent = int(units.sum())
     assert 0.95 * 5_000_000_000 <= spent <= 5_000_000_000
@@ -146,7 +146,7 @@ def test_the_cap_spreads_the_budget_over_other_companies():
     prices = np.full(7, 100, dtype=np.int64)
     company = np.arange(7)
     weights = np.array([100.0, 1, 1, 1, 1, 1, 1])
-    units = marketplace.allocate(prices, company, weights, 1_000_000, 200_000, np.random.default_rng(3))
+    units = marketplace_run.allocate(prices, company, weights, 1_000_000, 200_000, np.random.default_rng(3))
     spend = units * prices
     assert 190_000 <= spend[0] <= 200_000  # near its cap, never past it
     assert spend.sum() >= 950_000 and spend.sum() <= 1_000_000 and (spend <= 200_000).all()
@@ -172,7 +172,7 @@ def world(session, make_player, make_company):
 
 
 def test_a_run_spends_95_percent_within_every_cap(session, engine, world):
-    result = marketplace.run_batch(session, rng=random.Random(3), budget=1_000_000)
+    result = marketplace_run.run_batch(session, rng=random.Random(3), budget=1_000_000)
     assert result.cap == 200_000
     assert 950_000 <= result.spent <= 1_000_000
     revenue = revenue_by_company(session)
@@ -185,23 +185,23 @@ def test_a_run_spends_95_percent_within_every_cap(session, engine, world):
 
 
 def test_the_same_seed_gives_the_same_run(session, world):
-    a = marketplace.plan(session, rng=random.Random(42))
-    b = marketplace.plan(session, rng=random.Random(42))
-    c = marketplace.plan(session, rng=random.Random(43))
+    a = marketplace_run.plan(session, rng=random.Random(42))
+    b = marketplace_run.plan(session, rng=random.Random(42))
+    c = marketplace_run.plan(session, rng=random.Random(43))
     assert a.budget == b.budget and (a.units == b.units).all()
     assert not (a.budget == c.budget and (a.units == c.units).all())
-    result = marketplace.run_batch(session, rng=random.Random(42))
+    result = marketplace_run.run_batch(session, rng=random.Random(42))
     sold = dict(session.execute(select(Product.id, Product.units_sold)).all())
     assert dict(zip(a.ids.tolist(), a.units.tolist(), strict=True)) == sold
     assert result.units == int(a.units.sum()) and result.budget == a.budget
 
 
 def test_recent_sales_lift_a_product(session, world):
-    marketplace.run_batch(session, rng=random.Random(1), budget=1_000_000)
+    marketplace_run.run_batch(session, rng=random.Random(1), budget=1_000_000)
     sold = session.execute(select(Product.momentum, Product.momentum_at, Product.units_sold)).all()
     assert all((m > 0) == (u > 0) for m, _, u in sold)
     assert sum(m for m, _, _ in sold) == pytest.approx(1.0)  # shares of one run's spending
-    p = marketplace.plan(session, rng=random.Random(2), now=utcnow() + timedelta(hours=2))
+    p = marketplace_run.plan(session, rng=random.Random(2), now=utcnow() + timedelta(hours=2))
     assert p.momentum.sum() == pytest.approx(0.25, rel=1e-3)  # two half-lives later
 
 
@@ -211,7 +211,7 @@ def test_a_run_of_billions_of_units_posts_exact_batches(session, engine, make_pl
     company, account = make_company(owner)
     products.create_product(session, actor_id=owner, company_id=company, name="Penny sweet", price_cents=1,
                             now=AN_HOUR_AGO, rng=random.Random(1))
-    result = marketplace.run_batch(session, rng=random.Random(1), budget=3_000_000_000,
+    result = marketplace_run.run_batch(session, rng=random.Random(1), budget=3_000_000_000,
                                    settings=market(session, company_cap_percent=100))
     assert result.units == result.spent == 3_000_000_000
     batch = session.execute(select(LedgerEntry.batch_count, LedgerEntry.amount)
@@ -241,7 +241,7 @@ def test_a_spammer_gets_no_more_than_twice_an_honest_company(session, make_playe
                  created_at=AN_HOUR_AGO, listed_at=AN_HOUR_AGO) for j in range(300)])
     budget = 3_000_000
     for run in range(20):
-        result = marketplace.run_batch(session, rng=random.Random(run), budget=budget,
+        result = marketplace_run.run_batch(session, rng=random.Random(run), budget=budget,
                                        now=utcnow() + timedelta(minutes=10 * run))
         assert result.spent >= budget * 95 // 100
     revenue = revenue_by_company(session)
@@ -259,10 +259,10 @@ def test_a_new_listing_waits_out_its_hold(session, engine, make_player, make_com
     new = products.create_product(session, actor_id=owner, company_id=company, name="Fresh", price_cents=500,
                                   now=now, rng=random.Random(1))
     assert new.public_from == now + timedelta(minutes=10)  # the default hold
-    result = marketplace.run_batch(session, rng=random.Random(1), budget=100_000, now=now + timedelta(minutes=9))
+    result = marketplace_run.run_batch(session, rng=random.Random(1), budget=100_000, now=now + timedelta(minutes=9))
     assert (result.units, result.products_on_sale, result.products_waiting) == (0, 0, 1)
     assert "1 new listings still in their hold" in result.summary()
-    result = marketplace.run_batch(session, rng=random.Random(1), budget=100_000, now=now + timedelta(minutes=10))
+    result = marketplace_run.run_batch(session, rng=random.Random(1), budget=100_000, now=now + timedelta(minutes=10))
     assert result.units > 0 and result.products_waiting == 0
     # Back on sale after a withdrawal: a new listing again, with a new hold.
     products.set_active(session, actor_id=owner, product_id=new.id, active=False)
@@ -270,7 +270,7 @@ def test_a_new_listing_waits_out_its_hold(session, engine, make_player, make_com
     again = products.set_active(session, actor_id=owner, product_id=new.id, active=True, now=later)
     assert again.public_from == later + timedelta(minutes=10)
     units = again.units_sold
-    marketplace.run_batch(session, rng=random.Random(2), budget=100_000, now=later + timedelta(minutes=5))
+    marketplace_run.run_batch(session, rng=random.Random(2), budget=100_000, now=later + timedelta(minutes=5))
     assert products.get_product(session, new.id).units_sold == units
     check_invariants(engine)
 
@@ -282,13 +282,13 @@ def test_the_hold_is_a_setting(session, make_player, make_company):
     p = products.create_product(session, actor_id=owner, company_id=company, name="Now", price_cents=500,
                                 rng=random.Random(1))
     assert p.public_from is None
-    assert marketplace.run_batch(session, rng=random.Random(1), budget=100_000).units > 0
+    assert marketplace_run.run_batch(session, rng=random.Random(1), budget=100_000).units > 0
     rows, _ = products.listing(session)
     assert rows[0].public_from is None
 
 
 def test_the_owner_sees_why_a_listing_does_not_sell_yet(session, make_player, make_company):
-    from economy_app.state.present import market_note, product_item
+    from economy_app.display import market_note, product_item
 
     owner, _ = make_player()
     company, _ = make_company(owner)
@@ -369,7 +369,7 @@ def an_admin(session):
 
 
 def test_admin_settings_are_audited_and_obeyed(session, engine, world, an_admin):
-    marketplace_settings.update_settings(session, actor_id=an_admin, budget_min_cents=500_000,
+    operations.update_marketplace_settings(session, actor_id=an_admin, budget_min_cents=500_000,
                                          budget_max_cents=600_000, company_cap_percent=50, listing_limit=3,
                                          hold_seconds=60, interval_seconds=600)
     audit = session.execute(select(AdminAudit).order_by(AdminAudit.id.desc())).scalars().first()
@@ -381,7 +381,7 @@ def test_admin_settings_are_audited_and_obeyed(session, engine, world, an_admin)
     assert view.set_by_admin == {"budget_min_cents", "budget_max_cents", "company_cap_percent", "listing_limit",
                                  "hold_seconds"}  # the interval was unchanged: still the environment's
     # Obeyed: the run's budget and cap, the listing limit, the hold.
-    result = marketplace.run_batch(session, rng=random.Random(4))
+    result = marketplace_run.run_batch(session, rng=random.Random(4))
     assert 500_000 <= result.budget <= 600_000 and result.cap == result.budget // 2
     company, _, owner = world["companies"][1]  # it lists three products
     with pytest.raises(ListingLimit):
@@ -395,7 +395,7 @@ def test_bad_or_unauthorised_settings_change_nothing(session, engine, make_playe
     player, _ = make_player()
     before = marketplace_settings.load(session)
     with pytest.raises(NotAdmin):
-        marketplace_settings.update_settings(session, actor_id=player, company_cap_percent=100)
+        operations.update_marketplace_settings(session, actor_id=player, company_cap_percent=100)
     for bad, message in ((dict(company_cap_percent=0), "A company's cap must be 1 to 100 percent"),
                          (dict(budget_min_cents=5_000_000, budget_max_cents=4_000_000), "The lowest budget"),
                          (dict(interval_seconds=0), "The interval must be"),
@@ -404,7 +404,7 @@ def test_bad_or_unauthorised_settings_change_nothing(session, engine, make_playe
                          (dict(budget_max_cents=10**12), "The budget must be between")):
         snapshot = fingerprint(engine)
         with pytest.raises(InvalidInput) as refused:
-            marketplace_settings.update_settings(session, actor_id=an_admin, **bad)
+            operations.update_marketplace_settings(session, actor_id=an_admin, **bad)
         assert message in str(refused.value)
         audit = session.execute(select(AdminAudit).order_by(AdminAudit.id.desc())).scalars().first()
         assert (audit.action, audit.ok, audit.result) == ("marketplace settings", False, str(refused.value))
@@ -418,7 +418,7 @@ def test_environment_defaults_apply_until_an_admin_sets_a_value(session, monkeyp
     monkeypatch.setenv("ECONOMY_MARKET_COMPANY_CAP_PERCENT", "35")
     monkeypatch.setenv("ECONOMY_MARKETPLACE_INTERVAL_SECONDS", "120")
     assert marketplace_settings.load(session).company_cap_percent == 35
-    marketplace_settings.update_settings(session, actor_id=an_admin, company_cap_percent=25)
+    operations.update_marketplace_settings(session, actor_id=an_admin, company_cap_percent=25)
     monkeypatch.setenv("ECONOMY_MARKET_COMPANY_CAP_PERCENT", "90")
     st_ = marketplace_settings.load(session)
     assert (st_.company_cap_percent, st_.interval_seconds) == (25, 120)
@@ -428,24 +428,25 @@ def test_environment_defaults_apply_until_an_admin_sets_a_value(session, monkeyp
 
 
 def test_every_worker_claims_the_stored_intervals_slot(db_url, session, monkeypatch):
-    from economy_app.jobs import scheduler as sched
+    from economy_app.services import schedule as sched
 
     monkeypatch.setenv("DATABASE_URL", db_url)
     marketplace_settings.save(session, {"interval_seconds": 300}, by="test")
     now = datetime(2026, 11, 22, 10, 7, 30)
-    assert sched.run_job(sched.MARKETPLACE, now, rng=random.Random(1)).slot == "2026-11-22T10:05:00"
+    assert sched.run_job(session, sched.MARKETPLACE, now, rng=random.Random(1)).slot == "2026-11-22T10:05:00"
     # The interval changes to 15 minutes: a worker still firing on the old 5-minute tick (10:10) finds
     # the 15-minute window that began at 10:00; the next one starts at 10:15.
     marketplace_settings.save(session, {"interval_seconds": 900}, by="test")
-    tick = sched.run_job(sched.MARKETPLACE, datetime(2026, 11, 22, 10, 10), rng=random.Random(1))
+    tick = sched.run_job(session, sched.MARKETPLACE, datetime(2026, 11, 22, 10, 10), rng=random.Random(1))
     assert (tick.slot, tick.ran) == ("2026-11-22T10:00:00", True)
-    again = sched.run_job(sched.MARKETPLACE, datetime(2026, 11, 22, 10, 14, 59), rng=random.Random(1))
+    again = sched.run_job(session, sched.MARKETPLACE, datetime(2026, 11, 22, 10, 14, 59), rng=random.Random(1))
     assert (again.slot, again.ran) == ("2026-11-22T10:00:00", False)  # one run per window
-    assert sched.run_job(sched.MARKETPLACE, datetime(2026, 11, 22, 10, 15), rng=random.Random(1)).ran
+    assert sched.run_job(session, sched.MARKETPLACE, datetime(2026, 11, 22, 10, 15), rng=random.Random(1)).ran
 
 
 def test_the_scheduler_follows_a_changed_interval(db_url, session, monkeypatch):
     from economy_app.jobs import scheduler as sched
+    from economy_app.services.schedule import MARKETPLACE
 
     monkeypatch.setenv("DATABASE_URL", db_url)
     marketplace_settings.save(session, {"interval_seconds": 600}, by="test")
@@ -454,17 +455,17 @@ def test_the_scheduler_follows_a_changed_interval(db_url, session, monkeypatch):
         scheduler = sched.build_scheduler()
         scheduler.start(paused=True)
         try:
-            assert scheduler.get_job(sched.MARKETPLACE).trigger.interval_length == 600
+            assert scheduler.get_job(MARKETPLACE).trigger.interval_length == 600
             await asyncio.to_thread(marketplace_settings.save, session, {"interval_seconds": 120}, by="test")
             await scheduler.get_job("watch_settings").func()
-            job = scheduler.get_job(sched.MARKETPLACE)
+            job = scheduler.get_job(MARKETPLACE)
             assert job.trigger.interval_length == 120
             assert job.next_run_time.timestamp() % 120 == 0  # on a slot boundary of the new interval
         finally:
             scheduler.shutdown(wait=False)
 
     run_async(scenario)
-    assert sched.marketplace_interval() == 120  # what page labels show in this worker
+    assert marketplace_settings.cached_interval() == 120  # what page labels show in this worker
 
 
 # --------------------------------------------------------------------------- a property over whole runs
@@ -504,7 +505,7 @@ def _property_over_runs(engine):
             config = market(s, company_cap_percent=cap_percent)
             for run in range(runs):
                 before = revenue_by_company(s)
-                result = marketplace.run_batch(s, rng=random.Random(seed + run), budget=budget, settings=config,
+                result = marketplace_run.run_batch(s, rng=random.Random(seed + run), budget=budget, settings=config,
                                                now=now + timedelta(seconds=run))
                 after = revenue_by_company(s)
                 earned = {c: after.get(c, 0) - before.get(c, 0) for c in after}

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from economy_app import money
 from economy_app.models import LedgerEntry, utcnow
 from economy_app.services import accounts, ledger
 from economy_app.services.errors import AccountNotFound, InvalidInput
@@ -96,7 +97,7 @@ def test_history_csv_is_exact_and_bounded(session, make_player):
     assert rows[0]["counterpart"] == "bob" and rows[1]["amount"] == "10000.00"
     text, count, truncated = accounts.history_csv(session, alice, max_rows=1)
     assert count == 1 and truncated
-    assert accounts.cents_to_decimal(-5) == "-0.05" and accounts.cents_to_decimal(100) == "1.00"
+    assert money.format_decimal(-5) == "-0.05" and money.format_decimal(100) == "1.00"
     assert session.query(LedgerEntry).count() == 3
 
 

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from sqlmodel import Session
 
 from economy_app.db import make_engine
-from economy_app.services import accounts, admin, users
+from economy_app.services import accounts, reconciliation, users
 from economy_app.services.errors import (
     DuplicateRequest,
     InsufficientFunds,
@@ -114,20 +114,20 @@ def make_machine(url: str):
         def recalc(self, data, everything):
             before = fingerprint(engine)
             if everything:
-                assert admin.recalculate_all_balances(self.s).changed == 0
+                assert reconciliation.recalculate_all_balances(self.s).changed == 0
             else:
                 _, account = data.draw(st.sampled_from(self.players))
-                assert not admin.recalculate_balance(self.s, account).changed
+                assert not reconciliation.recalculate_balance(self.s, account).changed
             assert fingerprint(engine) == before  # nothing had drifted
 
         @precondition(lambda self: len(self.players) >= 1)
         @rule(data=st.data(), everything=st.booleans())
         def sync(self, data, everything):
             if everything:
-                assert admin.sync_all_balances(self.s).changed == 0
+                assert reconciliation.sync_all_balances(self.s).changed == 0
             else:
                 _, account = data.draw(st.sampled_from(self.players))
-                assert not admin.sync_balance_from_account(self.s, account).changed
+                assert not reconciliation.sync_balance_from_account(self.s, account).changed
 
         @invariant()
         def ledger_promises_hold(self):

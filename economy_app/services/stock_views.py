@@ -2,9 +2,7 @@
 
 Every figure is a bounded SQL query. Market caps are shares x price. What shares are worth to their
 holder (portfolio, net worth) is their pro-rata part of what buying back the whole float would cost the
-company (``stocks.holding_value_cents``), and a founder's net worth counts their companies' cash less that
-debt to shareholders (``stocks.outstanding_value_cents``): every cent paid for shares sits in a company's
-cash once, so net worth never counts it twice.
+company: see ``services/net_worth.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
-from economy_app.services import stocks
+from economy_app.services import net_worth, stock_trading
 from economy_app.services._tx import unit
 from economy_app.services.accounts import find_system_account_id, require_owned
 from economy_app.services.errors import CompanyNotFound, InvalidInput, NotPublic
@@ -261,50 +259,6 @@ class Position:
     change_permille: int
 
 
-_CURVE = (companies_t.c.base_price_micros, companies_t.c.share_price_micros, companies_t.c.total_shares,
-          companies_t.c.treasury_shares)
-
-
-def _held_and_owed(s: Session, *, owners: list[int] | None = None, accounts: list[int] | None = None
-                   ) -> tuple[dict[int, int], dict[int, int]]:
-    """({owner: value of their holdings}, {owner: what their companies owe shareholders}), in cents, for the
-    given owners (or every owner); with ``accounts``, only the holdings of those accounts."""
-    held: dict[int, int] = {}
-    owed: dict[int, int] = {}
-    q = (select(accounts_t.c.owner_id, holdings_t.c.company_id, func.sum(holdings_t.c.shares).label("shares"), *_CURVE)
-         .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
-         .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
-         .where(holdings_t.c.shares > 0, accounts_t.c.owner_id.is_not(None))
-         .group_by(accounts_t.c.owner_id, holdings_t.c.company_id, *_CURVE))
-    debts = select(companies_t.c.owner_id, *_CURVE).where(companies_t.c.is_public.is_(True),
-                                                          companies_t.c.treasury_shares < companies_t.c.total_shares)
-    if owners is not None:
-        q, debts = q.where(accounts_t.c.owner_id.in_(owners)), debts.where(companies_t.c.owner_id.in_(owners))
-    if accounts is not None:
-        q = q.where(holdings_t.c.account_id.in_(accounts))
-    with unit(s, write=False):
-        for r in s.execute(q):
-            base, x, n = stocks.curve_of(r)
-            held[r.owner_id] = held.get(r.owner_id, 0) + stocks.holding_value_cents(base, int(r.shares), x, n)
-        if accounts is None:
-            for r in s.execute(debts):
-                base, x, n = stocks.curve_of(r)
-                owed[r.owner_id] = owed.get(r.owner_id, 0) + stocks.outstanding_value_cents(base, x, n)
-    return held, owed
-
-
-def holdings_value(s: Session, account_ids: list[int]) -> int:
-    """What everything these accounts hold is worth to its holders, in cents (see the module's docstring)."""
-    if not account_ids:
-        return 0
-    return sum(_held_and_owed(s, accounts=list(account_ids))[0].values())
-
-
-def owed_to_shareholders(s: Session, user_id: int) -> int:
-    """What buying back every outstanding share of the player's companies would cost them, in cents."""
-    return _held_and_owed(s, owners=[user_id])[1].get(user_id, 0)
-
-
 def portfolio(s: Session, user_id: int, *, account_id: int | None = None,
               now: datetime | None = None) -> list[Position]:
     """The player's holdings (personal and company accounts), or one account's, at market price."""
@@ -326,8 +280,8 @@ def portfolio(s: Session, user_id: int, *, account_id: int | None = None,
         rows = s.execute(q).all()
     out = []
     for r in rows:
-        base, x, n = stocks.curve_of(r)
-        value = stocks.holding_value_cents(base, r.shares, x, n)
+        base, x, n = stock_trading.curve_of(r)
+        value = stock_trading.holding_value_cents(base, r.shares, x, n)
         cost = value_cents(r.shares, r.avg_price_micros)
         out.append(Position(r.account_id, r.account_name, r.id, r.name, r.ticker, r.shares, r.avg_price_micros,
                             r.share_price_micros, value, cost, value - cost,
@@ -348,7 +302,7 @@ def leaderboard(s: Session, *, limit: int = 10) -> Leaderboard:
     companies by market cap and by cash, best-selling products. The mint is left out by its id."""
     limit = max(1, min(limit, 50))
     mint = find_system_account_id(s) or -1
-    held, owed = _held_and_owed(s)
+    held, owed = net_worth.held_and_owed(s)
     special = set(held) | set(owed)  # everyone else's net worth is their cash
     with unit(s, write=False):
         cash = func.coalesce(func.sum(balances_t.c.balance), 0).label("cash")

@@ -40,6 +40,7 @@ from economy_app.models import (
     StockTrade,
     utcnow,
 )
+from economy_app.money import format_price
 from economy_app.services import ledger, live
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
@@ -120,13 +121,6 @@ def holding_value_cents(base: int, shares: int, outstanding: int, total: int) ->
     if outstanding <= 0 or shares <= 0:
         return 0
     return base * shares * (200 * total + IMPACT_PERCENT * outstanding) // (200 * total * MICROS_PER_CENT)
-
-
-def format_price(micros: int) -> str:
-    """Share prices show four decimals: 1234567 -> '$1.2346' (integer rounding, half up)."""
-    hundredths_of_cents = (micros + 50) // 100
-    whole, frac = divmod(hundredths_of_cents, 10_000)
-    return f"${whole:,}.{frac:04d}"
 
 
 @dataclass(frozen=True)

@@ -1,34 +1,29 @@
-"""Operator tools: recalculate balances from the ledger, sync them from the cache, reconcile.
+"""Reconciliation and repair: the three copies of every balance side by side, recalculating a balance from
+the ledger or syncing it from the cache (one account or all), the checks that every balance and every
+cached balance sum to zero and that the archive is provable, and the reconciliation report.
 
-Every whole-economy operation is set-based (a few statements whatever the
-number of accounts); the writes themselves are the ledger module's repair
-primitives, so the money tables keep exactly one writer.
+Every whole-economy operation is set-based (a few statements whatever the number of accounts); the writes
+themselves are the ledger package's repair primitives (``ledger/repair.py``), so the money tables keep
+exactly one writer. Who may run them, with what audit, one at a time, is ``services/operations.py``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import threading
 import time
-from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
+from economy_app import config
+from economy_app.db import like_prefix
 from economy_app.models import (
     Account,
-    AdminAudit,
     ArchiveFile,
     Balance,
     Company,
-    JobRun,
-    JobSetting,
     LedgerArchive,
     LedgerCheckpoint,
     LedgerEntry,
@@ -37,14 +32,21 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.money import format_cents
-from economy_app.services import ledger, live
+from economy_app.services import ledger
 from economy_app.services._tx import unit
-from economy_app.services.errors import AccountNotFound, AlreadyRunning, EconomyError, InvalidInput, NotAdmin
-from economy_app.db import insert_ignore
+from economy_app.services.archive_files import file_sha256
+from economy_app.services.errors import AccountNotFound
 
+log = logging.getLogger(__name__)
 accounts_t = Account.__table__
 balances_t = Balance.__table__
-
+reports_t = ReconciliationReport.__table__
+users_t = User.__table__
+companies_t = Company.__table__
+ledger_t = LedgerEntry.__table__
+archive_t = LedgerArchive.__table__
+checkpoints_t = LedgerCheckpoint.__table__
+files_t = ArchiveFile.__table__
 
 @dataclass(frozen=True)
 class AccountCopies:
@@ -63,8 +65,6 @@ class AccountCopies:
 
 
 # A drift is the same shape: an account whose copies disagree.
-Drift = AccountCopies
-
 
 @dataclass(frozen=True)
 class RepairResult:
@@ -147,7 +147,7 @@ def sync_all_balances(s: Session) -> BulkResult:
     return BulkResult(accounts=total, changed=changed, duration_ms=_ms_since(started))
 
 
-def reconcile(s: Session) -> list[Drift]:
+def reconcile(s: Session) -> list[AccountCopies]:
     """Every account whose three copies disagree, in one set-based query. Changes nothing."""
     net = ledger.ledger_net().subquery("net")
     q = (
@@ -162,7 +162,7 @@ def reconcile(s: Session) -> list[Drift]:
     )
     with unit(s, write=False):
         return [
-            Drift(account_id=r.id, name=r.name, kind=r.kind, balances_value=r.primary, cached_value=r.balance,
+            AccountCopies(account_id=r.id, name=r.name, kind=r.kind, balances_value=r.primary, cached_value=r.balance,
                   ledger_value=int(r.net))
             for r in s.execute(q)
         ]
@@ -197,279 +197,12 @@ def money_totals(s: Session) -> MoneyTotals:
     return MoneyTotals(balances=int(balances), cache=int(cache))
 
 
-# --------------------------------------------------------------------------- the operator's side
-
-log = logging.getLogger(__name__)
-audit_t = AdminAudit.__table__
-reports_t = ReconciliationReport.__table__
-settings_t = JobSetting.__table__
-job_runs_t = JobRun.__table__
-users_t = User.__table__
-companies_t = Company.__table__
-ledger_t = LedgerEntry.__table__
-archive_t = LedgerArchive.__table__
-checkpoints_t = LedgerCheckpoint.__table__
-files_t = ArchiveFile.__table__
-
-def require_admin(s: Session, user_id: int | None) -> User:
-    """The user, if they are an admin (checked on the server for every admin action)."""
-    with unit(s, write=False):
-        user = s.get(User, user_id) if user_id else None
-    if user is None or user.role != "admin":
-        raise NotAdmin("Only admins can do that.")
-    return user
-
-
-def record(s: Session, *, admin_id: int | None, admin_name: str, action: str, target: str = "", result: str = "",
-           ok: bool = True) -> None:
-    """Write an audit row: inside the caller's unit if there is one (the action's own transaction), else in
-    its own."""
-    with unit(s, write=True):
-        live.touch(s, live.ADMIN)
-        s.execute(audit_t.insert().values(admin_id=admin_id, admin_name=admin_name[:40], action=action[:40],
-                                          target=target[:100], result=result[:500], ok=ok, created_at=utcnow()))
-
-
-def _failure(e: BaseException) -> str:
-    return str(e) if isinstance(e, EconomyError) else f"{type(e).__name__}: {e}"
-
-
-def audited(s: Session, *, actor: tuple[int | None, str], action: str, target: str, fn, describe=str,
-            exclusive_name: str | None = None, audit_within: bool = False):
-    """Run an operator action and audit it: ``actor`` is (admin id, name), e.g. ``(None, "cli")``.
-
-    ``fn()`` runs in one write unit **with its audit row**: the action and its record commit together or
-    not at all. ``audit_within=True`` is for an action that makes its own transaction (a job's "Run now",
-    which claims its slot in the job's own session): it is called as ``fn(audit)`` and must call
-    ``audit(session, result)`` inside that transaction. A failed action (any exception) is audited in its
-    own unit, after its transaction rolled back, and re-raised. ``exclusive_name``: only one run at a
-    time across every worker (``exclusive``); a second one is refused with ``AlreadyRunning``, audited."""
-    admin_id, admin_name = actor
-    entry = dict(admin_id=admin_id, admin_name=admin_name, action=action, target=target)
-    audits: list[bool] = []
-
-    def audit(session: Session, result) -> None:
-        record(session, **entry, result=describe(result))
-        audits.append(True)
-
-    try:
-        with exclusive(s, exclusive_name) if exclusive_name else nullcontext():
-            if audit_within:
-                result = fn(audit)
-                if not audits:  # the action ran no transaction of its own to audit in
-                    record(s, **entry, result=describe(result))
-            else:
-                with unit(s, write=True):
-                    result = fn()
-                    audit(s, result)
-    except Exception as e:
-        record(s, **entry, result=_failure(e), ok=False)
-        raise
-    return result
-
-
-def perform(s: Session, *, actor_id: int, action: str, target: str, fn, describe=str,
-            exclusive_name: str | None = None, audit_within: bool = False):
-    """Run an admin action: the role checked on the server, then ``audited`` (the action and its audit row
-    in one transaction; a failure audited in its own)."""
-    admin = require_admin(s, actor_id)
-    return audited(s, actor=(admin.id, admin.username), action=action, target=target, fn=fn, describe=describe,
-                   exclusive_name=exclusive_name, audit_within=audit_within)
-
-
-class _AdvisoryLock:
-    """PostgreSQL: a session-level advisory lock on a connection of its own, held while the claim's holder
-    runs. It dies with that connection, so a crashed holder (on any host) frees it at once, and a living
-    holder keeps it however long it works."""
-
-    _TRY = text("SELECT pg_try_advisory_lock(:space, hashtext(:job))")
-    _UNLOCK = text("SELECT pg_advisory_unlock(:space, hashtext(:job))")
-
-    def __init__(self, engine, job: str):
-        self.engine, self.params, self.conn = engine, {"space": ledger.ADVISORY_SPACE + 1, "job": job}, None
-
-    def acquire(self) -> bool:
-        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            got = bool(conn.execute(self._TRY, self.params).scalar())
-        except BaseException:
-            conn.close()
-            raise
-        if got:
-            self.conn = conn
-        else:
-            conn.close()
-        return got
-
-    def release(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is None:
-            return
-        try:
-            conn.execute(self._UNLOCK, self.params)
-        except Exception:
-            conn.invalidate()  # the connection is discarded, and the lock with it
-        conn.close()
-
-
-_PROCESS_LOCKS: dict[tuple[int, str], threading.Lock] = {}
-
-
-class _FileLock:
-    """SQLite (one machine): an ``flock`` on a file beside the database, held while the claim's holder runs.
-    The operating system releases it when the holder's process ends, however it ends; a living holder keeps
-    it however long it works. (An in-memory database lives in one process: a lock of that process.)"""
-
-    def __init__(self, engine, job: str):
-        database = engine.url.database
-        self.path = (f"{os.path.abspath(database)}.claim-{job.replace(':', '-')}"
-                     if database and database != ":memory:" else None)
-        self.process_lock = _PROCESS_LOCKS.setdefault((id(engine), job), threading.Lock())
-        self.fd: int | None = None
-        self.held = False
-
-    def acquire(self) -> bool:
-        if self.path is None:
-            self.held = self.process_lock.acquire(blocking=False)
-            return self.held
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self.fd = fd
-        return True
-
-    def release(self) -> None:
-        if self.fd is not None:
-            fd, self.fd = self.fd, None
-            os.close(fd)  # closing the file releases the flock
-        elif self.held:
-            self.held = False
-            self.process_lock.release()
-
-
-def _holder_lock(s: Session, job: str):
-    engine = s.get_bind().engine
-    return _AdvisoryLock(engine, job) if engine.dialect.name == "postgresql" else _FileLock(engine, job)
-
-
-@contextmanager
-def exclusive(s: Session, name: str, *, now: datetime | None = None):
-    """Only one run of ``name`` at a time across every worker: a claim row in ``job_runs`` while it runs, and
-    beside it a lock that lives exactly as long as its holder (``_holder_lock``: a PostgreSQL advisory lock
-    on a connection of its own; on SQLite an ``flock`` beside the database file).
-
-    The lock decides, without waiting: of two admins starting the same operation at once, one takes it and
-    the other gets ``AlreadyRunning`` at once (never an IntegrityError, and never a wait behind a long write
-    on SQLite). The holder then records its claim (INSERT ... ON CONFLICT DO NOTHING on the unique
-    (job_name, slot)). A claim row already there while the lock is free was left by a holder that died (a
-    crash, a kill): it is taken over at once. A claim whose holder is alive is never taken over, however long
-    it has been running (an archive of 20M entries takes minutes). Claimed and released in units of their
-    own, so call it outside a unit. ``now`` is the claim's start time (default: now)."""
-    if s.info.get("economy_unit") is not None:
-        raise RuntimeError("exclusive() claims in its own transaction: call it outside a unit")
-    now = now or utcnow()
-    job = f"admin:{name}"
-    running = (job_runs_t.c.job_name == job) & (job_runs_t.c.slot == "running")
-    claim_row = dict(job_name=job, slot="running", started_at=now, status="running")
-    alive = _holder_lock(s, job)
-    if not alive.acquire():  # its holder is alive
-        raise AlreadyRunning("That operation is already running. Wait for it to finish.")
-    try:
-        with unit(s, write=True):
-            claim = insert_ignore(s, job_runs_t, claim_row, index_elements=["job_name", "slot"])
-            if claim is None:  # a claim whose holder died: taken over
-                log.warning("taking over the claim on %s left by a holder that is gone", job)
-                s.execute(job_runs_t.delete().where(running))
-                claim = insert_ignore(s, job_runs_t, claim_row, index_elements=["job_name", "slot"])
-    except BaseException:
-        alive.release()
-        raise
-    try:
-        yield
-    finally:
-        alive.release()  # first: from here on, a claimer finding the row takes it over
-        with unit(s, write=True):
-            s.execute(job_runs_t.delete().where(job_runs_t.c.id == claim))
-
-
-BULK_OPERATIONS = ("recalculate_all", "sync_all", "reconcile")
-
-
-def run_bulk(s: Session, *, actor_id: int, op: str):
-    """A whole-economy operation for the admin page: role checked, one at a time across every worker
-    (``AlreadyRunning`` otherwise), the work and its audit row in one transaction. Returns a ``BulkResult``
-    (recalculate_all, sync_all) or the reconciliation report (reconcile)."""
-    if op not in BULK_OPERATIONS:
-        raise InvalidInput("No such operation.")
-
-    def work():
-        if op == "recalculate_all":
-            return recalculate_all_balances(s)
-        if op == "sync_all":
-            return sync_all_balances(s)
-        return run_reconciliation(s, source="admin")
-
-    def describe(r):
-        if op == "reconcile":
-            return (f"{r['accounts_checked']} accounts, {r['drifts_found']} drifted, "
-                    f"{r['archive_problems']} archive problems")
-        return f"{r.accounts} accounts, {r.changed} changed, {r.duration_ms} ms"
-
-    return perform(s, actor_id=actor_id, action=op, target="all accounts", fn=work, describe=describe,
-                   exclusive_name=op)
-
-
-@dataclass(frozen=True)
-class BatchRun:
-    at: datetime
-    ledger_rows: int
-    units: int
-
-
-@dataclass(frozen=True)
-class Overview:
-    players: int
-    companies: int
-    accounts: int
-    ledger_entries: int
-    archived_entries: int
-    money_in_circulation: int
-    marketplace_runs: list[BatchRun]
-    last_report: dict | None
-
-
-def overview(s: Session) -> Overview:
-    """The economy at a glance, with the ledger rows each of the last 20 marketplace runs wrote."""
-    from economy_app.services import stats
-
-    health = stats.economy_health(s)
-    with unit(s, write=False):
-        runs = s.execute(
-            select(ledger_t.c.created_at, func.count().label("rows"), func.sum(ledger_t.c.batch_count).label("units"))
-            .where(ledger_t.c.type == "marketplace_batch").group_by(ledger_t.c.created_at)
-            .order_by(ledger_t.c.created_at.desc()).limit(20)
-        ).all()
-        companies = s.execute(select(func.count()).select_from(companies_t)).scalar_one()
-        archived = s.execute(select(func.count()).select_from(archive_t)).scalar_one()
-        last = s.execute(select(reports_t).order_by(reports_t.c.id.desc()).limit(1)).mappings().first()
-    return Overview(
-        players=health.players, companies=companies, accounts=health.accounts, ledger_entries=health.ledger_entries,
-        archived_entries=archived, money_in_circulation=health.money_in_circulation,
-        # Each run's revenue and cost entries carry the same units: count them once.
-        marketplace_runs=[BatchRun(r.created_at, r.rows, int(r.units or 0) // 2) for r in runs],
-        last_report=dict(last) if last else None,
-    )
-
-
 def find_accounts(s: Session, query: str, *, limit: int = 20) -> list[AccountCopies]:
     """Accounts by id, owner's username, company name or ticker, with their three copies side by side."""
     query = (query or "").strip()
     if not query:
         return []
-    pattern = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = like_prefix(query)
     q = (select(accounts_t.c.id).select_from(accounts_t)
          .outerjoin(users_t, users_t.c.id == accounts_t.c.owner_id)
          .outerjoin(companies_t, companies_t.c.account_id == accounts_t.c.id))
@@ -596,8 +329,6 @@ def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
         elif not Path(f["path"]).is_file():
             status = "missing"
         else:
-            from economy_app.services.archive_files import file_sha256
-
             status = "ok" if file_sha256(Path(f["path"])) == f["sha256"] else "changed"
         checks.append(FileCheck(id=f["id"], name=f["name"], path=f["path"], sha256=f["sha256"], entries=f["entries"],
                                 archived=held, restored=f["restored_entries"], status=status))
@@ -620,7 +351,7 @@ def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = No
     then checks its own result in its transaction: if the balances would not sum to zero, it rolls back.
     Archive problems are never repaired automatically: they need an operator."""
     if auto_repair is None:
-        auto_repair = os.environ.get("AUTO_REPAIR", "off").lower() in ("on", "1", "true", "yes")
+        auto_repair = config.auto_repair()
     started = time.perf_counter()
     drifts = reconcile(s)
     archive_check = check_archive(s)
@@ -688,35 +419,3 @@ def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = No
 def recent_reports(s: Session, limit: int = 10) -> list[dict]:
     with unit(s, write=False):
         return [dict(r) for r in s.execute(select(reports_t).order_by(reports_t.c.id.desc()).limit(limit)).mappings()]
-
-
-def audit_log(s: Session, limit: int = 50) -> list[dict]:
-    with unit(s, write=False):
-        return [dict(r) for r in s.execute(select(audit_t).order_by(audit_t.c.id.desc()).limit(limit)).mappings()]
-
-
-def job_paused(s: Session, job_name: str) -> bool:
-    with unit(s, write=False):
-        return bool(s.execute(select(settings_t.c.paused).where(settings_t.c.job_name == job_name)).scalar())
-
-
-def paused_jobs(s: Session) -> set[str]:
-    with unit(s, write=False):
-        return set(s.execute(select(settings_t.c.job_name).where(settings_t.c.paused.is_(True))).scalars())
-
-
-def set_job_paused(s: Session, job_name: str, paused: bool) -> None:
-    with unit(s, write=True):
-        insert_ignore(s, settings_t, dict(job_name=job_name, paused=False, updated_at=utcnow()),
-                      index_elements=["job_name"])
-        s.execute(settings_t.update().where(settings_t.c.job_name == job_name)
-                  .values(paused=bool(paused), updated_at=utcnow()))
-
-
-def last_runs(s: Session, job_names: list[str]) -> dict[str, dict]:
-    """Each job's latest run (started, finished, status, summary)."""
-    with unit(s, write=False):
-        latest = (select(job_runs_t.c.job_name, func.max(job_runs_t.c.id).label("id"))
-                  .where(job_runs_t.c.job_name.in_(job_names)).group_by(job_runs_t.c.job_name).subquery())
-        rows = s.execute(select(job_runs_t).join(latest, latest.c.id == job_runs_t.c.id)).mappings().all()
-    return {r["job_name"]: dict(r) for r in rows}

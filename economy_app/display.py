@@ -1,14 +1,14 @@
-"""Plain helpers that turn service results into what page states hold. No Reflex, no database:
-unit-tested directly (tests/unit/test_present.py)."""
+"""Turn service results into what page states hold and show: typed rows (dataclasses) and their text.
+No Reflex, no database: unit-tested directly (tests/unit/test_display.py). Money and share prices are
+formatted by ``money.py`` only."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 
-from economy_app.money import AmountError, format_cents, parse_dollars
-from economy_app.services.stocks import format_price
+from economy_app.money import format_cents, format_dollars_input, format_maybe_cents, format_price
+
 
 TYPE_LABELS = {
     "initial_deposit": "Welcome deposit",
@@ -20,6 +20,8 @@ TYPE_LABELS = {
     "marketplace_batch": "Marketplace batch",
     "adjustment": "Adjustment",
 }
+
+
 KIND_LABELS = {"personal": "Personal", "company": "Company", "system": "System"}
 
 
@@ -47,37 +49,6 @@ class AccountItem:
     cents: int
     updated: str
     warning: str
-
-
-MAX_ID = 2_147_483_647  # ids are 32-bit INTEGER columns on both databases
-_ID_RE = re.compile(r"^[0-9]{1,10}$")  # ASCII digits only: '²' or '١٢' pass str.isdigit(), not this
-
-
-def parse_id(value) -> int | None:
-    """Every id from the URL or an event goes through here once: ``'12'``, ``12`` or ``' 12 '`` is 12; anything
-    else (another type, a sign, other digits, zero, a number past the id columns) is None, "not found"."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        value = int(text) if _ID_RE.match(text) else None
-    if not isinstance(value, int):
-        return None
-    return value if 1 <= value <= MAX_ID else None
-
-
-def text_arg(value, limit: int) -> str:
-    """A text argument from an event: the string cut to ``limit`` characters; any other type is ''."""
-    return value[:limit] if isinstance(value, str) else ""
-
-
-def form_text(form, key: str, limit: int = 10_000) -> str | None:
-    """A field of a submitted form: its text (cut to ``limit``), '' when absent, None when the form or the field
-    is not what a browser sends (not a dict, not a string)."""
-    if not isinstance(form, dict):
-        return None
-    value = form.get(key, "")
-    return value[:limit] if isinstance(value, str) else None
 
 
 def when(value: datetime | None) -> str:
@@ -108,38 +79,9 @@ def account_item(view) -> AccountItem:
     )
 
 
-def check_amount_text(text: str, *, balance: int | None, maximum: int) -> tuple[int | None, str]:
-    """(cents, "") for a sendable amount, else (None, the message to show next to the field)."""
-    try:
-        cents = parse_dollars(text)
-    except AmountError as e:
-        return None, str(e)
-    if cents > maximum:
-        return None, f"The most you can send at once is {format_cents(maximum)}."
-    if balance is not None and cents > balance:
-        return None, f"That is more than this account holds ({format_cents(balance)})."
-    return cents, ""
-
-
 def send_preview(cents: int, source_name: str, source_balance: int, recipient_name: str) -> str:
     return (f"You send {format_cents(cents)} from {source_name} to {recipient_name}; "
             f"{source_name} will have {format_cents(source_balance - cents)}.")
-
-
-def parse_day(text: str) -> date | None:
-    """'2026-11-21' -> a date; '' -> None; anything else raises ValueError."""
-    text = (text or "").strip()
-    return date.fromisoformat(text) if text else None
-
-
-def day_range(since_text: str, until_text: str) -> tuple[datetime | None, datetime | None]:
-    """Inclusive day inputs -> [since, until) datetimes (naive UTC). Raises ValueError for bad dates. The
-    last day there is (9999-12-31) has no next day: as an end it bounds nothing (None), like no end at all."""
-    since, until = parse_day(since_text), parse_day(until_text)
-    if since and until and until < since:
-        raise ValueError("The end date is before the start date.")
-    return (datetime.combine(since, time()) if since else None,
-            datetime.combine(until + timedelta(days=1), time()) if until and until < date.max else None)
 
 
 @dataclasses.dataclass
@@ -191,10 +133,6 @@ def percent_text(permille: int | None) -> str:
     return f"{sign}{abs(permille) // 10}.{abs(permille) % 10}%"
 
 
-def dollars_input(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
 def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
     revenue = getattr(p, "revenue_cents", None)
     revenue = p.revenue if revenue is None else revenue
@@ -203,7 +141,7 @@ def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
     return ProductItem(
         id=p.id, name=p.name, description=getattr(p, "description", ""), company_id=getattr(p, "company_id", 0),
         company=getattr(p, "company_name", company), ticker=getattr(p, "ticker", ticker),
-        price=format_cents(p.price_cents), price_input=dollars_input(p.price_cents), cost_percent=p.cost_percent,
+        price=format_cents(p.price_cents), price_input=format_dollars_input(p.price_cents), cost_percent=p.cost_percent,
         active=p.active, units_sold=f"{p.units_sold:,}", revenue=format_cents(revenue), costs=format_cents(costs),
         margin=percent_text((revenue - costs) * 1000 // revenue if revenue else None),
         waiting=hold_text(getattr(p, "public_from", None)),
@@ -229,11 +167,6 @@ def market_note(on_sale: int, limit: int, hold_seconds: int, typical: int | None
              f"near it, and little far above it." if typical else "")
     ever = f", {listed[0]} of {listed[1]} ever listed (withdrawn ones too)" if listed else ""
     return f"{on_sale} of {limit} products on sale (the most a company may list){ever}; {hold}.{price}"
-
-
-def price_text(micros: int) -> str:
-    """Share prices to four decimals: '$0.6048'."""
-    return format_price(micros)
 
 
 def change_text(permille: int) -> str:
@@ -269,7 +202,7 @@ class PositionItem:
 
 
 def stock_item(row) -> StockItem:
-    return StockItem(id=row.company_id, name=row.name, ticker=row.ticker, price=price_text(row.price_micros),
+    return StockItem(id=row.company_id, name=row.name, ticker=row.ticker, price=format_price(row.price_micros),
                      change=change_text(row.change_permille), change_sign=(row.change_permille > 0) -
                      (row.change_permille < 0), market_cap=format_cents(row.market_cap_cents),
                      spark=[{"p": p} for p in row.sparkline])
@@ -277,7 +210,145 @@ def stock_item(row) -> StockItem:
 
 def position_item(p) -> PositionItem:
     return PositionItem(account=p.account_name, company_id=p.company_id, name=p.name, ticker=p.ticker,
-                        shares=f"{p.shares:,}", avg_price=price_text(p.avg_price_micros), price=price_text(p.price_micros),
+                        shares=f"{p.shares:,}", avg_price=format_price(p.avg_price_micros), price=format_price(p.price_micros),
                         value=format_cents(p.value_cents), gain=format_cents(p.gain_cents, sign=True),
                         gain_cents=p.gain_cents, change=change_text(p.change_permille),
                         change_sign=(p.change_permille > 0) - (p.change_permille < 0))
+
+
+# --------------------------------------------------------------------------- the admin page
+
+
+@dataclasses.dataclass
+class CopiesRow:
+    """One account's three copies of its balance, side by side (the admin page's lookup and drift tables)."""
+
+    id: int
+    name: str
+    kind: str
+    balances: str
+    cache: str
+    ledger: str
+    drift: bool  # the three copies disagree
+    balances_off: bool  # ``balances`` differs from the ledger
+    cache_off: bool  # the cache differs from the ledger
+
+
+def copies_row(c) -> CopiesRow:
+    return CopiesRow(id=c.account_id, name=c.name, kind=c.kind, balances=format_maybe_cents(c.balances_value),
+                     cache=format_maybe_cents(c.cached_value), ledger=format_maybe_cents(c.ledger_value),
+                     drift=c.drifted, balances_off=c.balances_value != c.ledger_value,
+                     cache_off=c.cached_value != c.ledger_value)
+
+
+@dataclasses.dataclass
+class FindingRow:
+    """One thing the archive's proof found."""
+
+    what: str
+    detail: str
+    bad: bool  # a problem (a file not on this machine is reported, not a problem)
+
+
+def archive_findings(check) -> list[FindingRow]:
+    """What the archive check found, one row each: checkpoints that differ from their archived entries,
+    files that changed, lost entries or are not on this machine, ids in both tables."""
+    rows = [FindingRow(what=f"checkpoint of account {c.account_id} ({c.name})",
+                       detail=f"{format_cents(c.checkpoint)} over {c.checkpoint_entries:,} entries; its archived "
+                              f"entries: {format_cents(c.archived)} over {c.archived_entries:,}", bad=True)
+            for c in check.checkpoint_drifts]
+    rows += [FindingRow(what=f"file {f.name}", bad=f.problem,
+                        detail=f"{f.status}: {f.entries:,} entries written, {f.archived:,} archived, "
+                               f"{f.restored:,} restored")
+             for f in check.files if f.status != "ok"]
+    if check.in_both:
+        rows.append(FindingRow(what="ledger and archive", detail=f"{check.in_both:,} ids are in both", bad=True))
+    return rows
+
+
+def sums_text(report: dict) -> str:
+    """The reconciliation's money check in words: every balance and every cached balance sum to zero."""
+    balances, cache = report.get("balances_total"), report.get("cache_total")
+    if balances is None or cache is None:  # a report from before the sums were checked
+        return "sums not checked"
+    if balances == cache == 0:
+        return "balances sum to $0.00"
+    return f"balances sum to {format_cents(balances)} and caches to {format_cents(cache)}, not $0.00"
+
+
+def money_check_text(totals) -> str:
+    """The sums at a "Reconcile now", as the admin page says them."""
+    if totals.zero:
+        return "Every balance and every cached balance sum to $0.00: no cent created or lost."
+    return (f"The balances sum to {format_cents(totals.balances)} and the cached balances to "
+            f"{format_cents(totals.cache)}, not $0.00: a cent was created or lost.")
+
+
+def report_text(r: dict | None) -> str:
+    """The last reconciliation report in one line."""
+    if not r:
+        return "No reconciliation yet."
+    return (f"{when(r['created_at'])} UTC ({r['source']}): {r['accounts_checked']:,} accounts, "
+            f"{r['drifts_found']} drifted, {r['repaired']} repaired, {r['archive_problems']} archive problems, "
+            f"{sums_text(r)}, {r['duration_ms']} ms")
+
+
+@dataclasses.dataclass
+class FigureRow:
+    key: str  # the figure's element id: admin-<key>
+    label: str
+    value: str
+
+
+def overview_figures(o) -> list[FigureRow]:
+    return [FigureRow("players", "Players", f"{o.players:,}"), FigureRow("companies", "Companies", f"{o.companies:,}"),
+            FigureRow("accounts", "Accounts", f"{o.accounts:,}"), FigureRow("entries", "Ledger entries",
+                                                                            f"{o.ledger_entries:,}"),
+            FigureRow("archived", "Archived entries", f"{o.archived_entries:,}"),
+            FigureRow("circulation", "Money in circulation", format_cents(o.money_in_circulation))]
+
+
+@dataclasses.dataclass
+class RunRow:
+    at: str
+    rows: str
+    units: str
+    unbatched: str
+
+
+def run_row(r) -> RunRow:
+    return RunRow(at=when(r.at), rows=str(r.ledger_rows), units=f"{r.units:,}", unbatched=f"{2 * r.units:,}")
+
+
+@dataclasses.dataclass
+class JobRow:
+    name: str
+    title: str
+    interval: str
+    last: str
+    status: str
+    summary: str
+    duration: str
+    next: str
+    paused: bool
+
+
+def job_row(j) -> JobRow:
+    return JobRow(name=j.name, title=j.title, interval=f"{j.interval_seconds:,} s", last=when(j.last_started),
+                  status=j.status, summary=j.summary,
+                  duration=f"{j.duration_ms:,} ms" if j.duration_ms is not None else "",
+                  next="paused" if j.paused else when(j.next_run), paused=j.paused)
+
+
+@dataclasses.dataclass
+class AuditRow:
+    at: str
+    who: str
+    action: str
+    target: str
+    result: str
+    ok: bool
+
+
+def audit_row(a) -> AuditRow:
+    return AuditRow(at=when(a.at), who=a.admin, action=a.action, target=a.target, result=a.result, ok=a.ok)
