@@ -15,8 +15,6 @@ TYPE_LABELS = {
     "transfer": "Transfer",
     "stock_purchase": "Stock purchase",
     "stock_sale": "Stock sale",
-    "product_purchase": "Product purchase",
-    "product_cost": "Production cost",
     "marketplace_batch": "Marketplace batch",
     "adjustment": "Adjustment",
 }
@@ -352,3 +350,83 @@ class AuditRow:
 
 def audit_row(a) -> AuditRow:
     return AuditRow(at=when(a.at), who=a.admin, action=a.action, target=a.target, result=a.result, ok=a.ok)
+
+
+# --------------------------------------------------------------------------- one stock's page
+
+
+@dataclasses.dataclass
+class HolderRow:
+    name: str
+    shares: str
+    percent: str
+
+
+def holder_row(h) -> HolderRow:
+    return HolderRow(name=h.name, shares=f"{h.shares:,}", percent=percent_text(h.percent_permille))
+
+
+@dataclasses.dataclass
+class TradeRow:
+    at: str
+    side: str
+    shares: str
+    price: str
+    total: str
+    account: str
+
+
+def trade_row(t) -> TradeRow:
+    return TradeRow(at=t.at.strftime("%m-%d %H:%M:%S"), side=t.side, shares=f"{t.shares:,}",
+                    price=format_price(t.price_micros), total=format_cents(t.total_cents), account=t.account_name)
+
+
+def trade_account_options(views) -> list[dict[str, str]]:
+    """The trade box's account choices: value (the id) and label (name and balance)."""
+    return [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
+
+
+# --------------------------------------------------------------------------- the leaderboard
+
+
+@dataclasses.dataclass
+class PlayerRankRow:
+    rank: int
+    name: str
+    worth: str
+    cash: str
+    held: str
+    owed: str
+
+
+def player_rank_rows(players) -> list[PlayerRankRow]:
+    return [PlayerRankRow(rank=i, name=p.username, worth=format_cents(p.net_worth), cash=format_cents(p.cash),
+                          held=format_cents(p.holdings), owed=format_cents(p.owed)) for i, p in enumerate(players, 1)]
+
+
+@dataclasses.dataclass
+class CompanyRankRow:
+    rank: int
+    id: int
+    name: str
+    ticker: str
+    value: str
+
+
+def company_rank_rows(companies) -> list[CompanyRankRow]:
+    return [CompanyRankRow(rank=i, id=c.company_id, name=c.name, ticker=c.ticker, value=format_cents(c.value))
+            for i, c in enumerate(companies, 1)]
+
+
+@dataclasses.dataclass
+class ProductRankRow:
+    rank: int
+    name: str
+    ticker: str
+    units: str
+    revenue: str
+
+
+def product_rank_rows(products) -> list[ProductRankRow]:
+    return [ProductRankRow(rank=i, name=p.name, ticker=p.ticker, units=f"{p.units_sold:,}",
+                           revenue=format_cents(p.revenue)) for i, p in enumerate(products, 1)]

@@ -14,7 +14,8 @@ from economy_app.pages.history import HistoryState, history_page
 from economy_app.pages.home import HomeState, home_page
 from economy_app.pages.login import LoginState, login_page, signup_page
 from economy_app.pages.marketplace import MarketplaceState, marketplace_page
-from economy_app.pages.portfolio import LeaderboardState, PortfolioState, leaderboard_page, portfolio_page
+from economy_app.pages.leaderboard import LeaderboardState, leaderboard_page
+from economy_app.pages.portfolio import PortfolioState, portfolio_page
 from economy_app.pages.stocks import StockState, StocksState, stock_page, stocks_page
 from economy_app.pages.send import SendState, send_page
 

@@ -32,6 +32,8 @@ from sqlmodel import Field, SQLModel
 
 ROLES = ("player", "admin")
 ACCOUNT_KINDS = ("personal", "company", "system")
+# The types the schema allows. Nothing posts product_purchase or product_cost (the marketplace posts one
+# marketplace_batch pair per company), so the history page's filter does not offer them (display.TYPE_LABELS).
 LEDGER_TYPES = (
     "initial_deposit",
     "transfer",

@@ -10,7 +10,7 @@ from economy_app.components.money import money
 from economy_app.services import accounts
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.display import AccountItem, account_item
 from economy_app.event_args import parse_id
 
@@ -24,10 +24,16 @@ class AccountsState(AuthState):
     series: list[dict] = []
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
+        return await self._show(user)
+
+    @rx.event
+    @refresh_on_push
+    async def live_refresh(self, user):
+        return await self._show(user)
+
+    async def _show(self, user):
         views = await run(accounts.list_accounts, user.id)
         self.items = [account_item(v) for v in views]
         self.loaded = True
@@ -38,16 +44,8 @@ class AccountsState(AuthState):
             return AccountsState.show_chart(self.chart_account)
 
     @rx.event
-    async def live_refresh(self):
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        return await self.load()
-
-    @rx.event
-    async def show_chart(self, account_id: int):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def show_chart(self, user, account_id: int):
         account = parse_id(account_id)
         try:
             if account is None:

@@ -10,7 +10,7 @@ from economy_app.components.money import money
 from economy_app.services import companies
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.state.paging import PagedList, pager
 from economy_app.display import CompanyItem, company_item
 from economy_app.event_args import form_text, text_arg
@@ -26,28 +26,25 @@ class CompaniesState(AuthState):
     creating: bool = False
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
+        await self._show(user)
+
+    @rx.event
+    @refresh_on_push
+    async def live_refresh(self, user):
+        await self._show(user)
+
+    async def _show(self, user):
         views = await run(companies.my_companies, user.id)
         self.items = [company_item(v) for v in views]
         self.loaded = True
         self._listen(user, *(topics.account(v.account_id) for v in views))
 
     @rx.event
-    async def live_refresh(self):
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        return await self.load()
-
-    @rx.event
-    async def create(self, form: dict):
+    @logged_in
+    async def create(self, user, form: dict):
         if self.creating:
-            return
-        user = await self._current_user()
-        if user is None:
-            yield await self._to_login()
             return
         fields = [form_text(form, k) for k in ("name", "ticker", "description", "tags")]
         if None in fields:
@@ -78,10 +75,8 @@ class DirectoryState(PagedList, AuthState):
     sort: str = "name"
     items: list[CompanyItem] = []
 
-    async def _fetch(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def _fetch(self, user):
         rows, self.total = await run(companies.directory, query=self.query, sort=self.sort, page=self.page,
                                      page_size=DIRECTORY_PAGE)
         self.items = [company_item(v) for v in rows]
@@ -96,7 +91,7 @@ class DirectoryState(PagedList, AuthState):
     @rx.event
     async def live_refresh(self):
         if self._left_page():  # a push answered after the tab moved to another page
-            return
+            return None
         return await self._fetch()
 
     @rx.event

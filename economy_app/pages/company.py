@@ -12,7 +12,7 @@ from economy_app.money import AmountError, format_cents, parse_dollars
 from economy_app.services import companies, products, schedule
 from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.display import ProductItem, market_note, percent_text, product_item
 from economy_app.event_args import form_text, parse_id
 from economy_app.state.schedule import ScheduleState
@@ -74,10 +74,8 @@ class CompanyState(AuthState):
         return None
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
         event = await self._refresh(user.id, parse_id(self.router.url.query_parameters.get("id", "")) or 0)
         if event is None:
             self._listen(user, topics.company(self.company_id), topics.account(self.account_id),
@@ -85,22 +83,16 @@ class CompanyState(AuthState):
         return event
 
     @rx.event
-    async def live_refresh(self):
+    @refresh_on_push
+    async def live_refresh(self, user):
         """A marketplace run, a trade or another tab changed the company: fresh figures, and the countdown
         rolls over to the next run."""
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
         await (await self.get_state(ScheduleState)).refresh()
         return await self._refresh(user.id, self.company_id)
 
-    async def _act(self, fn, success: str, *args, **kwargs):
+    @logged_in
+    async def _act(self, user, fn, success: str, *args, **kwargs):
         """Run an owner action (the service checks ownership), then refresh the figures."""
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
         try:
             await run(fn, *args, actor_id=user.id, **kwargs)
         except EconomyError as e:
@@ -165,19 +157,17 @@ class CompanyState(AuthState):
                                product_id=parse_id(product_id) or 0, active=active)
 
     @rx.event
-    async def check_public(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def check_public(self, user):
         try:
-            await run(companies.require_owner, user.id, self.company_id)
-            went = await run(companies.check_and_update_public_status, self.company_id)
+            went = await run(companies.go_public, actor_id=user.id, company_id=self.company_id)
         except EconomyError as e:
             return rx.toast.error(str(e))
         await self._refresh(user.id, self.company_id)
         if went:
             return rx.toast.success(f"{self.name} is now public!")
-        return rx.toast.info("Still private: a company goes public once its cash is above $50,000.00.")
+        return rx.toast.info(f"Still private: a company goes public once its cash is above "
+                             f"{format_cents(companies.PUBLIC_THRESHOLD_CENTS)}.")
 
 
 def _stat(label: str, value: rx.Component, test_id: str) -> rx.Component:

@@ -12,7 +12,7 @@ from economy_app.components.countdown import marketplace_countdown, notice
 from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.display import HistoryItem, history_item
 
 
@@ -31,10 +31,16 @@ class DashboardState(AuthState):
     recent: list[HistoryItem] = []
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
+        await self._show(user)
+
+    @rx.event
+    @refresh_on_push
+    async def live_refresh(self, user):
+        await self._show(user)
+
+    async def _show(self, user):
         d = await run(accounts.dashboard, user.id)
         names = {v.id: v.name for v in d.accounts}
         self.net_worth, self.net_worth_cents = format_cents(d.net_worth), d.net_worth
@@ -45,12 +51,6 @@ class DashboardState(AuthState):
         self.recent = [history_item(r, names, d.system_account_id) for r in d.recent]
         self.loaded = True
         self._listen(user, *(topics.account(v.id) for v in d.accounts))
-
-    @rx.event
-    async def live_refresh(self):
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        return await self.load()
 
 
 def stat(label: str, value: rx.Component, hint: rx.Component | str, test_id: str) -> rx.Component:

@@ -8,11 +8,10 @@ import reflex as rx
 
 from economy_app.components.layout import player_page
 from economy_app.components.tables import history_table
-from economy_app.models import LEDGER_TYPES
 from economy_app.services import accounts, ledger
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.state.auth import AuthState, logged_in, private, run
 from economy_app.display import TYPE_LABELS, HistoryItem, history_item
 from economy_app.event_args import day_range, parse_id, text_arg
 
@@ -44,21 +43,20 @@ class HistoryState(AuthState):
     def show_account_column(self) -> bool:
         return self.account_filter == ALL and len(self.account_options) > 1
 
-    def _query(self, user_id: int) -> dict:
+    def _filters(self) -> tuple[int | None, dict]:
+        """The filters as set: the account (None: every account of the player) and the service's keyword
+        filters (types, since, until). Raises ValueError for dates that are not dates."""
         since, until = day_range(self.since_text, self.until_text)
         account = None if self.account_filter == ALL else parse_id(self.account_filter) or 0
-        return dict(user_id=user_id, account_id=account,
-                    types=None if self.type_filter == ALL else [self.type_filter], since=since, until=until)
+        return account, dict(types=None if self.type_filter == ALL else [self.type_filter], since=since, until=until)
 
-    async def _fetch(self, start: str):
+    @logged_in
+    async def _fetch(self, user, start: str):
         """Fetch the page starting after ``start``; returns an event to yield (or None)."""
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
         try:
-            q = self._query(user.id)
-            rows = await run(accounts.player_history, q.pop("user_id"), q.pop("account_id"),
-                             before=ledger.parse_cursor(start) if start else None, limit=PAGE_SIZE + 1, **q)
+            account, filters = self._filters()
+            rows = await run(accounts.player_history, user.id, account,
+                             before=ledger.parse_cursor(start) if start else None, limit=PAGE_SIZE + 1, **filters)
         except ValueError as e:
             self.error = str(e) if "date" in str(e) else "Use dates like 2026-11-21."
             return rx.toast.error(self.error)
@@ -73,10 +71,8 @@ class HistoryState(AuthState):
         return None
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
         views = await run(accounts.list_accounts, user.id)
         self._system_id = await run(accounts.find_system_account_id) or 0
         self.account_options = [{"value": str(v.id), "label": v.name} for v in views]
@@ -102,7 +98,7 @@ class HistoryState(AuthState):
         """New entries show on the first page (with the filters as set); a deeper page stays still under
         the reader's eyes."""
         if self._left_page():  # a push answered after the tab moved to another page
-            return
+            return None
         if len(self.page_starts) <= 1 and not self.error:
             return await self._fetch("")
         return None
@@ -121,7 +117,7 @@ class HistoryState(AuthState):
 
     @rx.event
     async def set_type(self, value: str):
-        if value != ALL and (not isinstance(value, str) or value not in LEDGER_TYPES):
+        if value != ALL and (not isinstance(value, str) or value not in TYPE_LABELS):
             return rx.toast.error("Unknown entry type.")
         self.type_filter = value
         return await self.apply()
@@ -160,13 +156,11 @@ class HistoryState(AuthState):
         return event
 
     @rx.event
-    async def export_csv(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def export_csv(self, user):
         try:
-            q = self._query(user.id)
-            text, count, truncated = await run(accounts.history_csv, q.pop("user_id"), q.pop("account_id"), **q)
+            account, filters = self._filters()
+            text, count, truncated = await run(accounts.history_csv, user.id, account, **filters)
         except (ValueError, EconomyError) as e:
             return rx.toast.error(str(e))
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
@@ -194,7 +188,7 @@ def _filters() -> rx.Component:
         _select(HistoryState.account_filter, HistoryState.set_account, HistoryState.account_options, "Account",
                 "history-account", [(ALL, "All accounts")]),
         _select(HistoryState.type_filter, HistoryState.set_type, None, "Type", "history-type",
-                [(ALL, "All types"), *[(t, TYPE_LABELS[t]) for t in LEDGER_TYPES]]),
+                [(ALL, "All types"), *TYPE_LABELS.items()]),
         rx.hstack(
             rx.input(type="date", value=HistoryState.since_text, on_change=HistoryState.set_since, id="history-since",
                      aria_label="From date"),

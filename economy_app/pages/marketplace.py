@@ -10,7 +10,7 @@ from economy_app.components.countdown import marketplace_countdown, notice
 from economy_app.services import companies, products, schedule
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.state.auth import AuthState, logged_in, private, run
 from economy_app.state.paging import PagedList, pager
 from economy_app.display import ProductItem, product_item
 from economy_app.event_args import parse_id, text_arg
@@ -32,10 +32,8 @@ class MarketplaceState(PagedList, AuthState):
     company_label: str = ""
     items: list[ProductItem] = []
 
-    async def _fetch(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def _fetch(self, user):
         rows, self.total = await run(products.listing, query=self.query, company_id=self.company_id or None,
                                      sort=self.sort, page=self.page, page_size=PAGE_SIZE)
         self.items = [product_item(p) for p in rows]
@@ -47,7 +45,7 @@ class MarketplaceState(PagedList, AuthState):
     async def live_refresh(self):
         """A marketplace run ended: units sold move, and the countdown rolls over to the next run."""
         if self._left_page():  # a push answered after the tab moved to another page
-            return
+            return None
         await (await self.get_state(ScheduleState)).refresh()
         return await self._fetch()
 

@@ -10,7 +10,7 @@ from economy_app.components.money import money
 from economy_app.money import format_cents
 from economy_app.services import stock_views
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.display import PositionItem, position_item
 
 
@@ -23,10 +23,16 @@ class PortfolioState(AuthState):
     total_gain_cents: int = 0
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
+        await self._show(user)
+
+    @rx.event
+    @refresh_on_push
+    async def live_refresh(self, user):
+        await self._show(user)
+
+    async def _show(self, user):
         positions = await run(stock_views.portfolio, user.id)
         self.items = [position_item(p) for p in positions]
         self.total_value = format_cents(sum(p.value_cents for p in positions))
@@ -34,46 +40,6 @@ class PortfolioState(AuthState):
         self.total_gain, self.total_gain_cents = format_cents(gain, sign=True), gain
         self.loaded = True
         self._listen(user, topics.MARKET)
-
-    @rx.event
-    async def live_refresh(self):
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        return await self.load()
-
-
-class LeaderboardState(AuthState):
-    """Public figures only (names, net worth, market caps): nothing private to clear."""
-
-    loaded: bool = False
-    players: list[dict[str, str]] = []
-    by_cap: list[dict[str, str]] = []
-    by_cash: list[dict[str, str]] = []
-    products: list[dict[str, str]] = []
-
-    @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
-        self._listen(user, topics.ECONOMY, topics.MARKET)
-        b = await run(stock_views.leaderboard)
-        self.players = [{"rank": str(i), "name": n, "worth": format_cents(w), "cash": format_cents(c),
-                         "held": format_cents(h), "owed": format_cents(o)}
-                        for i, (n, w, c, h, o) in enumerate(b.players, 1)]
-        self.by_cap = [{"rank": str(i), "id": str(cid), "name": n, "ticker": t, "value": format_cents(v)}
-                       for i, (cid, n, t, v) in enumerate(b.by_market_cap, 1)]
-        self.by_cash = [{"rank": str(i), "id": str(cid), "name": n, "ticker": t, "value": format_cents(v)}
-                        for i, (cid, n, t, v) in enumerate(b.by_cash, 1)]
-        self.products = [{"rank": str(i), "name": n, "ticker": t, "units": f"{u:,}", "revenue": format_cents(r)}
-                         for i, (n, t, u, r) in enumerate(b.products, 1)]
-        self.loaded = True
-
-    @rx.event
-    async def live_refresh(self):
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        return await self.load()
 
 
 def _signed(text, sign) -> rx.Component:
@@ -115,37 +81,4 @@ def portfolio_page() -> rx.Component:
         ),
         title="Portfolio",
         actions=rx.link(rx.button("Stock market", variant="soft"), href=routes.STOCKS),
-    )
-
-
-def _board(title: str, head: list[str], rows, keys: list[str], link: bool = False) -> rx.Component:
-    def row(r):
-        cells = [rx.table.cell(r[k]) for k in keys]
-        if link:
-            cells[1] = rx.table.cell(rx.link(r["name"], href=routes.STOCK + "?id=" + r["id"]))
-        return rx.table.row(*cells)
-
-    return rx.card(rx.vstack(
-        rx.heading(title, size="4"),
-        rx.cond(rows.length() > 0,
-                rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                              rx.table.body(rx.foreach(rows, row)), size="1", width="100%"),
-                rx.text("Nothing here yet.", size="2", color_scheme="gray")),
-        width="100%"), width="100%")
-
-
-def leaderboard_page() -> rx.Component:
-    return player_page(
-        rx.grid(
-            _board("Richest players", ["#", "Player", "Net worth", "Cash", "Shares", "Owed to shareholders"],
-                   LeaderboardState.players, ["rank", "name", "worth", "cash", "held", "owed"]),
-            _board("Largest companies", ["#", "Company", "Ticker", "Market cap"], LeaderboardState.by_cap,
-                   ["rank", "name", "ticker", "value"], link=True),
-            _board("Most cash", ["#", "Company", "Ticker", "Cash"], LeaderboardState.by_cash,
-                   ["rank", "name", "ticker", "value"]),
-            _board("Best-selling products", ["#", "Product", "Ticker", "Units sold", "Revenue"],
-                   LeaderboardState.products, ["rank", "name", "ticker", "units", "revenue"]),
-            columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%",
-        ),
-        title="Leaderboard",
     )

@@ -16,7 +16,7 @@ from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.services.errors import EconomyError, InsufficientFunds, InvalidAmount
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.display import AccountItem, account_item, send_preview
 from economy_app.event_args import check_amount_text, parse_id, text_arg
 
@@ -66,23 +66,17 @@ class SendState(AuthState):
         self._listen(user, *(topics.account(a.id) for a in self.sources))
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
         await self._load_sources(user)
         if not self.form_key:
             self.form_key = uuid.uuid4().hex
         self.loaded = True
 
     @rx.event
-    async def live_refresh(self):
+    @refresh_on_push
+    async def live_refresh(self, user):
         """Money moved in or out of one of the player's accounts: new balances, the form kept as typed."""
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
         await self._load_sources(user)
 
     @rx.event
@@ -96,13 +90,12 @@ class SendState(AuthState):
             self.amount_error = self._check()[1]
 
     @rx.event
-    async def search(self, text: str):
+    @logged_in
+    async def search(self, user, text: str):
         self.query = text_arg(text, 40)
         if not self.query.strip():
             self.results = []
             return
-        if await self._current_user() is None:
-            return await self._to_login()
         found = await run(accounts.search_recipients, self.query)
         self.results = [
             {"id": str(r.account_id), "name": r.name,
@@ -133,13 +126,10 @@ class SendState(AuthState):
         self.description = text_arg(text, DESCRIPTION_MAX)
 
     @rx.event
-    async def confirm(self, key: str):
+    @logged_in
+    async def confirm(self, user, key: str):
         """Send. ``key`` comes from the page that was clicked: a second click or a replay carries the same one."""
         if self.sending or not isinstance(key, str) or not key or len(key) > 64 or key == self.last_sent_key:
-            return
-        user = await self._current_user()
-        if user is None:
-            yield await self._to_login()
             return
         cents, error = self._check()
         if cents is None:

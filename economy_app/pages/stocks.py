@@ -9,17 +9,27 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.money import format_cents, parse_whole
-from economy_app.services import accounts, stock_trading, stock_views
+from economy_app.services import companies, stock_trading, stock_views
 from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.state.paging import PagedList, pager
-from economy_app.display import StockItem, change_text, percent_text, stock_item
+from economy_app.display import (
+    HolderRow,
+    StockItem,
+    TradeRow,
+    change_text,
+    holder_row,
+    stock_item,
+    trade_account_options,
+    trade_row,
+)
 from economy_app.event_args import parse_id, text_arg
 from economy_app.money import format_price
 
 PAGE_SIZE = 20
 RANGE_KEYS = list(stock_views.RANGES)
+PRICE_TICK = "(v) => '$' + (v / 1000000).toFixed(6).replace(/0{1,2}$/, '')"
 
 
 @private
@@ -30,10 +40,8 @@ class StocksState(PagedList, AuthState):
     sort: str = "market_cap"
     items: list[StockItem] = []
 
-    async def _fetch(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def _fetch(self, user):
         rows, self.total = await run(stock_views.overview, sort=self.sort, page=self.page, page_size=PAGE_SIZE)
         self.items = [stock_item(r) for r in rows]
         self.loaded = True
@@ -47,7 +55,7 @@ class StocksState(PagedList, AuthState):
     @rx.event
     async def live_refresh(self):
         if self._left_page():  # a push answered after the tab moved to another page
-            return
+            return None
         return await self._fetch()
 
 
@@ -67,8 +75,8 @@ class StockState(AuthState):
     treasury: str = ""
     range_key: str = "24h"
     chart: list[dict] = []
-    holders: list[dict[str, str]] = []
-    trades: list[dict[str, str]] = []
+    holders: list[HolderRow] = []
+    trades: list[TradeRow] = []
     trade_accounts: list[dict[str, str]] = []  # value, label
     account_id: str = ""
     shares_text: str = ""
@@ -77,63 +85,53 @@ class StockState(AuthState):
     preview_error: str = ""
     busy: bool = False
 
-    async def _refresh(self):
+    async def _refresh(self, user):
+        """The whole page from one read (``stock_views.stock_page``)."""
         try:
-            d = await run(stock_views.stock_detail, self.company_id)
-            points = await run(stock_views.price_series, self.company_id, self.range_key)
+            page = await run(stock_views.stock_page, user.id, self.company_id, self.range_key)
         except EconomyError as e:
             self.error, self.loaded = str(e), True
             return rx.toast.error(str(e))
+        d, points = page.detail, page.points
+        self.trade_accounts = trade_account_options(page.accounts)
+        if self.account_id not in {a["value"] for a in self.trade_accounts} and self.trade_accounts:
+            self.account_id = self.trade_accounts[0]["value"]
+        self._listen(user, topics.company(self.company_id), topics.MARKET,
+                     *(topics.account(v.id) for v in page.accounts))
         self.name, self.ticker, self.price = d.name, d.ticker, format_price(d.price_micros)
         self.change, self.change_sign = change_text(d.change_permille), (d.change_permille > 0) - (d.change_permille < 0)
         self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
         epoch = datetime(1970, 1, 1)
         self.chart = [{"ts": int((at - epoch).total_seconds()) * 1000, "price": p} for at, p in points]
-        self.holders = [{"name": h.name, "shares": f"{h.shares:,}", "percent": percent_text(h.percent_permille)}
-                        for h in d.shareholders]
-        self.trades = [{"at": t.at.strftime("%m-%d %H:%M:%S"), "side": t.side, "shares": f"{t.shares:,}",
-                        "price": format_price(t.price_micros), "total": format_cents(t.total_cents),
-                        "account": t.account_name} for t in d.trades]
+        self.holders = [holder_row(h) for h in d.shareholders]
+        self.trades = [trade_row(t) for t in d.trades]
         self.error, self.loaded = "", True
         return None
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
         self.company_id = parse_id(self.router.url.query_parameters.get("id", "")) or 0
-        views = await run(accounts.list_accounts, user.id)
-        self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
-        if self.account_id not in {a["value"] for a in self.trade_accounts} and self.trade_accounts:
-            self.account_id = self.trade_accounts[0]["value"]
         self.shares_text, self.preview, self.preview_error = "", "", ""
-        self._listen(user, topics.company(self.company_id), topics.MARKET,
-                     *(topics.account(v.id) for v in views))
-        return await self._refresh()
+        return await self._refresh(user)
 
     @rx.event
-    async def live_refresh(self):
+    @refresh_on_push
+    async def live_refresh(self, user):
         """A trade or a price tick: fresh price, chart, holders, trades and account balances; the trade box
         keeps what the player typed, and its preview is quoted again at the new price."""
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
-        views = await run(accounts.list_accounts, user.id)
-        self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
-        event = await self._refresh()
+        event = await self._refresh(user)
         if self.shares_text:
             await self._quote()
         return event
 
     @rx.event
-    async def set_range(self, key: str):
+    @logged_in
+    async def set_range(self, user, key: str):
         if isinstance(key, str) and key in stock_views.RANGES:
             self.range_key = key
-        return await self._refresh()
+        return await self._refresh(user)
 
     def _shares(self) -> int | None:
         return parse_whole(self.shares_text, maximum=10**12)  # the service says how many one trade may move
@@ -170,12 +168,9 @@ class StockState(AuthState):
             self.account_id = value
 
     @rx.event
-    async def trade(self):
+    @logged_in
+    async def trade(self, user):
         if self.busy:
-            return
-        user = await self._current_user()
-        if user is None:
-            yield await self._to_login()
             return
         shares = self._shares()
         if shares is None:
@@ -192,10 +187,8 @@ class StockState(AuthState):
             yield rx.toast.error(str(e))
             return
         verb = "Bought" if r.side == "buy" else "Sold"
-        views = await run(accounts.list_accounts, user.id)
-        self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
         self.shares_text, self.preview, self.busy = "", "", False
-        await self._refresh()
+        await self._refresh(user)
         yield rx.toast.success(f"{verb} {r.shares:,} {self.ticker} for {format_cents(r.total_cents)}. "
                                f"You hold {r.holding_shares:,}.")
 
@@ -238,7 +231,8 @@ def stocks_page() -> rx.Component:
                         rx.table.cell(i.price), rx.table.cell(_change(i.change, i.change_sign)),
                         rx.table.cell(i.market_cap), rx.table.cell(_spark(i)), class_name="stock-row"))),
                     width="100%", variant="surface"), overflow_x="auto", width="100%"),
-                rx.callout("No company is public yet. A company goes public once its cash passes $50,000.00.",
+                rx.callout(f"No company is public yet. A company goes public once its cash passes "
+                           f"{format_cents(companies.PUBLIC_THRESHOLD_CENTS)}.",
                            icon="info", width="100%"),
             ),
             pager(StocksState),
@@ -290,7 +284,9 @@ def _chart() -> rx.Component:
                 rx.recharts.x_axis(data_key="ts", type_="number", scale="time", domain=["dataMin", "dataMax"],
                                    tick_formatter="(v) => new Date(v).toISOString().slice(5, 16).replace('T', ' ')",
                                    tick={"fontSize": 11}, min_tick_gap=32),
-                rx.recharts.y_axis(tick_formatter="(v) => '$' + (v / 1000000).toFixed(4)", width=80,
+                # At least four decimals, and as many more (up to six, the micro-dollar) as the ticks need to
+                # differ: a small range's ticks ($0.51130, $0.51132, ...) no longer all read "$0.5113".
+                rx.recharts.y_axis(tick_formatter=PRICE_TICK, width=80,
                                    domain=["auto", "auto"], tick={"fontSize": 11}),
                 rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
                 rx.recharts.graphing_tooltip(),
@@ -329,12 +325,12 @@ def stock_page() -> rx.Component:
                             rx.box(_trade_box(), flex="1 1 16em"), gap="1em", wrap="wrap", width="100%"),
                     rx.grid(
                         _table("Shareholders", ["Holder", "Shares", "Share"], StockState.holders, lambda h: rx.table.row(
-                            rx.table.cell(h["name"]), rx.table.cell(h["shares"]), rx.table.cell(h["percent"]),
+                            rx.table.cell(h.name), rx.table.cell(h.shares), rx.table.cell(h.percent),
                             class_name="holder-row")),
                         _table("Latest trades", ["Time (UTC)", "Side", "Shares", "Price", "Total", "Account"],
                                StockState.trades, lambda t: rx.table.row(
-                                   rx.table.cell(t["at"]), rx.table.cell(t["side"]), rx.table.cell(t["shares"]),
-                                   rx.table.cell(t["price"]), rx.table.cell(t["total"]), rx.table.cell(t["account"]),
+                                   rx.table.cell(t.at), rx.table.cell(t.side), rx.table.cell(t.shares),
+                                   rx.table.cell(t.price), rx.table.cell(t.total), rx.table.cell(t.account),
                                    class_name="trade-row")),
                         columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
                     spacing="4", width="100%",

@@ -341,6 +341,14 @@ def ipo_price_micros(balance_cents: int, shares: int = TOTAL_SHARES) -> int:
     return max(MIN_SHARE_PRICE_MICROS, 10 * balance_cents * MICROS_PER_CENT // shares)
 
 
+def go_public(s: Session, *, actor_id: int, company_id: int, now: datetime | None = None) -> bool:
+    """The owner asks whether their company may go public now (its dashboard's button): ownership checked,
+    then ``check_and_update_public_status``, in one transaction. Returns True when it went public now."""
+    with unit(s, write=True):
+        require_owner(s, actor_id, company_id)
+        return check_and_update_public_status(s, company_id, now=now)
+
+
 def check_and_update_public_status(s: Session, company_id: int, *, now: datetime | None = None) -> bool:
     """A private company whose balance is above $50,000 goes public: 1,000,000 shares, all in its
     treasury, at the IPO price. Returns True when it went public now. Once public, always public."""

@@ -8,6 +8,7 @@ company: see ``services/net_worth.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, cast, func, select
@@ -27,7 +28,7 @@ from economy_app.models import (
 )
 from economy_app.services import net_worth, stock_trading
 from economy_app.services._tx import unit
-from economy_app.services.accounts import find_system_account_id, require_owned
+from economy_app.services.accounts import find_system_account_id, list_accounts, require_owned
 from economy_app.services.errors import CompanyNotFound, InvalidInput, NotPublic
 
 companies_t = Company.__table__
@@ -244,6 +245,25 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
 
 
 @dataclass(frozen=True)
+class StockPage:
+    """Everything one stock's page shows, for one player: the stock, its chart and the player's accounts
+    that may trade (with their balances)."""
+
+    detail: StockDetail
+    points: list  # (at, price in micros), oldest first
+    accounts: list  # accounts.AccountView of the player
+
+
+def stock_page(s: Session, user_id: int, company_id: int, range_key: str = "24h", *,
+               now: datetime | None = None) -> StockPage:
+    """One stock's page in one call (``stock_detail``, ``price_series`` and the player's accounts)."""
+    with unit(s, write=False):
+        return StockPage(detail=stock_detail(s, company_id, now=now),
+                         points=price_series(s, company_id, range_key, now=now),
+                         accounts=list_accounts(s, user_id))
+
+
+@dataclass(frozen=True)
 class Position:
     account_id: int
     account_name: str
@@ -289,12 +309,34 @@ def portfolio(s: Session, user_id: int, *, account_id: int | None = None,
     return out
 
 
+class PlayerRank(NamedTuple):
+    username: str
+    net_worth: int  # cash + holdings - owed
+    cash: int
+    holdings: int
+    owed: int  # what the player's companies owe their shareholders
+
+
+class CompanyRank(NamedTuple):
+    company_id: int
+    name: str
+    ticker: str
+    value: int  # market cap, or cash
+
+
+class ProductRank(NamedTuple):
+    name: str
+    ticker: str
+    units_sold: int
+    revenue: int
+
+
 @dataclass(frozen=True)
 class Leaderboard:
-    players: list[tuple[str, int, int, int, int]]  # username, net worth, cash, holdings, owed to shareholders
-    by_market_cap: list[tuple[int, str, str, int]]  # company id, name, ticker, market cap
-    by_cash: list[tuple[int, str, str, int]]  # company id, name, ticker, cash
-    products: list[tuple[str, str, int, int]]  # product, ticker, units sold, revenue
+    players: list[PlayerRank]
+    by_market_cap: list[CompanyRank]
+    by_cash: list[CompanyRank]
+    products: list[ProductRank]
 
 
 def leaderboard(s: Session, *, limit: int = 10) -> Leaderboard:
@@ -331,11 +373,11 @@ def leaderboard(s: Session, *, limit: int = 10) -> Leaderboard:
     players = []
     for uid, r in rows.items():
         h, o = held.get(uid, 0), owed.get(uid, 0)
-        players.append((int(r.cash) + h - o, uid, (r.username, int(r.cash) + h - o, int(r.cash), h, o)))
+        players.append((int(r.cash) + h - o, uid, PlayerRank(r.username, int(r.cash) + h - o, int(r.cash), h, o)))
     players.sort(key=lambda p: (-p[0], p[1]))
     return Leaderboard(
         players=[p[2] for p in players[:limit]],
-        by_market_cap=[(r[0], r[1], r[2], int(r[3])) for r in by_cap],
-        by_cash=[(r[0], r[1], r[2], int(r[3])) for r in by_cash],
-        products=[(r[0], r[1], int(r[2]), int(r[3])) for r in best],
+        by_market_cap=[CompanyRank(r[0], r[1], r[2], int(r[3])) for r in by_cap],
+        by_cash=[CompanyRank(r[0], r[1], r[2], int(r[3])) for r in by_cash],
+        products=[ProductRank(r[0], r[1], int(r[2]), int(r[3])) for r in best],
     )

@@ -23,7 +23,8 @@ from economy_app.pages.history import HistoryState
 from economy_app.pages.home import HomeState
 from economy_app.pages.login import LoginState
 from economy_app.pages.marketplace import MarketplaceState
-from economy_app.pages.portfolio import LeaderboardState, PortfolioState
+from economy_app.pages.leaderboard import LeaderboardState
+from economy_app.pages.portfolio import PortfolioState
 from economy_app.pages.send import SendState
 from economy_app.pages.stocks import StockState, StocksState
 from economy_app.services import users
