@@ -2,10 +2,10 @@
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import economy_app.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from alembic import context
 from economy_app import config as app_config
 from economy_app.db import make_engine
 

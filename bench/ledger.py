@@ -34,7 +34,7 @@ from sqlmodel import Session  # noqa: E402
 from economy_app import migrate  # noqa: E402
 from economy_app.db import WRITE_OPTION, make_engine  # noqa: E402
 from economy_app.models import Account, Balance, LedgerEntry, User, utcnow  # noqa: E402
-from economy_app.services import accounts, ledger, reconciliation  # noqa: E402
+from economy_app.services import accounts, reconciliation  # noqa: E402
 
 PLAYERS = 1_000
 HOT_SHARE = 0.9  # share of entries that touch the hot account

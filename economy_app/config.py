@@ -146,6 +146,10 @@ def purge_interval_seconds() -> int:
     return _seconds("ECONOMY_PURGE_INTERVAL_SECONDS", 86_400)
 
 
+def session_purge_interval_seconds() -> int:
+    return _seconds("ECONOMY_SESSION_PURGE_INTERVAL_SECONDS", 86_400)
+
+
 def reconcile_interval_seconds() -> int:
     return _seconds("ECONOMY_RECONCILE_INTERVAL_SECONDS", 3600)
 

@@ -8,7 +8,7 @@ import dataclasses
 from datetime import datetime
 
 from economy_app.money import format_cents, format_dollars_input, format_maybe_cents, format_price
-
+from economy_app.services.companies import margin_permille
 
 TYPE_LABELS = {
     "initial_deposit": "Welcome deposit",
@@ -123,6 +123,11 @@ def company_item(view) -> CompanyItem:
                        revenue_30d=format_cents(view.revenue_30d))
 
 
+def sign(n: int) -> int:
+    """-1, 0 or 1: which way a figure moved (the pages colour it red, gray or green)."""
+    return (n > 0) - (n < 0)
+
+
 def percent_text(permille: int | None) -> str:
     """Tenths of a percent as text: 345 -> '34.5%'; None -> '-'."""
     if permille is None:
@@ -141,7 +146,7 @@ def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
         company=getattr(p, "company_name", company), ticker=getattr(p, "ticker", ticker),
         price=format_cents(p.price_cents), price_input=format_dollars_input(p.price_cents), cost_percent=p.cost_percent,
         active=p.active, units_sold=f"{p.units_sold:,}", revenue=format_cents(revenue), costs=format_cents(costs),
-        margin=percent_text((revenue - costs) * 1000 // revenue if revenue else None),
+        margin=percent_text(margin_permille(revenue, costs)),
         waiting=hold_text(getattr(p, "public_from", None)),
     )
 
@@ -201,8 +206,7 @@ class PositionItem:
 
 def stock_item(row) -> StockItem:
     return StockItem(id=row.company_id, name=row.name, ticker=row.ticker, price=format_price(row.price_micros),
-                     change=change_text(row.change_permille), change_sign=(row.change_permille > 0) -
-                     (row.change_permille < 0), market_cap=format_cents(row.market_cap_cents),
+                     change=change_text(row.change_permille), change_sign=sign(row.change_permille), market_cap=format_cents(row.market_cap_cents),
                      spark=[{"p": p} for p in row.sparkline])
 
 
@@ -211,7 +215,7 @@ def position_item(p) -> PositionItem:
                         shares=f"{p.shares:,}", avg_price=format_price(p.avg_price_micros), price=format_price(p.price_micros),
                         value=format_cents(p.value_cents), gain=format_cents(p.gain_cents, sign=True),
                         gain_cents=p.gain_cents, change=change_text(p.change_permille),
-                        change_sign=(p.change_permille > 0) - (p.change_permille < 0))
+                        change_sign=sign(p.change_permille))
 
 
 # --------------------------------------------------------------------------- the admin page

@@ -9,7 +9,6 @@ from datetime import date, datetime, time, timedelta
 
 from economy_app.money import AmountError, format_cents, parse_dollars
 
-
 MAX_ID = 2_147_483_647  # ids are 32-bit INTEGER columns on both databases
 
 

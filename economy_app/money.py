@@ -56,11 +56,12 @@ def parse_whole(text, *, maximum: int) -> int | None:
     return value if 1 <= value <= maximum else None
 
 
-def format_cents(cents: int, *, sign: bool = False) -> str:
-    """123456 -> ``$1,234.56``; -5 -> ``-$0.05``; with ``sign``, positives get ``+``."""
+def format_cents(cents: int, *, sign: bool = False, whole: bool = False) -> str:
+    """123456 -> ``$1,234.56``; -5 -> ``-$0.05``; with ``sign``, positives get ``+``; with ``whole``, a round
+    amount drops its cents (``$10,000``)."""
     negative = cents < 0
-    whole, frac = divmod(abs(int(cents)), 100)
-    text = f"${whole:,}.{frac:02d}"
+    dollars, frac = divmod(abs(int(cents)), 100)
+    text = f"${dollars:,}" if whole and frac == 0 else f"${dollars:,}.{frac:02d}"
     if negative:
         return "-" + text
     return ("+" + text) if sign and cents > 0 else text

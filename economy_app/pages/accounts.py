@@ -7,12 +7,12 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
-from economy_app.services import accounts
-from economy_app.services.errors import EconomyError
-from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.display import AccountItem, account_item
 from economy_app.event_args import parse_id
+from economy_app.services import accounts
+from economy_app.services import live as topics
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 
 
 @private

@@ -134,11 +134,11 @@ class AdminState(AuthState):
         return rx.toast.success(f"{word}: account {account} now holds {format_maybe_cents(result.after.balances_value)}.")
 
     @rx.event
-    async def recalculate(self, account_id: int):
+    async def recalculate(self, account_id: str):
         return await self._repair(account_id, "recalculate")
 
     @rx.event
-    async def sync(self, account_id: int):
+    async def sync(self, account_id: str):
         return await self._repair(account_id, "sync")
 
     @rx.event(background=True)
@@ -197,13 +197,13 @@ class AdminState(AuthState):
     @logged_in
     @admins_only
     async def run_now(self, user, name: str):
+        if not isinstance(name, str) or name not in schedule.JOBS:
+            return rx.toast.error("No such job.")
         try:
             tick = await run(operations.run_job_now, actor_id=user.id, name=name)
         except NotAdmin:
             raise
-        except Exception as e:  # a refusal, or the job failed: it is in job_runs and the audit log
-            if isinstance(e, EconomyError) and name not in schedule.JOBS:
-                return rx.toast.error(str(e))
+        except Exception as e:  # the job failed: it is in job_runs and the audit log
             await self._refresh(user)
             return rx.toast.error(f"{schedule.JOBS[name].title} failed: {e}")
         await self._refresh(user)
@@ -212,6 +212,8 @@ class AdminState(AuthState):
     @logged_in
     @admins_only
     async def _pause(self, user, name: str, paused: bool):
+        if not isinstance(name, str) or name not in schedule.JOBS:
+            return rx.toast.error("No such job.")
         try:
             await run(operations.pause_job, actor_id=user.id, name=name, paused=paused)
         except NotAdmin:
@@ -307,7 +309,8 @@ def admin_page() -> rx.Component:
 
                 rx.card(rx.vstack(
                     rx.heading("Account lookup", size="4"),
-                    rx.input(placeholder="Player, company, ticker or account id", value=AdminState.query,
+                    rx.input(placeholder="Player, company, ticker or account id", aria_label="Account lookup",
+                             value=AdminState.query,
                              on_change=AdminState.search, debounce_timeout=300, width="100%", id="admin-search"),
                     rx.cond(AdminState.found.length() > 0,
                             _table(COPIES_HEAD, AdminState.found, _copies_row)),

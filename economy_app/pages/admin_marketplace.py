@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from economy_app.money import AmountError, format_cents, parse_dollars
+from economy_app.components.forms import field_label
+from economy_app.display import when
+from economy_app.money import AmountError, format_cents, format_dollars_input, parse_dollars
 from economy_app.services import marketplace_settings, operations
 from economy_app.services.errors import EconomyError
 from economy_app.state.auth import AuthState, private, run
-from economy_app.display import when
-from economy_app.money import format_dollars_input
 
 INTEGER_FIELDS = {  # form field -> (setting, what to type)
     "interval": ("interval_seconds", "Interval: a whole number of seconds."),
@@ -102,7 +102,7 @@ class MarketSettingsState(AuthState):
 
 def _field(label: str, name: str, value, hint: str) -> rx.Component:
     return rx.vstack(
-        rx.text(label, size="2", weight="medium"),
+        field_label(label, f"market-setting-{name}"),
         rx.input(name=name, default_value=value, key=MarketSettingsState.version.to_string() + name,
                  id=f"market-setting-{name}", width="100%"),
         rx.text(hint, size="1", color_scheme="gray"),

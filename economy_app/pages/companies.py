@@ -5,15 +5,16 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
+from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
-from economy_app.services import companies
-from economy_app.services.errors import EconomyError
-from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
-from economy_app.state.paging import PagedList, pager
 from economy_app.display import CompanyItem, company_item
 from economy_app.event_args import form_text, text_arg
+from economy_app.services import companies
+from economy_app.services import live as topics
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
+from economy_app.state.paging import PagedList, pager
 
 DIRECTORY_PAGE = 20
 
@@ -138,7 +139,7 @@ def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
 
 def _field(label: str, name: str, hint: str = "", **props) -> rx.Component:
     return rx.vstack(
-        rx.text(label, as_="label", html_for=f"company-{name}", size="2", weight="medium"),
+        field_label(label, f"company-{name}"),
         rx.input(name=name, id=f"company-{name}", width="100%", **props),
         rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
         spacing="1",
@@ -204,11 +205,11 @@ def directory_page() -> rx.Component:
     return player_page(
         rx.vstack(
             rx.flex(
-                rx.input(placeholder="Search by name or ticker", value=DirectoryState.query,
+                rx.input(placeholder="Search by name or ticker", aria_label="Search companies", value=DirectoryState.query,
                          on_change=DirectoryState.search, debounce_timeout=250, id="directory-search",
                          min_width="16em"),
                 rx.select.root(
-                    rx.select.trigger(id="directory-sort"),
+                    rx.select.trigger(id="directory-sort", aria_label="Sort companies"),
                     rx.select.content(rx.select.item("Name", value="name"), rx.select.item("Ticker", value="ticker"),
                                       rx.select.item("Cash", value="balance"),
                                       rx.select.item("Newest", value="newest")),

@@ -5,16 +5,17 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
+from economy_app.components.countdown import marketplace_countdown
+from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
-from economy_app.components.countdown import marketplace_countdown
-from economy_app.money import AmountError, format_cents, parse_dollars
-from economy_app.services import companies, products, schedule
-from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
-from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.display import ProductItem, market_note, percent_text, product_item
 from economy_app.event_args import form_text, parse_id
+from economy_app.money import AmountError, format_cents, parse_dollars
+from economy_app.services import companies, products, schedule
+from economy_app.services import live as topics
+from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.state.schedule import ScheduleState
 
 FORM_ERROR = "Fill in the form."
@@ -243,11 +244,11 @@ def _products() -> rx.Component:
                 rx.flex(
                     rx.el.input(type="hidden", name="company_id", value=CompanyState.company_id.to_string()),
                     rx.input(name="name", placeholder="Product name", max_length=80, required=True,
-                             id="product-name", flex="2", min_width="10em"),
+                             id="product-name", aria_label="Product name", flex="2", min_width="10em"),
                     rx.input(name="price", placeholder="Price, e.g. 19.99", required=True, id="product-price",
-                             input_mode="decimal", flex="1", min_width="8em"),
+                             aria_label="Price", input_mode="decimal", flex="1", min_width="8em"),
                     rx.input(name="description", placeholder="Description (optional)", max_length=500, flex="3",
-                             min_width="12em"),
+                             aria_label="Description", min_width="12em"),
                     rx.button(rx.icon("plus", size=14), "Add product", type="submit", id="product-add"),
                     gap="0.5em",
                     wrap="wrap",
@@ -257,7 +258,8 @@ def _products() -> rx.Component:
                 reset_on_submit=True,
                 width="100%",
             ),
-            rx.text("Each product's production cost is a share of its price (23-67%), fixed when it is listed.",
+            rx.text(f"Each product's production cost is a share of its price ({products.COST_PERCENT_RANGE[0]}-"
+                    f"{products.COST_PERCENT_RANGE[1]}%), fixed when it is listed.",
                     size="1", color_scheme="gray"),
             rx.text(CompanyState.market_note, size="1", color_scheme="gray", id="company-market-note"),
             spacing="3",
@@ -274,14 +276,14 @@ def _edit_dialog() -> rx.Component:
             rx.form(
                 rx.vstack(
                     rx.el.input(type="hidden", name="product_id", value=CompanyState.editing.to_string()),
-                    rx.text("Name", size="2", weight="medium"),
+                    field_label("Name", "edit-name"),
                     rx.input(name="name", default_value=CompanyState.edit_name, max_length=80, width="100%",
                              id="edit-name"),
-                    rx.text("Price", size="2", weight="medium"),
+                    field_label("Price", "edit-price"),
                     rx.input(name="price", default_value=CompanyState.edit_price, width="100%", id="edit-price"),
-                    rx.text("Description", size="2", weight="medium"),
+                    field_label("Description", "edit-description"),
                     rx.input(name="description", default_value=CompanyState.edit_description, max_length=500,
-                             width="100%"),
+                             width="100%", id="edit-description"),
                     rx.hstack(rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray",
                                                         type="button")),
                               rx.button("Save", type="submit", id="edit-save"), justify="end", width="100%"),
@@ -303,14 +305,15 @@ def _settings() -> rx.Component:
                 rx.heading("Company details", size="4"),
                 rx.el.input(type="hidden", name="company_id", value=CompanyState.company_id.to_string(),
                             id="settings-company-id"),
-                rx.text("Name", size="2", weight="medium"),
+                field_label("Name", "settings-name"),
                 rx.input(name="name", default_value=CompanyState.name, max_length=50, width="100%",
                          key=CompanyState.name, id="settings-name"),
-                rx.text("Description", size="2", weight="medium"),
+                field_label("Description", "settings-description"),
                 rx.text_area(name="description", default_value=CompanyState.description, max_length=500,
-                             width="100%", key=CompanyState.description),
-                rx.text("Tags (comma-separated, up to 5)", size="2", weight="medium"),
-                rx.input(name="tags", default_value=CompanyState.tags_text, width="100%", key=CompanyState.tags_text),
+                             width="100%", key=CompanyState.description, id="settings-description"),
+                field_label("Tags (comma-separated, up to 5)", "settings-tags"),
+                rx.input(name="tags", default_value=CompanyState.tags_text, width="100%", key=CompanyState.tags_text,
+                         id="settings-tags"),
                 rx.button("Save details", type="submit", variant="soft", id="settings-save"),
                 spacing="2",
                 width="100%",

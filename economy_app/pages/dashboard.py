@@ -5,15 +5,15 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
+from economy_app.components.countdown import marketplace_countdown, notice
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.components.tables import history_table
-from economy_app.components.countdown import marketplace_countdown, notice
+from economy_app.display import HistoryItem, history_item
 from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
-from economy_app.display import HistoryItem, history_item
 
 
 @private

@@ -8,12 +8,12 @@ import reflex as rx
 
 from economy_app.components.layout import player_page
 from economy_app.components.tables import history_table
-from economy_app.services import accounts, ledger
-from economy_app.services.errors import EconomyError
-from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, logged_in, private, run
 from economy_app.display import TYPE_LABELS, HistoryItem, history_item
 from economy_app.event_args import day_range, parse_id, text_arg
+from economy_app.services import accounts, ledger
+from economy_app.services import live as topics
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, logged_in, private, run
 
 PAGE_SIZE = 50
 ALL = "all"
@@ -172,7 +172,7 @@ class HistoryState(AuthState):
 
 def _select(value, on_change, options, placeholder: str, id_: str, fixed: list[tuple[str, str]]) -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(placeholder=placeholder, id=id_, min_width="11em"),
+        rx.select.trigger(placeholder=placeholder, id=id_, aria_label=placeholder, min_width="11em"),
         rx.select.content(
             *[rx.select.item(label, value=v) for v, label in fixed],
             rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"])) if options is not None

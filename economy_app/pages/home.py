@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 import reflex as rx
 
-from economy_app import routes
+from economy_app import config, routes
 from economy_app.components.layout import public_page
 from economy_app.components.money import money
-from economy_app.db import get_session
 from economy_app.money import format_cents
 from economy_app.services import live as topics
 from economy_app.services import stats
 from economy_app.state import live
+from economy_app.state.auth import run
 
 
-def _load_health() -> dict:
-    with get_session() as s:
-        h = stats.economy_health(s)
+def _figures(h: stats.Health) -> dict:
     return {
         "players": f"{h.players:,}",
         "accounts": f"{h.accounts:,}",
@@ -47,7 +44,7 @@ class HomeState(rx.State):
     @rx.event
     async def load(self):
         try:
-            figures = await asyncio.to_thread(_load_health)
+            figures = _figures(await run(stats.economy_health))
         except Exception:  # the database is unreachable: say so, keep the last figures
             yield rx.toast.error("Could not read the economy's figures. Try again in a moment.")
             return
@@ -85,7 +82,7 @@ def home_page() -> rx.Component:
             color_scheme="gray", size="3", margin_bottom="1em",
         ),
         rx.hstack(
-            rx.link(rx.button("Start playing: $10,000 to begin", size="3"), href=routes.SIGNUP),
+            rx.link(rx.button(f"Start playing: {format_cents(config.INITIAL_BALANCE_CENTS, whole=True)} to begin", size="3"), href=routes.SIGNUP),
             rx.link(rx.button("Log in", size="3", variant="soft"), href=routes.LOGIN),
             spacing="3",
             margin_bottom="1.5em",

@@ -7,7 +7,14 @@ import reflex as rx
 
 from economy_app import routes
 from economy_app.components.layout import player_page
-from economy_app.display import CompanyRankRow, PlayerRankRow, ProductRankRow, company_rank_rows, player_rank_rows, product_rank_rows
+from economy_app.display import (
+    CompanyRankRow,
+    PlayerRankRow,
+    ProductRankRow,
+    company_rank_rows,
+    player_rank_rows,
+    product_rank_rows,
+)
 from economy_app.services import live as topics
 from economy_app.services import stock_views
 from economy_app.state.auth import AuthState, logged_in, refresh_on_push, run

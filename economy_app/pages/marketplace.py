@@ -5,15 +5,15 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
-from economy_app.components.layout import player_page
 from economy_app.components.countdown import marketplace_countdown, notice
-from economy_app.services import companies, products, schedule
-from economy_app.services.errors import EconomyError
-from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, logged_in, private, run
-from economy_app.state.paging import PagedList, pager
+from economy_app.components.layout import player_page
 from economy_app.display import ProductItem, product_item
 from economy_app.event_args import parse_id, text_arg
+from economy_app.services import companies, products, schedule
+from economy_app.services import live as topics
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, logged_in, private, run
+from economy_app.state.paging import PagedList, pager
 from economy_app.state.schedule import ScheduleState
 
 PAGE_SIZE = 24
@@ -97,11 +97,12 @@ def marketplace_page() -> rx.Component:
             notice("timer", rx.text("The public shops every ", ScheduleState.marketplace_every, ". Next run", size="2"),
                    marketplace_countdown(id="market-countdown", font_size="var(--font-size-2)")),
             rx.flex(
-                rx.input(placeholder="Search products, companies or tickers", value=MarketplaceState.query,
+                rx.input(placeholder="Search products, companies or tickers", aria_label="Search products",
+                         value=MarketplaceState.query,
                          on_change=MarketplaceState.search, debounce_timeout=250, min_width="18em",
                          id="market-search"),
                 rx.select.root(
-                    rx.select.trigger(id="market-sort"),
+                    rx.select.trigger(id="market-sort", aria_label="Sort products"),
                     rx.select.content(*[rx.select.item(label, value=v) for v, label in SORTS]),
                     value=MarketplaceState.sort,
                     on_change=MarketplaceState.set_sort,

@@ -7,11 +7,11 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
-from economy_app.money import format_cents
-from economy_app.services import stock_views
-from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.display import PositionItem, position_item
+from economy_app.money import format_cents
+from economy_app.services import live as topics
+from economy_app.services import stock_views
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 
 
 @private

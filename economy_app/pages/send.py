@@ -11,14 +11,15 @@ import uuid
 import reflex as rx
 
 from economy_app import config
+from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
-from economy_app.money import format_cents
-from economy_app.services import accounts
-from economy_app.services.errors import EconomyError, InsufficientFunds, InvalidAmount
-from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.display import AccountItem, account_item, send_preview
 from economy_app.event_args import check_amount_text, parse_id, text_arg
+from economy_app.money import format_cents
+from economy_app.services import accounts
+from economy_app.services import live as topics
+from economy_app.services.errors import EconomyError, InsufficientFunds, InvalidAmount
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 
 DESCRIPTION_MAX = accounts.MAX_TRANSFER_DESCRIPTION
 
@@ -162,13 +163,9 @@ class SendState(AuthState):
         yield rx.toast.success(f"Sent {format_cents(cents)} to {sent_to}.")
 
 
-def _label(text: str) -> rx.Component:
-    return rx.text(text, size="2", weight="medium")
-
-
 def _source_picker() -> rx.Component:
     return rx.vstack(
-        _label("From"),
+        field_label("From", "send-source"),
         rx.select.root(
             rx.select.trigger(width="100%", id="send-source"),
             rx.select.content(rx.foreach(SendState.sources, lambda a: rx.select.item(
@@ -184,12 +181,12 @@ def _source_picker() -> rx.Component:
 
 def _recipient_picker() -> rx.Component:
     return rx.vstack(
-        _label("To"),
+        field_label("To", "send-search"),
         rx.cond(
             SendState.recipient_id != 0,
             rx.hstack(
                 rx.badge(rx.icon("user", size=14), SendState.recipient_name, size="3", variant="soft",
-                         id="send-recipient"),
+                         id="send-recipient", aria_label="Recipient"),
                 rx.button("Change", variant="ghost", size="1", on_click=SendState.clear_recipient),
                 align="center",
             ),
@@ -225,7 +222,7 @@ def send_page() -> rx.Component:
                     _source_picker(),
                     _recipient_picker(),
                     rx.vstack(
-                        _label("Amount"),
+                        field_label("Amount", "send-amount"),
                         rx.input(placeholder="0.00", value=SendState.amount_text, on_change=SendState.set_amount,
                                  size="3", width="100%", id="send-amount", input_mode="decimal",
                                  auto_complete="off", color_scheme=rx.cond(SendState.amount_error != "", "red",
@@ -236,7 +233,7 @@ def send_page() -> rx.Component:
                         width="100%",
                     ),
                     rx.vstack(
-                        _label("Description (optional)"),
+                        field_label("Description (optional)", "send-description"),
                         rx.input(placeholder="What is it for?", value=SendState.description,
                                  on_change=SendState.set_description, max_length=DESCRIPTION_MAX, size="3",
                                  width="100%", id="send-description"),

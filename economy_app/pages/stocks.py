@@ -8,24 +8,24 @@ import reflex as rx
 
 from economy_app import routes
 from economy_app.components.layout import player_page
-from economy_app.money import format_cents, parse_whole
-from economy_app.services import companies, stock_trading, stock_views
-from economy_app.services.errors import EconomyError
-from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
-from economy_app.state.paging import PagedList, pager
 from economy_app.display import (
     HolderRow,
     StockItem,
     TradeRow,
     change_text,
     holder_row,
+    sign,
     stock_item,
     trade_account_options,
     trade_row,
 )
 from economy_app.event_args import parse_id, text_arg
-from economy_app.money import format_price
+from economy_app.money import format_cents, format_price, parse_whole
+from economy_app.services import companies, stock_trading, stock_views
+from economy_app.services import live as topics
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
+from economy_app.state.paging import PagedList, pager
 
 PAGE_SIZE = 20
 RANGE_KEYS = list(stock_views.RANGES)
@@ -99,7 +99,7 @@ class StockState(AuthState):
         self._listen(user, topics.company(self.company_id), topics.MARKET,
                      *(topics.account(v.id) for v in page.accounts))
         self.name, self.ticker, self.price = d.name, d.ticker, format_price(d.price_micros)
-        self.change, self.change_sign = change_text(d.change_permille), (d.change_permille > 0) - (d.change_permille < 0)
+        self.change, self.change_sign = change_text(d.change_permille), sign(d.change_permille)
         self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
         epoch = datetime(1970, 1, 1)
@@ -213,7 +213,7 @@ def stocks_page() -> rx.Component:
         rx.vstack(
             rx.flex(
                 rx.select.root(
-                    rx.select.trigger(id="stocks-sort"),
+                    rx.select.trigger(id="stocks-sort", aria_label="Sort stocks"),
                     rx.select.content(rx.select.item("Market cap", value="market_cap"),
                                       rx.select.item("Price", value="price"), rx.select.item("24h change", value="change"),
                                       rx.select.item("Name", value="name")),
@@ -255,11 +255,11 @@ def _trade_box() -> rx.Component:
                                       rx.segmented_control.item("Sell", value="sell"),
                                       value=StockState.side, on_change=StockState.set_side, id="trade-side"),
             rx.select.root(
-                rx.select.trigger(width="100%", id="trade-account"),
+                rx.select.trigger(width="100%", id="trade-account", aria_label="Account"),
                 rx.select.content(rx.foreach(StockState.trade_accounts,
                                              lambda a: rx.select.item(a["label"], value=a["value"]))),
                 value=StockState.account_id, on_change=StockState.set_account),
-            rx.input(placeholder="Shares", value=StockState.shares_text, on_change=StockState.set_shares,
+            rx.input(placeholder="Shares", aria_label="Shares", value=StockState.shares_text, on_change=StockState.set_shares,
                      debounce_timeout=200, input_mode="numeric", width="100%", id="trade-shares"),
             rx.cond(StockState.preview_error != "",
                     rx.text(StockState.preview_error, color_scheme="red", size="2", id="trade-error")),

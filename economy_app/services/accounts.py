@@ -13,8 +13,9 @@ from sqlalchemy import bindparam, case, func, select
 from sqlmodel import Session
 
 from economy_app import config
-from economy_app.money import format_decimal
+from economy_app.db import like_prefix
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
+from economy_app.money import format_decimal
 from economy_app.services import ledger, net_worth
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
@@ -95,14 +96,6 @@ def initialize_account(s: Session, user_id: int) -> Account:
         account = _personal(s, user_id)
         assert account is not None
         return account
-
-
-def get_account(s: Session, account_id: int) -> Account:
-    with unit(s, write=False):
-        account = s.get(Account, account_id)
-    if account is None:
-        raise AccountNotFound(f"Account {account_id} does not exist.")
-    return account
 
 
 def get_balance(s: Session, account_id: int) -> int:
@@ -228,10 +221,6 @@ class Recipient:
     ticker: str | None = None
 
 
-def _escape_like(text_: str) -> str:
-    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> list[Recipient]:
     """Accounts money can be sent to: a player's username, a company's name or its ticker starting
     with ``query``. Bounded to ``limit`` (at most 20) rows; the mint is never offered."""
@@ -239,7 +228,7 @@ def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
     if not query:
         return []
     limit = max(1, min(limit, SEARCH_LIMIT))
-    pattern = _escape_like(query.lower()) + "%"
+    pattern = like_prefix(query)
     users_t = User.__table__
     companies_t = Company.__table__
     q = (

@@ -208,6 +208,8 @@ def logout(s: Session, token: str | None) -> None:
 
 
 def purge_expired(s: Session, *, now: datetime | None = None) -> int:
+    """Delete the sessions that expired (the scheduled "Expired sessions clean-up", daily): a session is
+    refused once expired anyway; this keeps ``auth_sessions`` from growing without end."""
     with unit(s, write=True):
         return len(s.execute(delete(sessions_t).where(sessions_t.c.expires_at <= (now or utcnow()))
                              .returning(sessions_t.c.id)).all())

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from economy_app import config
+from economy_app.db import like_prefix
 from economy_app.models import (
-    MICROS_PER_CENT,
     Account,
     Balance,
     Company,
@@ -22,7 +22,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
-from economy_app.services import ledger, live, marketplace_settings
+from economy_app.services import ledger, live, marketplace_settings, stock_trading
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 from economy_app.services.names import check_not_reserved
@@ -39,7 +39,6 @@ TAG_RE = re.compile(r"^[\w\- ]{1,20}$")
 MAX_TAGS = 5
 PUBLIC_THRESHOLD_CENTS = 5_000_000  # a private company above $50,000 goes public
 TOTAL_SHARES = 1_000_000
-MIN_SHARE_PRICE_MICROS = 10_000  # $0.01
 DIRECTORY_SORTS = ("name", "ticker", "balance", "newest")
 
 
@@ -166,7 +165,7 @@ def directory(s: Session, *, query: str = "", sort: str = "name", page: int = 1,
     count = select(func.count()).select_from(companies_t)
     query = (query or "").strip().lower()
     if query:
-        pattern = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_prefix(query)
         match = (func.lower(companies_t.c.name).like(pattern, escape="\\")
                  | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))
         q, count = q.where(match), count.where(match)
@@ -324,7 +323,7 @@ def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetim
     profit = revenue - costs
     return CompanyDashboard(
         company=company, revenue_30d=revenue, costs_30d=costs, profit_30d=profit,
-        margin_permille=(profit * 1000 // revenue) if revenue else None, days=series,
+        margin_permille=margin_permille(revenue, costs), days=series,
         products=[ProductFigures(**{**dict(p._mapping), "active": bool(p.active), "public_from":
                                     marketplace_settings.public_from(p.listed_at, bool(p.active), hold, now)})
                   for p in products],
@@ -337,8 +336,13 @@ def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetim
 
 
 def ipo_price_micros(balance_cents: int, shares: int = TOTAL_SHARES) -> int:
-    """max($0.01, 10 x balance / shares), in millionths of a dollar (integer arithmetic)."""
-    return max(MIN_SHARE_PRICE_MICROS, 10 * balance_cents * MICROS_PER_CENT // shares)
+    """The fair price of the cash at the IPO (10 x balance / shares), never below the curve's $0.01."""
+    return max(stock_trading.MIN_PRICE_MICROS, stock_trading.fair_price_micros(balance_cents, shares))
+
+
+def margin_permille(revenue_cents: int, costs_cents: int) -> int | None:
+    """Profit over revenue in tenths of a percent (rounded down); None without revenue."""
+    return (revenue_cents - costs_cents) * 1000 // revenue_cents if revenue_cents else None
 
 
 def go_public(s: Session, *, actor_id: int, company_id: int, now: datetime | None = None) -> bool:

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
-from economy_app.models import RateLimit
 from economy_app.db import insert_ignore
+from economy_app.models import RateLimit
 
 limits_t = RateLimit.__table__
 

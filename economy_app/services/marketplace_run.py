@@ -55,12 +55,6 @@ def production_cost(revenue_cents: int, cost_percent: int) -> int:
     return -(-revenue_cents * cost_percent // 100)
 
 
-def budget_range(s: Session) -> tuple[int, int]:
-    """The public's budget per run in cents, as the settings in force say."""
-    settings = marketplace_settings.load(s)
-    return settings.budget_min_cents, settings.budget_max_cents
-
-
 @dataclass
 class BatchResult:
     budget: int

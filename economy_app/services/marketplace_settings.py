@@ -15,11 +15,11 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from economy_app import config
+from economy_app.db import insert_ignore
 from economy_app.models import MarketplaceSettings, utcnow
 from economy_app.money import format_cents
 from economy_app.services._tx import unit
 from economy_app.services.errors import InvalidInput
-from economy_app.db import insert_ignore
 
 settings_t = MarketplaceSettings.__table__
 

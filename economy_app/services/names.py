@@ -111,14 +111,6 @@ _RESERVED_PARTS = ("economy system", "system economy", "administrator", "moderat
                    "economy official")
 
 
-def skeleton(name: str) -> str:
-    """What a name reads as, for comparing names (see the module's docstring)."""
-    text = unicodedata.normalize("NFKC", name or "").casefold()
-    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
-    text = text.translate(_LOOKALIKES).replace("rn", "m").replace("vv", "w")
-    return "".join(ch for ch in text if "a" <= ch <= "z")
-
-
 _RESERVED_SKELETONS = frozenset(skeleton(n) for n in _RESERVED)
 _RESERVED_PART_SKELETONS = tuple(skeleton(n) for n in _RESERVED_PARTS)
 _ADMIN, _ECONOMY, _SYSTEM = skeleton("admin"), skeleton("economy"), skeleton("system")

@@ -20,7 +20,16 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from economy_app.db import insert_ignore
-from economy_app.models import AdminAudit, Company, JobRun, LedgerArchive, LedgerEntry, ReconciliationReport, User, utcnow
+from economy_app.models import (
+    AdminAudit,
+    Company,
+    JobRun,
+    LedgerArchive,
+    LedgerEntry,
+    ReconciliationReport,
+    User,
+    utcnow,
+)
 from economy_app.services import ledger, live, marketplace_settings, reconciliation, schedule, stats
 from economy_app.services._tx import unit
 from economy_app.services.errors import AlreadyRunning, EconomyError, InvalidInput, NotAdmin

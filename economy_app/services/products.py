@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select, update
 from sqlmodel import Session
 
+from economy_app.db import like_prefix
 from economy_app.models import Company, Product, utcnow
 from economy_app.services import marketplace_settings
 from economy_app.services._tx import unit
@@ -214,7 +215,7 @@ def listing(s: Session, *, query: str = "", company_id: int | None = None, sort:
         where.append(products_t.c.company_id == company_id)
     query = (query or "").strip().lower()
     if query:
-        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = "%" + like_prefix(query)
         where.append(func.lower(products_t.c.name).like(pattern, escape="\\")
                      | func.lower(companies_t.c.name).like(pattern, escape="\\")
                      | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))

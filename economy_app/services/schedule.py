@@ -24,7 +24,7 @@ from sqlmodel import Session
 from economy_app import config
 from economy_app.db import insert_ignore
 from economy_app.models import JobRun, JobSetting, utcnow
-from economy_app.services import live, marketplace_run, marketplace_settings, reconciliation, stock_trading
+from economy_app.services import auth, live, marketplace_run, marketplace_settings, reconciliation, stock_trading
 from economy_app.services._tx import unit
 
 job_runs_t = JobRun.__table__
@@ -36,6 +36,7 @@ MARKETPLACE = "marketplace"
 PRICES = "prices"
 PRICE_HISTORY_PURGE = "price_history_purge"
 RECONCILE = "reconcile"
+SESSION_PURGE = "session_purge"
 
 
 # --------------------------------------------------------------------------- slots
@@ -160,6 +161,10 @@ def _purge(s, now, rng):
     return f"{stock_trading.purge_history(s, now=now)} price rows older than {stock_trading.HISTORY_DAYS} days deleted"
 
 
+def _sessions(s, now, rng):
+    return f"{auth.purge_expired(s, now=now)} expired sessions deleted"
+
+
 def _reconcile(s, now, rng):
     report = reconciliation.run_reconciliation(s, source="scheduler")
     totals = report["totals"]
@@ -188,6 +193,7 @@ JOBS = {
     PRICES: Job(PRICES, "Share price tick", config.price_interval_seconds, _prices),
     PRICE_HISTORY_PURGE: Job(PRICE_HISTORY_PURGE, "Price history clean-up", config.purge_interval_seconds, _purge),
     RECONCILE: Job(RECONCILE, "Reconciliation", config.reconcile_interval_seconds, _reconcile),
+    SESSION_PURGE: Job(SESSION_PURGE, "Expired sessions clean-up", config.session_purge_interval_seconds, _sessions),
 }
 
 

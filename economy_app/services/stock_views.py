@@ -8,8 +8,8 @@ company: see ``services/net_worth.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Integer, cast, func, select
 from sqlmodel import Session

@@ -14,8 +14,8 @@ from sqlmodel import Session
 from economy_app import config
 from economy_app.models import ROLES, User, utcnow
 from economy_app.services._tx import unit
-from economy_app.services.names import check_not_reserved
 from economy_app.services.errors import InvalidInput, UsernameTaken, UserNotFound
+from economy_app.services.names import check_not_reserved
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,30}$")
 MIN_PASSWORD = 8

@@ -66,10 +66,6 @@ def is_current(token: str, state: type) -> bool:
     return sub is not None and sub.state is state
 
 
-def subscriptions() -> dict[str, Subscription]:
-    return dict(_subscriptions)
-
-
 @dataclass(frozen=True)
 class Wave:
     """What one wave tells the tabs: the messages heard (topics, origin tab) whose fast topics are due now,

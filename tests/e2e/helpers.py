@@ -21,24 +21,24 @@ def unique(prefix: str) -> str:
 
 def sign_up(page: Page, base: str, username: str, password: str = PASSWORD) -> None:
     page.goto(base + "/signup")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.fill("#confirm", password)
-    page.click("#signup-submit")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Confirm password", exact=True).fill(password)
+    page.locator("form").get_by_role("button", name="Sign up", exact=True).click()
     page.wait_for_url("**/dashboard")
     expect(page.locator("#net-worth")).to_be_visible()
 
 
 def log_in(page: Page, base: str, username: str, password: str = PASSWORD) -> None:
     page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#login-submit")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url("**/dashboard")
 
 
 def choose_recipient(page: Page, username: str) -> None:
-    page.fill("#send-search", username)
+    page.get_by_label("To", exact=True).fill(username)
     page.locator(".search-result", has_text=username).first.click()
     expect(page.locator("#send-recipient")).to_have_text(username)
 

@@ -40,7 +40,7 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
     page = ctx.new_page()
     for name in players:
         sign_up(page, base, name)
-        page.click("#logout")
+        page.get_by_role("button", name="Log out", exact=True).click()
         page.wait_for_url("**/login")
     x, y, z = (truth.account_of(n) for n in players)
     with truth.engine.begin() as conn:  # corrupt, behind the app's back
@@ -51,9 +51,9 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
         assert {d.account_id for d in reconciliation.reconcile(s)} == {x, y, z}
 
     log_in(page, base, make_admin(truth))
-    page.click("#nav-admin")
+    page.get_by_role("link", name="Admin", exact=True).click()
     page.wait_for_url("**/admin")
-    page.click("#admin-reconcile")
+    page.get_by_role("button", name="Reconcile now", exact=True).click()
     drift_rows = page.locator("#admin-drifts .copies-row")
     expect(drift_rows).to_have_count(3)
     for account in (x, y, z):
@@ -69,7 +69,7 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
     page.locator(f"#admin-drifts .copies-row[data-account='{z}']").get_by_role(
         "button", name="Sync from account cache").click()
     expect(drift_rows).to_have_count(0)
-    page.click("#admin-reconcile")
+    page.get_by_role("button", name="Reconcile now", exact=True).click()
     expect(page.locator("#admin-clean")).to_be_visible()
     with Session(truth.engine) as s:
         assert reconciliation.reconcile(s) == []
@@ -84,19 +84,19 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
     # Another admin's "Sync all" is running (its claim, held by another process, as on any worker): this tab
     # is told so, and is free again afterwards (no progress bar left, the buttons enabled).
     with Session(truth.engine) as other_admin, operations.exclusive(other_admin, "sync_all"):
-        page.click("#admin-sync_all")
+        page.get_by_role("button", name="Sync all", exact=True).click()
         told = page.get_by_role("region", name="Notifications").get_by_text(
             "That operation is already running. Wait for it to finish.")
         expect(told).to_be_visible()
         expect(page.locator("#admin-progress")).to_have_count(0)
-        expect(page.locator("#admin-sync_all")).to_be_enabled()
+        expect(page.get_by_role("button", name="Sync all", exact=True)).to_be_enabled()
         expect(page.locator(".audit-row").first).to_contain_text("already running")  # the refusal, audited
     ctx.close()
 
 
 def test_players_cannot_reach_the_admin_page(app_server, page):
     sign_up(page, app_server.url, unique("curious"))
-    expect(page.locator("#nav-admin")).to_have_count(0)
+    expect(page.get_by_role("link", name="Admin", exact=True)).to_have_count(0)
     page.goto(app_server.url + "/admin")
     page.wait_for_url("**/dashboard")
     expect(page.get_by_text("Only admins can do that.")).to_be_visible()

@@ -21,12 +21,12 @@ from economy_app.pages.company import CompanyState
 from economy_app.pages.dashboard import DashboardState
 from economy_app.pages.history import HistoryState
 from economy_app.pages.home import HomeState
+from economy_app.pages.leaderboard import LeaderboardState
 from economy_app.pages.login import LoginState
 from economy_app.pages.marketplace import MarketplaceState
-from economy_app.pages.leaderboard import LeaderboardState
 from economy_app.pages.portfolio import PortfolioState
 from economy_app.pages.send import SendState
-from economy_app.pages.stocks import StockState, StocksState
+from economy_app.pages.stocks import StocksState, StockState
 from economy_app.services import users
 from economy_app.state.schedule import ScheduleState
 from tests.e2e.helpers import PASSWORD, Truth, crafted_events, log_in, sign_up, unique

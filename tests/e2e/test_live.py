@@ -12,10 +12,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from economy_app.models import Company, Product
-from economy_app.money import format_cents
+from economy_app.money import format_cents, format_price
 from economy_app.services import accounts, companies, ledger, stock_trading, users
 from economy_app.services._tx import unit
-from economy_app.money import format_price
 from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import Truth, choose_recipient, sign_up, unique
 from tests.e2e.test_companies import add_product, found_company, ticker_for
@@ -41,8 +40,8 @@ def test_money_received_shows_on_the_open_dashboard_with_a_toast(app_server, bro
 
     bob.goto(base + "/send")
     choose_recipient(bob, a_name)
-    bob.fill("#send-amount", "1.00")
-    bob.click("#send-confirm")
+    bob.get_by_label("Amount", exact=True).fill("1.00")
+    bob.get_by_role("button", name="Confirm and send", exact=True).click()
     expect(bob.get_by_text(f"Sent $1.00 to {a_name}.")).to_be_visible()
 
     # Alice did nothing: her open dashboard changes within a second or so, and says why.

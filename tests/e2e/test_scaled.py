@@ -144,7 +144,7 @@ def test_money_sent_through_another_host_shows_live_on_the_receivers_open_tab(sc
         expect(receiver.locator("#net-worth")).to_have_text("$10,000.00")
         sender.goto(scaled_app.url + "/send")
         choose_recipient(sender, r_name)
-        sender.fill("#send-amount", "1.00")
+        sender.get_by_label("Amount", exact=True).fill("1.00")
         expect(sender.locator("#send-preview")).to_be_visible()
         # The click, served by host B.
         replies = crafted_events(other.url, sender, [(format_event_handler(SendState.confirm), {"key": "live-b-1"})],
@@ -162,9 +162,9 @@ def test_money_sent_through_another_host_shows_live_on_the_receivers_open_tab(sc
 def send(page, base: str, recipient: str, amount: str) -> None:
     page.goto(base + "/send")
     choose_recipient(page, recipient)
-    page.fill("#send-amount", amount)
+    page.get_by_label("Amount", exact=True).fill(amount)
     expect(page.locator("#send-preview")).to_be_visible()
-    page.click("#send-confirm")
+    page.get_by_role("button", name="Confirm and send", exact=True).click()
     expect(page.get_by_text(f"Sent ${amount} to {recipient}.")).to_be_visible()
 
 

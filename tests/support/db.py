@@ -42,7 +42,7 @@ def check_invariants(engine: Engine) -> None:
 
     Read in one snapshot (REPEATABLE READ on PostgreSQL; one read transaction on SQLite), so it
     holds while the app keeps posting."""
-    a, b, l, h = (Account.__table__, Balance.__table__, LedgerEntry.__table__, BalanceHistory.__table__)
+    a, b, l, h = (Account.__table__, Balance.__table__, LedgerEntry.__table__, BalanceHistory.__table__)  # noqa: E741
     options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     with engine.connect().execution_options(**options) as conn:
         total = conn.execute(select(func.coalesce(func.sum(b.c.balance), 0))).scalar_one()

@@ -13,7 +13,6 @@ from economy_app.models import Account, Balance
 from economy_app.services import accounts, users
 from tests.support.db import check_invariants
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -150,3 +150,22 @@ def test_going_public_above_fifty_thousand(session, engine, make_player):
     assert row.share_price_micros == row.ipo_price_micros == 10 * 5_000_001 * 10_000 // 1_000_000  # $0.50
     assert companies.check_and_update_public_status(session, company.id) is False  # once public, always
     assert companies.ipo_price_micros(1) == 10_000  # never below $0.01
+
+
+def test_the_owner_takes_a_company_public_in_one_call(session, engine, make_player):
+    """The dashboard's "go public" button is one service call (``companies.go_public``): ownership checked and
+    the IPO made in one transaction; anyone else is refused and nothing changes."""
+    owner, _ = make_player("founder")
+    other, _ = make_player("other")
+    company = companies.create_company(session, owner_id=owner, name="Acme", ticker="ACME")
+    with unit(session, write=True):
+        ledger.post(session, from_account_id=accounts.system_account_id(session), to_account_id=company.account_id,
+                    amount=companies.PUBLIC_THRESHOLD_CENTS + 1, type="adjustment")
+    before = fingerprint(engine)
+    with pytest.raises(NotCompanyOwner):
+        companies.go_public(session, actor_id=other, company_id=company.id)
+    assert fingerprint(engine) == before
+    assert companies.go_public(session, actor_id=owner, company_id=company.id) is True
+    assert companies.go_public(session, actor_id=owner, company_id=company.id) is False  # once public, always
+    assert companies.get_company(session, company.id).is_public
+    check_invariants(engine)

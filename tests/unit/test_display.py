@@ -6,10 +6,10 @@ from datetime import datetime
 
 import pytest
 
-from economy_app.services.accounts import AccountView
-from economy_app.services.ledger import HistoryRow
 from economy_app.display import account_item, history_item, market_note, send_preview
 from economy_app.event_args import check_amount_text, day_range, form_text, parse_id, text_arg
+from economy_app.services.accounts import AccountView
+from economy_app.services.ledger import HistoryRow
 
 MAX = 100_000_000
 

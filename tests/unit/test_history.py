@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from economy_app.services import accounts, ledger
 from economy_app.event_args import day_range
+from economy_app.services import accounts, ledger
 
 
 def test_history_pages_through_both_sides_newest_first(session, make_player):

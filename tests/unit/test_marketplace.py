@@ -8,7 +8,6 @@ import threading
 from dataclasses import replace
 from datetime import timedelta
 
-import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -67,7 +66,8 @@ def batch_entries(session):
 
 def test_budget_and_caps_are_respected_and_nothing_more_fits(session, shop):
     result = marketplace_run.run_batch(session, rng=random.Random(1))
-    low, high = marketplace_run.budget_range(session)
+    settings = marketplace_settings.load(session)
+    low, high = settings.budget_min_cents, settings.budget_max_cents
     assert low <= result.budget <= high
     assert 0 < result.spent <= result.budget
     cap = result.budget * 20 // 100  # the default cap: 20% of the budget per company

@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 
 from economy_app.models import Balance, JobRun, LedgerArchive, LedgerEntry, utcnow
 from economy_app.services import accounts, archive_files, operations, reconciliation, schedule, users
-from economy_app.services.ledger import archive as ledger_archive
 from economy_app.services.errors import AlreadyRunning, DuplicateRequest, NotAdmin
+from economy_app.services.ledger import archive as ledger_archive
 from tests.support.db import check_invariants, fingerprint
 
 
