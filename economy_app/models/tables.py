@@ -1,4 +1,12 @@
-"""The core tables: users, accounts, balances, ledger, balance_history, job_runs.
+"""Every table of the game:
+
+- players and sessions: ``users``, ``auth_sessions``, ``rate_limits``;
+- money (written only by ``services/ledger/``): ``accounts`` (its ``balance`` column is the cache),
+  ``balances``, ``ledger``, ``balance_history``, and the archive's ``ledger_archive``, ``ledger_checkpoints``,
+  ``ledger_archive_files``;
+- the game: ``companies``, ``products``, ``holdings``, ``stock_trades``, ``stock_prices``,
+  ``marketplace_settings``;
+- operations: ``job_runs``, ``job_settings``, ``admin_audit``, ``reconciliation_reports``, ``live_events``.
 
 Table and column names are part of the contract with operators (SQL, the CLI,
 the admin page), so they are spelled out explicitly.

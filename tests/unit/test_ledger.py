@@ -134,9 +134,9 @@ def test_post_rejects_unknown_type_and_bad_batch_count(session, engine, make_pla
 def test_system_account_is_exempt_from_funds_check_and_sum_is_zero(session, engine, make_player):
     _, a = make_player()
     system = accounts.find_system_account_id(session)
-    with unit(session, write=True):
+    with unit(session, write=True):  # the mint pays more than it holds (it holds minus the money in circulation)
         ledger.post(session, from_account_id=system, to_account_id=a, amount=5_000_000, type="adjustment")
-    assert accounts.get_balance(session, system) == -6_000_000
+    assert accounts.get_balance(session, system) == -6_000_000  # the welcome deposit ($10,000) and this $50,000
     check_invariants(engine)
 
 
@@ -152,7 +152,7 @@ def test_posting_to_an_account_without_balances_row_is_refused(session, engine, 
     assert fingerprint(engine) == before
 
 
-def test_ledger_rows_are_append_only_records(session, make_player):
+def test_each_posting_adds_one_ledger_row_in_order(session, make_player):
     alice, a = make_player()
     _, b = make_player()
     for cents in (1, 2, 3):
