@@ -44,6 +44,7 @@ test: setup chromium postgresql redis lint ## the same set-up plus Chromium, Pos
 
 lint: setup ## ruff: the lint rules and the format (pyproject.toml), before any test runs
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 setup: $(VENV)/.installed $(BUN)
 

@@ -55,9 +55,9 @@ def database_url() -> str:
     if url:
         # Accept the common short forms and use psycopg 3.
         if url.startswith("postgres://"):
-            url = "postgresql+psycopg://" + url[len("postgres://"):]
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
         elif url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
     path = data_dir() / "economy.db"
     path.parent.mkdir(parents=True, exist_ok=True)

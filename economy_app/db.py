@@ -124,8 +124,11 @@ def dialect_insert(s: Session, table):
 
 def insert_ignore(s: Session, table, values: dict, *, index_elements: list[str], index_where=None):
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL. Returns the new primary key or None."""
-    stmt = dialect_insert(s, table).values(**values).on_conflict_do_nothing(
-        index_elements=index_elements, index_where=index_where)
+    stmt = (
+        dialect_insert(s, table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=index_elements, index_where=index_where)
+    )
     pk = list(table.primary_key.columns)[0]
     return s.execute(stmt.returning(pk)).scalar()
 

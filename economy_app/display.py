@@ -71,15 +71,21 @@ def history_item(row, account_names: dict[int, str], system_account_id: int | No
 
 def account_item(view) -> AccountItem:
     return AccountItem(
-        id=view.id, name=view.name, kind=KIND_LABELS.get(view.kind, view.kind), balance=format_cents(view.balance),
-        cents=view.balance, updated=when(view.last_updated),
+        id=view.id,
+        name=view.name,
+        kind=KIND_LABELS.get(view.kind, view.kind),
+        balance=format_cents(view.balance),
+        cents=view.balance,
+        updated=when(view.last_updated),
         warning="Balance record missing: showing the cached value" if view.balance_from_cache else "",
     )
 
 
 def send_preview(cents: int, source_name: str, source_balance: int, recipient_name: str) -> str:
-    return (f"You send {format_cents(cents)} from {source_name} to {recipient_name}; "
-            f"{source_name} will have {format_cents(source_balance - cents)}.")
+    return (
+        f"You send {format_cents(cents)} from {source_name} to {recipient_name}; "
+        f"{source_name} will have {format_cents(source_balance - cents)}."
+    )
 
 
 @dataclasses.dataclass
@@ -117,10 +123,19 @@ class ProductItem:
 
 
 def company_item(view) -> CompanyItem:
-    return CompanyItem(id=view.id, name=view.name, ticker=view.ticker, description=view.description,
-                       tags=list(view.tags), owner=view.owner_username, balance=format_cents(view.balance),
-                       cents=view.balance, public=view.is_public, products=view.products,
-                       revenue_30d=format_cents(view.revenue_30d))
+    return CompanyItem(
+        id=view.id,
+        name=view.name,
+        ticker=view.ticker,
+        description=view.description,
+        tags=list(view.tags),
+        owner=view.owner_username,
+        balance=format_cents(view.balance),
+        cents=view.balance,
+        public=view.is_public,
+        products=view.products,
+        revenue_30d=format_cents(view.revenue_30d),
+    )
 
 
 def sign(n: int) -> int:
@@ -142,10 +157,19 @@ def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
     costs = getattr(p, "costs_cents", None)
     costs = p.costs if costs is None else costs
     return ProductItem(
-        id=p.id, name=p.name, description=getattr(p, "description", ""), company_id=getattr(p, "company_id", 0),
-        company=getattr(p, "company_name", company), ticker=getattr(p, "ticker", ticker),
-        price=format_cents(p.price_cents), price_input=format_dollars_input(p.price_cents), cost_percent=p.cost_percent,
-        active=p.active, units_sold=f"{p.units_sold:,}", revenue=format_cents(revenue), costs=format_cents(costs),
+        id=p.id,
+        name=p.name,
+        description=getattr(p, "description", ""),
+        company_id=getattr(p, "company_id", 0),
+        company=getattr(p, "company_name", company),
+        ticker=getattr(p, "ticker", ticker),
+        price=format_cents(p.price_cents),
+        price_input=format_dollars_input(p.price_cents),
+        cost_percent=p.cost_percent,
+        active=p.active,
+        units_sold=f"{p.units_sold:,}",
+        revenue=format_cents(revenue),
+        costs=format_cents(costs),
         margin=percent_text(margin_permille(revenue, costs)),
         waiting=hold_text(getattr(p, "public_from", None)),
     )
@@ -158,16 +182,25 @@ def hold_text(public_from: datetime | None) -> str:
     return f"New listing: the public starts buying it at {public_from.strftime('%H:%M')} UTC"
 
 
-def market_note(on_sale: int, limit: int, hold_seconds: int, typical: int | None,
-                listed: tuple[int, int] | None = None) -> str:
+def market_note(
+    on_sale: int, limit: int, hold_seconds: int, typical: int | None, listed: tuple[int, int] | None = None
+) -> str:
     """What the owner needs to list and price well: the limit, the hold, the market's typical price, and
     (``listed``: products created, the most a company may create) how many new products it may still list."""
     minutes = hold_seconds // 60
-    hold = (f"a new listing waits {minutes} minute{'s' if minutes != 1 else ''} before the public sees it"
-            if hold_seconds >= 60 else f"a new listing waits {hold_seconds} s before the public sees it"
-            if hold_seconds else "the public sees a new listing at the next run")
-    price = (f" The market's typical price is {format_cents(typical)}: the public spends most on products priced "
-             f"near it, and little far above it." if typical else "")
+    hold = (
+        f"a new listing waits {minutes} minute{'s' if minutes != 1 else ''} before the public sees it"
+        if hold_seconds >= 60
+        else f"a new listing waits {hold_seconds} s before the public sees it"
+        if hold_seconds
+        else "the public sees a new listing at the next run"
+    )
+    price = (
+        f" The market's typical price is {format_cents(typical)}: the public spends most on products priced "
+        f"near it, and little far above it."
+        if typical
+        else ""
+    )
     ever = f", {listed[0]} of {listed[1]} ever listed (withdrawn ones too)" if listed else ""
     return f"{on_sale} of {limit} products on sale (the most a company may list){ever}; {hold}.{price}"
 
@@ -205,17 +238,33 @@ class PositionItem:
 
 
 def stock_item(row) -> StockItem:
-    return StockItem(id=row.company_id, name=row.name, ticker=row.ticker, price=format_price(row.price_micros),
-                     change=change_text(row.change_permille), change_sign=sign(row.change_permille), market_cap=format_cents(row.market_cap_cents),
-                     spark=[{"p": p} for p in row.sparkline])
+    return StockItem(
+        id=row.company_id,
+        name=row.name,
+        ticker=row.ticker,
+        price=format_price(row.price_micros),
+        change=change_text(row.change_permille),
+        change_sign=sign(row.change_permille),
+        market_cap=format_cents(row.market_cap_cents),
+        spark=[{"p": p} for p in row.sparkline],
+    )
 
 
 def position_item(p) -> PositionItem:
-    return PositionItem(account=p.account_name, company_id=p.company_id, name=p.name, ticker=p.ticker,
-                        shares=f"{p.shares:,}", avg_price=format_price(p.avg_price_micros), price=format_price(p.price_micros),
-                        value=format_cents(p.value_cents), gain=format_cents(p.gain_cents, sign=True),
-                        gain_cents=p.gain_cents, change=change_text(p.change_permille),
-                        change_sign=sign(p.change_permille))
+    return PositionItem(
+        account=p.account_name,
+        company_id=p.company_id,
+        name=p.name,
+        ticker=p.ticker,
+        shares=f"{p.shares:,}",
+        avg_price=format_price(p.avg_price_micros),
+        price=format_price(p.price_micros),
+        value=format_cents(p.value_cents),
+        gain=format_cents(p.gain_cents, sign=True),
+        gain_cents=p.gain_cents,
+        change=change_text(p.change_permille),
+        change_sign=sign(p.change_permille),
+    )
 
 
 # --------------------------------------------------------------------------- the admin page
@@ -237,10 +286,17 @@ class CopiesRow:
 
 
 def copies_row(c) -> CopiesRow:
-    return CopiesRow(id=c.account_id, name=c.name, kind=c.kind, balances=format_maybe_cents(c.balances_value),
-                     cache=format_maybe_cents(c.cached_value), ledger=format_maybe_cents(c.ledger_value),
-                     drift=c.drifted, balances_off=c.balances_value != c.ledger_value,
-                     cache_off=c.cached_value != c.ledger_value)
+    return CopiesRow(
+        id=c.account_id,
+        name=c.name,
+        kind=c.kind,
+        balances=format_maybe_cents(c.balances_value),
+        cache=format_maybe_cents(c.cached_value),
+        ledger=format_maybe_cents(c.ledger_value),
+        drift=c.drifted,
+        balances_off=c.balances_value != c.ledger_value,
+        cache_off=c.cached_value != c.ledger_value,
+    )
 
 
 @dataclasses.dataclass
@@ -255,14 +311,24 @@ class FindingRow:
 def archive_findings(check) -> list[FindingRow]:
     """What the archive check found, one row each: checkpoints that differ from their archived entries,
     files that changed, lost entries or are not on this machine, ids in both tables."""
-    rows = [FindingRow(what=f"checkpoint of account {c.account_id} ({c.name})",
-                       detail=f"{format_cents(c.checkpoint)} over {c.checkpoint_entries:,} entries; its archived "
-                              f"entries: {format_cents(c.archived)} over {c.archived_entries:,}", bad=True)
-            for c in check.checkpoint_drifts]
-    rows += [FindingRow(what=f"file {f.name}", bad=f.problem,
-                        detail=f"{f.status}: {f.entries:,} entries written, {f.archived:,} archived, "
-                               f"{f.restored:,} restored")
-             for f in check.files if f.status != "ok"]
+    rows = [
+        FindingRow(
+            what=f"checkpoint of account {c.account_id} ({c.name})",
+            detail=f"{format_cents(c.checkpoint)} over {c.checkpoint_entries:,} entries; its archived "
+            f"entries: {format_cents(c.archived)} over {c.archived_entries:,}",
+            bad=True,
+        )
+        for c in check.checkpoint_drifts
+    ]
+    rows += [
+        FindingRow(
+            what=f"file {f.name}",
+            bad=f.problem,
+            detail=f"{f.status}: {f.entries:,} entries written, {f.archived:,} archived, {f.restored:,} restored",
+        )
+        for f in check.files
+        if f.status != "ok"
+    ]
     if check.in_both:
         rows.append(FindingRow(what="ledger and archive", detail=f"{check.in_both:,} ids are in both", bad=True))
     return rows
@@ -282,17 +348,21 @@ def money_check_text(totals) -> str:
     """The sums at a "Reconcile now", as the admin page says them."""
     if totals.zero:
         return "Every balance and every cached balance sum to $0.00: no cent created or lost."
-    return (f"The balances sum to {format_cents(totals.balances)} and the cached balances to "
-            f"{format_cents(totals.cache)}, not $0.00: a cent was created or lost.")
+    return (
+        f"The balances sum to {format_cents(totals.balances)} and the cached balances to "
+        f"{format_cents(totals.cache)}, not $0.00: a cent was created or lost."
+    )
 
 
 def report_text(r: dict | None) -> str:
     """The last reconciliation report in one line."""
     if not r:
         return "No reconciliation yet."
-    return (f"{when(r['created_at'])} UTC ({r['source']}): {r['accounts_checked']:,} accounts, "
-            f"{r['drifts_found']} drifted, {r['repaired']} repaired, {r['archive_problems']} archive problems, "
-            f"{sums_text(r)}, {r['duration_ms']} ms")
+    return (
+        f"{when(r['created_at'])} UTC ({r['source']}): {r['accounts_checked']:,} accounts, "
+        f"{r['drifts_found']} drifted, {r['repaired']} repaired, {r['archive_problems']} archive problems, "
+        f"{sums_text(r)}, {r['duration_ms']} ms"
+    )
 
 
 @dataclasses.dataclass
@@ -303,11 +373,14 @@ class FigureRow:
 
 
 def overview_figures(o) -> list[FigureRow]:
-    return [FigureRow("players", "Players", f"{o.players:,}"), FigureRow("companies", "Companies", f"{o.companies:,}"),
-            FigureRow("accounts", "Accounts", f"{o.accounts:,}"), FigureRow("entries", "Ledger entries",
-                                                                            f"{o.ledger_entries:,}"),
-            FigureRow("archived", "Archived entries", f"{o.archived_entries:,}"),
-            FigureRow("circulation", "Money in circulation", format_cents(o.money_in_circulation))]
+    return [
+        FigureRow("players", "Players", f"{o.players:,}"),
+        FigureRow("companies", "Companies", f"{o.companies:,}"),
+        FigureRow("accounts", "Accounts", f"{o.accounts:,}"),
+        FigureRow("entries", "Ledger entries", f"{o.ledger_entries:,}"),
+        FigureRow("archived", "Archived entries", f"{o.archived_entries:,}"),
+        FigureRow("circulation", "Money in circulation", format_cents(o.money_in_circulation)),
+    ]
 
 
 @dataclasses.dataclass
@@ -336,10 +409,17 @@ class JobRow:
 
 
 def job_row(j) -> JobRow:
-    return JobRow(name=j.name, title=j.title, interval=f"{j.interval_seconds:,} s", last=when(j.last_started),
-                  status=j.status, summary=j.summary,
-                  duration=f"{j.duration_ms:,} ms" if j.duration_ms is not None else "",
-                  next="paused" if j.paused else when(j.next_run), paused=j.paused)
+    return JobRow(
+        name=j.name,
+        title=j.title,
+        interval=f"{j.interval_seconds:,} s",
+        last=when(j.last_started),
+        status=j.status,
+        summary=j.summary,
+        duration=f"{j.duration_ms:,} ms" if j.duration_ms is not None else "",
+        next="paused" if j.paused else when(j.next_run),
+        paused=j.paused,
+    )
 
 
 @dataclasses.dataclass
@@ -381,8 +461,14 @@ class TradeRow:
 
 
 def trade_row(t) -> TradeRow:
-    return TradeRow(at=t.at.strftime("%m-%d %H:%M:%S"), side=t.side, shares=f"{t.shares:,}",
-                    price=format_price(t.price_micros), total=format_cents(t.total_cents), account=t.account_name)
+    return TradeRow(
+        at=t.at.strftime("%m-%d %H:%M:%S"),
+        side=t.side,
+        shares=f"{t.shares:,}",
+        price=format_price(t.price_micros),
+        total=format_cents(t.total_cents),
+        account=t.account_name,
+    )
 
 
 def trade_account_options(views) -> list[dict[str, str]]:
@@ -404,8 +490,17 @@ class PlayerRankRow:
 
 
 def player_rank_rows(players) -> list[PlayerRankRow]:
-    return [PlayerRankRow(rank=i, name=p.username, worth=format_cents(p.net_worth), cash=format_cents(p.cash),
-                          held=format_cents(p.holdings), owed=format_cents(p.owed)) for i, p in enumerate(players, 1)]
+    return [
+        PlayerRankRow(
+            rank=i,
+            name=p.username,
+            worth=format_cents(p.net_worth),
+            cash=format_cents(p.cash),
+            held=format_cents(p.holdings),
+            owed=format_cents(p.owed),
+        )
+        for i, p in enumerate(players, 1)
+    ]
 
 
 @dataclasses.dataclass
@@ -418,8 +513,10 @@ class CompanyRankRow:
 
 
 def company_rank_rows(companies) -> list[CompanyRankRow]:
-    return [CompanyRankRow(rank=i, id=c.company_id, name=c.name, ticker=c.ticker, value=format_cents(c.value))
-            for i, c in enumerate(companies, 1)]
+    return [
+        CompanyRankRow(rank=i, id=c.company_id, name=c.name, ticker=c.ticker, value=format_cents(c.value))
+        for i, c in enumerate(companies, 1)
+    ]
 
 
 @dataclasses.dataclass
@@ -432,5 +529,7 @@ class ProductRankRow:
 
 
 def product_rank_rows(products) -> list[ProductRankRow]:
-    return [ProductRankRow(rank=i, name=p.name, ticker=p.ticker, units=f"{p.units_sold:,}",
-                           revenue=format_cents(p.revenue)) for i, p in enumerate(products, 1)]
+    return [
+        ProductRankRow(rank=i, name=p.name, ticker=p.ticker, units=f"{p.units_sold:,}", revenue=format_cents(p.revenue))
+        for i, p in enumerate(products, 1)
+    ]

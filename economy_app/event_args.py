@@ -67,5 +67,7 @@ def day_range(since_text: str, until_text: str) -> tuple[datetime | None, dateti
     since, until = parse_day(since_text), parse_day(until_text)
     if since and until and until < since:
         raise ValueError("The end date is before the start date.")
-    return (datetime.combine(since, time()) if since else None,
-            datetime.combine(until + timedelta(days=1), time()) if until and until < date.max else None)
+    return (
+        datetime.combine(since, time()) if since else None,
+        datetime.combine(until + timedelta(days=1), time()) if until and until < date.max else None,
+    )

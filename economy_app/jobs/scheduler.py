@@ -45,6 +45,7 @@ def _job_runner(name: str):
             await asyncio.to_thread(run_scheduled, name)
         except Exception:  # recorded in job_runs; the scheduler keeps going
             log.exception("%s run failed", name)
+
     run.__name__ = f"run_{name}"
     return run
 
@@ -61,6 +62,7 @@ def _stored_interval(job: Job) -> int:
 
 def _settings_watcher(scheduler: AsyncIOScheduler, current: dict[str, int]):
     """Re-read the stored intervals (in a thread) and move a job's trigger when its interval changed."""
+
     async def watch() -> None:
         for job in JOBS.values():
             if job.stored_interval is None or scheduler.get_job(job.name) is None:
@@ -75,6 +77,7 @@ def _settings_watcher(scheduler: AsyncIOScheduler, current: dict[str, int]):
                 scheduler.modify_job(job.name, misfire_grace_time=interval)
                 log.info("%s interval is now %ss (was %ss)", job.name, interval, current.get(job.name))
                 current[job.name] = interval
+
     watch.__name__ = "watch_settings"
     return watch
 
@@ -91,13 +94,24 @@ def build_scheduler() -> AsyncIOScheduler:
             interval = job.interval()
         current[job.name] = interval
         scheduler.add_job(
-            _job_runner(job.name), _slot_trigger(interval),
-            id=job.name, name=job.title, coalesce=True, max_instances=1, misfire_grace_time=interval,
+            _job_runner(job.name),
+            _slot_trigger(interval),
+            id=job.name,
+            name=job.title,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=interval,
             replace_existing=True,
         )
-    scheduler.add_job(_settings_watcher(scheduler, current),
-                      IntervalTrigger(seconds=SETTINGS_POLL_SECONDS, timezone=UTC), id="watch_settings",
-                      name="Follow stored job intervals", coalesce=True, max_instances=1, replace_existing=True)
+    scheduler.add_job(
+        _settings_watcher(scheduler, current),
+        IntervalTrigger(seconds=SETTINGS_POLL_SECONDS, timezone=UTC),
+        id="watch_settings",
+        name="Follow stored job intervals",
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+    )
     return scheduler
 
 

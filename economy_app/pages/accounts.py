@@ -65,8 +65,13 @@ class AccountsState(AuthState):
 def _account_card(item: AccountItem) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(rx.text(item.name, weight="bold", size="4"), rx.badge(item.kind, variant="soft"),
-                      align="center", justify="between", width="100%"),
+            rx.hstack(
+                rx.text(item.name, weight="bold", size="4"),
+                rx.badge(item.kind, variant="soft"),
+                align="center",
+                justify="between",
+                width="100%",
+            ),
             rx.heading(money(item.balance, item.cents), size="6", class_name="account-balance"),
             rx.text("Updated ", item.updated, " UTC", size="1", color_scheme="gray"),
             rx.cond(item.warning != "", rx.text(item.warning, size="1", color_scheme="amber")),
@@ -91,11 +96,19 @@ def _chart() -> rx.Component:
             rx.cond(
                 AccountsState.series.length() > 1,
                 rx.recharts.area_chart(
-                    rx.recharts.area(data_key="balance", type_="stepAfter", stroke="var(--accent-9)",
-                                     fill="var(--accent-a5)", name="Balance"),
+                    rx.recharts.area(
+                        data_key="balance",
+                        type_="stepAfter",
+                        stroke="var(--accent-9)",
+                        fill="var(--accent-a5)",
+                        name="Balance",
+                    ),
                     rx.recharts.x_axis(data_key="t", tick={"fontSize": 11}),
-                    rx.recharts.y_axis(tick_formatter="(v) => '$' + Math.round(v / 100).toLocaleString()",
-                                       width=90, tick={"fontSize": 11}),
+                    rx.recharts.y_axis(
+                        tick_formatter="(v) => '$' + Math.round(v / 100).toLocaleString()",
+                        width=90,
+                        tick={"fontSize": 11},
+                    ),
                     rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
                     data=AccountsState.series,
                     width="100%",
@@ -116,9 +129,12 @@ def accounts_page() -> rx.Component:
         rx.cond(
             AccountsState.loaded,
             rx.vstack(
-                rx.grid(rx.foreach(AccountsState.items, _account_card), columns=rx.breakpoints(initial="1", sm="2",
-                                                                                             lg="3"),
-                        spacing="4", width="100%"),
+                rx.grid(
+                    rx.foreach(AccountsState.items, _account_card),
+                    columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+                    spacing="4",
+                    width="100%",
+                ),
                 _chart(),
                 spacing="4",
                 width="100%",

@@ -131,7 +131,9 @@ class AdminState(AuthState):
         self.drifts = [d for d in self.drifts if d.id != account or result.after.drifted]
         await self._refresh(user)
         word = "Recalculated from the ledger" if action == "recalculate" else "Synced from the account cache"
-        return rx.toast.success(f"{word}: account {account} now holds {format_maybe_cents(result.after.balances_value)}.")
+        return rx.toast.success(
+            f"{word}: account {account} now holds {format_maybe_cents(result.after.balances_value)}."
+        )
 
     @rx.event
     async def recalculate(self, account_id: str):
@@ -182,8 +184,10 @@ class AdminState(AuthState):
                     self.money_clean = result["totals"].zero
                     self.money_summary = money_check_text(result["totals"])
                     self.withheld = result["withheld"]
-                    message = (f"Reconciled {result['accounts_checked']:,} accounts: {result['drifts_found']} drifted; "
-                               f"archive: {check.problems} problems; {sums_text(result)}.")
+                    message = (
+                        f"Reconciled {result['accounts_checked']:,} accounts: {result['drifts_found']} drifted; "
+                        f"archive: {check.problems} problems; {sums_text(result)}."
+                    )
                 else:
                     message = f"{title}: {result.accounts:,} accounts {done}, {result.changed} changed."
                     if self.drifts:  # the drift table is stale now
@@ -236,32 +240,59 @@ class AdminState(AuthState):
 
 
 def _figure(f: FigureRow) -> rx.Component:
-    return rx.card(rx.vstack(rx.text(f.label, size="1", color_scheme="gray"),
-                             rx.heading(f.value, size="5", id="admin-" + f.key), spacing="1"),
-                   width="100%")
+    return rx.card(
+        rx.vstack(
+            rx.text(f.label, size="1", color_scheme="gray"),
+            rx.heading(f.value, size="5", id="admin-" + f.key),
+            spacing="1",
+        ),
+        width="100%",
+    )
 
 
 def _table(head: list[str], rows, cells, **props) -> rx.Component:
-    return rx.box(rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                                rx.table.body(rx.foreach(rows, cells)), size="1", width="100%", **props),
-                  overflow_x="auto", width="100%")
+    return rx.box(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+            rx.table.body(rx.foreach(rows, cells)),
+            size="1",
+            width="100%",
+            **props,
+        ),
+        overflow_x="auto",
+        width="100%",
+    )
 
 
 def _copies_row(c: CopiesRow) -> rx.Component:
     def off(disagrees):  # the copy that disagrees with the ledger, in red
-        return {"color": rx.cond(disagrees, "var(--red-11)", "inherit"),
-                "font_weight": rx.cond(disagrees, "bold", "normal")}
+        return {
+            "color": rx.cond(disagrees, "var(--red-11)", "inherit"),
+            "font_weight": rx.cond(disagrees, "bold", "normal"),
+        }
 
     return rx.table.row(
-        rx.table.cell(c.id), rx.table.cell(c.name), rx.table.cell(c.kind),
-        rx.table.cell(c.balances, **off(c.balances_off)), rx.table.cell(c.cache, **off(c.cache_off)),
+        rx.table.cell(c.id),
+        rx.table.cell(c.name),
+        rx.table.cell(c.kind),
+        rx.table.cell(c.balances, **off(c.balances_off)),
+        rx.table.cell(c.cache, **off(c.cache_off)),
         rx.table.cell(c.ledger),
         rx.table.cell(rx.cond(c.drift, rx.badge("drift", color_scheme="red"), rx.badge("ok", color_scheme="green"))),
-        rx.table.cell(rx.hstack(
-            rx.button("Recalculate from ledger", size="1", variant="soft", on_click=AdminState.recalculate(c.id)),
-            rx.button("Sync from account cache", size="1", variant="soft", color_scheme="gray",
-                      on_click=AdminState.sync(c.id)),
-            spacing="1", wrap="wrap")),
+        rx.table.cell(
+            rx.hstack(
+                rx.button("Recalculate from ledger", size="1", variant="soft", on_click=AdminState.recalculate(c.id)),
+                rx.button(
+                    "Sync from account cache",
+                    size="1",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=AdminState.sync(c.id),
+                ),
+                spacing="1",
+                wrap="wrap",
+            )
+        ),
         class_name="copies-row",
         data_account=c.id,
     )
@@ -273,28 +304,51 @@ COPIES_HEAD = ["Account", "Name", "Kind", "balances", "accounts.balance (cache)"
 def _money_check() -> rx.Component:
     """The sums beside the three copies: every balance, and every cached balance, must add up to zero."""
     return rx.vstack(
-        rx.callout(AdminState.money_summary, icon=rx.cond(AdminState.money_clean, "check", "triangle_alert"),
-                   color_scheme=rx.cond(AdminState.money_clean, "green", "red"), id="admin-money-check",
-                   width="100%"),
-        rx.cond(AdminState.withheld != "", rx.callout(AdminState.withheld, icon="triangle_alert",
-                                                      color_scheme="orange", id="admin-withheld", width="100%")),
-        width="100%", spacing="2")
+        rx.callout(
+            AdminState.money_summary,
+            icon=rx.cond(AdminState.money_clean, "check", "triangle_alert"),
+            color_scheme=rx.cond(AdminState.money_clean, "green", "red"),
+            id="admin-money-check",
+            width="100%",
+        ),
+        rx.cond(
+            AdminState.withheld != "",
+            rx.callout(
+                AdminState.withheld, icon="triangle_alert", color_scheme="orange", id="admin-withheld", width="100%"
+            ),
+        ),
+        width="100%",
+        spacing="2",
+    )
 
 
 def _archive_check() -> rx.Component:
     """The archive's proof beside the three copies: checkpoints = archived entries, each file's SHA-256 and
     entry count, no id in both tables."""
     return rx.vstack(
-        rx.callout(rx.text("Archive: ", AdminState.archive_summary), icon=rx.cond(AdminState.archive_clean,
-                                                                                  "check", "triangle_alert"),
-                   color_scheme=rx.cond(AdminState.archive_clean, "green", "red"), id="admin-archive-check",
-                   width="100%"),
-        rx.cond(AdminState.archive_findings.length() > 0,
-                _table(["Archive", "Found"], AdminState.archive_findings, lambda f: rx.table.row(
+        rx.callout(
+            rx.text("Archive: ", AdminState.archive_summary),
+            icon=rx.cond(AdminState.archive_clean, "check", "triangle_alert"),
+            color_scheme=rx.cond(AdminState.archive_clean, "green", "red"),
+            id="admin-archive-check",
+            width="100%",
+        ),
+        rx.cond(
+            AdminState.archive_findings.length() > 0,
+            _table(
+                ["Archive", "Found"],
+                AdminState.archive_findings,
+                lambda f: rx.table.row(
                     rx.table.cell(f.what),
                     rx.table.cell(f.detail, color=rx.cond(f.bad, "var(--red-11)", "inherit")),
-                    class_name="archive-finding"), id="admin-archive-findings")),
-        width="100%", spacing="2")
+                    class_name="archive-finding",
+                ),
+                id="admin-archive-findings",
+            ),
+        ),
+        width="100%",
+        spacing="2",
+    )
 
 
 def admin_page() -> rx.Component:
@@ -302,78 +356,163 @@ def admin_page() -> rx.Component:
         rx.cond(
             AdminState.allowed,
             rx.vstack(
-                rx.grid(rx.foreach(AdminState.figures, _figure),
-                        columns=rx.breakpoints(initial="2", md="3", lg="6"), spacing="3", width="100%"),
-                rx.text("Last reconciliation: ", rx.text(AdminState.last_report, as_="span", id="admin-last-report"),
-                        size="2", color_scheme="gray"),
-
-                rx.card(rx.vstack(
-                    rx.heading("Account lookup", size="4"),
-                    rx.input(placeholder="Player, company, ticker or account id", aria_label="Account lookup",
-                             value=AdminState.query,
-                             on_change=AdminState.search, debounce_timeout=300, width="100%", id="admin-search"),
-                    rx.cond(AdminState.found.length() > 0,
-                            _table(COPIES_HEAD, AdminState.found, _copies_row)),
-                    width="100%"), width="100%"),
-
-                rx.card(rx.vstack(
-                    rx.heading("Whole economy", size="4"),
-                    rx.hstack(*[rx.button(title, on_click=AdminState.start_bulk(op), disabled=AdminState.running != "",
-                                          variant="soft", id=f"admin-{op}") for op, (title, _) in BULK.items()],
-                              spacing="2", wrap="wrap"),
-                    rx.cond(AdminState.running != "", rx.progress(value=AdminState.progress, width="100%",
-                                                                  id="admin-progress")),
-                    rx.cond(AdminState.reconciled,
-                            rx.cond(AdminState.drifts.length() > 0,
-                                    _table(COPIES_HEAD, AdminState.drifts, _copies_row, id="admin-drifts"),
-                                    rx.callout("Every account agrees: balances = cache = ledger.", icon="check",
-                                               color_scheme="green", id="admin-clean"))),
-                    rx.cond(AdminState.reconciled, _money_check()),
-                    rx.cond(AdminState.reconciled, _archive_check()),
-                    width="100%"), width="100%"),
-
-                rx.card(rx.vstack(
-                    rx.heading("Scheduler", size="4"),
-                    _table(["Job", "Every", "Last run (UTC)", "Result", "Took", "Next run (UTC)", ""], AdminState.jobs,
-                           lambda j: rx.table.row(
-                               rx.table.cell(j.title), rx.table.cell(j.interval), rx.table.cell(j.last),
-                               rx.table.cell(rx.vstack(rx.text(j.status, weight="medium"),
-                                                       rx.text(j.summary, size="1", color_scheme="gray"),
-                                                       spacing="0")),
-                               rx.table.cell(j.duration), rx.table.cell(j.next),
-                               rx.table.cell(rx.hstack(
-                                   rx.button("Run now", size="1", on_click=AdminState.run_now(j.name)),
-                                   rx.cond(j.paused,
-                                           rx.button("Resume", size="1", variant="soft",
-                                                     on_click=AdminState.resume(j.name)),
-                                           rx.button("Pause", size="1", variant="soft", color_scheme="gray",
-                                                     on_click=AdminState.pause(j.name))),
-                                   spacing="1")),
-                               class_name="job-row")),
-                    width="100%"), width="100%"),
-
+                rx.grid(
+                    rx.foreach(AdminState.figures, _figure),
+                    columns=rx.breakpoints(initial="2", md="3", lg="6"),
+                    spacing="3",
+                    width="100%",
+                ),
+                rx.text(
+                    "Last reconciliation: ",
+                    rx.text(AdminState.last_report, as_="span", id="admin-last-report"),
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.card(
+                    rx.vstack(
+                        rx.heading("Account lookup", size="4"),
+                        rx.input(
+                            placeholder="Player, company, ticker or account id",
+                            aria_label="Account lookup",
+                            value=AdminState.query,
+                            on_change=AdminState.search,
+                            debounce_timeout=300,
+                            width="100%",
+                            id="admin-search",
+                        ),
+                        rx.cond(AdminState.found.length() > 0, _table(COPIES_HEAD, AdminState.found, _copies_row)),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                rx.card(
+                    rx.vstack(
+                        rx.heading("Whole economy", size="4"),
+                        rx.hstack(
+                            *[
+                                rx.button(
+                                    title,
+                                    on_click=AdminState.start_bulk(op),
+                                    disabled=AdminState.running != "",
+                                    variant="soft",
+                                    id=f"admin-{op}",
+                                )
+                                for op, (title, _) in BULK.items()
+                            ],
+                            spacing="2",
+                            wrap="wrap",
+                        ),
+                        rx.cond(
+                            AdminState.running != "",
+                            rx.progress(value=AdminState.progress, width="100%", id="admin-progress"),
+                        ),
+                        rx.cond(
+                            AdminState.reconciled,
+                            rx.cond(
+                                AdminState.drifts.length() > 0,
+                                _table(COPIES_HEAD, AdminState.drifts, _copies_row, id="admin-drifts"),
+                                rx.callout(
+                                    "Every account agrees: balances = cache = ledger.",
+                                    icon="check",
+                                    color_scheme="green",
+                                    id="admin-clean",
+                                ),
+                            ),
+                        ),
+                        rx.cond(AdminState.reconciled, _money_check()),
+                        rx.cond(AdminState.reconciled, _archive_check()),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                rx.card(
+                    rx.vstack(
+                        rx.heading("Scheduler", size="4"),
+                        _table(
+                            ["Job", "Every", "Last run (UTC)", "Result", "Took", "Next run (UTC)", ""],
+                            AdminState.jobs,
+                            lambda j: rx.table.row(
+                                rx.table.cell(j.title),
+                                rx.table.cell(j.interval),
+                                rx.table.cell(j.last),
+                                rx.table.cell(
+                                    rx.vstack(
+                                        rx.text(j.status, weight="medium"),
+                                        rx.text(j.summary, size="1", color_scheme="gray"),
+                                        spacing="0",
+                                    )
+                                ),
+                                rx.table.cell(j.duration),
+                                rx.table.cell(j.next),
+                                rx.table.cell(
+                                    rx.hstack(
+                                        rx.button("Run now", size="1", on_click=AdminState.run_now(j.name)),
+                                        rx.cond(
+                                            j.paused,
+                                            rx.button(
+                                                "Resume", size="1", variant="soft", on_click=AdminState.resume(j.name)
+                                            ),
+                                            rx.button(
+                                                "Pause",
+                                                size="1",
+                                                variant="soft",
+                                                color_scheme="gray",
+                                                on_click=AdminState.pause(j.name),
+                                            ),
+                                        ),
+                                        spacing="1",
+                                    )
+                                ),
+                                class_name="job-row",
+                            ),
+                        ),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
                 marketplace_settings_card(),
-
-                rx.card(rx.vstack(
-                    rx.heading("Ledger rows per marketplace run (last 20)", size="4"),
-                    rx.cond(AdminState.runs.length() > 0,
-                            _table(["Run (UTC)", "Ledger rows", "Units sold", "Unbatched rows (2 per unit)"],
-                                   AdminState.runs, lambda r: rx.table.row(
-                                       rx.table.cell(r.at), rx.table.cell(r.rows), rx.table.cell(r.units),
-                                       rx.table.cell(r.unbatched))),
-                            rx.text("No marketplace run yet.", size="2", color_scheme="gray")),
-                    width="100%"), width="100%"),
-
-                rx.card(rx.vstack(
-                    rx.heading("Audit log", size="4"),
-                    _table(["When (UTC)", "Admin", "Action", "Target", "Result"], AdminState.audit,
-                           lambda a: rx.table.row(
-                               rx.table.cell(a.at), rx.table.cell(a.who), rx.table.cell(a.action),
-                               rx.table.cell(a.target),
-                               rx.table.cell(a.result, color=rx.cond(a.ok, "inherit", "var(--red-11)")),
-                               class_name="audit-row")),
-                    width="100%"), width="100%"),
-                spacing="4", width="100%",
+                rx.card(
+                    rx.vstack(
+                        rx.heading("Ledger rows per marketplace run (last 20)", size="4"),
+                        rx.cond(
+                            AdminState.runs.length() > 0,
+                            _table(
+                                ["Run (UTC)", "Ledger rows", "Units sold", "Unbatched rows (2 per unit)"],
+                                AdminState.runs,
+                                lambda r: rx.table.row(
+                                    rx.table.cell(r.at),
+                                    rx.table.cell(r.rows),
+                                    rx.table.cell(r.units),
+                                    rx.table.cell(r.unbatched),
+                                ),
+                            ),
+                            rx.text("No marketplace run yet.", size="2", color_scheme="gray"),
+                        ),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                rx.card(
+                    rx.vstack(
+                        rx.heading("Audit log", size="4"),
+                        _table(
+                            ["When (UTC)", "Admin", "Action", "Target", "Result"],
+                            AdminState.audit,
+                            lambda a: rx.table.row(
+                                rx.table.cell(a.at),
+                                rx.table.cell(a.who),
+                                rx.table.cell(a.action),
+                                rx.table.cell(a.target),
+                                rx.table.cell(a.result, color=rx.cond(a.ok, "inherit", "var(--red-11)")),
+                                class_name="audit-row",
+                            ),
+                        ),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                spacing="4",
+                width="100%",
             ),
             rx.center(rx.spinner(size="3"), padding="4em"),
         ),

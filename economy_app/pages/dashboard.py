@@ -75,25 +75,48 @@ def dashboard_page() -> rx.Component:
         rx.cond(
             DashboardState.loaded,
             rx.vstack(
-                rx.text("Welcome back, ", rx.text(DashboardState.display_name, as_="span", weight="bold"), ".",
-                        size="3", color_scheme="gray"),
+                rx.text(
+                    "Welcome back, ",
+                    rx.text(DashboardState.display_name, as_="span", weight="bold"),
+                    ".",
+                    size="3",
+                    color_scheme="gray",
+                ),
                 rx.grid(
-                    stat("Net worth", money(DashboardState.net_worth, DashboardState.net_worth_cents),
-                         rx.fragment(rx.cond(DashboardState.holdings_cents > 0,
-                                             "cash in all your accounts + " + DashboardState.holdings + " in shares",
-                                             "cash across all your accounts"),
-                                     rx.cond(DashboardState.owed_cents > 0,
-                                             " - " + DashboardState.owed + " your companies owe their shareholders",
-                                             "")), "net-worth"),
-                    stat("Personal balance", money(DashboardState.personal, DashboardState.personal_cents),
-                         "your personal account", "personal-balance"),
+                    stat(
+                        "Net worth",
+                        money(DashboardState.net_worth, DashboardState.net_worth_cents),
+                        rx.fragment(
+                            rx.cond(
+                                DashboardState.holdings_cents > 0,
+                                "cash in all your accounts + " + DashboardState.holdings + " in shares",
+                                "cash across all your accounts",
+                            ),
+                            rx.cond(
+                                DashboardState.owed_cents > 0,
+                                " - " + DashboardState.owed + " your companies owe their shareholders",
+                                "",
+                            ),
+                        ),
+                        "net-worth",
+                    ),
+                    stat(
+                        "Personal balance",
+                        money(DashboardState.personal, DashboardState.personal_cents),
+                        "your personal account",
+                        "personal-balance",
+                    ),
                     stat("Accounts", rx.text(DashboardState.account_count), "that you own", "account-count"),
                     columns=rx.breakpoints(initial="1", sm="3"),
                     spacing="4",
                     width="100%",
                 ),
-                notice("timer", rx.text("Next marketplace run", size="2"), marketplace_countdown(id="countdown", font_size="var(--font-size-2)"),
-                       rx.link("See what's on sale", href=routes.MARKETPLACE, size="2")),
+                notice(
+                    "timer",
+                    rx.text("Next marketplace run", size="2"),
+                    marketplace_countdown(id="countdown", font_size="var(--font-size-2)"),
+                    rx.link("See what's on sale", href=routes.MARKETPLACE, size="2"),
+                ),
                 rx.flex(
                     _action("Send money", routes.SEND, "send"),
                     _action("History", routes.HISTORY, "scroll-text"),

@@ -55,8 +55,14 @@ class HistoryState(AuthState):
         """Fetch the page starting after ``start``; returns an event to yield (or None)."""
         try:
             account, filters = self._filters()
-            rows = await run(accounts.player_history, user.id, account,
-                             before=ledger.parse_cursor(start) if start else None, limit=PAGE_SIZE + 1, **filters)
+            rows = await run(
+                accounts.player_history,
+                user.id,
+                account,
+                before=ledger.parse_cursor(start) if start else None,
+                limit=PAGE_SIZE + 1,
+                **filters,
+            )
         except ValueError as e:
             self.error = str(e) if "date" in str(e) else "Use dates like 2026-11-21."
             return rx.toast.error(self.error)
@@ -175,7 +181,8 @@ def _select(value, on_change, options, placeholder: str, id_: str, fixed: list[t
         rx.select.trigger(placeholder=placeholder, id=id_, aria_label=placeholder, min_width="11em"),
         rx.select.content(
             *[rx.select.item(label, value=v) for v, label in fixed],
-            rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"])) if options is not None
+            rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"]))
+            if options is not None
             else rx.fragment(),
         ),
         value=value,
@@ -185,16 +192,38 @@ def _select(value, on_change, options, placeholder: str, id_: str, fixed: list[t
 
 def _filters() -> rx.Component:
     return rx.flex(
-        _select(HistoryState.account_filter, HistoryState.set_account, HistoryState.account_options, "Account",
-                "history-account", [(ALL, "All accounts")]),
-        _select(HistoryState.type_filter, HistoryState.set_type, None, "Type", "history-type",
-                [(ALL, "All types"), *TYPE_LABELS.items()]),
+        _select(
+            HistoryState.account_filter,
+            HistoryState.set_account,
+            HistoryState.account_options,
+            "Account",
+            "history-account",
+            [(ALL, "All accounts")],
+        ),
+        _select(
+            HistoryState.type_filter,
+            HistoryState.set_type,
+            None,
+            "Type",
+            "history-type",
+            [(ALL, "All types"), *TYPE_LABELS.items()],
+        ),
         rx.hstack(
-            rx.input(type="date", value=HistoryState.since_text, on_change=HistoryState.set_since, id="history-since",
-                     aria_label="From date"),
+            rx.input(
+                type="date",
+                value=HistoryState.since_text,
+                on_change=HistoryState.set_since,
+                id="history-since",
+                aria_label="From date",
+            ),
             rx.text("to", size="2", color_scheme="gray"),
-            rx.input(type="date", value=HistoryState.until_text, on_change=HistoryState.set_until, id="history-until",
-                     aria_label="To date"),
+            rx.input(
+                type="date",
+                value=HistoryState.until_text,
+                on_change=HistoryState.set_until,
+                id="history-until",
+                aria_label="To date",
+            ),
             align="center",
         ),
         rx.button("Apply", on_click=HistoryState.apply, variant="soft", id="history-apply"),
@@ -208,11 +237,23 @@ def _filters() -> rx.Component:
 
 def _pager() -> rx.Component:
     return rx.hstack(
-        rx.button(rx.icon("chevron-left", size=16), "Newer", on_click=HistoryState.newer,
-                  disabled=HistoryState.page_number <= 1, variant="soft", id="history-newer"),
+        rx.button(
+            rx.icon("chevron-left", size=16),
+            "Newer",
+            on_click=HistoryState.newer,
+            disabled=HistoryState.page_number <= 1,
+            variant="soft",
+            id="history-newer",
+        ),
         rx.text("Page ", HistoryState.page_number, size="2", color_scheme="gray", id="history-page"),
-        rx.button("Older", rx.icon("chevron-right", size=16), on_click=HistoryState.older,
-                  disabled=~HistoryState.has_next, variant="soft", id="history-older"),
+        rx.button(
+            "Older",
+            rx.icon("chevron-right", size=16),
+            on_click=HistoryState.older,
+            disabled=~HistoryState.has_next,
+            variant="soft",
+            id="history-older",
+        ),
         align="center",
         justify="center",
         width="100%",
@@ -225,11 +266,15 @@ def history_page() -> rx.Component:
             HistoryState.loaded,
             rx.vstack(
                 _filters(),
-                rx.cond(HistoryState.error != "",
-                        rx.callout(HistoryState.error, icon="triangle-alert", color_scheme="red", width="100%",
-                                   id="history-error")),
-                history_table(HistoryState.rows, show_account=HistoryState.show_account_column,
-                              empty="No entries match."),
+                rx.cond(
+                    HistoryState.error != "",
+                    rx.callout(
+                        HistoryState.error, icon="triangle-alert", color_scheme="red", width="100%", id="history-error"
+                    ),
+                ),
+                history_table(
+                    HistoryState.rows, show_account=HistoryState.show_account_column, empty="No entries match."
+                ),
                 _pager(),
                 spacing="4",
                 width="100%",
@@ -237,6 +282,11 @@ def history_page() -> rx.Component:
             rx.center(rx.spinner(size="3"), padding="4em"),
         ),
         title="History",
-        actions=rx.button(rx.icon("download", size=16), "Export CSV", on_click=HistoryState.export_csv,
-                          variant="soft", id="history-export"),
+        actions=rx.button(
+            rx.icon("download", size=16),
+            "Export CSV",
+            on_click=HistoryState.export_csv,
+            variant="soft",
+            id="history-export",
+        ),
     )

@@ -79,18 +79,29 @@ def home_page() -> rx.Component:
         rx.text(
             "Every cent in this economy moves through one ledger. The mint's account balances "
             "everything else, so the sum of all balances is always zero.",
-            color_scheme="gray", size="3", margin_bottom="1em",
+            color_scheme="gray",
+            size="3",
+            margin_bottom="1em",
         ),
         rx.hstack(
-            rx.link(rx.button(f"Start playing: {format_cents(config.INITIAL_BALANCE_CENTS, whole=True)} to begin", size="3"), href=routes.SIGNUP),
+            rx.link(
+                rx.button(
+                    f"Start playing: {format_cents(config.INITIAL_BALANCE_CENTS, whole=True)} to begin", size="3"
+                ),
+                href=routes.SIGNUP,
+            ),
             rx.link(rx.button("Log in", size="3", variant="soft"), href=routes.LOGIN),
             spacing="3",
             margin_bottom="1.5em",
             wrap="wrap",
         ),
         rx.grid(
-            _stat("Money in circulation", money(HomeState.circulation, HomeState.circulation_cents),
-                  "held by players and companies", "stat-circulation"),
+            _stat(
+                "Money in circulation",
+                money(HomeState.circulation, HomeState.circulation_cents),
+                "held by players and companies",
+                "stat-circulation",
+            ),
             _stat("Players", rx.text(HomeState.players), "signed up", "stat-players"),
             _stat("Accounts", rx.text(HomeState.accounts), "including the mint", "stat-accounts"),
             _stat("Ledger entries", rx.text(HomeState.ledger_entries), "immutable, append-only", "stat-ledger"),
@@ -101,19 +112,28 @@ def home_page() -> rx.Component:
         rx.flex(
             rx.cond(
                 HomeState.balance_sum_cents == 0,
-                rx.badge(rx.icon("circle-check", size=14), "Balanced: sum of all balances ",
-                         rx.text(HomeState.balance_sum, as_="span", id="stat-balance-sum"), color_scheme="green",
-                         size="2"),
-                rx.badge(rx.icon("triangle-alert", size=14), "Out of balance by ",
-                         rx.text(HomeState.balance_sum, as_="span", id="stat-balance-sum"), color_scheme="red",
-                         size="2"),
+                rx.badge(
+                    rx.icon("circle-check", size=14),
+                    "Balanced: sum of all balances ",
+                    rx.text(HomeState.balance_sum, as_="span", id="stat-balance-sum"),
+                    color_scheme="green",
+                    size="2",
+                ),
+                rx.badge(
+                    rx.icon("triangle-alert", size=14),
+                    "Out of balance by ",
+                    rx.text(HomeState.balance_sum, as_="span", id="stat-balance-sum"),
+                    color_scheme="red",
+                    size="2",
+                ),
             ),
             rx.spacer(),
             rx.hstack(
-                rx.cond(HomeState.loaded,
-                        rx.text("Checked at ", HomeState.checked_at, size="1", color_scheme="gray", white_space="nowrap")),
-                rx.button(rx.icon("refresh-cw", size=14), "Refresh", on_click=HomeState.load, variant="soft",
-                          size="2"),
+                rx.cond(
+                    HomeState.loaded,
+                    rx.text("Checked at ", HomeState.checked_at, size="1", color_scheme="gray", white_space="nowrap"),
+                ),
+                rx.button(rx.icon("refresh-cw", size=14), "Refresh", on_click=HomeState.load, variant="soft", size="2"),
                 align="center",
             ),
             margin_top="1.25em",

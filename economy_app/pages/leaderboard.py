@@ -49,14 +49,23 @@ class LeaderboardState(AuthState):
 
 
 def _board(title: str, head: list[str], rows, cells) -> rx.Component:
-    return rx.card(rx.vstack(
-        rx.heading(title, size="4"),
-        rx.cond(rows.length() > 0,
-                rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                              rx.table.body(rx.foreach(rows, lambda r: rx.table.row(*cells(r)))), size="1",
-                              width="100%"),
-                rx.text("Nothing here yet.", size="2", color_scheme="gray")),
-        width="100%"), width="100%")
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="4"),
+            rx.cond(
+                rows.length() > 0,
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                    rx.table.body(rx.foreach(rows, lambda r: rx.table.row(*cells(r)))),
+                    size="1",
+                    width="100%",
+                ),
+                rx.text("Nothing here yet.", size="2", color_scheme="gray"),
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
 
 
 def _company(r: CompanyRankRow, link: bool) -> list[rx.Component]:
@@ -67,17 +76,33 @@ def _company(r: CompanyRankRow, link: bool) -> list[rx.Component]:
 def leaderboard_page() -> rx.Component:
     return player_page(
         rx.grid(
-            _board("Richest players", ["#", "Player", "Net worth", "Cash", "Shares", "Owed to shareholders"],
-                   LeaderboardState.players, lambda r: [rx.table.cell(v) for v in (r.rank, r.name, r.worth, r.cash,
-                                                                                    r.held, r.owed)]),
-            _board("Largest companies", ["#", "Company", "Ticker", "Market cap"], LeaderboardState.by_cap,
-                   lambda r: _company(r, link=True)),
-            _board("Most cash", ["#", "Company", "Ticker", "Cash"], LeaderboardState.by_cash,
-                   lambda r: _company(r, link=False)),
-            _board("Best-selling products", ["#", "Product", "Ticker", "Units sold", "Revenue"],
-                   LeaderboardState.products, lambda r: [rx.table.cell(v) for v in (r.rank, r.name, r.ticker,
-                                                                                     r.units, r.revenue)]),
-            columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%",
+            _board(
+                "Richest players",
+                ["#", "Player", "Net worth", "Cash", "Shares", "Owed to shareholders"],
+                LeaderboardState.players,
+                lambda r: [rx.table.cell(v) for v in (r.rank, r.name, r.worth, r.cash, r.held, r.owed)],
+            ),
+            _board(
+                "Largest companies",
+                ["#", "Company", "Ticker", "Market cap"],
+                LeaderboardState.by_cap,
+                lambda r: _company(r, link=True),
+            ),
+            _board(
+                "Most cash",
+                ["#", "Company", "Ticker", "Cash"],
+                LeaderboardState.by_cash,
+                lambda r: _company(r, link=False),
+            ),
+            _board(
+                "Best-selling products",
+                ["#", "Product", "Ticker", "Units sold", "Revenue"],
+                LeaderboardState.products,
+                lambda r: [rx.table.cell(v) for v in (r.rank, r.name, r.ticker, r.units, r.revenue)],
+            ),
+            columns=rx.breakpoints(initial="1", lg="2"),
+            spacing="4",
+            width="100%",
         ),
         title="Leaderboard",
     )

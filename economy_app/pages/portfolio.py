@@ -43,8 +43,9 @@ class PortfolioState(AuthState):
 
 
 def _signed(text, sign) -> rx.Component:
-    return rx.text(text, color=rx.cond(sign > 0, "var(--green-11)", rx.cond(sign < 0, "var(--red-11)", "inherit")),
-                   as_="span")
+    return rx.text(
+        text, color=rx.cond(sign > 0, "var(--green-11)", rx.cond(sign < 0, "var(--red-11)", "inherit")), as_="span"
+    )
 
 
 def portfolio_page() -> rx.Component:
@@ -54,28 +55,60 @@ def portfolio_page() -> rx.Component:
             PortfolioState.loaded,
             rx.vstack(
                 rx.hstack(
-                    rx.card(rx.vstack(rx.text("Holdings value", size="1", color_scheme="gray"),
-                                      rx.heading(PortfolioState.total_value, size="6", id="portfolio-value"),
-                                      spacing="1")),
-                    rx.card(rx.vstack(rx.text("Gain/loss", size="1", color_scheme="gray"),
-                                      rx.heading(money(PortfolioState.total_gain, PortfolioState.total_gain_cents,
-                                                       signed=True), size="6", id="portfolio-gain"), spacing="1")),
-                    spacing="3", wrap="wrap"),
+                    rx.card(
+                        rx.vstack(
+                            rx.text("Holdings value", size="1", color_scheme="gray"),
+                            rx.heading(PortfolioState.total_value, size="6", id="portfolio-value"),
+                            spacing="1",
+                        )
+                    ),
+                    rx.card(
+                        rx.vstack(
+                            rx.text("Gain/loss", size="1", color_scheme="gray"),
+                            rx.heading(
+                                money(PortfolioState.total_gain, PortfolioState.total_gain_cents, signed=True),
+                                size="6",
+                                id="portfolio-gain",
+                            ),
+                            spacing="1",
+                        )
+                    ),
+                    spacing="3",
+                    wrap="wrap",
+                ),
                 rx.cond(
                     PortfolioState.items.length() > 0,
-                    rx.box(rx.table.root(
-                        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                        rx.table.body(rx.foreach(PortfolioState.items, lambda p: rx.table.row(
-                            rx.table.cell(p.account),
-                            rx.table.cell(rx.link(p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string())),
-                            rx.table.cell(p.shares), rx.table.cell(p.avg_price), rx.table.cell(p.price),
-                            rx.table.cell(p.value), rx.table.cell(money(p.gain, p.gain_cents, signed=True)),
-                            rx.table.cell(_signed(p.change, p.change_sign)), class_name="position-row"))),
-                        width="100%", variant="surface"), overflow_x="auto", width="100%"),
-                    rx.callout("You hold no shares yet. Browse the stock market to invest.", icon="info",
-                               width="100%"),
+                    rx.box(
+                        rx.table.root(
+                            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                            rx.table.body(
+                                rx.foreach(
+                                    PortfolioState.items,
+                                    lambda p: rx.table.row(
+                                        rx.table.cell(p.account),
+                                        rx.table.cell(
+                                            rx.link(p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string())
+                                        ),
+                                        rx.table.cell(p.shares),
+                                        rx.table.cell(p.avg_price),
+                                        rx.table.cell(p.price),
+                                        rx.table.cell(p.value),
+                                        rx.table.cell(money(p.gain, p.gain_cents, signed=True)),
+                                        rx.table.cell(_signed(p.change, p.change_sign)),
+                                        class_name="position-row",
+                                    ),
+                                )
+                            ),
+                            width="100%",
+                            variant="surface",
+                        ),
+                        overflow_x="auto",
+                        width="100%",
+                    ),
+                    rx.callout("You hold no shares yet. Browse the stock market to invest.", icon="info", width="100%"),
                 ),
-                spacing="4", width="100%",
+                spacing="4",
+                width="100%",
             ),
             rx.center(rx.spinner(size="3"), padding="4em"),
         ),

@@ -45,8 +45,9 @@ class SendState(AuthState):
 
     def _check(self) -> tuple[int | None, str]:
         source = self._source()
-        return check_amount_text(self.amount_text, balance=source.cents if source else None,
-                                 maximum=config.max_transfer_cents())
+        return check_amount_text(
+            self.amount_text, balance=source.cents if source else None, maximum=config.max_transfer_cents()
+        )
 
     @rx.var
     def preview(self) -> str:
@@ -99,9 +100,13 @@ class SendState(AuthState):
             return
         found = await run(accounts.search_recipients, self.query)
         self.results = [
-            {"id": str(r.account_id), "name": r.name,
-             "detail": (f"@{r.owner_username}" if r.kind == "personal" else f"{r.ticker} · company")}
-            for r in found if str(r.account_id) != self.source_id
+            {
+                "id": str(r.account_id),
+                "name": r.name,
+                "detail": (f"@{r.owner_username}" if r.kind == "personal" else f"{r.ticker} · company"),
+            }
+            for r in found
+            if str(r.account_id) != self.source_id
         ]
 
     @rx.event
@@ -143,9 +148,15 @@ class SendState(AuthState):
         self.sending = True
         yield
         try:
-            await run(accounts.transfer, actor_id=user.id, from_account_id=parse_id(self.source_id) or 0,
-                      to_account_id=self.recipient_id, amount=cents, description=self.description or None,
-                      idempotency_key=f"send:{user.id}:{key}")
+            await run(
+                accounts.transfer,
+                actor_id=user.id,
+                from_account_id=parse_id(self.source_id) or 0,
+                to_account_id=self.recipient_id,
+                amount=cents,
+                description=self.description or None,
+                idempotency_key=f"send:{user.id}:{key}",
+            )
         except EconomyError as e:
             self.sending = False
             if isinstance(e, (InsufficientFunds, InvalidAmount)):
@@ -168,8 +179,11 @@ def _source_picker() -> rx.Component:
         field_label("From", "send-source"),
         rx.select.root(
             rx.select.trigger(width="100%", id="send-source"),
-            rx.select.content(rx.foreach(SendState.sources, lambda a: rx.select.item(
-                a.name + " · " + a.balance, value=a.id.to_string()))),
+            rx.select.content(
+                rx.foreach(
+                    SendState.sources, lambda a: rx.select.item(a.name + " · " + a.balance, value=a.id.to_string())
+                )
+            ),
             value=SendState.source_id,
             on_change=SendState.set_source,
             size="3",
@@ -185,23 +199,53 @@ def _recipient_picker() -> rx.Component:
         rx.cond(
             SendState.recipient_id != 0,
             rx.hstack(
-                rx.badge(rx.icon("user", size=14), SendState.recipient_name, size="3", variant="soft",
-                         id="send-recipient", aria_label="Recipient"),
+                rx.badge(
+                    rx.icon("user", size=14),
+                    SendState.recipient_name,
+                    size="3",
+                    variant="soft",
+                    id="send-recipient",
+                    aria_label="Recipient",
+                ),
                 rx.button("Change", variant="ghost", size="1", on_click=SendState.clear_recipient),
                 align="center",
             ),
             rx.vstack(
-                rx.input(placeholder="Search a player, a company or a ticker", value=SendState.query, on_change=SendState.search,
-                         debounce_timeout=250, size="3", width="100%", id="send-search",
-                         auto_complete="off"),
+                rx.input(
+                    placeholder="Search a player, a company or a ticker",
+                    value=SendState.query,
+                    on_change=SendState.search,
+                    debounce_timeout=250,
+                    size="3",
+                    width="100%",
+                    id="send-search",
+                    auto_complete="off",
+                ),
                 rx.cond(
                     SendState.results.length() > 0,
-                    rx.card(rx.vstack(rx.foreach(SendState.results, lambda r: rx.button(
-                        rx.hstack(rx.text(r["name"], weight="medium"), rx.text(r["detail"], color_scheme="gray",
-                                                                                 size="1"), align="center"),
-                        variant="ghost", width="100%", justify="start",
-                        on_click=SendState.pick(r["id"], r["name"]), class_name="search-result")),
-                        spacing="1", width="100%"), width="100%", size="1"),
+                    rx.card(
+                        rx.vstack(
+                            rx.foreach(
+                                SendState.results,
+                                lambda r: rx.button(
+                                    rx.hstack(
+                                        rx.text(r["name"], weight="medium"),
+                                        rx.text(r["detail"], color_scheme="gray", size="1"),
+                                        align="center",
+                                    ),
+                                    variant="ghost",
+                                    width="100%",
+                                    justify="start",
+                                    on_click=SendState.pick(r["id"], r["name"]),
+                                    class_name="search-result",
+                                ),
+                            ),
+                            spacing="1",
+                            width="100%",
+                        ),
+                        width="100%",
+                        size="1",
+                    ),
                     rx.cond(SendState.query != "", rx.text("No player matches.", size="1", color_scheme="gray")),
                 ),
                 spacing="2",
@@ -223,28 +267,52 @@ def send_page() -> rx.Component:
                     _recipient_picker(),
                     rx.vstack(
                         field_label("Amount", "send-amount"),
-                        rx.input(placeholder="0.00", value=SendState.amount_text, on_change=SendState.set_amount,
-                                 size="3", width="100%", id="send-amount", input_mode="decimal",
-                                 auto_complete="off", color_scheme=rx.cond(SendState.amount_error != "", "red",
-                                                                           "gray")),
-                        rx.cond(SendState.amount_error != "",
-                                rx.text(SendState.amount_error, color_scheme="red", size="2", id="amount-error")),
+                        rx.input(
+                            placeholder="0.00",
+                            value=SendState.amount_text,
+                            on_change=SendState.set_amount,
+                            size="3",
+                            width="100%",
+                            id="send-amount",
+                            input_mode="decimal",
+                            auto_complete="off",
+                            color_scheme=rx.cond(SendState.amount_error != "", "red", "gray"),
+                        ),
+                        rx.cond(
+                            SendState.amount_error != "",
+                            rx.text(SendState.amount_error, color_scheme="red", size="2", id="amount-error"),
+                        ),
                         spacing="1",
                         width="100%",
                     ),
                     rx.vstack(
                         field_label("Description (optional)", "send-description"),
-                        rx.input(placeholder="What is it for?", value=SendState.description,
-                                 on_change=SendState.set_description, max_length=DESCRIPTION_MAX, size="3",
-                                 width="100%", id="send-description"),
+                        rx.input(
+                            placeholder="What is it for?",
+                            value=SendState.description,
+                            on_change=SendState.set_description,
+                            max_length=DESCRIPTION_MAX,
+                            size="3",
+                            width="100%",
+                            id="send-description",
+                        ),
                         spacing="1",
                         width="100%",
                     ),
-                    rx.cond(SendState.preview != "",
-                            rx.callout(SendState.preview, icon="info", width="100%", id="send-preview")),
-                    rx.button(rx.icon("send", size=16), "Confirm and send", size="3", width="100%",
-                              disabled=~SendState.can_send, loading=SendState.sending,
-                              on_click=SendState.confirm(SendState.form_key), id="send-confirm"),
+                    rx.cond(
+                        SendState.preview != "",
+                        rx.callout(SendState.preview, icon="info", width="100%", id="send-preview"),
+                    ),
+                    rx.button(
+                        rx.icon("send", size=16),
+                        "Confirm and send",
+                        size="3",
+                        width="100%",
+                        disabled=~SendState.can_send,
+                        loading=SendState.sending,
+                        on_click=SendState.confirm(SendState.form_key),
+                        id="send-confirm",
+                    ),
                     spacing="4",
                     width="100%",
                 ),
@@ -256,4 +324,3 @@ def send_page() -> rx.Component:
         ),
         title="Send money",
     )
-

@@ -96,8 +96,9 @@ class StockState(AuthState):
         self.trade_accounts = trade_account_options(page.accounts)
         if self.account_id not in {a["value"] for a in self.trade_accounts} and self.trade_accounts:
             self.account_id = self.trade_accounts[0]["value"]
-        self._listen(user, topics.company(self.company_id), topics.MARKET,
-                     *(topics.account(v.id) for v in page.accounts))
+        self._listen(
+            user, topics.company(self.company_id), topics.MARKET, *(topics.account(v.id) for v in page.accounts)
+        )
         self.name, self.ticker, self.price = d.name, d.ticker, format_price(d.price_micros)
         self.change, self.change_sign = change_text(d.change_permille), sign(d.change_permille)
         self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
@@ -148,9 +149,11 @@ class StockState(AuthState):
             return
         verb = "cost" if q.side == "buy" else "pay you"
         self.preview_error = ""
-        self.preview = (f"{q.shares:,} shares {verb} {format_cents(q.total_cents)} "
-                        f"({format_price(q.price_micros)} a share on average); "
-                        f"the price then is {format_price(q.new_price_micros)}.")
+        self.preview = (
+            f"{q.shares:,} shares {verb} {format_cents(q.total_cents)} "
+            f"({format_price(q.price_micros)} a share on average); "
+            f"the price then is {format_price(q.new_price_micros)}."
+        )
 
     @rx.event
     async def set_shares(self, text: str):
@@ -180,8 +183,13 @@ class StockState(AuthState):
         yield
         fn = stock_trading.buy if self.side == "buy" else stock_trading.sell
         try:
-            r = await run(fn, actor_id=user.id, account_id=parse_id(self.account_id) or 0,
-                          company_id=self.company_id, shares=shares)
+            r = await run(
+                fn,
+                actor_id=user.id,
+                account_id=parse_id(self.account_id) or 0,
+                company_id=self.company_id,
+                shares=shares,
+            )
         except EconomyError as e:
             self.busy = False
             yield rx.toast.error(str(e))
@@ -189,21 +197,33 @@ class StockState(AuthState):
         verb = "Bought" if r.side == "buy" else "Sold"
         self.shares_text, self.preview, self.busy = "", "", False
         await self._refresh(user)
-        yield rx.toast.success(f"{verb} {r.shares:,} {self.ticker} for {format_cents(r.total_cents)}. "
-                               f"You hold {r.holding_shares:,}.")
+        yield rx.toast.success(
+            f"{verb} {r.shares:,} {self.ticker} for {format_cents(r.total_cents)}. You hold {r.holding_shares:,}."
+        )
 
 
 def _change(text, sign) -> rx.Component:
-    return rx.text(text, color=rx.cond(sign > 0, "var(--green-11)", rx.cond(sign < 0, "var(--red-11)", "inherit")),
-                   weight="medium", as_="span")
+    return rx.text(
+        text,
+        color=rx.cond(sign > 0, "var(--green-11)", rx.cond(sign < 0, "var(--red-11)", "inherit")),
+        weight="medium",
+        as_="span",
+    )
 
 
 def _spark(item: StockItem) -> rx.Component:
     return rx.recharts.line_chart(
-        rx.recharts.line(data_key="p", stroke=rx.cond(item.change_sign < 0, "var(--red-9)", "var(--green-9)"),
-                         dot=False, stroke_width=1.5, is_animation_active=False),
+        rx.recharts.line(
+            data_key="p",
+            stroke=rx.cond(item.change_sign < 0, "var(--red-9)", "var(--green-9)"),
+            dot=False,
+            stroke_width=1.5,
+            is_animation_active=False,
+        ),
         rx.recharts.y_axis(hide=True, domain=["dataMin", "dataMax"]),
-        data=item.spark, width=110, height=32,
+        data=item.spark,
+        width=110,
+        height=32,
     )
 
 
@@ -214,60 +234,121 @@ def stocks_page() -> rx.Component:
             rx.flex(
                 rx.select.root(
                     rx.select.trigger(id="stocks-sort", aria_label="Sort stocks"),
-                    rx.select.content(rx.select.item("Market cap", value="market_cap"),
-                                      rx.select.item("Price", value="price"), rx.select.item("24h change", value="change"),
-                                      rx.select.item("Name", value="name")),
-                    value=StocksState.sort, on_change=StocksState.set_sort),
+                    rx.select.content(
+                        rx.select.item("Market cap", value="market_cap"),
+                        rx.select.item("Price", value="price"),
+                        rx.select.item("24h change", value="change"),
+                        rx.select.item("Name", value="name"),
+                    ),
+                    value=StocksState.sort,
+                    on_change=StocksState.set_sort,
+                ),
                 rx.text(StocksState.total, " public companies", size="2", color_scheme="gray"),
-                gap="0.75em", align="center", wrap="wrap"),
+                gap="0.75em",
+                align="center",
+                wrap="wrap",
+            ),
             rx.cond(
                 StocksState.items.length() > 0,
-                rx.box(rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                    rx.table.body(rx.foreach(StocksState.items, lambda i: rx.table.row(
-                        rx.table.cell(rx.link(rx.vstack(rx.text(i.ticker, weight="bold"),
-                                                        rx.text(i.name, size="1", color_scheme="gray"), spacing="0"),
-                                              href=routes.STOCK + "?id=" + i.id.to_string(), underline="none")),
-                        rx.table.cell(i.price), rx.table.cell(_change(i.change, i.change_sign)),
-                        rx.table.cell(i.market_cap), rx.table.cell(_spark(i)), class_name="stock-row"))),
-                    width="100%", variant="surface"), overflow_x="auto", width="100%"),
-                rx.callout(f"No company is public yet. A company goes public once its cash passes "
-                           f"{format_cents(companies.PUBLIC_THRESHOLD_CENTS)}.",
-                           icon="info", width="100%"),
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                        rx.table.body(
+                            rx.foreach(
+                                StocksState.items,
+                                lambda i: rx.table.row(
+                                    rx.table.cell(
+                                        rx.link(
+                                            rx.vstack(
+                                                rx.text(i.ticker, weight="bold"),
+                                                rx.text(i.name, size="1", color_scheme="gray"),
+                                                spacing="0",
+                                            ),
+                                            href=routes.STOCK + "?id=" + i.id.to_string(),
+                                            underline="none",
+                                        )
+                                    ),
+                                    rx.table.cell(i.price),
+                                    rx.table.cell(_change(i.change, i.change_sign)),
+                                    rx.table.cell(i.market_cap),
+                                    rx.table.cell(_spark(i)),
+                                    class_name="stock-row",
+                                ),
+                            )
+                        ),
+                        width="100%",
+                        variant="surface",
+                    ),
+                    overflow_x="auto",
+                    width="100%",
+                ),
+                rx.callout(
+                    f"No company is public yet. A company goes public once its cash passes "
+                    f"{format_cents(companies.PUBLIC_THRESHOLD_CENTS)}.",
+                    icon="info",
+                    width="100%",
+                ),
             ),
             pager(StocksState),
-            spacing="4", width="100%",
+            spacing="4",
+            width="100%",
         ),
         title="Stock market",
     )
 
 
 def _stat(label, value, test_id) -> rx.Component:
-    return rx.card(rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.heading(value, size="4", id=test_id),
-                             spacing="1"), width="100%")
+    return rx.card(
+        rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.heading(value, size="4", id=test_id), spacing="1"),
+        width="100%",
+    )
 
 
 def _trade_box() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Trade", size="4"),
-            rx.segmented_control.root(rx.segmented_control.item("Buy", value="buy"),
-                                      rx.segmented_control.item("Sell", value="sell"),
-                                      value=StockState.side, on_change=StockState.set_side, id="trade-side"),
+            rx.segmented_control.root(
+                rx.segmented_control.item("Buy", value="buy"),
+                rx.segmented_control.item("Sell", value="sell"),
+                value=StockState.side,
+                on_change=StockState.set_side,
+                id="trade-side",
+            ),
             rx.select.root(
                 rx.select.trigger(width="100%", id="trade-account", aria_label="Account"),
-                rx.select.content(rx.foreach(StockState.trade_accounts,
-                                             lambda a: rx.select.item(a["label"], value=a["value"]))),
-                value=StockState.account_id, on_change=StockState.set_account),
-            rx.input(placeholder="Shares", aria_label="Shares", value=StockState.shares_text, on_change=StockState.set_shares,
-                     debounce_timeout=200, input_mode="numeric", width="100%", id="trade-shares"),
-            rx.cond(StockState.preview_error != "",
-                    rx.text(StockState.preview_error, color_scheme="red", size="2", id="trade-error")),
+                rx.select.content(
+                    rx.foreach(StockState.trade_accounts, lambda a: rx.select.item(a["label"], value=a["value"]))
+                ),
+                value=StockState.account_id,
+                on_change=StockState.set_account,
+            ),
+            rx.input(
+                placeholder="Shares",
+                aria_label="Shares",
+                value=StockState.shares_text,
+                on_change=StockState.set_shares,
+                debounce_timeout=200,
+                input_mode="numeric",
+                width="100%",
+                id="trade-shares",
+            ),
+            rx.cond(
+                StockState.preview_error != "",
+                rx.text(StockState.preview_error, color_scheme="red", size="2", id="trade-error"),
+            ),
             rx.cond(StockState.preview != "", rx.text(StockState.preview, size="2", id="trade-preview")),
-            rx.button(rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"), width="100%",
-                      disabled=StockState.preview == "", loading=StockState.busy, on_click=StockState.trade,
-                      id="trade-confirm", color_scheme=rx.cond(StockState.side == "buy", "jade", "tomato")),
-            spacing="3", width="100%",
+            rx.button(
+                rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"),
+                width="100%",
+                disabled=StockState.preview == "",
+                loading=StockState.busy,
+                on_click=StockState.trade,
+                id="trade-confirm",
+                color_scheme=rx.cond(StockState.side == "buy", "jade", "tomato"),
+            ),
+            spacing="3",
+            width="100%",
         ),
         width="100%",
     )
@@ -276,34 +357,71 @@ def _trade_box() -> rx.Component:
 def _chart() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(*[rx.button(k, size="1", variant=rx.cond(StockState.range_key == k, "solid", "soft"),
-                                  on_click=StockState.set_range(k)) for k in RANGE_KEYS], spacing="1", wrap="wrap"),
+            rx.hstack(
+                *[
+                    rx.button(
+                        k,
+                        size="1",
+                        variant=rx.cond(StockState.range_key == k, "solid", "soft"),
+                        on_click=StockState.set_range(k),
+                    )
+                    for k in RANGE_KEYS
+                ],
+                spacing="1",
+                wrap="wrap",
+            ),
             rx.recharts.line_chart(
-                rx.recharts.line(data_key="price", stroke="var(--accent-9)", dot=False, stroke_width=2,
-                                 type_="monotone", name="Price"),
-                rx.recharts.x_axis(data_key="ts", type_="number", scale="time", domain=["dataMin", "dataMax"],
-                                   tick_formatter="(v) => new Date(v).toISOString().slice(5, 16).replace('T', ' ')",
-                                   tick={"fontSize": 11}, min_tick_gap=32),
+                rx.recharts.line(
+                    data_key="price",
+                    stroke="var(--accent-9)",
+                    dot=False,
+                    stroke_width=2,
+                    type_="monotone",
+                    name="Price",
+                ),
+                rx.recharts.x_axis(
+                    data_key="ts",
+                    type_="number",
+                    scale="time",
+                    domain=["dataMin", "dataMax"],
+                    tick_formatter="(v) => new Date(v).toISOString().slice(5, 16).replace('T', ' ')",
+                    tick={"fontSize": 11},
+                    min_tick_gap=32,
+                ),
                 # At least four decimals, and as many more (up to six, the micro-dollar) as the ticks need to
                 # differ: a small range's ticks ($0.51130, $0.51132, ...) no longer all read "$0.5113".
-                rx.recharts.y_axis(tick_formatter=PRICE_TICK, width=80,
-                                   domain=["auto", "auto"], tick={"fontSize": 11}),
+                rx.recharts.y_axis(tick_formatter=PRICE_TICK, width=80, domain=["auto", "auto"], tick={"fontSize": 11}),
                 rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
                 rx.recharts.graphing_tooltip(),
-                data=StockState.chart, width="100%", height=280),
+                data=StockState.chart,
+                width="100%",
+                height=280,
+            ),
             width="100%",
         ),
-        width="100%", id="stock-chart",
+        width="100%",
+        id="stock-chart",
     )
 
 
 def _table(title: str, head: list[str], rows, cells) -> rx.Component:
-    return rx.card(rx.vstack(
-        rx.heading(title, size="3"),
-        rx.box(rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                             rx.table.body(rx.foreach(rows, cells)), size="1", width="100%"),
-               overflow_x="auto", width="100%"),
-        width="100%"), width="100%")
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="3"),
+            rx.box(
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                    rx.table.body(rx.foreach(rows, cells)),
+                    size="1",
+                    width="100%",
+                ),
+                overflow_x="auto",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
 
 
 def stock_page() -> rx.Component:
@@ -314,26 +432,60 @@ def stock_page() -> rx.Component:
             rx.cond(
                 StockState.loaded,
                 rx.vstack(
-                    rx.hstack(rx.heading(StockState.price, size="8", id="stock-price"),
-                              _change(StockState.change, StockState.change_sign), align="baseline", spacing="3"),
-                    rx.grid(_stat("Market cap", StockState.market_cap, "stock-cap"),
-                            _stat("Volume, 24h", StockState.volume, "stock-volume"),
-                            _stat("Company cash", StockState.cash, "stock-cash"),
-                            _stat("In treasury", StockState.treasury, "stock-treasury"),
-                            columns=rx.breakpoints(initial="2", md="4"), spacing="3", width="100%"),
-                    rx.flex(rx.box(_chart(), flex="2 1 26em", min_width="0"),
-                            rx.box(_trade_box(), flex="1 1 16em"), gap="1em", wrap="wrap", width="100%"),
+                    rx.hstack(
+                        rx.heading(StockState.price, size="8", id="stock-price"),
+                        _change(StockState.change, StockState.change_sign),
+                        align="baseline",
+                        spacing="3",
+                    ),
                     rx.grid(
-                        _table("Shareholders", ["Holder", "Shares", "Share"], StockState.holders, lambda h: rx.table.row(
-                            rx.table.cell(h.name), rx.table.cell(h.shares), rx.table.cell(h.percent),
-                            class_name="holder-row")),
-                        _table("Latest trades", ["Time (UTC)", "Side", "Shares", "Price", "Total", "Account"],
-                               StockState.trades, lambda t: rx.table.row(
-                                   rx.table.cell(t.at), rx.table.cell(t.side), rx.table.cell(t.shares),
-                                   rx.table.cell(t.price), rx.table.cell(t.total), rx.table.cell(t.account),
-                                   class_name="trade-row")),
-                        columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
-                    spacing="4", width="100%",
+                        _stat("Market cap", StockState.market_cap, "stock-cap"),
+                        _stat("Volume, 24h", StockState.volume, "stock-volume"),
+                        _stat("Company cash", StockState.cash, "stock-cash"),
+                        _stat("In treasury", StockState.treasury, "stock-treasury"),
+                        columns=rx.breakpoints(initial="2", md="4"),
+                        spacing="3",
+                        width="100%",
+                    ),
+                    rx.flex(
+                        rx.box(_chart(), flex="2 1 26em", min_width="0"),
+                        rx.box(_trade_box(), flex="1 1 16em"),
+                        gap="1em",
+                        wrap="wrap",
+                        width="100%",
+                    ),
+                    rx.grid(
+                        _table(
+                            "Shareholders",
+                            ["Holder", "Shares", "Share"],
+                            StockState.holders,
+                            lambda h: rx.table.row(
+                                rx.table.cell(h.name),
+                                rx.table.cell(h.shares),
+                                rx.table.cell(h.percent),
+                                class_name="holder-row",
+                            ),
+                        ),
+                        _table(
+                            "Latest trades",
+                            ["Time (UTC)", "Side", "Shares", "Price", "Total", "Account"],
+                            StockState.trades,
+                            lambda t: rx.table.row(
+                                rx.table.cell(t.at),
+                                rx.table.cell(t.side),
+                                rx.table.cell(t.shares),
+                                rx.table.cell(t.price),
+                                rx.table.cell(t.total),
+                                rx.table.cell(t.account),
+                                class_name="trade-row",
+                            ),
+                        ),
+                        columns=rx.breakpoints(initial="1", lg="2"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    spacing="4",
+                    width="100%",
                 ),
                 rx.center(rx.spinner(size="3"), padding="4em"),
             ),

@@ -63,9 +63,7 @@ def find_system_account_id(s: Session) -> int | None:
 
 
 def _personal(s: Session, user_id: int) -> Account | None:
-    return s.execute(
-        select(Account).where(Account.owner_id == user_id, Account.kind == "personal")
-    ).scalars().first()
+    return s.execute(select(Account).where(Account.owner_id == user_id, Account.kind == "personal")).scalars().first()
 
 
 def initialize_account(s: Session, user_id: int) -> Account:
@@ -125,7 +123,11 @@ def list_accounts(s: Session, user_id: int) -> list[AccountView]:
 # Read on every page that shows a balance: built once.
 _LIST_ACCOUNTS = (
     select(
-        accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, accounts_t.c.owner_id, accounts_t.c.company_id,
+        accounts_t.c.id,
+        accounts_t.c.name,
+        accounts_t.c.kind,
+        accounts_t.c.owner_id,
+        accounts_t.c.company_id,
         func.coalesce(balances_t.c.balance, accounts_t.c.balance).label("balance"),
         balances_t.c.last_updated,
         balances_t.c.account_id.is_(None).label("balance_from_cache"),
@@ -193,16 +195,21 @@ def transfers_received(s: Session, ledger_ids: list[int]) -> list[Received]:
         return []
     ledger_t = LedgerEntry.__table__
     sender = accounts_t.alias("sender")
-    q = (select(ledger_t.c.id.label("ledger_id"), accounts_t.c.owner_id, accounts_t.c.id, ledger_t.c.amount,
-                sender.c.name)
-         .select_from(ledger_t)
-         .join(accounts_t, accounts_t.c.id == ledger_t.c.to_account_id)
-         .join(sender, sender.c.id == ledger_t.c.from_account_id)
-         .where(ledger_t.c.id.in_(ledger_ids), ledger_t.c.type == "transfer", accounts_t.c.owner_id.is_not(None))
-         .order_by(ledger_t.c.id))
+    q = (
+        select(
+            ledger_t.c.id.label("ledger_id"), accounts_t.c.owner_id, accounts_t.c.id, ledger_t.c.amount, sender.c.name
+        )
+        .select_from(ledger_t)
+        .join(accounts_t, accounts_t.c.id == ledger_t.c.to_account_id)
+        .join(sender, sender.c.id == ledger_t.c.from_account_id)
+        .where(ledger_t.c.id.in_(ledger_ids), ledger_t.c.type == "transfer", accounts_t.c.owner_id.is_not(None))
+        .order_by(ledger_t.c.id)
+    )
     with unit(s, write=False):
-        return [Received(ledger_id=r.ledger_id, user_id=r.owner_id, account_id=r.id, amount=r.amount, sender=r.name)
-                for r in s.execute(q)]
+        return [
+            Received(ledger_id=r.ledger_id, user_id=r.owner_id, account_id=r.id, amount=r.amount, sender=r.name)
+            for r in s.execute(q)
+        ]
 
 
 # --------------------------------------------------------------------------- player views
@@ -232,27 +239,47 @@ def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
     users_t = User.__table__
     companies_t = Company.__table__
     q = (
-        select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, users_t.c.username, users_t.c.display_name,
-               companies_t.c.ticker)
+        select(
+            accounts_t.c.id,
+            accounts_t.c.name,
+            accounts_t.c.kind,
+            users_t.c.username,
+            users_t.c.display_name,
+            companies_t.c.ticker,
+        )
         .select_from(accounts_t)
         .outerjoin(users_t, users_t.c.id == accounts_t.c.owner_id)
         .outerjoin(companies_t, companies_t.c.account_id == accounts_t.c.id)
         .where(accounts_t.c.kind != "system")
-        .where((func.lower(users_t.c.username).like(pattern, escape="\\") & (accounts_t.c.kind == "personal"))
-               | func.lower(accounts_t.c.name).like(pattern, escape="\\")
-               | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))
+        .where(
+            (func.lower(users_t.c.username).like(pattern, escape="\\") & (accounts_t.c.kind == "personal"))
+            | func.lower(accounts_t.c.name).like(pattern, escape="\\")
+            | func.lower(companies_t.c.ticker).like(pattern, escape="\\")
+        )
         .order_by(func.lower(accounts_t.c.name), accounts_t.c.id)
         .limit(limit)
     )
     with unit(s, write=False):
-        return [Recipient(account_id=r.id, name=r.name, kind=r.kind, owner_username=r.username,
-                          owner_display_name=r.display_name, ticker=r.ticker) for r in s.execute(q)]
+        return [
+            Recipient(
+                account_id=r.id,
+                name=r.name,
+                kind=r.kind,
+                owner_username=r.username,
+                owner_display_name=r.display_name,
+                ticker=r.ticker,
+            )
+            for r in s.execute(q)
+        ]
 
 
 def owned_account_ids(s: Session, user_id: int) -> list[int]:
     with unit(s, write=False):
-        return list(s.execute(select(accounts_t.c.id).where(accounts_t.c.owner_id == user_id)
-                              .order_by(accounts_t.c.id)).scalars())
+        return list(
+            s.execute(
+                select(accounts_t.c.id).where(accounts_t.c.owner_id == user_id).order_by(accounts_t.c.id)
+            ).scalars()
+        )
 
 
 def require_owned(s: Session, user_id: int, account_id: int) -> None:
@@ -302,10 +329,16 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
     rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
     held = net_worth.holdings_value(s, [v.id for v in views])
     owed = net_worth.owed_to_shareholders(s, user_id)
-    return Dashboard(accounts=views, net_worth=sum(v.balance for v in views) + held - owed, holdings=held,
-                     owed=owed, personal_balance=personal.balance if personal else 0,
-                     personal_account_id=personal.id if personal else None, recent=rows,
-                     system_account_id=find_system_account_id(s))
+    return Dashboard(
+        accounts=views,
+        net_worth=sum(v.balance for v in views) + held - owed,
+        holdings=held,
+        owed=owed,
+        personal_balance=personal.balance if personal else 0,
+        personal_account_id=personal.id if personal else None,
+        recent=rows,
+        system_account_id=find_system_account_id(s),
+    )
 
 
 def player_history(
@@ -332,26 +365,42 @@ def player_history(
     return ledger.history(s, ids, before=before, limit=limit, types=types, since=since, until=until)
 
 
-def history_csv(s: Session, user_id: int, account_id: int | None = None, *, types: list[str] | None = None,
-                since: datetime | None = None, until: datetime | None = None,
-                max_rows: int = CSV_MAX_ROWS) -> tuple[str, int, bool]:
+def history_csv(
+    s: Session,
+    user_id: int,
+    account_id: int | None = None,
+    *,
+    types: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_rows: int = CSV_MAX_ROWS,
+) -> tuple[str, int, bool]:
     """The filtered history as CSV text: (csv, rows, truncated). Amounts are exact decimal strings; every other
     text cell a spreadsheet would run as a formula is neutralised (``csv_cell``)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["entry_id", "date_utc", "account_id", "type", "counterpart", "description", "amount",
-                     "batch_count"])
+    writer.writerow(
+        ["entry_id", "date_utc", "account_id", "type", "counterpart", "description", "amount", "batch_count"]
+    )
     count, before, truncated = 0, None, False
     while True:
-        page = player_history(s, user_id, account_id, before=before, limit=500, types=types, since=since,
-                              until=until)
+        page = player_history(s, user_id, account_id, before=before, limit=500, types=types, since=since, until=until)
         for r in page:
             if count == max_rows:
                 truncated = True
                 break
-            writer.writerow([r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.account_id, csv_cell(r.type),
-                             csv_cell(r.counterpart_name), csv_cell(r.description or ""),
-                             format_decimal(r.signed_amount), r.batch_count or ""])
+            writer.writerow(
+                [
+                    r.id,
+                    r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    r.account_id,
+                    csv_cell(r.type),
+                    csv_cell(r.counterpart_name),
+                    csv_cell(r.description or ""),
+                    format_decimal(r.signed_amount),
+                    r.batch_count or "",
+                ]
+            )
             count += 1
         if truncated or len(page) < 500:
             break

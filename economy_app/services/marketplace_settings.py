@@ -81,10 +81,14 @@ def view(s: Session) -> SettingsView:
     if settings.budget_max_cents < settings.budget_min_cents:  # an environment changed under a stored value
         settings = replace(settings, budget_max_cents=settings.budget_min_cents)
     _last_interval = settings.interval_seconds
-    return SettingsView(settings=settings, set_by_admin=frozenset(stored),
-                        updated_at=row["updated_at"] if row else None, updated_by=row["updated_by"] if row else None,
-                        typical_price_cents=row["typical_price_cents"] if row else None,
-                        typical_price_at=row["typical_price_at"] if row else None)
+    return SettingsView(
+        settings=settings,
+        set_by_admin=frozenset(stored),
+        updated_at=row["updated_at"] if row else None,
+        updated_by=row["updated_by"] if row else None,
+        typical_price_cents=row["typical_price_cents"] if row else None,
+        typical_price_at=row["typical_price_at"] if row else None,
+    )
 
 
 def load(s: Session) -> MarketSettings:
@@ -132,13 +136,18 @@ def validate(new: MarketSettings) -> MarketSettings:
 
 def describe_change(old: MarketSettings, new: MarketSettings) -> str:
     labels = {
-        "budget_min_cents": ("lowest budget", format_cents), "budget_max_cents": ("highest budget", format_cents),
+        "budget_min_cents": ("lowest budget", format_cents),
+        "budget_max_cents": ("highest budget", format_cents),
         "interval_seconds": ("interval", lambda v: f"{v:,} s"),
         "company_cap_percent": ("company cap", lambda v: f"{v}%"),
-        "listing_limit": ("listing limit", lambda v: f"{v:,}"), "hold_seconds": ("hold", lambda v: f"{v:,} s"),
+        "listing_limit": ("listing limit", lambda v: f"{v:,}"),
+        "hold_seconds": ("hold", lambda v: f"{v:,} s"),
     }
-    changes = [f"{label} {fmt(getattr(old, name))} -> {fmt(getattr(new, name))}"
-               for name, (label, fmt) in labels.items() if getattr(old, name) != getattr(new, name)]
+    changes = [
+        f"{label} {fmt(getattr(old, name))} -> {fmt(getattr(new, name))}"
+        for name, (label, fmt) in labels.items()
+        if getattr(old, name) != getattr(new, name)
+    ]
     return "; ".join(changes) or "no change"
 
 
@@ -154,8 +163,11 @@ def save(s: Session, changes: dict, *, by: str, now: datetime | None = None) -> 
     with unit(s, write=True):
         new = validate(replace(load(s), **changes))
         insert_ignore(s, settings_t, {"id": 1}, index_elements=["id"])
-        s.execute(update(settings_t).where(settings_t.c.id == 1)
-                  .values(**{k: getattr(new, k) for k in changes}, updated_at=now, updated_by=by[:40]))
+        s.execute(
+            update(settings_t)
+            .where(settings_t.c.id == 1)
+            .values(**{k: getattr(new, k) for k in changes}, updated_at=now, updated_by=by[:40])
+        )
     _last_interval = new.interval_seconds
     return new
 
@@ -164,5 +176,6 @@ def record_typical_price(s: Session, cents: int, now: datetime) -> None:
     """The market's typical price as the latest run saw it (shown to players pricing their products)."""
     with unit(s, write=True):
         insert_ignore(s, settings_t, {"id": 1}, index_elements=["id"])
-        s.execute(update(settings_t).where(settings_t.c.id == 1)
-                  .values(typical_price_cents=cents, typical_price_at=now))
+        s.execute(
+            update(settings_t).where(settings_t.c.id == 1).values(typical_price_cents=cents, typical_price_at=now)
+        )

@@ -20,23 +20,31 @@ companies_t = Company.__table__
 holdings_t = Holding.__table__
 accounts_t = Account.__table__
 
-_CURVE = (companies_t.c.base_price_micros, companies_t.c.share_price_micros, companies_t.c.total_shares,
-          companies_t.c.treasury_shares)
+_CURVE = (
+    companies_t.c.base_price_micros,
+    companies_t.c.share_price_micros,
+    companies_t.c.total_shares,
+    companies_t.c.treasury_shares,
+)
 
 
-def held_and_owed(s: Session, *, owners: list[int] | None = None, accounts: list[int] | None = None
-                   ) -> tuple[dict[int, int], dict[int, int]]:
+def held_and_owed(
+    s: Session, *, owners: list[int] | None = None, accounts: list[int] | None = None
+) -> tuple[dict[int, int], dict[int, int]]:
     """({owner: value of their holdings}, {owner: what their companies owe shareholders}), in cents, for the
     given owners (or every owner); with ``accounts``, only the holdings of those accounts."""
     held: dict[int, int] = {}
     owed: dict[int, int] = {}
-    q = (select(accounts_t.c.owner_id, holdings_t.c.company_id, func.sum(holdings_t.c.shares).label("shares"), *_CURVE)
-         .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
-         .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
-         .where(holdings_t.c.shares > 0, accounts_t.c.owner_id.is_not(None))
-         .group_by(accounts_t.c.owner_id, holdings_t.c.company_id, *_CURVE))
-    debts = select(companies_t.c.owner_id, *_CURVE).where(companies_t.c.is_public.is_(True),
-                                                          companies_t.c.treasury_shares < companies_t.c.total_shares)
+    q = (
+        select(accounts_t.c.owner_id, holdings_t.c.company_id, func.sum(holdings_t.c.shares).label("shares"), *_CURVE)
+        .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
+        .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
+        .where(holdings_t.c.shares > 0, accounts_t.c.owner_id.is_not(None))
+        .group_by(accounts_t.c.owner_id, holdings_t.c.company_id, *_CURVE)
+    )
+    debts = select(companies_t.c.owner_id, *_CURVE).where(
+        companies_t.c.is_public.is_(True), companies_t.c.treasury_shares < companies_t.c.total_shares
+    )
     if owners is not None:
         q, debts = q.where(accounts_t.c.owner_id.in_(owners)), debts.where(companies_t.c.owner_id.in_(owners))
     if accounts is not None:

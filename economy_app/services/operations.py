@@ -52,22 +52,48 @@ def require_admin(s: Session, user_id: int | None) -> User:
     return user
 
 
-def record(s: Session, *, admin_id: int | None, admin_name: str, action: str, target: str = "", result: str = "",
-           ok: bool = True) -> None:
+def record(
+    s: Session,
+    *,
+    admin_id: int | None,
+    admin_name: str,
+    action: str,
+    target: str = "",
+    result: str = "",
+    ok: bool = True,
+) -> None:
     """Write an audit row: inside the caller's unit if there is one (the action's own transaction), else in
     its own."""
     with unit(s, write=True):
         live.touch(s, live.ADMIN)
-        s.execute(audit_t.insert().values(admin_id=admin_id, admin_name=admin_name[:40], action=action[:40],
-                                          target=target[:100], result=result[:500], ok=ok, created_at=utcnow()))
+        s.execute(
+            audit_t.insert().values(
+                admin_id=admin_id,
+                admin_name=admin_name[:40],
+                action=action[:40],
+                target=target[:100],
+                result=result[:500],
+                ok=ok,
+                created_at=utcnow(),
+            )
+        )
 
 
 def _failure(e: BaseException) -> str:
     return str(e) if isinstance(e, EconomyError) else f"{type(e).__name__}: {e}"
 
 
-def audited(s: Session, *, actor: tuple[int | None, str], action: str, target: str, fn, describe=str,
-            exclusive_name: str | None = None, audit_within: bool = False):
+def audited(
+    s: Session,
+    *,
+    actor: tuple[int | None, str],
+    action: str,
+    target: str,
+    fn,
+    describe=str,
+    exclusive_name: str | None = None,
+    audit_within: bool = False,
+):
     """Run an operator action and audit it: ``actor`` is (admin id, name), e.g. ``(None, "cli")``.
 
     ``fn()`` runs in one write unit **with its audit row**: the action and its record commit together or
@@ -100,13 +126,30 @@ def audited(s: Session, *, actor: tuple[int | None, str], action: str, target: s
     return result
 
 
-def perform(s: Session, *, actor_id: int, action: str, target: str, fn, describe=str,
-            exclusive_name: str | None = None, audit_within: bool = False):
+def perform(
+    s: Session,
+    *,
+    actor_id: int,
+    action: str,
+    target: str,
+    fn,
+    describe=str,
+    exclusive_name: str | None = None,
+    audit_within: bool = False,
+):
     """Run an admin action: the role checked on the server, then ``audited`` (the action and its audit row
     in one transaction; a failure audited in its own)."""
     admin = require_admin(s, actor_id)
-    return audited(s, actor=(admin.id, admin.username), action=action, target=target, fn=fn, describe=describe,
-                   exclusive_name=exclusive_name, audit_within=audit_within)
+    return audited(
+        s,
+        actor=(admin.id, admin.username),
+        action=action,
+        target=target,
+        fn=fn,
+        describe=describe,
+        exclusive_name=exclusive_name,
+        audit_within=audit_within,
+    )
 
 
 class _AdvisoryLock:
@@ -154,8 +197,11 @@ class _FileLock:
 
     def __init__(self, engine, job: str):
         database = engine.url.database
-        self.path = (f"{os.path.abspath(database)}.claim-{job.replace(':', '-')}"
-                     if database and database != ":memory:" else None)
+        self.path = (
+            f"{os.path.abspath(database)}.claim-{job.replace(':', '-')}"
+            if database and database != ":memory:"
+            else None
+        )
         self.process_lock = _PROCESS_LOCKS.setdefault((id(engine), job), threading.Lock())
         self.fd: int | None = None
         self.held = False
@@ -246,12 +292,15 @@ def run_bulk(s: Session, *, actor_id: int, op: str):
 
     def describe(r):
         if op == "reconcile":
-            return (f"{r['accounts_checked']} accounts, {r['drifts_found']} drifted, "
-                    f"{r['archive_problems']} archive problems")
+            return (
+                f"{r['accounts_checked']} accounts, {r['drifts_found']} drifted, "
+                f"{r['archive_problems']} archive problems"
+            )
         return f"{r.accounts} accounts, {r.changed} changed, {r.duration_ms} ms"
 
-    return perform(s, actor_id=actor_id, action=op, target="all accounts", fn=work, describe=describe,
-                   exclusive_name=op)
+    return perform(
+        s, actor_id=actor_id, action=op, target="all accounts", fn=work, describe=describe, exclusive_name=op
+    )
 
 
 @dataclass(frozen=True)
@@ -279,15 +328,21 @@ def overview(s: Session) -> Overview:
     with unit(s, write=False):
         runs = s.execute(
             select(ledger_t.c.created_at, func.count().label("rows"), func.sum(ledger_t.c.batch_count).label("units"))
-            .where(ledger_t.c.type == "marketplace_batch").group_by(ledger_t.c.created_at)
-            .order_by(ledger_t.c.created_at.desc()).limit(20)
+            .where(ledger_t.c.type == "marketplace_batch")
+            .group_by(ledger_t.c.created_at)
+            .order_by(ledger_t.c.created_at.desc())
+            .limit(20)
         ).all()
         companies = s.execute(select(func.count()).select_from(companies_t)).scalar_one()
         archived = s.execute(select(func.count()).select_from(archive_t)).scalar_one()
         last = s.execute(select(reports_t).order_by(reports_t.c.id.desc()).limit(1)).mappings().first()
     return Overview(
-        players=health.players, companies=companies, accounts=health.accounts, ledger_entries=health.ledger_entries,
-        archived_entries=archived, money_in_circulation=health.money_in_circulation,
+        players=health.players,
+        companies=companies,
+        accounts=health.accounts,
+        ledger_entries=health.ledger_entries,
+        archived_entries=archived,
+        money_in_circulation=health.money_in_circulation,
         # Each run's revenue and cost entries carry the same units: count them once.
         marketplace_runs=[BatchRun(r.created_at, r.rows, int(r.units or 0) // 2) for r in runs],
         last_report=dict(last) if last else None,
@@ -319,8 +374,14 @@ def update_marketplace_settings(s: Session, *, actor_id: int, **values) -> marke
         changed = {k: v for k, v in values.items() if getattr(old, k) != v}
         return marketplace_settings.save(s, changed, by=user.username) if changed else old
 
-    return perform(s, actor_id=actor_id, action="marketplace settings", target="marketplace", fn=work,
-                   describe=lambda _new: holder["change"])
+    return perform(
+        s,
+        actor_id=actor_id,
+        action="marketplace settings",
+        target="marketplace",
+        fn=work,
+        describe=lambda _new: holder["change"],
+    )
 
 
 def run_job_now(s: Session, *, actor_id: int, name: str) -> schedule.TickResult:
@@ -331,9 +392,15 @@ def run_job_now(s: Session, *, actor_id: int, name: str) -> schedule.TickResult:
     if not isinstance(name, str) or name not in schedule.JOBS:
         raise InvalidInput("No such job.")
     slot = f"admin-{utcnow().isoformat(timespec='microseconds')}"
-    return audited(s, actor=(admin.id, admin.username), action="run job", target=name,
-                   fn=lambda audit: schedule.run_job(s, name, slot=slot, audit=audit),
-                   describe=lambda t: t if isinstance(t, str) else t.summary, audit_within=True)
+    return audited(
+        s,
+        actor=(admin.id, admin.username),
+        action="run job",
+        target=name,
+        fn=lambda audit: schedule.run_job(s, name, slot=slot, audit=audit),
+        describe=lambda t: t if isinstance(t, str) else t.summary,
+        audit_within=True,
+    )
 
 
 def pause_job(s: Session, *, actor_id: int, name: str, paused: bool) -> None:
@@ -341,8 +408,14 @@ def pause_job(s: Session, *, actor_id: int, name: str, paused: bool) -> None:
     admin = require_admin(s, actor_id)
     if not isinstance(name, str) or name not in schedule.JOBS:
         raise InvalidInput("No such job.")
-    audited(s, actor=(admin.id, admin.username), action="pause job" if paused else "resume job", target=name,
-            fn=lambda: schedule.set_job_paused(s, name, paused), describe=lambda _: "ok")
+    audited(
+        s,
+        actor=(admin.id, admin.username),
+        action="pause job" if paused else "resume job",
+        target=name,
+        fn=lambda: schedule.set_job_paused(s, name, paused),
+        describe=lambda _: "ok",
+    )
 
 
 def repair_account(s: Session, *, actor_id: int, account_id: int, action: str) -> reconciliation.RepairResult:
@@ -351,9 +424,14 @@ def repair_account(s: Session, *, actor_id: int, account_id: int, action: str) -
     fns = {"recalculate": reconciliation.recalculate_balance, "sync": reconciliation.sync_balance_from_account}
     if action not in fns:
         raise InvalidInput("No such repair.")
-    return perform(s, actor_id=actor_id, action=action, target=f"account {account_id}",
-                   fn=lambda: fns[action](s, account_id),
-                   describe=lambda r: "changed" if r.changed else "already agreed")
+    return perform(
+        s,
+        actor_id=actor_id,
+        action=action,
+        target=f"account {account_id}",
+        fn=lambda: fns[action](s, account_id),
+        describe=lambda r: "changed" if r.changed else "already agreed",
+    )
 
 
 def account_lookup(s: Session, *, actor_id: int, query: str) -> list[reconciliation.AccountCopies]:
@@ -407,11 +485,19 @@ def job_statuses(s: Session, *, now: datetime | None = None) -> list[JobStatus]:
         duration = None
         if run and run["finished_at"]:
             duration = int((run["finished_at"] - run["started_at"]).total_seconds() * 1000)
-        out.append(JobStatus(
-            name=job.name, title=job.title, interval_seconds=interval,
-            last_started=run["started_at"] if run else None, status=run["status"] if run else "",
-            summary=(run["summary"] or "") if run else "", duration_ms=duration, paused=paused,
-            next_run=None if paused else schedule.next_run_at(interval, now)))
+        out.append(
+            JobStatus(
+                name=job.name,
+                title=job.title,
+                interval_seconds=interval,
+                last_started=run["started_at"] if run else None,
+                status=run["status"] if run else "",
+                summary=(run["summary"] or "") if run else "",
+                duration_ms=duration,
+                paused=paused,
+                next_run=None if paused else schedule.next_run_at(interval, now),
+            )
+        )
     return out
 
 
@@ -420,8 +506,18 @@ def dashboard(s: Session, *, actor_id: int, query: str = "", audit_entries: int 
     account lookup's matches for ``query``."""
     require_admin(s, actor_id)
     return AdminDashboard(
-        overview=overview(s), jobs=job_statuses(s),
-        audit=[AuditEntry(at=a["created_at"], admin=a["admin_name"], action=a["action"], target=a["target"],
-                          result=a["result"], ok=bool(a["ok"])) for a in audit_log(s, audit_entries)],
+        overview=overview(s),
+        jobs=job_statuses(s),
+        audit=[
+            AuditEntry(
+                at=a["created_at"],
+                admin=a["admin_name"],
+                action=a["action"],
+                target=a["target"],
+                result=a["result"],
+                ok=bool(a["ok"]),
+            )
+            for a in audit_log(s, audit_entries)
+        ],
         found=reconciliation.find_accounts(s, query) if query else [],
     )

@@ -48,6 +48,7 @@ archive_t = LedgerArchive.__table__
 checkpoints_t = LedgerCheckpoint.__table__
 files_t = ArchiveFile.__table__
 
+
 @dataclass(frozen=True)
 class AccountCopies:
     """The three copies of one balance, side by side. ``balances_value`` is None when the row is missing."""
@@ -66,6 +67,7 @@ class AccountCopies:
 
 # A drift is the same shape: an account whose copies disagree.
 
+
 @dataclass(frozen=True)
 class RepairResult:
     before: AccountCopies
@@ -74,7 +76,9 @@ class RepairResult:
     @property
     def changed(self) -> bool:
         return (self.before.balances_value, self.before.cached_value) != (
-            self.after.balances_value, self.after.cached_value)
+            self.after.balances_value,
+            self.after.cached_value,
+        )
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,13 @@ def account_copies(s: Session, account_id: int) -> AccountCopies:
     """The balances value, the cached value and the ledger-derived value of one account."""
     with unit(s, write=False):
         row = s.execute(
-            select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, accounts_t.c.balance,
-                   balances_t.c.balance.label("primary"))
+            select(
+                accounts_t.c.id,
+                accounts_t.c.name,
+                accounts_t.c.kind,
+                accounts_t.c.balance,
+                balances_t.c.balance.label("primary"),
+            )
             .select_from(accounts_t)
             .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
             .where(accounts_t.c.id == account_id)
@@ -97,8 +106,12 @@ def account_copies(s: Session, account_id: int) -> AccountCopies:
         if row is None:
             raise AccountNotFound(f"Account {account_id} does not exist.")
         return AccountCopies(
-            account_id=row.id, name=row.name, kind=row.kind, balances_value=row.primary,
-            cached_value=row.balance, ledger_value=ledger.ledger_value(s, account_id),
+            account_id=row.id,
+            name=row.name,
+            kind=row.kind,
+            balances_value=row.primary,
+            cached_value=row.balance,
+            ledger_value=ledger.ledger_value(s, account_id),
         )
 
 
@@ -151,19 +164,32 @@ def reconcile(s: Session) -> list[AccountCopies]:
     """Every account whose three copies disagree, in one set-based query. Changes nothing."""
     net = ledger.ledger_net().subquery("net")
     q = (
-        select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, accounts_t.c.balance,
-               balances_t.c.balance.label("primary"), net.c.net)
+        select(
+            accounts_t.c.id,
+            accounts_t.c.name,
+            accounts_t.c.kind,
+            accounts_t.c.balance,
+            balances_t.c.balance.label("primary"),
+            net.c.net,
+        )
         .select_from(accounts_t)
         .join(net, net.c.account_id == accounts_t.c.id)
         .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
-        .where(or_(balances_t.c.balance.is_(None), balances_t.c.balance != net.c.net,
-                   accounts_t.c.balance != net.c.net))
+        .where(
+            or_(balances_t.c.balance.is_(None), balances_t.c.balance != net.c.net, accounts_t.c.balance != net.c.net)
+        )
         .order_by(accounts_t.c.id)
     )
     with unit(s, write=False):
         return [
-            AccountCopies(account_id=r.id, name=r.name, kind=r.kind, balances_value=r.primary, cached_value=r.balance,
-                  ledger_value=int(r.net))
+            AccountCopies(
+                account_id=r.id,
+                name=r.name,
+                kind=r.kind,
+                balances_value=r.primary,
+                cached_value=r.balance,
+                ledger_value=int(r.net),
+            )
             for r in s.execute(q)
         ]
 
@@ -203,12 +229,17 @@ def find_accounts(s: Session, query: str, *, limit: int = 20) -> list[AccountCop
     if not query:
         return []
     pattern = like_prefix(query)
-    q = (select(accounts_t.c.id).select_from(accounts_t)
-         .outerjoin(users_t, users_t.c.id == accounts_t.c.owner_id)
-         .outerjoin(companies_t, companies_t.c.account_id == accounts_t.c.id))
-    match = (func.lower(users_t.c.username).like(pattern, escape="\\")
-             | func.lower(accounts_t.c.name).like(pattern, escape="\\")
-             | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))
+    q = (
+        select(accounts_t.c.id)
+        .select_from(accounts_t)
+        .outerjoin(users_t, users_t.c.id == accounts_t.c.owner_id)
+        .outerjoin(companies_t, companies_t.c.account_id == accounts_t.c.id)
+    )
+    match = (
+        func.lower(users_t.c.username).like(pattern, escape="\\")
+        | func.lower(accounts_t.c.name).like(pattern, escape="\\")
+        | func.lower(companies_t.c.ticker).like(pattern, escape="\\")
+    )
     if query.isascii() and query.isdigit() and len(query) <= 10 and int(query) <= 2_147_483_647:  # an id
         match = match | (accounts_t.c.id == int(query))
     with unit(s, write=False):
@@ -266,9 +297,11 @@ class ArchiveCheck:
     def summary(self) -> str:
         verified = sum(f.status == "ok" for f in self.files)
         missing = sum(f.status == "missing" for f in self.files)
-        text = (f"{self.archived_entries:,} archived entries; {self.checkpoints:,} checkpoints, "
-                f"{len(self.checkpoint_drifts)} differ from their archived entries; {len(self.files)} files, "
-                f"{verified} verified (SHA-256 and entry count)")
+        text = (
+            f"{self.archived_entries:,} archived entries; {self.checkpoints:,} checkpoints, "
+            f"{len(self.checkpoint_drifts)} differ from their archived entries; {len(self.files)} files, "
+            f"{verified} verified (SHA-256 and entry count)"
+        )
         if missing:
             text += f", {missing} not on this machine"
         if self.files and (bad := sum(f.problem for f in self.files)):
@@ -280,10 +313,22 @@ class ArchiveCheck:
 
 def _archived_net():
     """(account_id, net, entries) of the archived entries, per account: two grouped sums."""
-    inflow = select(archive_t.c.to_account_id.label("aid"), func.sum(archive_t.c.amount).label("total"),
-                    func.count().label("n")).group_by(archive_t.c.to_account_id).subquery("ain")
-    outflow = select(archive_t.c.from_account_id.label("aid"), func.sum(archive_t.c.amount).label("total"),
-                     func.count().label("n")).group_by(archive_t.c.from_account_id).subquery("aout")
+    inflow = (
+        select(
+            archive_t.c.to_account_id.label("aid"), func.sum(archive_t.c.amount).label("total"), func.count().label("n")
+        )
+        .group_by(archive_t.c.to_account_id)
+        .subquery("ain")
+    )
+    outflow = (
+        select(
+            archive_t.c.from_account_id.label("aid"),
+            func.sum(archive_t.c.amount).label("total"),
+            func.count().label("n"),
+        )
+        .group_by(archive_t.c.from_account_id)
+        .subquery("aout")
+    )
     return inflow, outflow
 
 
@@ -299,8 +344,14 @@ def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
     archived = func.coalesce(inflow.c.total, 0) - func.coalesce(outflow.c.total, 0)
     archived_n = func.coalesce(inflow.c.n, 0) + func.coalesce(outflow.c.n, 0)
     drifts_q = (
-        select(accounts_t.c.id, accounts_t.c.name, cp_balance.label("cp"), cp_entries.label("cpn"),
-               archived.label("net"), archived_n.label("n"))
+        select(
+            accounts_t.c.id,
+            accounts_t.c.name,
+            cp_balance.label("cp"),
+            cp_entries.label("cpn"),
+            archived.label("net"),
+            archived_n.label("n"),
+        )
         .select_from(accounts_t)
         .outerjoin(checkpoints_t, checkpoints_t.c.account_id == accounts_t.c.id)
         .outerjoin(inflow, inflow.c.aid == accounts_t.c.id)
@@ -312,13 +363,15 @@ def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
     # One snapshot for every statement: an archive or a restore committing between two of them would
     # otherwise be half seen (a file recorded with its entries not yet counted: "count differs").
     with unit(s, write=False, snapshot=True):
-        drifts = [CheckpointDrift(r.id, r.name, int(r.cp), int(r.cpn), int(r.net), int(r.n))
-                  for r in s.execute(drifts_q)]
+        drifts = [
+            CheckpointDrift(r.id, r.name, int(r.cp), int(r.cpn), int(r.net), int(r.n)) for r in s.execute(drifts_q)
+        ]
         counts = {r.file_id: r.n for r in s.execute(per_file)}
         files = s.execute(select(files_t).order_by(files_t.c.id)).mappings().all()
         checkpoints = s.execute(select(func.count()).select_from(checkpoints_t)).scalar_one()
-        in_both = s.execute(select(func.count()).select_from(archive_t)
-                            .join(ledger_t, ledger_t.c.id == archive_t.c.id)).scalar_one()
+        in_both = s.execute(
+            select(func.count()).select_from(archive_t).join(ledger_t, ledger_t.c.id == archive_t.c.id)
+        ).scalar_one()
     checks = []
     for f in files:
         held = counts.get(f["id"], 0)
@@ -330,10 +383,26 @@ def check_archive(s: Session, *, verify_files: bool = True) -> ArchiveCheck:
             status = "missing"
         else:
             status = "ok" if file_sha256(Path(f["path"])) == f["sha256"] else "changed"
-        checks.append(FileCheck(id=f["id"], name=f["name"], path=f["path"], sha256=f["sha256"], entries=f["entries"],
-                                archived=held, restored=f["restored_entries"], status=status))
-    return ArchiveCheck(archived_entries=sum(counts.values()), checkpoints=checkpoints, checkpoint_drifts=drifts,
-                        files=checks, in_both=in_both, unfiled=counts.get(None, 0))
+        checks.append(
+            FileCheck(
+                id=f["id"],
+                name=f["name"],
+                path=f["path"],
+                sha256=f["sha256"],
+                entries=f["entries"],
+                archived=held,
+                restored=f["restored_entries"],
+                status=status,
+            )
+        )
+    return ArchiveCheck(
+        archived_entries=sum(counts.values()),
+        checkpoints=checkpoints,
+        checkpoint_drifts=drifts,
+        files=checks,
+        in_both=in_both,
+        unfiled=counts.get(None, 0),
+    )
 
 
 class _RepairUndone(Exception):
@@ -359,24 +428,40 @@ def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = No
     with unit(s, write=False):
         checked = _count_accounts(s)
     for d in drifts:
-        log.warning("drift on account %s (%s): balances %s, cache %s, ledger %s", d.account_id, d.name,
-                    d.balances_value, d.cached_value, d.ledger_value)
+        log.warning(
+            "drift on account %s (%s): balances %s, cache %s, ledger %s",
+            d.account_id,
+            d.name,
+            d.balances_value,
+            d.cached_value,
+            d.ledger_value,
+        )
     for c in archive_check.checkpoint_drifts:
-        log.warning("checkpoint of account %s (%s) is %s over %s entries, its archived entries sum to %s over %s",
-                    c.account_id, c.name, c.checkpoint, c.checkpoint_entries, c.archived, c.archived_entries)
+        log.warning(
+            "checkpoint of account %s (%s) is %s over %s entries, its archived entries sum to %s over %s",
+            c.account_id,
+            c.name,
+            c.checkpoint,
+            c.checkpoint_entries,
+            c.archived,
+            c.archived_entries,
+        )
     for f in archive_check.files:
         if f.status != "ok":
             log.warning("archive file %s (%s): %s", f.name, f.path, f.status)
     if archive_check.in_both:
         log.warning("%s ids are in both the ledger and the archive", archive_check.in_both)
     if not totals.zero:
-        log.warning("the balances sum to %s cents and the cached balances to %s cents, not 0", totals.balances,
-                    totals.cache)
+        log.warning(
+            "the balances sum to %s cents and the cached balances to %s cents, not 0", totals.balances, totals.cache
+        )
     repaired, withheld = 0, ""
     if auto_repair and drifts:
         if archive_check.problems:
-            withheld = (f"AUTO_REPAIR withheld: the archive has {archive_check.problems} problem(s), so the "
-                        "ledger-derived values are not proven, and nothing was repaired automatically")
+            withheld = (
+                f"AUTO_REPAIR withheld: the archive has {archive_check.problems} problem(s), so the "
+                "ledger-derived values are not proven, and nothing was repaired automatically"
+            )
         else:
             try:
                 with unit(s, write=True):
@@ -386,27 +471,52 @@ def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = No
                         raise _RepairUndone(after)
             except _RepairUndone as e:
                 repaired, after = 0, e.args[0]
-                withheld = (f"AUTO_REPAIR withheld: the repaired balances would sum to {format_cents(after.balances)}"
-                            f" and the caches to {format_cents(after.cache)}, so nothing was repaired automatically")
+                withheld = (
+                    f"AUTO_REPAIR withheld: the repaired balances would sum to {format_cents(after.balances)}"
+                    f" and the caches to {format_cents(after.cache)}, so nothing was repaired automatically"
+                )
         if withheld:
             log.warning("%s", withheld)
-    details = "; ".join(f"#{d.account_id} {d.name}: balances={d.balances_value} cache={d.cached_value} "
-                        f"ledger={d.ledger_value}" for d in drifts[:30])
+    details = "; ".join(
+        f"#{d.account_id} {d.name}: balances={d.balances_value} cache={d.cached_value} ledger={d.ledger_value}"
+        for d in drifts[:30]
+    )
     if not totals.zero:
-        details = "; ".join(filter(None, [f"money: the balances sum to {format_cents(totals.balances)} and the "
-                                          f"caches to {format_cents(totals.cache)}, not $0.00", details]))
+        details = "; ".join(
+            filter(
+                None,
+                [
+                    f"money: the balances sum to {format_cents(totals.balances)} and the "
+                    f"caches to {format_cents(totals.cache)}, not $0.00",
+                    details,
+                ],
+            )
+        )
     if withheld:
         details = f"{withheld}; {details}"
     archive_details = "; ".join(
-        [f"checkpoint #{c.account_id} {c.name}: {c.checkpoint} over {c.checkpoint_entries} entries, archived "
-         f"{c.archived} over {c.archived_entries}" for c in archive_check.checkpoint_drifts[:10]]
+        [
+            f"checkpoint #{c.account_id} {c.name}: {c.checkpoint} over {c.checkpoint_entries} entries, archived "
+            f"{c.archived} over {c.archived_entries}"
+            for c in archive_check.checkpoint_drifts[:10]
+        ]
         + [f"file {f.name}: {f.status}" for f in archive_check.files if f.problem][:10]
-        + ([f"{archive_check.in_both} ids in both tables"] if archive_check.in_both else []))
+        + ([f"{archive_check.in_both} ids in both tables"] if archive_check.in_both else [])
+    )
     if archive_details:
         details = f"{details}; archive: {archive_details}" if details else f"archive: {archive_details}"
-    report = dict(created_at=utcnow(), accounts_checked=checked, drifts_found=len(drifts), repaired=repaired,
-                  duration_ms=_ms_since(started), source=source, details=details[:4000],
-                  archive_problems=archive_check.problems, balances_total=totals.balances, cache_total=totals.cache)
+    report = dict(
+        created_at=utcnow(),
+        accounts_checked=checked,
+        drifts_found=len(drifts),
+        repaired=repaired,
+        duration_ms=_ms_since(started),
+        source=source,
+        details=details[:4000],
+        archive_problems=archive_check.problems,
+        balances_total=totals.balances,
+        cache_total=totals.cache,
+    )
     with unit(s, write=True):
         report["id"] = s.execute(reports_t.insert().values(**report).returning(reports_t.c.id)).scalar_one()
     report["drifts"] = drifts

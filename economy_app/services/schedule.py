@@ -62,7 +62,8 @@ def claim_slot(s: Session, job_name: str, slot: str, *, now: datetime | None = N
     """Claim ``(job_name, slot)``: the new run's id, or None if it was claimed before."""
     with unit(s, write=True):
         return insert_ignore(
-            s, job_runs_t,
+            s,
+            job_runs_t,
             dict(job_name=job_name, slot=slot, started_at=now or utcnow(), status="running"),
             index_elements=["job_name", "slot"],
         )
@@ -72,7 +73,8 @@ def finish_run(s: Session, run_id: int, *, status: str, summary: str | None = No
     with unit(s, write=True):
         live.touch(s, live.ADMIN)
         s.execute(
-            update(job_runs_t).where(job_runs_t.c.id == run_id)
+            update(job_runs_t)
+            .where(job_runs_t.c.id == run_id)
             .values(status=status, summary=(summary or "")[:2000] or None, finished_at=utcnow())
         )
 
@@ -80,8 +82,10 @@ def finish_run(s: Session, run_id: int, *, status: str, summary: str | None = No
 def recent_runs(s: Session, job_name: str, limit: int = 20) -> list[dict]:
     with unit(s, write=False):
         rows = s.execute(
-            select(job_runs_t).where(job_runs_t.c.job_name == job_name)
-            .order_by(job_runs_t.c.started_at.desc()).limit(limit)
+            select(job_runs_t)
+            .where(job_runs_t.c.job_name == job_name)
+            .order_by(job_runs_t.c.started_at.desc())
+            .limit(limit)
         )
         return [dict(r._mapping) for r in rows]
 
@@ -89,8 +93,12 @@ def recent_runs(s: Session, job_name: str, limit: int = 20) -> list[dict]:
 def last_runs(s: Session, job_names: list[str]) -> dict[str, dict]:
     """Each job's latest run (started, finished, status, summary)."""
     with unit(s, write=False):
-        latest = (select(job_runs_t.c.job_name, func.max(job_runs_t.c.id).label("id"))
-                  .where(job_runs_t.c.job_name.in_(job_names)).group_by(job_runs_t.c.job_name).subquery())
+        latest = (
+            select(job_runs_t.c.job_name, func.max(job_runs_t.c.id).label("id"))
+            .where(job_runs_t.c.job_name.in_(job_names))
+            .group_by(job_runs_t.c.job_name)
+            .subquery()
+        )
         rows = s.execute(select(job_runs_t).join(latest, latest.c.id == job_runs_t.c.id)).mappings().all()
     return {r["job_name"]: dict(r) for r in rows}
 
@@ -140,10 +148,14 @@ def paused_jobs(s: Session) -> set[str]:
 
 def set_job_paused(s: Session, job_name: str, paused: bool) -> None:
     with unit(s, write=True):
-        insert_ignore(s, settings_t, dict(job_name=job_name, paused=False, updated_at=utcnow()),
-                      index_elements=["job_name"])
-        s.execute(settings_t.update().where(settings_t.c.job_name == job_name)
-                  .values(paused=bool(paused), updated_at=utcnow()))
+        insert_ignore(
+            s, settings_t, dict(job_name=job_name, paused=False, updated_at=utcnow()), index_elements=["job_name"]
+        )
+        s.execute(
+            settings_t.update()
+            .where(settings_t.c.job_name == job_name)
+            .values(paused=bool(paused), updated_at=utcnow())
+        )
 
 
 # --------------------------------------------------------------------------- the jobs
@@ -169,9 +181,11 @@ def _reconcile(s, now, rng):
     report = reconciliation.run_reconciliation(s, source="scheduler")
     totals = report["totals"]
     money = "" if totals.zero else f", balances sum to {totals.balances} cents and caches to {totals.cache}"
-    return (f"{report['accounts_checked']} accounts checked, {report['drifts_found']} drifted, "
-            f"{report['repaired']} repaired, {report['archive_problems']} archive problems{money} "
-            f"in {report['duration_ms']} ms")
+    return (
+        f"{report['accounts_checked']} accounts checked, {report['drifts_found']} drifted, "
+        f"{report['repaired']} repaired, {report['archive_problems']} archive problems{money} "
+        f"in {report['duration_ms']} ms"
+    )
 
 
 @dataclass(frozen=True)
@@ -188,8 +202,13 @@ class Job:
 
 
 JOBS = {
-    MARKETPLACE: Job(MARKETPLACE, "Marketplace run", marketplace_settings.cached_interval, _marketplace,
-                     marketplace_settings.interval_seconds),
+    MARKETPLACE: Job(
+        MARKETPLACE,
+        "Marketplace run",
+        marketplace_settings.cached_interval,
+        _marketplace,
+        marketplace_settings.interval_seconds,
+    ),
     PRICES: Job(PRICES, "Share price tick", config.price_interval_seconds, _prices),
     PRICE_HISTORY_PURGE: Job(PRICE_HISTORY_PURGE, "Price history clean-up", config.purge_interval_seconds, _purge),
     RECONCILE: Job(RECONCILE, "Reconciliation", config.reconcile_interval_seconds, _reconcile),
@@ -205,8 +224,16 @@ class TickResult:
     summary: str
 
 
-def run_job(s: Session, name: str, now: datetime | None = None, *, slot: str | None = None,
-            rng: random.Random | None = None, scheduled: bool = False, audit=None) -> TickResult:
+def run_job(
+    s: Session,
+    name: str,
+    now: datetime | None = None,
+    *,
+    slot: str | None = None,
+    rng: random.Random | None = None,
+    scheduled: bool = False,
+    audit=None,
+) -> TickResult:
     """Run job ``name`` for the slot holding ``now`` unless some worker already did (slot claimed in job_runs).
     A scheduled run of a paused job does nothing; a manual one ("Run now", the CLI) runs anyway.
     ``audit(session, summary)``: an admin's audit row, written in the run's own transaction."""

@@ -61,8 +61,15 @@ def validate_display_name(display_name: str | None, username: str) -> str:
     return display_name
 
 
-def create_user(s: Session, username: str, password: str, *, display_name: str | None = None,
-                role: str = "player", guard: Callable[[Session], None] | None = None) -> User:
+def create_user(
+    s: Session,
+    username: str,
+    password: str,
+    *,
+    display_name: str | None = None,
+    role: str = "player",
+    guard: Callable[[Session], None] | None = None,
+) -> User:
     """A new user. Usernames are unique regardless of case. A player may not take a reserved name (the
     system's, or a staff-like one) as username or display name; operators create admins as they choose.
     ``guard`` runs in the write unit just before the insert (a limit to count and check atomically)."""
@@ -80,8 +87,9 @@ def create_user(s: Session, username: str, password: str, *, display_name: str |
             guard(s)
         if _by_username(s, username) is not None:
             raise UsernameTaken("That username is taken.")
-        user = User(username=username, display_name=display_name, password_hash=password_hash, role=role,
-                    created_at=utcnow())
+        user = User(
+            username=username, display_name=display_name, password_hash=password_hash, role=role, created_at=utcnow()
+        )
         s.add(user)
         try:
             s.flush()

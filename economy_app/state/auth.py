@@ -70,6 +70,7 @@ def logged_in(handler):
         async def load(self, user): ...
     """
     if inspect.isasyncgenfunction(handler):
+
         @functools.wraps(handler)
         async def stream(self, *args, **kwargs):
             user = await self._current_user()

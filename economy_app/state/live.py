@@ -87,14 +87,12 @@ class Wave:
         changed by someone else's request (its own request refreshed it already), or a global topic."""
         if not sub.topics.isdisjoint(self.slow):
             return True
-        return any(o != origin and (topics_.EVERYTHING in m or not sub.topics.isdisjoint(m))
-                   for m, o in self.messages)
+        return any(o != origin and (topics_.EVERYTHING in m or not sub.topics.isdisjoint(m)) for m, o in self.messages)
 
     def received_by_others(self, origin: str) -> set[int]:
         """The transfers of this wave not made by the tab with this origin mark (a player sending money to their
         own company gets no toast on the tab that sent it)."""
-        return {int(t[1:]) for m, o in self.messages if o != origin for t in m
-                if t.startswith("t") and t[1:].isdigit()}
+        return {int(t[1:]) for m, o in self.messages if o != origin for t in m if t.startswith("t") and t[1:].isdigit()}
 
 
 class Dispatcher:
@@ -157,13 +155,14 @@ class Dispatcher:
                     del _subscriptions[token]
                 continue
             origin = topics_.origin_of(token)
-            events = [rx.toast.success(f"You received {format_cents(r.amount)} from {r.sender}")
-                      for i in sorted(wave.received_by_others(origin))
-                      if (r := received.get(i)) is not None and r.user_id == sub.user_id]
+            events = [
+                rx.toast.success(f"You received {format_cents(r.amount)} from {r.sender}")
+                for i in sorted(wave.received_by_others(origin))
+                if (r := received.get(i)) is not None and r.user_id == sub.user_id
+            ]
             if events or wave.touches(sub, origin):
                 events.append(sub.state.live_refresh)
-                await self.app.event_namespace.emit_update(
-                    StateUpdate(events=Event.from_event_type(events)), token)
+                await self.app.event_namespace.emit_update(StateUpdate(events=Event.from_event_type(events)), token)
 
 
 def _received(ledger_ids: list[int]):
@@ -233,8 +232,10 @@ async def live_lifespan(app: rx.App):
     dispatcher = Dispatcher(app)
     url = config.database_url()
     listener = _listen_postgres(url, dispatcher) if url.startswith("postgresql") else _listen_outbox(dispatcher)
-    tasks = [asyncio.create_task(listener, name="live-listener"),
-             asyncio.create_task(dispatcher.run(), name="live-dispatcher")]
+    tasks = [
+        asyncio.create_task(listener, name="live-listener"),
+        asyncio.create_task(dispatcher.run(), name="live-dispatcher"),
+    ]
     try:
         yield
     finally:

@@ -65,12 +65,16 @@ class Truth:
     def transfers_from(self, username: str) -> list[LedgerEntry]:
         account = self.account_of(username)
         with Session(self.engine) as s:
-            return list(s.execute(select(LedgerEntry).where(LedgerEntry.from_account_id == account,
-                                                            LedgerEntry.type == "transfer")).scalars())
+            return list(
+                s.execute(
+                    select(LedgerEntry).where(LedgerEntry.from_account_id == account, LedgerEntry.type == "transfer")
+                ).scalars()
+            )
 
 
-def crafted_events(base: str, page, events: list[tuple], *, wait: float = 3.0,
-                   path: str = "/admin", settle: float | None = None) -> list[str]:
+def crafted_events(
+    base: str, page, events: list[tuple], *, wait: float = 3.0, path: str = "/admin", settle: float | None = None
+) -> list[str]:
     """Send events as the browser tab ``page`` would, but hand-made: a python-socketio client on the
     app's real websocket (/_event) carrying that tab's Reflex token, so the server sees that tab's
     session. The tab is closed first (a token already connected elsewhere would be replaced by a new
@@ -92,14 +96,25 @@ def crafted_events(base: str, page, events: list[tuple], *, wait: float = 3.0,
     namespace = "/_event"  # Reflex's socket.io namespace (and path)
     client.on("event", lambda data: received.append(json.dumps(data)), namespace=namespace)
     client.on("new_token", lambda data: received.append(f"new_token {data}"), namespace=namespace)
-    client.connect(f"{base}?token={token}", socketio_path="/_event", namespaces=[namespace], transports=["websocket"],
-                   wait_timeout=10)
+    client.connect(
+        f"{base}?token={token}",
+        socketio_path="/_event",
+        namespaces=[namespace],
+        transports=["websocket"],
+        wait_timeout=10,
+    )
     try:
         for name, payload, *where in events:
             at = where[0] if where else path
-            client.emit("event", namespace=namespace, data={
-                "name": name, "payload": payload,
-                "router_data": {"pathname": at.split("?")[0], "query": {}, "asPath": at}})
+            client.emit(
+                "event",
+                namespace=namespace,
+                data={
+                    "name": name,
+                    "payload": payload,
+                    "router_data": {"pathname": at.split("?")[0], "query": {}, "asPath": at},
+                },
+            )
         if settle is None:
             time.sleep(wait)
         else:

@@ -61,13 +61,16 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
     expect(page.locator(f"#admin-drifts .copies-row[data-account='{z}']")).to_contain_text("missing")
 
     page.locator(f"#admin-drifts .copies-row[data-account='{x}']").get_by_role(
-        "button", name="Recalculate from ledger").click()
+        "button", name="Recalculate from ledger"
+    ).click()
     expect(drift_rows).to_have_count(2)
     page.locator(f"#admin-drifts .copies-row[data-account='{y}']").get_by_role(
-        "button", name="Recalculate from ledger").click()
+        "button", name="Recalculate from ledger"
+    ).click()
     expect(drift_rows).to_have_count(1)
     page.locator(f"#admin-drifts .copies-row[data-account='{z}']").get_by_role(
-        "button", name="Sync from account cache").click()
+        "button", name="Sync from account cache"
+    ).click()
     expect(drift_rows).to_have_count(0)
     page.get_by_role("button", name="Reconcile now", exact=True).click()
     expect(page.locator("#admin-clean")).to_be_visible()
@@ -86,7 +89,8 @@ def test_admin_finds_and_repairs_drift(app_server, browser, truth):
     with Session(truth.engine) as other_admin, operations.exclusive(other_admin, "sync_all"):
         page.get_by_role("button", name="Sync all", exact=True).click()
         told = page.get_by_role("region", name="Notifications").get_by_text(
-            "That operation is already running. Wait for it to finish.")
+            "That operation is already running. Wait for it to finish."
+        )
         expect(told).to_be_visible()
         expect(page.locator("#admin-progress")).to_have_count(0)
         expect(page.get_by_role("button", name="Sync all", exact=True)).to_be_enabled()
@@ -113,11 +117,15 @@ def test_crafted_admin_events_from_a_player_are_refused(app_server, page, truth)
     with Session(truth.engine) as s:
         audits = s.execute(select(func.count()).select_from(AdminAudit)).scalar_one()
 
-    replies = crafted_events(base, page, [
-        (rx_format.format_event_handler(AdminState.recalculate), {"account_id": str(mine)}),
-        (rx_format.format_event_handler(AdminState.start_bulk), {"op": "sync_all"}),
-        (rx_format.format_event_handler(AdminState.pause), {"name": "marketplace"}),
-    ])
+    replies = crafted_events(
+        base,
+        page,
+        [
+            (rx_format.format_event_handler(AdminState.recalculate), {"account_id": str(mine)}),
+            (rx_format.format_event_handler(AdminState.start_bulk), {"op": "sync_all"}),
+            (rx_format.format_event_handler(AdminState.pause), {"name": "marketplace"}),
+        ],
+    )
     assert any("Only admins can do that." in r for r in replies), replies[:3]
     with Session(truth.engine) as s:
         assert {d.account_id for d in reconciliation.reconcile(s)} >= {mine}  # nothing was repaired

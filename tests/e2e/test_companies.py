@@ -61,16 +61,28 @@ def test_found_a_company_sell_and_see_the_batch(app_server, page, truth):
     expect(page.locator(".product-row")).to_have_count(2)
     expect(page.locator("#company-countdown")).to_contain_text("in ")
 
-    run = subprocess.run([sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", "7"],
-                         env=dict(os.environ, DATABASE_URL=app_server.database_url), capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", "7"],
+        env=dict(os.environ, DATABASE_URL=app_server.database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     with Session(truth.engine) as s:
         company = s.execute(select(Company).where(Company.ticker == ticker)).scalar_one()
         mine = s.execute(select(Product).where(Product.company_id == company.id)).scalars().all()
-        entries = s.execute(select(LedgerEntry).where(
-            (LedgerEntry.to_account_id == company.account_id) | (LedgerEntry.from_account_id == company.account_id),
-            LedgerEntry.type == "marketplace_batch")).scalars().all()
+        entries = (
+            s.execute(
+                select(LedgerEntry).where(
+                    (LedgerEntry.to_account_id == company.account_id)
+                    | (LedgerEntry.from_account_id == company.account_id),
+                    LedgerEntry.type == "marketplace_batch",
+                )
+            )
+            .scalars()
+            .all()
+        )
     revenue = sum(p.revenue_cents for p in mine)
     costs = sum(p.costs_cents for p in mine)
     units = sum(p.units_sold for p in mine)

@@ -64,14 +64,19 @@ def test_company_dashboard_updates_after_a_marketplace_run_from_the_cli(app_serv
     expect(page.locator(".product-row")).to_have_count(1)
     expect(page.locator("#company-revenue")).to_have_text("$0.00")
 
-    run = subprocess.run([sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", "11"],
-                         env=dict(os.environ, DATABASE_URL=app_server.database_url), capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", "11"],
+        env=dict(os.environ, DATABASE_URL=app_server.database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     with Session(truth.engine) as s:
         company = s.execute(select(Company).where(Company.ticker == ticker)).scalar_one()
-        revenue = sum(p.revenue_cents for p in s.execute(
-            select(Product).where(Product.company_id == company.id)).scalars())
+        revenue = sum(
+            p.revenue_cents for p in s.execute(select(Product).where(Product.company_id == company.id)).scalars()
+        )
         cash = accounts.get_balance(s, company.account_id)
     assert revenue > 0
     # No reload, no click: the open page shows the run's figures.

@@ -38,7 +38,8 @@ def test_two_players_sign_up_and_send_money(app_server, browser, truth):
     a.get_by_label("Amount", exact=True).fill("1,234.56")
     a.get_by_label("Description (optional)", exact=True).fill("Rent for November")
     expect(a.locator("#send-preview")).to_have_text(
-        f"You send $1,234.56 from {a_name} to {b_name}; {a_name} will have $8,765.44.")
+        f"You send $1,234.56 from {a_name} to {b_name}; {a_name} will have $8,765.44."
+    )
     a.get_by_role("button", name="Confirm and send", exact=True).click()
     expect(a.get_by_text(f"Sent $1,234.56 to {b_name}.")).to_be_visible()
     expect(a.locator("#send-source")).to_contain_text("$8,765.44")  # the balance on screen updated at once
@@ -73,16 +74,19 @@ def test_two_players_sign_up_and_send_money(app_server, browser, truth):
     b_ctx.close()
 
 
-@pytest.mark.parametrize("text,message", [
-    ("-5", "The amount must be positive."),
-    ("0", "The amount must be more than $0.00."),
-    ("1.234", "Use at most two decimals (cents)."),
-    ("ten dollars", "That is not an amount of money."),
-    ("NaN", "That is not an amount of money."),
-    ("inf", "That is not an amount of money."),
-    ("1,000,000.01", "The most you can send at once is $1,000,000.00."),
-    ("10,000.01", "That is more than this account holds ($10,000.00)."),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("-5", "The amount must be positive."),
+        ("0", "The amount must be more than $0.00."),
+        ("1.234", "Use at most two decimals (cents)."),
+        ("ten dollars", "That is not an amount of money."),
+        ("NaN", "That is not an amount of money."),
+        ("inf", "That is not an amount of money."),
+        ("1,000,000.01", "The most you can send at once is $1,000,000.00."),
+        ("10,000.01", "That is more than this account holds ($10,000.00)."),
+    ],
+)
 def test_rejected_amounts_explain_and_change_nothing(app_server, page, truth, text, message):
     base = app_server.url
     me, you = unique("payer"), unique("payee")
@@ -97,7 +101,9 @@ def test_rejected_amounts_explain_and_change_nothing(app_server, page, truth, te
     expect(page.locator("#amount-error")).to_contain_text(message)
     expect(page.get_by_role("button", name="Confirm and send", exact=True)).to_be_disabled()
     expect(page.locator("#send-preview")).to_have_count(0)
-    page.get_by_role("button", name="Confirm and send", exact=True).click(force=True)  # a click on the disabled button does nothing
+    page.get_by_role("button", name="Confirm and send", exact=True).click(
+        force=True
+    )  # a click on the disabled button does nothing
     page.wait_for_timeout(300)
     assert (truth.ledger_count(), truth.balance(me), truth.balance(you)) == (entries, mine, theirs)
 
@@ -214,7 +220,9 @@ def test_screenshots_of_every_page(app_server, browser, width):
     page.goto(base + "/companies")
     page.wait_for_selector("#company-name")
     page.get_by_label("Name", exact=True).fill("Shutter Inc")
-    page.get_by_label("Ticker", exact=True).fill(unique("s").split("_")[1][:5].translate(str.maketrans("0123456789", "ABCDEFGHIJ")))
+    page.get_by_label("Ticker", exact=True).fill(
+        unique("s").split("_")[1][:5].translate(str.maketrans("0123456789", "ABCDEFGHIJ"))
+    )
     page.get_by_role("button", name="Found company", exact=True).click()
     page.wait_for_url("**/company?id=*")
     page.get_by_label("Product name", exact=True).fill("Lens")
@@ -224,12 +232,17 @@ def test_screenshots_of_every_page(app_server, browser, width):
     page.wait_for_timeout(400)
     assert page.evaluate("document.documentElement.scrollWidth") <= width, "company scrolls sideways"
     screenshot(page, f"company-{width}")
-    for path, name, ready in (("/dashboard", "dashboard", rows), ("/accounts", "accounts", ".account-card"),
-                              ("/history", "history", rows), ("/companies", "companies", ".company-card"),
-                              ("/directory", "directory", ".company-card"),
-                              ("/marketplace", "marketplace", ".market-product"), ("/stocks", "stocks", "#stocks-sort"),
-                              ("/portfolio", "portfolio", "#portfolio-value"),
-                              ("/leaderboard", "leaderboard", "text=Richest players")):
+    for path, name, ready in (
+        ("/dashboard", "dashboard", rows),
+        ("/accounts", "accounts", ".account-card"),
+        ("/history", "history", rows),
+        ("/companies", "companies", ".company-card"),
+        ("/directory", "directory", ".company-card"),
+        ("/marketplace", "marketplace", ".market-product"),
+        ("/stocks", "stocks", "#stocks-sort"),
+        ("/portfolio", "portfolio", "#portfolio-value"),
+        ("/leaderboard", "leaderboard", "text=Richest players"),
+    ):
         page.goto(base + path)
         expect(page.locator(ready).first).to_be_visible()
         page.wait_for_timeout(400)
@@ -254,8 +267,13 @@ def test_history_pages_filters_and_exports(app_server, page, truth):
     with Session(truth.engine) as s:
         my_id = users.get_user_by_username(s, me).id
         for cents in range(1, 61):  # 60 transfers + the welcome deposit = 61 entries
-            accounts.transfer(s, actor_id=my_id, from_account_id=truth.account_of(me),
-                              to_account_id=truth.account_of(you), amount=cents)
+            accounts.transfer(
+                s,
+                actor_id=my_id,
+                from_account_id=truth.account_of(me),
+                to_account_id=truth.account_of(you),
+                amount=cents,
+            )
     page.goto(base + "/history")
     rows = page.locator(".history-row")
     expect(rows).to_have_count(50)

@@ -27,8 +27,10 @@ pytestmark = pytest.mark.e2e
 def test_a_company_goes_public_and_is_traded(app_server, browser):
     base = app_server.url
     truth = Truth(app_server.database_url)
-    f_ctx, i_ctx = browser.new_context(viewport={"width": 1440, "height": 1000}), browser.new_context(
-        viewport={"width": 1440, "height": 1000})
+    f_ctx, i_ctx = (
+        browser.new_context(viewport={"width": 1440, "height": 1000}),
+        browser.new_context(viewport={"width": 1440, "height": 1000}),
+    )
     founder, investor = f_ctx.new_page(), i_ctx.new_page()
     sign_up(founder, base, unique("founder"))
     ticker = ticker_for("P")
@@ -42,11 +44,20 @@ def test_a_company_goes_public_and_is_traded(app_server, browser):
     expect(founder.locator(".product-row")).to_have_count(1)
 
     # Marketplace runs (with a big public budget) until the company's cash passes $50,000.
-    env = dict(os.environ, DATABASE_URL=app_server.database_url, ECONOMY_MARKET_BUDGET_MIN_CENTS="20000000",
-               ECONOMY_MARKET_BUDGET_MAX_CENTS="30000000")
+    env = dict(
+        os.environ,
+        DATABASE_URL=app_server.database_url,
+        ECONOMY_MARKET_BUDGET_MIN_CENTS="20000000",
+        ECONOMY_MARKET_BUDGET_MAX_CENTS="30000000",
+    )
     for seed in range(40):
-        run = subprocess.run([sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", str(seed)],
-                             env=env, capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", str(seed)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 0, run.stderr
         with Session(truth.engine) as s:
             if s.get(Company, company_id).is_public:

@@ -84,8 +84,11 @@ def test_a_repair_never_overwrites_a_transfer_in_flight(engine, repair):
     alice, a = _player(engine, "alice")
     _, b = _player(engine, "bob")
     with engine.begin() as conn:
-        conn.execute(update(Balance.__table__).where(Balance.__table__.c.account_id == a)
-                     .values(balance=Balance.__table__.c.balance + 5))
+        conn.execute(
+            update(Balance.__table__)
+            .where(Balance.__table__.c.account_id == a)
+            .values(balance=Balance.__table__.c.balance + 5)
+        )
     posted = threading.Event()
 
     def transfer_held_open():
@@ -103,8 +106,11 @@ def test_a_repair_never_overwrites_a_transfer_in_flight(engine, repair):
     assert t.errors == []
     with Session(engine) as s:
         alice_now = reconciliation.account_copies(s, a)
-        assert (alice_now.balances_value, alice_now.cached_value, alice_now.ledger_value) == (100_000, 100_000,
-                                                                                            100_000)  # $1,000.00
+        assert (alice_now.balances_value, alice_now.cached_value, alice_now.ledger_value) == (
+            100_000,
+            100_000,
+            100_000,
+        )  # $1,000.00
         assert reconciliation.reconcile(s) == []
 
 

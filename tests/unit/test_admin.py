@@ -36,7 +36,10 @@ def test_reconcile_reports_exactly_the_drifted_accounts_and_changes_nothing(sess
     by_id = {d.account_id: d for d in drifts}
     assert set(by_id) == {ids[0], ids[1], ids[2]}
     assert (by_id[ids[0]].balances_value, by_id[ids[0]].cached_value, by_id[ids[0]].ledger_value) == (
-        1, 1_000_000, 1_000_000)
+        1,
+        1_000_000,
+        1_000_000,
+    )
     assert (by_id[ids[1]].balances_value, by_id[ids[1]].cached_value) == (1_000_000, 2)
     assert by_id[ids[2]].balances_value is None and by_id[ids[2]].ledger_value == 1_000_000
     assert all(d.drifted for d in drifts)
@@ -48,7 +51,10 @@ def test_recalculate_one_account_from_the_ledger(session, engine, make_player):
     result = reconciliation.recalculate_balance(session, a)
     assert (result.before.balances_value, result.before.cached_value) == (5, 6)
     assert (result.after.balances_value, result.after.cached_value, result.after.ledger_value) == (
-        1_000_000, 1_000_000, 1_000_000)
+        1_000_000,
+        1_000_000,
+        1_000_000,
+    )
     assert result.changed and reconciliation.reconcile(session) == []
     check_invariants(engine)
 

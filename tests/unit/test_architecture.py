@@ -44,16 +44,23 @@ def reflex_imports(source: str) -> list[str]:
 
 
 def db_imports(source: str) -> list[str]:
-    return [n for n in _imports(ast.parse(source)) if n in ("economy_app.db", "economy_app.db.get_session")
-            or n.startswith("economy_app.db.")]
+    return [
+        n
+        for n in _imports(ast.parse(source))
+        if n in ("economy_app.db", "economy_app.db.get_session") or n.startswith("economy_app.db.")
+    ]
 
 
 def _table_names(tree: ast.AST) -> dict[str, str]:
     """Names bound to a table in this module: ``x = Model.__table__`` -> {x: Model}, ``Model.__table__`` itself."""
     tables = {}
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Attribute) and node.value.attr == "__table__"
-                and isinstance(node.value.value, ast.Name)):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "__table__"
+            and isinstance(node.value.value, ast.Name)
+        ):
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     tables[target.id] = node.value.value.id
@@ -82,8 +89,11 @@ def money_writes(source: str) -> list[str]:
             return _model_of(call.args[0], tables), call
         if isinstance(f, ast.Attribute) and f.attr in ("insert", "update", "delete"):
             return _model_of(f.value, tables), call
-        if isinstance(f, (ast.Name, ast.Attribute)) and getattr(f, "id", getattr(f, "attr", "")) in (
-                "dialect_insert", "insert_ignore") and len(call.args) >= 2:
+        if (
+            isinstance(f, (ast.Name, ast.Attribute))
+            and getattr(f, "id", getattr(f, "attr", "")) in ("dialect_insert", "insert_ignore")
+            and len(call.args) >= 2
+        ):
             return _model_of(call.args[1], tables), call
         return None, call
 
@@ -94,11 +104,15 @@ def money_writes(source: str) -> list[str]:
                 found.append(f"line {node.lineno}: writes {model}")
             # accounts may be written (names), but never its balance column: .values(balance=...) on a
             # statement that starts from the accounts table
-            if isinstance(node.func, ast.Attribute) and node.func.attr == "values" and any(
-                    k.arg == "balance" for k in node.keywords):
+            if (
+                isinstance(node.func, ast.Attribute)
+                and node.func.attr == "values"
+                and any(k.arg == "balance" for k in node.keywords)
+            ):
                 inner = node.func.value
-                while isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) \
-                        and written(inner)[0] is None:
+                while (
+                    isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and written(inner)[0] is None
+                ):
                     inner = inner.func.value
                 if isinstance(inner, ast.Call) and written(inner)[0] == "Account":
                     found.append(f"line {node.lineno}: writes accounts.balance")
@@ -125,8 +139,11 @@ def test_pages_never_import_db(path):
 
 def test_only_the_ledger_package_writes_the_money_tables():
     ledger = APP / "services" / "ledger"
-    writers = {str(p.relative_to(APP)): w for p in sorted(APP.rglob("*.py"))
-               if ledger not in p.parents and (w := money_writes(p.read_text()))}
+    writers = {
+        str(p.relative_to(APP)): w
+        for p in sorted(APP.rglob("*.py"))
+        if ledger not in p.parents and (w := money_writes(p.read_text()))
+    }
     assert writers == {}
     # and the ledger package does write them (the checker sees what it looks for)
     assert money_writes((ledger / "posting.py").read_text())

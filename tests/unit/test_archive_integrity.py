@@ -66,7 +66,9 @@ def test_ids_are_never_reused_after_everything_is_archived(session, engine, two_
     assert _ids(engine, L) == first | {entry.id}  # every entry is back, none dropped
     assert reconciliation.reconcile(session) == [] and reconciliation.check_archive(session).problems == 0
     check_invariants(engine)
-    assert archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 4  # archival still works
+    assert (
+        archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 4
+    )  # archival still works
     check_invariants(engine)
 
 
@@ -76,20 +78,28 @@ def test_restore_refuses_an_id_taken_by_a_different_entry(session, engine, two_p
     result = archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path)
     taken = min(_ids(engine, A))
     with engine.begin() as conn:  # behind the app's back: a different entry under an archived id
-        conn.execute(insert(L).values(id=taken, from_account_id=b, to_account_id=a, amount=1, type="adjustment",
-                                      created_at=utcnow()))
+        conn.execute(
+            insert(L).values(
+                id=taken, from_account_id=b, to_account_id=a, amount=1, type="adjustment", created_at=utcnow()
+            )
+        )
     before = fingerprint(engine)
     with pytest.raises(RestoreConflict) as info:
         archive_files.restore(session, result.path)
-    assert str(info.value) == (f"Nothing was restored: 1 entry of this file cannot be restored: entry {taken} is "
-                               "in both the ledger and the archive (the ledger's differs from this file's).")
+    assert str(info.value) == (
+        f"Nothing was restored: 1 entry of this file cannot be restored: entry {taken} is "
+        "in both the ledger and the archive (the ledger's differs from this file's)."
+    )
     assert fingerprint(engine) == before  # loud, and nothing changed: the archived entry is still archived
 
     with engine.begin() as conn:  # the archived entry lost too: its id holds only the other entry
         conn.execute(A.delete().where(A.c.id == taken))
     before = fingerprint(engine)
-    with pytest.raises(RestoreConflict, match=f"entry {taken}: the ledger holds a different entry with this id "
-                                              r"\(from_account_id"):
+    with pytest.raises(
+        RestoreConflict,
+        match=f"entry {taken}: the ledger holds a different entry with this id "
+        r"\(from_account_id",
+    ):
         archive_files.restore(session, result.path)
     assert fingerprint(engine) == before
 
@@ -150,13 +160,18 @@ def test_archived_idempotency_keys_are_indexed(session, engine, two_players, tmp
     assert indexes["ux_ledger_archive_idempotency_key"]["unique"]
     if engine.dialect.name == "sqlite":  # the key lookup in post() reads the index, not the whole archive
         with engine.connect() as conn:
-            plan = " ".join(str(r[-1]) for r in conn.execute(text(
-                "EXPLAIN QUERY PLAN SELECT id FROM ledger_archive WHERE idempotency_key = 'k'")))
+            plan = " ".join(
+                str(r[-1])
+                for r in conn.execute(
+                    text("EXPLAIN QUERY PLAN SELECT id FROM ledger_archive WHERE idempotency_key = 'k'")
+                )
+            )
         assert "ux_ledger_archive_idempotency_key" in plan, plan
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=5, idempotency_key="k1")
     archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path)
-    replay = accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=5,
-                               idempotency_key="k1")
+    replay = accounts.transfer(
+        session, actor_id=alice, from_account_id=a, to_account_id=b, amount=5, idempotency_key="k1"
+    )
     assert _count(engine, L) == 0 and replay.idempotency_key == "k1"  # honoured from the archive, nothing moved
     check_invariants(engine)
 
@@ -194,8 +209,18 @@ def test_reconciliation_proves_the_archive(session, engine, two_players, tmp_pat
 
     result.path.write_bytes(result.path.read_bytes() + b"\0")
     with engine.begin() as conn:  # put the entry back: only the file is wrong now
-        conn.execute(A.insert().values(id=lost, from_account_id=a, to_account_id=b, amount=700, type="transfer",
-                                       created_at=utcnow(), archived_at=utcnow(), file_id=check.files[0].id))
+        conn.execute(
+            A.insert().values(
+                id=lost,
+                from_account_id=a,
+                to_account_id=b,
+                amount=700,
+                type="transfer",
+                created_at=utcnow(),
+                archived_at=utcnow(),
+                file_id=check.files[0].id,
+            )
+        )
     assert [f.status for f in reconciliation.check_archive(session).files] == ["changed"]
     result.path.unlink()
     missing = reconciliation.check_archive(session)
@@ -212,19 +237,19 @@ def _checkpoint_lost_an_update(session, engine, two_players, tmp_path) -> int:
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=7_000)
     assert archive_files.archive(session, before=utcnow() + SOON, directory=tmp_path).entries == 1
     with engine.begin() as conn:
-        conn.execute(update(C).where(C.c.account_id == a).values(balance=C.c.balance + 7_000,
-                                                                 entries=C.c.entries - 1))
+        conn.execute(update(C).where(C.c.account_id == a).values(balance=C.c.balance + 7_000, entries=C.c.entries - 1))
     return a
 
 
 def _sums(engine) -> tuple[int, int]:
     with engine.connect() as conn:
-        return (int(conn.execute(select(func.sum(Balance.__table__.c.balance))).scalar_one()),
-                int(conn.execute(select(func.sum(Account.__table__.c.balance))).scalar_one()))
+        return (
+            int(conn.execute(select(func.sum(Balance.__table__.c.balance))).scalar_one()),
+            int(conn.execute(select(func.sum(Account.__table__.c.balance))).scalar_one()),
+        )
 
 
-def test_auto_repair_never_writes_a_checkpoint_it_cannot_prove_into_a_balance(session, engine, two_players,
-                                                                               tmp_path):
+def test_auto_repair_never_writes_a_checkpoint_it_cannot_prove_into_a_balance(session, engine, two_players, tmp_path):
     """(Attack 1, finding 1.) alice's checkpoint is $70.00 too high: check_archive reports it, and the
     ledger-derived value of alice is $70.00 too high. AUTO_REPAIR used to recalculate alice from it: the
     balances then summed to +$70.00 (alice had $70.00 that bob has too), and on the next run alice's three
@@ -247,10 +272,16 @@ def test_reconciliation_checks_that_the_balances_sum_to_zero(db_url, session, en
 
     a = _checkpoint_lost_an_update(session, engine, two_players, tmp_path)
     with engine.begin() as conn:  # what AUTO_REPAIR used to write
-        conn.execute(update(Balance.__table__).where(Balance.__table__.c.account_id == a)
-                     .values(balance=Balance.__table__.c.balance + 7_000))
-        conn.execute(update(Account.__table__).where(Account.__table__.c.id == a)
-                     .values(balance=Account.__table__.c.balance + 7_000))
+        conn.execute(
+            update(Balance.__table__)
+            .where(Balance.__table__.c.account_id == a)
+            .values(balance=Balance.__table__.c.balance + 7_000)
+        )
+        conn.execute(
+            update(Account.__table__)
+            .where(Account.__table__.c.id == a)
+            .values(balance=Account.__table__.c.balance + 7_000)
+        )
     assert reconciliation.reconcile(session) == []  # the three copies agree
     totals = reconciliation.money_totals(session)
     assert (totals.balances, totals.cache, totals.zero) == (7_000, 7_000, False)
@@ -264,12 +295,17 @@ def test_reconciliation_checks_that_the_balances_sum_to_zero(db_url, session, en
     assert "money: the balances sum to $70.00 and the cached balances to $70.00, not $0.00" in run.stdout
 
     with engine.begin() as conn:  # only a balances row off by 5 cents: the sums see it, and AUTO_REPAIR mends it
-        conn.execute(update(C).where(C.c.account_id == a).values(balance=C.c.balance - 7_000,
-                                                                 entries=C.c.entries + 1))
-        conn.execute(update(Balance.__table__).where(Balance.__table__.c.account_id == a)
-                     .values(balance=Balance.__table__.c.balance - 6_995))
-        conn.execute(update(Account.__table__).where(Account.__table__.c.id == a)
-                     .values(balance=Account.__table__.c.balance - 7_000))
+        conn.execute(update(C).where(C.c.account_id == a).values(balance=C.c.balance - 7_000, entries=C.c.entries + 1))
+        conn.execute(
+            update(Balance.__table__)
+            .where(Balance.__table__.c.account_id == a)
+            .values(balance=Balance.__table__.c.balance - 6_995)
+        )
+        conn.execute(
+            update(Account.__table__)
+            .where(Account.__table__.c.id == a)
+            .values(balance=Account.__table__.c.balance - 7_000)
+        )
     report = reconciliation.run_reconciliation(session, source="scheduler")
     assert (report["balances_total"], report["cache_total"], report["drifts_found"]) == (5, 0, 1)
     report = reconciliation.run_reconciliation(session, source="scheduler", auto_repair=True)
@@ -312,12 +348,20 @@ def test_an_action_and_its_audit_row_commit_together(session, engine, make_playe
 
     monkeypatch.setattr(operations, "record", dies_on_success)
     with pytest.raises(RuntimeError):
-        operations.perform(session, actor_id=admin_id, action="recalculate", target=f"account {account}",
-                      fn=lambda: reconciliation.recalculate_balance(session, account))
+        operations.perform(
+            session,
+            actor_id=admin_id,
+            action="recalculate",
+            target=f"account {account}",
+            fn=lambda: reconciliation.recalculate_balance(session, account),
+        )
     assert [d.account_id for d in reconciliation.reconcile(session)] == [account]  # not repaired: never unaudited
     [entry] = operations.audit_log(session)
-    assert (entry["action"], entry["ok"], entry["result"]) == ("recalculate", False,
-                                                               "RuntimeError: the process died here")
+    assert (entry["action"], entry["ok"], entry["result"]) == (
+        "recalculate",
+        False,
+        "RuntimeError: the process died here",
+    )
 
 
 def test_a_job_run_now_is_audited_in_its_own_transaction(db_url, session, admin_id, monkeypatch):

@@ -37,8 +37,10 @@ L, A = LedgerEntry.__table__, LedgerArchive.__table__
 
 def _rows(engine, table) -> dict[int, tuple]:
     with engine.connect() as conn:
-        return {r.id: tuple(r[c] for c in ledger.LEDGER_COLUMNS)
-                for r in conn.execute(select(*[table.c[c] for c in ledger.LEDGER_COLUMNS])).mappings()}
+        return {
+            r.id: tuple(r[c] for c in ledger.LEDGER_COLUMNS)
+            for r in conn.execute(select(*[table.c[c] for c in ledger.LEDGER_COLUMNS])).mappings()
+        }
 
 
 def make_machine(url: str, folder: Path):
@@ -99,8 +101,9 @@ def make_machine(url: str, folder: Path):
             times = sorted({row[ledger.LEDGER_COLUMNS.index("created_at")] for row in live.values()})
             cutoff = data.draw(st.sampled_from(times + [utcnow() + timedelta(seconds=1)]))
             result = archive_files.archive(self.s, before=cutoff, directory=self.dir)
-            assert result.entries == sum(1 for row in live.values()
-                                         if row[ledger.LEDGER_COLUMNS.index("created_at")] < cutoff)
+            assert result.entries == sum(
+                1 for row in live.values() if row[ledger.LEDGER_COLUMNS.index("created_at")] < cutoff
+            )
             if result.path is not None:
                 self.files.append(result.path)
 
@@ -121,8 +124,11 @@ def make_machine(url: str, folder: Path):
             path = data.draw(st.sampled_from(self.files))
             rows = [json.loads(line) for line in gzip.open(path, "rt")]
             i = data.draw(st.integers(min_value=0, max_value=len(rows) - 1))
-            rows[i][field] = {"amount": rows[i]["amount"] + 1, "description": "edited",
-                              "to_account_id": rows[i]["from_account_id"] + 10_000}[field]
+            rows[i][field] = {
+                "amount": rows[i]["amount"] + 1,
+                "description": "edited",
+                "to_account_id": rows[i]["from_account_id"] + 10_000,
+            }[field]
             edited = self.dir / f"edited-{uuid.uuid4().hex}.jsonl.gz"
             with gzip.open(edited, "wt") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
@@ -137,7 +143,9 @@ def make_machine(url: str, folder: Path):
             if everything:
                 assert reconciliation.recalculate_all_balances(self.s).changed == 0
             else:
-                assert not reconciliation.recalculate_balance(self.s, data.draw(st.sampled_from(self.players))[1]).changed
+                assert not reconciliation.recalculate_balance(
+                    self.s, data.draw(st.sampled_from(self.players))[1]
+                ).changed
             assert fingerprint(engine) == before
 
         @rule(data=st.data(), everything=st.booleans())
@@ -146,7 +154,9 @@ def make_machine(url: str, folder: Path):
             if everything:
                 assert reconciliation.sync_all_balances(self.s).changed == 0
             else:
-                assert not reconciliation.sync_balance_from_account(self.s, data.draw(st.sampled_from(self.players))[1]).changed
+                assert not reconciliation.sync_balance_from_account(
+                    self.s, data.draw(st.sampled_from(self.players))[1]
+                ).changed
             assert fingerprint(engine) == before
 
         @invariant()
@@ -164,7 +174,9 @@ def make_machine(url: str, folder: Path):
                 assert accounts.get_balance(self.s, account) == cents
 
     ArchiveMachine.TestCase.settings = settings(
-        max_examples=12, stateful_step_count=15, deadline=None,
+        max_examples=12,
+        stateful_step_count=15,
+        deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     return ArchiveMachine, engine

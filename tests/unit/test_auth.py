@@ -38,8 +38,11 @@ def test_signup_logs_in_and_funds_the_account(session, engine):
 def test_signup_refusals_change_nothing(session, engine):
     auth.signup(session, "alice", "correct horse")
     before = fingerprint(engine)
-    for username, password, error in (("ALICE", "correct horse", UsernameTaken), ("x", "correct horse", InvalidInput),
-                                      ("bob", "short", InvalidInput)):
+    for username, password, error in (
+        ("ALICE", "correct horse", UsernameTaken),
+        ("x", "correct horse", InvalidInput),
+        ("bob", "short", InvalidInput),
+    ):
         with pytest.raises(error):
             auth.signup(session, username, password)
         assert fingerprint(engine) == before
@@ -208,8 +211,15 @@ def test_two_logins_of_one_player_from_one_address_at_once_never_deadlock(engine
 def test_impossible_usernames_fail_without_counting(session, engine):
     auth.signup(session, "alice", "correct horse")
     before = fingerprint(engine)
-    for username, password in (("", "x"), ("a" * 10_000, "correct horse"), ("alice", ""), ("alice", "x" * 10_000),
-                               ("١٢٣", "correct horse"), (None, "x"), ("alice", 12345678)):
+    for username, password in (
+        ("", "x"),
+        ("a" * 10_000, "correct horse"),
+        ("alice", ""),
+        ("alice", "x" * 10_000),
+        ("١٢٣", "correct horse"),
+        (None, "x"),
+        ("alice", 12345678),
+    ):
         with pytest.raises(LoginFailed):
             auth.login(session, username, password, client=ATTACKER)
     assert fingerprint(engine) == before
@@ -257,19 +267,27 @@ def test_one_subscribers_prefix_gets_the_sign_ups_of_one_address(session, engine
         except SignupLimited as e:
             refused.append(str(e))
     assert created == 3, f"{created} players signed up from one /56 ({created * 10_000:,} dollars from the mint)"
-    assert set(refused) == {"Too many new players from your network: at most 3 sign-ups per address every 24 hours. "
-                            "Try again later."}
+    assert set(refused) == {
+        "Too many new players from your network: at most 3 sign-ups per address every 24 hours. Try again later."
+    }
     # The other /56s of the same /48 get theirs, until the /48 as a whole has had 4 x 3.
     before = None
     for subscriber in range(0x13, 0x20):
         for i in range(3):
             try:
-                auth.signup(session, f"site{subscriber:x}{i}", "correct horse",
-                            client=f"2001:db8:0:{subscriber:x}00::{i + 1}", now=now)
+                auth.signup(
+                    session,
+                    f"site{subscriber:x}{i}",
+                    "correct horse",
+                    client=f"2001:db8:0:{subscriber:x}00::{i + 1}",
+                    now=now,
+                )
                 created += 1
             except SignupLimited as e:
-                assert str(e) == ("Too many new players from your network: at most 12 sign-ups per network every 24 "
-                                  "hours. Try again later.")
+                assert str(e) == (
+                    "Too many new players from your network: at most 12 sign-ups per network every 24 "
+                    "hours. Try again later."
+                )
                 before = before or fingerprint(engine)
     assert created == 12 and before == fingerprint(engine)
     # Another /48 is another subscriber; IPv4 is counted as it was.
@@ -292,8 +310,9 @@ def test_the_login_throttle_counts_an_ipv6_subscriber_by_its_prefix(session):
     for subscriber in range(0x13, 0x20):
         for i in range(config.login_address_failures()):
             try:
-                auth.login(session, f"spray{subscriber:x}{i}", "let me in", client=f"2001:db8:0:{subscriber:x}00::1",
-                           now=now)
+                auth.login(
+                    session, f"spray{subscriber:x}{i}", "let me in", client=f"2001:db8:0:{subscriber:x}00::1", now=now
+                )
             except LoginFailed:
                 failures += 1
             except LoginThrottled:

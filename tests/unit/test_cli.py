@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def economy(db_url, *args, **extra_env):
     env = dict(os.environ, DATABASE_URL=db_url, **extra_env)
-    return subprocess.run([sys.executable, "-m", "economy_app", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "economy_app", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_balance_reconcile_recalc_sync(db_url, session, engine):
@@ -93,7 +94,9 @@ def test_cli_archive_restore_and_the_archive_proof(db_url, session, engine, tmp_
     run = economy(db_url, "ledger", "restore", path)  # the lost entry is not restored out of nowhere
     assert run.returncode == 2 and "in neither the ledger nor the archive" in run.stderr
     assert [(e["admin_name"], e["action"], e["ok"]) for e in operations.audit_log(session)] == [
-        ("cli", "ledger restore", False), ("cli", "ledger archive", True)]
+        ("cli", "ledger restore", False),
+        ("cli", "ledger archive", True),
+    ]
 
 
 def test_seed_with_demo_off_creates_no_logins(db_url, engine):
@@ -105,6 +108,7 @@ def test_seed_with_demo_off_creates_no_logins(db_url, engine):
 
 def test_run_scaled_seeds_no_demo_logins():
     """`make run-scaled` (the shape of a real deployment) seeds with ECONOMY_DEMO=off; `make run` keeps the demo."""
+
     def seed_lines(target: str) -> list[str]:
         out = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
         return [line for line in out.splitlines() if "economy_app seed" in line]

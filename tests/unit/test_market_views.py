@@ -36,8 +36,9 @@ def listed(session, make_player, make_company):
 
 def test_overview_prices_caps_and_change(session, listed):
     a, b = listed["companies"]
-    stock_trading.buy(session, actor_id=listed["investor"], account_id=listed["investor_personal"], company_id=a,
-               shares=10_000)
+    stock_trading.buy(
+        session, actor_id=listed["investor"], account_id=listed["investor_personal"], company_id=a, shares=10_000
+    )
     rows, total = stock_views.overview(session)
     assert total == 2 and [r.ticker for r in rows] == ["BBB", "AAA"]  # by market cap
     aaa = rows[1]
@@ -71,10 +72,17 @@ def test_price_series_is_downsampled_to_200_points(session, listed):
 
 def test_detail_shareholders_and_trades(session, listed, make_company):
     a = listed["companies"][0]
-    stock_trading.buy(session, actor_id=listed["investor"], account_id=listed["investor_personal"], company_id=a,
-               shares=2_500, now=utcnow() - timedelta(seconds=30))
-    stock_trading.sell(session, actor_id=listed["investor"], account_id=listed["investor_personal"], company_id=a,
-                shares=500)
+    stock_trading.buy(
+        session,
+        actor_id=listed["investor"],
+        account_id=listed["investor_personal"],
+        company_id=a,
+        shares=2_500,
+        now=utcnow() - timedelta(seconds=30),
+    )
+    stock_trading.sell(
+        session, actor_id=listed["investor"], account_id=listed["investor_personal"], company_id=a, shares=500
+    )
     d = stock_views.stock_detail(session, a)
     assert d.volume_24h == 3_000 and [t.side for t in d.trades] == ["sell", "buy"]
     assert [(h.name, h.shares) for h in d.shareholders] == [("Company AAA treasury", 998_000), ("investor", 2_000)]
@@ -105,8 +113,9 @@ def test_portfolio_and_net_worth_include_holdings(session, listed):
 
 def test_leaderboard_excludes_the_mint(session, listed):
     inv = listed["investor"]
-    stock_trading.buy(session, actor_id=inv, account_id=listed["investor_personal"], company_id=listed["companies"][0],
-               shares=1_000)
+    stock_trading.buy(
+        session, actor_id=inv, account_id=listed["investor_personal"], company_id=listed["companies"][0], shares=1_000
+    )
     board = stock_views.leaderboard(session)
     names = [p[0] for p in board.players]
     assert set(names) == {"founder", "investor"}
@@ -131,15 +140,24 @@ def _founder_world(engine):
     personal = {u: accounts.initialize_account(s, u).id for u in (founder, investor)}
     mint = accounts.system_account_id(s)
     made = {}
-    for owner, ticker, cash in ((founder, "ALPHA", 6_000_000), (founder, "BETA", 7_000_000),
-                                (investor, "IOTA", 8_000_000)):
+    for owner, ticker, cash in (
+        (founder, "ALPHA", 6_000_000),
+        (founder, "BETA", 7_000_000),
+        (investor, "IOTA", 8_000_000),
+    ):
         view = companies.create_company(s, owner_id=owner, name=ticker.title(), ticker=ticker)
         with unit(s, write=True):
             ledger.post(s, from_account_id=mint, to_account_id=view.account_id, amount=cash, type="adjustment")
         assert companies.check_and_update_public_status(s, view.id)
         made[ticker] = view
-    stock_trading.buy(s, actor_id=investor, account_id=personal[investor], company_id=made["ALPHA"].id, shares=5_000,
-               now=utcnow() - timedelta(days=2))
+    stock_trading.buy(
+        s,
+        actor_id=investor,
+        account_id=personal[investor],
+        company_id=made["ALPHA"].id,
+        shares=5_000,
+        now=utcnow() - timedelta(days=2),
+    )
     return s, founder, [personal[founder], made["ALPHA"].account_id, made["BETA"].account_id], made
 
 
@@ -151,12 +169,15 @@ def _total_worth_and_cash(s):
     return worth, int(cash)
 
 
-founder_actions = st.lists(st.tuples(
-    st.sampled_from(["transfer", "buy", "sell"]),
-    st.integers(min_value=0, max_value=2),  # which of the founder's accounts
-    st.integers(min_value=0, max_value=2),  # the other account (transfers) or which company (trades)
-    st.integers(min_value=1, max_value=1_000_000),  # cents or shares
-), max_size=12)
+founder_actions = st.lists(
+    st.tuples(
+        st.sampled_from(["transfer", "buy", "sell"]),
+        st.integers(min_value=0, max_value=2),  # which of the founder's accounts
+        st.integers(min_value=0, max_value=2),  # the other account (transfers) or which company (trades)
+        st.integers(min_value=1, max_value=1_000_000),  # cents or shares
+    ),
+    max_size=12,
+)
 
 
 def test_a_founders_own_moves_never_raise_their_net_worth(db_url):
@@ -178,15 +199,23 @@ def test_a_founders_own_moves_never_raise_their_net_worth(db_url):
                 clock += timedelta(seconds=6)
                 try:
                     if kind == "transfer" and i != j:
-                        accounts.transfer(s, actor_id=founder, from_account_id=mine[i], to_account_id=mine[j],
-                                          amount=min(size, max(1, accounts.get_balance(s, mine[i]))))
+                        accounts.transfer(
+                            s,
+                            actor_id=founder,
+                            from_account_id=mine[i],
+                            to_account_id=mine[j],
+                            amount=min(size, max(1, accounts.get_balance(s, mine[i]))),
+                        )
                     elif kind in ("buy", "sell"):
                         fn = stock_trading.buy if kind == "buy" else stock_trading.sell
                         fn(s, actor_id=founder, account_id=mine[i], company_id=targets[j], shares=size, now=clock)
                 except EconomyError:
                     pass
-                own = s.execute(select(func.coalesce(func.sum(Holding.shares), 0)).where(
-                    Holding.account_id.in_(mine), Holding.company_id.in_(targets[:2]))).scalar_one()
+                own = s.execute(
+                    select(func.coalesce(func.sum(Holding.shares), 0)).where(
+                        Holding.account_id.in_(mine), Holding.company_id.in_(targets[:2])
+                    )
+                ).scalar_one()
                 assert own == 0, "the founder holds shares of their own company"
                 worth = accounts.dashboard(s, founder).net_worth
                 assert worth <= start, "the founder's net worth rose with no money coming in"

@@ -30,12 +30,16 @@ def shop(session, make_player, make_company):
     owner, _ = make_player()
     rng = random.Random(9)
     catalog = {}
-    for ticker, items in (("ACME", [("Anvil", 1999), ("Rocket", 25_000), ("Spring", 350)]),
-                          ("BETA", [("Bolt", 1200)]), ("GAMA", [("Gone", 500)])):
+    for ticker, items in (
+        ("ACME", [("Anvil", 1999), ("Rocket", 25_000), ("Spring", 350)]),
+        ("BETA", [("Bolt", 1200)]),
+        ("GAMA", [("Gone", 500)]),
+    ):
         company, account = make_company(owner, ticker)
         for name, price in items:
-            p = products.create_product(session, actor_id=owner, company_id=company, name=name, price_cents=price,
-                                        rng=rng, now=AN_HOUR_AGO)
+            p = products.create_product(
+                session, actor_id=owner, company_id=company, name=name, price_cents=price, rng=rng, now=AN_HOUR_AGO
+            )
             catalog[p.id] = (company, account, price, p.cost_percent)
     gone = next(pid for pid, c in catalog.items() if c[2] == 500)
     products.set_active(session, actor_id=owner, product_id=gone, active=False)
@@ -60,8 +64,11 @@ def run_async(coro_fn) -> None:
 
 
 def batch_entries(session):
-    return session.execute(select(LedgerEntry).where(LedgerEntry.type == "marketplace_batch")
-                           .order_by(LedgerEntry.id)).scalars().all()
+    return (
+        session.execute(select(LedgerEntry).where(LedgerEntry.type == "marketplace_batch").order_by(LedgerEntry.id))
+        .scalars()
+        .all()
+    )
 
 
 def test_budget_and_caps_are_respected_and_nothing_more_fits(session, shop):
@@ -85,9 +92,12 @@ def company_revenue(session) -> dict[int, int]:
     """Marketplace revenue per company (the mint -> company entries)."""
     from economy_app.models import Company
 
-    rows = session.execute(select(Company.id, func.sum(LedgerEntry.amount))
-                           .join(LedgerEntry, LedgerEntry.to_account_id == Company.account_id)
-                           .where(LedgerEntry.type == "marketplace_batch").group_by(Company.id)).all()
+    rows = session.execute(
+        select(Company.id, func.sum(LedgerEntry.amount))
+        .join(LedgerEntry, LedgerEntry.to_account_id == Company.account_id)
+        .where(LedgerEntry.type == "marketplace_batch")
+        .group_by(Company.id)
+    ).all()
     return {company_id: int(total) for company_id, total in rows}
 
 
@@ -110,7 +120,8 @@ def test_two_entries_per_selling_company_with_exact_sums(session, engine, shop):
         assert revenue_in[0].batch_count == costs_out[0].batch_count == units
         products_sold = sum(1 for p in mine if p.units_sold)
         assert revenue_in[0].description == (
-            f"Marketplace batch: {products_sold} product{'s' if products_sold != 1 else ''}, {units} units sold")
+            f"Marketplace batch: {products_sold} product{'s' if products_sold != 1 else ''}, {units} units sold"
+        )
     for p in sold.values():  # product totals: price x units, cost at the product's percentage
         assert p.revenue_cents == p.units_sold * p.price_cents
         assert p.costs_cents == marketplace_run.production_cost(p.revenue_cents, p.cost_percent)
@@ -121,8 +132,9 @@ def test_two_entries_per_selling_company_with_exact_sums(session, engine, shop):
 
 def test_totals_accumulate_over_runs(session, engine, shop):
     results = [marketplace_run.run_batch(session, rng=random.Random(seed), budget=200_000) for seed in range(5)]
-    sold = session.execute(select(func.sum(Product.units_sold), func.sum(Product.revenue_cents),
-                                  func.sum(Product.costs_cents))).one()
+    sold = session.execute(
+        select(func.sum(Product.units_sold), func.sum(Product.revenue_cents), func.sum(Product.costs_cents))
+    ).one()
     assert sold == (sum(r.units for r in results), sum(r.revenue for r in results), sum(r.costs for r in results))
     assert len(batch_entries(session)) == sum(r.ledger_rows for r in results)
     check_invariants(engine)
@@ -157,9 +169,19 @@ def test_a_run_writes_exactly_what_two_posts_per_company_would(session, engine, 
         marketplace_run.run_batch(s, rng=random.Random(4), budget=3_000_000, now=now)
 
     def one_post_each(s, entries, *, now=None):
-        return [ledger.post(s, from_account_id=e.from_account_id, to_account_id=e.to_account_id, amount=e.amount,
-                            type=e.type, description=e.description, batch_count=e.batch_count, now=now)
-                for e in entries]
+        return [
+            ledger.post(
+                s,
+                from_account_id=e.from_account_id,
+                to_account_id=e.to_account_id,
+                amount=e.amount,
+                type=e.type,
+                description=e.description,
+                batch_count=e.batch_count,
+                now=now,
+            )
+            for e in entries
+        ]
 
     batched = _run_and_roll_back(session, run, now)
     monkeypatch.setattr(marketplace_run.ledger, "post_many", one_post_each)
@@ -177,10 +199,21 @@ def test_no_products_no_entries(session, engine, make_player):
 def test_company_that_sells_past_the_threshold_goes_public(session, make_player, make_company):
     owner, _ = make_player()
     company, _ = make_company(owner, "BIG")
-    products.create_product(session, actor_id=owner, company_id=company, name="Gold", price_cents=10_000_000,
-                            rng=random.Random(1), now=AN_HOUR_AGO)
-    result = marketplace_run.run_batch(session, rng=random.Random(1), budget=30_000_000,  # three bars of gold
-                                   settings=settings(session, company_cap_percent=100))
+    products.create_product(
+        session,
+        actor_id=owner,
+        company_id=company,
+        name="Gold",
+        price_cents=10_000_000,
+        rng=random.Random(1),
+        now=AN_HOUR_AGO,
+    )
+    result = marketplace_run.run_batch(
+        session,
+        rng=random.Random(1),
+        budget=30_000_000,  # three bars of gold
+        settings=settings(session, company_cap_percent=100),
+    )
     assert result.units == 3 and result.spent == 30_000_000
     assert result.went_public == [company]
     assert companies.get_company(session, company).is_public
@@ -190,8 +223,9 @@ def test_company_that_sells_past_the_threshold_goes_public(session, make_player,
 
 
 def test_a_slot_runs_once_and_a_failure_is_recorded(session, shop):
-    first = schedule.run_claimed(session, "marketplace", "slot-1",
-                             lambda s: marketplace_run.run_batch(s, rng=random.Random(1), budget=100_000))
+    first = schedule.run_claimed(
+        session, "marketplace", "slot-1", lambda s: marketplace_run.run_batch(s, rng=random.Random(1), budget=100_000)
+    )
     assert first[0] is not None
     assert schedule.run_claimed(session, "marketplace", "slot-1", lambda s: 1 / 0) == (None, None)
     entries = len(batch_entries(session))
@@ -210,9 +244,14 @@ def test_two_workers_racing_for_one_slot_run_it_once(engine, db_url, shop):
     def worker():
         with Session(make_engine(db_url)) as s:
             barrier.wait()
-            results.append(schedule.run_claimed(s, "marketplace", "race",
-                                            lambda s_: marketplace_run.run_batch(s_, rng=random.Random(5),
-                                                                             budget=100_000))[0])
+            results.append(
+                schedule.run_claimed(
+                    s,
+                    "marketplace",
+                    "race",
+                    lambda s_: marketplace_run.run_batch(s_, rng=random.Random(5), budget=100_000),
+                )[0]
+            )
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for t in threads:
@@ -250,8 +289,9 @@ def test_two_schedulers_against_one_database_run_each_slot_once(engine, db_url, 
         assert len(slots) >= 2, runs
         assert len(slots) == len(set(slots))  # each slot once
         assert all(r.status == "ok" for r in runs), runs
-        ran = s.execute(select(func.count()).select_from(LedgerEntry)
-                        .where(LedgerEntry.type == "marketplace_batch")).scalar_one()
+        ran = s.execute(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.type == "marketplace_batch")
+        ).scalar_one()
         assert ran <= 2 * 2 * len(slots)  # at most two entries per company per slot
     check_invariants(engine)
 

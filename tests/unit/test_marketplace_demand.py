@@ -32,17 +32,25 @@ def market(session, **changes):
 
 
 def revenue_by_company(session) -> dict[int, int]:
-    rows = session.execute(select(Company.id, func.sum(LedgerEntry.amount))
-                           .join(LedgerEntry, LedgerEntry.to_account_id == Company.account_id)
-                           .where(LedgerEntry.type == "marketplace_batch").group_by(Company.id)).all()
+    rows = session.execute(
+        select(Company.id, func.sum(LedgerEntry.amount))
+        .join(LedgerEntry, LedgerEntry.to_account_id == Company.account_id)
+        .where(LedgerEntry.type == "marketplace_batch")
+        .group_by(Company.id)
+    ).all()
     return {company_id: int(total) for company_id, total in rows}
 
 
 def entries_by_company(session) -> dict[int, int]:
-    rows = session.execute(select(Company.id, func.count())
-                           .join(LedgerEntry, (LedgerEntry.to_account_id == Company.account_id)
-                                 | (LedgerEntry.from_account_id == Company.account_id))
-                           .where(LedgerEntry.type == "marketplace_batch").group_by(Company.id)).all()
+    rows = session.execute(
+        select(Company.id, func.count())
+        .join(
+            LedgerEntry,
+            (LedgerEntry.to_account_id == Company.account_id) | (LedgerEntry.from_account_id == Company.account_id),
+        )
+        .where(LedgerEntry.type == "marketplace_batch")
+        .group_by(Company.id)
+    ).all()
     return dict(rows)
 
 
@@ -103,12 +111,17 @@ def markets(draw):
     prices = draw(st.lists(st.integers(min_value=1, max_value=1_000_000), min_size=n, max_size=n))
     company = draw(st.lists(st.integers(min_value=0, max_value=7), min_size=n, max_size=n))
     _, company = np.unique(np.array(company), return_inverse=True)
-    weights = draw(st.lists(st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=10.0)), min_size=n,
-                            max_size=n))
+    weights = draw(st.lists(st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=10.0)), min_size=n, max_size=n))
     budget = draw(st.integers(min_value=0, max_value=5_000_000_000))
     cap_percent = draw(st.integers(min_value=1, max_value=100))
-    return (np.array(prices, dtype=np.int64), company, np.array(weights), budget, budget * cap_percent // 100,
-            draw(st.integers(min_value=0, max_value=2**32)))
+    return (
+        np.array(prices, dtype=np.int64),
+        company,
+        np.array(weights),
+        budget,
+        budget * cap_percent // 100,
+        draw(st.integers(min_value=0, max_value=2**32)),
+    )
 
 
 @hsettings(max_examples=400, deadline=None)
@@ -136,8 +149,9 @@ def test_allocate_costs_the_same_at_any_budget():
     prices = np.ones(n, dtype=np.int64)
     company = np.arange(n) % 1000
     weights = np.ones(n)
-    units = marketplace_run.allocate(prices, company, weights, 5_000_000_000, 5_000_000_000 // 5,
-                                 np.random.default_rng(1))
+    units = marketplace_run.allocate(
+        prices, company, weights, 5_000_000_000, 5_000_000_000 // 5, np.random.default_rng(1)
+    )
     spent = int(units.sum())
     assert 0.95 * 5_000_000_000 <= spent <= 5_000_000_000
 
@@ -166,8 +180,15 @@ def world(session, make_player, make_company):
         owner = owners[i % 2]
         company, account = make_company(owner)
         for j in range(2 + i % 2):
-            products.create_product(session, actor_id=owner, company_id=company, name=f"P{i}-{j}",
-                                    price_cents=rng.randint(800, 1200), rng=rng, now=AN_HOUR_AGO)
+            products.create_product(
+                session,
+                actor_id=owner,
+                company_id=company,
+                name=f"P{i}-{j}",
+                price_cents=rng.randint(800, 1200),
+                rng=rng,
+                now=AN_HOUR_AGO,
+            )
         made.append((company, account, owner))
     return {"companies": made}
 
@@ -210,13 +231,24 @@ def test_a_run_of_billions_of_units_posts_exact_batches(session, engine, make_pl
     """1-cent goods and a $30M budget: 3 billion units in one batch entry (past a 32-bit count)."""
     owner, _ = make_player()
     company, account = make_company(owner)
-    products.create_product(session, actor_id=owner, company_id=company, name="Penny sweet", price_cents=1,
-                            now=AN_HOUR_AGO, rng=random.Random(1))
-    result = marketplace_run.run_batch(session, rng=random.Random(1), budget=3_000_000_000,
-                                   settings=market(session, company_cap_percent=100))
+    products.create_product(
+        session,
+        actor_id=owner,
+        company_id=company,
+        name="Penny sweet",
+        price_cents=1,
+        now=AN_HOUR_AGO,
+        rng=random.Random(1),
+    )
+    result = marketplace_run.run_batch(
+        session, rng=random.Random(1), budget=3_000_000_000, settings=market(session, company_cap_percent=100)
+    )
     assert result.units == result.spent == 3_000_000_000
-    batch = session.execute(select(LedgerEntry.batch_count, LedgerEntry.amount)
-                            .where(LedgerEntry.type == "marketplace_batch").order_by(LedgerEntry.id)).all()
+    batch = session.execute(
+        select(LedgerEntry.batch_count, LedgerEntry.amount)
+        .where(LedgerEntry.type == "marketplace_batch")
+        .order_by(LedgerEntry.id)
+    ).all()
     assert [b.batch_count for b in batch] == [3_000_000_000, 3_000_000_000]
     assert batch[0].amount == 3_000_000_000
     check_invariants(engine)
@@ -231,19 +263,40 @@ def test_a_spammer_gets_no_more_than_twice_an_honest_company(session, make_playe
     rng = random.Random(8)
     for owner_, company in others:
         for j in range(3):
-            products.create_product(session, actor_id=owner_, company_id=company, name=f"Good {j}",
-                                    price_cents=rng.randint(900, 1100), rng=rng, now=AN_HOUR_AGO)
+            products.create_product(
+                session,
+                actor_id=owner_,
+                company_id=company,
+                name=f"Good {j}",
+                price_cents=rng.randint(900, 1100),
+                rng=rng,
+                now=AN_HOUR_AGO,
+            )
     for j in range(3):
-        products.create_product(session, actor_id=owner, company_id=honest, name=f"Honest {j}", price_cents=1000,
-                                rng=rng, now=AN_HOUR_AGO)
+        products.create_product(
+            session, actor_id=owner, company_id=honest, name=f"Honest {j}", price_cents=1000, rng=rng, now=AN_HOUR_AGO
+        )
     with session.begin():
-        session.execute(insert(Product.__table__), [
-            dict(company_id=spammer, name=f"Junk {j}", price_cents=1000, cost_percent=50, active=True,
-                 created_at=AN_HOUR_AGO, listed_at=AN_HOUR_AGO) for j in range(300)])
+        session.execute(
+            insert(Product.__table__),
+            [
+                dict(
+                    company_id=spammer,
+                    name=f"Junk {j}",
+                    price_cents=1000,
+                    cost_percent=50,
+                    active=True,
+                    created_at=AN_HOUR_AGO,
+                    listed_at=AN_HOUR_AGO,
+                )
+                for j in range(300)
+            ],
+        )
     budget = 3_000_000
     for run in range(20):
-        result = marketplace_run.run_batch(session, rng=random.Random(run), budget=budget,
-                                       now=utcnow() + timedelta(minutes=10 * run))
+        result = marketplace_run.run_batch(
+            session, rng=random.Random(run), budget=budget, now=utcnow() + timedelta(minutes=10 * run)
+        )
         assert result.spent >= budget * 95 // 100
     revenue = revenue_by_company(session)
     assert revenue[spammer] <= 20 * budget * 20 // 100
@@ -257,8 +310,9 @@ def test_a_new_listing_waits_out_its_hold(session, engine, make_player, make_com
     owner, _ = make_player()
     company, _ = make_company(owner)
     now = utcnow()
-    new = products.create_product(session, actor_id=owner, company_id=company, name="Fresh", price_cents=500,
-                                  now=now, rng=random.Random(1))
+    new = products.create_product(
+        session, actor_id=owner, company_id=company, name="Fresh", price_cents=500, now=now, rng=random.Random(1)
+    )
     assert new.public_from == now + timedelta(minutes=10)  # the default hold
     result = marketplace_run.run_batch(session, rng=random.Random(1), budget=100_000, now=now + timedelta(minutes=9))
     assert (result.units, result.products_on_sale, result.products_waiting) == (0, 0, 1)
@@ -280,8 +334,9 @@ def test_the_hold_is_a_setting(session, make_player, make_company):
     owner, _ = make_player()
     company, _ = make_company(owner)
     marketplace_settings.save(session, {"hold_seconds": 0}, by="test")
-    p = products.create_product(session, actor_id=owner, company_id=company, name="Now", price_cents=500,
-                                rng=random.Random(1))
+    p = products.create_product(
+        session, actor_id=owner, company_id=company, name="Now", price_cents=500, rng=random.Random(1)
+    )
     assert p.public_from is None
     assert marketplace_run.run_batch(session, rng=random.Random(1), budget=100_000).units > 0
     rows, _ = products.listing(session)
@@ -293,15 +348,17 @@ def test_the_owner_sees_why_a_listing_does_not_sell_yet(session, make_player, ma
 
     owner, _ = make_player()
     company, _ = make_company(owner)
-    products.create_product(session, actor_id=owner, company_id=company, name="Fresh", price_cents=500,
-                            rng=random.Random(1))
+    products.create_product(
+        session, actor_id=owner, company_id=company, name="Fresh", price_cents=500, rng=random.Random(1)
+    )
     d = companies.company_dashboard(session, owner, company)
     item = product_item(d.products[0])
     assert item.waiting.startswith("New listing: the public starts buying it at ")
     assert market_note(1, d.listing_limit, d.hold_seconds, 1234) == (
         "1 of 30 products on sale (the most a company may list); a new listing waits 10 minutes before the public "
         "sees it. The market's typical price is $12.34: the public spends most on products priced near it, and "
-        "little far above it.")
+        "little far above it."
+    )
     rows, _ = products.listing(session)
     assert product_item(rows[0]).waiting == item.waiting
 
@@ -313,13 +370,17 @@ def test_the_listing_limit_refuses_with_a_clear_message(session, engine, make_pl
     owner, _ = make_player()
     company, _ = make_company(owner)
     marketplace_settings.save(session, {"listing_limit": 3}, by="test")
-    listed = [products.create_product(session, actor_id=owner, company_id=company, name=f"P{i}", price_cents=100)
-              for i in range(3)]
+    listed = [
+        products.create_product(session, actor_id=owner, company_id=company, name=f"P{i}", price_cents=100)
+        for i in range(3)
+    ]
     before = fingerprint(engine)
     with pytest.raises(ListingLimit) as refused:
         products.create_product(session, actor_id=owner, company_id=company, name="One too many", price_cents=100)
-    assert str(refused.value) == ("This company already has 3 products on sale, the most a company may list "
-                                  "(limit 3). Withdraw one to list another.")
+    assert str(refused.value) == (
+        "This company already has 3 products on sale, the most a company may list "
+        "(limit 3). Withdraw one to list another."
+    )
     assert fingerprint(engine) == before
     # Withdrawn products do not count; putting one back on sale does, and is refused at the limit.
     products.set_active(session, actor_id=owner, product_id=listed[0].id, active=False)
@@ -356,8 +417,12 @@ def test_the_listing_limit_holds_under_concurrent_listings(engine, db_url, sessi
         t.join()
     assert sorted(outcomes) == ["listed"] * 3 + ["refused"] * 5
     with Session(engine) as s:
-        assert s.execute(select(func.count()).select_from(Product).where(Product.company_id == company,
-                                                                         Product.active.is_(True))).scalar_one() == 3
+        assert (
+            s.execute(
+                select(func.count()).select_from(Product).where(Product.company_id == company, Product.active.is_(True))
+            ).scalar_one()
+            == 3
+        )
 
 
 # --------------------------------------------------------------------------- settings: stored, audited, obeyed
@@ -370,17 +435,31 @@ def an_admin(session):
 
 
 def test_admin_settings_are_audited_and_obeyed(session, engine, world, an_admin):
-    operations.update_marketplace_settings(session, actor_id=an_admin, budget_min_cents=500_000,
-                                         budget_max_cents=600_000, company_cap_percent=50, listing_limit=3,
-                                         hold_seconds=60, interval_seconds=600)
+    operations.update_marketplace_settings(
+        session,
+        actor_id=an_admin,
+        budget_min_cents=500_000,
+        budget_max_cents=600_000,
+        company_cap_percent=50,
+        listing_limit=3,
+        hold_seconds=60,
+        interval_seconds=600,
+    )
     audit = session.execute(select(AdminAudit).order_by(AdminAudit.id.desc())).scalars().first()
     assert (audit.admin_name, audit.action, audit.ok) == ("operator", "marketplace settings", True)
-    assert audit.result == ("lowest budget $20,000.00 -> $5,000.00; highest budget $39,999.99 -> $6,000.00; "
-                            "company cap 20% -> 50%; listing limit 30 -> 3; hold 600 s -> 60 s")
+    assert audit.result == (
+        "lowest budget $20,000.00 -> $5,000.00; highest budget $39,999.99 -> $6,000.00; "
+        "company cap 20% -> 50%; listing limit 30 -> 3; hold 600 s -> 60 s"
+    )
     view = marketplace_settings.view(session)
     assert view.updated_by == "operator"
-    assert view.set_by_admin == {"budget_min_cents", "budget_max_cents", "company_cap_percent", "listing_limit",
-                                 "hold_seconds"}  # the interval was unchanged: still the environment's
+    assert view.set_by_admin == {
+        "budget_min_cents",
+        "budget_max_cents",
+        "company_cap_percent",
+        "listing_limit",
+        "hold_seconds",
+    }  # the interval was unchanged: still the environment's
     # Obeyed: the run's budget and cap, the listing limit, the hold.
     result = marketplace_run.run_batch(session, rng=random.Random(4))
     assert 500_000 <= result.budget <= 600_000 and result.cap == result.budget // 2
@@ -397,12 +476,14 @@ def test_bad_or_unauthorised_settings_change_nothing(session, engine, make_playe
     before = marketplace_settings.load(session)
     with pytest.raises(NotAdmin):
         operations.update_marketplace_settings(session, actor_id=player, company_cap_percent=100)
-    for bad, message in ((dict(company_cap_percent=0), "A company's cap must be 1 to 100 percent"),
-                         (dict(budget_min_cents=5_000_000, budget_max_cents=4_000_000), "The lowest budget"),
-                         (dict(interval_seconds=0), "The interval must be"),
-                         (dict(listing_limit=True), "whole number"),
-                         (dict(hold_seconds=-1), "The hold for new listings"),
-                         (dict(budget_max_cents=10**12), "The budget must be between")):
+    for bad, message in (
+        (dict(company_cap_percent=0), "A company's cap must be 1 to 100 percent"),
+        (dict(budget_min_cents=5_000_000, budget_max_cents=4_000_000), "The lowest budget"),
+        (dict(interval_seconds=0), "The interval must be"),
+        (dict(listing_limit=True), "whole number"),
+        (dict(hold_seconds=-1), "The hold for new listings"),
+        (dict(budget_max_cents=10**12), "The budget must be between"),
+    ):
         snapshot = fingerprint(engine)
         with pytest.raises(InvalidInput) as refused:
             operations.update_marketplace_settings(session, actor_id=an_admin, **bad)
@@ -411,8 +492,10 @@ def test_bad_or_unauthorised_settings_change_nothing(session, engine, make_playe
         assert (audit.action, audit.ok, audit.result) == ("marketplace settings", False, str(refused.value))
         assert fingerprint(engine) != snapshot  # only the audit row was added
     assert marketplace_settings.load(session) == before
-    assert session.execute(select(func.count()).select_from(AdminAudit)
-                           .where(AdminAudit.admin_id == player)).scalar_one() == 0
+    assert (
+        session.execute(select(func.count()).select_from(AdminAudit).where(AdminAudit.admin_id == player)).scalar_one()
+        == 0
+    )
 
 
 def test_environment_defaults_apply_until_an_admin_sets_a_value(session, monkeypatch, an_admin):
@@ -484,30 +567,49 @@ def test_runs_keep_every_invariant(db_url):
 
 
 def _property_over_runs(engine):
-    catalogue = st.lists(st.tuples(st.integers(min_value=0, max_value=4),  # company
-                                   st.integers(min_value=1, max_value=2_000_000),  # price
-                                   st.integers(min_value=-30, max_value=120)),  # listed, minutes ago
-                         min_size=0, max_size=25)
+    catalogue = st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=4),  # company
+            st.integers(min_value=1, max_value=2_000_000),  # price
+            st.integers(min_value=-30, max_value=120),
+        ),  # listed, minutes ago
+        min_size=0,
+        max_size=25,
+    )
 
     @hsettings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(catalogue, st.integers(min_value=1, max_value=500_000_000), st.integers(min_value=1, max_value=100),
-           st.integers(min_value=0, max_value=10_000), st.integers(min_value=1, max_value=3))
+    @given(
+        catalogue,
+        st.integers(min_value=1, max_value=500_000_000),
+        st.integers(min_value=1, max_value=100),
+        st.integers(min_value=0, max_value=10_000),
+        st.integers(min_value=1, max_value=3),
+    )
     def check(items, budget, cap_percent, seed, runs):
         wipe(engine)
         with Session(engine, expire_on_commit=False) as s:
             owner = users.create_user(s, "maker", "correct horse").id
-            ids = [companies.create_company(s, owner_id=owner, name=f"C{i}", ticker=f"C{chr(65 + i)}").id
-                   for i in range(5)]
+            ids = [
+                companies.create_company(s, owner_id=owner, name=f"C{i}", ticker=f"C{chr(65 + i)}").id for i in range(5)
+            ]
             now = utcnow()
             rng = random.Random(seed)
             for company, price, minutes in items:
-                products.create_product(s, actor_id=owner, company_id=ids[company], name="Item", price_cents=price,
-                                        rng=rng, now=now - timedelta(minutes=minutes))
+                products.create_product(
+                    s,
+                    actor_id=owner,
+                    company_id=ids[company],
+                    name="Item",
+                    price_cents=price,
+                    rng=rng,
+                    now=now - timedelta(minutes=minutes),
+                )
             config = market(s, company_cap_percent=cap_percent)
             for run in range(runs):
                 before = revenue_by_company(s)
-                result = marketplace_run.run_batch(s, rng=random.Random(seed + run), budget=budget, settings=config,
-                                               now=now + timedelta(seconds=run))
+                result = marketplace_run.run_batch(
+                    s, rng=random.Random(seed + run), budget=budget, settings=config, now=now + timedelta(seconds=run)
+                )
                 after = revenue_by_company(s)
                 earned = {c: after.get(c, 0) - before.get(c, 0) for c in after}
                 assert result.spent == sum(earned.values()) <= budget
@@ -524,16 +626,29 @@ def _property_over_runs(engine):
 def test_the_settings_form_parses_dollars_and_whole_numbers():
     from economy_app.pages.admin_marketplace import parse_settings_form
 
-    form = {"budget_min": "20,000", "budget_max": "$39,999.99", "interval": "600", "cap": "20", "limit": "30",
-            "hold": "0"}
-    assert parse_settings_form(form) == dict(budget_min_cents=2_000_000, budget_max_cents=3_999_999,
-                                             interval_seconds=600, company_cap_percent=20, listing_limit=30,
-                                             hold_seconds=0)
-    for field, text, message in (("cap", "12.5", "Company cap: a whole percentage"),
-                                 ("hold", "-1", "Hold: a whole number of seconds"),
-                                 ("interval", "١٢", "Interval: a whole number of seconds"),
-                                 ("limit", "99999999999", "Listing limit: a whole number"),
-                                 ("budget_max", "lots", "Highest budget: ")):
+    form = {
+        "budget_min": "20,000",
+        "budget_max": "$39,999.99",
+        "interval": "600",
+        "cap": "20",
+        "limit": "30",
+        "hold": "0",
+    }
+    assert parse_settings_form(form) == dict(
+        budget_min_cents=2_000_000,
+        budget_max_cents=3_999_999,
+        interval_seconds=600,
+        company_cap_percent=20,
+        listing_limit=30,
+        hold_seconds=0,
+    )
+    for field, text, message in (
+        ("cap", "12.5", "Company cap: a whole percentage"),
+        ("hold", "-1", "Hold: a whole number of seconds"),
+        ("interval", "١٢", "Interval: a whole number of seconds"),
+        ("limit", "99999999999", "Listing limit: a whole number"),
+        ("budget_max", "lots", "Highest budget: "),
+    ):
         with pytest.raises(ValueError) as refused:
             parse_settings_form({**form, field: text})
         assert str(refused.value).startswith(message)

@@ -24,22 +24,40 @@ def test_admin_actions_check_the_role_and_are_audited(session, engine, make_play
     player, account = make_player()
     before = fingerprint(engine)
     with pytest.raises(NotAdmin):
-        operations.perform(session, actor_id=player, action="recalculate", target=f"account {account}",
-                      fn=lambda: reconciliation.recalculate_balance(session, account))
+        operations.perform(
+            session,
+            actor_id=player,
+            action="recalculate",
+            target=f"account {account}",
+            fn=lambda: reconciliation.recalculate_balance(session, account),
+        )
     assert fingerprint(engine) == before  # refused: nothing ran, nothing logged
-    result = operations.perform(session, actor_id=admin_id, action="recalculate", target=f"account {account}",
-                           fn=lambda: reconciliation.recalculate_balance(session, account),
-                           describe=lambda r: "changed" if r.changed else "no change")
+    result = operations.perform(
+        session,
+        actor_id=admin_id,
+        action="recalculate",
+        target=f"account {account}",
+        fn=lambda: reconciliation.recalculate_balance(session, account),
+        describe=lambda r: "changed" if r.changed else "no change",
+    )
     assert not result.changed
     [entry] = operations.audit_log(session)
     assert (entry["admin_name"], entry["action"], entry["target"], entry["result"], entry["ok"]) == (
-        "root", "recalculate", f"account {account}", "no change", True)
+        "root",
+        "recalculate",
+        f"account {account}",
+        "no change",
+        True,
+    )
 
 
 def test_find_accounts_by_name_ticker_or_id(session, make_player, make_company):
     owner, personal = make_player("alice")
     company, company_account = make_company(owner, "ACME", "Acme")
-    assert [c.account_id for c in reconciliation.find_accounts(session, "ali")] == [personal, company_account]  # and hers
+    assert [c.account_id for c in reconciliation.find_accounts(session, "ali")] == [
+        personal,
+        company_account,
+    ]  # and hers
     assert [c.account_id for c in reconciliation.find_accounts(session, "acme")] == [company_account]
     assert [c.account_id for c in reconciliation.find_accounts(session, str(personal))] == [personal]
     assert reconciliation.find_accounts(session, "") == []
@@ -74,8 +92,11 @@ def test_bulk_operations_cannot_run_twice_at_once(session, engine):
         pass
     J = JobRun.__table__
     with engine.begin() as conn:  # a claim row whose holder died (killed before it could release it)
-        conn.execute(J.insert().values(job_name="admin:reconcile", slot="running",
-                                       started_at=utcnow() - timedelta(seconds=5), status="running"))
+        conn.execute(
+            J.insert().values(
+                job_name="admin:reconcile", slot="running", started_at=utcnow() - timedelta(seconds=5), status="running"
+            )
+        )
     with operations.exclusive(session, "reconcile"):  # taken over at once: nobody holds it
         with engine.connect() as conn:
             [claim] = conn.execute(select(J.c.started_at).where(J.c.job_name == "admin:reconcile")).all()
@@ -111,15 +132,23 @@ def test_a_claim_lives_as_long_as_its_holders_process(db_url, engine):
     from sqlmodel import Session
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", (
-            "import sys, time\n"
-            "from sqlmodel import Session\n"
-            "from economy_app.db import make_engine\n"
-            "from economy_app.services import operations\n"
-            "with Session(make_engine(sys.argv[1])) as s, operations.exclusive(s, 'ledger_archive'):\n"
-            "    print('claimed', flush=True)\n"
-            "    time.sleep(120)\n"), db_url],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time\n"
+                "from sqlmodel import Session\n"
+                "from economy_app.db import make_engine\n"
+                "from economy_app.services import operations\n"
+                "with Session(make_engine(sys.argv[1])) as s, operations.exclusive(s, 'ledger_archive'):\n"
+                "    print('claimed', flush=True)\n"
+                "    time.sleep(120)\n"
+            ),
+            db_url,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "claimed"
         with Session(engine) as s:
@@ -130,8 +159,12 @@ def test_a_claim_lives_as_long_as_its_holders_process(db_url, engine):
         holder.wait(10)
         J = JobRun.__table__
         with engine.connect() as conn:  # the dead holder's claim row is still there
-            assert conn.execute(select(func.count()).select_from(J)
-                                .where(J.c.job_name == "admin:ledger_archive")).scalar_one() == 1
+            assert (
+                conn.execute(
+                    select(func.count()).select_from(J).where(J.c.job_name == "admin:ledger_archive")
+                ).scalar_one()
+                == 1
+            )
         deadline = time.monotonic() + 10  # PostgreSQL ends the dead client's session (and its lock) at once
         while True:
             try:
@@ -169,8 +202,9 @@ def test_archive_and_restore_keep_every_balance(session, engine, make_player, tm
     bob, b = make_player("bob")
     old = utcnow() - timedelta(days=30)
     for i in range(1, 6):
-        accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=i * 100,
-                          idempotency_key=f"old-{i}")
+        accounts.transfer(
+            session, actor_id=alice, from_account_id=a, to_account_id=b, amount=i * 100, idempotency_key=f"old-{i}"
+        )
     with engine.begin() as conn:  # make those five (and the deposits) a month old
         conn.execute(update(LedgerEntry.__table__).values(created_at=old))
     accounts.transfer(session, actor_id=bob, from_account_id=b, to_account_id=a, amount=7)
@@ -185,8 +219,9 @@ def test_archive_and_restore_keep_every_balance(session, engine, make_player, tm
     assert reconciliation.recalculate_all_balances(session).changed == 0
     check_invariants(engine)
     with pytest.raises(DuplicateRequest):  # an archived idempotency key is still remembered
-        accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=1,
-                          idempotency_key="old-1")
+        accounts.transfer(
+            session, actor_id=alice, from_account_id=a, to_account_id=b, amount=1, idempotency_key="old-1"
+        )
     assert archive_files.archive(session, before=utcnow() - timedelta(days=1), directory=tmp_path).entries == 0
 
     restored = archive_files.restore(session, result.path)

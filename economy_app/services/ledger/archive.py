@@ -26,8 +26,7 @@ ARCHIVE_CHUNK = 5000  # ids per statement when moving entries between the ledger
 
 def _chunks(items: Sequence, size: int = ARCHIVE_CHUNK):
     for start in range(0, len(items), size):
-        yield items[start:start + size]
-
+        yield items[start : start + size]
 
 
 def _add_net(nets: dict[int, list[int]], row) -> None:
@@ -47,11 +46,14 @@ def _checkpoint_upsert(s: Session, forward: bool):
     key = (s.get_bind().dialect.name, forward)
     if key not in _CHECKPOINT_UPSERT:
         ins = dialect_insert(s, checkpoints_t)
-        set_ = dict(balance=checkpoints_t.c.balance + ins.excluded.balance,
-                    entries=checkpoints_t.c.entries + ins.excluded.entries)
+        set_ = dict(
+            balance=checkpoints_t.c.balance + ins.excluded.balance,
+            entries=checkpoints_t.c.entries + ins.excluded.entries,
+        )
         if forward:
-            set_["as_of"] = case((ins.excluded.as_of > checkpoints_t.c.as_of, ins.excluded.as_of),
-                                 else_=checkpoints_t.c.as_of)
+            set_["as_of"] = case(
+                (ins.excluded.as_of > checkpoints_t.c.as_of, ins.excluded.as_of), else_=checkpoints_t.c.as_of
+            )
         _CHECKPOINT_UPSERT[key] = ins.on_conflict_do_update(index_elements=["account_id"], set_=set_)
     return _CHECKPOINT_UPSERT[key]
 
@@ -64,13 +66,16 @@ def _add_to_checkpoints(s: Session, nets: list, as_of: datetime, sign: int) -> N
     checkpoint left with no entries (everything restored) is deleted."""
     if not nets:
         return
-    rows = [dict(account_id=aid, balance=sign * int(net), entries=sign * int(n), as_of=as_of)
-            for aid, net, n in sorted(nets)]
+    rows = [
+        dict(account_id=aid, balance=sign * int(net), entries=sign * int(n), as_of=as_of)
+        for aid, net, n in sorted(nets)
+    ]
     s.execute(_checkpoint_upsert(s, sign > 0), rows)
     if sign < 0:
         for chunk in _chunks([r["account_id"] for r in rows]):
-            s.execute(checkpoints_t.delete().where(ids_in(s, checkpoints_t.c.account_id, chunk),
-                                                   checkpoints_t.c.entries == 0))
+            s.execute(
+                checkpoints_t.delete().where(ids_in(s, checkpoints_t.c.account_id, chunk), checkpoints_t.c.entries == 0)
+            )
 
 
 # Archive and restore hold this for their whole transaction on PostgreSQL: (ADVISORY_SPACE, ARCHIVE_LOCK),
@@ -89,13 +94,16 @@ def lock_archive(s: Session) -> None:
     (``BEGIN IMMEDIATE``) until it ends."""
     if not in_write_unit(s):
         raise RuntimeError("lock_archive() must run inside a write unit")
-    if s.get_bind().dialect.name == "postgresql" and not s.execute(
-            _ARCHIVE_LOCK_PG, {"space": ADVISORY_SPACE, "key": ARCHIVE_LOCK}).scalar():
+    if (
+        s.get_bind().dialect.name == "postgresql"
+        and not s.execute(_ARCHIVE_LOCK_PG, {"space": ADVISORY_SPACE, "key": ARCHIVE_LOCK}).scalar()
+    ):
         raise AlreadyRunning("An archive or a restore is already running. Wait for it to finish.")
 
 
-def archive_entries(s: Session, cutoff: datetime, write_row, *, file_id: int | None = None,
-                    now: datetime | None = None) -> int:
+def archive_entries(
+    s: Session, cutoff: datetime, write_row, *, file_id: int | None = None, now: datetime | None = None
+) -> int:
     """Move every entry older than ``cutoff`` out of the ledger, inside the caller's write unit.
 
     The entries are selected **once** (one statement, one snapshot); everything after acts on exactly
@@ -120,9 +128,13 @@ def archive_entries(s: Session, cutoff: datetime, write_row, *, file_id: int | N
     _add_to_checkpoints(s, [(aid, net, n) for aid, (net, n) in nets.items()], cutoff, +1)
     copy = select(*[ledger_t.c[c] for c in LEDGER_COLUMNS], literal(now, DateTime), literal(file_id, Integer))
     for chunk in _chunks(ids):
-        moved = len(s.execute(insert(archive_t).from_select([*LEDGER_COLUMNS, "archived_at", "file_id"],
-                                                            copy.where(ids_in(s, ledger_t.c.id, chunk)))
-                              .returning(archive_t.c.id)).all())
+        moved = len(
+            s.execute(
+                insert(archive_t)
+                .from_select([*LEDGER_COLUMNS, "archived_at", "file_id"], copy.where(ids_in(s, ledger_t.c.id, chunk)))
+                .returning(archive_t.c.id)
+            ).all()
+        )
         deleted = s.execute(ledger_t.delete().where(ids_in(s, ledger_t.c.id, chunk))).rowcount
         if not moved == deleted == len(chunk):  # only archival deletes ledger rows, and it runs alone
             raise RuntimeError(f"archive: {len(chunk)} entries selected, {moved} copied, {deleted} deleted")
@@ -141,8 +153,9 @@ def _same_entry(a, b) -> bool:
 
 
 def _differences(file_row, db_row) -> str:
-    return ", ".join(f"{c} {file_row[c]!r} here, {db_row[c]!r} there" for c in LEDGER_COLUMNS
-                     if file_row[c] != db_row[c])
+    return ", ".join(
+        f"{c} {file_row[c]!r} here, {db_row[c]!r} there" for c in LEDGER_COLUMNS if file_row[c] != db_row[c]
+    )
 
 
 def restore_entries(s: Session, rows: Iterable[dict]) -> Restored:
@@ -171,8 +184,7 @@ def restore_entries(s: Session, rows: Iterable[dict]) -> Restored:
         nonlocal restored, skipped
         ids = [r["id"] for r in batch]
         in_ledger = {r["id"]: r for r in s.execute(select(ledger_t).where(ids_in(s, ledger_t.c.id, ids))).mappings()}
-        archived = {r["id"]: r for r in s.execute(
-            select(archive_t).where(ids_in(s, archive_t.c.id, ids))).mappings()}
+        archived = {r["id"]: r for r in s.execute(select(archive_t).where(ids_in(s, archive_t.c.id, ids))).mappings()}
         back = []
         for r in batch:
             entry_id = r["id"]
@@ -182,27 +194,33 @@ def restore_entries(s: Session, rows: Iterable[dict]) -> Restored:
             seen.add(entry_id)
             here, there = in_ledger.get(entry_id), archived.get(entry_id)
             if here is not None and there is not None:
-                differ = [name for name, row in (("the ledger's", here), ("the archive's", there))
-                          if not _same_entry(r, row)]
-                problems.append(f"entry {entry_id} is in both the ledger and the archive"
-                                + (f" ({' and '.join(differ)} differs from this file's)" if differ else ""))
+                differ = [
+                    name for name, row in (("the ledger's", here), ("the archive's", there)) if not _same_entry(r, row)
+                ]
+                problems.append(
+                    f"entry {entry_id} is in both the ledger and the archive"
+                    + (f" ({' and '.join(differ)} differs from this file's)" if differ else "")
+                )
             elif here is not None:
                 if _same_entry(r, here):
                     skipped += 1
                 else:
-                    problems.append(f"entry {entry_id}: the ledger holds a different entry with this id "
-                                    f"({_differences(r, here)})")
+                    problems.append(
+                        f"entry {entry_id}: the ledger holds a different entry with this id ({_differences(r, here)})"
+                    )
             elif there is not None:
                 if _same_entry(r, there):
                     back.append(entry_id)
                     _add_net(nets, there)
                     per_file[there["file_id"]] = per_file.get(there["file_id"], 0) + 1
                 else:
-                    problems.append(f"entry {entry_id}: the archive holds a different entry with this id "
-                                    f"({_differences(r, there)})")
+                    problems.append(
+                        f"entry {entry_id}: the archive holds a different entry with this id ({_differences(r, there)})"
+                    )
             else:
-                problems.append(f"entry {entry_id} is in neither the ledger nor the archive "
-                                "(restoring it would create money)")
+                problems.append(
+                    f"entry {entry_id} is in neither the ledger nor the archive (restoring it would create money)"
+                )
         if back and not problems:  # after the first problem, only check: the unit will roll back anyway
             archived_rows = select(*[archive_t.c[c] for c in LEDGER_COLUMNS]).where(ids_in(s, archive_t.c.id, back))
             s.execute(insert(ledger_t).from_select(list(LEDGER_COLUMNS), archived_rows))
@@ -218,8 +236,10 @@ def restore_entries(s: Session, rows: Iterable[dict]) -> Restored:
         flush()
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise RestoreConflict(f"Nothing was restored: {len(problems)} entr{'y' if len(problems) == 1 else 'ies'} "
-                              f"of this file cannot be restored: {shown}.")
+        raise RestoreConflict(
+            f"Nothing was restored: {len(problems)} entr{'y' if len(problems) == 1 else 'ies'} "
+            f"of this file cannot be restored: {shown}."
+        )
     _add_to_checkpoints(s, [(aid, net, n) for aid, (net, n) in nets.items()], utcnow(), -1)
     ledger_sequence_not_behind(s)
     return Restored(restored=restored, already_in_ledger=skipped, per_file=per_file)
@@ -228,7 +248,8 @@ def restore_entries(s: Session, rows: Iterable[dict]) -> Restored:
 _SEQUENCE_NOT_BEHIND_PG = text(
     "SELECT setval(pg_get_serial_sequence('ledger', 'id'), top) FROM ("
     "SELECT GREATEST((SELECT MAX(id) FROM ledger), (SELECT MAX(id) FROM ledger_archive)) AS top) t "
-    "WHERE top > COALESCE(pg_sequence_last_value(pg_get_serial_sequence('ledger', 'id')::regclass), 0)")
+    "WHERE top > COALESCE(pg_sequence_last_value(pg_get_serial_sequence('ledger', 'id')::regclass), 0)"
+)
 
 
 def ledger_sequence_not_behind(s: Session) -> None:

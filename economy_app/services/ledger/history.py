@@ -19,6 +19,7 @@ ledger_t = LedgerEntry.__table__
 
 MAX_HISTORY_PAGE = 500
 
+
 @dataclass(frozen=True)
 class HistoryRow:
     """One ledger entry seen from one account: ``signed_amount`` < 0 when money left it."""
@@ -83,8 +84,7 @@ def history(
             params["until"] = until
         if types:
             params["types"] = types
-        q = _history_statement(len(account_ids), before is not None, since is not None, until is not None,
-                               bool(types))
+        q = _history_statement(len(account_ids), before is not None, since is not None, until is not None, bool(types))
         return [HistoryRow(**dict(r._mapping)) for r in s.execute(q, params)]
 
 
@@ -99,8 +99,10 @@ def _history_statement(accounts: int, paged: bool, since: bool, until: bool, typ
         for own in (ledger_t.c.from_account_id, ledger_t.c.to_account_id):
             q = select(ledger_t.c.id, acc.label("account_id")).where(own == acc)
             if paged:
-                q = q.where(tuple_(ledger_t.c.created_at, ledger_t.c.id)
-                            < tuple_(bindparam("before_at", type_=DateTime), bindparam(f"before_id{i}", type_=Integer)))
+                q = q.where(
+                    tuple_(ledger_t.c.created_at, ledger_t.c.id)
+                    < tuple_(bindparam("before_at", type_=DateTime), bindparam(f"before_id{i}", type_=Integer))
+                )
             if since:
                 q = q.where(ledger_t.c.created_at >= bindparam("since", type_=DateTime))
             if until:

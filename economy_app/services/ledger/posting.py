@@ -107,11 +107,21 @@ _CACHES = (
     .where(accounts_t.c.id.in_([_b("src"), _b("dst")]))
     .values(balance=accounts_t.c.balance + case((accounts_t.c.id == _b("dst"), _b("amount")), else_=-_b("amount")))
 )
-_ENTRY_COLUMNS = ("from_account_id", "to_account_id", "amount", "type", "description", "batch_count", "product_id",
-                  "idempotency_key", "created_at")
+_ENTRY_COLUMNS = (
+    "from_account_id",
+    "to_account_id",
+    "amount",
+    "type",
+    "description",
+    "batch_count",
+    "product_id",
+    "idempotency_key",
+    "created_at",
+)
 _INSERT_ENTRY = insert(ledger_t).values({c: _b(c) for c in _ENTRY_COLUMNS}).returning(ledger_t.c.id)
 _INSERT_HISTORY = insert(history_t).values(
-    {c: _b(c) for c in ("account_id", "ledger_id", "change", "balance_after", "created_at")})
+    {c: _b(c) for c in ("account_id", "ledger_id", "change", "balance_after", "created_at")}
+)
 
 
 def _check_entry(from_account_id, to_account_id, amount, type, description, batch_count) -> None:
@@ -122,7 +132,9 @@ def _check_entry(from_account_id, to_account_id, amount, type, description, batc
         raise InvalidInput(f"Unknown ledger entry type {type!r}.")
     if from_account_id == to_account_id:
         raise SameAccount("You can't send money to the same account.")
-    if batch_count is not None and (isinstance(batch_count, bool) or not isinstance(batch_count, int) or batch_count <= 0):
+    if batch_count is not None and (
+        isinstance(batch_count, bool) or not isinstance(batch_count, int) or batch_count <= 0
+    ):
         raise InvalidInput("Batch count must be a positive whole number.")
     if description is not None and len(description) > MAX_DESCRIPTION:
         raise InvalidInput(f"Description is limited to {MAX_DESCRIPTION} characters.")
@@ -130,8 +142,13 @@ def _check_entry(from_account_id, to_account_id, amount, type, description, batc
 
 def _touch_posted(s: Session, from_account_id: int, to_account_id: int, type: str, entry_id: int) -> None:
     """What a posting tells the app's live pages (see ``services/live.py``)."""
-    live.touch(s, live.account(from_account_id), live.account(to_account_id), live.ECONOMY,
-               *((live.received(entry_id),) if type == "transfer" else ()))
+    live.touch(
+        s,
+        live.account(from_account_id),
+        live.account(to_account_id),
+        live.ECONOMY,
+        *((live.received(entry_id),) if type == "transfer" else ()),
+    )
 
 
 def post(
@@ -164,7 +181,12 @@ def post(
         prior = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
         if prior is not None:
             same = (prior.from_account_id, prior.to_account_id, prior.amount, prior.type, prior.description) == (
-                from_account_id, to_account_id, amount, type, description)
+                from_account_id,
+                to_account_id,
+                amount,
+                type,
+                description,
+            )
             if not same:
                 raise DuplicateRequest("This request was already made with different details.")
             return _entry(prior)
@@ -177,7 +199,8 @@ def post(
             if conn.execute(_ACCOUNT_EXISTS, {"id": account_id}).first() is None:
                 raise AccountNotFound(f"Account {account_id} does not exist.")
             raise BalanceRecordMissing(
-                f"Account {account_id} has no balance record; an operator must sync it before it can be used.")
+                f"Account {account_id} has no balance record; an operator must sync it before it can be used."
+            )
     mint = rows[from_account_id].kind == "system"
     if not mint and rows[from_account_id].balance < amount:
         raise InsufficientFunds("Insufficient funds.")
@@ -200,10 +223,15 @@ def post(
         created_at=now,
     )
     entry_id = conn.execute(_INSERT_ENTRY, values).scalar_one()
-    conn.execute(_INSERT_HISTORY, [
-        dict(account_id=from_account_id, ledger_id=entry_id, change=-amount, balance_after=from_after, created_at=now),
-        dict(account_id=to_account_id, ledger_id=entry_id, change=amount, balance_after=to_after, created_at=now),
-    ])
+    conn.execute(
+        _INSERT_HISTORY,
+        [
+            dict(
+                account_id=from_account_id, ledger_id=entry_id, change=-amount, balance_after=from_after, created_at=now
+            ),
+            dict(account_id=to_account_id, ledger_id=entry_id, change=amount, balance_after=to_after, created_at=now),
+        ],
+    )
     _touch_posted(s, from_account_id, to_account_id, type, entry_id)
     # Every value was validated above: build the returned row without re-validation.
     return LedgerEntry.model_construct(id=entry_id, **values)
@@ -230,25 +258,31 @@ _MANY_BALANCES = {
         "UPDATE balances SET balance = balances.balance + v.delta, last_updated = :now "
         "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:deltas AS BIGINT[]), CAST(:lows AS BIGINT[])) AS v(id, delta, low) "
         "WHERE balances.account_id = v.id AND (v.low IS NULL OR balances.balance + v.low >= 0) "
-        "RETURNING balances.account_id, balances.balance"),
+        "RETURNING balances.account_id, balances.balance"
+    ),
     "sqlite": text(
         "UPDATE balances SET balance = balances.balance + v.delta, last_updated = :now "
         "FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS delta, "
         "json_extract(value, '$[2]') AS low FROM json_each(:changes)) AS v "
         "WHERE balances.account_id = v.id AND (v.low IS NULL OR balances.balance + v.low >= 0) "
-        "RETURNING balances.account_id, balances.balance"),
+        "RETURNING balances.account_id, balances.balance"
+    ),
 }
 _MANY_CACHES = {
     "postgresql": text(
         "UPDATE accounts SET balance = accounts.balance + v.delta "
-        "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:deltas AS BIGINT[])) AS v(id, delta) WHERE accounts.id = v.id"),
+        "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:deltas AS BIGINT[])) AS v(id, delta) WHERE accounts.id = v.id"
+    ),
     "sqlite": text(
         "UPDATE accounts SET balance = accounts.balance + v.delta "
         "FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS delta "
-        "FROM json_each(:changes)) AS v WHERE accounts.id = v.id"),
+        "FROM json_each(:changes)) AS v WHERE accounts.id = v.id"
+    ),
 }
-_MANY_BALANCES = {k: q.bindparams(bindparam("now", type_=DateTime))  # the app's own datetime format on SQLite
-                  for k, q in _MANY_BALANCES.items()}
+_MANY_BALANCES = {
+    k: q.bindparams(bindparam("now", type_=DateTime))  # the app's own datetime format on SQLite
+    for k, q in _MANY_BALANCES.items()
+}
 _LOCK_MANY = (
     select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind)
     .join(accounts_t, accounts_t.c.id == balances_t.c.account_id)
@@ -271,13 +305,19 @@ _MANY_HISTORY_PG = text(
     "SELECT v.acc, v.lid, v.ch, v.af, :now FROM unnest(CAST(:acc AS INTEGER[]), CAST(:lid AS BIGINT[]), "
     "CAST(:ch AS BIGINT[]), CAST(:af AS BIGINT[])) WITH ORDINALITY AS v(acc, lid, ch, af, n) ORDER BY v.n",
 ).bindparams(bindparam("now", type_=DateTime))
-_MANY_ENTRIES_SQLITE = ("INSERT INTO ledger (from_account_id, to_account_id, amount, type, description, batch_count, "
-                        "product_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-_MANY_HISTORY_SQLITE = ("INSERT INTO balance_history (account_id, ledger_id, change, balance_after, created_at) "
-                        "VALUES (?, ?, ?, ?, ?)")
+_MANY_ENTRIES_SQLITE = (
+    "INSERT INTO ledger (from_account_id, to_account_id, amount, type, description, batch_count, "
+    "product_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_MANY_HISTORY_SQLITE = (
+    "INSERT INTO balance_history (account_id, ledger_id, change, balance_after, created_at) VALUES (?, ?, ?, ?, ?)"
+)
 _TOP_ENTRY = select(func.coalesce(func.max(ledger_t.c.id), 0))
-_ENTRIES_AFTER = (select(ledger_t.c.id, ledger_t.c.from_account_id, ledger_t.c.to_account_id, ledger_t.c.amount)
-                  .where(ledger_t.c.id > _b("top")).order_by(ledger_t.c.id))
+_ENTRIES_AFTER = (
+    select(ledger_t.c.id, ledger_t.c.from_account_id, ledger_t.c.to_account_id, ledger_t.c.amount)
+    .where(ledger_t.c.id > _b("top"))
+    .order_by(ledger_t.c.id)
+)
 
 
 def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = None) -> list[int]:
@@ -318,7 +358,8 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
             if conn.execute(_ACCOUNT_EXISTS, {"id": account_id}).first() is None:
                 raise AccountNotFound(f"Account {account_id} does not exist.")
             raise BalanceRecordMissing(
-                f"Account {account_id} has no balance record; an operator must sync it before it can be used.")
+                f"Account {account_id} has no balance record; an operator must sync it before it can be used."
+            )
 
     # Play the entries in order against the locked balances: each side's balance after each entry, and
     # each account's lowest point relative to its start (the conditional update's bound).
@@ -331,7 +372,9 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
             raise InsufficientFunds("Insufficient funds.")
         balance[e.from_account_id] -= e.amount
         balance[e.to_account_id] += e.amount
-        low[e.from_account_id] = min(low[e.from_account_id], balance[e.from_account_id] - rows[e.from_account_id].balance)
+        low[e.from_account_id] = min(
+            low[e.from_account_id], balance[e.from_account_id] - rows[e.from_account_id].balance
+        )
         afters.append((balance[e.from_account_id], balance[e.to_account_id]))
 
     # Every account involved is written (its last_updated too, as post() does), even one whose entries net
@@ -352,8 +395,12 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
     conn.execute(_MANY_CACHES[dialect], caches)
 
     columns = (
-        [e.from_account_id for e in entries], [e.to_account_id for e in entries], [e.amount for e in entries],
-        [e.type for e in entries], [e.description for e in entries], [e.batch_count for e in entries],
+        [e.from_account_id for e in entries],
+        [e.to_account_id for e in entries],
+        [e.amount for e in entries],
+        [e.type for e in entries],
+        [e.description for e in entries],
+        [e.batch_count for e in entries],
         [e.product_id for e in entries],
     )
     if postgres:
@@ -381,14 +428,18 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
     if postgres:
         conn.execute(_MANY_HISTORY_PG, {"acc": accounts_, "lid": ledger_ids, "ch": changes, "af": after, "now": now})
     else:
-        conn.exec_driver_sql(_MANY_HISTORY_SQLITE,
-                             list(zip(accounts_, ledger_ids, changes, after, [at] * len(after), strict=True)))
+        conn.exec_driver_sql(
+            _MANY_HISTORY_SQLITE, list(zip(accounts_, ledger_ids, changes, after, [at] * len(after), strict=True))
+        )
 
     # What as many post() calls would tell the live pages: every account, the economy, each transfer received.
-    live.touch(s, *(live.account(a) for a in ids), live.ECONOMY,
-               *(live.received(i) for i, e in zip(entry_ids, entries, strict=True) if e.type == "transfer"))
+    live.touch(
+        s,
+        *(live.account(a) for a in ids),
+        live.ECONOMY,
+        *(live.received(i) for i, e in zip(entry_ids, entries, strict=True) if e.type == "transfer"),
+    )
     return entry_ids
-
 
 
 def open_account(
@@ -411,11 +462,11 @@ def open_account(
     now = now or utcnow()
     values = dict(name=name, kind=kind, owner_id=owner_id, company_id=company_id, balance=0, created_at=now)
     if kind == "personal":
-        account_id = insert_ignore(s, accounts_t, values, index_elements=["owner_id"],
-                                   index_where=text("kind = 'personal'"))
+        account_id = insert_ignore(
+            s, accounts_t, values, index_elements=["owner_id"], index_where=text("kind = 'personal'")
+        )
     elif kind == "system":
-        account_id = insert_ignore(s, accounts_t, values, index_elements=["kind"],
-                                   index_where=text("kind = 'system'"))
+        account_id = insert_ignore(s, accounts_t, values, index_elements=["kind"], index_where=text("kind = 'system'"))
     else:
         account_id = s.execute(insert(accounts_t).values(**values).returning(accounts_t.c.id)).scalar_one()
     if account_id is not None:

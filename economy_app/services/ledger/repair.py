@@ -21,6 +21,7 @@ balances_t = Balance.__table__
 ledger_t = LedgerEntry.__table__
 checkpoints_t = LedgerCheckpoint.__table__
 
+
 def ledger_net():
     """A derived table (account_id, net): every account's checkpoint (if its early entries were
     archived) plus its ledger inflows minus outflows.
@@ -28,15 +29,24 @@ def ledger_net():
     Two grouped scans (one per side), joined to every account so an account with
     no entries gets 0. Set-based: one statement for the whole economy.
     """
-    inflow = select(ledger_t.c.to_account_id.label("aid"), func.sum(ledger_t.c.amount).label("total")) \
-        .group_by(ledger_t.c.to_account_id).subquery("inflow")
-    outflow = select(ledger_t.c.from_account_id.label("aid"), func.sum(ledger_t.c.amount).label("total")) \
-        .group_by(ledger_t.c.from_account_id).subquery("outflow")
+    inflow = (
+        select(ledger_t.c.to_account_id.label("aid"), func.sum(ledger_t.c.amount).label("total"))
+        .group_by(ledger_t.c.to_account_id)
+        .subquery("inflow")
+    )
+    outflow = (
+        select(ledger_t.c.from_account_id.label("aid"), func.sum(ledger_t.c.amount).label("total"))
+        .group_by(ledger_t.c.from_account_id)
+        .subquery("outflow")
+    )
     return (
         select(
             accounts_t.c.id.label("account_id"),
-            (func.coalesce(checkpoints_t.c.balance, 0) + func.coalesce(inflow.c.total, 0)
-             - func.coalesce(outflow.c.total, 0)).label("net"),
+            (
+                func.coalesce(checkpoints_t.c.balance, 0)
+                + func.coalesce(inflow.c.total, 0)
+                - func.coalesce(outflow.c.total, 0)
+            ).label("net"),
         )
         .select_from(accounts_t)
         .outerjoin(checkpoints_t, checkpoints_t.c.account_id == accounts_t.c.id)
@@ -46,16 +56,20 @@ def ledger_net():
 
 
 def _checkpoint_of(account_col):
-    return func.coalesce(select(checkpoints_t.c.balance).where(checkpoints_t.c.account_id == account_col)
-                         .scalar_subquery(), 0)
+    return func.coalesce(
+        select(checkpoints_t.c.balance).where(checkpoints_t.c.account_id == account_col).scalar_subquery(), 0
+    )
 
 
 def ledger_value(s: Session, account_id: int) -> int:
     """One account's balance as the ledger says: its checkpoint plus two indexed sums."""
     inflow = select(func.coalesce(func.sum(ledger_t.c.amount), 0)).where(ledger_t.c.to_account_id == account_id)
     outflow = select(func.coalesce(func.sum(ledger_t.c.amount), 0)).where(ledger_t.c.from_account_id == account_id)
-    return int(s.execute(select(_checkpoint_of(account_id) + inflow.scalar_subquery()
-                                - outflow.scalar_subquery())).scalar_one())
+    return int(
+        s.execute(
+            select(_checkpoint_of(account_id) + inflow.scalar_subquery() - outflow.scalar_subquery())
+        ).scalar_one()
+    )
 
 
 _LOCK_BALANCES_PG = select(balances_t.c.account_id).order_by(balances_t.c.account_id).with_for_update()
@@ -82,15 +96,21 @@ def _insert_missing_balance_rows(s: Session, now: datetime, account_ids: Sequenc
     """Create absent balances rows (holding the cached value until they are set). Two repairs creating
     the same row at once: the second finds it there (ON CONFLICT DO NOTHING), never an IntegrityError."""
     missing = select(accounts_t.c.id, accounts_t.c.balance, literal(now)).where(
-        ~select(balances_t.c.account_id).where(balances_t.c.account_id == accounts_t.c.id).exists())
+        ~select(balances_t.c.account_id).where(balances_t.c.account_id == accounts_t.c.id).exists()
+    )
     if account_ids is not None:
         missing = missing.where(accounts_t.c.id.in_(account_ids))
-    stmt = dialect_insert(s, balances_t).from_select(["account_id", "balance", "last_updated"], missing) \
+    stmt = (
+        dialect_insert(s, balances_t)
+        .from_select(["account_id", "balance", "last_updated"], missing)
         .on_conflict_do_nothing(index_elements=["account_id"])
+    )
     return len(s.execute(stmt.returning(balances_t.c.account_id)).all())
 
 
-def set_balances_from_ledger(s: Session, account_ids: Sequence[int] | None = None, *, now: datetime | None = None) -> int:
+def set_balances_from_ledger(
+    s: Session, account_ids: Sequence[int] | None = None, *, now: datetime | None = None
+) -> int:
     """Set ``balances`` and ``accounts.balance`` to the ledger's value. Returns the accounts changed.
 
     ``account_ids=None`` means every account, in three set-based statements.
@@ -101,7 +121,8 @@ def set_balances_from_ledger(s: Session, account_ids: Sequence[int] | None = Non
     lock_balances(s, account_ids)  # first: then compute from a snapshot that counts every committed posting
     changed: set[int] = set()
     missing = select(accounts_t.c.id).where(
-        ~select(balances_t.c.account_id).where(balances_t.c.account_id == accounts_t.c.id).exists())
+        ~select(balances_t.c.account_id).where(balances_t.c.account_id == accounts_t.c.id).exists()
+    )
     if account_ids is not None:
         missing = missing.where(accounts_t.c.id.in_(account_ids))
     changed.update(s.execute(missing).scalars())
@@ -109,16 +130,22 @@ def set_balances_from_ledger(s: Session, account_ids: Sequence[int] | None = Non
     if account_ids is None:
         net = ledger_net().subquery("net")
     else:
-        net = select(
-            accounts_t.c.id.label("account_id"),
-            (
-                _checkpoint_of(accounts_t.c.id)
-                + select(func.coalesce(func.sum(ledger_t.c.amount), 0))
-                .where(ledger_t.c.to_account_id == accounts_t.c.id).scalar_subquery()
-                - select(func.coalesce(func.sum(ledger_t.c.amount), 0))
-                .where(ledger_t.c.from_account_id == accounts_t.c.id).scalar_subquery()
-            ).label("net"),
-        ).where(accounts_t.c.id.in_(account_ids)).subquery("net")
+        net = (
+            select(
+                accounts_t.c.id.label("account_id"),
+                (
+                    _checkpoint_of(accounts_t.c.id)
+                    + select(func.coalesce(func.sum(ledger_t.c.amount), 0))
+                    .where(ledger_t.c.to_account_id == accounts_t.c.id)
+                    .scalar_subquery()
+                    - select(func.coalesce(func.sum(ledger_t.c.amount), 0))
+                    .where(ledger_t.c.from_account_id == accounts_t.c.id)
+                    .scalar_subquery()
+                ).label("net"),
+            )
+            .where(accounts_t.c.id.in_(account_ids))
+            .subquery("net")
+        )
     changed.update(
         s.execute(
             update(balances_t)
@@ -144,7 +171,9 @@ def _copy_balances_to_cache(s: Session, account_ids: Sequence[int] | None) -> li
     return list(s.execute(q).scalars())
 
 
-def set_balances_from_cache(s: Session, account_ids: Sequence[int] | None = None, *, now: datetime | None = None) -> int:
+def set_balances_from_cache(
+    s: Session, account_ids: Sequence[int] | None = None, *, now: datetime | None = None
+) -> int:
     """Set ``balances`` to the cached ``accounts.balance``, creating missing rows. Returns the accounts changed."""
     if not in_write_unit(s):
         raise RuntimeError("set_balances_from_cache() must run inside a write unit")
