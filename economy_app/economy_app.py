@@ -4,7 +4,6 @@ import reflex as rx
 
 from economy_app import routes
 from economy_app.jobs.scheduler import scheduler_lifespan
-from economy_app.state.live import live_lifespan
 from economy_app.pages.accounts import AccountsState, accounts_page
 from economy_app.pages.admin import AdminState, admin_page
 from economy_app.pages.companies import CompaniesState, DirectoryState, companies_page, directory_page
@@ -12,11 +11,13 @@ from economy_app.pages.company import CompanyState, company_page
 from economy_app.pages.dashboard import DashboardState, dashboard_page
 from economy_app.pages.history import HistoryState, history_page
 from economy_app.pages.home import HomeState, home_page
+from economy_app.pages.leaderboard import LeaderboardState, leaderboard_page
 from economy_app.pages.login import LoginState, login_page, signup_page
 from economy_app.pages.marketplace import MarketplaceState, marketplace_page
-from economy_app.pages.portfolio import LeaderboardState, PortfolioState, leaderboard_page, portfolio_page
-from economy_app.pages.stocks import StockState, StocksState, stock_page, stocks_page
+from economy_app.pages.portfolio import PortfolioState, portfolio_page
 from economy_app.pages.send import SendState, send_page
+from economy_app.pages.stocks import StocksState, StockState, stock_page, stocks_page
+from economy_app.state.live import live_lifespan
 
 app = rx.App()
 app.register_lifespan_task(scheduler_lifespan)
