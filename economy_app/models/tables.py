@@ -5,7 +5,7 @@
   ``balances``, ``ledger``, ``balance_history``, and the archive's ``ledger_archive``, ``ledger_checkpoints``,
   ``ledger_archive_files``;
 - the game: ``companies``, ``products``, ``holdings``, ``stock_trades``, ``stock_prices``,
-  ``marketplace_settings``;
+  ``marketplace_settings``, ``loans``, ``collection_items``;
 - operations: ``job_runs``, ``job_settings``, ``admin_audit``, ``reconciliation_reports``, ``live_events``.
 
 Table and column names are part of the contract with operators (SQL, the CLI,
@@ -39,9 +39,10 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 ROLES = ("player", "admin")
-ACCOUNT_KINDS = ("personal", "company", "system")
-# The types the schema allows. Nothing posts product_purchase or product_cost (the marketplace posts one
-# marketplace_batch pair per company), so the history page's filter does not offer them (display.TYPE_LABELS).
+# A loan account (services/loans.py) is owned by its borrower and holds the debt as a negative balance.
+ACCOUNT_KINDS = ("personal", "company", "system", "loan")
+# The types the schema allows. The public's purchases are one marketplace_batch pair per company; a player's
+# purchase is a product_purchase (buyer to company) and a product_cost (company to the mint).
 LEDGER_TYPES = (
     "initial_deposit",
     "transfer",
@@ -51,7 +52,13 @@ LEDGER_TYPES = (
     "product_cost",
     "marketplace_batch",
     "adjustment",
+    "loan_disbursement",
+    "loan_interest",
+    "loan_repayment",
+    "loan_default",
+    "loan_writeoff",
 )
+LOAN_STATUSES = ("open", "repaid", "defaulted")
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -90,6 +97,7 @@ class Account(SQLModel, table=True):
     __tablename__ = "accounts"
     __table_args__ = (
         CheckConstraint(_in("kind", ACCOUNT_KINDS), name="ck_accounts_kind"),
+        CheckConstraint("floor IS NULL OR floor <= 0", name="ck_accounts_floor"),
         # One personal account per player and one system account (the mint):
         # these make initialize_account and the mint's creation race-safe.
         Index(
@@ -117,6 +125,10 @@ class Account(SQLModel, table=True):
     company_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    # The lowest balance a posting may leave (TigerBeetle's balance flags, generalised): 0 for every account
+    # but a loan's, whose floor is minus what it may owe; NULL for the mint alone (unlimited). Written only by
+    # the ledger package (ledger.open_account, ledger.set_floor), under the balance row's lock.
+    floor: int | None = Field(default=0, sa_column=Column(BigInteger, nullable=True, server_default="0"))
 
 
 class Balance(SQLModel, table=True):
@@ -269,7 +281,7 @@ class Product(SQLModel, table=True):
         CheckConstraint("cost_percent BETWEEN 1 AND 99", name="ck_products_cost_percent"),
         Index("ix_products_company", "company_id"),
         Index("ix_products_active_price", "active", "price_cents"),
-        Index("ix_products_active_sold", "active", "units_sold"),
+        Index("ix_products_active_public_units", "active", "public_units"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -280,7 +292,10 @@ class Product(SQLModel, table=True):
     # Production cost as a whole percentage of the current price, fixed at creation.
     cost_percent: int = Field(sa_column=Column(Integer, nullable=False))
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
+    # Every unit sold, to the public and to players, and what they brought in and cost (the product's totals).
     units_sold: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    # The units the simulated public bought: what "best-selling" ranks (a player's own purchases never count).
+    public_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     revenue_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     costs_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
@@ -496,3 +511,61 @@ class MarketplaceSettings(SQLModel, table=True):
     updated_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     typical_price_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     typical_price_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+
+
+class Loan(SQLModel, table=True):
+    """A player's loan (services/loans.py). The money is in its ``account_id`` (kind ``loan``), whose balance
+    is minus what is owed; this row holds the terms and what happened. At most one open loan per player (a
+    unique index over the open ones)."""
+
+    __tablename__ = "loans"
+    __table_args__ = (
+        CheckConstraint(_in("status", LOAN_STATUSES), name="ck_loans_status"),
+        CheckConstraint("principal_cents > 0", name="ck_loans_principal"),
+        Index(
+            "ux_loans_open_user",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_loans_user", "user_id", "id"),
+        Index("ix_loans_status_next", "status", "next_charge_at"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False, unique=True))
+    principal_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    interest_bps: int = Field(sa_column=Column(Integer, nullable=False))  # a day, fixed when it is taken
+    interest_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    charges: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))  # days charged
+    next_charge_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+    status: str = Field(default="open", sa_column=Column(String(10), nullable=False, server_default="open"))
+    taken_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    due_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+    repaid_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    collected_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    written_off_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    # The "take a loan" form's idempotency key: a double click or a replayed event answers with this loan.
+    request_key: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+
+
+class CollectionItem(SQLModel, table=True):
+    """Units of a product an account bought (services/purchases.py): the player's collection."""
+
+    __tablename__ = "collection_items"
+    __table_args__ = (
+        UniqueConstraint("account_id", "product_id", name="uq_collection_items_account_product"),
+        CheckConstraint("units > 0", name="ck_collection_items_units"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False))
+    product_id: int = Field(sa_column=Column(Integer, ForeignKey("products.id"), nullable=False))
+    units: int = Field(sa_column=Column(BigInteger, nullable=False))
+    paid_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    first_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    last_at: datetime = Field(sa_column=Column(DateTime, nullable=False))

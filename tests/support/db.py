@@ -38,7 +38,8 @@ def fingerprint(engine: Engine, *, exclude: frozenset[str] = frozenset()) -> str
 
 
 def check_invariants(engine: Engine) -> None:
-    """The ledger's promises. Raises AssertionError naming the first one broken.
+    """The ledger's promises (the sum of every balance is zero, the three copies agree, no account below its
+    floor, the archive's checkpoints). Raises AssertionError naming the first one broken.
 
     Read in one snapshot (REPEATABLE READ on PostgreSQL; one read transaction on SQLite), so it
     holds while the app keeps posting."""
@@ -47,7 +48,7 @@ def check_invariants(engine: Engine) -> None:
     with engine.connect().execution_options(**options) as conn:
         total = conn.execute(select(func.coalesce(func.sum(b.c.balance), 0))).scalar_one()
         assert total == 0, f"sum of all balances is {total}, not 0"
-        accounts = conn.execute(select(a.c.id, a.c.kind, a.c.balance)).all()
+        accounts = conn.execute(select(a.c.id, a.c.kind, a.c.balance, a.c.floor)).all()
         primary = dict(conn.execute(select(b.c.account_id, b.c.balance)).all())
         inflow = dict(conn.execute(select(l.c.to_account_id, func.sum(l.c.amount)).group_by(l.c.to_account_id)).all())
         outflow = dict(
@@ -57,7 +58,7 @@ def check_invariants(engine: Engine) -> None:
         last_after = {}
         for account_id, after in conn.execute(select(h.c.account_id, h.c.balance_after).order_by(h.c.id)):
             last_after[account_id] = after
-        for account_id, kind, cached in accounts:
+        for account_id, kind, cached, floor in accounts:
             derived = checkpoint.get(account_id, 0) + int(inflow.get(account_id, 0)) - int(outflow.get(account_id, 0))
             assert account_id in primary, f"account {account_id} has no balances row"
             assert primary[account_id] == cached == derived, (
@@ -66,8 +67,12 @@ def check_invariants(engine: Engine) -> None:
             assert last_after.get(account_id, 0) == derived, (
                 f"account {account_id}: last balance_after {last_after.get(account_id)} != {derived}"
             )
-            if kind != "system":
-                assert cached >= 0, f"account {account_id} ({kind}) is negative: {cached}"
+            # Every account but the mint has a floor (0, or a loan's minus what it may owe) and is not below it.
+            assert (floor is None) == (kind == "system"), f"account {account_id} ({kind}) has floor {floor}"
+            if floor is not None:
+                assert cached >= floor, f"account {account_id} ({kind}) is below its floor {floor}: {cached}"
+                assert floor <= 0, f"account {account_id} ({kind}) has a floor above 0: {floor}"
+                assert kind == "loan" or floor == 0, f"account {account_id} ({kind}) has floor {floor}"
         entries = (
             conn.execute(select(func.count()).select_from(l)).scalar_one()
             + conn.execute(select(func.count()).select_from(LedgerArchive)).scalar_one()

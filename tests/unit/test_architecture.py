@@ -3,7 +3,8 @@
 - ``services/``, ``models/`` and ``jobs/`` never import reflex (the service layer runs without a browser);
 - ``pages/`` never import ``db`` (a page calls services, never the database);
 - only the ledger package (``services/ledger/``) writes the money tables: ``balances``, ``accounts.balance``,
-  ``ledger``, ``balance_history``, and the archive's ``ledger_archive`` and ``ledger_checkpoints``.
+  ``accounts.floor`` (the lowest balance a posting may leave), ``ledger``, ``balance_history``, and the archive's
+  ``ledger_archive`` and ``ledger_checkpoints``.
 
 Each checker is also run on a small snippet that breaks its rule, so a checker that stopped seeing anything
 fails here too.
@@ -22,6 +23,7 @@ APP = Path(__file__).resolve().parents[2] / "economy_app"
 MONEY_MODELS = {"Balance", "LedgerEntry", "BalanceHistory", "LedgerArchive", "LedgerCheckpoint"}
 MONEY_TABLES = {"balances", "ledger", "balance_history", "ledger_archive", "ledger_checkpoints"}
 _RAW_WRITE = re.compile(r"\b(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+(\w+)(?:\s+SET\s+(\w+))?", re.IGNORECASE)
+MONEY_COLUMNS = {"balance", "floor"}  # of ``accounts``: its name and the rest stay writable
 
 
 def _modules(*parts: str) -> list[Path]:
@@ -102,12 +104,12 @@ def money_writes(source: str) -> list[str]:
             model, _ = written(node)
             if model in MONEY_MODELS:
                 found.append(f"line {node.lineno}: writes {model}")
-            # accounts may be written (names), but never its balance column: .values(balance=...) on a
+            # accounts may be written (names), but never its balance or floor column: .values(balance=...) on a
             # statement that starts from the accounts table
             if (
                 isinstance(node.func, ast.Attribute)
                 and node.func.attr == "values"
-                and any(k.arg == "balance" for k in node.keywords)
+                and (column := next((k.arg for k in node.keywords if k.arg in MONEY_COLUMNS), None))
             ):
                 inner = node.func.value
                 while (
@@ -115,14 +117,14 @@ def money_writes(source: str) -> list[str]:
                 ):
                     inner = inner.func.value
                 if isinstance(inner, ast.Call) and written(inner)[0] == "Account":
-                    found.append(f"line {node.lineno}: writes accounts.balance")
+                    found.append(f"line {node.lineno}: writes accounts.{column}")
             # ORM rows of a money table
             if isinstance(node.func, ast.Name) and node.func.id in MONEY_MODELS:
                 found.append(f"line {node.lineno}: builds a {node.func.id} row")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             for m in _RAW_WRITE.finditer(node.value):
                 table, column = m.group(1).lower(), (m.group(2) or "").lower()
-                if table in MONEY_TABLES or (table == "accounts" and column == "balance"):
+                if table in MONEY_TABLES or (table == "accounts" and column in MONEY_COLUMNS):
                     found.append(f"line {node.lineno}: SQL writes {table}{'.' + column if column else ''}")
     return found
 
@@ -162,6 +164,8 @@ def test_the_checkers_see_a_broken_rule():
     assert money_writes("s.add(BalanceHistory(account_id=1))\n")
     assert money_writes("s.execute(text('UPDATE balances SET balance = 0'))\n")
     assert money_writes("s.execute(text('update accounts set balance = 0'))\n")
+    assert money_writes("a = Account.__table__\ns.execute(update(a).where(a.c.id == 1).values(floor=-5))\n")
+    assert money_writes("s.execute(text('UPDATE accounts SET floor = -5'))\n")
     assert money_writes("insert_ignore(s, Balance.__table__, {}, index_elements=['account_id'])\n")
     # names and other tables stay writable
     assert money_writes("a = Account.__table__\ns.execute(update(a).values(name='x'))\n") == []

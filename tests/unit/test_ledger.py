@@ -272,24 +272,20 @@ def _entries_strategy(ids):
     return st.lists(entry, min_size=1, max_size=25)
 
 
-def test_post_many_writes_exactly_what_single_posts_write(session, engine, three_players):
-    """Any sequence of entries among the mint and three players (some overdrawing an account partway): one
-    ``post_many`` writes exactly what that many ``post`` calls in one transaction write: the same balances,
-    caches and last updates, the same ledger rows in the same order, the same balance_history rows with the
-    same balance_after sequence, the same live topics; and where a post would be refused for want of money,
-    the batch is refused and writes nothing."""
+def _post_many_equals_posts(session, engine, ids, examples: int) -> None:
+    """Hypothesis: any sequence of entries among ``ids``, as one ``post_many`` and as that many ``post`` calls
+    in one transaction, writes exactly the same (or is refused alike), and leaves the database as it was."""
     from datetime import timedelta
 
     from hypothesis import HealthCheck, given, settings
 
     from economy_app.models import utcnow
 
-    mint, players = three_players
     now = utcnow() + timedelta(minutes=1)
     before = fingerprint(engine)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(_entries_strategy([mint, *players]))
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_entries_strategy(ids))
     def check(entries):
         def one_by_one(s):
             for e in entries:
@@ -310,6 +306,16 @@ def test_post_many_writes_exactly_what_single_posts_write(session, engine, three
         assert fingerprint(engine) == before
 
     check()
+
+
+def test_post_many_writes_exactly_what_single_posts_write(session, engine, three_players):
+    """Any sequence of entries among the mint and three players (some overdrawing an account partway): one
+    ``post_many`` writes exactly what that many ``post`` calls in one transaction write: the same balances,
+    caches and last updates, the same ledger rows in the same order, the same balance_history rows with the
+    same balance_after sequence, the same live topics; and where a post would be refused for want of money,
+    the batch is refused and writes nothing."""
+    mint, players = three_players
+    _post_many_equals_posts(session, engine, [mint, *players], 60)
 
 
 def test_post_many_in_a_committed_unit_keeps_every_invariant(session, engine, three_players):
@@ -376,3 +382,96 @@ def test_post_many_refuses_an_account_without_its_balances_row(session, engine, 
     with pytest.raises(BalanceRecordMissing), unit(session, write=True):
         ledger.post_many(session, [ledger.Posting(mint, a, 1, "marketplace_batch")])
     assert fingerprint(engine) == before
+
+
+# --------------------------------------------------------------------------- floors
+
+
+def _loan_account(session, owner_id: int, floor: int) -> int:
+    """An account of kind loan whose floor is ``floor`` (what services/loans.py opens for a loan)."""
+    with unit(session, write=True):
+        account = ledger.open_account(session, name="loan", kind="loan", owner_id=owner_id)
+        ledger.set_floor(session, account, floor)
+    return account
+
+
+def test_a_floor_lets_an_account_go_down_to_it_and_no_further(session, engine, make_player):
+    """post(): ``balance - amount >= floor``. An account with floor -500 can pay 500 out of nothing, then not
+    a cent more; an account at floor 0 (every other) nothing below 0; the mint (no floor) anything."""
+    alice, a = make_player()
+    loan = _loan_account(session, alice, -500)
+    with unit(session, write=True):
+        ledger.post(session, from_account_id=loan, to_account_id=a, amount=300, type="loan_disbursement")
+        ledger.post(session, from_account_id=loan, to_account_id=a, amount=200, type="loan_disbursement")
+    assert accounts.get_balance(session, loan) == -500
+    before = fingerprint(engine)
+    with pytest.raises(InsufficientFunds):
+        with unit(session, write=True):
+            ledger.post(session, from_account_id=loan, to_account_id=a, amount=1, type="loan_disbursement")
+    with pytest.raises(InsufficientFunds):
+        with unit(session, write=True):
+            ledger.post_many(session, [ledger.Posting(loan, a, 1, "loan_disbursement")])
+    assert fingerprint(engine) == before
+    check_invariants(engine)
+
+
+def test_post_many_plays_floors_in_order(session, engine, make_player):
+    """A batch may take an account to its floor and back, in order; one cent below it at any point refuses
+    the whole batch."""
+    alice, a = make_player()
+    loan = _loan_account(session, alice, -1_000)
+    with unit(session, write=True):
+        ledger.post_many(
+            session,
+            [
+                ledger.Posting(loan, a, 1_000, "loan_disbursement"),
+                ledger.Posting(a, loan, 400, "loan_repayment"),
+                ledger.Posting(loan, a, 400, "loan_disbursement"),
+            ],
+        )
+    assert accounts.get_balance(session, loan) == -1_000
+    before = fingerprint(engine)
+    with pytest.raises(InsufficientFunds):
+        with unit(session, write=True):
+            ledger.post_many(
+                session,
+                [ledger.Posting(loan, a, 1, "loan_disbursement"), ledger.Posting(a, loan, 1, "loan_repayment")],
+            )
+    assert fingerprint(engine) == before
+    check_invariants(engine)
+
+
+def test_set_floor_never_leaves_an_account_below_it(session, engine, make_player):
+    alice, a = make_player()
+    loan = _loan_account(session, alice, -700)
+    with unit(session, write=True):
+        ledger.post(session, from_account_id=loan, to_account_id=a, amount=700, type="loan_disbursement")
+    before = fingerprint(engine)
+    for account, floor in ((loan, -699), (loan, 0), (a, 1), (a, True), (loan, -1.5)):
+        with pytest.raises(InvalidInput):
+            with unit(session, write=True):
+                ledger.set_floor(session, account, floor)
+    with unit(session, write=True):
+        mint = accounts.system_account_id(session)
+    with pytest.raises(InvalidInput):  # the mint has no floor, and gets none
+        with unit(session, write=True):
+            ledger.set_floor(session, mint, 0)
+    with pytest.raises(RuntimeError):
+        ledger.set_floor(session, loan, -800)  # outside a write unit
+    assert fingerprint(engine) == before
+    with unit(session, write=True):
+        ledger.set_floor(session, loan, -1_000)
+        ledger.post(session, from_account_id=loan, to_account_id=a, amount=300, type="loan_interest")
+    with unit(session, write=True):
+        ledger.post(session, from_account_id=a, to_account_id=loan, amount=1_000, type="loan_repayment")
+        ledger.set_floor(session, loan, 0)
+    check_invariants(engine)
+
+
+def test_post_many_writes_exactly_what_single_posts_write_with_floors(session, engine, three_players, make_player):
+    """The equivalence above, with a loan account (floor -500,000) among the accounts: post_many plays each
+    account's floor exactly as post checks it."""
+    mint, players = three_players
+    owner, _ = make_player()
+    loan = _loan_account(session, owner, -500_000)
+    _post_many_equals_posts(session, engine, [mint, loan, *players], 40)

@@ -1,7 +1,8 @@
 """The ledger package: the only code that writes ``balances``, ``accounts.balance`` and ``ledger``
 (tests/unit/test_architecture.py checks it).
 
-- ``posting``: ``post`` and ``post_many`` move money; ``open_account`` opens an account with its balance row.
+- ``posting``: ``post`` and ``post_many`` move money; ``open_account`` opens an account with its balance row;
+  ``set_floor`` sets the lowest balance a posting may leave an account.
 - ``history``: the read model of the ledger (``history``, keyset cursors).
 - ``repair``: the ledger-derived value of a balance, and setting balances from the ledger or the cache.
 - ``archive``: moving old entries out of the ledger into the archive (with checkpoints) and back.
@@ -29,9 +30,11 @@ from economy_app.services.ledger.posting import (
     LEDGER_COLUMNS,
     Posting,
     check_amount,
+    key_seen,
     open_account,
     post,
     post_many,
+    set_floor,
 )
 from economy_app.services.ledger.repair import (
     ledger_net,
@@ -53,6 +56,7 @@ __all__ = [
     "cursor",
     "cursor_text",
     "history",
+    "key_seen",
     "ledger_net",
     "ledger_sequence_not_behind",
     "ledger_value",
@@ -65,4 +69,5 @@ __all__ = [
     "restore_entries",
     "set_balances_from_cache",
     "set_balances_from_ledger",
+    "set_floor",
 ]

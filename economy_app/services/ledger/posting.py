@@ -7,8 +7,9 @@
    nothing moves; different body: ``DuplicateRequest``);
 3. locks both balance rows in account-id order (PostgreSQL ``FOR UPDATE``; on
    SQLite the unit already holds the write lock from ``BEGIN IMMEDIATE``);
-4. debits the source with a conditional update (``balance >= amount``) unless it
-   is the system account (the mint), and credits the destination;
+4. debits the source with a conditional update (``balance - amount >= floor``, the
+   account's floor: 0 for most, minus what a loan may owe, none for the mint), and
+   credits the destination;
 5. moves both ``accounts.balance`` caches by the same amounts;
 6. inserts the ledger row and one ``balance_history`` row per side.
 
@@ -74,7 +75,7 @@ def _entry(row) -> LedgerEntry:
 # the session's connection skips statement construction and the ORM layer.
 _b = bindparam
 _LOCK = (
-    select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind)
+    select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.floor)
     .join(accounts_t, accounts_t.c.id == balances_t.c.account_id)
     .where(balances_t.c.account_id.in_([_b("src"), _b("dst")]))
     .order_by(balances_t.c.account_id)
@@ -95,7 +96,9 @@ _MINT_DEBIT = (
     .values(balance=balances_t.c.balance - _b("amount"), last_updated=_b("now"))
     .returning(balances_t.c.balance)
 )
-_DEBIT = _MINT_DEBIT.where(balances_t.c.balance >= _b("amount"))
+# "lowest", not "floor": a parameter named like a column becomes a SET of that column in an UPDATE of its table
+# (the caches' update runs with the same parameters).
+_DEBIT = _MINT_DEBIT.where(balances_t.c.balance - _b("amount") >= _b("lowest"))
 _CREDIT = (
     update(balances_t)
     .where(balances_t.c.account_id == _b("dst"))
@@ -201,13 +204,13 @@ def post(
             raise BalanceRecordMissing(
                 f"Account {account_id} has no balance record; an operator must sync it before it can be used."
             )
-    mint = rows[from_account_id].kind == "system"
-    if not mint and rows[from_account_id].balance < amount:
+    floor = rows[from_account_id].floor  # None: no floor (the mint)
+    if floor is not None and rows[from_account_id].balance - amount < floor:
         raise InsufficientFunds("Insufficient funds.")
 
-    moved = {**ids, "amount": amount, "now": now}
-    from_after = conn.execute(_MINT_DEBIT if mint else _DEBIT, moved).scalar()
-    if from_after is None:  # the conditional update found too little money
+    moved = {**ids, "amount": amount, "now": now, "lowest": floor}
+    from_after = conn.execute(_MINT_DEBIT if floor is None else _DEBIT, moved).scalar()
+    if from_after is None:  # the conditional update found too little money above the floor
         raise InsufficientFunds("Insufficient funds.")
     to_after = conn.execute(_CREDIT, moved).scalar_one()
     conn.execute(_CACHES, moved)
@@ -284,7 +287,7 @@ _MANY_BALANCES = {
     for k, q in _MANY_BALANCES.items()
 }
 _LOCK_MANY = (
-    select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind)
+    select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.floor)
     .join(accounts_t, accounts_t.c.id == balances_t.c.account_id)
     .order_by(balances_t.c.account_id)
 )
@@ -327,10 +330,10 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
     The same rules as ``post``: every entry is validated first; the balance rows of every account involved
     are locked in account-id order (PostgreSQL ``FOR UPDATE``; SQLite's write unit holds the write lock);
     the entries are then played in order against the locked balances, so an entry that would take an
-    account (other than the mint) below zero at its point in the sequence refuses the whole batch with
-    ``InsufficientFunds``, and **nothing is written** by a refused batch. Then, per account, one net change:
-    one UPDATE of ``balances`` for every account at once (conditional: no account below zero at any point
-    of the sequence, the mint exempt, checked through RETURNING against the values played), one of the
+    account below its floor at its point in the sequence refuses the whole batch with ``InsufficientFunds``,
+    and **nothing is written** by a refused batch. Then, per account, one net change: one UPDATE of
+    ``balances`` for every account at once (conditional: no account below its floor at any point of the
+    sequence, the mint having none, checked through RETURNING against the values played), one of the
     caches, the ledger rows (ids in the entries' order) and two ``balance_history`` rows per entry with the
     exact balance after each entry, in order. Live pages hear what ``post`` tells them, per entry. Returns
     the new entries' ids, in the entries' order.
@@ -364,11 +367,11 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
     # Play the entries in order against the locked balances: each side's balance after each entry, and
     # each account's lowest point relative to its start (the conditional update's bound).
     balance = {a: r.balance for a, r in rows.items()}
-    mint = {a for a, r in rows.items() if r.kind == "system"}
+    floor = {a: r.floor for a, r in rows.items()}  # None: no floor (the mint)
     low = dict.fromkeys(ids, 0)
     afters: list[tuple[int, int]] = []
     for e in entries:
-        if e.from_account_id not in mint and balance[e.from_account_id] < e.amount:
+        if floor[e.from_account_id] is not None and balance[e.from_account_id] - e.amount < floor[e.from_account_id]:
             raise InsufficientFunds("Insufficient funds.")
         balance[e.from_account_id] -= e.amount
         balance[e.to_account_id] += e.amount
@@ -380,7 +383,8 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
     # Every account involved is written (its last_updated too, as post() does), even one whose entries net
     # to zero.
     deltas = [balance[a] - rows[a].balance for a in ids]
-    lows = [None if a in mint else low[a] for a in ids]
+    # The bound checked on the locked row: its start + its lowest point - its floor >= 0.
+    lows = [None if floor[a] is None else low[a] - floor[a] for a in ids]
     if postgres:
         params = {"ids": ids, "deltas": deltas, "lows": lows}
         caches = {"ids": ids, "deltas": deltas}
@@ -451,7 +455,8 @@ def open_account(
     company_id: int | None = None,
     now: datetime | None = None,
 ) -> int | None:
-    """Open an account with a zero balance: the ``accounts`` row and its ``balances`` row.
+    """Open an account with a zero balance: the ``accounts`` row and its ``balances`` row. Its floor is 0,
+    but the mint's: the system account has none (it issues every cent in circulation).
 
     Returns the new account id, or None when a uniqueness rule already holds an
     account of this kind (one personal account per player, one system account):
@@ -461,6 +466,7 @@ def open_account(
         raise RuntimeError("open_account() must run inside a write unit")
     now = now or utcnow()
     values = dict(name=name, kind=kind, owner_id=owner_id, company_id=company_id, balance=0, created_at=now)
+    values["floor"] = None if kind == "system" else 0
     if kind == "personal":
         account_id = insert_ignore(
             s, accounts_t, values, index_elements=["owner_id"], index_where=text("kind = 'personal'")
@@ -472,3 +478,37 @@ def open_account(
     if account_id is not None:
         s.execute(insert(balances_t).values(account_id=account_id, balance=0, last_updated=now))
     return account_id
+
+
+_FLOOR_LOCK = select(balances_t.c.balance, accounts_t.c.floor).join(
+    accounts_t, accounts_t.c.id == balances_t.c.account_id
+)
+
+
+def set_floor(s: Session, account_id: int, floor: int) -> None:
+    """Set an account's floor, the lowest balance a posting may leave it (a loan's: minus what it may owe;
+    0 again when it is closed). Under the balance row's lock (PostgreSQL ``FOR UPDATE``; SQLite's write unit
+    holds the write lock), so a posting on the account runs wholly before or after it. Refused for the mint
+    (no floor), for a floor above 0, and for one above the account's balance: no floor change ever leaves
+    an account below its floor."""
+    if not in_write_unit(s):
+        raise RuntimeError("set_floor() must run inside a write unit")
+    if isinstance(floor, bool) or not isinstance(floor, int) or floor > 0 or floor < -MAX_AMOUNT:
+        raise InvalidInput("A floor is a whole number of cents, at most 0.")
+    q = _FLOOR_LOCK.where(balances_t.c.account_id == account_id)
+    row = s.execute(q.with_for_update(of=balances_t) if s.get_bind().dialect.name == "postgresql" else q).first()
+    if row is None:
+        raise AccountNotFound(f"Account {account_id} does not exist.")
+    if row.floor is None:
+        raise InvalidInput("The system account has no floor.")
+    if row.balance < floor:
+        raise InvalidInput(f"Account {account_id} holds {row.balance} cents: its floor can't be above that.")
+    s.execute(update(accounts_t).where(accounts_t.c.id == account_id).values(floor=floor))
+
+
+def key_seen(s: Session, idempotency_key: str | None) -> bool:
+    """True when an entry with this idempotency key was posted (live or archived): ``post`` would replay it.
+    A rule checked before ``post`` lets a replay through to it, so a double click answers like the first."""
+    if not idempotency_key:
+        return False
+    return s.connection().execute(_BY_KEY, {"key": idempotency_key}).first() is not None
