@@ -107,6 +107,35 @@ def signup_window_hours() -> float:
         return 24.0
 
 
+def max_purchase_units() -> int:
+    """Units of a product a player may buy in one purchase (ECONOMY_MAX_PURCHASE_UNITS, default 1,000)."""
+    return max(1, number("ECONOMY_MAX_PURCHASE_UNITS", 1_000))
+
+
+# --------------------------------------------------------------------------- loans (services/loans.py)
+
+
+def loan_max_debt_cents() -> int:
+    """The most a player may owe when they borrow (ECONOMY_LOAN_MAX_DEBT_CENTS, default $500,000.00)."""
+    return max(0, number("ECONOMY_LOAN_MAX_DEBT_CENTS", 50_000_000))
+
+
+def loan_interest_bps() -> int:
+    """A loan's interest a day, in hundredths of a percent of what is owed, compounded daily
+    (ECONOMY_LOAN_INTEREST_BPS, default 500: 5% a day). A loan keeps the rate it was taken at."""
+    return max(0, number("ECONOMY_LOAN_INTEREST_BPS", 500))
+
+
+def loan_term_days() -> int:
+    """Days from taking a loan to its due date (ECONOMY_LOAN_TERM_DAYS, default 7)."""
+    return max(1, number("ECONOMY_LOAN_TERM_DAYS", 7))
+
+
+def loan_cooldown_days() -> int:
+    """Days a player who defaulted may not borrow (ECONOMY_LOAN_COOLDOWN_DAYS, default 7)."""
+    return max(0, number("ECONOMY_LOAN_COOLDOWN_DAYS", 7))
+
+
 def demo_enabled() -> bool:
     """Whether ``economy seed`` creates the demo world and its logins (ECONOMY_DEMO, default on)."""
     return flag("ECONOMY_DEMO", True)
@@ -148,6 +177,12 @@ def purge_interval_seconds() -> int:
 
 def session_purge_interval_seconds() -> int:
     return _seconds("ECONOMY_SESSION_PURGE_INTERVAL_SECONDS", 86_400)
+
+
+def loan_interval_seconds() -> int:
+    """How often the loans job charges each loan's daily interest that fell due and settles loans past their
+    due date (ECONOMY_LOAN_INTERVAL_SECONDS, default 3600: a charge lands within the hour it is due)."""
+    return _seconds("ECONOMY_LOAN_INTERVAL_SECONDS", 3600)
 
 
 def reconcile_interval_seconds() -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from economy_app.money import format_cents, format_dollars_input, format_maybe_cents, format_price
+from economy_app.money import format_cents, format_dollars_input, format_maybe_cents, format_price, format_rate
 from economy_app.services.companies import margin_permille
 
 TYPE_LABELS = {
@@ -16,11 +16,18 @@ TYPE_LABELS = {
     "stock_purchase": "Stock purchase",
     "stock_sale": "Stock sale",
     "marketplace_batch": "Marketplace batch",
+    "product_purchase": "Purchase",
+    "product_cost": "Production costs",
     "adjustment": "Adjustment",
+    "loan_disbursement": "Loan",
+    "loan_interest": "Loan interest",
+    "loan_repayment": "Loan repayment",
+    "loan_default": "Loan collected",
+    "loan_writeoff": "Loan written off",
 }
 
 
-KIND_LABELS = {"personal": "Personal", "company": "Company", "system": "System"}
+KIND_LABELS = {"personal": "Personal", "company": "Company", "system": "System", "loan": "Loan"}
 
 
 @dataclasses.dataclass
@@ -115,11 +122,13 @@ class ProductItem:
     price_input: str  # the price as the edit form shows it: '19.99'
     cost_percent: int
     active: bool
-    units_sold: str
+    units_sold: str  # every unit sold: to the public and to players
     revenue: str
     costs: str
     margin: str
     waiting: str = ""  # why the public does not buy it yet: "New listing: on sale to the public from 10:42 UTC"
+    public_units: str = ""  # the units the public bought (what "best-selling" ranks)
+    price_cents: int = 0
 
 
 def company_item(view) -> CompanyItem:
@@ -172,6 +181,8 @@ def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
         costs=format_cents(costs),
         margin=percent_text(margin_permille(revenue, costs)),
         waiting=hold_text(getattr(p, "public_from", None)),
+        public_units=f"{getattr(p, 'public_units', p.units_sold):,}",
+        price_cents=p.price_cents,
     )
 
 
@@ -487,6 +498,7 @@ class PlayerRankRow:
     cash: str
     held: str
     owed: str
+    debt: str = ""
 
 
 def player_rank_rows(players) -> list[PlayerRankRow]:
@@ -498,6 +510,7 @@ def player_rank_rows(players) -> list[PlayerRankRow]:
             cash=format_cents(p.cash),
             held=format_cents(p.holdings),
             owed=format_cents(p.owed),
+            debt=format_cents(p.debt),
         )
         for i, p in enumerate(players, 1)
     ]
@@ -533,3 +546,95 @@ def product_rank_rows(products) -> list[ProductRankRow]:
         ProductRankRow(rank=i, name=p.name, ticker=p.ticker, units=f"{p.units_sold:,}", revenue=format_cents(p.revenue))
         for i, p in enumerate(products, 1)
     ]
+
+
+# --------------------------------------------------------------------------- loans and purchases
+
+LOAN_STATUS_LABELS = {"open": "Open", "repaid": "Repaid", "defaulted": "Defaulted"}
+
+
+def at_text(value: datetime | None) -> str:
+    """A moment shown to a player, in UTC (loans' charges and due dates)."""
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
+
+
+def loan_terms_text(rate_bps: int, term_days: int) -> str:
+    return (
+        f"{format_rate(rate_bps)} a day on what you owe, charged every 24 hours after you borrow and compounded; "
+        f"due {term_days} day{'s' if term_days != 1 else ''} after you borrow."
+    )
+
+
+def loan_quote_text(q) -> str:
+    """What taking a loan means, before the player confirms (a ``loans.Quote``)."""
+    return (
+        f"You receive {format_cents(q.amount)} in your personal account now. If you repay nothing, you will owe "
+        f"{format_cents(q.owed_at_due)} on {at_text(q.due_at)}, when the loan is due."
+    )
+
+
+def next_interest_text(loan) -> str:
+    """The next daily charge of an open loan (a ``loans.LoanView``): '$52.50 on 2026-12-01 20:34 UTC'."""
+    if loan is None or loan.next_charge_at is None:
+        return ""
+    return f"{format_cents(loan.next_interest)} on {at_text(loan.next_charge_at)}"
+
+
+@dataclasses.dataclass
+class LoanItem:
+    id: int
+    status: str
+    principal: str
+    interest: str
+    repaid: str
+    collected: str
+    written_off: str
+    taken: str
+    closed: str
+
+
+def loan_item(v) -> LoanItem:
+    return LoanItem(
+        id=v.id,
+        status=LOAN_STATUS_LABELS.get(v.status, v.status),
+        principal=format_cents(v.principal),
+        interest=format_cents(v.interest),
+        repaid=format_cents(v.repaid),
+        collected=format_cents(v.collected),
+        written_off=format_cents(v.written_off),
+        taken=at_text(v.taken_at),
+        closed=at_text(v.closed_at),
+    )
+
+
+def purchase_preview(units: int, name: str, price_cents: int, account_name: str, balance: int) -> str:
+    total = units * price_cents
+    return (
+        f"{units:,} x {name} at {format_cents(price_cents)} = {format_cents(total)} from {account_name}; "
+        f"it will have {format_cents(balance - total)}."
+    )
+
+
+@dataclasses.dataclass
+class CollectionRowItem:
+    key: str
+    account: str
+    product: str
+    company: str
+    ticker: str
+    units: str
+    paid: str
+    last: str
+
+
+def collection_item(r) -> CollectionRowItem:
+    return CollectionRowItem(
+        key=f"{r.account_id}-{r.product_id}",
+        account=r.account_name,
+        product=r.product_name,
+        company=r.company_name,
+        ticker=r.ticker,
+        units=f"{r.units:,}",
+        paid=format_cents(r.paid),
+        last=when(r.last_at),
+    )

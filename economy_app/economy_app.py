@@ -12,6 +12,7 @@ from economy_app.pages.dashboard import DashboardState, dashboard_page
 from economy_app.pages.history import HistoryState, history_page
 from economy_app.pages.home import HomeState, home_page
 from economy_app.pages.leaderboard import LeaderboardState, leaderboard_page
+from economy_app.pages.loans import LoansState, loans_page
 from economy_app.pages.login import LoginState, login_page, signup_page
 from economy_app.pages.marketplace import MarketplaceState, marketplace_page
 from economy_app.pages.portfolio import PortfolioState, portfolio_page
@@ -36,5 +37,6 @@ app.add_page(marketplace_page, route=routes.MARKETPLACE, title="Marketplace · e
 app.add_page(stocks_page, route=routes.STOCKS, title="Stock market · economy", on_load=StocksState.load)
 app.add_page(stock_page, route=routes.STOCK, title="Stock · economy", on_load=StockState.load)
 app.add_page(portfolio_page, route=routes.PORTFOLIO, title="Portfolio · economy", on_load=PortfolioState.load)
+app.add_page(loans_page, route=routes.LOANS, title="Loans · economy", on_load=LoansState.load)
 app.add_page(leaderboard_page, route=routes.LEADERBOARD, title="Leaderboard · economy", on_load=LeaderboardState.load)
 app.add_page(admin_page, route=routes.ADMIN, title="Admin · economy", on_load=AdminState.load)

@@ -42,14 +42,17 @@ def form_text(form, key: str, limit: int = 10_000) -> str | None:
     return value[:limit] if isinstance(value, str) else None
 
 
-def check_amount_text(text: str, *, balance: int | None, maximum: int) -> tuple[int | None, str]:
-    """(cents, "") for a sendable amount, else (None, the message to show next to the field)."""
+def check_amount_text(
+    text: str, *, balance: int | None, maximum: int, most: str = "The most you can send at once is {}."
+) -> tuple[int | None, str]:
+    """(cents, "") for a sendable amount, else (None, the message to show next to the field); ``most`` words the
+    maximum ("{}" is the amount)."""
     try:
         cents = parse_dollars(text)
     except AmountError as e:
         return None, str(e)
     if cents > maximum:
-        return None, f"The most you can send at once is {format_cents(maximum)}."
+        return None, most.format(format_cents(maximum))
     if balance is not None and cents > balance:
         return None, f"That is more than this account holds ({format_cents(balance)})."
     return cents, ""

@@ -94,3 +94,9 @@ def format_micros(micros: int, decimals: int) -> str:
     step = 10 ** (6 - decimals)
     whole, frac = divmod((micros + step // 2) // step, 10**decimals)
     return f"${whole:,}.{frac:0{decimals}d}" if decimals else f"${whole:,}"
+
+
+def format_rate(bps: int) -> str:
+    """A rate in hundredths of a percent: 500 -> ``5%``, 525 -> ``5.25%``, 50 -> ``0.5%``."""
+    whole, frac = divmod(int(bps), 100)
+    return f"{whole}%" if frac == 0 else f"{whole}.{frac:02d}".rstrip("0") + "%"

@@ -14,5 +14,6 @@ MARKETPLACE = "/marketplace"
 STOCKS = "/stocks"
 STOCK = "/stock"  # ?id=N
 PORTFOLIO = "/portfolio"
+LOANS = "/loans"
 LEADERBOARD = "/leaderboard"
 ADMIN = "/admin"

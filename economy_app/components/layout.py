@@ -16,6 +16,7 @@ PLAYER_NAV = [
     ("Marketplace", routes.MARKETPLACE, "store"),
     ("Stocks", routes.STOCKS, "chart-candlestick"),
     ("Portfolio", routes.PORTFOLIO, "briefcase"),
+    ("Loans", routes.LOANS, "landmark"),
     ("Leaderboard", routes.LEADERBOARD, "trophy"),
 ]
 

@@ -9,7 +9,7 @@ from economy_app.components.countdown import marketplace_countdown, notice
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.components.tables import history_table
-from economy_app.display import HistoryItem, history_item
+from economy_app.display import HistoryItem, at_text, history_item, next_interest_text
 from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.services import live as topics
@@ -27,6 +27,10 @@ class DashboardState(AuthState):
     owed_cents: int = 0
     personal: str = ""
     personal_cents: int = 0
+    debt: str = ""  # what the player owes the bank
+    debt_cents: int = 0
+    next_interest: str = ""
+    due: str = ""
     account_count: int = 0
     recent: list[HistoryItem] = []
 
@@ -47,6 +51,8 @@ class DashboardState(AuthState):
         self.holdings, self.holdings_cents = format_cents(d.holdings), d.holdings
         self.owed, self.owed_cents = format_cents(d.owed), d.owed
         self.personal, self.personal_cents = format_cents(d.personal_balance), d.personal_balance
+        self.debt, self.debt_cents = format_cents(d.debt), d.debt
+        self.next_interest, self.due = next_interest_text(d.loan), at_text(d.loan.due_at if d.loan else None)
         self.account_count = len(d.accounts)
         self.recent = [history_item(r, names, d.system_account_id) for r in d.recent]
         self.loaded = True
@@ -63,6 +69,39 @@ def stat(label: str, value: rx.Component, hint: rx.Component | str, test_id: str
         ),
         size="2",
         width="100%",
+    )
+
+
+def _loan_card() -> rx.Component:
+    """What the player owes the bank, the next interest charge and the due date (see the loans page)."""
+    return rx.card(
+        rx.flex(
+            rx.vstack(
+                rx.text("Owed to the bank", size="2", color_scheme="gray", weight="medium"),
+                rx.heading(money(DashboardState.debt, -DashboardState.debt_cents), size="6", id="loan-debt"),
+                spacing="1",
+            ),
+            rx.vstack(
+                rx.text("Next interest", size="2", color_scheme="gray", weight="medium"),
+                rx.text(
+                    rx.cond(DashboardState.next_interest != "", DashboardState.next_interest, "none before it is due"),
+                    size="3",
+                    id="loan-next-interest",
+                ),
+                spacing="1",
+            ),
+            rx.vstack(
+                rx.text("Due", size="2", color_scheme="gray", weight="medium"),
+                rx.text(DashboardState.due, size="3", id="loan-due"),
+                spacing="1",
+            ),
+            rx.link(rx.button("Repay", variant="soft"), href=routes.LOANS),
+            gap="2em",
+            wrap="wrap",
+            align="center",
+        ),
+        width="100%",
+        id="loan-card",
     )
 
 
@@ -97,6 +136,7 @@ def dashboard_page() -> rx.Component:
                                 " - " + DashboardState.owed + " your companies owe their shareholders",
                                 "",
                             ),
+                            rx.cond(DashboardState.debt_cents > 0, " - " + DashboardState.debt + " you owe", ""),
                         ),
                         "net-worth",
                     ),
@@ -111,6 +151,7 @@ def dashboard_page() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
+                rx.cond(DashboardState.debt_cents > 0, _loan_card()),
                 notice(
                     "timer",
                     rx.text("Next marketplace run", size="2"),

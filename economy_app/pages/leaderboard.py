@@ -78,9 +78,9 @@ def leaderboard_page() -> rx.Component:
         rx.grid(
             _board(
                 "Richest players",
-                ["#", "Player", "Net worth", "Cash", "Shares", "Owed to shareholders"],
+                ["#", "Player", "Net worth", "Cash", "Shares", "Owed to shareholders", "Owed to the bank"],
                 LeaderboardState.players,
-                lambda r: [rx.table.cell(v) for v in (r.rank, r.name, r.worth, r.cash, r.held, r.owed)],
+                lambda r: [rx.table.cell(v) for v in (r.rank, r.name, r.worth, r.cash, r.held, r.owed, r.debt)],
             ),
             _board(
                 "Largest companies",
@@ -96,7 +96,7 @@ def leaderboard_page() -> rx.Component:
             ),
             _board(
                 "Best-selling products",
-                ["#", "Product", "Ticker", "Units sold", "Revenue"],
+                ["#", "Product", "Ticker", "Sold to the public", "Revenue"],
                 LeaderboardState.products,
                 lambda r: [rx.table.cell(v) for v in (r.rank, r.name, r.ticker, r.units, r.revenue)],
             ),

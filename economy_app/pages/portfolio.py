@@ -1,4 +1,4 @@
-"""Portfolio (holdings at market price, per account) and the leaderboard."""
+"""Portfolio: holdings at market price, per account, and the collection (the products the player bought)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
-from economy_app.display import PositionItem, position_item
+from economy_app.display import CollectionRowItem, PositionItem, collection_item, position_item
 from economy_app.money import format_cents
 from economy_app.services import live as topics
-from economy_app.services import stock_views
+from economy_app.services import purchases, stock_views
 from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 
 
@@ -21,6 +21,7 @@ class PortfolioState(AuthState):
     total_value: str = ""
     total_gain: str = ""
     total_gain_cents: int = 0
+    collection: list[CollectionRowItem] = []
 
     @rx.event
     @logged_in
@@ -38,6 +39,7 @@ class PortfolioState(AuthState):
         self.total_value = format_cents(sum(p.value_cents for p in positions))
         gain = sum(p.gain_cents for p in positions)
         self.total_gain, self.total_gain_cents = format_cents(gain, sign=True), gain
+        self.collection = [collection_item(r) for r in await run(purchases.collection, user.id)]
         self.loaded = True
         self._listen(user, topics.MARKET)
 
@@ -45,6 +47,47 @@ class PortfolioState(AuthState):
 def _signed(text, sign) -> rx.Component:
     return rx.text(
         text, color=rx.cond(sign > 0, "var(--green-11)", rx.cond(sign < 0, "var(--red-11)", "inherit")), as_="span"
+    )
+
+
+def _collection() -> rx.Component:
+    """What the player's accounts bought on the marketplace: units and what they paid."""
+    head = ["Product", "Company", "Account", "Units", "Paid", "Last bought"]
+    return rx.vstack(
+        rx.heading("Collection", size="4", margin_top="0.5em"),
+        rx.cond(
+            PortfolioState.collection.length() > 0,
+            rx.box(
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                    rx.table.body(
+                        rx.foreach(
+                            PortfolioState.collection,
+                            lambda r: rx.table.row(
+                                rx.table.cell(r.product),
+                                rx.table.cell(r.company, " · ", r.ticker),
+                                rx.table.cell(r.account),
+                                rx.table.cell(r.units),
+                                rx.table.cell(r.paid),
+                                rx.table.cell(r.last),
+                                class_name="collection-row",
+                            ),
+                        )
+                    ),
+                    width="100%",
+                    variant="surface",
+                ),
+                overflow_x="auto",
+                width="100%",
+            ),
+            rx.callout(
+                "You have bought nothing yet. Buy products on the marketplace to start a collection.",
+                icon="info",
+                width="100%",
+            ),
+        ),
+        spacing="2",
+        width="100%",
     )
 
 
@@ -107,6 +150,7 @@ def portfolio_page() -> rx.Component:
                     ),
                     rx.callout("You hold no shares yet. Browse the stock market to invest.", icon="info", width="100%"),
                 ),
+                _collection(),
                 spacing="4",
                 width="100%",
             ),

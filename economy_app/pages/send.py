@@ -62,7 +62,8 @@ class SendState(AuthState):
         return bool(self.preview) and not self.sending
 
     async def _load_sources(self, user) -> None:
-        self.sources = [account_item(v) for v in await run(accounts.list_accounts, user.id)]
+        views = await run(accounts.list_accounts, user.id)
+        self.sources = [account_item(v) for v in views if v.kind in accounts.SPENDING_KINDS]
         if self._source() is None and self.sources:
             self.source_id = str(self.sources[0].id)
         self._listen(user, *(topics.account(a.id) for a in self.sources))

@@ -16,7 +16,7 @@ from economy_app import config
 from economy_app.db import like_prefix
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
 from economy_app.money import format_decimal
-from economy_app.services import ledger, net_worth
+from economy_app.services import ledger, loans, net_worth
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
 
@@ -27,6 +27,9 @@ balances_t = Balance.__table__
 
 SYSTEM_ACCOUNT_NAME = "Economy (system)"
 MAX_TRANSFER_DESCRIPTION = 200
+# The accounts money is spent from and sent to: never the mint, never a loan account (a loan is repaid on
+# the loans page, and only the loan service moves money out of one).
+SPENDING_KINDS = ("personal", "company")
 
 # Prebuilt hot-path statements (see ledger.py).
 _BALANCE = select(balances_t.c.balance).where(balances_t.c.account_id == bindparam("id"))
@@ -149,7 +152,8 @@ def transfer(
     description: str | None = None,
     idempotency_key: str | None = None,
 ) -> LedgerEntry:
-    """Send money from an account the actor owns. Replaying ``idempotency_key`` sends once."""
+    """Send money from an account the actor owns. Replaying ``idempotency_key`` sends once. While the actor owes
+    the bank, nothing they own may pay another player (``loans.refuse_if_owing``)."""
     ledger.check_amount(amount)
     if amount > config.max_transfer_cents():
         raise InvalidAmount("Amount is above the maximum for one transfer.")
@@ -164,11 +168,17 @@ def transfer(
             raise AccountNotFound(f"Account {from_account_id} does not exist.")
         if source.kind == "system" or source.owner_id != actor_id:
             raise NotAccountOwner("You can only send money from your own accounts.")
+        if source.kind not in SPENDING_KINDS:
+            raise InvalidInput("Money can't be sent from a loan account: repay the loan on the Loans page.")
         target = conn.execute(_OWNER_AND_KIND, {"id": to_account_id}).first()
         if target is None:
             raise AccountNotFound(f"Account {to_account_id} does not exist.")
         if target.kind == "system":
             raise InvalidInput("Money can't be sent to the system account.")
+        if target.kind not in SPENDING_KINDS:
+            raise InvalidInput("Money can't be sent to a loan account: a loan is repaid by its borrower.")
+        if target.owner_id != actor_id and not ledger.key_seen(s, idempotency_key):  # a replay answers as before
+            loans.refuse_if_owing(s, actor_id)
         return ledger.post(
             s,
             from_account_id=from_account_id,
@@ -250,7 +260,7 @@ def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
         .select_from(accounts_t)
         .outerjoin(users_t, users_t.c.id == accounts_t.c.owner_id)
         .outerjoin(companies_t, companies_t.c.account_id == accounts_t.c.id)
-        .where(accounts_t.c.kind != "system")
+        .where(accounts_t.c.kind.in_(SPENDING_KINDS))
         .where(
             (func.lower(users_t.c.username).like(pattern, escape="\\") & (accounts_t.c.kind == "personal"))
             | func.lower(accounts_t.c.name).like(pattern, escape="\\")
@@ -313,13 +323,16 @@ def balance_series(s: Session, user_id: int, account_id: int, *, points: int = 2
 @dataclass(frozen=True)
 class Dashboard:
     accounts: list[AccountView]
-    net_worth: int  # cash in every account of the player + holdings - what their companies owe shareholders
+    # cash in every account of the player + holdings - what their companies owe shareholders - their debt
+    net_worth: int
     holdings: int
     owed: int  # what buying back the outstanding shares of the player's companies would cost them
     personal_balance: int
     personal_account_id: int | None
     recent: list[ledger.HistoryRow]
     system_account_id: int | None  # the mint's account: its rows in ``recent`` are the system's
+    debt: int = 0  # what the player owes the bank (their loan accounts hold it as negative balances)
+    loan: loans.LoanView | None = None  # the open loan: next interest, due date
 
 
 def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
@@ -331,13 +344,15 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
     owed = net_worth.owed_to_shareholders(s, user_id)
     return Dashboard(
         accounts=views,
-        net_worth=sum(v.balance for v in views) + held - owed,
+        net_worth=sum(v.balance for v in views) + held - owed,  # a loan account's balance is minus the debt
         holdings=held,
         owed=owed,
         personal_balance=personal.balance if personal else 0,
         personal_account_id=personal.id if personal else None,
         recent=rows,
         system_account_id=find_system_account_id(s),
+        debt=-sum(v.balance for v in views if v.kind == "loan"),
+        loan=loans.current(s, user_id),
     )
 
 

@@ -40,6 +40,8 @@ MAX_TAGS = 5
 PUBLIC_THRESHOLD_CENTS = 5_000_000  # a private company above $50,000 goes public
 TOTAL_SHARES = 1_000_000
 DIRECTORY_SORTS = ("name", "ticker", "balance", "newest")
+# What a company sells and what that costs it: the public's batches and players' purchases.
+SALES_TYPES = ("marketplace_batch", "product_purchase", "product_cost")
 
 
 # --------------------------------------------------------------------------- validation
@@ -105,13 +107,14 @@ class CompanyView:
 
 
 def _revenue_since(since: datetime):
-    """Marketplace revenue into the company's account since ``since`` (a covering index range)."""
+    """Sales revenue into the company's account since ``since`` (a covering index range): the public's batches
+    and players' purchases."""
     return (
         select(func.coalesce(func.sum(ledger_t.c.amount), 0))
         .where(
             ledger_t.c.to_account_id == companies_t.c.account_id,
             ledger_t.c.created_at >= since,
-            ledger_t.c.type == "marketplace_batch",
+            ledger_t.c.type.in_(SALES_TYPES),
         )
         .scalar_subquery()
     )
@@ -334,7 +337,7 @@ def company_dashboard(
             )
             .where(
                 (ledger_t.c.to_account_id == acct) | (ledger_t.c.from_account_id == acct),
-                ledger_t.c.type == "marketplace_batch",
+                ledger_t.c.type.in_(SALES_TYPES),
                 ledger_t.c.created_at >= start,
             )
             .group_by(day)

@@ -138,3 +138,22 @@ class ListingLimit(EconomyError):
     """A company already lists as many active products as the marketplace allows."""
 
     code = "listing_limit"
+
+
+class LoanRefused(EconomyError):
+    """A loan that can't be taken or repaid as asked (one open at a time, the cap, the cool-down, too much)."""
+
+    code = "loan_refused"
+
+
+class DebtOutstanding(EconomyError):
+    """A player who owes the bank may not move money to other players (a default must not be a way out)."""
+
+    code = "debt_outstanding"
+
+
+class PurchaseRefused(EconomyError):
+    """A purchase the rules do not allow (a product not on sale, a company buying from itself, a price that
+    changed since it was shown)."""
+
+    code = "purchase_refused"

@@ -239,15 +239,15 @@ def allocate(
 # products sold cost ~0.4 s of Python through SQLAlchemy's).
 _PRODUCT_TOTALS_PG = text(
     "UPDATE products SET units_sold = products.units_sold + v.units, "
-    "revenue_cents = products.revenue_cents + v.revenue, costs_cents = products.costs_cents + v.costs, "
+    "public_units = products.public_units + v.units, revenue_cents = products.revenue_cents + v.revenue, costs_cents = products.costs_cents + v.costs, "
     "momentum = v.momentum, momentum_at = :now "
     "FROM unnest(CAST(:pid AS INTEGER[]), CAST(:units AS BIGINT[]), CAST(:revenue AS BIGINT[]), "
     "CAST(:costs AS BIGINT[]), CAST(:momentum AS DOUBLE PRECISION[])) AS v(pid, units, revenue, costs, momentum) "
     "WHERE products.id = v.pid",
 ).bindparams(bindparam("now", type_=DateTime))
 _PRODUCT_TOTALS_SQLITE = (
-    "UPDATE products SET units_sold = units_sold + ?, revenue_cents = revenue_cents + ?, "
-    "costs_cents = costs_cents + ?, momentum = ?, momentum_at = ? WHERE id = ?"
+    "UPDATE products SET units_sold = units_sold + ?, public_units = public_units + ?, "
+    "revenue_cents = revenue_cents + ?, costs_cents = costs_cents + ?, momentum = ?, momentum_at = ? WHERE id = ?"
 )
 
 
@@ -271,7 +271,7 @@ def _add_product_totals(
         conn.exec_driver_sql(
             _PRODUCT_TOTALS_SQLITE,
             [
-                (n, rev, cost, m, at, pid)
+                (n, n, rev, cost, m, at, pid)
                 for pid, n, rev, cost, m in zip(pids, units, revenue, costs, momentum, strict=True)
             ],
         )

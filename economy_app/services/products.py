@@ -45,7 +45,8 @@ class ProductView:
     price_cents: int
     cost_percent: int
     active: bool
-    units_sold: int
+    units_sold: int  # every unit sold, to the public and to players
+    public_units: int  # the units the public bought: what "best-selling" ranks
     revenue_cents: int
     costs_cents: int
     created_at: datetime
@@ -89,6 +90,7 @@ _VIEW = (
         products_t.c.cost_percent,
         products_t.c.active,
         products_t.c.units_sold,
+        products_t.c.public_units,
         products_t.c.revenue_cents,
         products_t.c.costs_cents,
         products_t.c.created_at,
@@ -271,7 +273,8 @@ def listing(
             | func.lower(companies_t.c.ticker).like(pattern, escape="\\")
         )
     order = {
-        "best_selling": (products_t.c.units_sold.desc(), products_t.c.id),
+        # The public's units only: a player buying (from their own company, say) never moves a product up.
+        "best_selling": (products_t.c.public_units.desc(), products_t.c.id),
         "price_asc": (products_t.c.price_cents, products_t.c.id),
         "price_desc": (products_t.c.price_cents.desc(), products_t.c.id),
         "newest": (products_t.c.id.desc(),),

@@ -24,7 +24,15 @@ from sqlmodel import Session
 from economy_app import config
 from economy_app.db import insert_ignore
 from economy_app.models import JobRun, JobSetting, utcnow
-from economy_app.services import auth, live, marketplace_run, marketplace_settings, reconciliation, stock_trading
+from economy_app.services import (
+    auth,
+    live,
+    loans,
+    marketplace_run,
+    marketplace_settings,
+    reconciliation,
+    stock_trading,
+)
 from economy_app.services._tx import unit
 
 job_runs_t = JobRun.__table__
@@ -37,6 +45,7 @@ PRICES = "prices"
 PRICE_HISTORY_PURGE = "price_history_purge"
 RECONCILE = "reconcile"
 SESSION_PURGE = "session_purge"
+LOANS = "loans"
 
 
 # --------------------------------------------------------------------------- slots
@@ -173,6 +182,10 @@ def _purge(s, now, rng):
     return f"{stock_trading.purge_history(s, now=now)} price rows older than {stock_trading.HISTORY_DAYS} days deleted"
 
 
+def _loans(s, now, rng):
+    return loans.run_due(s, now=now)
+
+
 def _sessions(s, now, rng):
     return f"{auth.purge_expired(s, now=now)} expired sessions deleted"
 
@@ -213,6 +226,7 @@ JOBS = {
     PRICE_HISTORY_PURGE: Job(PRICE_HISTORY_PURGE, "Price history clean-up", config.purge_interval_seconds, _purge),
     RECONCILE: Job(RECONCILE, "Reconciliation", config.reconcile_interval_seconds, _reconcile),
     SESSION_PURGE: Job(SESSION_PURGE, "Expired sessions clean-up", config.session_purge_interval_seconds, _sessions),
+    LOANS: Job(LOANS, "Loans: interest and defaults", config.loan_interval_seconds, _loans),
 }
 
 

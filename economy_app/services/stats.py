@@ -19,17 +19,19 @@ class Health:
     players: int
     accounts: int
     ledger_entries: int
-    money_in_circulation: int  # cents held by every account but the mint
-    balance_sum: int  # always 0: the mint's balance is minus the money in circulation
+    money_in_circulation: int  # cents held by players' and companies' accounts
+    balance_sum: int  # always 0: the mint's balance is minus the money in circulation, less what is owed to it
+    owed_to_bank: int = 0  # what players owe on their loans (their loan accounts' negative balances)
 
 
 def economy_health(s: Session) -> Health:
     with unit(s, write=False):
         players = s.execute(select(func.count()).select_from(User.__table__)).scalar_one()
-        accounts, circulating, total = s.execute(
+        accounts, circulating, lent, total = s.execute(
             select(
                 func.count(accounts_t.c.id),
-                func.coalesce(func.sum(balances_t.c.balance).filter(accounts_t.c.kind != "system"), 0),
+                func.coalesce(func.sum(balances_t.c.balance).filter(accounts_t.c.kind.in_(("personal", "company"))), 0),
+                func.coalesce(func.sum(balances_t.c.balance).filter(accounts_t.c.kind == "loan"), 0),
                 func.coalesce(func.sum(balances_t.c.balance), 0),
             )
             .select_from(accounts_t)
@@ -42,4 +44,5 @@ def economy_health(s: Session) -> Health:
         ledger_entries=entries,
         money_in_circulation=int(circulating),
         balance_sum=int(total),
+        owed_to_bank=-int(lent),
     )

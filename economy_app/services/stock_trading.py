@@ -199,7 +199,7 @@ def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None
     ).first()
     if row is None:
         raise AccountNotFound("Account not found.")
-    if row.owner_id != actor_id or row.kind == "system":
+    if row.owner_id != actor_id or row.kind not in ("personal", "company"):  # not the mint, not a loan
         raise NotAccountOwner("You can only trade from your own accounts.")
     if account_id == company.account_id:
         raise TradeRefused("A company cannot trade its own shares.")
@@ -334,53 +334,105 @@ def sell(
     with unit(s, write=True):
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
-        held = (
-            s.execute(
-                select(holdings_t.c.shares).where(
-                    holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
-                )
-            ).scalar()
-            or 0
-        )
+        held = _held(s, company_id, account_id)
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
         now = _rate_limit(s, actor_id, company_id, now)
-        total, new_price = _sell_terms(c, shares)
-        if total == 0:
-            raise TradeRefused("These shares are worth less than $0.01 together.")
-        price = total * MICROS_PER_CENT // shares
-        try:
-            entry = ledger.post(
-                s,
-                from_account_id=c.account_id,
-                to_account_id=account_id,
-                amount=total,
-                type="stock_sale",
-                now=now,
-                description=f"Sold {shares:,} {c.ticker} at {format_price(price)} on average",
-            )
-        except InsufficientFunds:
-            raise InsufficientFunds(f"{c.name} can't pay for these shares right now.") from None
-        holding = held - shares
+        return _sell_back(s, c, actor_id=actor_id, account_id=account_id, shares=shares, held=held, now=now)
+
+
+def _held(s: Session, company_id: int, account_id: int) -> int:
+    return (
         s.execute(
-            update(holdings_t)
-            .where(holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id)
-            .values(shares=holding, updated_at=now)
-        )
-        trade_id = _record(
+            select(holdings_t.c.shares).where(
+                holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
+            )
+        ).scalar()
+        or 0
+    )
+
+
+def _sell_back(s: Session, c, *, actor_id: int, account_id: int, shares: int, held: int, now: datetime) -> TradeResult:
+    """Sell ``shares`` of the ``held`` in ``account_id`` back to company row ``c`` (locked by the caller): the
+    area under the curve they move back through, the holding, the trade and the price, in the caller's unit."""
+    total, new_price = _sell_terms(c, shares)
+    if total == 0:
+        raise TradeRefused("These shares are worth less than $0.01 together.")
+    price = total * MICROS_PER_CENT // shares
+    try:
+        entry = ledger.post(
             s,
-            company=c,
-            account_id=account_id,
-            actor_id=actor_id,
-            side="sell",
-            shares=shares,
-            price=price,
-            total=total,
-            entry_id=entry.id,
-            new_price=new_price,
+            from_account_id=c.account_id,
+            to_account_id=account_id,
+            amount=total,
+            type="stock_sale",
             now=now,
+            description=f"Sold {shares:,} {c.ticker} at {format_price(price)} on average",
         )
-        return TradeResult(trade_id, entry.id, "sell", shares, price, total, new_price, holding)
+    except InsufficientFunds:
+        raise InsufficientFunds(f"{c.name} can't pay for these shares right now.") from None
+    holding = held - shares
+    s.execute(
+        update(holdings_t)
+        .where(holdings_t.c.company_id == c.id, holdings_t.c.account_id == account_id)
+        .values(shares=holding, updated_at=now)
+    )
+    trade_id = _record(
+        s,
+        company=c,
+        account_id=account_id,
+        actor_id=actor_id,
+        side="sell",
+        shares=shares,
+        price=price,
+        total=total,
+        entry_id=entry.id,
+        new_price=new_price,
+        now=now,
+    )
+    return TradeResult(trade_id, entry.id, "sell", shares, price, total, new_price, holding)
+
+
+def shares_to_raise(base: int, outstanding: int, total: int, held: int, needed: int, cash: int) -> int:
+    """How many of ``held`` shares to sell back to raise ``needed`` cents, as far as a company holding ``cash``
+    can pay: the fewest whose proceeds reach ``needed``, or (when even all of them would not) all of them, but
+    never more than the most whose proceeds the cash covers. Exact integers: two bisections over the
+    proceeds, which grow with the shares sold."""
+
+    def proceeds(k: int) -> int:
+        return sell_proceeds_cents(base, outstanding, k, total)
+
+    def least(predicate) -> int:  # the smallest k in 0..held with predicate(k), else held + 1
+        lo, hi = 0, held + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if predicate(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    wanted = min(held, least(lambda k: proceeds(k) >= needed))
+    payable = least(lambda k: proceeds(k) > cash) - 1  # the most whose proceeds are at most the cash
+    return max(0, min(wanted, payable))
+
+
+def sell_to_raise(
+    s: Session, *, actor_id: int, account_id: int, company_id: int, needed: int, now: datetime
+) -> TradeResult | None:
+    """Sell back shares held in ``account_id`` to raise ``needed`` cents, as far as the company's cash can pay
+    (``shares_to_raise``): what a loan's default does with a borrower's holdings (services/loans.py). The
+    caller holds the company's row and the player's lock; the trade is recorded like any sale, without the
+    rate limit. None when nothing can be sold (no shares, or a company that cannot pay for one)."""
+    with unit(s, write=True):
+        c = _company(s, company_id, lock=True)
+        held = _held(s, company_id, account_id)
+        cash = s.execute(select(balances_t.c.balance).where(balances_t.c.account_id == c.account_id)).scalar() or 0
+        base, x, n = curve_of(c)
+        shares = shares_to_raise(base, x, n, held, needed, cash)
+        if shares == 0 or sell_proceeds_cents(base, x, shares, n) == 0:
+            return None
+        return _sell_back(s, c, actor_id=actor_id, account_id=account_id, shares=shares, held=held, now=now)
 
 
 def fair_price_micros(balance_cents: int, total_shares: int) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, case, cast, func, select
 from sqlmodel import Session
 
 from economy_app.models import (
@@ -28,7 +28,7 @@ from economy_app.models import (
 )
 from economy_app.services import net_worth, stock_trading
 from economy_app.services._tx import unit
-from economy_app.services.accounts import find_system_account_id, list_accounts, require_owned
+from economy_app.services.accounts import SPENDING_KINDS, find_system_account_id, list_accounts, require_owned
 from economy_app.services.errors import CompanyNotFound, InvalidInput, NotPublic
 
 companies_t = Company.__table__
@@ -324,7 +324,7 @@ def stock_page(
         return StockPage(
             detail=stock_detail(s, company_id, now=now),
             points=price_series(s, company_id, range_key, now=now),
-            accounts=list_accounts(s, user_id),
+            accounts=[v for v in list_accounts(s, user_id) if v.kind in SPENDING_KINDS],  # what may trade
         )
 
 
@@ -401,10 +401,11 @@ def portfolio(
 
 class PlayerRank(NamedTuple):
     username: str
-    net_worth: int  # cash + holdings - owed
+    net_worth: int  # cash + holdings - owed - debt
     cash: int
     holdings: int
     owed: int  # what the player's companies owe their shareholders
+    debt: int = 0  # what the player owes the bank
 
 
 class CompanyRank(NamedTuple):
@@ -417,7 +418,7 @@ class CompanyRank(NamedTuple):
 class ProductRank(NamedTuple):
     name: str
     ticker: str
-    units_sold: int
+    units_sold: int  # to the public (players' own purchases never rank a product)
     revenue: int
 
 
@@ -430,16 +431,21 @@ class Leaderboard:
 
 
 def leaderboard(s: Session, *, limit: int = 10) -> Leaderboard:
-    """Top players by net worth (cash in every account + holdings - what their companies owe shareholders),
-    companies by market cap and by cash, best-selling products. The mint is left out by its id."""
+    """Top players by net worth (cash in every account + holdings - what their companies owe shareholders - what
+    they owe the bank), companies by market cap and by cash, best-selling products (the public's units). The mint
+    is left out by its id."""
     limit = max(1, min(limit, 50))
     mint = find_system_account_id(s) or -1
     held, owed = net_worth.held_and_owed(s)
     special = set(held) | set(owed)  # everyone else's net worth is their cash
     with unit(s, write=False):
+        # Every account's balance: cash, less the debt a loan account holds as a negative balance.
         cash = func.coalesce(func.sum(balances_t.c.balance), 0).label("cash")
+        debt = func.coalesce(-func.sum(case((accounts_t.c.kind == "loan", balances_t.c.balance), else_=0)), 0).label(
+            "debt"
+        )
         by_cash_q = (
-            select(users_t.c.id, users_t.c.username, cash)
+            select(users_t.c.id, users_t.c.username, cash, debt)
             .select_from(users_t)
             .outerjoin(accounts_t, (accounts_t.c.owner_id == users_t.c.id) & (accounts_t.c.id != mint))
             .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
@@ -465,16 +471,17 @@ def leaderboard(s: Session, *, limit: int = 10) -> Leaderboard:
             .limit(limit)
         ).all()
         best = s.execute(
-            select(products_t.c.name, companies_t.c.ticker, products_t.c.units_sold, products_t.c.revenue_cents)
+            select(products_t.c.name, companies_t.c.ticker, products_t.c.public_units, products_t.c.revenue_cents)
             .join(companies_t, companies_t.c.id == products_t.c.company_id)
-            .where(products_t.c.units_sold > 0)
-            .order_by(products_t.c.units_sold.desc(), products_t.c.id)
+            .where(products_t.c.public_units > 0)
+            .order_by(products_t.c.public_units.desc(), products_t.c.id)
             .limit(limit)
         ).all()
     players = []
     for uid, r in rows.items():
-        h, o = held.get(uid, 0), owed.get(uid, 0)
-        players.append((int(r.cash) + h - o, uid, PlayerRank(r.username, int(r.cash) + h - o, int(r.cash), h, o)))
+        h, o, d = held.get(uid, 0), owed.get(uid, 0), int(r.debt)
+        worth = int(r.cash) + h - o
+        players.append((worth, uid, PlayerRank(r.username, worth, int(r.cash) + d, h, o, d)))
     players.sort(key=lambda p: (-p[0], p[1]))
     return Leaderboard(
         players=[p[2] for p in players[:limit]],

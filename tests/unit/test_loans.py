@@ -1,0 +1,554 @@
+"""Loans (services/loans.py): borrowing, daily compound interest, repaying, the default, and the rules a debtor
+lives by. Every refusal changes nothing; every step keeps the ledger's promises (check_invariants: the sum of
+every balance is zero, the three copies agree, no account below its floor)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from economy_app.models import Account, Holding, LedgerEntry, Loan, utcnow
+from economy_app.services import (
+    accounts,
+    companies,
+    ledger,
+    loans,
+    products,
+    purchases,
+    reconciliation,
+    schedule,
+    stock_trading,
+    stock_views,
+    users,
+)
+from economy_app.services._tx import unit
+from economy_app.services.errors import (
+    DebtOutstanding,
+    DuplicateRequest,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidInput,
+    LoanRefused,
+    NotAccountOwner,
+)
+from tests.support.db import check_invariants, fingerprint
+
+T0 = utcnow().replace(microsecond=0) - timedelta(days=60)
+DAY = timedelta(days=1)
+START = 1_000_000  # every player's $10,000.00
+
+
+def floor_of(session, account_id: int) -> int | None:
+    return session.execute(select(Account.floor).where(Account.id == account_id)).scalar_one()
+
+
+def loan_row(session, loan_id: int):
+    return session.execute(select(Loan).where(Loan.id == loan_id)).scalar_one()
+
+
+def entries(session, type_: str) -> list[LedgerEntry]:
+    return list(session.execute(select(LedgerEntry).where(LedgerEntry.type == type_)).scalars())
+
+
+def fund(session, account_id: int, cents: int) -> None:
+    """Money from the mint (an operator's adjustment), for setting a scene."""
+    with unit(session, write=True):
+        ledger.post(
+            session,
+            from_account_id=accounts.system_account_id(session),
+            to_account_id=account_id,
+            amount=cents,
+            type="adjustment",
+        )
+
+
+def public_company(session, make_company, owner: int, ticker: str, cash: int) -> tuple[int, int]:
+    company, account = make_company(owner, ticker)
+    fund(session, account, cash)
+    assert companies.check_and_update_public_status(session, company)
+    return company, account
+
+
+# --------------------------------------------------------------------------- the arithmetic
+
+
+def test_interest_is_rounded_up_and_compounds_daily():
+    assert loans.interest_for(100_000, 500) == 5_000
+    assert loans.interest_for(101, 500) == 6  # 5.05 cents: rounded up
+    assert loans.interest_for(0, 500) == 0
+    assert loans.owed_after(100_000, 500, 7) == 140_713  # 1.05^7 = 1.4071, each day rounded up
+    owed = 12_345
+    for _ in range(7):
+        owed += -(-owed * 5 // 100)
+    assert loans.owed_after(12_345, 500, 7) == owed
+    q = loans.quote(100_000, now=T0)
+    assert (q.amount, q.owed_at_due, q.due_at, q.first_charge_at) == (100_000, 140_713, T0 + 7 * DAY, T0 + DAY)
+
+
+# --------------------------------------------------------------------------- taking a loan
+
+
+def test_a_loan_is_an_account_holding_the_debt_below_zero(session, engine, make_player):
+    alice, personal = make_player()
+    loan = loans.take(session, user_id=alice, amount=250_000, idempotency_key="k1", now=T0)
+    assert (loan.principal, loan.debt, loan.status, loan.due_at) == (250_000, 250_000, "open", T0 + 7 * DAY)
+    assert loan.next_charge_at == T0 + DAY and loan.next_interest == 12_500
+    assert loan.owed_at_due == loans.owed_after(250_000, 500, 7)
+    assert accounts.get_balance(session, loan.account_id) == -250_000
+    assert accounts.get_balance(session, personal) == START + 250_000
+    assert floor_of(session, loan.account_id) == -250_000
+    (entry,) = entries(session, "loan_disbursement")
+    assert (entry.from_account_id, entry.to_account_id, entry.amount) == (loan.account_id, personal, 250_000)
+    kind, owner = session.execute(select(Account.kind, Account.owner_id).where(Account.id == loan.account_id)).one()
+    assert (kind, owner) == ("loan", alice)
+    check_invariants(engine)
+
+
+@pytest.mark.parametrize(
+    "amount, error",
+    [(0, InvalidAmount), (-5, InvalidAmount), (1.5, InvalidAmount), ("100", InvalidAmount), (True, InvalidAmount)],
+)
+def test_bad_amounts_are_refused(session, engine, make_player, amount, error):
+    alice, _ = make_player()
+    before = fingerprint(engine)
+    with pytest.raises(error):
+        loans.take(session, user_id=alice, amount=amount, idempotency_key="k", now=T0)
+    assert fingerprint(engine) == before
+
+
+def test_the_limits_are_refused_and_change_nothing(session, engine, make_player, monkeypatch):
+    alice, _ = make_player()
+    before = fingerprint(engine)
+    with pytest.raises(InvalidAmount, match="at least"):
+        loans.take(session, user_id=alice, amount=99, idempotency_key="k1", now=T0)
+    with pytest.raises(LoanRefused, match=r"at most \$500,000.00"):
+        loans.take(session, user_id=alice, amount=50_000_001, idempotency_key="k2", now=T0)
+    monkeypatch.setenv("ECONOMY_LOAN_MAX_DEBT_CENTS", "10000")
+    with pytest.raises(LoanRefused, match=r"at most \$100.00"):
+        loans.take(session, user_id=alice, amount=10_001, idempotency_key="k3", now=T0)
+    with pytest.raises(InvalidInput):
+        loans.take(session, user_id=alice, amount=5_000, idempotency_key="", now=T0)
+    assert fingerprint(engine) == before
+    loans.take(session, user_id=alice, amount=10_000, idempotency_key="k4", now=T0)
+    before = fingerprint(engine)
+    with pytest.raises(LoanRefused, match="already have a loan"):
+        loans.take(session, user_id=alice, amount=100, idempotency_key="k5", now=T0)
+    assert fingerprint(engine) == before
+
+
+def test_the_same_request_gives_the_same_loan(session, engine, make_player):
+    alice, _ = make_player()
+    bob, _ = make_player()
+    first = loans.take(session, user_id=alice, amount=30_000, idempotency_key="form-1", now=T0)
+    before = fingerprint(engine)
+    again = loans.take(session, user_id=alice, amount=30_000, idempotency_key="form-1", now=T0 + DAY)
+    assert again.id == first.id
+    with pytest.raises(DuplicateRequest):
+        loans.take(session, user_id=alice, amount=30_001, idempotency_key="form-1", now=T0)
+    with pytest.raises(DuplicateRequest):
+        loans.take(session, user_id=bob, amount=30_000, idempotency_key="form-1", now=T0)
+    assert fingerprint(engine) == before
+
+
+def test_twenty_clicks_at_once_from_several_tabs_give_one_loan(engine):
+    """20 requests at once: 5 tabs, each clicking 4 times (one key per tab's form). Exactly one loan, one
+    disbursement; the other tabs are told a loan is already open; the same tab's clicks get that loan."""
+    with Session(engine, expire_on_commit=False) as s:
+        user_id = users.create_user(s, "eager", "correct horse").id
+        personal = accounts.initialize_account(s, user_id).id
+    start = threading.Barrier(20)
+    results, errors = [], []
+    lock = threading.Lock()
+
+    def click(tab: int) -> None:
+        start.wait()
+        with Session(engine, expire_on_commit=False) as s:
+            try:
+                loan = loans.take(s, user_id=user_id, amount=400_000, idempotency_key=f"tab-{tab}")
+            except LoanRefused as e:
+                with lock:
+                    errors.append(str(e))
+                return
+            with lock:
+                results.append((tab, loan.id))
+
+    threads = [threading.Thread(target=click, args=(i % 5,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({loan_id for _, loan_id in results}) == 1
+    assert len({tab for tab, _ in results}) == 1  # only the winning tab's clicks get the loan
+    assert len(results) == 4 and len(errors) == 16
+    assert all("already have a loan" in e for e in errors)
+    with Session(engine) as s:
+        assert s.execute(select(func.count()).select_from(Loan)).scalar_one() == 1
+        assert len(entries(s, "loan_disbursement")) == 1
+        assert accounts.get_balance(s, personal) == START + 400_000
+    check_invariants(engine)
+
+
+# --------------------------------------------------------------------------- interest
+
+
+def test_the_job_charges_each_day_once_on_the_debt_then(session, engine, make_player):
+    alice, _ = make_player()
+    loan = loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
+    assert loans.run_due(session, now=T0 + DAY - timedelta(seconds=1)).interest == 0  # not a day yet
+    result = loans.run_due(session, now=T0 + DAY)
+    assert (result.loans_charged, result.interest) == (1, 5_000)
+    assert loans.run_due(session, now=T0 + DAY + timedelta(minutes=30)).interest == 0  # charged once
+    assert accounts.get_balance(session, loan.account_id) == -105_000
+    assert floor_of(session, loan.account_id) == -105_000
+    # Three days late: each charge on the debt after the one before (compounded).
+    result = loans.run_due(session, now=T0 + 4 * DAY + timedelta(hours=1))
+    assert result.interest == loans.owed_after(100_000, 500, 4) - 105_000
+    row = loan_row(session, loan.id)
+    assert (row.charges, row.next_charge_at) == (4, T0 + 5 * DAY)
+    assert floor_of(session, loan.account_id) == -(100_000 + row.interest_cents)
+    (interest_to_mint,) = {e.to_account_id for e in entries(session, "loan_interest")}
+    assert interest_to_mint == accounts.system_account_id(session)
+    check_invariants(engine)
+
+
+def test_the_loans_job_is_slot_claimed(session, engine, make_player):
+    alice, _ = make_player()
+    loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
+    first = schedule.run_job(session, schedule.LOANS, T0 + DAY + timedelta(minutes=1))
+    again = schedule.run_job(session, schedule.LOANS, T0 + DAY + timedelta(minutes=2))
+    assert first.ran and "charged $50.00" in first.summary
+    assert not again.ran and again.summary == "slot already claimed"
+    assert len(entries(session, "loan_interest")) == 1
+
+
+def test_a_repayment_charges_the_days_that_ended_first(session, engine, make_player):
+    """Repaying late in a day never dodges that day's charge: the days that ended are charged before it."""
+    alice, _ = make_player()
+    loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
+    after = loans.repay(session, user_id=alice, amount=100_000, now=T0 + 2 * DAY + timedelta(minutes=5))
+    assert after.interest == 5_000 + 5_250 and after.debt == 10_250 and after.open
+    assert loans.run_due(session, now=T0 + 2 * DAY + timedelta(minutes=6)).interest == 0
+
+
+# --------------------------------------------------------------------------- repaying
+
+
+def test_repay_part_then_all_closes_the_loan(session, engine, make_player):
+    alice, personal = make_player()
+    loan = loans.take(session, user_id=alice, amount=80_000, idempotency_key="k", now=T0)
+    part = loans.repay(session, user_id=alice, amount=30_000, idempotency_key="r1", now=T0 + timedelta(hours=1))
+    assert (part.debt, part.repaid, part.open) == (50_000, 30_000, True)
+    assert floor_of(session, loan.account_id) == -80_000  # principal + interest so far: the floor holds
+    closed = loans.repay(session, user_id=alice, amount=50_000, idempotency_key="r2", now=T0 + timedelta(hours=2))
+    assert (closed.status, closed.debt, closed.repaid) == ("repaid", 0, 80_000)
+    assert accounts.get_balance(session, loan.account_id) == 0
+    assert floor_of(session, loan.account_id) == 0
+    assert accounts.get_balance(session, personal) == START
+    assert loans.current(session, alice) is None
+    assert loans.run_due(session, now=T0 + 30 * DAY).defaults == 0  # a closed loan is never charged again
+    loans.take(session, user_id=alice, amount=1_000, idempotency_key="k2", now=T0 + 3 * DAY)  # borrow again
+    check_invariants(engine)
+
+
+def test_repay_refusals_change_nothing(session, engine, make_player):
+    alice, personal = make_player()
+    bob, bob_personal = make_player()
+    with pytest.raises(LoanRefused, match="no loan"):
+        loans.repay(session, user_id=alice, amount=100, now=T0)
+    loans.take(session, user_id=alice, amount=80_000, idempotency_key="k", now=T0)
+    before = fingerprint(engine)
+    with pytest.raises(LoanRefused, match=r"You owe \$800.00"):
+        loans.repay(session, user_id=alice, amount=80_001, now=T0)
+    for bad in (0, -1, 2.5, "5", None):
+        with pytest.raises(InvalidAmount):
+            loans.repay(session, user_id=alice, amount=bad, now=T0)
+    with pytest.raises(LoanRefused, match="no loan"):
+        loans.repay(session, user_id=bob, amount=100, now=T0)  # bob can't repay alice's loan
+    assert fingerprint(engine) == before
+
+
+def test_repay_is_limited_by_the_personal_account(session, engine, make_player, make_company):
+    alice, personal = make_player()
+    _, company_account = make_company(alice)
+    loan = loans.take(session, user_id=alice, amount=50_000, idempotency_key="k", now=T0)
+    accounts.transfer(
+        session, actor_id=alice, from_account_id=personal, to_account_id=company_account, amount=START + 40_000
+    )
+    before = fingerprint(engine)
+    with pytest.raises(InsufficientFunds, match=r"holds \$100.00"):
+        loans.repay(session, user_id=alice, amount=20_000, now=T0)
+    assert fingerprint(engine) == before
+    assert loans.repay(session, user_id=alice, amount=10_000, now=T0).debt == 40_000
+    assert accounts.get_balance(session, loan.account_id) == -40_000
+
+
+def test_a_double_clicked_repayment_repays_once(session, engine, make_player):
+    alice, _ = make_player()
+    loans.take(session, user_id=alice, amount=80_000, idempotency_key="k", now=T0)
+    first = loans.repay(session, user_id=alice, amount=10_000, idempotency_key="r", now=T0)
+    before = fingerprint(engine)
+    again = loans.repay(session, user_id=alice, amount=10_000, idempotency_key="r", now=T0)
+    assert again.debt == first.debt == 70_000
+    with pytest.raises(DuplicateRequest):
+        loans.repay(session, user_id=alice, amount=20_000, idempotency_key="r", now=T0)
+    assert fingerprint(engine) == before
+
+
+# --------------------------------------------------------------------------- while a player owes
+
+
+def test_a_debtor_cannot_pay_other_players(session, engine, make_player, make_company):
+    alice, personal = make_player()
+    bob, bob_personal = make_player()
+    _, alice_co = make_company(alice)
+    _, bob_co = make_company(bob)
+    fund(session, alice_co, 50_000)
+    loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
+    before = fingerprint(engine)
+    for src, dst in ((personal, bob_personal), (personal, bob_co), (alice_co, bob_personal), (alice_co, bob_co)):
+        with pytest.raises(DebtOutstanding, match="Repay your loan before sending money to other players."):
+            accounts.transfer(session, actor_id=alice, from_account_id=src, to_account_id=dst, amount=100)
+    assert fingerprint(engine) == before
+    # Between her own accounts, and from others to her, money moves as ever.
+    accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=alice_co, amount=100)
+    accounts.transfer(session, actor_id=alice, from_account_id=alice_co, to_account_id=personal, amount=100)
+    accounts.transfer(session, actor_id=bob, from_account_id=bob_personal, to_account_id=personal, amount=100)
+    loans.repay(session, user_id=alice, amount=100_000, now=T0)
+    accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=bob_personal, amount=100)
+    check_invariants(engine)
+
+
+def test_a_transfer_made_before_the_loan_replays_after_it(session, engine, make_player):
+    alice, personal = make_player()
+    _, bob_personal = make_player()
+    first = accounts.transfer(
+        session, actor_id=alice, from_account_id=personal, to_account_id=bob_personal, amount=5, idempotency_key="t1"
+    )
+    loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
+    before = fingerprint(engine)
+    again = accounts.transfer(
+        session, actor_id=alice, from_account_id=personal, to_account_id=bob_personal, amount=5, idempotency_key="t1"
+    )
+    assert again.id == first.id and fingerprint(engine) == before
+
+
+def test_loan_accounts_are_never_sent_from_traded_from_or_offered(session, engine, make_player, make_company):
+    alice, personal = make_player("alice")
+    bob, bob_personal = make_player("bob")
+    loan = loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
+    loans.repay(session, user_id=alice, amount=40_000, now=T0)  # room above the floor: still not spendable
+    company, _ = public_company(session, make_company, bob, "BOB", 6_000_000)
+    before = fingerprint(engine)
+    with pytest.raises(InvalidInput, match="from a loan account"):
+        accounts.transfer(session, actor_id=alice, from_account_id=loan.account_id, to_account_id=personal, amount=1)
+    with pytest.raises(InvalidInput, match="to a loan account"):
+        accounts.transfer(session, actor_id=bob, from_account_id=bob_personal, to_account_id=loan.account_id, amount=1)
+    with pytest.raises(NotAccountOwner):
+        stock_trading.buy(session, actor_id=alice, account_id=loan.account_id, company_id=company, shares=1)
+    assert fingerprint(engine) == before
+    assert all(r.kind != "loan" for r in accounts.search_recipients(session, "alice"))
+    assert all(r.kind != "loan" for r in accounts.search_recipients(session, "Loan"))
+
+
+# --------------------------------------------------------------------------- net worth
+
+
+def test_net_worth_and_the_leaderboard_subtract_the_debt(session, engine, make_player):
+    alice, _ = make_player("alice")
+    make_player("bob")
+    assert accounts.dashboard(session, alice).net_worth == START
+    loans.take(session, user_id=alice, amount=200_000, idempotency_key="k", now=T0)
+    d = accounts.dashboard(session, alice)
+    assert (d.net_worth, d.debt, d.personal_balance) == (START, 200_000, START + 200_000)
+    assert d.loan is not None and d.loan.next_interest == 10_000 and d.loan.due_at == T0 + 7 * DAY
+    loans.run_due(session, now=T0 + DAY)
+    d = accounts.dashboard(session, alice)
+    assert (d.net_worth, d.debt) == (START - 10_000, 210_000)
+    ranks = {p.username: p for p in stock_views.leaderboard(session).players}
+    assert ranks["alice"].net_worth == START - 10_000
+    assert (ranks["alice"].cash, ranks["alice"].debt) == (START + 200_000, 210_000)
+    assert [p.username for p in stock_views.leaderboard(session).players] == ["bob", "alice"]
+
+
+# --------------------------------------------------------------------------- default
+
+
+def test_a_default_collects_the_personal_account_and_writes_off_the_rest(session, engine, make_player):
+    alice, personal = make_player()
+    _, bob_personal = make_player()
+    accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=bob_personal, amount=START)
+    loan = loans.take(session, user_id=alice, amount=500_000, idempotency_key="k", now=T0)
+    owed = loans.owed_after(500_000, 500, 7)
+    result = loans.run_due(session, now=T0 + 7 * DAY)
+    assert (result.defaults, result.collected, result.written_off) == (1, 500_000, owed - 500_000)
+    assert accounts.get_balance(session, personal) == 0
+    assert accounts.get_balance(session, loan.account_id) == 0 and floor_of(session, loan.account_id) == 0
+    row = loan_row(session, loan.id)
+    assert (row.status, row.collected_cents, row.written_off_cents) == ("defaulted", 500_000, owed - 500_000)
+    (collected,) = entries(session, "loan_default")
+    (written_off,) = entries(session, "loan_writeoff")
+    assert (collected.from_account_id, collected.to_account_id) == (personal, loan.account_id)
+    assert (written_off.from_account_id, written_off.to_account_id, written_off.amount) == (
+        accounts.system_account_id(session),
+        loan.account_id,
+        owed - 500_000,
+    )
+    assert accounts.get_balance(session, bob_personal) == 2 * START  # nobody else touched
+    check_invariants(engine)
+    assert reconciliation.money_totals(session).zero
+
+
+def test_a_default_bars_borrowing_for_the_cool_down(session, engine, make_player):
+    alice, _ = make_player()
+    loans.take(session, user_id=alice, amount=10_000, idempotency_key="k1", now=T0)
+    loans.run_due(session, now=T0 + 7 * DAY + timedelta(minutes=5))
+    before = fingerprint(engine)
+    for at in (T0 + 7 * DAY + timedelta(minutes=6), T0 + 14 * DAY):
+        with pytest.raises(LoanRefused, match="defaulted on a loan: you can borrow again from"):
+            loans.take(session, user_id=alice, amount=10_000, idempotency_key="k2", now=at)
+    assert fingerprint(engine) == before
+    credit = loans.credit(session, alice, now=T0 + 8 * DAY)
+    assert credit.can_borrow == 0 and credit.barred_until == T0 + 14 * DAY + timedelta(minutes=5)
+    loans.take(session, user_id=alice, amount=10_000, idempotency_key="k3", now=T0 + 14 * DAY + timedelta(minutes=6))
+
+
+def test_a_default_collects_company_cash_and_shares_before_writing_off(session, engine, make_player, make_company):
+    """Personal cash, then a private company's cash, then a public company's cash beyond what it owes its
+    shareholders, then holdings sold back to their companies as far as each can pay; then the write-off."""
+    alice, personal = make_player("alice")
+    bob, bob_personal = make_player("bob")
+    carol, carol_personal = make_player("carol")
+    _, private_account = make_company(alice, "PRIV")
+    fund(session, private_account, 30_000)
+    mine, mine_account = public_company(session, make_company, alice, "MINE", 6_000_000)
+    stock_trading.buy(session, actor_id=bob, account_id=bob_personal, company_id=mine, shares=5_000)  # her debt
+    theirs, _ = public_company(session, make_company, carol, "CARO", 5_100_000)
+    stock_trading.buy(session, actor_id=alice, account_id=personal, company_id=theirs, shares=10_000)
+    left = accounts.get_balance(session, personal)
+    accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=bob_personal, amount=left)
+    loan = loans.take(session, user_id=alice, amount=50_000_000, idempotency_key="k", now=T0)
+    personal_cash = accounts.get_balance(session, personal)
+    owed_by_mine = stock_trading.outstanding_value_cents(*stock_trading.curve_of(_company(session, mine)))
+    equity = accounts.get_balance(session, mine_account) - owed_by_mine
+    debt_at_due = loans.owed_after(50_000_000, 500, 7)
+    result = loans.run_due(session, now=T0 + 7 * DAY)
+    assert result.defaults == 1
+    assert accounts.get_balance(session, personal) == 0
+    assert accounts.get_balance(session, private_account) == 0
+    assert accounts.get_balance(session, mine_account) == owed_by_mine  # her shareholders keep their part
+    held = session.execute(
+        select(Holding.shares).where(Holding.account_id == personal, Holding.company_id == theirs)
+    ).scalar_one()
+    assert held == 0  # all sold back to CARO, which could pay for them
+    (sale,) = [e for e in entries(session, "stock_sale") if e.to_account_id == personal]
+    assert result.shares_sold == 10_000
+    assert result.collected == personal_cash + 30_000 + equity + sale.amount
+    assert result.written_off > 0
+    assert result.collected + result.written_off == debt_at_due  # the ledger explains every cent of the debt
+    assert accounts.get_balance(session, carol_personal) == START  # carol's own money untouched
+    assert accounts.get_balance(session, loan.account_id) == 0
+    check_invariants(engine)
+
+
+def _company(session, company_id: int):
+    from economy_app.models import Company
+
+    return session.execute(select(Company).where(Company.id == company_id)).scalar_one()
+
+
+def test_a_holding_is_sold_only_as_far_as_the_debt_needs(session, engine, make_player, make_company):
+    alice, personal = make_player("alice")
+    carol, carol_personal = make_player("carol")
+    company, _ = public_company(session, make_company, carol, "CARO", 5_100_000)
+    stock_trading.buy(session, actor_id=alice, account_id=personal, company_id=company, shares=10_000)
+    accounts.transfer(  # before any loan: her cash is hers to give
+        session,
+        actor_id=alice,
+        from_account_id=personal,
+        to_account_id=carol_personal,
+        amount=accounts.get_balance(session, personal),
+    )
+    loans.take(session, user_id=alice, amount=10_000, idempotency_key="k", now=T0)
+    result = loans.run_due(session, now=T0 + 7 * DAY)
+    held = session.execute(
+        select(Holding.shares).where(Holding.account_id == personal, Holding.company_id == company)
+    ).scalar_one()
+    assert result.written_off == 0 and result.collected == loans.owed_after(10_000, 500, 7)
+    assert 0 < held < 10_000  # the shares the interest needed were sold, not all of them
+    assert 0 <= accounts.get_balance(session, personal) < 100  # what the last share brought beyond the debt
+    check_invariants(engine)
+
+
+def test_shares_to_raise_never_asks_more_than_the_company_can_pay():
+    base, total = 50_000, 1_000_000
+    for outstanding, held, needed, cash in (
+        (10_000, 10_000, 10**12, 10**12),
+        (10_000, 10_000, 10**12, 1_000),
+        (10_000, 5_000, 1, 10**12),
+        (10_000, 5_000, 0, 10**12),
+        (10_000, 5_000, 10_000, 0),
+    ):
+        k = stock_trading.shares_to_raise(base, outstanding, total, held, needed, cash)
+        assert 0 <= k <= held
+        assert stock_trading.sell_proceeds_cents(base, outstanding, k, total) <= cash
+        if k < held and stock_trading.sell_proceeds_cents(base, outstanding, k + 1, total) <= cash:
+            assert stock_trading.sell_proceeds_cents(base, outstanding, k, total) >= needed  # enough already
+        if k > 0:
+            assert stock_trading.sell_proceeds_cents(base, outstanding, k - 1, total) < needed  # the fewest
+
+
+def test_a_repayment_and_the_job_at_once_charge_a_day_once(engine):
+    """The job and a repayment racing over the same loan: each day's interest is charged exactly once."""
+    with Session(engine, expire_on_commit=False) as s:
+        user_id = users.create_user(s, "racer", "correct horse").id
+        accounts.initialize_account(s, user_id)
+        loans.take(s, user_id=user_id, amount=100_000, idempotency_key="k", now=T0)
+    for day in range(1, 6):
+        at = T0 + day * DAY + timedelta(minutes=1)
+        start = threading.Barrier(2)
+        errors = []
+
+        def job():
+            start.wait()
+            with Session(engine, expire_on_commit=False) as s:
+                loans.run_due(s, now=at)
+
+        def repay():
+            start.wait()
+            with Session(engine, expire_on_commit=False) as s:
+                try:
+                    loans.repay(s, user_id=user_id, amount=1_000, now=at)
+                except BaseException as e:
+                    errors.append(e)
+
+        threads = [threading.Thread(target=job), threading.Thread(target=repay)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+    with Session(engine) as s:
+        charges = entries(s, "loan_interest")
+        assert len(charges) == 5
+        assert loan_row(s, 1).charges == 5
+    check_invariants(engine)
+
+
+def test_buying_from_other_players_waits_for_the_loan(session, engine, make_player, make_company):
+    alice, personal = make_player()
+    bob, _ = make_player()
+    bob_co, _ = make_company(bob)
+    alice_co, _ = make_company(alice)
+    theirs = products.create_product(session, actor_id=bob, company_id=bob_co, name="Kite", price_cents=500)
+    own = products.create_product(session, actor_id=alice, company_id=alice_co, name="Lamp", price_cents=500)
+    loans.take(session, user_id=alice, amount=10_000, idempotency_key="k", now=T0)
+    before = fingerprint(engine)
+    with pytest.raises(DebtOutstanding, match="buying from other players' companies"):
+        purchases.buy(session, actor_id=alice, account_id=personal, product_id=theirs.id, units=1, price_cents=500)
+    assert fingerprint(engine) == before
+    purchases.buy(session, actor_id=alice, account_id=personal, product_id=own.id, units=1, price_cents=500)
+    check_invariants(engine)
