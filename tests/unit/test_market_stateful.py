@@ -1,6 +1,11 @@
-"""A Hypothesis state machine over trades, price ticks and marketplace runs. After every step:
-cash sums to zero and the three copies agree; shares are conserved per company; no holding and no
-non-system balance below zero. A buy followed at once by selling the same shares never gains cash."""
+"""A Hypothesis state machine over trades, price ticks, marketplace runs, loans (borrow, repay, days passing:
+interest and defaults) and players' purchases. After every step: cash sums to zero (and the reconciliation's
+sums agree), the three copies agree and no account is below its floor; shares are conserved per company; no
+holding below zero; every loan's books balance (principal + interest = repaid + collected + written off + what
+is still owed, which is its account's balance below zero, its floor minus principal + interest while open, 0
+once closed); every unit sold but the public's is in a collection, at what the ledger says it cost. A buy
+followed at once by selling the same shares never gains cash, a purchase never raises the buyer's net worth, a
+refusal changes nothing."""
 
 from __future__ import annotations
 
@@ -9,16 +14,32 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from economy_app.db import make_engine
-from economy_app.models import Company, Holding, utcnow
-from economy_app.services import accounts, companies, ledger, marketplace_run, products, stock_trading, users
+from economy_app.models import Account, CollectionItem, Company, Holding, LedgerEntry, Loan, Product, utcnow
+from economy_app.services import (
+    accounts,
+    companies,
+    ledger,
+    loans,
+    marketplace_run,
+    products,
+    purchases,
+    reconciliation,
+    stock_trading,
+    users,
+)
 from economy_app.services._tx import unit
-from economy_app.services.errors import EconomyError
+from economy_app.services.errors import DebtOutstanding, EconomyError
 from tests.support.db import check_invariants, fingerprint, wipe
+
+
+def purchase(s, **kwargs):
+    """A player's purchase (counted apart from stock buys)."""
+    return purchases.buy(s, **kwargs)
 
 
 def make_machine(url: str, stats: dict):
@@ -34,6 +55,7 @@ def make_machine(url: str, stats: dict):
             for i in range(3):
                 u = users.create_user(self.s, f"trader{i}", "correct horse")
                 self.players.append((u.id, accounts.initialize_account(self.s, u.id).id))
+            self.keys = 0
             self.companies = []  # (company_id, account_id, owner)
             for owner_index, ticker in ((0, "AAA"), (1, "BBB")):
                 owner = self.players[owner_index][0]
@@ -126,6 +148,69 @@ def make_machine(url: str, stats: dict):
         def marketplace_run(self, seed):
             marketplace_run.run_batch(self.s, rng=random.Random(seed), now=self.tick(), budget=3_000_000)
 
+        @rule(data=st.data(), amount=st.sampled_from([100, 12_345, 1_000_000, 9_999_999, 50_000_000, 50_000_001]))
+        def borrow(self, data, amount):
+            actor, _ = data.draw(st.sampled_from(self.players))
+            self.keys += 1
+            self.attempt(loans.take, user_id=actor, amount=amount, idempotency_key=f"loan-{self.keys}")
+
+        def debtors(self):
+            return [p for p in self.players if loans.owes(self.s, p[0])]
+
+        @precondition(lambda self: self.debtors())
+        @rule(data=st.data(), percent=st.integers(min_value=1, max_value=110))
+        def repay(self, data, percent):
+            actor, _ = data.draw(st.sampled_from(self.debtors()))
+            loan = loans.current(self.s, actor)
+            amount = max(1, (loan.debt if loan else 1_000) * percent // 100)
+            self.attempt(loans.repay, user_id=actor, amount=amount)
+
+        @rule(hours=st.integers(min_value=1, max_value=200))
+        def time_passes(self, hours):
+            """Days go by: the loans job charges the interest that fell due and defaults what is past due."""
+            self.clock += timedelta(hours=hours)
+            result = loans.run_due(self.s, now=self.clock)
+            stats["defaults"] = stats.get("defaults", 0) + result.defaults
+            stats["interest"] = stats.get("interest", 0) + result.interest
+
+        @precondition(lambda self: self.debtors())
+        @rule()
+        def due_dates_pass(self):
+            """A week and a day: every open loan is charged its last days and, still owing, defaults."""
+            self.clock += timedelta(days=8)
+            result = loans.run_due(self.s, now=self.clock)
+            assert not self.debtors() and result.defaults >= 1
+            stats["defaults"] = stats.get("defaults", 0) + result.defaults
+            stats["interest"] = stats.get("interest", 0) + result.interest
+
+        @rule(data=st.data(), units=st.integers(min_value=1, max_value=400))
+        def buy_product(self, data, units):
+            """A purchase never raises the buyer's net worth: from another player's company it costs the price,
+            from their own company it moves money between their pockets and pays the production cost."""
+            actor, account = data.draw(st.sampled_from(self.trader_accounts()))
+            product_id, price = data.draw(
+                st.sampled_from(self.s.execute(select(Product.id, Product.price_cents).order_by(Product.id)).all())
+            )
+            worth = accounts.dashboard(self.s, actor).net_worth
+            self.attempt(
+                purchase, actor_id=actor, account_id=account, product_id=product_id, units=units, price_cents=price
+            )
+            assert accounts.dashboard(self.s, actor).net_worth <= worth, "a purchase raised the buyer's net worth"
+
+        @rule(data=st.data(), amount=st.integers(min_value=1, max_value=200_000))
+        def pay_someone(self, data, amount):
+            """Any account pays any other: refused from a player who owes the bank to another player."""
+            actor, source = data.draw(st.sampled_from(self.trader_accounts()))
+            _, target = data.draw(st.sampled_from(self.trader_accounts()))
+            before = fingerprint(engine)
+            try:
+                accounts.transfer(self.s, actor_id=actor, from_account_id=source, to_account_id=target, amount=amount)
+                stats["transfer"] = stats.get("transfer", 0) + 1
+            except EconomyError as e:
+                assert fingerprint(engine) == before
+                if isinstance(e, DebtOutstanding):
+                    assert loans.owes(self.s, actor)
+
         @invariant()
         def conserved(self):
             if not hasattr(self, "s"):
@@ -140,6 +225,39 @@ def make_machine(url: str, stats: dict):
                 ).scalar_one()
                 assert c.treasury_shares + held == c.total_shares
             assert self.s.execute(select(func.count()).select_from(Holding).where(Holding.shares < 0)).scalar_one() == 0
+            assert reconciliation.money_totals(self.s).zero and reconciliation.reconcile(self.s) == []
+            # Players' units are every unit sold but the public's, and their collections hold exactly those,
+            # at what the ledger says they paid.
+            bought = dict(
+                self.s.execute(
+                    select(CollectionItem.product_id, func.sum(CollectionItem.units)).group_by(
+                        CollectionItem.product_id
+                    )
+                ).all()
+            )
+            for product_id, sold, public in self.s.execute(
+                select(Product.id, Product.units_sold, Product.public_units)
+            ):
+                assert sold - public == bought.get(product_id, 0), f"product {product_id}: collections disagree"
+            paid = self.s.execute(select(func.coalesce(func.sum(CollectionItem.paid_cents), 0))).scalar_one()
+            spent = self.s.execute(
+                select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(LedgerEntry.type == "product_purchase")
+            ).scalar_one()
+            assert paid == spent, f"collections paid {paid}, the ledger's purchases {spent}"
+            for loan in self.s.execute(select(Loan)).scalars():
+                balance = accounts.get_balance(self.s, loan.account_id)
+                floor = self.s.execute(select(Account.floor).where(Account.id == loan.account_id)).scalar_one()
+                owing = -balance
+                assert loan.principal_cents + loan.interest_cents == (
+                    loan.repaid_cents + loan.collected_cents + loan.written_off_cents + owing
+                ), f"loan {loan.id}'s books do not balance"
+                if loan.status == "open":
+                    assert owing > 0 and floor == -(loan.principal_cents + loan.interest_cents)
+                    assert loan.collected_cents == loan.written_off_cents == 0
+                else:
+                    assert balance == 0 and floor == 0
+                    assert (loan.status == "defaulted") or (loan.collected_cents == loan.written_off_cents == 0)
+            self.s.commit()
 
     MarketMachine.TestCase.settings = settings(
         max_examples=15,
@@ -158,3 +276,5 @@ def test_market_state_machine(db_url):
     finally:
         engine.dispose()
     assert stats.get("buy", 0) >= 1 and stats.get("sell", 0) >= 1, stats  # the machine really traded
+    assert stats.get("take", 0) >= 1 and stats.get("repay", 0) >= 1 and stats.get("defaults", 0) >= 1, stats
+    assert stats.get("interest", 0) > 0 and stats.get("purchase", 0) >= 1, stats
