@@ -153,7 +153,7 @@ def transfer(
     idempotency_key: str | None = None,
 ) -> LedgerEntry:
     """Send money from an account the actor owns. Replaying ``idempotency_key`` sends once. While the actor owes
-    the bank, nothing they own may pay another player (``loans.refuse_if_owing``)."""
+    the bank, nothing they own may pay another player or put money into a public company (``loans.refuse_if_owing``)."""
     ledger.check_amount(amount)
     if amount > config.max_transfer_cents():
         raise InvalidAmount("Amount is above the maximum for one transfer.")
@@ -177,8 +177,11 @@ def transfer(
             raise InvalidInput("Money can't be sent to the system account.")
         if target.kind not in SPENDING_KINDS:
             raise InvalidInput("Money can't be sent to a loan account: a loan is repaid by its borrower.")
-        if target.owner_id != actor_id and not ledger.key_seen(s, idempotency_key):  # a replay answers as before
-            loans.refuse_if_owing(s, actor_id)
+        if not ledger.key_seen(s, idempotency_key):  # a replay answers as before
+            if target.owner_id != actor_id:
+                loans.refuse_if_owing(s, actor_id)
+            elif loans.is_public_company_account(s, to_account_id):
+                loans.refuse_if_owing(s, actor_id, loans.PAY_PUBLIC_REFUSED)
         return ledger.post(
             s,
             from_account_id=from_account_id,

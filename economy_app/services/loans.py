@@ -25,8 +25,10 @@ The rules (the README's "Loans"; the numbers are settings in ``config.py``):
   written off against the mint with its own entry (``loan_writeoff``), so the loan account ends at zero and
   the ledger explains every cent. The borrower may not borrow again for ``loan_cooldown_days`` (7).
 - While a player owes money, nothing they control may pay another player (``refuse_if_owing``: transfers,
-  purchases from other players' companies): a default collects what they hold, so what they held must stay
-  theirs until then.
+  purchases from other players' companies), nor put money into a public company, even their own (transfers,
+  purchases): a default collects what they hold, so what they held must stay theirs until then, and it takes
+  from a public company only what it holds beyond its debt to its shareholders (money put into one short of
+  that would go to its shareholders, paid for by the write-off).
 
 Locks, in the order every writer takes them (no deadlock between any two): a company's row, then the
 player's row (``_tx.lock_user``), then the loan's row, then balance rows in account-id order. Every function
@@ -69,6 +71,9 @@ DAY = timedelta(days=1)
 MIN_LOAN_CENTS = 100  # $1.00
 PAY_OTHERS_REFUSED = "Repay your loan before sending money to other players."
 BUY_FROM_OTHERS_REFUSED = "Repay your loan before buying from other players' companies."
+# A default collects from a public company only what it holds beyond what it owes its shareholders: money a debtor
+# put into one short of that would pay the shareholders, out of the bank's write-off.
+PAY_PUBLIC_REFUSED = "Repay your loan before putting money into a public company: its cash belongs to its shareholders."
 
 
 # --------------------------------------------------------------------------- the arithmetic
@@ -230,6 +235,16 @@ def owes(s: Session, user_id: int) -> bool:
             s.execute(select(loans_t.c.id).where(loans_t.c.user_id == user_id, loans_t.c.status == "open")).first()
             is not None
         )
+
+
+def is_public_company_account(s: Session, account_id: int) -> bool:
+    """Whether the account is a public company's."""
+    return (
+        s.execute(
+            select(companies_t.c.id).where(companies_t.c.account_id == account_id, companies_t.c.is_public.is_(True))
+        ).first()
+        is not None
+    )
 
 
 def refuse_if_owing(s: Session, user_id: int, message: str = PAY_OTHERS_REFUSED) -> None:

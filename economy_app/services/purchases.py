@@ -14,8 +14,8 @@ Rules (the README's "Players as customers"):
   cost to the mint: it can only lose them money, never gain them any.
 - A player's units never count in the public's figures: not in the product's momentum (the demand model),
   not in its public units, which "best-selling" ranks. So nobody buys their way up the marketplace.
-- While a player owes the bank, they may buy only from their own companies (``loans.refuse_if_owing``): what
-  they hold must stay theirs until the loan is settled.
+- While a player owes the bank, they may buy only from their own private companies (``loans.refuse_if_owing``):
+  what they hold must stay theirs until the loan is settled, and a public company's cash is its shareholders'.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ _PRODUCT = (
         companies_t.c.id.label("company_id"),
         companies_t.c.account_id.label("company_account_id"),
         companies_t.c.owner_id,
+        companies_t.c.is_public,
     )
     .select_from(products_t)
     .join(companies_t, companies_t.c.id == products_t.c.company_id)
@@ -136,6 +137,8 @@ def buy(
             )
         if p.owner_id != actor_id:
             loans.refuse_if_owing(s, actor_id, loans.BUY_FROM_OTHERS_REFUSED)
+        elif p.is_public:
+            loans.refuse_if_owing(s, actor_id, loans.PAY_PUBLIC_REFUSED)
         total = p.price_cents * units
         cost = production_cost(total, p.cost_percent)
         mint = system_account_id(s)

@@ -552,3 +552,28 @@ def test_buying_from_other_players_waits_for_the_loan(session, engine, make_play
     assert fingerprint(engine) == before
     purchases.buy(session, actor_id=alice, account_id=personal, product_id=own.id, units=1, price_cents=500)
     check_invariants(engine)
+
+
+def test_a_debtor_puts_no_money_into_a_public_company_even_their_own(session, engine, make_player, make_company):
+    """A default takes from a public company only what it holds beyond its debt to its shareholders. Her public
+    company's cash spent below that debt, the loan paid into it would have paid her shareholders out of the
+    write-off (tests/unit/test_loans_property.py found her net worth rising so): refused while she owes."""
+    alice, personal = make_player("alice")
+    mine, mine_account = public_company(session, make_company, alice, "MINE", 6_000_000)
+    _, private_account = make_company(alice, "PRIV")
+    lamp = products.create_product(session, actor_id=alice, company_id=mine, name="Lamp", price_cents=500)
+    loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
+    before = fingerprint(engine)
+    for src in (personal, private_account):
+        with pytest.raises(DebtOutstanding, match="putting money into a public company"):
+            accounts.transfer(session, actor_id=alice, from_account_id=src, to_account_id=mine_account, amount=100)
+    with pytest.raises(DebtOutstanding, match="putting money into a public company"):
+        purchases.buy(session, actor_id=alice, account_id=personal, product_id=lamp.id, units=1, price_cents=500)
+    assert fingerprint(engine) == before
+    # Out of it, and into her private company, money moves as ever; repaid, she may pay into it again.
+    accounts.transfer(session, actor_id=alice, from_account_id=mine_account, to_account_id=personal, amount=100)
+    accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=private_account, amount=100)
+    loans.repay(session, user_id=alice, amount=100_000, now=T0)
+    accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=mine_account, amount=100)
+    purchases.buy(session, actor_id=alice, account_id=personal, product_id=lamp.id, units=1, price_cents=500)
+    check_invariants(engine)
