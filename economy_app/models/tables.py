@@ -117,6 +117,11 @@ class Account(SQLModel, table=True):
     company_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    # Moderation: while ``frozen_at`` is set, every posting *from* this account is refused (services/ledger/
+    # posting.py checks it on the locked rows); money may still come in. Set and cleared by an admin, audited.
+    frozen_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+    frozen_reason: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    frozen_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
 
 
 class Balance(SQLModel, table=True):

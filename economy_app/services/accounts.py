@@ -44,6 +44,7 @@ class AccountView:
     balance: int
     last_updated: datetime | None
     balance_from_cache: bool  # True when the balances row is missing (drift)
+    frozen_reason: str | None = None  # an admin froze it (services/moderation.py): it sends nothing
 
 
 def system_account_id(s: Session) -> int:
@@ -131,6 +132,9 @@ _LIST_ACCOUNTS = (
         func.coalesce(balances_t.c.balance, accounts_t.c.balance).label("balance"),
         balances_t.c.last_updated,
         balances_t.c.account_id.is_(None).label("balance_from_cache"),
+        case((accounts_t.c.frozen_at.is_not(None), func.coalesce(accounts_t.c.frozen_reason, "")), else_=None).label(
+            "frozen_reason"
+        ),
     )
     .select_from(accounts_t)
     .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)

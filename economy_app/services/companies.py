@@ -22,7 +22,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
-from economy_app.services import ledger, live, marketplace_settings, stock_trading
+from economy_app.services import ledger, live, marketplace_settings, moderation, stock_trading
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 from economy_app.services.names import check_not_reserved
@@ -208,6 +208,7 @@ def create_company(s: Session, *, owner_id: int, name: str, ticker: str, descrip
     description, tags = clean_description(description), clean_tags(tags)
     with unit(s, write=True):
         lock_user(s, owner_id)  # the count below, then the insert, one founding at a time per player
+        moderation.refuse_frozen_player(s, owner_id)  # a freeze of the player takes this lock too
         owned = s.execute(
             select(func.count()).select_from(companies_t).where(companies_t.c.owner_id == owner_id)
         ).scalar_one()
@@ -312,6 +313,7 @@ class CompanyDashboard:
     listing_limit: int = 0  # active products a company may list
     hold_seconds: int = 0  # a new listing's wait before the public sees it
     typical_price_cents: int | None = None  # the market's typical price at the latest run
+    frozen_reason: str | None = None  # an admin froze the company's account: it sells, pays and lists nothing
 
 
 def company_dashboard(
@@ -355,6 +357,9 @@ def company_dashboard(
             .order_by(products_t.c.revenue_cents.desc(), products_t.c.id)
         ).all()
         market = marketplace_settings.view(s)
+        frozen = s.execute(
+            select(accounts_t.c.frozen_at, accounts_t.c.frozen_reason).where(accounts_t.c.id == acct)
+        ).first()
     hold = market.settings.hold_seconds
     by_day = {(r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))): r for r in rows}
     series = []
@@ -385,6 +390,7 @@ def company_dashboard(
         listing_limit=market.settings.listing_limit,
         hold_seconds=hold,
         typical_price_cents=market.typical_price_cents,
+        frozen_reason=(frozen.frozen_reason or "") if frozen and frozen.frozen_at is not None else None,
     )
 
 

@@ -22,6 +22,7 @@ the same database and the same seeded ``random.Random`` give the same sales.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from dataclasses import dataclass, field
@@ -32,15 +33,18 @@ from sqlalchemy import DateTime, String, bindparam, cast, func, select, text
 from sqlmodel import Session
 
 from economy_app.db import driver_datetime
-from economy_app.models import Balance, Company, Product, utcnow
+from economy_app.models import Account, Balance, Company, Product, utcnow
 from economy_app.money import format_cents
 from economy_app.services import companies, ledger, marketplace_settings
 from economy_app.services._tx import unit
 from economy_app.services.accounts import system_account_id
+from economy_app.services.errors import AccountFrozen
 from economy_app.services.marketplace_settings import MarketSettings
 
+log = logging.getLogger(__name__)
 products_t = Product.__table__
 companies_t = Company.__table__
+accounts_t = Account.__table__
 balances_t = Balance.__table__
 
 # The demand formula's constants (README, "Companies and the marketplace").
@@ -290,7 +294,13 @@ _ON_SALE = (
         companies_t.c.account_id,
     )
     .join(companies_t, companies_t.c.id == products_t.c.company_id)
-    .where(products_t.c.active.is_(True), products_t.c.listed_at <= bindparam("visible_before"))
+    # A frozen company's products do not sell: its production costs could not be posted (services/moderation.py).
+    .join(accounts_t, accounts_t.c.id == companies_t.c.account_id)
+    .where(
+        products_t.c.active.is_(True),
+        products_t.c.listed_at <= bindparam("visible_before"),
+        accounts_t.c.frozen_at.is_(None),
+    )
     .order_by(products_t.c.id)
 )
 _WAITING = (
@@ -382,8 +392,27 @@ def run_batch(
     budget: int | None = None,
     settings: MarketSettings | None = None,
 ) -> BatchResult:
-    """One marketplace run, as one transaction (or inside the caller's unit, e.g. a claimed job slot)."""
+    """One marketplace run, as one transaction (or inside the caller's unit, e.g. a claimed job slot).
+
+    Frozen companies are left out of the plan. On PostgreSQL a company may be frozen after the plan read the
+    products and before the posting locked its account: the posting refuses the batch, the run's work so far
+    is rolled back to a savepoint, and the run plans again (from the same random state), without it."""
     now = now or utcnow()
+    with unit(s, write=True):
+        start = rng.getstate()
+        while True:
+            try:
+                with s.begin_nested():
+                    return _run_batch(s, rng=rng, now=now, budget=budget, settings=settings)
+            except AccountFrozen as e:
+                log.warning("marketplace run: accounts %s were frozen while it planned; planning again", e.account_ids)
+                rng.setstate(start)
+
+
+def _run_batch(
+    s: Session, *, rng: random.Random, now: datetime, budget: int | None, settings: MarketSettings | None
+) -> BatchResult:
+    """One attempt at the run, inside ``run_batch``'s unit."""
     with unit(s, write=True):
         p = plan(s, rng=rng, now=now, budget=budget, settings=settings)
         result = BatchResult(

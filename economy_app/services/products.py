@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from economy_app.db import like_prefix
 from economy_app.models import Company, Product, utcnow
-from economy_app.services import marketplace_settings
+from economy_app.services import marketplace_settings, moderation
 from economy_app.services._tx import unit
 from economy_app.services.companies import _owned
 from economy_app.services.errors import InvalidAmount, InvalidInput, ListingLimit, NotCompanyOwner, ProductNotFound
@@ -171,6 +171,7 @@ def create_product(
     now = now or utcnow()
     with unit(s, write=True):
         _owned(s, actor_id, company_id)
+        moderation.refuse_frozen_company(s, company_id)
         _check_listing_limit(s, company_id, new=True)
         product_id = s.execute(
             products_t.insert()
@@ -231,6 +232,7 @@ def set_active(s: Session, *, actor_id: int, product_id: int, active: bool, now:
         if bool(row.active) != bool(active):
             values: dict = {"active": bool(active)}
             if active:
+                moderation.refuse_frozen_company(s, row.company_id)
                 _check_listing_limit(s, row.company_id)
                 values["listed_at"] = now or utcnow()
             s.execute(update(products_t).where(products_t.c.id == product_id).values(**values))
