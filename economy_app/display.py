@@ -81,6 +81,33 @@ def account_item(view) -> AccountItem:
     )
 
 
+def frozen_notices(views) -> list[str]:
+    """What the dashboard tells a player whose accounts an admin froze (``AccountView.frozen_reason``)."""
+    frozen = [v for v in views if v.frozen_reason is not None]
+    if not frozen:
+        return []
+    personal = next((v for v in frozen if v.kind == "personal"), None)
+    if personal is not None:
+        return [
+            f"Your account is frozen by an admin: {personal.frozen_reason.rstrip('.')}. You can still log in and "
+            "look around, and money can still come in, but you can't send money, trade, found a company or list "
+            "products until an admin unfreezes it."
+            + (" Your companies' accounts are frozen too." if len(frozen) > 1 else "")
+        ]
+    return [company_frozen_notice(v.frozen_reason, v.name) for v in frozen]
+
+
+def company_frozen_notice(reason: str | None, name: str = "This company") -> str:
+    """What a company's dashboard says while an admin keeps its account frozen ("" when it is not)."""
+    if reason is None:
+        return ""
+    return (
+        f"{name}'s account is frozen by an admin: {reason.rstrip('.')}. While it is frozen the public buys none "
+        "of its products (their production costs could not be paid), and it can't pay anyone, trade or list "
+        "products."
+    )
+
+
 def send_preview(cents: int, source_name: str, source_balance: int, recipient_name: str) -> str:
     return (
         f"You send {format_cents(cents)} from {source_name} to {recipient_name}; "
@@ -270,9 +297,19 @@ def position_item(p) -> PositionItem:
 # --------------------------------------------------------------------------- the admin page
 
 
+# The three copies of every balance, named for people (the README's "money model" names them for engineers:
+# ``balances``, ``accounts.balance``, the ledger), and what each one is, in a line.
+PRIMARY_COPY, CACHED_COPY, LEDGER_COPY = "Primary balance", "Cached balance", "From the ledger"
+COPIES_EXPLAINED = (
+    "Every balance is kept three times, and the three must agree: the primary balance (what every page reads), "
+    "the cached balance (a copy kept on the account) and what the account's ledger entries add up to (the record "
+    "the other two are checked against)."
+)
+
+
 @dataclasses.dataclass
 class CopiesRow:
-    """One account's three copies of its balance, side by side (the admin page's lookup and drift tables)."""
+    """One account's three copies of its balance, side by side (the admin page's lookup and drift lists)."""
 
     id: int
     name: str
@@ -289,13 +326,114 @@ def copies_row(c) -> CopiesRow:
     return CopiesRow(
         id=c.account_id,
         name=c.name,
-        kind=c.kind,
+        kind=KIND_LABELS.get(c.kind, c.kind),
         balances=format_maybe_cents(c.balances_value),
         cache=format_maybe_cents(c.cached_value),
         ledger=format_maybe_cents(c.ledger_value),
         drift=c.drifted,
         balances_off=c.balances_value != c.ledger_value,
         cache_off=c.cached_value != c.ledger_value,
+    )
+
+
+def freeze_text(freeze) -> str:
+    """An account's freeze in a line: "Frozen by root on 2026-11-30 20:24 UTC: <reason>" ("" if not frozen)."""
+    if freeze is None:
+        return ""
+    return f"Frozen by {freeze.by or 'an admin'} on {when(freeze.at)} UTC: {freeze.reason}"
+
+
+@dataclasses.dataclass
+class FoundRow:
+    """One account of the admin's lookup: its three copies, who owns it, its freeze and its last few entries."""
+
+    id: int
+    name: str
+    kind: str
+    owner: str  # the owner's username ("" for the system)
+    company: str  # "Acme Rockets (ACME)" for a company's account
+    balances: str
+    cache: str
+    ledger: str
+    drift: bool
+    balances_off: bool
+    cache_off: bool
+    frozen: bool
+    frozen_text: str
+    recent: list[HistoryItem]
+    href: str  # the account's own admin page: history, the owner's accounts and companies, freezing
+
+
+def found_row(f, href: str, system_account_id: int | None = None) -> FoundRow:
+    """A lookup match (``moderation.FoundAccount``) as the admin page shows it."""
+    c, facts = f.copies, f.facts
+    copies = copies_row(c)
+    return FoundRow(
+        id=copies.id,
+        name=copies.name,
+        kind=copies.kind,
+        owner=facts.owner,
+        company=facts.company,
+        balances=copies.balances,
+        cache=copies.cache,
+        ledger=copies.ledger,
+        drift=copies.drift,
+        balances_off=copies.balances_off,
+        cache_off=copies.cache_off,
+        frozen=facts.freeze is not None,
+        frozen_text=freeze_text(facts.freeze),
+        recent=[history_item(r, {c.account_id: c.name}, system_account_id) for r in f.recent],
+        href=href,
+    )
+
+
+@dataclasses.dataclass
+class OwnedRow:
+    """One account of a player, on an account's admin page."""
+
+    id: int
+    name: str
+    kind: str
+    balance: str
+    frozen: bool
+    frozen_text: str
+    href: str
+
+
+def owned_row(a, href: str) -> OwnedRow:
+    """A ``moderation.OwnedAccount``."""
+    return OwnedRow(
+        id=a.id,
+        name=a.company or a.name,
+        kind=KIND_LABELS.get(a.kind, a.kind),
+        balance=format_maybe_cents(a.balance),
+        frozen=a.freeze is not None,
+        frozen_text=freeze_text(a.freeze),
+        href=href,
+    )
+
+
+@dataclasses.dataclass
+class AdminCompanyRow:
+    """One company of a player, on an account's admin page."""
+
+    name: str
+    ticker: str
+    status: str  # "public" or "private"
+    products: str
+    cash: str
+    href: str  # its account's admin page
+
+
+def admin_company_row(c, href: str) -> AdminCompanyRow:
+    """A ``companies.CompanyView``."""
+    return AdminCompanyRow(
+        name=c.name,
+        ticker=c.ticker,
+        status="public" if c.is_public else "private",
+        products=f"{c.products:,} product{'s' if c.products != 1 else ''}",
+        cash=format_cents(c.balance),
+        href=href,
     )
 
 
@@ -391,6 +529,13 @@ class RunRow:
     unbatched: str
 
 
+RUNS_EXPLAINED = (
+    "Entries: what the run wrote to the ledger, 2 for each company that sold (its sales and its production "
+    "costs), however many units it sold. Unit by unit: what posting every unit on its own would have written "
+    "(2 a unit)."
+)
+
+
 def run_row(r) -> RunRow:
     return RunRow(at=when(r.at), rows=str(r.ledger_rows), units=f"{r.units:,}", unbatched=f"{2 * r.units:,}")
 
@@ -408,15 +553,40 @@ class JobRow:
     paused: bool
 
 
+def duration_text(seconds: int) -> str:
+    """An interval in words, its two largest units: 600 -> "10 min", 86,400 -> "1 day", 5,400 -> "1 hour
+    30 min", 45 -> "45 s", 0 -> "none"."""
+    seconds = int(seconds)
+    if seconds <= 0:
+        return "none"
+    parts = []
+    for size, one, many in ((86_400, "day", "days"), (3_600, "hour", "hours"), (60, "min", "min"), (1, "s", "s")):
+        n, seconds = divmod(seconds, size)
+        if n:
+            parts.append(f"{n:,} {one if n == 1 else many}")
+    return " ".join(parts[:2])
+
+
+def took_text(ms: int | None) -> str:
+    """How long a run took: "8 ms", "1.2 s", "2 min 5 s" ("" when it has not finished)."""
+    if ms is None:
+        return ""
+    if ms < 1_000:
+        return f"{ms:,} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return duration_text(round(ms / 1000))
+
+
 def job_row(j) -> JobRow:
     return JobRow(
         name=j.name,
         title=j.title,
-        interval=f"{j.interval_seconds:,} s",
+        interval=duration_text(j.interval_seconds),
         last=when(j.last_started),
         status=j.status,
         summary=j.summary,
-        duration=f"{j.duration_ms:,} ms" if j.duration_ms is not None else "",
+        duration=took_text(j.duration_ms),
         next="paused" if j.paused else when(j.next_run),
         paused=j.paused,
     )
@@ -432,8 +602,35 @@ class AuditRow:
     ok: bool
 
 
+# What each audited action did, in words (the audit log stores the action's short name).
+ACTION_LABELS = {
+    "recalculate": "Recalculated from the ledger",
+    "sync": "Synced from the cached balance",
+    "recalculate_all": "Recalculated every balance",
+    "sync_all": "Synced every balance",
+    "reconcile": "Reconciled",
+    "run job": "Ran now",
+    "pause job": "Paused",
+    "resume job": "Resumed",
+    "marketplace settings": "Changed the marketplace settings",
+    "freeze player": "Froze",
+    "unfreeze player": "Unfroze",
+    "freeze company": "Froze",
+    "unfreeze company": "Unfroze",
+    "ledger archive": "Archived ledger entries",
+    "ledger restore": "Restored ledger entries",
+}
+
+
 def audit_row(a) -> AuditRow:
-    return AuditRow(at=when(a.at), who=a.admin, action=a.action, target=a.target, result=a.result, ok=a.ok)
+    return AuditRow(
+        at=when(a.at),
+        who=a.admin,
+        action=ACTION_LABELS.get(a.action, a.action),
+        target=a.target,
+        result=a.result,
+        ok=a.ok,
+    )
 
 
 # --------------------------------------------------------------------------- one stock's page

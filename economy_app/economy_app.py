@@ -6,6 +6,7 @@ from economy_app import routes
 from economy_app.jobs.scheduler import scheduler_lifespan
 from economy_app.pages.accounts import AccountsState, accounts_page
 from economy_app.pages.admin import AdminState, admin_page
+from economy_app.pages.admin_account import AdminAccountState, admin_account_page
 from economy_app.pages.companies import CompaniesState, DirectoryState, companies_page, directory_page
 from economy_app.pages.company import CompanyState, company_page
 from economy_app.pages.dashboard import DashboardState, dashboard_page
@@ -38,3 +39,6 @@ app.add_page(stock_page, route=routes.STOCK, title="Stock · economy", on_load=S
 app.add_page(portfolio_page, route=routes.PORTFOLIO, title="Portfolio · economy", on_load=PortfolioState.load)
 app.add_page(leaderboard_page, route=routes.LEADERBOARD, title="Leaderboard · economy", on_load=LeaderboardState.load)
 app.add_page(admin_page, route=routes.ADMIN, title="Admin · economy", on_load=AdminState.load)
+app.add_page(
+    admin_account_page, route=routes.ADMIN_ACCOUNT, title="Account · Admin · economy", on_load=AdminAccountState.load
+)

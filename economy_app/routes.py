@@ -16,3 +16,4 @@ STOCK = "/stock"  # ?id=N
 PORTFOLIO = "/portfolio"
 LEADERBOARD = "/leaderboard"
 ADMIN = "/admin"
+ADMIN_ACCOUNT = "/admin/account"  # ?id=N: one account, its owner, their accounts and companies, freezing

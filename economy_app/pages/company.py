@@ -9,7 +9,7 @@ from economy_app.components.countdown import marketplace_countdown
 from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
-from economy_app.display import ProductItem, market_note, percent_text, product_item
+from economy_app.display import ProductItem, company_frozen_notice, market_note, percent_text, product_item
 from economy_app.event_args import form_text, parse_id
 from economy_app.money import AmountError, format_cents, parse_dollars
 from economy_app.services import companies, products, schedule
@@ -48,6 +48,7 @@ class CompanyState(AuthState):
     edit_description: str = ""
     busy: bool = False
     market_note: str = ""  # the listing limit, the hold and the market's typical price
+    frozen_notice: str = ""  # an admin froze the company's account (display.company_frozen_notice)
 
     async def _refresh(self, user_id: int, company_id: int):
         try:
@@ -75,6 +76,7 @@ class CompanyState(AuthState):
             d.typical_price_cents,
             listed=(len(d.products), products.most_ever_listed(d.listing_limit)),
         )
+        self.frozen_notice = company_frozen_notice(d.frozen_reason)
         self.error, self.loaded = "", True
         return None
 
@@ -483,6 +485,16 @@ def company_page() -> rx.Component:
                         align="center",
                         wrap="wrap",
                         width="100%",
+                    ),
+                    rx.cond(
+                        CompanyState.frozen_notice != "",
+                        rx.callout(
+                            CompanyState.frozen_notice,
+                            icon="snowflake",
+                            color_scheme="blue",
+                            width="100%",
+                            id="company-frozen",
+                        ),
                     ),
                     rx.grid(
                         _stat("Cash", money(CompanyState.balance, CompanyState.balance_cents), "company-balance"),

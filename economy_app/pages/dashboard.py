@@ -9,7 +9,7 @@ from economy_app.components.countdown import marketplace_countdown, notice
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.components.tables import history_table
-from economy_app.display import HistoryItem, history_item
+from economy_app.display import HistoryItem, frozen_notices, history_item
 from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.services import live as topics
@@ -29,6 +29,7 @@ class DashboardState(AuthState):
     personal_cents: int = 0
     account_count: int = 0
     recent: list[HistoryItem] = []
+    frozen_notices: list[str] = []  # an admin froze some of the player's accounts (display.frozen_notices)
 
     @rx.event
     @logged_in
@@ -49,6 +50,7 @@ class DashboardState(AuthState):
         self.personal, self.personal_cents = format_cents(d.personal_balance), d.personal_balance
         self.account_count = len(d.accounts)
         self.recent = [history_item(r, names, d.system_account_id) for r in d.recent]
+        self.frozen_notices = frozen_notices(d.accounts)
         self.loaded = True
         self._listen(user, *(topics.account(v.id) for v in d.accounts))
 
@@ -81,6 +83,12 @@ def dashboard_page() -> rx.Component:
                     ".",
                     size="3",
                     color_scheme="gray",
+                ),
+                rx.foreach(
+                    DashboardState.frozen_notices,
+                    lambda text: rx.callout(
+                        text, icon="snowflake", color_scheme="blue", width="100%", class_name="frozen-notice"
+                    ),
                 ),
                 rx.grid(
                     stat(

@@ -166,3 +166,64 @@ def test_the_market_note_counts_products_ever_listed():
         "3 of 30 products on sale (the most a company may list), 41 of 60 ever listed (withdrawn ones too); "
         "the public sees a new listing at the next run."
     )
+
+
+# --------------------------------------------------------------------------- issue 20: the admin's words
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (600, "10 min"),
+        (86_400, "1 day"),
+        (3_600, "1 hour"),
+        (300, "5 min"),
+        (5_400, "1 hour 30 min"),
+        (90, "1 min 30 s"),
+        (45, "45 s"),
+        (172_800 + 3_600 + 7, "2 days 1 hour"),
+        (0, "none"),
+    ],
+)
+def test_intervals_in_words(seconds, text):
+    from economy_app.display import duration_text
+
+    assert duration_text(seconds) == text
+
+
+@pytest.mark.parametrize(
+    "ms, text", [(8, "8 ms"), (999, "999 ms"), (1_234, "1.2 s"), (125_000, "2 min 5 s"), (None, "")]
+)
+def test_how_long_a_run_took(ms, text):
+    from economy_app.display import took_text
+
+    assert took_text(ms) == text
+
+
+def test_the_scheduler_and_the_audit_log_speak_words():
+    from economy_app.display import audit_row, job_row
+    from economy_app.services.operations import AuditEntry, JobStatus
+
+    at = datetime(2026, 11, 30, 20, 24)
+    job = job_row(JobStatus("purge", "Price history clean-up", 86_400, at, "ok", "", 8, False, at))
+    assert (job.interval, job.duration) == ("1 day", "8 ms")
+    row = audit_row(AuditEntry(at, "root", "sync_all", "all accounts", "8 accounts", True))
+    assert row.action == "Synced every balance"
+    assert audit_row(AuditEntry(at, "cli", "something new", "", "", True)).action == "something new"
+
+
+def test_a_frozen_player_is_told_why_on_the_dashboard():
+    from economy_app.display import company_frozen_notice, frozen_notices
+
+    def view(name, kind, reason):
+        return AccountView(1, name, kind, 1, None, 0, None, False, reason)
+
+    assert frozen_notices([view("alice", "personal", None)]) == []
+    [notice] = frozen_notices([view("alice", "personal", "Spam."), view("Acme", "company", "Spam.")])
+    assert notice.startswith("Your account is frozen by an admin: Spam. You can still log in")
+    assert notice.endswith("Your companies' accounts are frozen too.")
+    assert frozen_notices([view("alice", "personal", None), view("Acme", "company", "Checks")]) == [
+        company_frozen_notice("Checks", "Acme")
+    ]
+    assert company_frozen_notice(None) == ""
+    assert "the public buys none of its products" in company_frozen_notice("Checks")

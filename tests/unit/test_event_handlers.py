@@ -64,6 +64,7 @@ EXPECTED = {
     "LeaderboardState": {"load", "live_refresh"},
     "AdminState": {"load", "live_refresh", "search", "recalculate", "sync", "start_bulk", "run_now", "pause", "resume"},
     "MarketSettingsState": {"load", "save"},
+    "AdminAccountState": {"load", "live_refresh", "set_reason", "freeze", "unfreeze", "older", "newer"},
     "HomeState": {"load", "live_refresh"},
     "ScheduleState": {"refresh"},
 }
