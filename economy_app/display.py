@@ -7,17 +7,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
+from economy_app import routes
 from economy_app.money import format_cents, format_dollars_input, format_maybe_cents, format_price
+from economy_app.services.accounts import TYPE_NAMES
 from economy_app.services.companies import margin_permille
 
-TYPE_LABELS = {
-    "initial_deposit": "Welcome deposit",
-    "transfer": "Transfer",
-    "stock_purchase": "Stock purchase",
-    "stock_sale": "Stock sale",
-    "marketplace_batch": "Marketplace batch",
-    "adjustment": "Adjustment",
-}
+TYPE_LABELS = TYPE_NAMES  # entry types in words (services/accounts.py: the CSV says them too)
 
 
 KIND_LABELS = {"personal": "Personal", "company": "Company", "system": "System"}
@@ -86,6 +81,65 @@ def send_preview(cents: int, source_name: str, source_balance: int, recipient_na
         f"You send {format_cents(cents)} from {source_name} to {recipient_name}; "
         f"{source_name} will have {format_cents(source_balance - cents)}."
     )
+
+
+@dataclasses.dataclass
+class GuideStepRow:
+    """One step of the dashboard's "How to play"."""
+
+    key: str
+    title: str
+    text: str
+    link: str  # where to do it
+    link_text: str
+    done: bool
+
+
+def guide_rows(g, *, every: str, threshold_cents: int) -> list[GuideStepRow]:
+    """The loop of the game in five steps, each ticked off from ``g`` (services.guide.Guide). ``every``: how often
+    the public shops ("10 minutes"); ``threshold_cents``: the cash above which a company goes public."""
+    company = f"{routes.COMPANY}?id={g.first_company_id}" if g.first_company_id else routes.COMPANIES
+    steps = [
+        (
+            "company",
+            "Found a company",
+            "Give it a name and a ticker: it opens with its own account.",
+            routes.COMPANIES,
+            "Found one",
+        ),
+        (
+            "product",
+            "List a product",
+            "Price it near the market's typical price (your company page shows it).",
+            company,
+            "Add a product",
+        ),
+        (
+            "sale",
+            "Sell to the public",
+            f"The public shops every {every} and buys from what is listed: revenue goes to your company's account.",
+            routes.MARKETPLACE,
+            "See the marketplace",
+        ),
+        (
+            "public",
+            "Go public",
+            f"A company whose cash passes {format_cents(threshold_cents, whole=True)} goes "
+            "public: 1,000,000 shares anyone can buy.",
+            routes.STOCKS,
+            "See the stock market",
+        ),
+        (
+            "trade",
+            "Trade stocks",
+            "Buy shares of other players' public companies, and sell them when they rise.",
+            routes.STOCKS,
+            "Trade",
+        ),
+    ]
+    return [
+        GuideStepRow(k, title, text, link, link_text, bool(g.done.get(k))) for k, title, text, link, link_text in steps
+    ]
 
 
 @dataclasses.dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
-from economy_app.components.countdown import marketplace_countdown
+from economy_app.components.countdown import marketplace_clock
 from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
@@ -474,8 +474,11 @@ def company_page() -> rx.Component:
                         rx.spacer(),
                         rx.hstack(
                             rx.icon("timer", size=16),
-                            rx.text("Next marketplace run ", size="2"),
-                            marketplace_countdown(id="company-countdown", font_size="var(--font-size-2)"),
+                            marketplace_clock(
+                                rx.text("Next marketplace run ", size="2"),
+                                "Marketplace runs paused by an admin",
+                                id="company-countdown",
+                            ),
                             align="center",
                             spacing="1",
                         ),

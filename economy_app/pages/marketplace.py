@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
-from economy_app.components.countdown import marketplace_countdown, notice
+from economy_app.components.countdown import PAUSED_TEXT, marketplace_clock, notice
 from economy_app.components.layout import player_page
 from economy_app.display import ProductItem, product_item
 from economy_app.event_args import parse_id, text_arg
@@ -119,8 +119,11 @@ def marketplace_page() -> rx.Component:
         rx.vstack(
             notice(
                 "timer",
-                rx.text("The public shops every ", ScheduleState.marketplace_every, ". Next run", size="2"),
-                marketplace_countdown(id="market-countdown", font_size="var(--font-size-2)"),
+                marketplace_clock(
+                    rx.text("The public shops every ", ScheduleState.marketplace_every, ". Next run", size="2"),
+                    PAUSED_TEXT,
+                    id="market-countdown",
+                ),
             ),
             rx.flex(
                 rx.input(

@@ -243,7 +243,12 @@ def stocks_page() -> rx.Component:
                     value=StocksState.sort,
                     on_change=StocksState.set_sort,
                 ),
-                rx.text(StocksState.total, " public companies", size="2", color_scheme="gray"),
+                rx.text(
+                    StocksState.total,
+                    rx.cond(StocksState.total == 1, " public company", " public companies"),
+                    size="2",
+                    color_scheme="gray",
+                ),
                 gap="0.75em",
                 align="center",
                 wrap="wrap",

@@ -18,7 +18,7 @@ REFLEX_BUILTIN = {"setvar"}
 EXPECTED = {
     "AuthState": {"logout"},
     "LoginState": {"check", "login", "signup"},
-    "DashboardState": {"load", "live_refresh"},
+    "DashboardState": {"load", "live_refresh", "hide_guide", "show_guide"},
     "AccountsState": {"load", "live_refresh", "show_chart"},
     "SendState": {
         "load",
