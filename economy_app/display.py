@@ -174,6 +174,7 @@ class ProductItem:
     costs: str
     margin: str
     waiting: str = ""  # why the public does not buy it yet: "New listing: on sale to the public from 10:42 UTC"
+    warning: str = ""  # why it sells rarely or never at its price (for its owner)
 
 
 def company_item(view) -> CompanyItem:
@@ -226,6 +227,7 @@ def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
         costs=format_cents(costs),
         margin=percent_text(margin_permille(revenue, costs)),
         waiting=hold_text(getattr(p, "public_from", None)),
+        warning=getattr(p, "price_warning", ""),
     )
 
 

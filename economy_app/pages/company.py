@@ -48,6 +48,7 @@ class CompanyState(AuthState):
     edit_description: str = ""
     busy: bool = False
     market_note: str = ""  # the listing limit, the hold and the market's typical price
+    add_form: int = 0  # the add-product form's key: a new one (empty) after each product listed
 
     async def _refresh(self, user_id: int, company_id: int):
         try:
@@ -96,15 +97,19 @@ class CompanyState(AuthState):
         await (await self.get_state(ScheduleState)).refresh()
         return await self._refresh(user.id, self.company_id)
 
-    @logged_in
-    async def _act(self, user, fn, success: str, *args, **kwargs):
-        """Run an owner action (the service checks ownership), then refresh the figures."""
+    async def _act(self, fn, success: str, *args, **kwargs):
+        """Run an owner action (the service checks ownership), then refresh the figures. Returns the events to
+        show and whether it was done (a refused action keeps what the player typed)."""
+        user = await self._current_user()
+        if user is None:  # as @logged_in does
+            return await self._to_login(), False
         try:
-            await run(fn, *args, actor_id=user.id, **kwargs)
+            result = await run(fn, *args, actor_id=user.id, **kwargs)
         except EconomyError as e:
-            return rx.toast.error(str(e))
+            return [rx.toast.error(str(e))], False
         await self._refresh(user.id, self.company_id)
-        return rx.toast.success(success)
+        warning = getattr(result, "price_warning", "")
+        return [rx.toast.success(success), *([rx.toast.warning(warning)] if warning else [])], True
 
     @rx.event
     async def save_company(self, form: dict):
@@ -112,7 +117,7 @@ class CompanyState(AuthState):
         if None in fields:
             return rx.toast.error(FORM_ERROR)
         company_id, name, description, tags = fields
-        return await self._act(
+        events, _ = await self._act(
             companies.update_company,
             "Company updated.",
             company_id=parse_id(company_id) or 0,
@@ -120,6 +125,7 @@ class CompanyState(AuthState):
             description=description,
             tags=tags,
         )
+        return events
 
     @rx.event
     async def add_product(self, form: dict):
@@ -131,7 +137,7 @@ class CompanyState(AuthState):
             price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        return await self._act(
+        events, done = await self._act(
             products.create_product,
             f"{name.strip()} is on sale.",
             company_id=parse_id(company_id) or 0,
@@ -139,6 +145,9 @@ class CompanyState(AuthState):
             price_cents=price,
             description=description,
         )
+        if done:  # a new, empty form; a refused one keeps what was typed
+            self.add_form += 1
+        return events
 
     @rx.event
     def open_edit(self, product_id: int):
@@ -161,7 +170,7 @@ class CompanyState(AuthState):
             price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        event = await self._act(
+        events, done = await self._act(
             products.update_product,
             "Product updated.",
             product_id=parse_id(product_id) or 0,
@@ -169,19 +178,21 @@ class CompanyState(AuthState):
             description=description,
             price_cents=price,
         )
-        self.editing = 0
-        return event
+        if done:  # a refused edit stays open with what was typed
+            self.editing = 0
+        return events
 
     @rx.event
     async def set_active(self, product_id: int, active: bool):
         if not isinstance(active, bool):
             return rx.toast.error("Product not found.")
-        return await self._act(
+        events, _ = await self._act(
             products.set_active,
             "Product is on sale again." if active else "Product withdrawn.",
             product_id=parse_id(product_id) or 0,
             active=active,
         )
+        return events
 
     @rx.event
     @logged_in
@@ -254,6 +265,17 @@ def _product_row(item: ProductItem) -> rx.Component:
                     item.waiting != "",
                     rx.badge(
                         item.waiting, color_scheme="amber", size="1", white_space="normal", class_name="product-waiting"
+                    ),
+                ),
+                rx.cond(
+                    item.warning != "",
+                    rx.badge(
+                        rx.icon("triangle-alert", size=12),
+                        item.warning,
+                        color_scheme="red",
+                        size="1",
+                        white_space="normal",
+                        class_name="product-warning",
                     ),
                 ),
                 spacing="1",
@@ -351,7 +373,8 @@ def _products() -> rx.Component:
                     width="100%",
                 ),
                 on_submit=CompanyState.add_product,
-                reset_on_submit=True,
+                reset_on_submit=False,
+                key=CompanyState.add_form.to_string(),
                 width="100%",
             ),
             rx.text(

@@ -249,6 +249,14 @@ class Recipient:
     ticker: str | None = None
 
 
+def exact_names(r: Recipient) -> set[str]:
+    """What a person may type in full to mean this recipient (lower-case): a player's username; a company's name
+    or ticker."""
+    if r.kind == "personal":
+        return {(r.owner_username or r.name).lower()}
+    return {r.name.lower(), *([r.ticker.lower()] if r.ticker else [])}
+
+
 def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> list[Recipient]:
     """Accounts money can be sent to: a player's username, a company's name or its ticker starting
     with ``query``. Bounded to ``limit`` (at most 20) rows; the mint is never offered."""

@@ -298,6 +298,7 @@ class ProductFigures:
     costs: int
     listed_at: datetime | None = None
     public_from: datetime | None = None  # while it waits out the hold for new listings
+    price_warning: str = ""  # why it sells rarely or never at its price (MarketSettings.price_warning)
 
 
 @dataclass(frozen=True)
@@ -378,6 +379,7 @@ def company_dashboard(
                     **dict(p._mapping),
                     "active": bool(p.active),
                     "public_from": marketplace_settings.public_from(p.listed_at, bool(p.active), hold, now),
+                    "price_warning": market.settings.price_warning(p.price_cents) if p.active else "",
                 }
             )
             for p in products

@@ -206,3 +206,51 @@ def test_sale_lines_are_cleaned_up_with_price_history(session, two_sellers):
     tick = schedule.run_job(session, schedule.PRICE_HISTORY_PURGE)
     assert f"{old} per-product sale lines" in tick.summary
     assert session.execute(select(func.count()).select_from(ProductSale)).scalar_one() == kept - old
+
+
+def test_a_price_no_run_can_pay_is_listed_with_a_warning(session, make_player, make_company):
+    """No company takes more than its cap of a run's budget: a unit dearer than the cap of the largest budget
+    never sells. Listing one is allowed, and says so; so does the owner's dashboard."""
+    from economy_app.services import marketplace_settings
+
+    marketplace_settings.save(
+        session, {"budget_min_cents": 1_000_000, "budget_max_cents": 2_000_000, "company_cap_percent": 20}, by="test"
+    )
+    owner, _ = make_player("pricer")
+    company, _ = make_company(owner, "DEAR")
+    rng = random.Random(5)
+
+    def listed(name, cents):
+        return products.create_product(
+            session, actor_id=owner, company_id=company, name=name, price_cents=cents, rng=rng, now=AN_HOUR_AGO
+        )
+
+    assert listed("Fair", 2_000).price_warning == ""
+    assert listed("At the cap", 200_000).price_warning == ""
+    assert listed("Sometimes", 200_001).price_warning.startswith("It sells only in runs with the largest budgets")
+    never = listed("Never", 400_001)
+    assert never.price_warning.startswith("It will not sell at this price: the public spends at most 20%")
+    assert "$2,000.00 to $4,000.00 a run" in never.price_warning
+    # The warning is true: no run, whatever its budget in the range, sells one.
+    for seed in range(20):
+        marketplace_run.run_batch(session, rng=random.Random(seed), budget=2_000_000)
+    figures = {p.name: p for p in companies.company_dashboard(session, owner, company).products}
+    assert figures["Never"].units_sold == 0 and figures["Never"].price_warning == never.price_warning
+    assert figures["Fair"].price_warning == "" and figures["Fair"].units_sold > 0
+    # Repricing it says so too, and a withdrawn product warns of nothing.
+    assert products.update_product(session, actor_id=owner, product_id=never.id, price_cents=1_000).price_warning == ""
+    products.update_product(session, actor_id=owner, product_id=never.id, price_cents=900_000)
+    products.set_active(session, actor_id=owner, product_id=never.id, active=False)
+    figures = {p.name: p for p in companies.company_dashboard(session, owner, company).products}
+    assert figures["Never"].price_warning == ""
+
+
+def test_an_exact_name_picks_its_recipient(session, make_player, make_company):
+    """Send money: what a person types in full (a username, a company's name or ticker) names one recipient."""
+    bob, _ = make_player("bob")
+    make_player("bobby")
+    make_company(bob, "BOBS", name="Bob's Bikes")
+    found = {r.name: r for r in accounts.search_recipients(session, "bob")}
+    assert set(found) == {"bob", "bobby", "Bob's Bikes"}
+    assert [n for n, r in found.items() if "bob" in accounts.exact_names(r)] == ["bob"]
+    assert accounts.exact_names(found["Bob's Bikes"]) == {"bob's bikes", "bobs"}
