@@ -15,4 +15,5 @@ STOCKS = "/stocks"
 STOCK = "/stock"  # ?id=N
 PORTFOLIO = "/portfolio"
 LEADERBOARD = "/leaderboard"
+RUN = "/run"  # ?entry=N: what one marketplace run sold of each product, for the selling company's owner
 ADMIN = "/admin"

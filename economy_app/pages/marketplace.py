@@ -127,12 +127,14 @@ def marketplace_page() -> rx.Component:
             ),
             rx.flex(
                 rx.input(
-                    placeholder="Search products, companies or tickers",
+                    rx.input.slot(rx.icon("search", size=16)),
+                    placeholder="Product, company or ticker",
                     aria_label="Search products",
                     value=MarketplaceState.query,
                     on_change=MarketplaceState.search,
                     debounce_timeout=250,
-                    min_width="18em",
+                    flex="1 1 16em",
+                    max_width=["100%", "100%", "24em"],
                     id="market-search",
                 ),
                 rx.select.root(

@@ -49,6 +49,7 @@ EXPECTED = {
     "CompanyState": {
         "load",
         "live_refresh",
+        "set_scale",
         "save_company",
         "add_product",
         "open_edit",
@@ -61,6 +62,7 @@ EXPECTED = {
     "StocksState": {"load", "live_refresh", "set_sort", "go"},
     "StockState": {"load", "live_refresh", "set_range", "set_shares", "set_side", "set_account", "trade"},
     "PortfolioState": {"load", "live_refresh"},
+    "RunState": {"load"},
     "LeaderboardState": {"load", "live_refresh"},
     "AdminState": {"load", "live_refresh", "search", "recalculate", "sync", "start_bulk", "run_now", "pause", "resume"},
     "MarketSettingsState": {"load", "save"},
