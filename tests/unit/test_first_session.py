@@ -254,3 +254,28 @@ def test_an_exact_name_picks_its_recipient(session, make_player, make_company):
     assert set(found) == {"bob", "bobby", "Bob's Bikes"}
     assert [n for n, r in found.items() if "bob" in accounts.exact_names(r)] == ["bob"]
     assert accounts.exact_names(found["Bob's Bikes"]) == {"bob's bikes", "bobs"}
+
+
+def test_a_young_stock_opens_on_its_data_and_its_line_starts_at_the_ipo(session, make_player, make_company):
+    """Issue 20, item 3: on 24h a stock minutes old showed a flat line at today's price while its header said
+    +0.4% (the IPO row and a later trade fell in one bucket, and the bucket kept only its close)."""
+    from economy_app.services import stock_views
+
+    owner, _ = make_player("founder")
+    buyer, buyer_account = make_player("buyer")
+    company, account = make_company(owner, "YNG")
+    _fund(session, account, companies.PUBLIC_THRESHOLD_CENTS + 1)
+    now = utcnow()
+    assert companies.check_and_update_public_status(session, company, now=now - timedelta(minutes=3))
+    ipo = companies.get_company(session, company).share_price_micros
+    stock_trading.buy(session, actor_id=buyer, account_id=buyer_account, company_id=company, shares=5_000)
+    price = companies.get_company(session, company).share_price_micros
+    assert price > ipo
+    assert stock_views.default_range(session, company, now=now) == "1h"
+    assert stock_views.default_range(session, company, now=now + timedelta(hours=3)) == "6h"
+    assert stock_views.default_range(session, company, now=now + timedelta(days=3)) == "24h"
+    for key in ("1h", "24h", "30d", "all"):
+        points = stock_views.price_series(session, company, key, now=now + timedelta(seconds=1))
+        assert points[0][1] == ipo and points[-1][1] == price, key
+    page = stock_views.stock_page(session, buyer, company, None, now=now)
+    assert page.range_key == "1h" and page.points[0][1] == ipo
