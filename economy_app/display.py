@@ -5,19 +5,15 @@ formatted by ``money.py`` only."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 
-from economy_app.money import format_cents, format_dollars_input, format_maybe_cents, format_price
+from economy_app import routes
+from economy_app.money import format_cents, format_dollars_input, format_maybe_cents, format_micros, format_price
+from economy_app.services.accounts import TYPE_NAMES
 from economy_app.services.companies import margin_permille
 
-TYPE_LABELS = {
-    "initial_deposit": "Welcome deposit",
-    "transfer": "Transfer",
-    "stock_purchase": "Stock purchase",
-    "stock_sale": "Stock sale",
-    "marketplace_batch": "Marketplace batch",
-    "adjustment": "Adjustment",
-}
+TYPE_LABELS = TYPE_NAMES  # entry types in words (services/accounts.py: the CSV says them too)
 
 
 KIND_LABELS = {"personal": "Personal", "company": "Company", "system": "System"}
@@ -36,6 +32,7 @@ class HistoryItem:
     amount: str
     cents: int
     batch: str
+    run: str = ""  # a marketplace batch: the page of what that run sold, by product
 
 
 @dataclasses.dataclass
@@ -66,6 +63,7 @@ def history_item(row, account_names: dict[int, str], system_account_id: int | No
         amount=format_cents(row.signed_amount, sign=True),
         cents=row.signed_amount,
         batch=f"{row.batch_count:,} units" if row.batch_count else "",
+        run=f"{routes.RUN}?entry={row.id}" if row.type == "marketplace_batch" else "",
     )
 
 
@@ -116,6 +114,65 @@ def send_preview(cents: int, source_name: str, source_balance: int, recipient_na
 
 
 @dataclasses.dataclass
+class GuideStepRow:
+    """One step of the dashboard's "How to play"."""
+
+    key: str
+    title: str
+    text: str
+    link: str  # where to do it
+    link_text: str
+    done: bool
+
+
+def guide_rows(g, *, every: str, threshold_cents: int) -> list[GuideStepRow]:
+    """The loop of the game in five steps, each ticked off from ``g`` (services.guide.Guide). ``every``: how often
+    the public shops ("10 minutes"); ``threshold_cents``: the cash above which a company goes public."""
+    company = f"{routes.COMPANY}?id={g.first_company_id}" if g.first_company_id else routes.COMPANIES
+    steps = [
+        (
+            "company",
+            "Found a company",
+            "Give it a name and a ticker: it opens with its own account.",
+            routes.COMPANIES,
+            "Found one",
+        ),
+        (
+            "product",
+            "List a product",
+            "Price it near the market's typical price (your company page shows it).",
+            company,
+            "Add a product",
+        ),
+        (
+            "sale",
+            "Sell to the public",
+            f"The public shops every {every} and buys from what is listed: revenue goes to your company's account.",
+            routes.MARKETPLACE,
+            "See the marketplace",
+        ),
+        (
+            "public",
+            "Go public",
+            f"A company whose cash passes {format_cents(threshold_cents, whole=True)} goes "
+            "public: 1,000,000 shares anyone can buy.",
+            routes.STOCKS,
+            "See the stock market",
+        ),
+        (
+            "trade",
+            "Trade stocks",
+            "Buy shares of other players' public companies, and sell them when they rise.",
+            routes.STOCKS,
+            "Trade",
+        ),
+    ]
+    return [
+        GuideStepRow(k, title, text, link, link_text, bool(g.done.get(k))) for k, title, text, link, link_text in steps
+    ]
+
+
+@dataclasses.dataclass
 class CompanyItem:
     id: int
     name: str
@@ -147,6 +204,7 @@ class ProductItem:
     costs: str
     margin: str
     waiting: str = ""  # why the public does not buy it yet: "New listing: on sale to the public from 10:42 UTC"
+    warning: str = ""  # why it sells rarely or never at its price (for its owner)
 
 
 def company_item(view) -> CompanyItem:
@@ -199,6 +257,7 @@ def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
         costs=format_cents(costs),
         margin=percent_text(margin_permille(revenue, costs)),
         waiting=hold_text(getattr(p, "public_from", None)),
+        warning=getattr(p, "price_warning", ""),
     )
 
 
@@ -730,3 +789,132 @@ def product_rank_rows(products) -> list[ProductRankRow]:
         ProductRankRow(rank=i, name=p.name, ticker=p.ticker, units=f"{p.units_sold:,}", revenue=format_cents(p.revenue))
         for i, p in enumerate(products, 1)
     ]
+
+
+# --------------------------------------------------------------------------- chart axes
+
+
+@dataclasses.dataclass
+class ChartAxes:
+    """A chart's axes, worked out on the server so that every label differs from its neighbours: round tick values
+    (``*_ticks``), what each says (``*_labels``, keyed by the tick's value as text: the chart's tick formatter
+    looks them up) and the range shown (``*_domain``). x is time in epoch milliseconds; y is money."""
+
+    x_ticks: list[int] = dataclasses.field(default_factory=list)
+    x_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    x_domain: list[int] = dataclasses.field(default_factory=lambda: [0, 1])
+    y_ticks: list[int] = dataclasses.field(default_factory=list)
+    y_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    y_domain: list[int] = dataclasses.field(default_factory=lambda: [0, 1])
+
+
+# Time between two x ticks, in seconds: the first that gives at most a handful of ticks over the span.
+TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800)
+TIME_STEPS += (604800, 1209600, 2592000)
+EPOCH = datetime(1970, 1, 1)
+
+
+def epoch_ms(at: datetime) -> int:
+    """A naive UTC datetime as epoch milliseconds (what the charts' x values are)."""
+    return int((at - EPOCH).total_seconds() * 1000)
+
+
+def time_ticks(lo_ms: int, hi_ms: int, *, count: int = 6) -> tuple[list[int], dict[str, str], list[int]]:
+    """x ticks over [lo, hi] (epoch ms) at a round step (UTC), at most ``count`` of them, labelled as precisely as
+    the step needs: seconds under a minute, the date once the span passes a day. Returns (ticks, labels, domain).
+    A span of a moment (one point) gets a minute around it."""
+    if hi_ms - lo_ms < 2000:
+        lo_ms, hi_ms = lo_ms - 30_000, hi_ms + 30_000
+    span = (hi_ms - lo_ms) / 1000
+    step = next((x for x in TIME_STEPS if span / x <= count - 1), TIME_STEPS[-1])
+    first = -(-lo_ms // (step * 1000)) * step * 1000
+    ticks = list(range(first, hi_ms + 1, step * 1000))
+    if step < 60:
+        fmt = "%H:%M:%S"
+    elif step >= 86400:
+        fmt = "%m-%d"
+    elif span >= 86400:
+        fmt = "%m-%d %H:%M"
+    else:
+        fmt = "%H:%M"
+    labels = {str(v): datetime.fromtimestamp(v / 1000, UTC).strftime(fmt) for v in ticks}
+    return ticks, labels, [lo_ms, hi_ms]
+
+
+def value_ticks(
+    lo: int, hi: int, label: Callable[[int, int], str], *, count: int = 5, floor: int | None = 0
+) -> tuple[list[int], dict[str, str], list[int]]:
+    """y ticks: round values (1, 2 or 5 x a power of ten) from at or below ``lo`` to at or above ``hi``, about
+    ``count`` of them, with room around the line (a flat line gets a band of 2% around it); never below ``floor``
+    when the values are not. ``label(value, step)`` says a tick. Returns (ticks, labels, domain)."""
+    lo, hi = min(lo, hi), max(lo, hi)
+    if hi == lo:
+        half = max(abs(lo) // 100, 1)
+        lo, hi = lo - half, hi + half
+    pad = (hi - lo) // 10
+    low = lo - pad if floor is None or lo - pad >= floor or lo < floor else floor
+    high = hi + pad
+    step, k = 1, 0
+    while True:
+        step = next((m * 10**k for m in (1, 2, 5) if m * 10**k * (count - 1) >= high - low), 0)
+        if step:
+            break
+        k += 1
+    first, last = (low // step) * step, -(-high // step) * step
+    ticks = list(range(first, last + 1, step))
+    return ticks, {str(v): label(v, step) for v in ticks}, [first, last]
+
+
+def price_label(micros: int, step: int) -> str:
+    """A share price tick ($0.5110): at least two decimals, and as many as the step needs (up to the micro)."""
+    decimals = next(d for d in range(2, 7) if step % 10 ** (6 - d) == 0)
+    return format_micros(micros, decimals)
+
+
+def cents_label(cents: int, step: int) -> str:
+    """A money tick: whole dollars when the step is ($10,000), else cents ($10,000.50)."""
+    return format_cents(cents, whole=step % 100 == 0)
+
+
+def chart_axes(points: list[tuple[int, int]], label: Callable[[int, int], str], *, x_count: int = 6) -> ChartAxes:
+    """The axes of a line over ``points`` (epoch ms, value)."""
+    if not points:
+        return ChartAxes()
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x_ticks, x_labels, x_domain = time_ticks(min(xs), max(xs), count=x_count)
+    y_ticks, y_labels, y_domain = value_ticks(min(ys), max(ys), label)
+    return ChartAxes(x_ticks, x_labels, x_domain, y_ticks, y_labels, y_domain)
+
+
+def line_points(points, text: Callable[[int], str], key: str) -> list[dict]:
+    """(naive UTC time, value) points as a line chart's data: x in epoch ms, the value under ``key``, and what the
+    tooltip says (``at``, ``<key>_text``)."""
+    return [
+        {"ts": epoch_ms(at), key: v, "at": at.strftime("%Y-%m-%d %H:%M:%S UTC"), f"{key}_text": text(v)}
+        for at, v in points
+    ]
+
+
+BAR_LABELS = {"runs": "%H:%M", "hours": "%H:00", "days": "%m-%d"}
+
+
+def bar_rows(bars, scale: str) -> list[dict]:
+    """The company chart's bars (services.companies.Bar) as chart data: a label per bar at the chart's scale, the
+    cents, and what the tooltip says."""
+    return [
+        {
+            "label": b.at.strftime(BAR_LABELS[scale]),
+            "at": b.at.strftime("%Y-%m-%d %H:%M UTC"),
+            "revenue": b.revenue,
+            "costs": b.costs,
+            "revenue_text": format_cents(b.revenue),
+            "costs_text": format_cents(b.costs),
+        }
+        for b in bars
+    ]
+
+
+def money_axis(values: list[int]) -> ChartAxes:
+    """The y axis of bars of money from $0 (the x axis is the bars' own labels)."""
+    y_ticks, y_labels, y_domain = value_ticks(0, max([0, *values]) or 100, cents_label)
+    return ChartAxes(y_ticks=y_ticks, y_labels=y_labels, y_domain=y_domain)

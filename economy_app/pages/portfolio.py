@@ -7,6 +7,7 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
+from economy_app.components.tables import narrow_or_wide, row_card
 from economy_app.display import PositionItem, position_item
 from economy_app.money import format_cents
 from economy_app.services import live as topics
@@ -48,6 +49,37 @@ def _signed(text, sign) -> rx.Component:
     )
 
 
+def _position_card(p: PositionItem) -> rx.Component:
+    """A holding on a narrow screen: the stock and its value first, then gain/loss, shares, prices, account."""
+    return row_card(
+        rx.vstack(
+            rx.link(p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string(), weight="bold"),
+            rx.text(p.name, size="1", color_scheme="gray"),
+            spacing="0",
+        ),
+        rx.vstack(
+            rx.text(p.value, weight="bold", size="3"),
+            money(p.gain, p.gain_cents, signed=True, size="2"),
+            spacing="0",
+            align="end",
+        ),
+        rx.text(
+            p.shares,
+            " shares at ",
+            p.price,
+            " (avg cost ",
+            p.avg_price,
+            ") · 24h ",
+            _signed(p.change, p.change_sign),
+            " · ",
+            p.account,
+            size="1",
+            color_scheme="gray",
+        ),
+        class_name="position-card",
+    )
+
+
 def portfolio_page() -> rx.Component:
     head = ["Account", "Stock", "Shares", "Avg cost", "Price", "Value", "Gain/loss", "24h"]
     return player_page(
@@ -78,7 +110,8 @@ def portfolio_page() -> rx.Component:
                 ),
                 rx.cond(
                     PortfolioState.items.length() > 0,
-                    rx.box(
+                    narrow_or_wide(
+                        rx.card(rx.foreach(PortfolioState.items, _position_card), width="100%"),
                         rx.table.root(
                             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
                             rx.table.body(
@@ -102,8 +135,6 @@ def portfolio_page() -> rx.Component:
                             width="100%",
                             variant="surface",
                         ),
-                        overflow_x="auto",
-                        width="100%",
                     ),
                     rx.callout("You hold no shares yet. Browse the stock market to invest.", icon="info", width="100%"),
                 ),

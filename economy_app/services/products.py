@@ -51,6 +51,7 @@ class ProductView:
     created_at: datetime
     listed_at: datetime
     public_from: datetime | None = None  # set while the product waits out its hold: when the public sees it
+    price_warning: str = ""  # why it sells rarely or never at its price (MarketSettings.price_warning)
 
 
 def clean_name(name: str) -> str:
@@ -110,11 +111,15 @@ def _hold(s: Session) -> int:
 
 
 def get_product(s: Session, product_id: int) -> ProductView:
+    """The product, with the hold it waits out and (for its owner, listing or repricing it) why its price may
+    keep it from selling."""
     with unit(s, write=False):
         row = s.execute(_VIEW.where(products_t.c.id == product_id)).first()
         if row is None:
             raise ProductNotFound("Product not found.")
-        return _view(row, _hold(s))
+        market = marketplace_settings.load(s)
+        view = _view(row, market.hold_seconds)
+    return replace(view, price_warning=market.price_warning(view.price_cents))
 
 
 def _lock_company(s: Session, company_id: int) -> None:
