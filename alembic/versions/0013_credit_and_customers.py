@@ -15,7 +15,7 @@ rebuild runs with foreign keys off (SQLite's documented procedure for a table ch
 is carried over the rebuild (an archived entry's id is never handed out again).
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-01
 
 """
@@ -27,7 +27,7 @@ from alembic import op
 
 
 revision: str = '0013'
-down_revision: str | None = '0010'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,6 +7,7 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
+from economy_app.components.tables import narrow_or_wide, row_card
 from economy_app.display import CollectionRowItem, PositionItem, collection_item, position_item
 from economy_app.money import format_cents
 from economy_app.services import live as topics
@@ -50,6 +51,20 @@ def _signed(text, sign) -> rx.Component:
     )
 
 
+def _collection_card(r: CollectionRowItem) -> rx.Component:
+    """A collection row on a narrow screen: the product and its units first, then what was paid and where."""
+    return row_card(
+        rx.vstack(
+            rx.text(r.product, weight="bold", size="2"),
+            rx.text(r.company, " · ", r.ticker, size="1", color_scheme="gray"),
+            spacing="0",
+        ),
+        rx.text(r.units, " units", weight="bold", size="2"),
+        rx.text("Paid ", r.paid, " · ", r.account, " · last bought ", r.last, size="1", color_scheme="gray"),
+        class_name="collection-card",
+    )
+
+
 def _collection() -> rx.Component:
     """What the player's accounts bought on the marketplace: units and what they paid."""
     head = ["Product", "Company", "Account", "Units", "Paid", "Last bought"]
@@ -57,7 +72,8 @@ def _collection() -> rx.Component:
         rx.heading("Collection", size="4", margin_top="0.5em"),
         rx.cond(
             PortfolioState.collection.length() > 0,
-            rx.box(
+            narrow_or_wide(
+                rx.foreach(PortfolioState.collection, _collection_card),
                 rx.table.root(
                     rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
                     rx.table.body(
@@ -77,8 +93,6 @@ def _collection() -> rx.Component:
                     width="100%",
                     variant="surface",
                 ),
-                overflow_x="auto",
-                width="100%",
             ),
             rx.callout(
                 "You have bought nothing yet. Buy products on the marketplace to start a collection.",
@@ -88,6 +102,37 @@ def _collection() -> rx.Component:
         ),
         spacing="2",
         width="100%",
+    )
+
+
+def _position_card(p: PositionItem) -> rx.Component:
+    """A holding on a narrow screen: the stock and its value first, then gain/loss, shares, prices, account."""
+    return row_card(
+        rx.vstack(
+            rx.link(p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string(), weight="bold"),
+            rx.text(p.name, size="1", color_scheme="gray"),
+            spacing="0",
+        ),
+        rx.vstack(
+            rx.text(p.value, weight="bold", size="3"),
+            money(p.gain, p.gain_cents, signed=True, size="2"),
+            spacing="0",
+            align="end",
+        ),
+        rx.text(
+            p.shares,
+            " shares at ",
+            p.price,
+            " (avg cost ",
+            p.avg_price,
+            ") · 24h ",
+            _signed(p.change, p.change_sign),
+            " · ",
+            p.account,
+            size="1",
+            color_scheme="gray",
+        ),
+        class_name="position-card",
     )
 
 
@@ -121,7 +166,8 @@ def portfolio_page() -> rx.Component:
                 ),
                 rx.cond(
                     PortfolioState.items.length() > 0,
-                    rx.box(
+                    narrow_or_wide(
+                        rx.card(rx.foreach(PortfolioState.items, _position_card), width="100%"),
                         rx.table.root(
                             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
                             rx.table.body(
@@ -145,8 +191,6 @@ def portfolio_page() -> rx.Component:
                             width="100%",
                             variant="surface",
                         ),
-                        overflow_x="auto",
-                        width="100%",
                     ),
                     rx.callout("You hold no shares yet. Browse the stock market to invest.", icon="info", width="100%"),
                 ),

@@ -157,3 +157,19 @@ class PurchaseRefused(EconomyError):
     changed since it was shown)."""
 
     code = "purchase_refused"
+
+
+class AccountFrozen(EconomyError):
+    """A posting from an account an admin froze (``account_ids``: every frozen source of the request)."""
+
+    code = "account_frozen"
+
+    def __init__(self, reason: str, account_ids=()):
+        super().__init__(frozen_message(reason))
+        self.reason = reason
+        self.account_ids = frozenset(account_ids)
+
+
+def frozen_message(reason: str) -> str:
+    """What a refused request from a frozen account says, wherever it is refused."""
+    return f"This account is frozen by an admin: {reason.rstrip('.')}."
