@@ -47,7 +47,7 @@ from sqlmodel import Session
 from economy_app import config
 from economy_app.models import Account, Balance, Company, Holding, LedgerEntry, Loan, User, utcnow
 from economy_app.money import format_cents, format_rate
-from economy_app.services import ledger, live, stock_trading
+from economy_app.services import ledger, live, moderation, stock_trading
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
     AccountNotFound,
@@ -369,6 +369,7 @@ def take(s: Session, *, user_id: int, amount: int, idempotency_key: str, now: da
         if amount > cap:
             raise LoanRefused(f"You can borrow at most {format_cents(cap)}.")
         personal = _personal_account(s, user_id)
+        moderation.refuse_if_frozen(s, personal)  # a frozen player's money goes nowhere; nor does the bank's
         account = ledger.open_account(s, name=f"Loan of {format_cents(amount)}", kind="loan", owner_id=user_id, now=now)
         ledger.set_floor(s, account, -amount)
         terms = quote(amount, now=now)
@@ -479,6 +480,7 @@ class RunResult:
     collected: int = 0
     shares_sold: int = 0
     written_off: int = 0
+    postponed: int = 0  # loans left as they are while an admin's freeze holds (see ``run_due``)
 
     def summary(self) -> str:
         text = f"{self.loans_charged} loans charged {format_cents(self.interest)} of interest"
@@ -487,12 +489,21 @@ class RunResult:
                 f"; {self.defaults} defaulted: {format_cents(self.collected)} collected "
                 f"({self.shares_sold:,} shares sold back), {format_cents(self.written_off)} written off"
             )
+        if self.postponed:
+            text += f"; {self.postponed} waiting for an admin's freeze to end"
         return text
 
 
 def run_due(s: Session, *, now: datetime | None = None) -> RunResult:
     """The loans job (slot-claimed in ``services/schedule.py``; one transaction): every daily charge that fell
-    due, then every loan past its due date defaults (see the module's docstring)."""
+    due, then every loan past its due date defaults (see the module's docstring).
+
+    An admin's freeze (services/moderation.py: every posting from a frozen account is refused) pauses what it
+    touches, and nothing else: a loan whose own account is frozen (its borrower's freeze covers it) is neither
+    charged nor settled until the freeze ends, and then charged every day it missed; a default waits while any
+    account it would collect from is frozen (written off meanwhile, that cash would be the borrower's again on
+    unfreezing); a frozen company buys back no shares (its holders' shares stay, as if it could not pay). The
+    freezes are read after the balance rows are locked: a freeze locks them too, so none lands in between."""
     now = now or utcnow()
     result = RunResult()
     with unit(s, write=True):
@@ -519,17 +530,42 @@ def run_due(s: Session, *, now: datetime | None = None) -> RunResult:
         q = select(loans_t).where(loans_t.c.id.in_([r.id for r in due]), loans_t.c.status == "open")
         loans = s.execute((q.with_for_update(of=loans_t) if postgres else q).order_by(loans_t.c.id)).all()
         mint = _mint(s)
-        issuers = s.execute(select(companies_t.c.account_id).where(companies_t.c.id.in_(_held_companies(s, held))))
-        ledger.lock_balances(s, [mint, *(loan.account_id for loan in loans), *_account_ids(owned), *issuers.scalars()])
+        issuers = dict(
+            s.execute(
+                select(companies_t.c.id, companies_t.c.account_id).where(companies_t.c.id.in_(_held_companies(s, held)))
+            ).all()
+        )
+        involved = [mint, *(loan.account_id for loan in loans), *_account_ids(owned), *issuers.values()]
+        ledger.lock_balances(s, involved)
+        frozen = _frozen(s, involved)
         for loan in loans:
+            mine = owned.get(loan.user_id, [])
+            if loan.account_id in frozen or (loan.due_at <= now and any(a.id in frozen for a in mine)):
+                if loan.account_id not in frozen:  # the days that ended are charged; the default waits
+                    result.interest += _charge_due(s, loan, mint, now)
+                result.postponed += 1
+                continue
             charged = _charge_due(s, loan, mint, now)
             if charged:
                 result.loans_charged += 1
                 result.interest += charged
             if loan.due_at <= now:
-                _default(s, loan, owned.get(loan.user_id, []), held, now, result)
+                payable = [h for h in held if issuers.get(h.company_id) not in frozen]
+                _default(s, loan, mine, payable, now, result)
             live.touch(s, live.user(loan.user_id))
         return result
+
+
+def _frozen(s: Session, account_ids: list[int]) -> set[int]:
+    """The accounts among these an admin froze."""
+    if not account_ids:
+        return set()
+    rows = s.execute(
+        select(accounts_t.c.id).where(
+            accounts_t.c.id.in_(sorted(set(account_ids))), accounts_t.c.frozen_at.is_not(None)
+        )
+    )
+    return set(rows.scalars())
 
 
 def _owned_accounts(s: Session, user_ids: list[int]) -> dict[int, list]:

@@ -145,6 +145,10 @@ def buy(
         # Both entries' rows locked at once, in account-id order (a marketplace run locks the mint and the
         # companies in one statement too): never one held while waiting for the other.
         ledger.lock_balances(s, [account_id, p.company_account_id, mint])
+        # A company an admin froze sends nothing (not its production costs either): its goods are not on sale.
+        # Read under the balance rows' locks, which a freeze takes too. The admin's reason is for its owner only.
+        if s.execute(select(accounts_t.c.frozen_at).where(accounts_t.c.id == p.company_account_id)).scalar():
+            raise PurchaseRefused(f"{p.name} is not on sale.")
         what = f"{units:,} x {p.name}"
         try:
             entry = ledger.post(

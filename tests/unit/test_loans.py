@@ -17,6 +17,7 @@ from economy_app.services import (
     companies,
     ledger,
     loans,
+    operations,
     products,
     purchases,
     reconciliation,
@@ -27,6 +28,7 @@ from economy_app.services import (
 )
 from economy_app.services._tx import unit
 from economy_app.services.errors import (
+    AccountFrozen,
     DebtOutstanding,
     DuplicateRequest,
     InsufficientFunds,
@@ -577,3 +579,101 @@ def test_a_debtor_puts_no_money_into_a_public_company_even_their_own(session, en
     accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=mine_account, amount=100)
     purchases.buy(session, actor_id=alice, account_id=personal, product_id=lamp.id, units=1, price_cents=500)
     check_invariants(engine)
+
+
+# --------------------------------------------------------------------------- an admin's freeze (issue 20)
+
+FROZEN_REASON = "Looking into a chain of loans"
+
+
+@pytest.fixture
+def admin_id(session):
+    return users.create_user(session, "root", "correct horse", role="admin").id
+
+
+def test_a_frozen_borrower_pauses_their_loan_and_no_one_elses(session, engine, make_player, admin_id):
+    """Every posting from a frozen account is refused, and an admin's freeze of a player covers their loan account:
+    the loans job (one transaction for every loan) must neither fail for everyone nor charge, collect or write off
+    anything of theirs. Their loan waits; unfrozen, it is charged every day it missed and settled as any other."""
+    alice, alice_personal = make_player("alice")
+    bob, _ = make_player("bob")
+    a = loans.take(session, user_id=alice, amount=100_000, idempotency_key="a", now=T0)
+    loans.take(session, user_id=bob, amount=100_000, idempotency_key="b", now=T0)
+    operations.freeze(session, actor_id=admin_id, kind="player", target_id=alice, reason=FROZEN_REASON)
+    result = loans.run_due(session, now=T0 + 8 * DAY)
+    assert (result.defaults, result.loans_charged, result.postponed) == (1, 1, 1)  # bob's loan, settled
+    assert loans.current(session, bob) is None
+    paused = loans.current(session, alice)
+    assert paused is not None and (paused.debt, paused.interest) == (100_000, 0)
+    assert accounts.get_balance(session, alice_personal) == START + 100_000
+    check_invariants(engine)
+    operations.freeze(session, actor_id=admin_id, kind="player", target_id=alice, reason="Cleared", frozen=False)
+    result = loans.run_due(session, now=T0 + 9 * DAY)
+    assert (result.defaults, result.interest) == (1, loans.owed_after(100_000, 500, 7) - 100_000)
+    assert loans.current(session, alice) is None and loan_row(session, a.id).status == "defaulted"
+    assert accounts.get_balance(session, alice_personal) == START + 100_000 - loans.owed_after(100_000, 500, 7)
+    check_invariants(engine)
+
+
+def test_a_default_waits_while_a_company_of_the_borrower_is_frozen(
+    session, engine, make_player, make_company, admin_id
+):
+    """A frozen company sends nothing: writing the loan off while its cash is out of reach would hand that cash
+    back to the borrower when it is unfrozen. The default waits (the interest is charged as ever)."""
+    alice, personal = make_player("alice")
+    _, bob_personal = make_player("bob")
+    company, company_account = make_company(alice, "ACME")
+    accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=company_account, amount=START)
+    loans.take(session, user_id=alice, amount=2_000_000, idempotency_key="k", now=T0)
+    accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=company_account, amount=10**6)
+    operations.freeze(session, actor_id=admin_id, kind="company", target_id=company, reason=FROZEN_REASON)
+    result = loans.run_due(session, now=T0 + 7 * DAY)
+    assert (result.defaults, result.postponed, result.written_off) == (0, 1, 0)
+    assert result.interest == loans.owed_after(2_000_000, 500, 7) - 2_000_000
+    assert loans.current(session, alice) is not None
+    check_invariants(engine)
+    operations.freeze(session, actor_id=admin_id, kind="company", target_id=company, reason="Cleared", frozen=False)
+    result = loans.run_due(session, now=T0 + 7 * DAY + timedelta(hours=1))
+    owed = loans.owed_after(2_000_000, 500, 7)
+    assert (result.defaults, result.collected, result.written_off) == (1, owed, 0)  # the company's cash paid
+    assert accounts.get_balance(session, personal) == 0
+    assert accounts.get_balance(session, company_account) == 3 * START - owed
+    assert accounts.get_balance(session, bob_personal) == START
+    check_invariants(engine)
+
+
+def test_a_default_sells_nothing_back_to_a_frozen_company(session, engine, make_player, make_company, admin_id):
+    """A frozen company pays nothing, a default's sale back included: the holding stays (as if the company could
+    not pay) and the job goes on."""
+    alice, personal = make_player("alice")
+    carol, _ = make_player("carol")
+    company, _ = public_company(session, make_company, carol, "CARO", 5_100_000)
+    stock_trading.buy(session, actor_id=alice, account_id=personal, company_id=company, shares=10_000)
+    loans.take(session, user_id=alice, amount=10_000, idempotency_key="k", now=T0)
+    accounts_before = accounts.get_balance(session, personal)
+    operations.freeze(session, actor_id=admin_id, kind="company", target_id=company, reason=FROZEN_REASON)
+    with unit(session, write=True):  # her personal cash gone, so the default would need the shares
+        ledger.post(
+            session,
+            from_account_id=personal,
+            to_account_id=accounts.system_account_id(session),
+            amount=accounts_before,
+            type="adjustment",
+        )
+    result = loans.run_due(session, now=T0 + 7 * DAY)
+    assert (result.defaults, result.shares_sold) == (1, 0)
+    assert result.written_off == loans.owed_after(10_000, 500, 7)
+    held = session.execute(
+        select(Holding.shares).where(Holding.account_id == personal, Holding.company_id == company)
+    ).scalar_one()
+    assert held == 10_000
+    check_invariants(engine)
+
+
+def test_a_frozen_player_takes_no_loan(session, engine, make_player, admin_id):
+    alice, _ = make_player("alice")
+    operations.freeze(session, actor_id=admin_id, kind="player", target_id=alice, reason=FROZEN_REASON)
+    before = fingerprint(engine)
+    with pytest.raises(AccountFrozen, match=FROZEN_REASON):
+        loans.take(session, user_id=alice, amount=10_000, idempotency_key="k", now=T0)
+    assert fingerprint(engine) == before

@@ -248,3 +248,23 @@ def test_a_company_sees_player_purchases_as_revenue(session, engine, shop):
     d = companies.company_dashboard(session, shop["bob"], shop["company"])
     assert (d.revenue_30d, d.costs_30d) == (19_990, 7_996)
     assert companies.get_company(session, shop["company"]).revenue_30d == 19_990
+
+
+def test_a_frozen_company_sells_nothing_and_keeps_its_reason_to_itself(session, engine, shop):
+    """An admin froze BOB's account (it sends nothing, so it could not pay its production costs): its products are
+    not on sale to players either, and the buyer is told so, never the admin's reason, which is for BOB's owner."""
+    from economy_app.services import operations, users
+
+    admin = users.create_user(session, "root", "correct horse", role="admin").id
+    operations.freeze(session, actor_id=admin, kind="company", target_id=shop["company"], reason="Wash sales, ask Sam")
+    before = fingerprint(engine)
+    with pytest.raises(PurchaseRefused, match="^Kite is not on sale.$"):
+        purchases.buy(
+            session,
+            actor_id=shop["alice"],
+            account_id=shop["alice_personal"],
+            product_id=shop["kite"],
+            units=1,
+            price_cents=1_999,
+        )
+    assert fingerprint(engine) == before
