@@ -241,7 +241,9 @@ def _buy_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Buy " + s.buy_name),
-            rx.dialog.description(s.buy_price + " a unit. What you buy joins your collection (the portfolio)."),
+            rx.dialog.description(
+                s.buy_price + " a unit. What you buy joins your collection (the portfolio).", margin_bottom="0.75em"
+            ),
             rx.vstack(
                 field_label("Pay from", "buy-account"),
                 rx.select.root(

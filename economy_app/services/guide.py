@@ -57,7 +57,7 @@ def guide(s: Session, user_id: int, *, now: datetime | None = None) -> Guide:
         users_t.c.created_at,
         select(func.min(companies_t.c.id)).where(owned).scalar_subquery().label("first_company"),
         exists(select(products_t.c.id).where(products_t.c.company_id.in_(mine))).label("product"),
-        exists(select(products_t.c.id).where(products_t.c.company_id.in_(mine), products_t.c.units_sold > 0)).label(
+        exists(select(products_t.c.id).where(products_t.c.company_id.in_(mine), products_t.c.public_units > 0)).label(
             "sale"
         ),
         exists(select(companies_t.c.id).where(owned, companies_t.c.is_public.is_(True))).label("public"),

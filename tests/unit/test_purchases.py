@@ -268,3 +268,20 @@ def test_a_frozen_company_sells_nothing_and_keeps_its_reason_to_itself(session, 
             price_cents=1_999,
         )
     assert fingerprint(engine) == before
+
+
+def test_buying_from_your_own_company_is_no_sale_to_the_public(session, engine, shop):
+    """The dashboard's "How to play" ticks "Sell to the public" off when the public buys, never on the founder's
+    own purchase (it counts the public's units, as "best-selling" does)."""
+    from economy_app.services import guide
+
+    purchases.buy(
+        session,
+        actor_id=shop["bob"],
+        account_id=shop["bob_personal"],
+        product_id=shop["kite"],
+        units=5,
+        price_cents=1_999,
+    )
+    assert product(session, shop["kite"]).units_sold == 5
+    assert not guide.guide(session, shop["bob"]).done["sale"]
