@@ -26,9 +26,10 @@ The rules (the README's "Loans"; the numbers are settings in ``config.py``):
   the ledger explains every cent. The borrower may not borrow again for ``loan_cooldown_days`` (7).
 - While a player owes money, nothing they control may pay another player (``refuse_if_owing``: transfers,
   purchases from other players' companies), nor put money into a public company, even their own (transfers,
-  purchases): a default collects what they hold, so what they held must stay theirs until then, and it takes
-  from a public company only what it holds beyond its debt to its shareholders (money put into one short of
-  that would go to its shareholders, paid for by the write-off).
+  purchases, share purchases): a default collects what they hold, so what they held must stay theirs until
+  then, and it takes from a public company only what it holds beyond its debt to its shareholders (money put
+  into one short of that would go to its shareholders, paid for by the write-off; shares bought in a friend's
+  company whose cash he then takes out could not be sold back).
 
 Locks, in the order every writer takes them (no deadlock between any two): a company's row, then the
 player's row (``_tx.lock_user``), then the loan's row, then balance rows in account-id order. Every function
@@ -71,6 +72,7 @@ DAY = timedelta(days=1)
 MIN_LOAN_CENTS = 100  # $1.00
 PAY_OTHERS_REFUSED = "Repay your loan before sending money to other players."
 BUY_FROM_OTHERS_REFUSED = "Repay your loan before buying from other players' companies."
+BUY_SHARES_REFUSED = "Repay your loan before buying shares: the money would go to a public company's shareholders."
 # A default collects from a public company only what it holds beyond what it owes its shareholders: money a debtor
 # put into one short of that would pay the shareholders, out of the bank's write-off.
 PAY_PUBLIC_REFUSED = "Repay your loan before putting money into a public company: its cash belongs to its shareholders."

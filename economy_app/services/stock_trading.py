@@ -275,6 +275,11 @@ def buy(
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
         now = _rate_limit(s, actor_id, company_id, now)
+        # A debtor's money stays where a default collects it: shares pay another player's (public) company, whose
+        # cash may be gone when the default sells them back (under the player's lock, the one a loan takes).
+        from economy_app.services import loans  # loans sells holdings back through this module
+
+        loans.refuse_if_owing(s, actor_id, loans.BUY_SHARES_REFUSED)
         total, new_price = _buy_terms(c, shares)
         price = total * MICROS_PER_CENT // shares
         entry = ledger.post(
