@@ -31,8 +31,9 @@ The rules (the README's "Loans"; the numbers are settings in ``config.py``):
   into one short of that would go to its shareholders, paid for by the write-off; shares bought in a friend's
   company whose cash he then takes out could not be sold back).
 
-Locks, in the order every writer takes them (no deadlock between any two): a company's row, then the
-player's row (``_tx.lock_user``), then the loan's row, then balance rows in account-id order. Every function
+Locks, in the order every writer takes them (no deadlock between any two): companies' rows (by id), then the
+player's row (``_tx.lock_user``), then the loan's row, then products' rows (a purchase, a marketplace run), then
+balance rows in account-id order. Every function
 here that posts more than once locks all its balance rows first (``ledger.lock_balances``), so a marketplace
 run (the mint and companies, in one statement) never waits on it in a cycle.
 """
@@ -524,7 +525,12 @@ def run_due(s: Session, *, now: datetime | None = None) -> RunResult:
         if postgres:
             companies = _held_companies(s, _holdings(s, _account_ids(_owned_accounts(s, defaulting))))
             if companies:
-                s.execute(select(companies_t.c.id).where(companies_t.c.id.in_(companies)).with_for_update()).all()
+                s.execute(
+                    select(companies_t.c.id)
+                    .where(companies_t.c.id.in_(companies))
+                    .order_by(companies_t.c.id)
+                    .with_for_update()
+                ).all()
         for user_id in sorted({r.user_id for r in due}):
             lock_user(s, user_id)
         owned = _owned_accounts(s, defaulting)  # read again under the players' locks: now it holds still

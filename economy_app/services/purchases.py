@@ -124,7 +124,10 @@ def buy(
         ).first()
         if account is None or account.owner_id != actor_id or account.kind not in SPENDING_KINDS:
             raise AccountNotFound("Account not found.")  # another player's account reads like a missing one
-        p = s.execute(_PRODUCT.where(products_t.c.id == product_id)).first()
+        # The product's row is locked before any balance row (PostgreSQL ``FOR UPDATE``), as a marketplace run
+        # locks its products before posting: one order, no deadlock; its price and status hold still meanwhile.
+        q = _PRODUCT.where(products_t.c.id == product_id)
+        p = s.execute(q.with_for_update(of=products_t) if s.get_bind().dialect.name == "postgresql" else q).first()
         if p is None:
             raise ProductNotFound("Product not found.")
         if not p.active:
