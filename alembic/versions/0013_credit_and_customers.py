@@ -1,7 +1,8 @@
 """Credit and customers: a floor on every account, loans, players' purchases and their collection.
 
 - ``accounts.floor``: the lowest balance a posting may leave. 0 for every account there is; NULL for the mint
-  alone (unlimited); a loan account's is minus what it may owe (services/loans.py). ``ck_accounts_floor``.
+  alone (unlimited); a loan account's is minus what it may owe (services/loans.py). ``ck_accounts_floor``:
+  at most 0, and NULL only for the mint.
 - ``accounts.kind`` may be ``loan``; ``ledger.type`` may be ``loan_disbursement``, ``loan_interest``,
   ``loan_repayment``, ``loan_default`` or ``loan_writeoff``.
 - ``loans`` (at most one open per player: a unique index over the open ones) and ``collection_items``.
@@ -37,6 +38,8 @@ TYPES_BEFORE = ('initial_deposit', 'transfer', 'stock_purchase', 'stock_sale', '
                 'marketplace_batch', 'adjustment')
 TYPES = (*TYPES_BEFORE, 'loan_disbursement', 'loan_interest', 'loan_repayment', 'loan_default', 'loan_writeoff')
 OPEN = sa.text("status = 'open'")
+# A floor is at most 0, and only the mint may have none (NULL: no floor at all).
+FLOOR_CHECK = "(floor IS NOT NULL AND floor <= 0) OR (floor IS NULL AND kind = 'system')"
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -77,7 +80,7 @@ def _checks(kinds: tuple[str, ...], types: tuple[str, ...], *, floor: bool) -> N
             batch_op.drop_constraint('ck_accounts_kind', type_='check')
             batch_op.create_check_constraint('ck_accounts_kind', _in('kind', kinds))
             if floor:
-                batch_op.create_check_constraint('ck_accounts_floor', 'floor IS NULL OR floor <= 0')
+                batch_op.create_check_constraint('ck_accounts_floor', FLOOR_CHECK)
         # The rebuilt table's AUTOINCREMENT starts from the highest id it copied: an archived entry's id above
         # it would be handed out again. Its sequence carries on from where it was.
         seq = _ledger_sequence()

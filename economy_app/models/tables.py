@@ -59,6 +59,7 @@ LEDGER_TYPES = (
     "loan_writeoff",
 )
 LOAN_STATUSES = ("open", "repaid", "defaulted")
+FLOOR_CHECK = "(floor IS NOT NULL AND floor <= 0) OR (floor IS NULL AND kind = 'system')"
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -100,7 +101,8 @@ class Account(SQLModel, table=True):
     __tablename__ = "accounts"
     __table_args__ = (
         CheckConstraint(_in("kind", ACCOUNT_KINDS), name="ck_accounts_kind"),
-        CheckConstraint("floor IS NULL OR floor <= 0", name="ck_accounts_floor"),
+        # A floor is at most 0, and only the mint may have none (NULL is no floor: a second one would be a mint).
+        CheckConstraint(FLOOR_CHECK, name="ck_accounts_floor"),
         # One personal account per player and one system account (the mint):
         # these make initialize_account and the mint's creation race-safe.
         Index(

@@ -475,3 +475,27 @@ def test_post_many_writes_exactly_what_single_posts_write_with_floors(session, e
     owner, _ = make_player()
     loan = _loan_account(session, owner, -500_000)
     _post_many_equals_posts(session, engine, [mint, loan, *players], 40)
+
+
+def test_only_the_mint_may_have_no_floor(session, engine, make_player):
+    """NULL is no floor at all: a second account with none would be a second mint. The database refuses it, for
+    whatever writes the row (attack 17: "no tool or hand-written row ever makes a second mint")."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    _, personal = make_player()
+    accounts.system_account_id(session)
+    session.commit()
+    before = fingerprint(engine)
+    for statement in (
+        "UPDATE accounts SET floor = NULL WHERE id = :id",
+        "UPDATE accounts SET floor = 1 WHERE id = :id",
+    ):
+        with pytest.raises(IntegrityError):
+            with session.begin():
+                session.execute(text(statement), {"id": personal})
+        session.rollback()
+    assert fingerprint(engine) == before
+    with session.begin():  # the mint keeps none
+        mint_floor = session.execute(text("SELECT floor FROM accounts WHERE kind = 'system'")).scalar_one()
+    assert mint_floor is None
