@@ -121,8 +121,9 @@ def loan_max_debt_cents() -> int:
 
 
 def loan_interest_bps() -> int:
-    """A loan's interest a day, in hundredths of a percent of what is owed, compounded daily
-    (ECONOMY_LOAN_INTEREST_BPS, default 500: 5% a day). A loan keeps the rate it was taken at."""
+    """A loan's interest a day, in hundredths of a percent of what is owed, compounded daily and charged as each
+    day starts, the first when the loan is taken (ECONOMY_LOAN_INTEREST_BPS, default 500: 5% a day). A loan keeps
+    the rate it was taken at."""
     return max(0, number("ECONOMY_LOAN_INTEREST_BPS", 500))
 
 
@@ -180,8 +181,8 @@ def session_purge_interval_seconds() -> int:
 
 
 def loan_interval_seconds() -> int:
-    """How often the loans job charges each loan's daily interest that fell due and settles loans past their
-    due date (ECONOMY_LOAN_INTERVAL_SECONDS, default 3600: a charge lands within the hour it is due)."""
+    """How often the loans job charges each loan's daily interest that fell due (as each day starts) and settles
+    loans past their due date (ECONOMY_LOAN_INTERVAL_SECONDS, default 3600: a charge lands within the hour)."""
     return _seconds("ECONOMY_LOAN_INTERVAL_SECONDS", 3600)
 
 

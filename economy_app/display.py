@@ -945,16 +945,17 @@ def at_text(value: datetime | None) -> str:
 
 def loan_terms_text(rate_bps: int, term_days: int) -> str:
     return (
-        f"{format_rate(rate_bps)} a day on what you owe, charged every 24 hours after you borrow and compounded; "
-        f"due {term_days} day{'s' if term_days != 1 else ''} after you borrow."
+        f"{format_rate(rate_bps)} a day on what you owe, compounded, charged as each day starts (the first when you "
+        f"borrow); due {term_days} day{'s' if term_days != 1 else ''} after you borrow."
     )
 
 
 def loan_quote_text(q) -> str:
     """What taking a loan means, before the player confirms (a ``loans.Quote``)."""
     return (
-        f"You receive {format_cents(q.amount)} in your personal account now. If you repay nothing, you will owe "
-        f"{format_cents(q.owed_at_due)} on {at_text(q.due_at)}, when the loan is due."
+        f"You receive {format_cents(q.amount)} in your personal account now, and owe "
+        f"{format_cents(q.owed_now)} with the first day's interest. If you repay nothing, "
+        f"you will owe {format_cents(q.owed_at_due)} on {at_text(q.due_at)}, when the loan is due."
     )
 
 

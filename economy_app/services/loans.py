@@ -11,10 +11,11 @@ The rules (the README's "Loans"; the numbers are settings in ``config.py``):
 - At most one open loan per player (a unique index over the open ones backs it), of at most
   ``loan_max_debt_cents`` ($500,000.00). Taking one carries the form's idempotency key and locks the player's
   row first, so any number of clicks from any number of tabs give exactly one loan.
-- Interest: ``loan_interest_bps`` (5%) a day, compounded daily: every 24 hours after the loan was taken, 5% of
-  what is owed at that moment, rounded up to the cent, goes from the loan account to the mint
-  (``loan_interest``). The loans job charges each day that has ended; taking no action never escapes it, and
-  a repayment charges the days that ended before it first (so paying late never dodges a charge).
+- Interest: ``loan_interest_bps`` (5%) a day, compounded daily, charged as each day of the loan starts (a
+  started day is a day, so no loan is free): when it is taken, then every 24 hours, the seventh 24 hours before
+  the due date; each is 5% of what is owed at that moment, rounded up to the cent, from the loan account to the
+  mint (``loan_interest``). The loans job charges each day that has started; taking no action never escapes
+  it, and a repayment charges the days that started before it first (so paying late never dodges a charge).
 - Repay any amount up to the debt, at any time, from the personal account (``loan_repayment``). At zero the
   loan closes and its floor goes back to 0.
 - Due ``loan_term_days`` (7) after it was taken. The loans job defaults a loan still owing then, in one
@@ -104,8 +105,9 @@ class Quote:
 
     amount: int  # what the player receives, in their personal account, now
     owed_at_due: int  # what they would owe on the due date if they repaid nothing
+    owed_now: int  # what they owe at once: the amount and the first day's interest
     due_at: datetime
-    first_charge_at: datetime
+    first_charge_at: datetime  # now: the first day's interest is charged when the loan is taken
     interest_bps: int
     term_days: int
 
@@ -114,7 +116,7 @@ def quote(amount: int, *, now: datetime | None = None) -> Quote:
     """The terms of borrowing ``amount`` now (nothing is checked against the player: see ``take``)."""
     now = now or utcnow()
     bps, days = config.loan_interest_bps(), config.loan_term_days()
-    return Quote(amount, owed_after(amount, bps, days), now + days * DAY, now + DAY, bps, days)
+    return Quote(amount, owed_after(amount, bps, days), owed_after(amount, bps, 1), now + days * DAY, now, bps, days)
 
 
 # --------------------------------------------------------------------------- what a player sees
@@ -293,8 +295,10 @@ def _open_loan(s: Session, user_id: int):
 
 
 def _next_charge(taken_at: datetime, due_at: datetime, charges: int) -> datetime | None:
-    at = taken_at + (charges + 1) * DAY
-    return at if at <= due_at else None
+    """When the loan's next day starts (a day's interest is charged as it starts): the first when it is taken,
+    then every 24 hours; none from the due date on."""
+    at = taken_at + charges * DAY
+    return at if at < due_at else None
 
 
 def _charge_due(s: Session, loan, mint: int, now: datetime) -> int:
@@ -393,6 +397,8 @@ def take(s: Session, *, user_id: int, amount: int, idempotency_key: str, now: da
             )
             .returning(loans_t.c.id)
         ).scalar_one()
+        mint = _mint(s)
+        ledger.lock_balances(s, [mint, personal, account])
         ledger.post(
             s,
             from_account_id=account,
@@ -402,6 +408,7 @@ def take(s: Session, *, user_id: int, amount: int, idempotency_key: str, now: da
             description=f"Loan: {format_rate(terms.interest_bps)} a day, due {_when(terms.due_at)}",
             now=now,
         )
+        _charge_due(s, s.execute(select(loans_t).where(loans_t.c.id == loan_id)).one(), mint, now)  # the first day
         live.touch(s, live.user(user_id))
         return _loan_view(s, loan_id)
 
@@ -549,7 +556,7 @@ def run_due(s: Session, *, now: datetime | None = None) -> RunResult:
         for loan in loans:
             mine = owned.get(loan.user_id, [])
             if loan.account_id in frozen or (loan.due_at <= now and any(a.id in frozen for a in mine)):
-                if loan.account_id not in frozen:  # the days that ended are charged; the default waits
+                if loan.account_id not in frozen:  # the days that started are charged; the default waits
                     result.interest += _charge_due(s, loan, mint, now)
                 result.postponed += 1
                 continue

@@ -64,7 +64,9 @@ def test_borrow_see_the_debt_repay_part_and_buy_into_the_collection(app_server, 
     page.get_by_label("Loan amount", exact=True).fill("2,500")
     owed_at_due = loans.owed_after(250_000, 500, 7)
     preview = page.locator("#loan-preview")
-    expect(preview).to_contain_text("You receive $2,500.00 in your personal account now.")
+    expect(preview).to_contain_text(
+        "You receive $2,500.00 in your personal account now, and owe $2,625.00 with the first day's interest."
+    )
     expect(preview).to_contain_text(f"you will owe {format_cents(owed_at_due)} on ")
     screenshot(page, "loans-terms-1440")
     page.get_by_label("Loan amount", exact=True).fill("500,000.01")
@@ -73,21 +75,21 @@ def test_borrow_see_the_debt_repay_part_and_buy_into_the_collection(app_server, 
     page.get_by_label("Loan amount", exact=True).fill("2,500")
     page.get_by_role("button", name="Take the loan", exact=True).click()
     expect(page.get_by_text("You borrowed $2,500.00.")).to_be_visible()
-    expect(page.locator("#loan-debt")).to_have_text("$2,500.00")
-    expect(page.locator("#loan-next-interest")).to_contain_text("$125.00 on ")
+    expect(page.locator("#loan-debt")).to_have_text("$2,625.00")  # the first day's interest, as it started
+    expect(page.locator("#loan-next-interest")).to_contain_text("$131.25 on ")
     assert truth.balance(me) == START + 250_000
 
-    # The dashboard: the debt, the next interest, the due date; net worth unchanged by borrowing.
+    # The dashboard: the debt, the next interest, the due date; net worth less the first day's interest.
     page.get_by_role("link", name="Dashboard").first.click()
     page.wait_for_url("**/dashboard")
-    expect(page.locator("#loan-debt")).to_have_text("$2,500.00")
-    expect(page.locator("#loan-next-interest")).to_contain_text("$125.00 on ")
+    expect(page.locator("#loan-debt")).to_have_text("$2,625.00")
+    expect(page.locator("#loan-next-interest")).to_contain_text("$131.25 on ")
     with Session(truth.engine) as s:
         user = users.get_user_by_username(s, me)
         loan = s.execute(select(Loan).where(Loan.user_id == user.id)).scalar_one()
     expect(page.locator("#loan-due")).to_have_text(f"{loan.due_at:%Y-%m-%d %H:%M} UTC")
-    expect(page.locator("#net-worth")).to_contain_text("$10,000.00")
-    expect(page.get_by_text(re.compile(r"- \$2,500\.00 you owe"))).to_be_visible()
+    expect(page.locator("#net-worth")).to_have_text("$9,875.00")
+    expect(page.get_by_text(re.compile(r"- \$2,625\.00 you owe"))).to_be_visible()
     screenshot(page, "dashboard-loan-1440")
 
     # Repay part: the preview, then what is left.
@@ -95,11 +97,11 @@ def test_borrow_see_the_debt_repay_part_and_buy_into_the_collection(app_server, 
     page.wait_for_url("**/loans")
     page.get_by_label("Repay amount", exact=True).fill("1,000")
     expect(
-        page.get_by_text("You repay $1,000.00 from your personal account; you will still owe $1,500.00.")
+        page.get_by_text("You repay $1,000.00 from your personal account; you will still owe $1,625.00.")
     ).to_be_visible()
     page.get_by_role("button", name="Confirm repayment", exact=True).click()
-    expect(page.get_by_text("Repaid $1,000.00. You owe $1,500.00.")).to_be_visible()
-    expect(page.locator("#loan-debt")).to_have_text("$1,500.00")
+    expect(page.get_by_text("Repaid $1,000.00. You owe $1,625.00.")).to_be_visible()
+    expect(page.locator("#loan-debt")).to_have_text("$1,625.00")
     screenshot(page, "loans-open-1440")
     assert truth.balance(me) == START + 150_000
 

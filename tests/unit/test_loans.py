@@ -49,6 +49,7 @@ def floor_of(session, account_id: int) -> int | None:
 
 
 def loan_row(session, loan_id: int):
+    session.expire_all()  # the row as it is now, not as this session first loaded it
     return session.execute(select(Loan).where(Loan.id == loan_id)).scalar_one()
 
 
@@ -88,7 +89,13 @@ def test_interest_is_rounded_up_and_compounds_daily():
         owed += -(-owed * 5 // 100)
     assert loans.owed_after(12_345, 500, 7) == owed
     q = loans.quote(100_000, now=T0)
-    assert (q.amount, q.owed_at_due, q.due_at, q.first_charge_at) == (100_000, 140_713, T0 + 7 * DAY, T0 + DAY)
+    assert (q.amount, q.owed_at_due, q.owed_now, q.due_at, q.first_charge_at) == (
+        100_000,
+        140_713,
+        105_000,
+        T0 + 7 * DAY,
+        T0,
+    )
 
 
 # --------------------------------------------------------------------------- taking a loan
@@ -97,12 +104,13 @@ def test_interest_is_rounded_up_and_compounds_daily():
 def test_a_loan_is_an_account_holding_the_debt_below_zero(session, engine, make_player):
     alice, personal = make_player()
     loan = loans.take(session, user_id=alice, amount=250_000, idempotency_key="k1", now=T0)
-    assert (loan.principal, loan.debt, loan.status, loan.due_at) == (250_000, 250_000, "open", T0 + 7 * DAY)
-    assert loan.next_charge_at == T0 + DAY and loan.next_interest == 12_500
+    # The first day's interest (5%) is charged as the loan is taken.
+    assert (loan.principal, loan.debt, loan.status, loan.due_at) == (250_000, 262_500, "open", T0 + 7 * DAY)
+    assert loan.next_charge_at == T0 + DAY and loan.next_interest == 13_125
     assert loan.owed_at_due == loans.owed_after(250_000, 500, 7)
-    assert accounts.get_balance(session, loan.account_id) == -250_000
+    assert accounts.get_balance(session, loan.account_id) == -262_500
     assert accounts.get_balance(session, personal) == START + 250_000
-    assert floor_of(session, loan.account_id) == -250_000
+    assert floor_of(session, loan.account_id) == -262_500
     (entry,) = entries(session, "loan_disbursement")
     assert (entry.from_account_id, entry.to_account_id, entry.amount) == (loan.account_id, personal, 250_000)
     kind, owner = session.execute(select(Account.kind, Account.owner_id).where(Account.id == loan.account_id)).one()
@@ -200,17 +208,23 @@ def test_twenty_clicks_at_once_from_several_tabs_give_one_loan(engine):
 def test_the_job_charges_each_day_once_on_the_debt_then(session, engine, make_player):
     alice, _ = make_player()
     loan = loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
-    assert loans.run_due(session, now=T0 + DAY - timedelta(seconds=1)).interest == 0  # not a day yet
+    assert loan.interest == 5_000  # the first day, as it started
+    assert loans.run_due(session, now=T0 + DAY - timedelta(seconds=1)).interest == 0  # the second not yet
     result = loans.run_due(session, now=T0 + DAY)
-    assert (result.loans_charged, result.interest) == (1, 5_000)
+    assert (result.loans_charged, result.interest) == (1, 5_250)
     assert loans.run_due(session, now=T0 + DAY + timedelta(minutes=30)).interest == 0  # charged once
-    assert accounts.get_balance(session, loan.account_id) == -105_000
-    assert floor_of(session, loan.account_id) == -105_000
+    assert accounts.get_balance(session, loan.account_id) == -110_250
+    assert floor_of(session, loan.account_id) == -110_250
     # Three days late: each charge on the debt after the one before (compounded).
     result = loans.run_due(session, now=T0 + 4 * DAY + timedelta(hours=1))
-    assert result.interest == loans.owed_after(100_000, 500, 4) - 105_000
+    assert result.interest == loans.owed_after(100_000, 500, 5) - 110_250
     row = loan_row(session, loan.id)
-    assert (row.charges, row.next_charge_at) == (4, T0 + 5 * DAY)
+    assert (row.charges, row.next_charge_at) == (5, T0 + 5 * DAY)
+    # The seventh day starts 24 hours before the due date; none starts on it.
+    loans.run_due(session, now=T0 + 7 * DAY - timedelta(seconds=1))
+    row = loan_row(session, loan.id)
+    assert (row.charges, row.next_charge_at) == (7, None)
+    assert row.interest_cents == loans.owed_after(100_000, 500, 7) - 100_000
     assert floor_of(session, loan.account_id) == -(100_000 + row.interest_cents)
     (interest_to_mint,) = {e.to_account_id for e in entries(session, "loan_interest")}
     assert interest_to_mint == accounts.system_account_id(session)
@@ -222,17 +236,17 @@ def test_the_loans_job_is_slot_claimed(session, engine, make_player):
     loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
     first = schedule.run_job(session, schedule.LOANS, T0 + DAY + timedelta(minutes=1))
     again = schedule.run_job(session, schedule.LOANS, T0 + DAY + timedelta(minutes=2))
-    assert first.ran and "charged $50.00" in first.summary
+    assert first.ran and "charged $52.50" in first.summary  # the second day: 5% of $1,050.00
     assert not again.ran and again.summary == "slot already claimed"
-    assert len(entries(session, "loan_interest")) == 1
+    assert len(entries(session, "loan_interest")) == 2
 
 
-def test_a_repayment_charges_the_days_that_ended_first(session, engine, make_player):
-    """Repaying late in a day never dodges that day's charge: the days that ended are charged before it."""
+def test_a_repayment_charges_the_days_that_started_first(session, engine, make_player):
+    """Repaying early in a day never dodges that day's charge: the days that started are charged before it."""
     alice, _ = make_player()
     loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
     after = loans.repay(session, user_id=alice, amount=100_000, now=T0 + 2 * DAY + timedelta(minutes=5))
-    assert after.interest == 5_000 + 5_250 and after.debt == 10_250 and after.open
+    assert after.interest == 5_000 + 5_250 + 5_513 and after.debt == 15_763 and after.open
     assert loans.run_due(session, now=T0 + 2 * DAY + timedelta(minutes=6)).interest == 0
 
 
@@ -243,13 +257,13 @@ def test_repay_part_then_all_closes_the_loan(session, engine, make_player):
     alice, personal = make_player()
     loan = loans.take(session, user_id=alice, amount=80_000, idempotency_key="k", now=T0)
     part = loans.repay(session, user_id=alice, amount=30_000, idempotency_key="r1", now=T0 + timedelta(hours=1))
-    assert (part.debt, part.repaid, part.open) == (50_000, 30_000, True)
-    assert floor_of(session, loan.account_id) == -80_000  # principal + interest so far: the floor holds
-    closed = loans.repay(session, user_id=alice, amount=50_000, idempotency_key="r2", now=T0 + timedelta(hours=2))
-    assert (closed.status, closed.debt, closed.repaid) == ("repaid", 0, 80_000)
+    assert (part.debt, part.repaid, part.open) == (54_000, 30_000, True)  # $800.00 and its first day's $40.00
+    assert floor_of(session, loan.account_id) == -84_000  # principal + interest so far: the floor holds
+    closed = loans.repay(session, user_id=alice, amount=54_000, idempotency_key="r2", now=T0 + timedelta(hours=2))
+    assert (closed.status, closed.debt, closed.repaid) == ("repaid", 0, 84_000)
     assert accounts.get_balance(session, loan.account_id) == 0
     assert floor_of(session, loan.account_id) == 0
-    assert accounts.get_balance(session, personal) == START
+    assert accounts.get_balance(session, personal) == START - 4_000
     assert loans.current(session, alice) is None
     assert loans.run_due(session, now=T0 + 30 * DAY).defaults == 0  # a closed loan is never charged again
     loans.take(session, user_id=alice, amount=1_000, idempotency_key="k2", now=T0 + 3 * DAY)  # borrow again
@@ -263,8 +277,8 @@ def test_repay_refusals_change_nothing(session, engine, make_player):
         loans.repay(session, user_id=alice, amount=100, now=T0)
     loans.take(session, user_id=alice, amount=80_000, idempotency_key="k", now=T0)
     before = fingerprint(engine)
-    with pytest.raises(LoanRefused, match=r"You owe \$800.00"):
-        loans.repay(session, user_id=alice, amount=80_001, now=T0)
+    with pytest.raises(LoanRefused, match=r"You owe \$840.00"):
+        loans.repay(session, user_id=alice, amount=84_001, now=T0)
     for bad in (0, -1, 2.5, "5", None):
         with pytest.raises(InvalidAmount):
             loans.repay(session, user_id=alice, amount=bad, now=T0)
@@ -284,8 +298,8 @@ def test_repay_is_limited_by_the_personal_account(session, engine, make_player, 
     with pytest.raises(InsufficientFunds, match=r"holds \$100.00"):
         loans.repay(session, user_id=alice, amount=20_000, now=T0)
     assert fingerprint(engine) == before
-    assert loans.repay(session, user_id=alice, amount=10_000, now=T0).debt == 40_000
-    assert accounts.get_balance(session, loan.account_id) == -40_000
+    assert loans.repay(session, user_id=alice, amount=10_000, now=T0).debt == 42_500
+    assert accounts.get_balance(session, loan.account_id) == -42_500
 
 
 def test_a_double_clicked_repayment_repays_once(session, engine, make_player):
@@ -294,7 +308,7 @@ def test_a_double_clicked_repayment_repays_once(session, engine, make_player):
     first = loans.repay(session, user_id=alice, amount=10_000, idempotency_key="r", now=T0)
     before = fingerprint(engine)
     again = loans.repay(session, user_id=alice, amount=10_000, idempotency_key="r", now=T0)
-    assert again.debt == first.debt == 70_000
+    assert again.debt == first.debt == 74_000
     with pytest.raises(DuplicateRequest):
         loans.repay(session, user_id=alice, amount=20_000, idempotency_key="r", now=T0)
     assert fingerprint(engine) == before
@@ -319,7 +333,7 @@ def test_a_debtor_cannot_pay_other_players(session, engine, make_player, make_co
     accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=alice_co, amount=100)
     accounts.transfer(session, actor_id=alice, from_account_id=alice_co, to_account_id=personal, amount=100)
     accounts.transfer(session, actor_id=bob, from_account_id=bob_personal, to_account_id=personal, amount=100)
-    loans.repay(session, user_id=alice, amount=100_000, now=T0)
+    loans.repay(session, user_id=alice, amount=105_000, now=T0)
     accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=bob_personal, amount=100)
     check_invariants(engine)
 
@@ -364,15 +378,15 @@ def test_net_worth_and_the_leaderboard_subtract_the_debt(session, engine, make_p
     make_player("bob")
     assert accounts.dashboard(session, alice).net_worth == START
     loans.take(session, user_id=alice, amount=200_000, idempotency_key="k", now=T0)
-    d = accounts.dashboard(session, alice)
-    assert (d.net_worth, d.debt, d.personal_balance) == (START, 200_000, START + 200_000)
-    assert d.loan is not None and d.loan.next_interest == 10_000 and d.loan.due_at == T0 + 7 * DAY
+    d = accounts.dashboard(session, alice)  # the first day's interest is owed at once
+    assert (d.net_worth, d.debt, d.personal_balance) == (START - 10_000, 210_000, START + 200_000)
+    assert d.loan is not None and d.loan.next_interest == 10_500 and d.loan.due_at == T0 + 7 * DAY
     loans.run_due(session, now=T0 + DAY)
     d = accounts.dashboard(session, alice)
-    assert (d.net_worth, d.debt) == (START - 10_000, 210_000)
+    assert (d.net_worth, d.debt) == (START - 20_500, 220_500)
     ranks = {p.username: p for p in stock_views.leaderboard(session).players}
-    assert ranks["alice"].net_worth == START - 10_000
-    assert (ranks["alice"].cash, ranks["alice"].debt) == (START + 200_000, 210_000)
+    assert ranks["alice"].net_worth == START - 20_500
+    assert (ranks["alice"].cash, ranks["alice"].debt) == (START + 200_000, 220_500)
     assert [p.username for p in stock_views.leaderboard(session).players] == ["bob", "alice"]
 
 
@@ -535,8 +549,8 @@ def test_a_repayment_and_the_job_at_once_charge_a_day_once(engine):
         assert errors == []
     with Session(engine) as s:
         charges = entries(s, "loan_interest")
-        assert len(charges) == 5
-        assert loan_row(s, 1).charges == 5
+        assert len(charges) == 6  # the first day's, as the loan was taken, and one as each of 5 days started
+        assert loan_row(s, 1).charges == 6
     check_invariants(engine)
 
 
@@ -575,7 +589,7 @@ def test_a_debtor_puts_no_money_into_a_public_company_even_their_own(session, en
     # Out of it, and into her private company, money moves as ever; repaid, she may pay into it again.
     accounts.transfer(session, actor_id=alice, from_account_id=mine_account, to_account_id=personal, amount=100)
     accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=private_account, amount=100)
-    loans.repay(session, user_id=alice, amount=100_000, now=T0)
+    loans.repay(session, user_id=alice, amount=105_000, now=T0)
     accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=mine_account, amount=100)
     purchases.buy(session, actor_id=alice, account_id=personal, product_id=lamp.id, units=1, price_cents=500)
     check_invariants(engine)
@@ -604,12 +618,12 @@ def test_a_frozen_borrower_pauses_their_loan_and_no_one_elses(session, engine, m
     assert (result.defaults, result.loans_charged, result.postponed) == (1, 1, 1)  # bob's loan, settled
     assert loans.current(session, bob) is None
     paused = loans.current(session, alice)
-    assert paused is not None and (paused.debt, paused.interest) == (100_000, 0)
+    assert paused is not None and (paused.debt, paused.interest) == (105_000, 5_000)  # its first day only
     assert accounts.get_balance(session, alice_personal) == START + 100_000
     check_invariants(engine)
     operations.freeze(session, actor_id=admin_id, kind="player", target_id=alice, reason="Cleared", frozen=False)
     result = loans.run_due(session, now=T0 + 9 * DAY)
-    assert (result.defaults, result.interest) == (1, loans.owed_after(100_000, 500, 7) - 100_000)
+    assert (result.defaults, result.interest) == (1, loans.owed_after(100_000, 500, 7) - 105_000)
     assert loans.current(session, alice) is None and loan_row(session, a.id).status == "defaulted"
     assert accounts.get_balance(session, alice_personal) == START + 100_000 - loans.owed_after(100_000, 500, 7)
     check_invariants(engine)
@@ -629,7 +643,7 @@ def test_a_default_waits_while_a_company_of_the_borrower_is_frozen(
     operations.freeze(session, actor_id=admin_id, kind="company", target_id=company, reason=FROZEN_REASON)
     result = loans.run_due(session, now=T0 + 7 * DAY)
     assert (result.defaults, result.postponed, result.written_off) == (0, 1, 0)
-    assert result.interest == loans.owed_after(2_000_000, 500, 7) - 2_000_000
+    assert result.interest == loans.owed_after(2_000_000, 500, 7) - 2_100_000
     assert loans.current(session, alice) is not None
     check_invariants(engine)
     operations.freeze(session, actor_id=admin_id, kind="company", target_id=company, reason="Cleared", frozen=False)
@@ -677,3 +691,20 @@ def test_a_frozen_player_takes_no_loan(session, engine, make_player, admin_id):
     with pytest.raises(AccountFrozen, match=FROZEN_REASON):
         loans.take(session, user_id=alice, amount=10_000, idempotency_key="k", now=T0)
     assert fingerprint(engine) == before
+
+
+def test_a_started_day_is_a_day_so_no_loan_is_free(session, engine, make_player):
+    """Each day's interest is charged when the day starts, the first when the loan is taken: repaid within the
+    hour, a loan has cost a day's interest (charged at the end of each day, $500,000 repaid and borrowed again
+    every 23 hours was credit for nothing, forever). Seven days, seven charges: what is owed on the due date does
+    not change."""
+    alice, personal = make_player()
+    loan = loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
+    assert (loan.debt, loan.interest, loan.next_charge_at, loan.next_interest) == (105_000, 5_000, T0 + DAY, 5_250)
+    assert loan.owed_at_due == loans.owed_after(100_000, 500, 7) == 140_713
+    (charge,) = entries(session, "loan_interest")
+    assert (charge.from_account_id, charge.amount) == (loan.account_id, 5_000)
+    assert floor_of(session, loan.account_id) == -105_000
+    closed = loans.repay(session, user_id=alice, amount=105_000, now=T0 + timedelta(hours=1))
+    assert closed.status == "repaid" and accounts.get_balance(session, personal) == START - 5_000
+    check_invariants(engine)
