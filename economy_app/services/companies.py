@@ -15,6 +15,7 @@ from economy_app.db import epoch_seconds, like_prefix
 from economy_app.models import (
     Account,
     Balance,
+    CollectionItem,
     Company,
     LedgerEntry,
     Product,
@@ -33,6 +34,7 @@ accounts_t = Account.__table__
 balances_t = Balance.__table__
 ledger_t = LedgerEntry.__table__
 users_t = User.__table__
+collection_t = CollectionItem.__table__
 
 TICKER_RE = re.compile(r"^[A-Za-z]{1,5}$")
 TAG_RE = re.compile(r"^[\w\- ]{1,20}$")
@@ -42,6 +44,27 @@ TOTAL_SHARES = 1_000_000
 DIRECTORY_SORTS = ("name", "ticker", "balance", "newest")
 # What a company sells and what that costs it: the public's batches and players' purchases.
 SALES_TYPES = ("marketplace_batch", "product_purchase", "product_cost")
+
+
+def _owners_own_purchase(owner_id):
+    """A ledger row that is a purchase paid from an account of ``owner_id`` (a column or a value): the founder's
+    own money going round, never revenue (its production costs are costs: the company paid them)."""
+    return (ledger_t.c.type == "product_purchase") & ledger_t.c.from_account_id.in_(
+        select(accounts_t.c.id).where(accounts_t.c.owner_id == owner_id)
+    )
+
+
+def _owners_own_paid(owner_id):
+    """Per product: what ``owner_id``'s accounts paid for it (their collection), to take out of its revenue."""
+    return (
+        select(func.coalesce(func.sum(collection_t.c.paid_cents), 0))
+        .select_from(collection_t)
+        .join(accounts_t, accounts_t.c.id == collection_t.c.account_id)
+        .where(collection_t.c.product_id == products_t.c.id, accounts_t.c.owner_id == owner_id)
+        .scalar_subquery()
+    )
+
+
 EPOCH = datetime(1970, 1, 1)
 
 
@@ -109,13 +132,14 @@ class CompanyView:
 
 def _revenue_since(since: datetime):
     """Sales revenue into the company's account since ``since`` (a covering index range): the public's batches
-    and players' purchases."""
+    and other players' purchases (never its owner's own)."""
     return (
         select(func.coalesce(func.sum(ledger_t.c.amount), 0))
         .where(
             ledger_t.c.to_account_id == companies_t.c.account_id,
             ledger_t.c.created_at >= since,
             ledger_t.c.type.in_(SALES_TYPES),
+            ~_owners_own_purchase(companies_t.c.owner_id),
         )
         .scalar_subquery()
     )
@@ -343,7 +367,8 @@ def company_dashboard(
         market = marketplace_settings.view(s)
         acct = company.account_id
         inflow = ledger_t.c.to_account_id == acct
-        revenue = func.coalesce(func.sum(case((inflow, ledger_t.c.amount), else_=0)), 0).label("revenue")
+        sale = inflow & ~_owners_own_purchase(company.owner_id)  # the owner's own purchases are no revenue
+        revenue = func.coalesce(func.sum(case((sale, ledger_t.c.amount), else_=0)), 0).label("revenue")
         costs = func.coalesce(func.sum(case((inflow, 0), else_=ledger_t.c.amount)), 0).label("costs")
         batches = (
             (ledger_t.c.to_account_id == acct) | (ledger_t.c.from_account_id == acct),
@@ -370,7 +395,7 @@ def company_dashboard(
                 products_t.c.cost_percent,
                 products_t.c.active,
                 products_t.c.units_sold,
-                products_t.c.revenue_cents.label("revenue"),
+                (products_t.c.revenue_cents - _owners_own_paid(company.owner_id)).label("revenue"),
                 products_t.c.costs_cents.label("costs"),
                 products_t.c.listed_at,
             )

@@ -19,6 +19,7 @@ from economy_app.models import (
     MICROS_PER_CENT,
     Account,
     Balance,
+    CollectionItem,
     Company,
     Holding,
     Product,
@@ -441,7 +442,7 @@ class ProductRank(NamedTuple):
     name: str
     ticker: str
     units_sold: int  # to the public (players' own purchases never rank a product)
-    revenue: int
+    revenue: int  # from the public
 
 
 @dataclass(frozen=True)
@@ -492,8 +493,20 @@ def leaderboard(s: Session, *, limit: int = 10) -> Leaderboard:
             .order_by(balances_t.c.balance.desc(), companies_t.c.id)
             .limit(limit)
         ).all()
+        # What players paid for each product (their collections): the rest of its revenue is the public's.
+        collection_t = CollectionItem.__table__
+        _players_paid = (
+            select(func.coalesce(func.sum(collection_t.c.paid_cents), 0))
+            .where(collection_t.c.product_id == products_t.c.id)
+            .scalar_subquery()
+        )
         best = s.execute(
-            select(products_t.c.name, companies_t.c.ticker, products_t.c.public_units, products_t.c.revenue_cents)
+            select(
+                products_t.c.name,
+                companies_t.c.ticker,
+                products_t.c.public_units,
+                (products_t.c.revenue_cents - _players_paid).label("revenue"),  # the public's revenue
+            )
             .join(companies_t, companies_t.c.id == products_t.c.company_id)
             .where(products_t.c.public_units > 0)
             .order_by(products_t.c.public_units.desc(), products_t.c.id)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from economy_app.models import LedgerEntry, Product, utcnow
-from economy_app.services import accounts, marketplace_run, products, purchases, stock_views
+from economy_app.services import accounts, companies, marketplace_run, products, purchases, stock_views
 from economy_app.services.errors import (
     AccountNotFound,
     DuplicateRequest,
@@ -285,3 +285,26 @@ def test_buying_from_your_own_company_is_no_sale_to_the_public(session, engine, 
     )
     assert product(session, shop["kite"]).units_sold == 5
     assert not guide.guide(session, shop["bob"]).done["sale"]
+
+
+def test_a_founders_own_purchases_are_not_revenue(session, engine, shop):
+    """A founder buying from their own company moves their own money round: it is not revenue, or they could make
+    their company's revenue, margin and best-seller figures anything for the price of production (attack 17). Its
+    production costs are costs (the company paid them). Another player's purchase is revenue; the public's is too."""
+    bob, kite = shop["bob"], shop["kite"]
+    buy = dict(product_id=kite, price_cents=1_999)
+    purchases.buy(session, actor_id=bob, account_id=shop["bob_personal"], units=100, **buy)  # $1,999.00, his own
+    purchases.buy(session, actor_id=shop["alice"], account_id=shop["alice_personal"], units=2, **buy)  # $39.98
+    own_cost, alice_cost = -(-199_900 * 40 // 100), -(-3_998 * 40 // 100)
+    d = companies.company_dashboard(session, bob, shop["company"])
+    assert (d.revenue_30d, d.costs_30d) == (3_998, own_cost + alice_cost)
+    assert sum(b.revenue for b in d.bars) == 3_998
+    (row,) = d.products
+    assert (row.units_sold, row.revenue) == (102, 3_998)
+    (mine,) = [c for c in companies.my_companies(session, bob) if c.id == shop["company"]]
+    assert mine.revenue_30d == 3_998
+    # The leaderboard's best-sellers: the public's units, and the public's revenue.
+    marketplace_run.run_batch(session, rng=random.Random(3), budget=3_000_000, now=utcnow() + timedelta(hours=1))
+    p = product(session, kite)
+    (ranked,) = [r for r in stock_views.leaderboard(session).products if r.name == "Kite"]
+    assert ranked.revenue == p.revenue_cents - 199_900 - 3_998 > 0
