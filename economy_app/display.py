@@ -185,6 +185,7 @@ class CompanyItem:
     public: bool
     products: int
     revenue_30d: str
+    halted: bool  # public, and an admin froze the company's account: its stock does not trade
 
 
 @dataclasses.dataclass
@@ -220,6 +221,7 @@ def company_item(view) -> CompanyItem:
         public=view.is_public,
         products=view.products,
         revenue_30d=format_cents(view.revenue_30d),
+        halted=view.is_public and view.frozen,
     )
 
 
@@ -305,6 +307,7 @@ class StockItem:
     change_sign: int
     market_cap: str
     spark: list[dict]
+    halted: bool  # an admin froze the company's account: its stock does not trade
 
 
 @dataclasses.dataclass
@@ -333,6 +336,7 @@ def stock_item(row) -> StockItem:
         change_sign=sign(row.change_permille),
         market_cap=format_cents(row.market_cap_cents),
         spark=[{"p": p} for p in row.sparkline],
+        halted=row.halted,
     )
 
 

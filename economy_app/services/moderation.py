@@ -127,7 +127,7 @@ def _lock(s: Session, account_ids) -> list:
             .with_for_update(**LOCK_BOTH)
         ).all()
     return s.execute(
-        select(accounts_t.c.id, accounts_t.c.name, *FROZEN_COLUMNS)
+        select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.company_id, *FROZEN_COLUMNS)
         .where(ids_in(s, accounts_t.c.id, ids))
         .order_by(accounts_t.c.id)
     ).all()
@@ -154,8 +154,9 @@ def set_frozen(s: Session, t: Target, *, freeze: Freeze | None) -> list[str]:
     ids = [r.id for r in change]
     s.execute(update(accounts_t).where(ids_in(s, accounts_t.c.id, ids)).values(**values))
     live.touch(s, *(live.account(i) for i in ids), live.user(t.owner_id), live.ECONOMY)
-    if t.kind == "company":
-        live.touch(s, live.company(t.id))
+    companies_changed = [r.company_id for r in change if r.company_id is not None]
+    if companies_changed:  # their stock halts or trades again: the stock pages and lists redraw
+        live.touch(s, *(live.company(c) for c in companies_changed), live.MARKET)
     return [r.name for r in change]
 
 

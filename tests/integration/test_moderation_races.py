@@ -37,7 +37,7 @@ from economy_app.services import (
     users,
 )
 from economy_app.services._tx import unit
-from economy_app.services.errors import AccountFrozen
+from economy_app.services.errors import AccountFrozen, TradingHalted
 from tests.support.db import check_invariants
 from tests.support.threads import done_or_waiting_on_a_lock, in_thread
 
@@ -133,38 +133,69 @@ def _in_unit(s, fn):
         return fn()
 
 
-@pytest.mark.parametrize("path", ["transfer", "post_many", "sell"])
-def test_a_posting_waiting_on_a_freeze_is_refused_once_it_commits(engine, world, path):
-    alice, a = world["alice"]
-    attempt = _attempts(world)[path]
-    with Session(engine) as s:
-        before = (_entries_of(engine, a), accounts.get_balance(s, a))
-    froze, release = threading.Event(), threading.Event()
+def _behind(engine, held, attempt) -> list[BaseException]:
+    """Run ``held(s)`` in a write unit held open, then ``attempt(s)`` in another session, which must come to wait
+    on a lock ``held`` took; release, and return what ``attempt`` raised (``held`` must raise nothing)."""
+    done, release = threading.Event(), threading.Event()
 
-    def freeze_held_open():
+    def held_open():
         with Session(engine) as s, unit(s, write=True):
-            t = moderation.target(s, "player", alice)
-            moderation.set_frozen(s, t, freeze=moderation.new_freeze(REASON, "root"))
-            froze.set()
+            held(s)
+            done.set()
             assert release.wait(20)
 
-    freezer = in_thread(freeze_held_open)
-    assert froze.wait(10)
+    holder = in_thread(held_open)
+    assert done.wait(10)
 
-    def send():
+    def attempt_in_a_session():
         with Session(engine) as s:
             attempt(s)
 
-    sender = in_thread(send)
-    assert done_or_waiting_on_a_lock(engine, sender)  # it saw no freeze yet, and waits on alice's rows
+    waiter = in_thread(attempt_in_a_session)
+    assert done_or_waiting_on_a_lock(engine, waiter)  # it saw nothing of ``held`` yet, and waits on its locks
     release.set()
-    freezer.join(20)
-    sender.join(20)
-    assert freezer.errors == []
-    assert len(sender.errors) == 1 and isinstance(sender.errors[0], AccountFrozen), sender.errors
-    assert str(sender.errors[0]) == f"This account is frozen by an admin: {REASON}."
+    holder.join(20)
+    waiter.join(20)
+    assert holder.errors == []
+    return waiter.errors
+
+
+def _freeze(kind: str, target_id: int):
+    def held(s):
+        moderation.set_frozen(s, moderation.target(s, kind, target_id), freeze=moderation.new_freeze(REASON, "root"))
+
+    return held
+
+
+@pytest.mark.parametrize("path", ["transfer", "post_many", "sell"])
+def test_a_posting_waiting_on_a_freeze_is_refused_once_it_commits(engine, world, path):
+    alice, a = world["alice"]
+    with Session(engine) as s:
+        before = (_entries_of(engine, a), accounts.get_balance(s, a))
+    errors = _behind(engine, _freeze("player", alice), _attempts(world)[path])  # it waits on alice's rows
+    assert len(errors) == 1 and isinstance(errors[0], AccountFrozen), errors
+    assert str(errors[0]) == f"This account is frozen by an admin: {REASON}."
     with Session(engine) as s:
         assert (_entries_of(engine, a), accounts.get_balance(s, a)) == before
+    check_invariants(engine)
+
+
+def test_a_buy_waiting_on_a_company_freeze_is_refused_once_it_commits(engine, world):
+    """A frozen company is not paid for its shares (its buyers could not sell them back): a buy that saw no freeze
+    and waits on the company's rows behind the freeze is refused once the freeze commits, and pays nothing."""
+    bob, b = world["bob"]
+    bolt = world["bolt"]
+    with Session(engine) as s:
+        before = (_entries_of(engine, b), accounts.get_balance(s, b))
+
+    def buy(s):
+        stock_trading.buy(s, actor_id=bob, account_id=b, company_id=bolt.id, shares=10)
+
+    errors = _behind(engine, _freeze("company", bolt.id), buy)  # it waits on Bolt's rows, in the posting
+    assert len(errors) == 1 and isinstance(errors[0], TradingHalted), errors
+    assert str(errors[0]) == "Bolt's shares can't be bought right now: trading is halted."
+    with Session(engine) as s:
+        assert (_entries_of(engine, b), accounts.get_balance(s, b)) == before
     check_invariants(engine)
 
 

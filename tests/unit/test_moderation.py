@@ -22,6 +22,7 @@ from economy_app.services import (
     operations,
     products,
     stock_trading,
+    stock_views,
     users,
 )
 from economy_app.services._tx import unit
@@ -29,6 +30,7 @@ from economy_app.services.errors import (
     AccountFrozen,
     InvalidInput,
     NotAdmin,
+    TradingHalted,
     UserNotFound,
 )
 from tests.support.db import check_invariants, fingerprint
@@ -322,3 +324,51 @@ def test_an_account_without_a_balance_row_is_frozen_too(session, engine, world, 
         select(func.count()).select_from(moderation.accounts_t).where(moderation.accounts_t.c.frozen_at.is_not(None))
     ).scalar_one()
     assert frozen == 2
+
+
+HALTED_BUY = "Bolt's shares can't be bought right now: trading is halted."
+
+
+def test_a_frozen_companys_stock_is_halted_both_ways(session, engine, world, admin_id):
+    """A frozen company neither pays nor is paid for its shares (the attack on issue 20, finding 1): money may
+    come in, but a buyer who paid into a frozen company could not sell back. The buy is refused, every list says
+    so, and trading resumes with the unfreeze."""
+    w = world
+    operations.freeze(session, actor_id=admin_id, kind="company", target_id=w["bolt"], reason=REASON)
+    before = fingerprint(engine)
+    with pytest.raises(TradingHalted) as refused:
+        stock_trading.buy(session, actor_id=w["bob"], account_id=w["bob_personal"], company_id=w["bolt"], shares=50)
+    assert str(refused.value) == HALTED_BUY
+    with pytest.raises(TradingHalted, match="trading is halted"):  # the trade box's preview says why
+        stock_trading.quote(session, w["bolt"], "buy", 50)
+    assert fingerprint(engine) == before  # bob paid nothing into a company he could not sell back to
+
+    # The stock list, the stock's page and the company's card in the directory say so.
+    rows, _ = stock_views.overview(session)
+    assert {r.ticker: r.halted for r in rows} == {"BOLT": True}
+    assert stock_views.stock_detail(session, w["bolt"]).halted
+    assert {v.ticker: v.frozen for v in companies.directory(session)[0]} == {"ACME": False, "BOLT": True}
+
+    operations.freeze(session, actor_id=admin_id, kind="company", target_id=w["bolt"], reason="Cleared", frozen=False)
+    stock_trading.buy(session, actor_id=w["bob"], account_id=w["bob_personal"], company_id=w["bolt"], shares=50)
+    assert not stock_views.stock_detail(session, w["bolt"]).halted
+    assert [r.halted for r in stock_views.overview(session)[0]] == [False]
+    check_invariants(engine)
+
+
+def test_a_frozen_company_does_not_go_public(session, engine, world, admin_id):
+    """Money still comes in, but a frozen company past $50,000 stays private (its stock would open halted):
+    the run's check skips it and the owner's button says why. Unfrozen, it goes public."""
+    w = world
+    operations.freeze(session, actor_id=admin_id, kind="company", target_id=w["acme"], reason=REASON)
+    with unit(session, write=True):
+        ledger.post(
+            session, from_account_id=w["mint"], to_account_id=w["acme_account"], amount=5_000_000, type="adjustment"
+        )
+    assert not companies.check_and_update_public_status(session, w["acme"])
+    with pytest.raises(AccountFrozen) as refused:
+        companies.go_public(session, actor_id=w["alice"], company_id=w["acme"])
+    assert str(refused.value) == REFUSED  # the owner reads the reason: it is their company
+    assert not companies.get_company(session, w["acme"]).is_public
+    operations.freeze(session, actor_id=admin_id, kind="company", target_id=w["acme"], reason="Cleared", frozen=False)
+    assert companies.go_public(session, actor_id=w["alice"], company_id=w["acme"])
