@@ -376,6 +376,7 @@ def sell(
         )
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
+        _refuse_halted(s, c, actor_id, "sell")
         now = _rate_limit(s, actor_id, company_id, now)
         total, new_price = _sell_terms(c, shares)
         if total == 0:
@@ -393,6 +394,8 @@ def sell(
             )
         except InsufficientFunds:
             raise InsufficientFunds(f"{c.name} can't pay for these shares right now.") from None
+        except AccountFrozen as e:  # the company's account (the seller's was refused above): trading is halted
+            raise _halted(c, actor_id, "sell", e) from None
         # The seller's rows are locked by the posting now: a freeze that committed meanwhile is seen here.
         moderation.refuse_if_frozen(s, account_id)
         holding = held - shares

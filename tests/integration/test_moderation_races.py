@@ -180,20 +180,29 @@ def test_a_posting_waiting_on_a_freeze_is_refused_once_it_commits(engine, world,
     check_invariants(engine)
 
 
-def test_a_buy_waiting_on_a_company_freeze_is_refused_once_it_commits(engine, world):
-    """A frozen company is not paid for its shares (its buyers could not sell them back): a buy that saw no freeze
-    and waits on the company's rows behind the freeze is refused once the freeze commits, and pays nothing."""
-    bob, b = world["bob"]
+HALTED = {
+    "buy": "Bolt's shares can't be bought right now: trading is halted.",
+    "sell": "Bolt can't buy back shares right now: trading is halted.",
+}
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_a_trade_waiting_on_a_company_freeze_is_refused_once_it_commits(engine, world, side):
+    """A frozen company neither pays nor is paid for its shares: a trade that saw no freeze and waits on the
+    company's rows behind the freeze is refused once the freeze commits, moves nothing, and tells the trader (who
+    does not own the company) no admin's reason."""
+    player, b = world["bob"] if side == "buy" else world["alice"]  # alice holds 50 shares
     bolt = world["bolt"]
     with Session(engine) as s:
         before = (_entries_of(engine, b), accounts.get_balance(s, b))
 
-    def buy(s):
-        stock_trading.buy(s, actor_id=bob, account_id=b, company_id=bolt.id, shares=10)
+    def trade(s):
+        fn = stock_trading.buy if side == "buy" else stock_trading.sell
+        fn(s, actor_id=player, account_id=b, company_id=bolt.id, shares=10)
 
-    errors = _behind(engine, _freeze("company", bolt.id), buy)  # it waits on Bolt's rows, in the posting
+    errors = _behind(engine, _freeze("company", bolt.id), trade)  # it waits on Bolt's rows, in the posting
     assert len(errors) == 1 and isinstance(errors[0], TradingHalted), errors
-    assert str(errors[0]) == "Bolt's shares can't be bought right now: trading is halted."
+    assert str(errors[0]) == HALTED[side]
     with Session(engine) as s:
         assert (_entries_of(engine, b), accounts.get_balance(s, b)) == before
     check_invariants(engine)

@@ -372,3 +372,23 @@ def test_a_frozen_company_does_not_go_public(session, engine, world, admin_id):
     assert not companies.get_company(session, w["acme"]).is_public
     operations.freeze(session, actor_id=admin_id, kind="company", target_id=w["acme"], reason="Cleared", frozen=False)
     assert companies.go_public(session, actor_id=w["alice"], company_id=w["acme"])
+
+
+def test_a_shareholder_of_a_frozen_company_is_not_told_the_admins_reason(session, engine, world, admin_id):
+    """The freeze's reason is for the frozen account's owner and the admins (the attack on issue 20, finding 2): an
+    admin's note naming a third player reached every shareholder who tried to sell, and told them "This account is
+    frozen" of an account that is not theirs. A shareholder reads a neutral message."""
+    w = world
+    note = "Suspected wash trading with dave, ticket 4411"
+    operations.freeze(session, actor_id=admin_id, kind="company", target_id=w["bolt"], reason=note)
+    before = fingerprint(engine)
+    for refused_by in (
+        lambda: stock_trading.sell(
+            session, actor_id=w["alice"], account_id=w["alice_personal"], company_id=w["bolt"], shares=1
+        ),
+        lambda: stock_trading.quote(session, w["bolt"], "sell", 1),
+    ):
+        with pytest.raises(TradingHalted) as refused:
+            refused_by()
+        assert str(refused.value) == "Bolt can't buy back shares right now: trading is halted."
+    assert fingerprint(engine) == before
