@@ -400,10 +400,12 @@ def copies_row(c) -> CopiesRow:
 
 
 def freeze_text(freeze) -> str:
-    """An account's freeze in a line: "Frozen by root on 2026-11-30 20:24 UTC: <reason>" ("" if not frozen)."""
+    """An account's freeze in a line: "Frozen by root on 2026-11-30 20:24 UTC, with the player: <reason>" (or "on
+    its own" for a company's own freeze; "" if not frozen)."""
     if freeze is None:
         return ""
-    return f"Frozen by {freeze.by or 'an admin'} on {when(freeze.at)} UTC: {freeze.reason}"
+    whose = "on its own" if freeze.scope == "company" else "with the player"
+    return f"Frozen by {freeze.by or 'an admin'} on {when(freeze.at)} UTC, {whose}: {freeze.reason}"
 
 
 @dataclasses.dataclass

@@ -250,3 +250,71 @@ def test_a_company_frozen_while_the_marketplace_plans_is_left_out(engine, world,
         )
     assert sellers["ACME"].account_id not in paid and sellers["BETA"].account_id in paid
     check_invariants(engine)
+
+
+def _scopes(engine, *account_ids) -> dict:
+    with Session(engine) as s:
+        facts = moderation.account_facts(s, account_ids)
+    return {i: (f.freeze.scope, f.freeze.reason) if f.freeze else None for i, f in facts.items()}
+
+
+def _set(kind: str, target_id: int, reason: str | None):
+    """A freeze (``reason``) or an unfreeze (None) of ``kind`` ``target_id``, as ``operations.freeze`` makes it."""
+
+    def held(s):
+        freeze = moderation.new_freeze(reason, "root") if reason else None
+        return moderation.set_frozen(s, moderation.target(s, kind, target_id), freeze=freeze)
+
+    return held
+
+
+@pytest.mark.parametrize(
+    "before, held, attempt, after",
+    [
+        # Unfreezing the player (Acme's own freeze stays) while Acme's own freeze is lifted: Acme does not take
+        # back a player freeze that is gone; nothing stays frozen.
+        (
+            [("company", "Launders"), ("player", "Spam")],
+            ("player", None),
+            ("company", None),
+            {"alice": None, "Acme": None},
+        ),
+        # Freezing the player while Acme's own freeze is lifted: Acme stays frozen, with its owner.
+        (
+            [("company", "Launders")],
+            ("player", "Spam"),
+            ("company", None),
+            {"alice": ("player", "Spam"), "Acme": ("player", "Spam")},
+        ),
+        # Acme's own freeze, given over the player's, while the player is unfrozen: Acme stays frozen on its own.
+        (
+            [("player", "Spam")],
+            ("company", "Launders"),
+            ("player", None),
+            {"alice": None, "Acme": ("company", "Launders")},
+        ),
+    ],
+)
+def test_a_player_and_a_company_freeze_changing_at_once_apply_one_after_the_other(
+    engine, world, before, held, attempt, after
+):
+    """Two admins at once, one on the player, one on the company: the second waits for the first (both lock the
+    player's ``users`` row first) and reads what it left, so the outcome is the one of the two in that order."""
+    alice, personal = world["alice"]
+    with Session(engine, expire_on_commit=False) as s:
+        acme = companies.create_company(s, owner_id=alice, name="Acme", ticker="ACME")
+        for kind, reason in before:
+            target = alice if kind == "player" else acme.id
+            operations.freeze(s, actor_id=world["admin"], kind=kind, target_id=target, reason=reason)
+    ids = {"player": alice, "company": acme.id}
+    kind, reason = attempt
+
+    def attempt_(s):
+        operations.freeze(
+            s, actor_id=world["admin"], kind=kind, target_id=ids[kind], reason=reason or "Cleared", frozen=bool(reason)
+        )
+
+    assert _behind(engine, _set(held[0], ids[held[0]], held[1]), attempt_) == []
+    scopes = _scopes(engine, personal, acme.account_id)
+    assert {"alice": scopes[personal], "Acme": scopes[acme.account_id]} == after
+    check_invariants(engine)
