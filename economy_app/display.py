@@ -88,8 +88,8 @@ def frozen_notices(views) -> list[str]:
     if personal is not None:
         return [
             f"Your account is frozen by an admin: {personal.frozen_reason.rstrip('.')}. You can still log in and "
-            "look around, and money can still come in, but you can't send money, trade, found a company or list "
-            "products until an admin unfreezes it."
+            "look around, and money can still come in, but you can't send money, trade, found a company, or list "
+            "or edit products until an admin unfreezes it."
             + (" Your companies' accounts are frozen too." if len(frozen) > 1 else "")
         ]
     return [company_frozen_notice(v.frozen_reason, v.name) for v in frozen]
@@ -101,8 +101,8 @@ def company_frozen_notice(reason: str | None, name: str = "This company") -> str
         return ""
     return (
         f"{name}'s account is frozen by an admin: {reason.rstrip('.')}. While it is frozen the public buys none "
-        "of its products (their production costs could not be paid), and it can't pay anyone, trade or list "
-        "products."
+        "of its products (their production costs could not be paid), it can't pay anyone, trade, change its "
+        "name, or list or edit products, and trading in its shares is halted."
     )
 
 

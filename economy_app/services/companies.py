@@ -260,7 +260,8 @@ def _owned(s: Session, actor_id: int, company_id: int):
 def update_company(
     s: Session, *, actor_id: int, company_id: int, name: str | None = None, description: str | None = None, tags=None
 ) -> CompanyView:
-    """Edit name, description and tags (owner only). The company's account is renamed with it."""
+    """Edit name, description and tags (owner only). The company's account is renamed with it. A frozen company
+    (or its frozen owner) edits nothing: refused with the freeze's message."""
     values = {}
     if name is not None:
         values["name"] = clean_name(name)
@@ -271,6 +272,7 @@ def update_company(
     with unit(s, write=True):
         row = _owned(s, actor_id, company_id)
         if values:
+            moderation.refuse_frozen_company(s, company_id)
             s.execute(update(companies_t).where(companies_t.c.id == company_id).values(**values))
             if "name" in values:
                 s.execute(update(accounts_t).where(accounts_t.c.id == row.account_id).values(name=values["name"]))

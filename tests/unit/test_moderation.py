@@ -484,3 +484,30 @@ def test_unfreezing_a_company_leaves_its_owners_freeze_on_it(session, engine, wo
     ) == ["Acme", "alice"]
     _send_from(session, w, "acme_account")
     check_invariants(engine)
+
+
+@pytest.mark.parametrize("kind", ["player", "company"])
+def test_a_frozen_company_cannot_rewrite_what_other_players_read(session, engine, world, admin_id, kind):
+    """A freeze stops an abuse while it is looked at (the attack on issue 20, finding 5), and the abuse is often in
+    words: a frozen player renamed their company (its account too, which send money's search and every history row
+    show) and renamed and repriced its products. Editing the company or a product is refused with the freeze's
+    message; withdrawing a product is still allowed."""
+    w = world
+    operations.freeze(
+        session, actor_id=admin_id, kind=kind, target_id=w[f"{'alice' if kind == 'player' else 'acme'}"], reason=REASON
+    )
+    before = fingerprint(engine)
+    for edit in (
+        lambda: companies.update_company(
+            session, actor_id=w["alice"], company_id=w["acme"], name="FREE MONEY dm alice"
+        ),
+        lambda: companies.update_company(session, actor_id=w["alice"], company_id=w["acme"], description="Spam"),
+        lambda: products.update_product(session, actor_id=w["alice"], product_id=w["product"], name="FREE MONEY"),
+        lambda: products.update_product(session, actor_id=w["alice"], product_id=w["product"], price_cents=1),
+    ):
+        with pytest.raises(AccountFrozen) as refused:
+            edit()
+        assert str(refused.value) == REFUSED
+    assert fingerprint(engine) == before
+    assert companies.get_company(session, w["acme"]).name == "Acme"
+    products.set_active(session, actor_id=w["alice"], product_id=w["product"], active=False)  # withdrawing: allowed
