@@ -262,9 +262,9 @@ def test_a_frozen_companys_stock_is_halted_and_its_own_freeze_outlives_the_playe
     "Trading halted" in the stock list and on the stock's page, whose trade box is disabled with a reason that is
     not the admin's note. The admin freezes the owner, then unfreezes them: the toast says the company's own
     freeze stays, and why. "Unfreeze company" lifts it, and the investor's page trades again without a reload."""
-    from economy_app.services import accounts, companies, ledger
-    from economy_app.services._tx import unit
+    from economy_app.services import accounts, companies
     from tests.e2e.test_companies import ticker_for
+    from tests.support.db import take_public
 
     base = app_server.url
     founder, investor = unique("halted"), unique("investor")
@@ -273,15 +273,7 @@ def test_a_frozen_companys_stock_is_halted_and_its_own_freeze_outlives_the_playe
         owner = users.create_user(s, founder, PASSWORD).id
         accounts.initialize_account(s, owner)
         company = companies.create_company(s, owner_id=owner, name=name, ticker=ticker)
-        with unit(s, write=True):
-            ledger.post(
-                s,
-                from_account_id=accounts.system_account_id(s),
-                to_account_id=company.account_id,
-                amount=6_000_000,
-                type="adjustment",
-            )
-        assert companies.check_and_update_public_status(s, company.id)
+        take_public(s, company.id, company.account_id)
     label = f"{name} ({ticker})"
     note = "Suspected wash trading with a friend"
 

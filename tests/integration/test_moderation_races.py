@@ -38,7 +38,7 @@ from economy_app.services import (
 )
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountFrozen, TradingHalted
-from tests.support.db import check_invariants
+from tests.support.db import check_invariants, take_public
 from tests.support.threads import done_or_waiting_on_a_lock, in_thread
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -55,15 +55,7 @@ def world(engine):
             user = users.create_user(s, name, "correct horse").id
             ids[name] = (user, accounts.initialize_account(s, user).id)
         bolt = companies.create_company(s, owner_id=ids["carol"][0], name="Bolt", ticker="BOLT")
-        with unit(s, write=True):
-            ledger.post(
-                s,
-                from_account_id=accounts.system_account_id(s),
-                to_account_id=bolt.account_id,
-                amount=6_000_000,
-                type="adjustment",
-            )
-        assert companies.check_and_update_public_status(s, bolt.id)
+        take_public(s, bolt.id, bolt.account_id)
         stock_trading.buy(s, actor_id=ids["alice"][0], account_id=ids["alice"][1], company_id=bolt.id, shares=50)
     return dict(admin=admin, alice=ids["alice"], bob=ids["bob"], carol=ids["carol"], bolt=bolt)
 
