@@ -16,7 +16,7 @@ rebuild runs with foreign keys off (SQLite's documented procedure for a table ch
 is carried over the rebuild (an archived entry's id is never handed out again).
 
 Revision ID: 0013
-Revises: 0012
+Revises: 0016
 Create Date: 2026-12-01
 
 """
@@ -28,7 +28,7 @@ from alembic import op
 
 
 revision: str = '0013'
-down_revision: str | None = '0012'
+down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -128,6 +128,7 @@ class CompanyView:
     revenue_30d: int
     share_price_micros: int
     created_at: datetime
+    frozen: bool = False  # an admin froze the company's account: it sells, pays and lists nothing; its stock is halted
 
 
 def _revenue_since(since: datetime):
@@ -168,10 +169,12 @@ def _company_query(now: datetime):
             _revenue_since(now - timedelta(days=30)).label("revenue_30d"),
             companies_t.c.share_price_micros,
             companies_t.c.created_at,
+            accounts_t.c.frozen_at.is_not(None).label("frozen"),
         )
         .select_from(companies_t)
         .join(users_t, users_t.c.id == companies_t.c.owner_id)
         .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+        .outerjoin(accounts_t, accounts_t.c.id == companies_t.c.account_id)
     )
 
 
@@ -179,6 +182,7 @@ def _view(row) -> CompanyView:
     data = dict(row._mapping)
     data["tags"] = [t for t in data["tags"].split(",") if t]
     data["is_public"] = bool(data["is_public"])
+    data["frozen"] = bool(data["frozen"])
     data["revenue_30d"] = int(data["revenue_30d"])
     return CompanyView(**data)
 
@@ -283,7 +287,8 @@ def _owned(s: Session, actor_id: int, company_id: int):
 def update_company(
     s: Session, *, actor_id: int, company_id: int, name: str | None = None, description: str | None = None, tags=None
 ) -> CompanyView:
-    """Edit name, description and tags (owner only). The company's account is renamed with it."""
+    """Edit name, description and tags (owner only). The company's account is renamed with it. A frozen company
+    (or its frozen owner) edits nothing: refused with the freeze's message."""
     values = {}
     if name is not None:
         values["name"] = clean_name(name)
@@ -294,6 +299,7 @@ def update_company(
     with unit(s, write=True):
         row = _owned(s, actor_id, company_id)
         if values:
+            moderation.refuse_frozen_company(s, company_id)
             s.execute(update(companies_t).where(companies_t.c.id == company_id).values(**values))
             if "name" in values:
                 s.execute(update(accounts_t).where(accounts_t.c.id == row.account_id).values(name=values["name"]))
@@ -457,25 +463,33 @@ def margin_permille(revenue_cents: int, costs_cents: int) -> int | None:
 
 def go_public(s: Session, *, actor_id: int, company_id: int, now: datetime | None = None) -> bool:
     """The owner asks whether their company may go public now (its dashboard's button): ownership checked,
-    then ``check_and_update_public_status``, in one transaction. Returns True when it went public now."""
+    then ``check_and_update_public_status``, in one transaction. Returns True when it went public now. A frozen
+    company is refused with the freeze's message (its owner's to read)."""
     with unit(s, write=True):
         require_owner(s, actor_id, company_id)
+        moderation.refuse_frozen_company(s, company_id)
         return check_and_update_public_status(s, company_id, now=now)
 
 
 def check_and_update_public_status(s: Session, company_id: int, *, now: datetime | None = None) -> bool:
     """A private company whose balance is above $50,000 goes public: 1,000,000 shares, all in its
-    treasury, at the IPO price. Returns True when it went public now. Once public, always public."""
+    treasury, at the IPO price. Returns True when it went public now. Once public, always public. A frozen
+    company stays private until it is unfrozen (its stock would open halted: services/stock_trading.py)."""
     with unit(s, write=True):
         row = s.execute(
-            select(companies_t.c.is_public, func.coalesce(balances_t.c.balance, 0).label("balance"))
+            select(
+                companies_t.c.is_public,
+                func.coalesce(balances_t.c.balance, 0).label("balance"),
+                accounts_t.c.frozen_at,
+            )
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+            .outerjoin(accounts_t, accounts_t.c.id == companies_t.c.account_id)
             .where(companies_t.c.id == company_id)
         ).first()
         if row is None:
             raise CompanyNotFound("Company not found.")
-        if row.is_public or row.balance <= PUBLIC_THRESHOLD_CENTS:
+        if row.is_public or row.balance <= PUBLIC_THRESHOLD_CENTS or row.frozen_at is not None:
             return False
         price = ipo_price_micros(row.balance)
         now = now or utcnow()

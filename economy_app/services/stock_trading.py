@@ -44,13 +44,16 @@ from economy_app.money import format_price
 from economy_app.services import ledger, live, moderation
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
+    AccountFrozen,
     AccountNotFound,
     CompanyNotFound,
+    EconomyError,
     InsufficientFunds,
     InvalidShares,
     NotAccountOwner,
     NotPublic,
     TradeRefused,
+    TradingHalted,
 )
 
 companies_t = Company.__table__
@@ -178,10 +181,34 @@ def _sell_terms(c, shares: int) -> tuple[int, int]:
     return sell_proceeds_cents(base, x, shares, n), spot_price(base, x - shares, n)
 
 
+def halted_message(name: str, side: str) -> str:
+    """What a trade in a frozen company's shares says to a player who does not own it (no admin's note)."""
+    if side == "buy":
+        return f"{name}'s shares can't be bought right now: trading is halted."
+    return f"{name} can't buy back shares right now: trading is halted."
+
+
+def _halted(c, actor_id: int | None, side: str, error: AccountFrozen) -> EconomyError:
+    """The refusal of a trade in company ``c``'s shares while its account is frozen: the freeze's own message for
+    the company's owner, a neutral one for everybody else (the admin's reason is not theirs to read, and their own
+    account is not frozen)."""
+    return error if actor_id == c.owner_id else TradingHalted(halted_message(c.name, side))
+
+
+def _refuse_halted(s: Session, c, actor_id: int | None, side: str) -> None:
+    """Refuse a trade in a frozen company's shares. Inside a trade, call it again after ``ledger.post`` locked the
+    company's account rows: a freeze that committed meanwhile is seen then."""
+    try:
+        moderation.refuse_if_frozen(s, c.account_id)
+    except AccountFrozen as e:
+        raise _halted(c, actor_id, side, e) from None
+
+
 def quote(s: Session, company_id: int, side: str, shares: int) -> Quote:
     check_shares(shares)
     with unit(s, write=False):
         c = _company(s, company_id, lock=False)
+        _refuse_halted(s, c, None, "buy" if side == "buy" else "sell")
     if side == "buy":
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
@@ -272,6 +299,7 @@ def buy(
         if c.owner_id == actor_id:
             # Personally or through any company they own: their money would only go round in a circle.
             raise TradeRefused("Founders can't buy their own company's shares, from any of their accounts.")
+        _refuse_halted(s, c, actor_id, "buy")
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
         now = _rate_limit(s, actor_id, company_id, now)
@@ -291,6 +319,9 @@ def buy(
             now=now,
             description=f"Bought {shares:,} {c.ticker} at {format_price(price)} on average",
         )
+        # A frozen company is not paid for its shares either (its buyers could not sell back): checked again on
+        # the company's rows the posting locked, so a freeze that committed meanwhile is seen here.
+        _refuse_halted(s, c, actor_id, "buy")
         held = s.execute(
             select(holdings_t.c.shares, holdings_t.c.avg_price_micros).where(
                 holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
@@ -343,6 +374,7 @@ def sell(
         held = _held(s, company_id, account_id)
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
+        _refuse_halted(s, c, actor_id, "sell")
         now = _rate_limit(s, actor_id, company_id, now)
         return _sell_back(s, c, actor_id=actor_id, account_id=account_id, shares=shares, held=held, now=now)
 
@@ -377,6 +409,8 @@ def _sell_back(s: Session, c, *, actor_id: int, account_id: int, shares: int, he
         )
     except InsufficientFunds:
         raise InsufficientFunds(f"{c.name} can't pay for these shares right now.") from None
+    except AccountFrozen as e:  # the company's account (the seller's was refused above): trading is halted
+        raise _halted(c, actor_id, "sell", e) from None
     # The seller's rows are locked by the posting now: a freeze that committed meanwhile is seen here.
     moderation.refuse_if_frozen(s, account_id)
     holding = held - shares

@@ -84,6 +84,7 @@ class StockRow:
     change_permille: int
     market_cap_cents: int
     sparkline: list[int]
+    halted: bool = False  # an admin froze the company's account: its shares are neither bought nor sold
 
 
 def _series(s: Session, company_ids: list[int], since: datetime, bucket_seconds: int) -> dict[int, list]:
@@ -140,7 +141,9 @@ def overview(
                 then,
                 cap,
                 change,
+                accounts_t.c.frozen_at,
             )
+            .outerjoin(accounts_t, accounts_t.c.id == companies_t.c.account_id)
             .where(companies_t.c.is_public.is_(True))
             .order_by(*order)
             .offset((page - 1) * page_size)
@@ -157,6 +160,7 @@ def overview(
             change_permille=change_permille(r.share_price_micros, r.then),
             market_cap_cents=value_cents(r.total_shares, r.share_price_micros),
             sparkline=[p for _, p in _anchored(lines.get(r.id, []), since, r.then, now, r.share_price_micros)],
+            halted=r.frozen_at is not None,
         )
         for r in rows
     ], total
@@ -257,6 +261,7 @@ class StockDetail:
     cash_cents: int
     shareholders: list[Shareholder]
     trades: list[TradeRow]
+    halted: bool = False  # an admin froze the company's account: its shares are neither bought nor sold
 
 
 def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) -> StockDetail:
@@ -267,9 +272,11 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
                 companies_t,
                 _price_at(companies_t.c.id, now - timedelta(days=1)).label("then"),
                 func.coalesce(balances_t.c.balance, 0).label("cash"),
+                accounts_t.c.frozen_at,
             )
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+            .outerjoin(accounts_t, accounts_t.c.id == companies_t.c.account_id)
             .where(companies_t.c.id == company_id)
         ).first()
         if c is None:
@@ -321,6 +328,7 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
         cash_cents=int(c.cash),
         shareholders=sorted(shareholders, key=lambda x: -x.shares),
         trades=[TradeRow(t.created_at, t.side, t.shares, t.price_micros, t.total_cents, t.name) for t in trades],
+        halted=c.frozen_at is not None,
     )
 
 
