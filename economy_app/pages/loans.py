@@ -258,8 +258,8 @@ def _open_loan() -> rx.Component:
             "Unpaid on the due date, the loan is settled from everything you own: your personal cash, your "
             "companies' cash (of a public company, what it holds beyond what it owes its shareholders) and your "
             "shares, sold back to their companies; what is left is written off, and you can't borrow again for a "
-            "while. Until it is repaid you can't send money to other players, buy from their companies, or put money "
-            "into a public company (even your own).",
+            "while. Until it is repaid you can't send money to other players, buy from their companies, buy shares, "
+            "or put money into a public company (even your own).",
             icon="triangle-alert",
             color_scheme="amber",
             width="100%",

@@ -234,8 +234,9 @@ def test_the_job_charges_each_day_once_on_the_debt_then(session, engine, make_pl
 def test_the_loans_job_is_slot_claimed(session, engine, make_player):
     alice, _ = make_player()
     loans.take(session, user_id=alice, amount=100_000, idempotency_key="k", now=T0)
-    first = schedule.run_job(session, schedule.LOANS, T0 + DAY + timedelta(minutes=1))
-    again = schedule.run_job(session, schedule.LOANS, T0 + DAY + timedelta(minutes=2))
+    slot = (T0 + DAY).replace(minute=0, second=0) + timedelta(hours=1)  # an hourly slot after the second day starts
+    first = schedule.run_job(session, schedule.LOANS, slot + timedelta(minutes=1))
+    again = schedule.run_job(session, schedule.LOANS, slot + timedelta(minutes=59))
     assert first.ran and "charged $52.50" in first.summary  # the second day: 5% of $1,050.00
     assert not again.ran and again.summary == "slot already claimed"
     assert len(entries(session, "loan_interest")) == 2
