@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from economy_app import config
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
-from economy_app.services import ledger
+from economy_app.services import ledger, shareholders
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
 
@@ -173,6 +173,8 @@ def transfer(
             raise AccountNotFound(f"Account {to_account_id} does not exist.")
         if target.kind == "system":
             raise InvalidInput("Money can't be sent to the system account.")
+        # A public company's cash belongs to the business and its shareholders (the one rule, in one place).
+        shareholders.check_outflow(s, from_account_id, to_account_id, amount, idempotency_key=idempotency_key)
         return ledger.post(
             s,
             from_account_id=from_account_id,
@@ -303,6 +305,7 @@ class Dashboard:
     personal_account_id: int | None
     recent: list[ledger.HistoryRow]
     system_account_id: int | None  # the mint's account: its rows in ``recent`` are the system's
+    unpayable: int = 0  # of ``holdings``, what their companies could not pay for now (see market.unpayable_cents)
 
 
 def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
@@ -317,7 +320,8 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
     return Dashboard(accounts=views, net_worth=sum(v.balance for v in views) + held - owed, holdings=held,
                      owed=owed, personal_balance=personal.balance if personal else 0,
                      personal_account_id=personal.id if personal else None, recent=rows,
-                     system_account_id=find_system_account_id(s))
+                     system_account_id=find_system_account_id(s),
+                     unpayable=market.unpayable_cents(market.portfolio(s, user_id)) if held else 0)
 
 
 def player_history(

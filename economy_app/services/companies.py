@@ -18,11 +18,10 @@ from economy_app.models import (
     Company,
     LedgerEntry,
     Product,
-    StockPrice,
     User,
     utcnow,
 )
-from economy_app.services import ledger, live, marketplace_settings
+from economy_app.services import ledger, live, marketplace_settings, shareholders
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 from economy_app.services.names import check_not_reserved
@@ -287,6 +286,7 @@ class CompanyDashboard:
     listing_limit: int = 0  # active products a company may list
     hold_seconds: int = 0  # a new listing's wait before the public sees it
     typical_price_cents: int | None = None  # the market's typical price at the latest run
+    ipo: shareholders.IpoStatus | None = None  # progress toward going public, or the IPO and its shares
 
 
 def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetime | None = None,
@@ -316,6 +316,7 @@ def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetim
                                                                    products_t.c.id)
         ).all()
         market = marketplace_settings.view(s)
+        ipo = shareholders.ipo_status(s, company_id)
     hold = market.settings.hold_seconds
     by_day = {(r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))): r for r in rows}
     series = []
@@ -333,7 +334,7 @@ def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetim
                                     marketplace_settings.public_from(p.listed_at, bool(p.active), hold, now)})
                   for p in products],
         listing_limit=market.settings.listing_limit, hold_seconds=hold,
-        typical_price_cents=market.typical_price_cents,
+        typical_price_cents=market.typical_price_cents, ipo=ipo,
     )
 
 
@@ -345,30 +346,29 @@ def ipo_price_micros(balance_cents: int, shares: int = TOTAL_SHARES) -> int:
     return max(MIN_SHARE_PRICE_MICROS, 10 * balance_cents * MICROS_PER_CENT // shares)
 
 
-def check_and_update_public_status(s: Session, company_id: int, *, now: datetime | None = None) -> bool:
-    """A private company whose balance is above $50,000 goes public: 1,000,000 shares, all in its
-    treasury, at the IPO price. Returns True when it went public now. Once public, always public."""
+def check_and_update_public_status(s: Session, company_id: int, *, now: datetime | None = None,
+                                   wait: bool = True) -> bool:
+    """A private company whose balance is above $50,000 goes public: 1,000,000 shares at the IPO price, the
+    founder's stake to their personal holding and the rest in its treasury (``shareholders.go_public``).
+    Returns True when it went public now. Once public, always public.
+
+    The company's row is locked before its cash is read (a payment out of it holds that lock: see
+    ``shareholders.check_outflow``). ``wait=False`` (the marketplace run, which already holds the balance
+    locks of its postings) skips a company whose row another transaction holds: it is checked again later."""
     with unit(s, write=True):
-        row = s.execute(
-            select(companies_t.c.is_public, func.coalesce(balances_t.c.balance, 0).label("balance"))
-            .select_from(companies_t)
-            .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
-            .where(companies_t.c.id == company_id)
-        ).first()
+        q = (select(companies_t.c.is_public, companies_t.c.owner_id,
+                    func.coalesce(balances_t.c.balance, 0).label("balance"))
+             .select_from(companies_t)
+             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+             .where(companies_t.c.id == company_id))
+        if s.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update(of=companies_t, skip_locked=not wait)
+        row = s.execute(q).first()
         if row is None:
+            if not wait:
+                return False  # busy (or gone): the next check takes it
             raise CompanyNotFound("Company not found.")
         if row.is_public or row.balance <= PUBLIC_THRESHOLD_CENTS:
             return False
-        price = ipo_price_micros(row.balance)
-        now = now or utcnow()
-        changed = s.execute(
-            update(companies_t).where(companies_t.c.id == company_id, companies_t.c.is_public.is_(False))
-            .values(is_public=True, public_at=now, total_shares=TOTAL_SHARES, treasury_shares=TOTAL_SHARES,
-                    share_price_micros=price, ipo_price_micros=price, base_price_micros=price)
-            .returning(companies_t.c.id)
-        ).first()
-        if changed is not None:
-            live.touch(s, live.company(company_id), live.MARKET)
-            s.execute(StockPrice.__table__.insert().values(company_id=company_id, price_micros=price, source="ipo",
-                                                           shares=0, created_at=now))
-        return changed is not None
+        return shareholders.go_public(s, company_id, owner_id=row.owner_id, price_micros=ipo_price_micros(row.balance),
+                                      total_shares=TOTAL_SHARES, now=now or utcnow())

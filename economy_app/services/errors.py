@@ -142,3 +142,15 @@ class ListingLimit(EconomyError):
     """A company already lists as many active products as the marketplace allows."""
 
     code = "listing_limit"
+
+
+class PublicCashRefused(EconomyError):
+    """Money may not leave a public company's account for its owner or any account the owner controls."""
+
+    code = "public_cash_refused"
+
+
+class OutflowLimit(EconomyError):
+    """A public company's payments to others past their cap for any 24 hours."""
+
+    code = "outflow_limit"

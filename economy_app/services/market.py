@@ -28,6 +28,7 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.services import stocks
+from economy_app.services.shareholders import Payout, payout
 from economy_app.services._tx import unit
 from economy_app.services.accounts import find_system_account_id, require_owned
 from economy_app.services.errors import CompanyNotFound, InvalidInput, NotPublic
@@ -44,6 +45,7 @@ products_t = Product.__table__
 RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400, "all": None}
 MAX_POINTS = 200
 MARKET_SORTS = ("market_cap", "price", "change", "name")
+NEW_LISTING = timedelta(days=7)  # the stocks page marks a company public for less than this as a new listing
 
 
 def value_cents(shares: int, price_micros: int) -> int:
@@ -74,6 +76,8 @@ class StockRow:
     change_permille: int
     market_cap_cents: int
     sparkline: list[int]
+    public_at: datetime | None = None
+    new_listing: bool = False  # went public within NEW_LISTING
 
 
 def _epoch(col, dialect: str):
@@ -117,7 +121,7 @@ def overview(s: Session, *, sort: str = "market_cap", page: int = 1, page_size: 
                           .where(companies_t.c.is_public.is_(True))).scalar_one()
         rows = s.execute(
             select(companies_t.c.id, companies_t.c.name, companies_t.c.ticker, companies_t.c.share_price_micros,
-                   companies_t.c.total_shares, then, cap, change)
+                   companies_t.c.total_shares, companies_t.c.public_at, then, cap, change)
             .where(companies_t.c.is_public.is_(True)).order_by(*order)
             .offset((page - 1) * page_size).limit(page_size)
         ).all()
@@ -127,7 +131,8 @@ def overview(s: Session, *, sort: str = "market_cap", page: int = 1, page_size: 
                      change_permille=change_permille(r.share_price_micros, r.then),
                      market_cap_cents=value_cents(r.total_shares, r.share_price_micros),
                      sparkline=[p for _, p in _anchored(lines.get(r.id, []), since, r.then, now,
-                                                        r.share_price_micros)])
+                                                        r.share_price_micros)],
+                     public_at=r.public_at, new_listing=r.public_at is not None and r.public_at >= now - NEW_LISTING)
             for r in rows], total
 
 
@@ -200,6 +205,8 @@ class StockDetail:
     cash_cents: int
     shareholders: list[Shareholder]
     trades: list[TradeRow]
+    payout: Payout | None = None  # cash per share, and how many shares its cash buys back now
+    public_at: datetime | None = None
 
 
 def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) -> StockDetail:
@@ -242,6 +249,7 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
         treasury_shares=c.treasury_shares, volume_24h=int(volume), cash_cents=int(c.cash),
         shareholders=sorted(shareholders, key=lambda x: -x.shares),
         trades=[TradeRow(t.created_at, t.side, t.shares, t.price_micros, t.total_cents, t.name) for t in trades],
+        payout=payout(c, int(c.cash)), public_at=c.public_at,
     )
 
 
@@ -259,6 +267,13 @@ class Position:
     cost_cents: int
     gain_cents: int
     change_permille: int
+    buyback_shares: int = 0  # of these shares, the most the company's cash buys back now
+    payable_cents: int = 0  # what selling those would pay now
+
+    @property
+    def payable_in_full(self) -> bool:
+        """False: the company cannot buy back every one of these shares now (the portfolio says so)."""
+        return self.buyback_shares >= self.shares
 
 
 _CURVE = (companies_t.c.base_price_micros, companies_t.c.share_price_micros, companies_t.c.total_shares,
@@ -300,6 +315,11 @@ def holdings_value(s: Session, account_ids: list[int]) -> int:
     return sum(_held_and_owed(s, accounts=list(account_ids))[0].values())
 
 
+def unpayable_cents(positions: list[Position]) -> int:
+    """How much of these holdings' value their companies could not pay for now (0 when every one could)."""
+    return sum(max(0, p.value_cents - p.payable_cents) for p in positions if not p.payable_in_full)
+
+
 def owed_to_shareholders(s: Session, user_id: int) -> int:
     """What buying back every outstanding share of the player's companies would cost them, in cents."""
     return _held_and_owed(s, owners=[user_id])[1].get(user_id, 0)
@@ -316,9 +336,10 @@ def portfolio(s: Session, user_id: int, *, account_id: int | None = None,
                     companies_t.c.name, companies_t.c.ticker, holdings_t.c.shares, holdings_t.c.avg_price_micros,
                     companies_t.c.share_price_micros, companies_t.c.base_price_micros, companies_t.c.total_shares,
                     companies_t.c.treasury_shares, _price_at(companies_t.c.id, now - timedelta(days=1))
-                    .label("then"))
+                    .label("then"), func.coalesce(balances_t.c.balance, 0).label("cash"))
              .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
              .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
+             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
              .where(accounts_t.c.owner_id == user_id, holdings_t.c.shares > 0)
              .order_by(accounts_t.c.kind.desc(), accounts_t.c.id, companies_t.c.ticker))
         if account_id is not None:
@@ -329,9 +350,11 @@ def portfolio(s: Session, user_id: int, *, account_id: int | None = None,
         base, x, n = stocks.curve_of(r)
         value = stocks.holding_value_cents(base, r.shares, x, n)
         cost = value_cents(r.shares, r.avg_price_micros)
+        buyback = min(r.shares, stocks.max_buyback_shares(base, x, n, int(r.cash)))
         out.append(Position(r.account_id, r.account_name, r.id, r.name, r.ticker, r.shares, r.avg_price_micros,
                             r.share_price_micros, value, cost, value - cost,
-                            change_permille(r.share_price_micros, r.then)))
+                            change_permille(r.share_price_micros, r.then), buyback,
+                            stocks.sell_proceeds_cents(base, x, buyback, n)))
     return out
 
 

@@ -122,6 +122,36 @@ def holding_value_cents(base: int, shares: int, outstanding: int, total: int) ->
     return base * shares * (200 * total + IMPACT_PERCENT * outstanding) // (200 * total * MICROS_PER_CENT)
 
 
+def max_buyback_shares(base: int, outstanding: int, total: int, cash_cents: int) -> int:
+    """The most shares the company can buy back now: the largest ``k`` of the ``outstanding`` whose sale pays
+    at most its cash (every seller sells from the top of the curve; proceeds grow with ``k``, so a bisection)."""
+    low, high = 0, max(0, outstanding)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if sell_proceeds_cents(base, outstanding, mid, total) <= cash_cents:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def buyback_refusal(name: str, buyback_shares: int) -> str:
+    """What a seller is told when the company cannot pay for every share they offer."""
+    if buyback_shares <= 0:
+        return f"{name} can't buy back any shares now: its cash would not pay for one."
+    return f"{name} can buy back at most {buyback_shares:,} shares now."
+
+
+def others_value_cents(base: int, outstanding: int, total: int, owner_held: int) -> int:
+    """What buying back the outstanding shares its owner does not hold would cost the company (their pro-rata
+    part of ``outstanding_value_cents``), rounded up."""
+    if outstanding <= 0:
+        return 0
+    numerator, denominator = _area(base, 0, outstanding, total)
+    others = max(0, outstanding - max(0, owner_held))
+    return -(-numerator * others // (denominator * outstanding))
+
+
 def format_price(micros: int) -> str:
     """Share prices show four decimals: 1234567 -> '$1.2346' (integer rounding, half up)."""
     hundredths_of_cents = (micros + 50) // 100
@@ -188,6 +218,7 @@ def quote(s: Session, company_id: int, side: str, shares: int) -> Quote:
     check_shares(shares)
     with unit(s, write=False):
         c = _company(s, company_id, lock=False)
+        cash = _cash(s, c.account_id) if side != "buy" else 0
     if side == "buy":
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
@@ -195,8 +226,21 @@ def quote(s: Session, company_id: int, side: str, shares: int) -> Quote:
     else:
         if shares > c.total_shares - c.treasury_shares:
             raise TradeRefused(f"Only {c.total_shares - c.treasury_shares:,} shares are held by players.")
+        _check_buyback(c, shares, cash)  # an honest preview: what the company can pay now
         total, new_price = _sell_terms(c, shares)
     return Quote("buy" if side == "buy" else "sell", shares, total * MICROS_PER_CENT // shares, total, new_price)
+
+
+def _cash(s: Session, account_id: int) -> int:
+    return s.execute(select(func.coalesce(func.max(balances_t.c.balance), 0))
+                     .where(balances_t.c.account_id == account_id)).scalar_one()
+
+
+def _check_buyback(c, shares: int, cash: int) -> None:
+    """Refuse a sale of more shares than the company's cash can buy back now, saying how many it can."""
+    base, x, n = curve_of(c)
+    if sell_proceeds_cents(base, x, shares, n) > cash:
+        raise InsufficientFunds(buyback_refusal(c.name, max_buyback_shares(base, x, n, cash)))
 
 
 def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None:
@@ -288,6 +332,7 @@ def sell(s: Session, *, actor_id: int, account_id: int, company_id: int, shares:
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
         now = _rate_limit(s, actor_id, company_id, now)
+        _check_buyback(c, shares, _cash(s, c.account_id))
         total, new_price = _sell_terms(c, shares)
         if total == 0:
             raise TradeRefused("These shares are worth less than $0.01 together.")
@@ -296,8 +341,9 @@ def sell(s: Session, *, actor_id: int, account_id: int, company_id: int, shares:
             entry = ledger.post(s, from_account_id=c.account_id, to_account_id=account_id, amount=total,
                                 type="stock_sale", now=now,
                                 description=f"Sold {shares:,} {c.ticker} at {format_price(price)} on average")
-        except InsufficientFunds:
-            raise InsufficientFunds(f"{c.name} can't pay for these shares right now.") from None
+        except InsufficientFunds:  # its cash fell between the check and the posting
+            raise InsufficientFunds(buyback_refusal(c.name, max_buyback_shares(
+                *curve_of(c), _cash(s, c.account_id)))) from None
         holding = held - shares
         s.execute(update(holdings_t).where(holdings_t.c.company_id == company_id,
                                            holdings_t.c.account_id == account_id)
@@ -312,10 +358,12 @@ def fair_price_micros(balance_cents: int, total_shares: int) -> int:
     return 10 * balance_cents * MICROS_PER_CENT // total_shares if total_shares else 0
 
 
-def equity_cents(cash_cents: int, base: int, outstanding: int, total: int) -> int:
+def equity_cents(cash_cents: int, base: int, outstanding: int, total: int, owner_held: int = 0) -> int:
     """The company's cash less what buying back its outstanding shares would cost (never below 0): the
-    money a buyer pays for shares is owed back to shareholders, so it does not raise the fair value."""
-    return max(0, cash_cents - outstanding_value_cents(base, outstanding, total))
+    money a buyer pays for shares is owed back to shareholders, so it does not raise the fair value. The
+    shares its owner holds (the founder's stake, placed at the IPO, never bought) are the owner's claim on
+    this equity itself, not a debt against it, so they are left out."""
+    return max(0, cash_cents - others_value_cents(base, outstanding, total, owner_held))
 
 
 def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
@@ -326,6 +374,13 @@ def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
     limit = price * 3 // 100
     move = max(-limit, min(limit, drift + noise))
     return max(MIN_PRICE_MICROS, price + move)
+
+
+# The shares a company's owner holds in it, through any account they own (the founder's stake).
+_OWNER_HELD = (select(func.coalesce(func.sum(holdings_t.c.shares), 0))
+               .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
+               .where(holdings_t.c.company_id == companies_t.c.id, accounts_t.c.owner_id == companies_t.c.owner_id)
+               .scalar_subquery())
 
 
 def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None) -> int:
@@ -340,7 +395,7 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
         rows = s.execute(
             select(companies_t.c.id, companies_t.c.share_price_micros, companies_t.c.base_price_micros,
                    companies_t.c.total_shares, companies_t.c.treasury_shares,
-                   func.coalesce(balances_t.c.balance, 0).label("balance"))
+                   func.coalesce(balances_t.c.balance, 0).label("balance"), _OWNER_HELD.label("owner_held"))
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
             .where(companies_t.c.is_public.is_(True)).order_by(companies_t.c.id)
@@ -351,7 +406,7 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
         moves = []
         for r in rows:
             base, x, n = curve_of(r)
-            fair = fair_price_micros(equity_cents(r.balance, base, x, n), n)
+            fair = fair_price_micros(equity_cents(r.balance, base, x, n, int(r.owner_held)), n)
             new_base = base_for_price(next_tick_price(r.share_price_micros, fair, rng), x, n)
             moves.append({"cid": r.id, "base": new_base, "price": spot_price(new_base, x, n)})
         s.connection().execute(update(companies_t).where(companies_t.c.id == bindparam("cid"))
