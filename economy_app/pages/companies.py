@@ -109,7 +109,8 @@ def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.vstack(rx.text(item.name, weight="bold", size="4"),
+                rx.vstack(rx.link(rx.text(item.name, weight="bold", size="4"),
+                                  href=f"{routes.COMPANY_PROFILE}?id={item.id}", class_name="company-profile-link"),
                           rx.text(item.ticker, " · by @", item.owner, size="1", color_scheme="gray"), spacing="0"),
                 rx.spacer(),
                 rx.cond(item.public, rx.badge("Public", color_scheme="grass"), rx.badge("Private", variant="soft",

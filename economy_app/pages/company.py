@@ -10,11 +10,13 @@ from economy_app.components.money import money
 from economy_app.components.countdown import marketplace_countdown
 from economy_app.jobs.scheduler import MARKETPLACE
 from economy_app.money import AmountError, format_cents, parse_dollars
-from economy_app.services import companies, products
+from economy_app.services import companies, products, shareholders
 from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, private, run
 from economy_app.state.present import ProductItem, form_text, market_note, parse_id, percent_text, product_item
+from economy_app.state.present import IpoItem, ipo_item
+from economy_app.pages.company_profile import ipo_figures, ipo_progress
 from economy_app.state.schedule import ScheduleState
 
 FORM_ERROR = "Fill in the form."
@@ -47,16 +49,21 @@ class CompanyState(AuthState):
     edit_description: str = ""
     busy: bool = False
     market_note: str = ""  # the listing limit, the hold and the market's typical price
+    ipo: IpoItem = IpoItem()  # progress toward going public, or the IPO card
 
     async def _refresh(self, user_id: int, company_id: int):
         try:
             d = await run(companies.company_dashboard, user_id, company_id)
-        except (CompanyNotFound, NotCompanyOwner):
-            # Not yours or not there: the same answer, and nothing of it on screen.
+        except NotCompanyOwner:
+            # Another player's company: its public profile (the directory lists every company anyway).
+            self.reset()
+            return rx.redirect(f"{routes.COMPANY_PROFILE}?id={company_id}", replace=True)
+        except CompanyNotFound:
             self.reset()
             self.loaded, self.error = True, "Company not found."
             return rx.toast.error("Company not found.")
         c = d.company
+        went_public = self.loaded and self.company_id == c.id and not self.public and c.is_public
         self.company_id, self.name, self.ticker, self.description = c.id, c.name, c.ticker, c.description
         self.account_id = c.account_id
         self.tags_text, self.public = ", ".join(c.tags), c.is_public
@@ -70,8 +77,15 @@ class CompanyState(AuthState):
         self.market_note = market_note(sum(1 for p in d.products if p.active), d.listing_limit, d.hold_seconds,
                                        d.typical_price_cents,
                                        listed=(len(d.products), products.most_ever_listed(d.listing_limit)))
+        self.ipo = ipo_item(d.ipo)
         self.error, self.loaded = "", True
+        if went_public:  # a marketplace run took it public while this page was open
+            return rx.toast.success(self._ipo_news())
         return None
+
+    def _ipo_news(self) -> str:
+        return (f"{self.name} is now public at {self.ipo.ipo_price} a share: {self.ipo.founder_stake} shares are "
+                f"yours, {self.ipo.treasury} in its treasury.")
 
     @rx.event
     async def load(self):
@@ -176,8 +190,8 @@ class CompanyState(AuthState):
             return rx.toast.error(str(e))
         await self._refresh(user.id, self.company_id)
         if went:
-            return rx.toast.success(f"{self.name} is now public!")
-        return rx.toast.info("Still private: a company goes public once its cash is above $50,000.00.")
+            return rx.toast.success(self._ipo_news())
+        return rx.toast.info(f"Still private: a company goes public once its cash is above {self.ipo.threshold}.")
 
 
 def _stat(label: str, value: rx.Component, test_id: str) -> rx.Component:
@@ -332,6 +346,22 @@ def _settings() -> rx.Component:
     )
 
 
+def _ipo_card() -> rx.Component:
+    """Going public happened: the IPO and the company's shares, with the way to its stock page."""
+    return rx.card(rx.vstack(
+        rx.hstack(rx.heading("IPO", size="4"), rx.spacer(),
+                  rx.link(rx.button(rx.icon("chart-candlestick", size=14), "Stock page", size="1", variant="soft"),
+                          href=routes.STOCK + "?id=" + CompanyState.company_id.to_string(), id="ipo-stock"),
+                  align="center", width="100%"),
+        ipo_figures(CompanyState.ipo),
+        rx.text("Your stake follows the rules of every holding: it is valued at its part of what buying back every "
+                "share would cost the company, and sold back like anyone's. Once public, the company's cash "
+                "belongs to the business and its shareholders: take money out by selling shares you hold; "
+                f"payments to others are capped at {shareholders.OUTFLOW_PERCENT}% of its cash in any 24 hours.",
+                size="1", color_scheme="gray"),
+        spacing="3", width="100%"), width="100%", id="ipo-card")
+
+
 def company_page() -> rx.Component:
     return player_page(
         rx.cond(
@@ -366,6 +396,7 @@ def company_page() -> rx.Component:
                         spacing="3",
                         width="100%",
                     ),
+                    rx.cond(CompanyState.public, _ipo_card(), ipo_progress(CompanyState.ipo)),
                     _chart(),
                     _products(),
                     _settings(),
@@ -377,8 +408,10 @@ def company_page() -> rx.Component:
             ),
         ),
         title=rx.cond(CompanyState.name != "", CompanyState.name, "Company"),
-        actions=rx.cond(CompanyState.account_id != 0,
-                        rx.link(rx.button(rx.icon("scroll-text", size=16), "Ledger", variant="soft"),
-                                href=routes.HISTORY + "?account=" + CompanyState.account_id.to_string(),
-                                id="company-ledger")),
+        actions=rx.cond(CompanyState.account_id != 0, rx.hstack(
+            rx.link(rx.button(rx.icon("id-card", size=16), "Public profile", variant="soft"),
+                    href=routes.COMPANY_PROFILE + "?id=" + CompanyState.company_id.to_string(), id="company-profile"),
+            rx.link(rx.button(rx.icon("scroll-text", size=16), "Ledger", variant="soft"),
+                    href=routes.HISTORY + "?account=" + CompanyState.account_id.to_string(),
+                    id="company-ledger"), spacing="2")),
     )

@@ -25,6 +25,7 @@ class DashboardState(AuthState):
     holdings_cents: int = 0
     owed: str = ""  # what the player's companies owe their shareholders
     owed_cents: int = 0
+    unpayable: str = ""  # of the shares' value, what their companies could not pay for now ("" when they could)
     personal: str = ""
     personal_cents: int = 0
     account_count: int = 0
@@ -40,6 +41,7 @@ class DashboardState(AuthState):
         self.net_worth, self.net_worth_cents = format_cents(d.net_worth), d.net_worth
         self.holdings, self.holdings_cents = format_cents(d.holdings), d.holdings
         self.owed, self.owed_cents = format_cents(d.owed), d.owed
+        self.unpayable = format_cents(d.unpayable) if d.unpayable else ""
         self.personal, self.personal_cents = format_cents(d.personal_balance), d.personal_balance
         self.account_count = len(d.accounts)
         self.recent = [history_item(r, names, d.system_account_id) for r in d.recent]
@@ -92,6 +94,12 @@ def dashboard_page() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
+                rx.cond(DashboardState.unpayable != "",
+                        rx.callout(rx.fragment(
+                            rx.text(DashboardState.unpayable, " of your shares' value is more than their companies "
+                                    "could pay for them now. ", as_="span"),
+                            rx.link("See your portfolio.", href=routes.PORTFOLIO)),
+                            icon="triangle-alert", color_scheme="amber", width="100%", id="dashboard-unpayable")),
                 notice("timer", rx.text("Next marketplace run", size="2"), marketplace_countdown(id="countdown", font_size="var(--font-size-2)"),
                        rx.link("See what's on sale", href=routes.MARKETPLACE, size="2")),
                 rx.flex(

@@ -80,7 +80,8 @@ def _product_card(item: ProductItem) -> rx.Component:
         rx.vstack(
             rx.hstack(rx.text(item.name, weight="bold", size="3"), rx.spacer(),
                       rx.heading(item.price, size="4"), align="center", width="100%"),
-            rx.text(item.company, " · ", item.ticker, size="1", color_scheme="gray"),
+            rx.text(rx.link(item.company, href=routes.COMPANY_PROFILE + "?id=" + item.company_id.to_string(),
+                            class_name="market-company"), " · ", item.ticker, size="1", color_scheme="gray"),
             rx.cond(item.description != "", rx.text(item.description, size="2")),
             rx.text(item.units_sold, " sold", size="1", color_scheme="gray"),
             rx.cond(item.waiting != "", rx.badge(item.waiting, color_scheme="amber", variant="soft", size="1",

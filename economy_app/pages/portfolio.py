@@ -21,6 +21,7 @@ class PortfolioState(AuthState):
     total_value: str = ""
     total_gain: str = ""
     total_gain_cents: int = 0
+    unpayable: str = ""  # of the value, what the companies could not pay for now ("" when they could)
 
     @rx.event
     async def load(self):
@@ -29,6 +30,8 @@ class PortfolioState(AuthState):
             return await self._to_login()
         positions = await run(market.portfolio, user.id)
         self.items = [position_item(p) for p in positions]
+        short = market.unpayable_cents(positions)
+        self.unpayable = format_cents(short) if short else ""
         self.total_value = format_cents(sum(p.value_cents for p in positions))
         gain = sum(p.gain_cents for p in positions)
         self.total_gain, self.total_gain_cents = format_cents(gain, sign=True), gain
@@ -95,13 +98,24 @@ def portfolio_page() -> rx.Component:
                                       rx.heading(money(PortfolioState.total_gain, PortfolioState.total_gain_cents,
                                                        signed=True), size="6", id="portfolio-gain"), spacing="1")),
                     spacing="3", wrap="wrap"),
+                rx.cond(PortfolioState.unpayable != "",
+                        rx.callout(rx.text(PortfolioState.unpayable, " of this value is more than the companies "
+                                           "could pay for these shares now: they buy back only what their cash "
+                                           "pays for (see each marked holding).", as_="span"),
+                                   icon="triangle-alert", color_scheme="amber", width="100%",
+                                   id="portfolio-unpayable")),
                 rx.cond(
                     PortfolioState.items.length() > 0,
                     rx.box(rx.table.root(
                         rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
                         rx.table.body(rx.foreach(PortfolioState.items, lambda p: rx.table.row(
                             rx.table.cell(p.account),
-                            rx.table.cell(rx.link(p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string())),
+                            rx.table.cell(rx.vstack(
+                                rx.link(p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string()),
+                                rx.cond(p.note != "", rx.badge(rx.icon("triangle-alert", size=12), p.note,
+                                                               color_scheme="amber", variant="soft", size="1",
+                                                               white_space="normal", class_name="position-note")),
+                                spacing="1")),
                             rx.table.cell(p.shares), rx.table.cell(p.avg_price), rx.table.cell(p.price),
                             rx.table.cell(p.value), rx.table.cell(money(p.gain, p.gain_cents, signed=True)),
                             rx.table.cell(_signed(p.change, p.change_sign)), class_name="position-row"))),
@@ -118,11 +132,15 @@ def portfolio_page() -> rx.Component:
     )
 
 
-def _board(title: str, head: list[str], rows, keys: list[str], link: bool = False) -> rx.Component:
+def _board(title: str, head: list[str], rows, keys: list[str], link: bool = False,
+           profile: bool = False) -> rx.Component:
     def row(r):
         cells = [rx.table.cell(r[k]) for k in keys]
-        if link:
-            cells[1] = rx.table.cell(rx.link(r["name"], href=routes.STOCK + "?id=" + r["id"]))
+        if profile:  # a company's name: its profile
+            cells[1] = rx.table.cell(rx.link(r["name"], href=routes.COMPANY_PROFILE + "?id=" + r["id"],
+                                             class_name="board-company"))
+        if link:  # its ticker: the stock
+            cells[2] = rx.table.cell(rx.link(r["ticker"], href=routes.STOCK + "?id=" + r["id"]))
         return rx.table.row(*cells)
 
     return rx.card(rx.vstack(
@@ -140,9 +158,9 @@ def leaderboard_page() -> rx.Component:
             _board("Richest players", ["#", "Player", "Net worth", "Cash", "Shares", "Owed to shareholders"],
                    LeaderboardState.players, ["rank", "name", "worth", "cash", "held", "owed"]),
             _board("Largest companies", ["#", "Company", "Ticker", "Market cap"], LeaderboardState.by_cap,
-                   ["rank", "name", "ticker", "value"], link=True),
+                   ["rank", "name", "ticker", "value"], link=True, profile=True),
             _board("Most cash", ["#", "Company", "Ticker", "Cash"], LeaderboardState.by_cash,
-                   ["rank", "name", "ticker", "value"]),
+                   ["rank", "name", "ticker", "value"], profile=True),
             _board("Best-selling products", ["#", "Product", "Ticker", "Units sold", "Revenue"],
                    LeaderboardState.products, ["rank", "name", "ticker", "units", "revenue"]),
             columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%",

@@ -16,6 +16,7 @@ from economy_app.state.auth import AuthState, private, run
 from economy_app.state.paging import PagedList, pager
 from economy_app.state.present import (
     StockItem,
+    buyback_text,
     change_text,
     parse_id,
     percent_text,
@@ -71,6 +72,10 @@ class StockState(AuthState):
     volume: str = ""
     cash: str = ""
     treasury: str = ""
+    cash_per_share: str = ""
+    buyback: str = ""  # "1,900 of 205,200": shares players hold that the company's cash buys back now
+    buyback_shares: int = 0
+    sell_note: str = ""  # what the company can buy back now, said before any sale is typed
     range_key: str = "24h"
     chart: list[dict] = []
     holders: list[dict[str, str]] = []
@@ -94,6 +99,10 @@ class StockState(AuthState):
         self.change, self.change_sign = change_text(d.change_permille), (d.change_permille > 0) - (d.change_permille < 0)
         self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
+        pay = d.payout
+        self.cash_per_share = price_text(pay.cash_per_share_micros)
+        self.buyback, self.buyback_shares = buyback_text(pay.buyback_shares, pay.held_by_players), pay.buyback_shares
+        self.sell_note = stocks.buyback_refusal(d.name, pay.buyback_shares) if pay.held_by_players else ""
         epoch = datetime(1970, 1, 1)
         self.chart = [{"ts": int((at - epoch).total_seconds()) * 1000, "price": p} for at, p in points]
         self.holders = [{"name": h.name, "shares": f"{h.shares:,}", "percent": percent_text(h.percent_permille)}
@@ -238,9 +247,13 @@ def stocks_page() -> rx.Component:
                 rx.box(rx.table.root(
                     rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
                     rx.table.body(rx.foreach(StocksState.items, lambda i: rx.table.row(
-                        rx.table.cell(rx.link(rx.vstack(rx.text(i.ticker, weight="bold"),
-                                                        rx.text(i.name, size="1", color_scheme="gray"), spacing="0"),
-                                              href=routes.STOCK + "?id=" + i.id.to_string(), underline="none")),
+                        rx.table.cell(rx.hstack(
+                            rx.link(rx.vstack(rx.text(i.ticker, weight="bold"),
+                                              rx.text(i.name, size="1", color_scheme="gray"), spacing="0"),
+                                    href=routes.STOCK + "?id=" + i.id.to_string(), underline="none"),
+                            rx.cond(i.new_listing, rx.badge("New listing", color_scheme="iris", size="1",
+                                                            title=i.listed, class_name="new-listing")),
+                            align="center", spacing="2")),
                         rx.table.cell(i.price), rx.table.cell(_change(i.change, i.change_sign)),
                         rx.table.cell(i.market_cap), rx.table.cell(_spark(i)), class_name="stock-row"))),
                     width="100%", variant="surface"), overflow_x="auto", width="100%"),
@@ -273,11 +286,16 @@ def _trade_box() -> rx.Component:
                 value=StockState.account_id, on_change=StockState.set_account),
             rx.input(placeholder="Shares", value=StockState.shares_text, on_change=StockState.set_shares,
                      debounce_timeout=200, input_mode="numeric", width="100%", id="trade-shares"),
+            rx.cond((StockState.side == "sell") & (StockState.sell_note != "") & (StockState.preview_error == ""),
+                    rx.text(StockState.sell_note, size="2", color_scheme=rx.cond(StockState.buyback_shares > 0, "gray",
+                                                                                 "red"), id="trade-buyback")),
             rx.cond(StockState.preview_error != "",
                     rx.text(StockState.preview_error, color_scheme="red", size="2", id="trade-error")),
             rx.cond(StockState.preview != "", rx.text(StockState.preview, size="2", id="trade-preview")),
             rx.button(rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"), width="100%",
-                      disabled=StockState.preview == "", loading=StockState.busy, on_click=StockState.trade,
+                      disabled=(StockState.preview == "") | ((StockState.side == "sell")
+                                                             & (StockState.buyback_shares == 0)),
+                      loading=StockState.busy, on_click=StockState.trade,
                       id="trade-confirm", color_scheme=rx.cond(StockState.side == "buy", "jade", "tomato")),
             spacing="3", width="100%",
         ),
@@ -330,7 +348,9 @@ def stock_page() -> rx.Component:
                             _stat("Volume, 24h", StockState.volume, "stock-volume"),
                             _stat("Company cash", StockState.cash, "stock-cash"),
                             _stat("In treasury", StockState.treasury, "stock-treasury"),
-                            columns=rx.breakpoints(initial="2", md="4"), spacing="3", width="100%"),
+                            _stat("Cash per share", StockState.cash_per_share, "stock-cash-per-share"),
+                            _stat("Can buy back now", StockState.buyback, "stock-buyback"),
+                            columns=rx.breakpoints(initial="2", md="3"), spacing="3", width="100%"),
                     rx.flex(rx.box(_chart(), flex="2 1 26em", min_width="0"),
                             rx.box(_trade_box(), flex="1 1 16em"), gap="1em", wrap="wrap", width="100%"),
                     rx.grid(
@@ -349,5 +369,10 @@ def stock_page() -> rx.Component:
             ),
         ),
         title=rx.cond(StockState.ticker != "", StockState.name + " (" + StockState.ticker + ")", "Stock"),
-        actions=rx.link(rx.button("All stocks", variant="soft"), href=routes.STOCKS),
+        actions=rx.hstack(
+            rx.cond(StockState.company_id != 0,
+                    rx.link(rx.button(rx.icon("id-card", size=16), "Company profile", variant="soft"),
+                            href=routes.COMPANY_PROFILE + "?id=" + StockState.company_id.to_string(),
+                            id="stock-profile")),
+            rx.link(rx.button("All stocks", variant="soft"), href=routes.STOCKS), spacing="2"),
     )

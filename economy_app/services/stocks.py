@@ -139,7 +139,7 @@ def buyback_refusal(name: str, buyback_shares: int) -> str:
     """What a seller is told when the company cannot pay for every share they offer."""
     if buyback_shares <= 0:
         return f"{name} can't buy back any shares now: its cash would not pay for one."
-    return f"{name} can buy back at most {buyback_shares:,} shares now."
+    return f"{name} can buy back at most {buyback_shares:,} share{'s' if buyback_shares != 1 else ''} now."
 
 
 def others_value_cents(base: int, outstanding: int, total: int, owner_held: int) -> int:

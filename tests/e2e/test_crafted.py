@@ -18,6 +18,7 @@ from economy_app.pages.accounts import AccountsState
 from economy_app.pages.admin import AdminState
 from economy_app.pages.companies import CompaniesState, DirectoryState
 from economy_app.pages.company import CompanyState
+from economy_app.pages.company_profile import CompanyProfileState
 from economy_app.pages.dashboard import DashboardState
 from economy_app.pages.history import HistoryState
 from economy_app.pages.home import HomeState
@@ -38,6 +39,7 @@ PAGES = {
     HistoryState: "/history", CompaniesState: "/companies", DirectoryState: "/directory", CompanyState: "/company",
     MarketplaceState: "/marketplace", StocksState: "/stocks", StockState: "/stock", PortfolioState: "/portfolio",
     LeaderboardState: "/leaderboard", AdminState: "/admin", HomeState: "/", ScheduleState: "/dashboard",
+    CompanyProfileState: "/company/profile",
 }
 SKIPPED = {"logout", "setvar"}  # logout ends the session (that is its job); setvar is Reflex's own
 HUGE = 10**40
@@ -45,7 +47,8 @@ BAD = [None, True, [], {}, [1, 2], 1.5, 1e308, HUGE, -HUGE, -1, 0, "", " ", "x" 
        "1e999", "²", "١٢٣", "１２", "<script>alert(1)</script>", "=cmd|' /C calc'!A0"]
 FORM_FIELDS = ("username", "password", "confirm", "display_name", "name", "ticker", "description", "tags",
                "price", "company_id", "product_id")
-URL_PARAMS = [(CompanyState, "/company", "id"), (StockState, "/stock", "id"),
+URL_PARAMS = [(CompanyState, "/company", "id"), (CompanyProfileState, "/company/profile", "id"),
+              (StockState, "/stock", "id"),
               (MarketplaceState, "/marketplace", "company"), (HistoryState, "/history", "account")]
 URL_VALUES = ["99999999999999999999", "²", "١٢", "-1", "0", "1e3", "", "x" * 10_000, "%00", "1;DROP TABLE users"]
 ERROR_MARKS = ("An error occurred", "Contact the website administrator")

@@ -28,6 +28,7 @@ EXPECTED = {
     "DirectoryState": {"load", "live_refresh", "search", "set_sort", "go"},
     "CompanyState": {"load", "live_refresh", "save_company", "add_product", "open_edit", "close_edit", "save_product", "set_active",
                      "check_public"},
+    "CompanyProfileState": {"load", "live_refresh"},
     "MarketplaceState": {"load", "live_refresh", "search", "clear_company", "set_sort", "go"},
     "StocksState": {"load", "live_refresh", "set_sort", "go"},
     "StockState": {"load", "live_refresh", "set_range", "set_shares", "set_side", "set_account", "trade"},
