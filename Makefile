@@ -23,7 +23,7 @@ REDIS_PORT ?= 6380
 SCALED_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:$(PG_PORT)/economy \
 	REFLEX_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 GRANIAN_WORKERS=$(WORKERS) ECONOMY_DEMO=off
 
-.PHONY: run run-scaled services-down test setup migrate seed build chromium postgresql redis unit e2e bench bench-load clean
+.PHONY: run run-scaled services-down test lint setup migrate seed build chromium postgresql redis unit e2e bench bench-load clean
 
 run: seed ## set up what is missing, migrate, seed an empty database, serve the game on :$(PORT)
 	@echo "economy_app: starting on http://localhost:$(PORT) (prod build; first start compiles the frontend)"
@@ -39,8 +39,12 @@ run-scaled: setup postgresql redis ## PostgreSQL + Redis on loopback (started if
 services-down: setup ## stop the PostgreSQL and Redis that run-scaled started
 	$(PY) -m economy_app services down --pg-port $(PG_PORT) --redis-port $(REDIS_PORT)
 
-test: setup chromium postgresql redis ## the same set-up plus Chromium, PostgreSQL and Redis, then every test
+test: setup chromium postgresql redis lint ## the same set-up plus Chromium, PostgreSQL and Redis, the lint, then every test
 	ECONOMY_REQUIRE_POSTGRES=1 $(PY) -m pytest
+
+lint: setup ## ruff: the lint rules and the format (pyproject.toml), before any test runs
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 setup: $(VENV)/.installed $(BUN)
 

@@ -34,7 +34,7 @@ from bench.ledger import seed  # noqa: E402
 from economy_app import migrate  # noqa: E402
 from economy_app.db import make_engine  # noqa: E402
 from economy_app.models import LedgerArchive, utcnow  # noqa: E402
-from economy_app.services import accounts, admin, archive, users  # noqa: E402
+from economy_app.services import accounts, archive_files, reconciliation, users  # noqa: E402
 
 
 def timed(label, fn, rows):
@@ -51,8 +51,14 @@ def _transfer_times(engine, players, n: int, *, keyed: bool, tag: str) -> list[f
         for i in range(n):
             src, dst, actor = (a, b, alice) if i % 2 == 0 else (b, a, bob)
             t0 = time.perf_counter()
-            accounts.transfer(s, actor_id=actor, from_account_id=src, to_account_id=dst, amount=1,
-                              idempotency_key=f"{tag}-{i}" if keyed else None)
+            accounts.transfer(
+                s,
+                actor_id=actor,
+                from_account_id=src,
+                to_account_id=dst,
+                amount=1,
+                idempotency_key=f"{tag}-{i}" if keyed else None,
+            )
             times.append(time.perf_counter() - t0)
     return times
 
@@ -63,10 +69,22 @@ def _fill_archive(engine, rows: int, first_id: int) -> None:
     now = utcnow()
     with engine.begin() as conn:
         for start in range(0, rows, 50_000):
-            conn.execute(insert(t), [
-                dict(id=first_id + i, from_account_id=1, to_account_id=2, amount=1 + i % 1000, type="transfer",
-                     idempotency_key=f"archived-{i}", created_at=now - timedelta(days=90), archived_at=now)
-                for i in range(start, min(start + 50_000, rows))])
+            conn.execute(
+                insert(t),
+                [
+                    dict(
+                        id=first_id + i,
+                        from_account_id=1,
+                        to_account_id=2,
+                        amount=1 + i % 1000,
+                        type="transfer",
+                        idempotency_key=f"archived-{i}",
+                        created_at=now - timedelta(days=90),
+                        archived_at=now,
+                    )
+                    for i in range(start, min(start + 50_000, rows))
+                ],
+            )
 
 
 def keyed(args) -> list:
@@ -87,8 +105,14 @@ def keyed(args) -> list:
             _transfer_times(engine, players, 200, keyed=True, tag=f"warm{archived}")  # warm the caches
             plain = _transfer_times(engine, players, args.transfers, keyed=False, tag="")
             with_key = _transfer_times(engine, players, args.transfers, keyed=True, tag=f"k{archived}")
-            out.append((archived, statistics.median(with_key), statistics.quantiles(with_key, n=20)[-1],
-                        statistics.median(plain)))
+            out.append(
+                (
+                    archived,
+                    statistics.median(with_key),
+                    statistics.quantiles(with_key, n=20)[-1],
+                    statistics.median(plain),
+                )
+            )
         engine.dispose()
     print(f"\nKeyed transfers against the archive ({args.transfers:,} transfers each, SQLite, WAL)\n")
     print("| archived entries | keyed transfer p50 | keyed p95 | unkeyed transfer p50 |")
@@ -96,8 +120,10 @@ def keyed(args) -> list:
     for archived, p50, p95, plain in out:
         print(f"| {archived:,} | {p50 * 1e3:.2f} ms | {p95 * 1e3:.2f} ms | {plain * 1e3:.2f} ms |")
     ratio = out[1][1] / out[0][1]
-    print(f"\n- keyed transfer p50 with {args.archived:,} archived entries vs an empty archive: {ratio:.2f}x "
-          f"(target within 1.5x)")
+    print(
+        f"\n- keyed transfer p50 with {args.archived:,} archived entries vs an empty archive: {ratio:.2f}x "
+        f"(target within 1.5x)"
+    )
     return out
 
 
@@ -110,21 +136,33 @@ def operations(args) -> None:
         print(f"seeding {args.entries:,} entries ...", file=sys.stderr, flush=True)
         seed(engine, args.entries, random.Random(3))
         with Session(engine) as s:
-            timed("reconcile", lambda: f"{len(admin.reconcile(s))} drifts", rows)
-            timed("recalculate all", lambda: f"{admin.recalculate_all_balances(s).changed} changed", rows)
-            timed("sync all", lambda: f"{admin.sync_all_balances(s).changed} changed", rows)
-            result = timed("archive entries older than 45 days",
-                           lambda: archive.archive(s, before=utcnow() - timedelta(days=45), directory=Path(tmp)), rows)
-            rows[-1] = (rows[-1][0], rows[-1][1], f"{result.entries:,} entries, "
-                                                  f"{result.path.stat().st_size // 1024:,} KiB file")
-            timed("archive proof (checkpoints, file SHA-256 and count, ids)",
-                  lambda: f"{admin.check_archive(s).problems} problems", rows)
-            timed("reconcile (archived ledger)", lambda: f"{len(admin.reconcile(s))} drifts", rows)
-            timed("recalculate all (archived ledger)",
-                  lambda: f"{admin.recalculate_all_balances(s).changed} changed", rows)
-            timed("restore", lambda: f"{archive.restore(s, result.path).restored:,} entries", rows)
-            timed("reconcile (restored)", lambda: f"{len(admin.reconcile(s))} drifts", rows)
-            timed("archive proof (restored)", lambda: f"{admin.check_archive(s).problems} problems", rows)
+            timed("reconcile", lambda: f"{len(reconciliation.reconcile(s))} drifts", rows)
+            timed("recalculate all", lambda: f"{reconciliation.recalculate_all_balances(s).changed} changed", rows)
+            timed("sync all", lambda: f"{reconciliation.sync_all_balances(s).changed} changed", rows)
+            result = timed(
+                "archive entries older than 45 days",
+                lambda: archive_files.archive(s, before=utcnow() - timedelta(days=45), directory=Path(tmp)),
+                rows,
+            )
+            rows[-1] = (
+                rows[-1][0],
+                rows[-1][1],
+                f"{result.entries:,} entries, {result.path.stat().st_size // 1024:,} KiB file",
+            )
+            timed(
+                "archive proof (checkpoints, file SHA-256 and count, ids)",
+                lambda: f"{reconciliation.check_archive(s).problems} problems",
+                rows,
+            )
+            timed("reconcile (archived ledger)", lambda: f"{len(reconciliation.reconcile(s))} drifts", rows)
+            timed(
+                "recalculate all (archived ledger)",
+                lambda: f"{reconciliation.recalculate_all_balances(s).changed} changed",
+                rows,
+            )
+            timed("restore", lambda: f"{archive_files.restore(s, result.path).restored:,} entries", rows)
+            timed("reconcile (restored)", lambda: f"{len(reconciliation.reconcile(s))} drifts", rows)
+            timed("archive proof (restored)", lambda: f"{reconciliation.check_archive(s).problems} problems", rows)
         engine.dispose()
     print(f"\nAdmin operations over a {args.entries:,}-entry ledger (SQLite, WAL)\n")
     print("| operation | time | result |")

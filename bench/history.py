@@ -66,13 +66,21 @@ def service_rows(engine, owner: int, hot: int) -> list[tuple[str, float, float, 
         cases = [
             ("newest page, all accounts", lambda: accounts.player_history(s, owner, None, limit=51)),
             ("newest page, hot account", lambda: accounts.player_history(s, owner, hot, limit=51)),
-            ("page 201 (10,000 rows deep)", lambda: accounts.player_history(s, owner, hot, before=deep_cursor,
-                                                                             limit=51)),
+            (
+                "page 201 (10,000 rows deep)",
+                lambda: accounts.player_history(s, owner, hot, before=deep_cursor, limit=51),
+            ),
             ("type = transfer", lambda: accounts.player_history(s, owner, hot, types=["transfer"], limit=51)),
-            ("type = initial_deposit (rare)", lambda: accounts.player_history(s, owner, hot,
-                                                                               types=["initial_deposit"], limit=51)),
-            ("one day, 45 days ago", lambda: accounts.player_history(s, owner, hot, since=middle,
-                                                                      until=middle + timedelta(days=1), limit=51)),
+            (
+                "type = initial_deposit (rare)",
+                lambda: accounts.player_history(s, owner, hot, types=["initial_deposit"], limit=51),
+            ),
+            (
+                "one day, 45 days ago",
+                lambda: accounts.player_history(
+                    s, owner, hot, since=middle, until=middle + timedelta(days=1), limit=51
+                ),
+            ),
         ]
         for label, fn in cases:
             p50, p95, rows = timed(fn, 30)
@@ -88,12 +96,32 @@ def browser_rows(db_url: str, token: str, hot: int) -> list[tuple[str, float, fl
     from tests.support.pgserver import free_port
 
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=db_url, REFLEX_TELEMETRY_ENABLED="false", REFLEX_USE_SYSTEM_BUN="1",
-               PATH=f"{ROOT / '.tools/node_modules/.bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}")
+    env = dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        REFLEX_TELEMETRY_ENABLED="false",
+        REFLEX_USE_SYSTEM_BUN="1",
+        PATH=f"{ROOT / '.tools/node_modules/.bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+    )
     log = open(Path(tempfile.gettempdir()) / "economy-bench-app.log", "w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--single-port",
-                             "--frontend-port", str(port), "--backend-port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "reflex"),
+            "run",
+            "--env",
+            "prod",
+            "--single-port",
+            "--frontend-port",
+            str(port),
+            "--backend-port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 600
@@ -107,9 +135,16 @@ def browser_rows(db_url: str, token: str, hot: int) -> list[tuple[str, float, fl
                 time.sleep(1)
         out = []
         with sync_playwright() as p:
-            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync"])
+            b = p.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = b.new_page(viewport={"width": 1440, "height": 900})
             page.goto(base + "/login")
             page.evaluate("t => localStorage.setItem('economy_session', t)", token)
@@ -150,8 +185,11 @@ def main() -> None:
         hot = info["hot"]
         owner = info["owner"][hot]
         with engine.begin() as conn:
-            conn.execute(update(User.__table__).where(User.__table__.c.id == owner)
-                         .values(password_hash=users.hash_password(PASSWORD)))
+            conn.execute(
+                update(User.__table__)
+                .where(User.__table__.c.id == owner)
+                .values(password_hash=users.hash_password(PASSWORD))
+            )
         with Session(engine) as s:
             username = users.get_user(s, owner).username
             token = auth.login(s, username, PASSWORD).token

@@ -85,6 +85,7 @@ SEND, HISTORY, LOGIN_S = SendState.get_full_name(), HistoryState.get_full_name()
 
 # --- what answers an event ------------------------------------------------------------------------
 
+
 def _delta(update: dict, state: str) -> dict:
     return (update.get("delta") or {}).get(state) or {}
 
@@ -122,6 +123,7 @@ def has(state: str, var: str):
 
 # --- one simulated player (one browser tab) ------------------------------------------------------
 
+
 @dataclass
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -157,9 +159,17 @@ class Player:
             name = event.get("name", "") if isinstance(event, dict) else ""
             if name.endswith(".live_refresh"):  # a live push: the browser sends it straight back
                 self.stats.pushes[self.username].append(arrived)
-                asyncio.get_running_loop().create_task(self.sio.emit("event", {
-                    "name": name, "payload": {}, "router_data": {
-                        "pathname": self.path, "query": {}, "asPath": self.path}}, namespace=NS))
+                asyncio.get_running_loop().create_task(
+                    self.sio.emit(
+                        "event",
+                        {
+                            "name": name,
+                            "payload": {},
+                            "router_data": {"pathname": self.path, "query": {}, "asPath": self.path},
+                        },
+                        namespace=NS,
+                    )
+                )
         for amount, sender in RECEIVED.findall(_events(update)):
             self.stats.toasted[(self.username, sender, amount)].append(arrived)
         if self._waiting is not None and not self._waiting[1].done():
@@ -173,8 +183,15 @@ class Player:
         self._waiting = (answered, future)
         t0 = time.perf_counter()
         try:
-            await self.sio.emit("event", {"name": name, "payload": payload, "router_data": {
-                "pathname": self.path, "query": {}, "asPath": self.path}}, namespace=NS)
+            await self.sio.emit(
+                "event",
+                {
+                    "name": name,
+                    "payload": payload,
+                    "router_data": {"pathname": self.path, "query": {}, "asPath": self.path},
+                },
+                namespace=NS,
+            )
             verdict = await asyncio.wait_for(future, self.timeout)
         except Exception as e:  # a timeout or a dropped socket: an error, never a hang
             self.stats.error(kind, f"{name.rsplit('.', 1)[-1]}: {type(e).__name__} {e}")
@@ -195,12 +212,16 @@ class Player:
 
     async def enter(self) -> bool:
         """Open the tab on the login page and log in."""
-        await self.sio.connect(f"{self.base}?token={uuid.uuid4()}", socketio_path="/_event", namespaces=[NS],
-                               transports=["websocket"], wait_timeout=self.timeout)
+        await self.sio.connect(
+            f"{self.base}?token={uuid.uuid4()}",
+            socketio_path="/_event",
+            namespaces=[NS],
+            transports=["websocket"],
+            wait_timeout=self.timeout,
+        )
         if not await self.call("page", HYDRATE, {"vars": {TOKEN_VAR: ""}}, hydrated, "/login"):
             return False
-        return await self.call("login", LOGIN, {"form": {"username": self.username, "password": PASSWORD}},
-                               logged_in)
+        return await self.call("login", LOGIN, {"form": {"username": self.username, "password": PASSWORD}}, logged_in)
 
     async def play(self, others: list[str], rounds: int, deadline: float) -> None:
         await asyncio.sleep(self.rng.uniform(0, 1.5))  # players do not all click at the same instant
@@ -235,8 +256,16 @@ class Player:
         await self.think()
 
 
-async def run_players(base: str, names: list[str], *, rounds: int, seconds: float, seed: int,
-                      timeout: float = 30.0, on_play=lambda phase: None) -> tuple[Stats, Stats, float]:
+async def run_players(
+    base: str,
+    names: list[str],
+    *,
+    rounds: int,
+    seconds: float,
+    seed: int,
+    timeout: float = 30.0,
+    on_play=lambda phase: None,
+) -> tuple[Stats, Stats, float]:
     """All players log in (5 a second), then play their rounds at the same time. The second phase is
     the measured one: ``n`` concurrent players. Returns (login phase, play phase, play seconds)."""
     entering, playing = Stats(), Stats()
@@ -268,6 +297,7 @@ async def run_players(base: str, names: list[str], *, rounds: int, seconds: floa
 
 # --- set-ups --------------------------------------------------------------------------------------
 
+
 def create_players(url: str, count: int) -> list[str]:
     """``count`` players with a funded account and ~60 history rows each (real transfers)."""
     engine = make_engine(url)
@@ -284,26 +314,43 @@ def create_players(url: str, count: int) -> list[str]:
     with Session(engine) as s:
         for i, name in enumerate(names):
             owners[name] = users.get_user_by_username(s, name).id
-            company = companies.create_company(s, owner_id=owners[name], name=f"{name} Goods",
-                                               ticker="".join(chr(65 + (i // 26 ** k) % 26) for k in range(4)))
-            products.create_product(s, actor_id=owners[name], company_id=company.id, name="Widget",
-                                    price_cents=random.Random(i).randint(100, 500), rng=random.Random(i))
+            company = companies.create_company(
+                s,
+                owner_id=owners[name],
+                name=f"{name} Goods",
+                ticker="".join(chr(65 + (i // 26**k) % 26) for k in range(4)),
+            )
+            products.create_product(
+                s,
+                actor_id=owners[name],
+                company_id=company.id,
+                name="Widget",
+                price_cents=random.Random(i).randint(100, 500),
+                rng=random.Random(i),
+            )
         rng = random.Random(7)
         for i, name in enumerate(names):
             for k in range(HISTORY_TRANSFERS_PER_PLAYER):
                 j = rng.randrange(count - 1)
                 j += j >= i
-                accounts.transfer(s, actor_id=owners[name], from_account_id=ids[i], to_account_id=ids[j],
-                                  amount=rng.randint(1, 500), description="warm-up",
-                                  idempotency_key=f"load-seed:{i}:{k}")
+                accounts.transfer(
+                    s,
+                    actor_id=owners[name],
+                    from_account_id=ids[i],
+                    to_account_id=ids[j],
+                    amount=rng.randint(1, 500),
+                    description="warm-up",
+                    idempotency_key=f"load-seed:{i}:{k}",
+                )
     engine.dispose()
     return names
 
 
 def transfer_count(engine) -> int:
     with Session(engine) as s:
-        return s.execute(select(func.count()).select_from(LedgerEntry)
-                         .where(LedgerEntry.type == "transfer")).scalar_one()
+        return s.execute(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.type == "transfer")
+        ).scalar_one()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -342,11 +389,16 @@ def live_run_latencies(engine, stats: Stats, since: float) -> list[float]:
     and each player whose company sold in it: the first push on that player's socket after the commit."""
     epoch = datetime(1970, 1, 1)
     with Session(engine) as s:
-        runs = s.execute(select(JobRun.finished_at, JobRun.started_at).where(
-            JobRun.job_name == "marketplace", JobRun.status == "ok", JobRun.finished_at.is_not(None))).all()
-        sellers = s.execute(select(LedgerEntry.created_at, Company.owner_id)
-                            .join(Company, Company.account_id == LedgerEntry.to_account_id)
-                            .where(LedgerEntry.type == "marketplace_batch")).all()
+        runs = s.execute(
+            select(JobRun.finished_at, JobRun.started_at).where(
+                JobRun.job_name == "marketplace", JobRun.status == "ok", JobRun.finished_at.is_not(None)
+            )
+        ).all()
+        sellers = s.execute(
+            select(LedgerEntry.created_at, Company.owner_id)
+            .join(Company, Company.account_id == LedgerEntry.to_account_id)
+            .where(LedgerEntry.type == "marketplace_batch")
+        ).all()
         names = dict(s.execute(select(User.id, User.username)).all())
     by_run = defaultdict(set)
     for at, owner in sellers:
@@ -397,21 +449,28 @@ async def measured_run(app: RunningApp, names: list[str], args):
         marks[phase] = (cpu_seconds(app.worker_pids()), time.process_time(), time.time())
 
     try:
-        entering, playing, wall = await run_players(app.url, names, rounds=args.rounds, seconds=args.seconds,
-                                                    seed=len(names), on_play=on_play)
+        entering, playing, wall = await run_players(
+            app.url, names, rounds=args.rounds, seconds=args.seconds, seed=len(names), on_play=on_play
+        )
     finally:
         stop.set()
         await sampler
     (w0, p0, started), (w1, p1, _) = marks["start"], marks["end"]
-    cpu = {"workers": [100 * (w1[pid] - w0.get(pid, 0.0)) / wall for pid in sorted(w1)],
-           "players": 100 * (p1 - p0) / wall, "started": started}
+    cpu = {
+        "workers": [100 * (w1[pid] - w0.get(pid, 0.0)) / wall for pid in sorted(w1)],
+        "players": 100 * (p1 - p0) / wall,
+        "started": started,
+    }
     return entering, playing, wall, peak, cpu
 
 
 def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
     services = []
-    env = {"ECONOMY_SCHEDULER": "on", "ECONOMY_MARKETPLACE_INTERVAL_SECONDS": str(MARKETPLACE_SECONDS),
-           "ECONOMY_MARKET_HOLD_SECONDS": "0"}  # the players' products sell from the first run
+    env = {
+        "ECONOMY_SCHEDULER": "on",
+        "ECONOMY_MARKETPLACE_INTERVAL_SECONDS": str(MARKETPLACE_SECONDS),
+        "ECONOMY_MARKET_HOLD_SECONDS": "0",
+    }  # the players' products sell from the first run
     if setup == "sqlite":
         url, redis_url, workers, label = f"sqlite:///{workdir / 'sqlite.db'}", None, 1, "SQLite, 1 worker"
     else:
@@ -429,10 +488,19 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
         migrate.upgrade(url)
         t0 = time.perf_counter()
         names = create_players(url, max(counts))
-        print(f"  {label}: {len(names)} players with history in {time.perf_counter() - t0:.0f}s", file=sys.stderr,
-              flush=True)
-        app = RunningApp(port=free_port(), log=workdir / f"{setup}.log", database_url=url, redis_url=redis_url,
-                         workers=workers, extra_env=env).wait_ready()
+        print(
+            f"  {label}: {len(names)} players with history in {time.perf_counter() - t0:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+        app = RunningApp(
+            port=free_port(),
+            log=workdir / f"{setup}.log",
+            database_url=url,
+            redis_url=redis_url,
+            workers=workers,
+            extra_env=env,
+        ).wait_ready()
         engine = make_engine(url)
         try:
             for n in counts:
@@ -441,12 +509,27 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
                 landed = transfer_count(engine) - before
                 try:
                     check_invariants(engine)
-                    verdict = "ok" if landed == stats.transfers_ok else (
-                        f"{stats.transfers_ok} transfers acknowledged, {landed} in the ledger")
+                    verdict = (
+                        "ok"
+                        if landed == stats.transfers_ok
+                        else (f"{stats.transfers_ok} transfers acknowledged, {landed} in the ledger")
+                    )
                 except AssertionError as e:
                     verdict = f"BROKEN: {e}"
-                rows.append(Row(label, n, entering, stats, wall, peak, cpu, verdict,
-                                live_transfer_latencies(stats), live_run_latencies(engine, stats, cpu["started"] + 3)))
+                rows.append(
+                    Row(
+                        label,
+                        n,
+                        entering,
+                        stats,
+                        wall,
+                        peak,
+                        cpu,
+                        verdict,
+                        live_transfer_latencies(stats),
+                        live_run_latencies(engine, stats, cpu["started"] + 3),
+                    )
+                )
                 print_row(rows[-1])
         finally:
             engine.dispose()
@@ -459,10 +542,12 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
 
 # --- the table ------------------------------------------------------------------------------------
 
-HEADER = ("| set-up | players | transfer p50 / p95 / p99 ms (count) | page load p50 / p95 / p99 ms "
-          "| input p50 / p95 ms | events/s | errors | login p50 / p95 ms | peak RSS per worker MiB "
-          "| CPU % per worker | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
-          "| live: run p50 / p95 / p99 ms (n) | invariants |")
+HEADER = (
+    "| set-up | players | transfer p50 / p95 / p99 ms (count) | page load p50 / p95 / p99 ms "
+    "| input p50 / p95 ms | events/s | errors | login p50 / p95 ms | peak RSS per worker MiB "
+    "| CPU % per worker | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
+    "| live: run p50 / p95 / p99 ms (n) | invariants |"
+)
 
 
 def events_per_second(r: Row) -> float:
@@ -478,12 +563,14 @@ def print_row(r: Row) -> None:
     errors = sum(r.stats.errors.values()) + sum(r.entering.errors.values())
     t, p, i, login = lat["transfer"], lat["page"] + lat["history_page"], lat["input"], r.entering.latencies["login"]
     rss = " / ".join(f"{v:.0f}" for _, v in sorted(r.rss.items())) or "-"
-    print(f"| {r.setup} | {r.players} | {pct(t, 50):.0f} / {pct(t, 95):.0f} / {pct(t, 99):.0f} ({len(t)}) "
-          f"| {pct(p, 50):.0f} / {pct(p, 95):.0f} / {pct(p, 99):.0f} | {pct(i, 50):.0f} / {pct(i, 95):.0f} "
-          f"| {events_per_second(r):.1f} | {errors} | {pct(login, 50):.0f} / {pct(login, 95):.0f} | {rss} "
-          f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {r.cpu['players']:.0f} "
-          f"| {_pcts(r.live_transfer)} | {_pcts(r.live_run)} | {r.invariants} |",
-          flush=True)
+    print(
+        f"| {r.setup} | {r.players} | {pct(t, 50):.0f} / {pct(t, 95):.0f} / {pct(t, 99):.0f} ({len(t)}) "
+        f"| {pct(p, 50):.0f} / {pct(p, 95):.0f} / {pct(p, 99):.0f} | {pct(i, 50):.0f} / {pct(i, 95):.0f} "
+        f"| {events_per_second(r):.1f} | {errors} | {pct(login, 50):.0f} / {pct(login, 95):.0f} | {rss} "
+        f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {r.cpu['players']:.0f} "
+        f"| {_pcts(r.live_transfer)} | {_pcts(r.live_run)} | {r.invariants} |",
+        flush=True,
+    )
     for sample in r.entering.samples + r.stats.samples:
         print(f"    error: {sample}")
 
@@ -497,8 +584,10 @@ def main() -> None:
     args = ap.parse_args()
     counts = [int(n) for n in args.players.split(",")]
     os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
-    print(f"bench/load.py: {args.rounds} rounds per player, at most {args.seconds:.0f}s per run, "
-          f"{os.cpu_count()} cores (the players run on the same machine)")
+    print(
+        f"bench/load.py: {args.rounds} rounds per player, at most {args.seconds:.0f}s per run, "
+        f"{os.cpu_count()} cores (the players run on the same machine)"
+    )
     print(HEADER)
     print("|" + "---|" * (HEADER.count("|") - 1))
     rows = []
@@ -508,9 +597,13 @@ def main() -> None:
         for setup in args.setups.split(","):
             rows += run_setup(setup, counts, args, workdir)
     print()
-    print("events/s by set-up at each player count:",
-          "; ".join(f"{n}: " + ", ".join(f"{r.setup} {events_per_second(r):.1f}" for r in rows if r.players == n)
-                    for n in counts))
+    print(
+        "events/s by set-up at each player count:",
+        "; ".join(
+            f"{n}: " + ", ".join(f"{r.setup} {events_per_second(r):.1f}" for r in rows if r.players == n)
+            for n in counts
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""Settings read from the environment (no module-level state beyond constants)."""
+"""Every setting read from the environment, in one place (the README's "Configuration" table lists them).
+
+Each is a function, read when it is called (tests and the CLI change the environment at run time), and
+every on/off setting goes through one parser, ``flag``. Nothing here imports the rest of the app.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,36 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Money is integer cents.
 INITIAL_BALANCE_CENTS = 1_000_000  # $10,000.00 for every new player
+
+_ON = ("on", "1", "true", "yes")
+_OFF = ("off", "0", "false", "no")
+
+
+def flag(variable: str, default: bool) -> bool:
+    """An on/off setting: ``on``/``1``/``true``/``yes`` or ``off``/``0``/``false``/``no`` (any case); unset,
+    empty or anything else is the default."""
+    raw = os.environ.get(variable, "").strip().lower()
+    if raw in _ON:
+        return True
+    if raw in _OFF:
+        return False
+    return default
+
+
+def number(variable: str, default: int) -> int:
+    """A whole-number setting; unset, empty or not a number is the default."""
+    raw = os.environ.get(variable, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        return default
+
+
+def _seconds(variable: str, default: int) -> int:
+    return max(1, number(variable, default))
+
+
+# --------------------------------------------------------------------------- storage
 
 
 def data_dir() -> Path:
@@ -21,15 +55,118 @@ def database_url() -> str:
     if url:
         # Accept the common short forms and use psycopg 3.
         if url.startswith("postgres://"):
-            url = "postgresql+psycopg://" + url[len("postgres://"):]
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
         elif url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
     path = data_dir() / "economy.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
 
+# --------------------------------------------------------------------------- players
+
+
 def max_transfer_cents() -> int:
-    """The largest single transfer a player may send (default $1,000,000.00)."""
-    return int(os.environ.get("ECONOMY_MAX_TRANSFER_CENTS", 100_000_000))
+    """The largest single transfer a player may send (ECONOMY_MAX_TRANSFER_CENTS, default $1,000,000.00)."""
+    return number("ECONOMY_MAX_TRANSFER_CENTS", 100_000_000)
+
+
+def max_companies() -> int:
+    """Companies one player may found (ECONOMY_MAX_COMPANIES, default 5)."""
+    return number("ECONOMY_MAX_COMPANIES", 5)
+
+
+def session_days() -> int:
+    """How long a login lasts (ECONOMY_SESSION_DAYS, default 14)."""
+    return number("ECONOMY_SESSION_DAYS", 14)
+
+
+def cheap_password_hashing() -> bool:
+    """ECONOMY_PASSWORD_PROFILE=cheapest: the cheapest Argon2 parameters, for test suites only."""
+    return os.environ.get("ECONOMY_PASSWORD_PROFILE") == "cheapest"
+
+
+def login_address_failures() -> int:
+    """Failed logins one client address may make, over every username, before it must wait
+    (ECONOMY_LOGIN_ADDRESS_FAILURES, default 20)."""
+    return number("ECONOMY_LOGIN_ADDRESS_FAILURES", 20)
+
+
+def signups_per_address() -> int:
+    """Sign-ups one client address may make per window; 0 turns the limit off (ECONOMY_SIGNUPS_PER_ADDRESS,
+    default 3)."""
+    return number("ECONOMY_SIGNUPS_PER_ADDRESS", 3)
+
+
+def signup_window_hours() -> float:
+    """The sign-up limit's window (ECONOMY_SIGNUP_WINDOW_HOURS, default 24)."""
+    try:
+        return float(os.environ.get("ECONOMY_SIGNUP_WINDOW_HOURS", "").strip() or 24)
+    except ValueError:
+        return 24.0
+
+
+def demo_enabled() -> bool:
+    """Whether ``economy seed`` creates the demo world and its logins (ECONOMY_DEMO, default on)."""
+    return flag("ECONOMY_DEMO", True)
+
+
+# --------------------------------------------------------------------------- the marketplace (until an admin sets it)
+
+# setting -> (environment variable, built-in default): the marketplace settings no admin has stored yet
+MARKETPLACE_DEFAULTS = {
+    "budget_min_cents": ("ECONOMY_MARKET_BUDGET_MIN_CENTS", 2_000_000),
+    "budget_max_cents": ("ECONOMY_MARKET_BUDGET_MAX_CENTS", 3_999_999),
+    "interval_seconds": ("ECONOMY_MARKETPLACE_INTERVAL_SECONDS", 600),
+    "company_cap_percent": ("ECONOMY_MARKET_COMPANY_CAP_PERCENT", 20),
+    "listing_limit": ("ECONOMY_MARKET_LISTING_LIMIT", 30),
+    "hold_seconds": ("ECONOMY_MARKET_HOLD_SECONDS", 600),
+}
+
+
+def marketplace_defaults() -> dict[str, int]:
+    """Each marketplace setting as the environment sets it (not yet clamped to its range)."""
+    return {name: number(variable, default) for name, (variable, default) in MARKETPLACE_DEFAULTS.items()}
+
+
+# --------------------------------------------------------------------------- the scheduler and operations
+
+
+def scheduler_enabled() -> bool:
+    """ECONOMY_SCHEDULER=off: no scheduled jobs in this process (default on)."""
+    return flag("ECONOMY_SCHEDULER", True)
+
+
+def price_interval_seconds() -> int:
+    return _seconds("ECONOMY_PRICE_INTERVAL_SECONDS", 300)
+
+
+def purge_interval_seconds() -> int:
+    return _seconds("ECONOMY_PURGE_INTERVAL_SECONDS", 86_400)
+
+
+def session_purge_interval_seconds() -> int:
+    return _seconds("ECONOMY_SESSION_PURGE_INTERVAL_SECONDS", 86_400)
+
+
+def reconcile_interval_seconds() -> int:
+    return _seconds("ECONOMY_RECONCILE_INTERVAL_SECONDS", 3600)
+
+
+def auto_repair() -> bool:
+    """AUTO_REPAIR=on: the reconciliation job recalculates drifted accounts from a proven ledger (default off)."""
+    return flag("AUTO_REPAIR", False)
+
+
+def log_level() -> str:
+    """The app's own log lines in the server output (ECONOMY_LOG_LEVEL, default INFO)."""
+    return (os.environ.get("ECONOMY_LOG_LEVEL", "").strip() or "INFO").upper()
+
+
+def live_poll_seconds() -> float:
+    """SQLite: how often each worker reads the live-update outbox (ECONOMY_LIVE_POLL_SECONDS, default 0.1)."""
+    try:
+        return float(os.environ.get("ECONOMY_LIVE_POLL_SECONDS", "").strip() or 0.1)
+    except ValueError:
+        return 0.1

@@ -9,12 +9,14 @@ write lock from its first statement (no deadlocking lock upgrades, no
 
 from __future__ import annotations
 
+import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import BigInteger, Engine, any_, bindparam, create_engine, event, func, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -40,10 +42,6 @@ def _forget_engines_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_engines_after_fork)
-
-
-def is_sqlite(bind) -> bool:
-    return bind.dialect.name == "sqlite"
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:
@@ -114,3 +112,37 @@ def get_session(url: str | None = None) -> Iterator[Session]:
     """
     with Session(get_engine(url), expire_on_commit=False) as s:
         yield s
+
+
+# --------------------------------------------------------------------------- SQL both databases speak
+
+
+def dialect_insert(s: Session, table):
+    """An INSERT that knows ON CONFLICT (``on_conflict_do_nothing`` / ``_do_update``) on the session's database."""
+    return (postgresql if s.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def insert_ignore(s: Session, table, values: dict, *, index_elements: list[str], index_where=None):
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL. Returns the new primary key or None."""
+    stmt = (
+        dialect_insert(s, table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=index_elements, index_where=index_where)
+    )
+    pk = list(table.primary_key.columns)[0]
+    return s.execute(stmt.returning(pk)).scalar()
+
+
+def ids_in(s: Session, column, ids: Sequence[int]):
+    """``column IN (ids)`` with the ids as one bound value (a JSON array on SQLite, an array on PostgreSQL):
+    no statement with thousands of parameters to build for every chunk."""
+    if s.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(BigInteger)))
+    values = select(literal_column("value")).select_from(func.json_each(bindparam("ids", json.dumps(list(ids)))))
+    return column.in_(values)
+
+
+def like_prefix(text: str) -> str:
+    """A LIKE pattern (``escape="\\"``) matching what starts with ``text``, lower-cased, its ``%``, ``_`` and ``\\``
+    taken literally: ``column.like(like_prefix(q), escape="\\")``."""
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

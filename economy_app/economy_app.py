@@ -4,7 +4,6 @@ import reflex as rx
 
 from economy_app import routes
 from economy_app.jobs.scheduler import scheduler_lifespan
-from economy_app.state.live import live_lifespan
 from economy_app.pages.accounts import AccountsState, accounts_page
 from economy_app.pages.admin import AdminState, admin_page
 from economy_app.pages.companies import CompaniesState, DirectoryState, companies_page, directory_page
@@ -13,11 +12,13 @@ from economy_app.pages.company_profile import CompanyProfileState, company_profi
 from economy_app.pages.dashboard import DashboardState, dashboard_page
 from economy_app.pages.history import HistoryState, history_page
 from economy_app.pages.home import HomeState, home_page
+from economy_app.pages.leaderboard import LeaderboardState, leaderboard_page
 from economy_app.pages.login import LoginState, login_page, signup_page
 from economy_app.pages.marketplace import MarketplaceState, marketplace_page
-from economy_app.pages.portfolio import LeaderboardState, PortfolioState, leaderboard_page, portfolio_page
-from economy_app.pages.stocks import StockState, StocksState, stock_page, stocks_page
+from economy_app.pages.portfolio import PortfolioState, portfolio_page
 from economy_app.pages.send import SendState, send_page
+from economy_app.pages.stocks import StocksState, StockState, stock_page, stocks_page
+from economy_app.state.live import live_lifespan
 
 app = rx.App()
 app.register_lifespan_task(scheduler_lifespan)
@@ -31,8 +32,12 @@ app.add_page(send_page, route=routes.SEND, title="Send money · economy", on_loa
 app.add_page(history_page, route=routes.HISTORY, title="History · economy", on_load=HistoryState.load)
 app.add_page(companies_page, route=routes.COMPANIES, title="My companies · economy", on_load=CompaniesState.load)
 app.add_page(company_page, route=routes.COMPANY, title="Company · economy", on_load=CompanyState.load)
-app.add_page(company_profile_page, route=routes.COMPANY_PROFILE, title="Company profile · economy",
-             on_load=CompanyProfileState.load)
+app.add_page(
+    company_profile_page,
+    route=routes.COMPANY_PROFILE,
+    title="Company profile · economy",
+    on_load=CompanyProfileState.load,
+)
 app.add_page(directory_page, route=routes.DIRECTORY, title="Directory · economy", on_load=DirectoryState.load)
 app.add_page(marketplace_page, route=routes.MARKETPLACE, title="Marketplace · economy", on_load=MarketplaceState.load)
 app.add_page(stocks_page, route=routes.STOCKS, title="Stock market · economy", on_load=StocksState.load)

@@ -28,9 +28,11 @@ LOOPBACK = "127.0.0.1"
 
 def find_pg_bindir() -> Path | None:
     """The newest ``/usr/lib/postgresql/<version>/bin`` (Debian's server binaries)."""
+
     def version(path: str) -> int:
         name = Path(path).parent.parent.name
         return int(name) if name.isdigit() else 0
+
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=version)
     return Path(candidates[-1]).parent if candidates else None
 
@@ -85,8 +87,9 @@ class PostgresCluster:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
-            raise ServiceError(f"{Path(args[0]).name} failed ({done.returncode}): "
-                               f"{(done.stderr or done.stdout).strip()[-2000:]}")
+            raise ServiceError(
+                f"{Path(args[0]).name} failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}"
+            )
         return done
 
     @property
@@ -106,18 +109,42 @@ class PostgresCluster:
             shutil.chown(self.log_file, "postgres", "postgres")
             reachable = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(self.datadir)])
             if reachable.returncode != 0:
-                raise ServiceError(f"the postgres system user cannot reach {self.datadir}: every directory "
-                                   "above it must be searchable by others (chmod o+x)")
-        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", self.user, "--auth=trust",
-                  "-E", "UTF8", "--locale=C", *([] if self.durable else ["--no-sync"]))
+                raise ServiceError(
+                    f"the postgres system user cannot reach {self.datadir}: every directory "
+                    "above it must be searchable by others (chmod o+x)"
+                )
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.datadir),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            *([] if self.durable else ["--no-sync"]),
+        )
 
     def start(self) -> None:
-        opts = (f"-p {self.port} -k {self.datadir} -c listen_addresses={LOOPBACK} "
-                f"-c max_connections={self.max_connections}")
+        opts = (
+            f"-p {self.port} -k {self.datadir} -c listen_addresses={LOOPBACK} -c max_connections={self.max_connections}"
+        )
         if not self.durable:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", opts, "-l", str(self.log_file),
-                  "-w", "-t", "60", "start")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-o",
+            opts,
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         wait_port(self.port)
 
     def stop(self, mode: str = "fast") -> None:
@@ -133,8 +160,9 @@ class PostgresCluster:
         """Create database ``name`` (dropping it first when ``replace``); its URL."""
         import psycopg
 
-        with psycopg.connect(f"host={LOOPBACK} port={self.port} user={self.user} dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"host={LOOPBACK} port={self.port} user={self.user} dbname=postgres", autocommit=True
+        ) as conn:
             if replace:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
@@ -161,11 +189,29 @@ class RedisServer:
         if not os.access(self.binary, os.X_OK):
             raise FileNotFoundError("redis-server not found (apt-get install redis-server)")
         self.datadir.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([self.binary, "--port", str(self.port), "--bind", LOOPBACK, "--daemonize", "yes",
-                               "--save", "", "--appendonly", "no", "--dir", str(self.datadir),
-                               "--pidfile", str(self.datadir / "redis.pid"),
-                               "--logfile", str(self.datadir / "redis.log")],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                LOOPBACK,
+                "--daemonize",
+                "yes",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.datadir),
+                "--pidfile",
+                str(self.datadir / "redis.pid"),
+                "--logfile",
+                str(self.datadir / "redis.log"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise ServiceError(f"redis-server failed ({done.returncode}): {(done.stderr or done.stdout).strip()}")
         wait_port(self.port)
@@ -184,8 +230,13 @@ class RedisServer:
             pass
 
 
-def up(datadir: Path, *, pg_port: int = DEFAULT_PG_PORT, redis_port: int = DEFAULT_REDIS_PORT,
-       database: str = DEFAULT_DATABASE) -> dict[str, str]:
+def up(
+    datadir: Path,
+    *,
+    pg_port: int = DEFAULT_PG_PORT,
+    redis_port: int = DEFAULT_REDIS_PORT,
+    database: str = DEFAULT_DATABASE,
+) -> dict[str, str]:
     """Start whichever of PostgreSQL and Redis is not answering yet; create the database. Their URLs."""
     pg = PostgresCluster(datadir / "postgres", pg_port)
     if not port_open(pg_port):

@@ -1,4 +1,5 @@
-"""Money at the edges: parse what a person types into cents, format cents for display.
+"""Money at the edges, in one module: parse what a person types into cents, and every text a cent or a
+share price is shown or written as (pages, toasts, the CLI, audit rows, CSV files).
 
 Integer arithmetic only: no float ever touches an amount.
 """
@@ -55,11 +56,41 @@ def parse_whole(text, *, maximum: int) -> int | None:
     return value if 1 <= value <= maximum else None
 
 
-def format_cents(cents: int, *, sign: bool = False) -> str:
-    """123456 -> ``$1,234.56``; -5 -> ``-$0.05``; with ``sign``, positives get ``+``."""
+def format_cents(cents: int, *, sign: bool = False, whole: bool = False) -> str:
+    """123456 -> ``$1,234.56``; -5 -> ``-$0.05``; with ``sign``, positives get ``+``; with ``whole``, a round
+    amount drops its cents (``$10,000``)."""
     negative = cents < 0
-    whole, frac = divmod(abs(int(cents)), 100)
-    text = f"${whole:,}.{frac:02d}"
+    dollars, frac = divmod(abs(int(cents)), 100)
+    text = f"${dollars:,}" if whole and frac == 0 else f"${dollars:,}.{frac:02d}"
     if negative:
         return "-" + text
     return ("+" + text) if sign and cents > 0 else text
+
+
+def format_maybe_cents(cents: int | None) -> str:
+    """A balance copy that may be absent (a missing ``balances`` row): ``$1.00``, or ``missing``."""
+    return "missing" if cents is None else format_cents(cents)
+
+
+def format_dollars_input(cents: int) -> str:
+    """Cents as a form field shows them for editing: 1999 -> ``19.99`` (no sign, no grouping)."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def format_decimal(cents: int) -> str:
+    """-123456 -> ``-1234.56``: an exact decimal for files (CSV), not for display."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{frac:02d}"
+
+
+def format_price(micros: int) -> str:
+    """Share prices show four decimals: 1234567 -> ``$1.2346`` (integer rounding, half up)."""
+    return format_micros(micros, 4)
+
+
+def format_micros(micros: int, decimals: int) -> str:
+    """Millionths of a dollar to ``decimals`` places (0 to 6), rounded half up: (511_349, 5) -> ``$0.51135``."""
+    step = 10 ** (6 - decimals)
+    whole, frac = divmod((micros + step // 2) // step, 10**decimals)
+    return f"${whole:,}.{frac:0{decimals}d}" if decimals else f"${whole:,}"

@@ -8,8 +8,15 @@ from economy_app.state.schedule import ScheduleState
 
 
 def marketplace_countdown(**props) -> rx.Component:
-    return rx.moment(ScheduleState.next_marketplace, from_now=True, interval=1000, with_title=True,
-                     on_mount=ScheduleState.refresh, on_change=ScheduleState.refresh, **props)
+    return rx.moment(
+        ScheduleState.next_marketplace,
+        from_now=True,
+        interval=1000,
+        with_title=True,
+        on_mount=ScheduleState.refresh,
+        on_change=ScheduleState.refresh,
+        **props,
+    )
 
 
 def notice(icon: str, *children: rx.Component, **props) -> rx.Component:

@@ -22,9 +22,12 @@ PLAYER_NAV = [
 
 def brand() -> rx.Component:
     return rx.link(
-        rx.hstack(rx.icon("landmark", size=22), rx.heading("economy", size="5", weight="bold"), align="center",
-                  spacing="2"),
-        href=routes.HOME, underline="none", color="inherit",
+        rx.hstack(
+            rx.icon("landmark", size=22), rx.heading("economy", size="5", weight="bold"), align="center", spacing="2"
+        ),
+        href=routes.HOME,
+        underline="none",
+        color="inherit",
     )
 
 
@@ -34,11 +37,22 @@ def _active(href: str):
 
 def _nav_item(label: str, href: str, icon: str) -> rx.Component:
     return rx.link(
-        rx.hstack(rx.icon(icon, size=18), rx.text(label, size="3"), align="center", spacing="3",
-                  padding_x="0.75em", padding_y="0.5em", border_radius="var(--radius-3)", width="100%",
-                  background_color=rx.cond(_active(href), "var(--accent-a4)", "transparent"),
-                  _hover={"background_color": "var(--gray-a3)"}),
-        href=href, underline="none", color="inherit", width="100%",
+        rx.hstack(
+            rx.icon(icon, size=18),
+            rx.text(label, size="3"),
+            align="center",
+            spacing="3",
+            padding_x="0.75em",
+            padding_y="0.5em",
+            border_radius="var(--radius-3)",
+            width="100%",
+            background_color=rx.cond(_active(href), "var(--accent-a4)", "transparent"),
+            _hover={"background_color": "var(--gray-a3)"},
+        ),
+        href=href,
+        underline="none",
+        color="inherit",
+        width="100%",
         id=f"nav-{href.strip('/') or 'home'}",
     )
 
@@ -52,14 +66,24 @@ def _user_box() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.avatar(fallback=AuthState.username[:2].upper(), size="2", radius="full"),
-            rx.vstack(rx.text(AuthState.display_name, size="2", weight="medium"),
-                      rx.text("@", AuthState.username, size="1", color_scheme="gray"), spacing="0"),
+            rx.vstack(
+                rx.text(AuthState.display_name, size="2", weight="medium"),
+                rx.text("@", AuthState.username, size="1", color_scheme="gray"),
+                spacing="0",
+            ),
             align="center",
         ),
         rx.hstack(
             rx.color_mode.button(size="2", variant="soft"),
-            rx.button(rx.icon("log-out", size=14), "Log out", on_click=AuthState.logout, variant="soft",
-                      color_scheme="gray", size="2", id="logout"),
+            rx.button(
+                rx.icon("log-out", size=14),
+                "Log out",
+                on_click=AuthState.logout,
+                variant="soft",
+                color_scheme="gray",
+                size="2",
+                id="logout",
+            ),
             spacing="2",
         ),
         spacing="3",
@@ -70,8 +94,9 @@ def _user_box() -> rx.Component:
 def _sidebar() -> rx.Component:
     return rx.vstack(
         brand(),
-        rx.vstack(*[_nav_item(*item) for item in PLAYER_NAV], _admin_item(), spacing="1", width="100%",
-                  margin_top="1.5em"),
+        rx.vstack(
+            *[_nav_item(*item) for item in PLAYER_NAV], _admin_item(), spacing="1", width="100%", margin_top="1.5em"
+        ),
         rx.spacer(),
         _user_box(),
         width="15em",
@@ -93,10 +118,16 @@ def _top_bar() -> rx.Component:
         rx.menu.root(
             rx.menu.trigger(rx.icon_button(rx.icon("menu", size=20), variant="soft", size="2", id="menu")),
             rx.menu.content(
-                *[rx.menu.item(rx.hstack(rx.icon(icon, size=16), rx.text(label)), on_click=rx.redirect(href))
-                  for label, href, icon in PLAYER_NAV],
-                rx.cond(AuthState.is_admin, rx.menu.item(rx.hstack(rx.icon("shield", size=16), rx.text("Admin")),
-                                                         on_click=rx.redirect(routes.ADMIN))),
+                *[
+                    rx.menu.item(rx.hstack(rx.icon(icon, size=16), rx.text(label)), on_click=rx.redirect(href))
+                    for label, href, icon in PLAYER_NAV
+                ],
+                rx.cond(
+                    AuthState.is_admin,
+                    rx.menu.item(
+                        rx.hstack(rx.icon("shield", size=16), rx.text("Admin")), on_click=rx.redirect(routes.ADMIN)
+                    ),
+                ),
                 rx.menu.separator(),
                 rx.menu.item(rx.hstack(rx.icon("log-out", size=16), rx.text("Log out")), on_click=AuthState.logout),
             ),
@@ -115,10 +146,17 @@ def _top_bar() -> rx.Component:
 
 def player_page(*children: rx.Component, title: str, actions: rx.Component | None = None) -> rx.Component:
     """The shell of every logged-in page. Renders nothing private until the page's load handler ran."""
-    header = rx.flex(rx.heading(title, size="7"), rx.spacer(), actions or rx.fragment(), align="center",
-                     wrap="wrap", gap="0.75em", margin_bottom="1.25em", width="100%")
-    body = rx.box(header, *children, width="100%", max_width="68em", padding=["1em", "1.5em", "2em"],
-                  margin_x="auto")
+    header = rx.flex(
+        rx.heading(title, size="7"),
+        rx.spacer(),
+        actions or rx.fragment(),
+        align="center",
+        wrap="wrap",
+        gap="0.75em",
+        margin_bottom="1.25em",
+        width="100%",
+    )
+    body = rx.box(header, *children, width="100%", max_width="68em", padding=["1em", "1.5em", "2em"], margin_x="auto")
     # The page body is rendered once; only the navigation switches with the width.
     return rx.flex(
         _sidebar(),

@@ -10,10 +10,21 @@ from economy_app.components.money import money
 def _counterpart(item, **props) -> rx.Component:
     """The counterpart's name; the system's own rows carry a badge, an element no player's name can produce."""
     return rx.hstack(
-        rx.cond(item.system, rx.badge(rx.icon("landmark", size=12), "System", color_scheme="iris", variant="solid",
-                                      size="1", class_name="system-badge")),
+        rx.cond(
+            item.system,
+            rx.badge(
+                rx.icon("landmark", size=12),
+                "System",
+                color_scheme="iris",
+                variant="solid",
+                size="1",
+                class_name="system-badge",
+            ),
+        ),
         rx.text(item.counterpart, **props),
-        spacing="1", align="center", wrap="wrap",
+        spacing="1",
+        align="center",
+        wrap="wrap",
     )
 
 
@@ -21,14 +32,18 @@ def _history_row(item, show_account) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(item.date, white_space="nowrap", size="2")),
         rx.cond(show_account, rx.table.cell(item.account), rx.fragment()),
-        rx.table.cell(rx.vstack(
-            rx.text(item.type, size="2", weight="medium"),
-            rx.cond(item.batch != "", rx.badge(item.batch, variant="soft", size="1"), rx.fragment()),
-            spacing="1")),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(item.type, size="2", weight="medium"),
+                rx.cond(item.batch != "", rx.badge(item.batch, variant="soft", size="1"), rx.fragment()),
+                spacing="1",
+            )
+        ),
         rx.table.cell(_counterpart(item, size="2")),
         rx.table.cell(rx.text(item.description, size="2", color_scheme="gray")),
-        rx.table.cell(money(item.amount, item.cents, signed=True, weight="medium", white_space="nowrap"),
-                      justify="end"),
+        rx.table.cell(
+            money(item.amount, item.cents, signed=True, weight="medium", white_space="nowrap"), justify="end"
+        ),
         class_name="history-row",
     )
 
@@ -43,8 +58,9 @@ def _history_card(item, show_account) -> rx.Component:
             align="center",
             width="100%",
         ),
-        rx.text(item.type, " · ", item.date, rx.cond(show_account, " · " + item.account, ""), size="1",
-                color_scheme="gray"),
+        rx.text(
+            item.type, " · ", item.date, rx.cond(show_account, " · " + item.account, ""), size="1", color_scheme="gray"
+        ),
         rx.cond(item.description != "", rx.text(item.description, size="1")),
         rx.cond(item.batch != "", rx.badge(item.batch, variant="soft", size="1")),
         class_name="history-card",
@@ -62,18 +78,23 @@ def history_table(rows, *, show_account=False, empty: str = "No entries yet.") -
     return rx.cond(
         rows.length() > 0,
         rx.fragment(
-            rx.card(rx.foreach(rows, lambda item: _history_card(item, show_account)), width="100%",
-                    display=["block", "block", "none"]),
+            rx.card(
+                rx.foreach(rows, lambda item: _history_card(item, show_account)),
+                width="100%",
+                display=["block", "block", "none"],
+            ),
             rx.box(
                 rx.table.root(
-                    rx.table.header(rx.table.row(
-                        rx.table.column_header_cell("Date (UTC)"),
-                        rx.cond(show_account, rx.table.column_header_cell("Account"), rx.fragment()),
-                        rx.table.column_header_cell("Type"),
-                        rx.table.column_header_cell("Counterpart"),
-                        rx.table.column_header_cell("Description"),
-                        rx.table.column_header_cell("Amount", justify="end"),
-                    )),
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Date (UTC)"),
+                            rx.cond(show_account, rx.table.column_header_cell("Account"), rx.fragment()),
+                            rx.table.column_header_cell("Type"),
+                            rx.table.column_header_cell("Counterpart"),
+                            rx.table.column_header_cell("Description"),
+                            rx.table.column_header_cell("Amount", justify="end"),
+                        )
+                    ),
                     rx.table.body(rx.foreach(rows, lambda item: _history_row(item, show_account))),
                     variant="surface",
                     size="2",

@@ -1,4 +1,12 @@
-"""The core tables: users, accounts, balances, ledger, balance_history, job_runs.
+"""Every table of the game:
+
+- players and sessions: ``users``, ``auth_sessions``, ``rate_limits``;
+- money (written only by ``services/ledger/``): ``accounts`` (its ``balance`` column is the cache),
+  ``balances``, ``ledger``, ``balance_history``, and the archive's ``ledger_archive``, ``ledger_checkpoints``,
+  ``ledger_archive_files``;
+- the game: ``companies``, ``products``, ``holdings``, ``stock_trades``, ``stock_prices``,
+  ``marketplace_settings``;
+- operations: ``job_runs``, ``job_settings``, ``admin_audit``, ``reconciliation_reports``, ``live_events``.
 
 Table and column names are part of the contract with operators (SQL, the CLI,
 the admin page), so they are spelled out explicitly.
@@ -32,6 +40,8 @@ from sqlmodel import Field, SQLModel
 
 ROLES = ("player", "admin")
 ACCOUNT_KINDS = ("personal", "company", "system")
+# The types the schema allows. Nothing posts product_purchase or product_cost (the marketplace posts one
+# marketplace_batch pair per company), so the history page's filter does not offer them (display.TYPE_LABELS).
 LEDGER_TYPES = (
     "initial_deposit",
     "transfer",
@@ -82,10 +92,20 @@ class Account(SQLModel, table=True):
         CheckConstraint(_in("kind", ACCOUNT_KINDS), name="ck_accounts_kind"),
         # One personal account per player and one system account (the mint):
         # these make initialize_account and the mint's creation race-safe.
-        Index("ux_accounts_personal_owner", "owner_id", unique=True, sqlite_where=text("kind = 'personal'"),
-              postgresql_where=text("kind = 'personal'")),
-        Index("ux_accounts_system", "kind", unique=True, sqlite_where=text("kind = 'system'"),
-              postgresql_where=text("kind = 'system'")),
+        Index(
+            "ux_accounts_personal_owner",
+            "owner_id",
+            unique=True,
+            sqlite_where=text("kind = 'personal'"),
+            postgresql_where=text("kind = 'personal'"),
+        ),
+        Index(
+            "ux_accounts_system",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind = 'system'"),
+            postgresql_where=text("kind = 'system'"),
+        ),
         Index("ix_accounts_owner_id", "owner_id"),
         Index("ix_accounts_company_id", "company_id"),
     )
@@ -215,14 +235,16 @@ class Company(SQLModel, table=True):
     __table_args__ = (
         Index("ix_companies_owner", "owner_id"),
         Index("ix_companies_name_lower", func.lower(text("name"))),
-        CheckConstraint("total_shares >= 0 AND treasury_shares >= 0 AND treasury_shares <= total_shares",
-                        name="ck_companies_shares"),
+        CheckConstraint(
+            "total_shares >= 0 AND treasury_shares >= 0 AND treasury_shares <= total_shares", name="ck_companies_shares"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
-    account_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=True,
-                                                                  unique=True))
+    account_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=True, unique=True)
+    )
     name: str = Field(sa_column=Column(String(50), nullable=False))
     ticker: str = Field(sa_column=Column(String(5), nullable=False, unique=True))  # stored upper-case
     description: str = Field(default="", sa_column=Column(String(500), nullable=False, server_default=""))
@@ -314,8 +336,11 @@ class StockPrice(SQLModel, table=True):
     """A company's share price after every trade and every scheduled tick (kept 90 days)."""
 
     __tablename__ = "stock_prices"
-    __table_args__ = (Index("ix_stock_prices_company_time", "company_id", "created_at"),
-                      Index("ix_stock_prices_time", "created_at"), NEVER_REUSE_IDS)
+    __table_args__ = (
+        Index("ix_stock_prices_company_time", "company_id", "created_at"),
+        Index("ix_stock_prices_time", "created_at"),
+        NEVER_REUSE_IDS,
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     company_id: int = Field(sa_column=Column(Integer, ForeignKey("companies.id"), nullable=False))
@@ -412,8 +437,13 @@ class LedgerArchive(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ledger_archive_time", "created_at"),
         # An archived idempotency key is still honoured: post() looks it up here (an index, not a scan).
-        Index("ux_ledger_archive_idempotency_key", "idempotency_key", unique=True,
-              sqlite_where=text("idempotency_key IS NOT NULL"), postgresql_where=text("idempotency_key IS NOT NULL")),
+        Index(
+            "ux_ledger_archive_idempotency_key",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
         Index("ix_ledger_archive_file", "file_id"),
     )
 

@@ -7,11 +7,12 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
+from economy_app.display import AccountItem, account_item
+from economy_app.event_args import parse_id
 from economy_app.services import accounts
-from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import AccountItem, account_item, parse_id
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 
 
 @private
@@ -23,10 +24,16 @@ class AccountsState(AuthState):
     series: list[dict] = []
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
+        return await self._show(user)
+
+    @rx.event
+    @refresh_on_push
+    async def live_refresh(self, user):
+        return await self._show(user)
+
+    async def _show(self, user):
         views = await run(accounts.list_accounts, user.id)
         self.items = [account_item(v) for v in views]
         self.loaded = True
@@ -37,16 +44,8 @@ class AccountsState(AuthState):
             return AccountsState.show_chart(self.chart_account)
 
     @rx.event
-    async def live_refresh(self):
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        return await self.load()
-
-    @rx.event
-    async def show_chart(self, account_id: int):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def show_chart(self, user, account_id: int):
         account = parse_id(account_id)
         try:
             if account is None:
@@ -66,8 +65,13 @@ class AccountsState(AuthState):
 def _account_card(item: AccountItem) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(rx.text(item.name, weight="bold", size="4"), rx.badge(item.kind, variant="soft"),
-                      align="center", justify="between", width="100%"),
+            rx.hstack(
+                rx.text(item.name, weight="bold", size="4"),
+                rx.badge(item.kind, variant="soft"),
+                align="center",
+                justify="between",
+                width="100%",
+            ),
             rx.heading(money(item.balance, item.cents), size="6", class_name="account-balance"),
             rx.text("Updated ", item.updated, " UTC", size="1", color_scheme="gray"),
             rx.cond(item.warning != "", rx.text(item.warning, size="1", color_scheme="amber")),
@@ -92,11 +96,19 @@ def _chart() -> rx.Component:
             rx.cond(
                 AccountsState.series.length() > 1,
                 rx.recharts.area_chart(
-                    rx.recharts.area(data_key="balance", type_="stepAfter", stroke="var(--accent-9)",
-                                     fill="var(--accent-a5)", name="Balance"),
+                    rx.recharts.area(
+                        data_key="balance",
+                        type_="stepAfter",
+                        stroke="var(--accent-9)",
+                        fill="var(--accent-a5)",
+                        name="Balance",
+                    ),
                     rx.recharts.x_axis(data_key="t", tick={"fontSize": 11}),
-                    rx.recharts.y_axis(tick_formatter="(v) => '$' + Math.round(v / 100).toLocaleString()",
-                                       width=90, tick={"fontSize": 11}),
+                    rx.recharts.y_axis(
+                        tick_formatter="(v) => '$' + Math.round(v / 100).toLocaleString()",
+                        width=90,
+                        tick={"fontSize": 11},
+                    ),
                     rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
                     data=AccountsState.series,
                     width="100%",
@@ -117,9 +129,12 @@ def accounts_page() -> rx.Component:
         rx.cond(
             AccountsState.loaded,
             rx.vstack(
-                rx.grid(rx.foreach(AccountsState.items, _account_card), columns=rx.breakpoints(initial="1", sm="2",
-                                                                                             lg="3"),
-                        spacing="4", width="100%"),
+                rx.grid(
+                    rx.foreach(AccountsState.items, _account_card),
+                    columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+                    spacing="4",
+                    width="100%",
+                ),
                 _chart(),
                 spacing="4",
                 width="100%",

@@ -1,16 +1,17 @@
 """The admin page's "Marketplace settings" section: the public's budget range, the interval between runs,
 a company's cap, the listing limit and the hold for new listings. Stored in the database (every worker
-obeys them); every change is role-checked and audited in the service (marketplace_settings.update_settings)."""
+obeys them); every change is role-checked and audited in the service (operations.update_marketplace_settings)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from economy_app.money import AmountError, format_cents, parse_dollars
-from economy_app.services import admin, marketplace_settings
+from economy_app.components.forms import field_label
+from economy_app.display import when
+from economy_app.money import AmountError, format_cents, format_dollars_input, parse_dollars
+from economy_app.services import marketplace_settings, operations
 from economy_app.services.errors import EconomyError
 from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import dollars_input, when
 
 INTEGER_FIELDS = {  # form field -> (setting, what to type)
     "interval": ("interval_seconds", "Interval: a whole number of seconds."),
@@ -23,8 +24,10 @@ INTEGER_FIELDS = {  # form field -> (setting, what to type)
 def parse_settings_form(form: dict) -> dict:
     """The form's text as settings (cents and whole numbers); ValueError with the field's message."""
     values = {}
-    for field, setting, label in (("budget_min", "budget_min_cents", "Lowest budget"),
-                                  ("budget_max", "budget_max_cents", "Highest budget")):
+    for field, setting, label in (
+        ("budget_min", "budget_min_cents", "Lowest budget"),
+        ("budget_max", "budget_max_cents", "Highest budget"),
+    ):
         try:
             values[setting] = parse_dollars(str(form.get(field, "")))
         except AmountError as e:
@@ -55,7 +58,7 @@ class MarketSettingsState(AuthState):
         if user is None:
             return None
         try:
-            await run(admin.require_admin, user.id)
+            await run(operations.require_admin, user.id)
         except EconomyError:
             return None
         return user
@@ -63,15 +66,23 @@ class MarketSettingsState(AuthState):
     async def _fill(self) -> None:
         v = await run(marketplace_settings.view)
         st = v.settings
-        self.budget_min, self.budget_max = dollars_input(st.budget_min_cents), dollars_input(st.budget_max_cents)
+        self.budget_min, self.budget_max = (
+            format_dollars_input(st.budget_min_cents),
+            format_dollars_input(st.budget_max_cents),
+        )
         self.interval, self.cap = str(st.interval_seconds), str(st.company_cap_percent)
         self.limit, self.hold = str(st.listing_limit), str(st.hold_seconds)
-        self.source = (f"Last changed by {v.updated_by} at {when(v.updated_at)} UTC; "
-                       f"{len(v.set_by_admin)} of 6 set on this page, the rest from the environment."
-                       if v.set_by_admin else "Environment defaults: no admin has changed them yet.")
-        self.typical = (f"Typical price at the latest run: {format_cents(v.typical_price_cents)} "
-                        f"({when(v.typical_price_at)} UTC)." if v.typical_price_cents else "No run has priced "
-                        "the market yet.")
+        self.source = (
+            f"Last changed by {v.updated_by} at {when(v.updated_at)} UTC; "
+            f"{len(v.set_by_admin)} of 6 set on this page, the rest from the environment."
+            if v.set_by_admin
+            else "Environment defaults: no admin has changed them yet."
+        )
+        self.typical = (
+            f"Typical price at the latest run: {format_cents(v.typical_price_cents)} ({when(v.typical_price_at)} UTC)."
+            if v.typical_price_cents
+            else "No run has priced the market yet."
+        )
         self.version += 1
         self.loaded = True
 
@@ -92,7 +103,7 @@ class MarketSettingsState(AuthState):
         except ValueError as e:
             return rx.toast.error(str(e))
         try:
-            await run(marketplace_settings.update_settings, actor_id=user.id, **values)
+            await run(operations.update_marketplace_settings, actor_id=user.id, **values)
         except EconomyError as e:
             return rx.toast.error(str(e))
         await self._fill()
@@ -101,11 +112,17 @@ class MarketSettingsState(AuthState):
 
 def _field(label: str, name: str, value, hint: str) -> rx.Component:
     return rx.vstack(
-        rx.text(label, size="2", weight="medium"),
-        rx.input(name=name, default_value=value, key=MarketSettingsState.version.to_string() + name,
-                 id=f"market-setting-{name}", width="100%"),
+        field_label(label, f"market-setting-{name}"),
+        rx.input(
+            name=name,
+            default_value=value,
+            key=MarketSettingsState.version.to_string() + name,
+            id=f"market-setting-{name}",
+            width="100%",
+        ),
         rx.text(hint, size="1", color_scheme="gray"),
-        spacing="1", width="100%",
+        spacing="1",
+        width="100%",
     )
 
 
@@ -123,10 +140,13 @@ def marketplace_settings_card() -> rx.Component:
                         _field("Company cap (%)", "cap", s.cap, "the most one company takes of a run's budget"),
                         _field("Listing limit", "limit", s.limit, "products on sale per company"),
                         _field("Hold (seconds)", "hold", s.hold, "before the public sees a new listing"),
-                        columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="3", width="100%",
+                        columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+                        spacing="3",
+                        width="100%",
                     ),
                     rx.button("Save marketplace settings", type="submit", id="market-settings-save"),
-                    spacing="3", width="100%",
+                    spacing="3",
+                    width="100%",
                 ),
                 on_submit=MarketSettingsState.save,
                 width="100%",

@@ -5,14 +5,16 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
+from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
+from economy_app.display import CompanyItem, company_item
+from economy_app.event_args import form_text, text_arg
 from economy_app.services import companies
-from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.state.paging import PagedList, pager
-from economy_app.state.present import CompanyItem, company_item, form_text, text_arg
 
 DIRECTORY_PAGE = 20
 
@@ -25,28 +27,25 @@ class CompaniesState(AuthState):
     creating: bool = False
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
+        await self._show(user)
+
+    @rx.event
+    @refresh_on_push
+    async def live_refresh(self, user):
+        await self._show(user)
+
+    async def _show(self, user):
         views = await run(companies.my_companies, user.id)
         self.items = [company_item(v) for v in views]
         self.loaded = True
         self._listen(user, *(topics.account(v.account_id) for v in views))
 
     @rx.event
-    async def live_refresh(self):
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        return await self.load()
-
-    @rx.event
-    async def create(self, form: dict):
+    @logged_in
+    async def create(self, user, form: dict):
         if self.creating:
-            return
-        user = await self._current_user()
-        if user is None:
-            yield await self._to_login()
             return
         fields = [form_text(form, k) for k in ("name", "ticker", "description", "tags")]
         if None in fields:
@@ -57,15 +56,18 @@ class CompaniesState(AuthState):
         self.creating = True
         yield
         try:
-            view = await run(companies.create_company, owner_id=user.id, name=name, ticker=ticker,
-                             description=description, tags=tags)
+            view = await run(
+                companies.create_company, owner_id=user.id, name=name, ticker=ticker, description=description, tags=tags
+            )
         except EconomyError as e:
             self.error, self.creating = str(e), False
             yield rx.toast.error(str(e))
             return
         self.error, self.creating = "", False
-        yield [rx.toast.success(f"{view.name} ({view.ticker}) is open for business."),
-               rx.redirect(f"{routes.COMPANY}?id={view.id}")]
+        yield [
+            rx.toast.success(f"{view.name} ({view.ticker}) is open for business."),
+            rx.redirect(f"{routes.COMPANY}?id={view.id}"),
+        ]
 
 
 @private
@@ -77,12 +79,11 @@ class DirectoryState(PagedList, AuthState):
     sort: str = "name"
     items: list[CompanyItem] = []
 
-    async def _fetch(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
-        rows, self.total = await run(companies.directory, query=self.query, sort=self.sort, page=self.page,
-                                     page_size=DIRECTORY_PAGE)
+    @logged_in
+    async def _fetch(self, user):
+        rows, self.total = await run(
+            companies.directory, query=self.query, sort=self.sort, page=self.page, page_size=DIRECTORY_PAGE
+        )
         self.items = [company_item(v) for v in rows]
         self.loaded = True
         self._listen(user, topics.ECONOMY)
@@ -95,7 +96,7 @@ class DirectoryState(PagedList, AuthState):
     @rx.event
     async def live_refresh(self):
         if self._left_page():  # a push answered after the tab moved to another page
-            return
+            return None
         return await self._fetch()
 
     @rx.event
@@ -104,17 +105,25 @@ class DirectoryState(PagedList, AuthState):
         return await self._fetch()
 
 
-
 def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.vstack(rx.link(rx.text(item.name, weight="bold", size="4"),
-                                  href=f"{routes.COMPANY_PROFILE}?id={item.id}", class_name="company-profile-link"),
-                          rx.text(item.ticker, " · by @", item.owner, size="1", color_scheme="gray"), spacing="0"),
+                rx.vstack(
+                    rx.link(
+                        rx.text(item.name, weight="bold", size="4"),
+                        href=f"{routes.COMPANY_PROFILE}?id={item.id}",
+                        class_name="company-profile-link",
+                    ),
+                    rx.text(item.ticker, " · by @", item.owner, size="1", color_scheme="gray"),
+                    spacing="0",
+                ),
                 rx.spacer(),
-                rx.cond(item.public, rx.badge("Public", color_scheme="grass"), rx.badge("Private", variant="soft",
-                                                                                         color_scheme="gray")),
+                rx.cond(
+                    item.public,
+                    rx.badge("Public", color_scheme="grass"),
+                    rx.badge("Private", variant="soft", color_scheme="gray"),
+                ),
                 align="start",
                 width="100%",
             ),
@@ -127,10 +136,12 @@ def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
                 wrap="wrap",
             ),
             rx.hstack(
-                rx.link(rx.button("Dashboard", size="1"), href=f"{routes.COMPANY}?id={item.id}") if owner_view
+                rx.link(rx.button("Dashboard", size="1"), href=f"{routes.COMPANY}?id={item.id}")
+                if owner_view
                 else rx.fragment(),
-                rx.link(rx.button("Products", size="1", variant="soft"),
-                        href=f"{routes.MARKETPLACE}?company={item.id}"),
+                rx.link(
+                    rx.button("Products", size="1", variant="soft"), href=f"{routes.MARKETPLACE}?company={item.id}"
+                ),
                 spacing="2",
             ),
             spacing="2",
@@ -143,7 +154,7 @@ def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
 
 def _field(label: str, name: str, hint: str = "", **props) -> rx.Component:
     return rx.vstack(
-        rx.text(label, as_="label", html_for=f"company-{name}", size="2", weight="medium"),
+        field_label(label, f"company-{name}"),
         rx.input(name=name, id=f"company-{name}", width="100%", **props),
         rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
         spacing="1",
@@ -156,13 +167,27 @@ def _create_form() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.heading("Found a company", size="4"),
-                rx.cond(CompaniesState.error != "",
-                        rx.callout(CompaniesState.error, icon="triangle-alert", color_scheme="red", width="100%",
-                                   id="company-error")),
+                rx.cond(
+                    CompaniesState.error != "",
+                    rx.callout(
+                        CompaniesState.error,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        width="100%",
+                        id="company-error",
+                    ),
+                ),
                 rx.grid(
                     _field("Name", "name", max_length=50, required=True, placeholder="Acme Rockets"),
-                    _field("Ticker", "ticker", "1-5 letters, unique", max_length=5, required=True,
-                           placeholder="ACME", text_transform="uppercase"),
+                    _field(
+                        "Ticker",
+                        "ticker",
+                        "1-5 letters, unique",
+                        max_length=5,
+                        required=True,
+                        placeholder="ACME",
+                        text_transform="uppercase",
+                    ),
                     columns=rx.breakpoints(initial="1", sm="2"),
                     spacing="3",
                     width="100%",
@@ -189,10 +214,17 @@ def companies_page() -> rx.Component:
             rx.vstack(
                 rx.cond(
                     CompaniesState.items.length() > 0,
-                    rx.grid(rx.foreach(CompaniesState.items, lambda i: company_card(i, owner_view=True)),
-                            columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="4", width="100%"),
-                    rx.callout("You have no company yet. Found one: the public buys its products every few "
-                               "minutes.", icon="info", width="100%"),
+                    rx.grid(
+                        rx.foreach(CompaniesState.items, lambda i: company_card(i, owner_view=True)),
+                        columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    rx.callout(
+                        "You have no company yet. Found one: the public buys its products every few minutes.",
+                        icon="info",
+                        width="100%",
+                    ),
                 ),
                 _create_form(),
                 spacing="5",
@@ -209,25 +241,42 @@ def directory_page() -> rx.Component:
     return player_page(
         rx.vstack(
             rx.flex(
-                rx.input(placeholder="Search by name or ticker", value=DirectoryState.query,
-                         on_change=DirectoryState.search, debounce_timeout=250, id="directory-search",
-                         min_width="16em"),
+                rx.input(
+                    placeholder="Search by name or ticker",
+                    aria_label="Search companies",
+                    value=DirectoryState.query,
+                    on_change=DirectoryState.search,
+                    debounce_timeout=250,
+                    id="directory-search",
+                    min_width="16em",
+                ),
                 rx.select.root(
-                    rx.select.trigger(id="directory-sort"),
-                    rx.select.content(rx.select.item("Name", value="name"), rx.select.item("Ticker", value="ticker"),
-                                      rx.select.item("Cash", value="balance"),
-                                      rx.select.item("Newest", value="newest")),
+                    rx.select.trigger(id="directory-sort", aria_label="Sort companies"),
+                    rx.select.content(
+                        rx.select.item("Name", value="name"),
+                        rx.select.item("Ticker", value="ticker"),
+                        rx.select.item("Cash", value="balance"),
+                        rx.select.item("Newest", value="newest"),
+                    ),
                     value=DirectoryState.sort,
                     on_change=DirectoryState.set_sort,
                 ),
-                rx.text(DirectoryState.total, rx.cond(DirectoryState.total == 1, " company", " companies"),
-                        size="2", color_scheme="gray"),
+                rx.text(
+                    DirectoryState.total,
+                    rx.cond(DirectoryState.total == 1, " company", " companies"),
+                    size="2",
+                    color_scheme="gray",
+                ),
                 gap="0.75em",
                 wrap="wrap",
                 align="center",
             ),
-            rx.grid(rx.foreach(DirectoryState.items, lambda i: company_card(i, owner_view=False)),
-                    columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="4", width="100%"),
+            rx.grid(
+                rx.foreach(DirectoryState.items, lambda i: company_card(i, owner_view=False)),
+                columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+                spacing="4",
+                width="100%",
+            ),
             pager(DirectoryState),
             spacing="4",
             width="100%",

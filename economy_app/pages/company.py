@@ -5,18 +5,18 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
+from economy_app.components.countdown import marketplace_countdown
+from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
-from economy_app.components.countdown import marketplace_countdown
-from economy_app.jobs.scheduler import MARKETPLACE
+from economy_app.display import IpoItem, ProductItem, ipo_item, market_note, percent_text, product_item
+from economy_app.event_args import form_text, parse_id
 from economy_app.money import AmountError, format_cents, parse_dollars
-from economy_app.services import companies, products, shareholders
-from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
-from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import ProductItem, form_text, market_note, parse_id, percent_text, product_item
-from economy_app.state.present import IpoItem, ipo_item
 from economy_app.pages.company_profile import ipo_figures, ipo_progress
+from economy_app.services import companies, products, schedule, shareholders
+from economy_app.services import live as topics
+from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 from economy_app.state.schedule import ScheduleState
 
 FORM_ERROR = "Fill in the form."
@@ -74,9 +74,13 @@ class CompanyState(AuthState):
         self.days = [{"day": x.day.strftime("%m-%d"), "revenue": x.revenue, "costs": x.costs} for x in d.days]
         self.has_sales = d.revenue_30d > 0
         self.items = [product_item(p, company=c.name, ticker=c.ticker) for p in d.products]
-        self.market_note = market_note(sum(1 for p in d.products if p.active), d.listing_limit, d.hold_seconds,
-                                       d.typical_price_cents,
-                                       listed=(len(d.products), products.most_ever_listed(d.listing_limit)))
+        self.market_note = market_note(
+            sum(1 for p in d.products if p.active),
+            d.listing_limit,
+            d.hold_seconds,
+            d.typical_price_cents,
+            listed=(len(d.products), products.most_ever_listed(d.listing_limit)),
+        )
         self.ipo = ipo_item(d.ipo)
         self.error, self.loaded = "", True
         if went_public:  # a marketplace run took it public while this page was open
@@ -84,37 +88,32 @@ class CompanyState(AuthState):
         return None
 
     def _ipo_news(self) -> str:
-        return (f"{self.name} is now public at {self.ipo.ipo_price} a share: {self.ipo.founder_stake} shares are "
-                f"yours, {self.ipo.treasury} in its treasury.")
+        return (
+            f"{self.name} is now public at {self.ipo.ipo_price} a share: {self.ipo.founder_stake} shares are "
+            f"yours, {self.ipo.treasury} in its treasury."
+        )
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
         event = await self._refresh(user.id, parse_id(self.router.url.query_parameters.get("id", "")) or 0)
         if event is None:
-            self._listen(user, topics.company(self.company_id), topics.account(self.account_id),
-                         topics.job(MARKETPLACE))
+            self._listen(
+                user, topics.company(self.company_id), topics.account(self.account_id), topics.job(schedule.MARKETPLACE)
+            )
         return event
 
     @rx.event
-    async def live_refresh(self):
+    @refresh_on_push
+    async def live_refresh(self, user):
         """A marketplace run, a trade or another tab changed the company: fresh figures, and the countdown
         rolls over to the next run."""
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
         await (await self.get_state(ScheduleState)).refresh()
         return await self._refresh(user.id, self.company_id)
 
-    async def _act(self, fn, success: str, *args, **kwargs):
+    @logged_in
+    async def _act(self, user, fn, success: str, *args, **kwargs):
         """Run an owner action (the service checks ownership), then refresh the figures."""
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
         try:
             await run(fn, *args, actor_id=user.id, **kwargs)
         except EconomyError as e:
@@ -128,8 +127,14 @@ class CompanyState(AuthState):
         if None in fields:
             return rx.toast.error(FORM_ERROR)
         company_id, name, description, tags = fields
-        return await self._act(companies.update_company, "Company updated.", company_id=parse_id(company_id) or 0,
-                               name=name, description=description, tags=tags)
+        return await self._act(
+            companies.update_company,
+            "Company updated.",
+            company_id=parse_id(company_id) or 0,
+            name=name,
+            description=description,
+            tags=tags,
+        )
 
     @rx.event
     async def add_product(self, form: dict):
@@ -141,9 +146,14 @@ class CompanyState(AuthState):
             price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        return await self._act(products.create_product, f"{name.strip()} is on sale.",
-                               company_id=parse_id(company_id) or 0, name=name, price_cents=price,
-                               description=description)
+        return await self._act(
+            products.create_product,
+            f"{name.strip()} is on sale.",
+            company_id=parse_id(company_id) or 0,
+            name=name,
+            price_cents=price,
+            description=description,
+        )
 
     @rx.event
     def open_edit(self, product_id: int):
@@ -166,8 +176,14 @@ class CompanyState(AuthState):
             price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        event = await self._act(products.update_product, "Product updated.", product_id=parse_id(product_id) or 0,
-                                name=name, description=description, price_cents=price)
+        event = await self._act(
+            products.update_product,
+            "Product updated.",
+            product_id=parse_id(product_id) or 0,
+            name=name,
+            description=description,
+            price_cents=price,
+        )
         self.editing = 0
         return event
 
@@ -175,47 +191,67 @@ class CompanyState(AuthState):
     async def set_active(self, product_id: int, active: bool):
         if not isinstance(active, bool):
             return rx.toast.error("Product not found.")
-        return await self._act(products.set_active, "Product is on sale again." if active else "Product withdrawn.",
-                               product_id=parse_id(product_id) or 0, active=active)
+        return await self._act(
+            products.set_active,
+            "Product is on sale again." if active else "Product withdrawn.",
+            product_id=parse_id(product_id) or 0,
+            active=active,
+        )
 
     @rx.event
-    async def check_public(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def check_public(self, user):
         try:
-            await run(companies.require_owner, user.id, self.company_id)
-            went = await run(companies.check_and_update_public_status, self.company_id)
+            went = await run(companies.go_public, actor_id=user.id, company_id=self.company_id)
         except EconomyError as e:
             return rx.toast.error(str(e))
         await self._refresh(user.id, self.company_id)
         if went:
             return rx.toast.success(self._ipo_news())
-        return rx.toast.info(f"Still private: a company goes public once its cash is above {self.ipo.threshold}.")
+        return rx.toast.info(
+            f"Still private: a company goes public once its cash is above "
+            f"{format_cents(companies.PUBLIC_THRESHOLD_CENTS)}."
+        )
 
 
 def _stat(label: str, value: rx.Component, test_id: str) -> rx.Component:
-    return rx.card(rx.vstack(rx.text(label, size="1", color_scheme="gray", weight="medium"),
-                             rx.heading(value, size="5", id=test_id), spacing="1"), width="100%")
+    return rx.card(
+        rx.vstack(
+            rx.text(label, size="1", color_scheme="gray", weight="medium"),
+            rx.heading(value, size="5", id=test_id),
+            spacing="1",
+        ),
+        width="100%",
+    )
 
 
 def _chart() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.text("Revenue and production costs, last 30 days", size="3"),
-            rx.cond(CompanyState.has_sales, rx.recharts.bar_chart(
-                rx.recharts.bar(data_key="revenue", fill="var(--grass-9)", name="Revenue"),
-                rx.recharts.bar(data_key="costs", fill="var(--tomato-9)", name="Costs"),
-                rx.recharts.x_axis(data_key="day", tick={"fontSize": 11}),
-                rx.recharts.y_axis(tick_formatter="(v) => '$' + Math.round(v / 100).toLocaleString()", width=80,
-                                   tick={"fontSize": 11}),
-                rx.recharts.legend(),
-                rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
-                data=CompanyState.days,
-                width="100%",
-                height=260,
-            ), rx.text("No sales in the last 30 days yet. The public buys listed products at every marketplace run.",
-                       size="2", color_scheme="gray")),
+            rx.cond(
+                CompanyState.has_sales,
+                rx.recharts.bar_chart(
+                    rx.recharts.bar(data_key="revenue", fill="var(--grass-9)", name="Revenue"),
+                    rx.recharts.bar(data_key="costs", fill="var(--tomato-9)", name="Costs"),
+                    rx.recharts.x_axis(data_key="day", tick={"fontSize": 11}),
+                    rx.recharts.y_axis(
+                        tick_formatter="(v) => '$' + Math.round(v / 100).toLocaleString()",
+                        width=80,
+                        tick={"fontSize": 11},
+                    ),
+                    rx.recharts.legend(),
+                    rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
+                    data=CompanyState.days,
+                    width="100%",
+                    height=260,
+                ),
+                rx.text(
+                    "No sales in the last 30 days yet. The public buys listed products at every marketplace run.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+            ),
             width="100%",
         ),
         width="100%",
@@ -225,25 +261,42 @@ def _chart() -> rx.Component:
 
 def _product_row(item: ProductItem) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.vstack(rx.text(item.name, weight="medium"),
-                                rx.cond(~item.active, rx.badge("Withdrawn", color_scheme="gray", size="1")),
-                                rx.cond(item.waiting != "", rx.badge(item.waiting, color_scheme="amber", size="1",
-                                                                     white_space="normal",
-                                                                     class_name="product-waiting")),
-                                spacing="1")),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(item.name, weight="medium"),
+                rx.cond(~item.active, rx.badge("Withdrawn", color_scheme="gray", size="1")),
+                rx.cond(
+                    item.waiting != "",
+                    rx.badge(
+                        item.waiting, color_scheme="amber", size="1", white_space="normal", class_name="product-waiting"
+                    ),
+                ),
+                spacing="1",
+            )
+        ),
         rx.table.cell(item.price, justify="end"),
         rx.table.cell(item.cost_percent.to_string() + "%", justify="end"),
         rx.table.cell(item.units_sold, justify="end"),
         rx.table.cell(item.revenue, justify="end"),
         rx.table.cell(item.costs, justify="end"),
         rx.table.cell(item.margin, justify="end"),
-        rx.table.cell(rx.hstack(
-            rx.button("Edit", size="1", variant="soft", on_click=CompanyState.open_edit(item.id)),
-            rx.cond(item.active,
-                    rx.button("Withdraw", size="1", variant="soft", color_scheme="gray",
-                              on_click=CompanyState.set_active(item.id, False)),
-                    rx.button("Sell again", size="1", variant="soft", on_click=CompanyState.set_active(item.id, True))),
-            spacing="2")),
+        rx.table.cell(
+            rx.hstack(
+                rx.button("Edit", size="1", variant="soft", on_click=CompanyState.open_edit(item.id)),
+                rx.cond(
+                    item.active,
+                    rx.button(
+                        "Withdraw",
+                        size="1",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=CompanyState.set_active(item.id, False),
+                    ),
+                    rx.button("Sell again", size="1", variant="soft", on_click=CompanyState.set_active(item.id, True)),
+                ),
+                spacing="2",
+            )
+        ),
         class_name="product-row",
     )
 
@@ -254,24 +307,59 @@ def _products() -> rx.Component:
             rx.heading("Products", size="4"),
             rx.cond(
                 CompanyState.items.length() > 0,
-                rx.box(rx.table.root(
-                    rx.table.header(rx.table.row(
-                        *[rx.table.column_header_cell(h, justify="end" if i else "start") for i, h in enumerate(
-                            ["Product", "Price", "Cost", "Units sold", "Revenue", "Costs", "Margin"])],
-                        rx.table.column_header_cell(""))),
-                    rx.table.body(rx.foreach(CompanyState.items, _product_row)),
-                    size="1", width="100%"), overflow_x="auto", width="100%"),
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                *[
+                                    rx.table.column_header_cell(h, justify="end" if i else "start")
+                                    for i, h in enumerate(
+                                        ["Product", "Price", "Cost", "Units sold", "Revenue", "Costs", "Margin"]
+                                    )
+                                ],
+                                rx.table.column_header_cell(""),
+                            )
+                        ),
+                        rx.table.body(rx.foreach(CompanyState.items, _product_row)),
+                        size="1",
+                        width="100%",
+                    ),
+                    overflow_x="auto",
+                    width="100%",
+                ),
                 rx.text("No products yet: the public can only buy what you list.", color_scheme="gray", size="2"),
             ),
             rx.form(
                 rx.flex(
                     rx.el.input(type="hidden", name="company_id", value=CompanyState.company_id.to_string()),
-                    rx.input(name="name", placeholder="Product name", max_length=80, required=True,
-                             id="product-name", flex="2", min_width="10em"),
-                    rx.input(name="price", placeholder="Price, e.g. 19.99", required=True, id="product-price",
-                             input_mode="decimal", flex="1", min_width="8em"),
-                    rx.input(name="description", placeholder="Description (optional)", max_length=500, flex="3",
-                             min_width="12em"),
+                    rx.input(
+                        name="name",
+                        placeholder="Product name",
+                        max_length=80,
+                        required=True,
+                        id="product-name",
+                        aria_label="Product name",
+                        flex="2",
+                        min_width="10em",
+                    ),
+                    rx.input(
+                        name="price",
+                        placeholder="Price, e.g. 19.99",
+                        required=True,
+                        id="product-price",
+                        aria_label="Price",
+                        input_mode="decimal",
+                        flex="1",
+                        min_width="8em",
+                    ),
+                    rx.input(
+                        name="description",
+                        placeholder="Description (optional)",
+                        max_length=500,
+                        flex="3",
+                        aria_label="Description",
+                        min_width="12em",
+                    ),
                     rx.button(rx.icon("plus", size=14), "Add product", type="submit", id="product-add"),
                     gap="0.5em",
                     wrap="wrap",
@@ -281,8 +369,12 @@ def _products() -> rx.Component:
                 reset_on_submit=True,
                 width="100%",
             ),
-            rx.text("Each product's production cost is a share of its price (23-67%), fixed when it is listed.",
-                    size="1", color_scheme="gray"),
+            rx.text(
+                f"Each product's production cost is a share of its price ({products.COST_PERCENT_RANGE[0]}-"
+                f"{products.COST_PERCENT_RANGE[1]}%), fixed when it is listed.",
+                size="1",
+                color_scheme="gray",
+            ),
             rx.text(CompanyState.market_note, size="1", color_scheme="gray", id="company-market-note"),
             spacing="3",
             width="100%",
@@ -298,17 +390,26 @@ def _edit_dialog() -> rx.Component:
             rx.form(
                 rx.vstack(
                     rx.el.input(type="hidden", name="product_id", value=CompanyState.editing.to_string()),
-                    rx.text("Name", size="2", weight="medium"),
-                    rx.input(name="name", default_value=CompanyState.edit_name, max_length=80, width="100%",
-                             id="edit-name"),
-                    rx.text("Price", size="2", weight="medium"),
+                    field_label("Name", "edit-name"),
+                    rx.input(
+                        name="name", default_value=CompanyState.edit_name, max_length=80, width="100%", id="edit-name"
+                    ),
+                    field_label("Price", "edit-price"),
                     rx.input(name="price", default_value=CompanyState.edit_price, width="100%", id="edit-price"),
-                    rx.text("Description", size="2", weight="medium"),
-                    rx.input(name="description", default_value=CompanyState.edit_description, max_length=500,
-                             width="100%"),
-                    rx.hstack(rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray",
-                                                        type="button")),
-                              rx.button("Save", type="submit", id="edit-save"), justify="end", width="100%"),
+                    field_label("Description", "edit-description"),
+                    rx.input(
+                        name="description",
+                        default_value=CompanyState.edit_description,
+                        max_length=500,
+                        width="100%",
+                        id="edit-description",
+                    ),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+                        rx.button("Save", type="submit", id="edit-save"),
+                        justify="end",
+                        width="100%",
+                    ),
                     spacing="2",
                     width="100%",
                 ),
@@ -325,16 +426,38 @@ def _settings() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.heading("Company details", size="4"),
-                rx.el.input(type="hidden", name="company_id", value=CompanyState.company_id.to_string(),
-                            id="settings-company-id"),
-                rx.text("Name", size="2", weight="medium"),
-                rx.input(name="name", default_value=CompanyState.name, max_length=50, width="100%",
-                         key=CompanyState.name, id="settings-name"),
-                rx.text("Description", size="2", weight="medium"),
-                rx.text_area(name="description", default_value=CompanyState.description, max_length=500,
-                             width="100%", key=CompanyState.description),
-                rx.text("Tags (comma-separated, up to 5)", size="2", weight="medium"),
-                rx.input(name="tags", default_value=CompanyState.tags_text, width="100%", key=CompanyState.tags_text),
+                rx.el.input(
+                    type="hidden",
+                    name="company_id",
+                    value=CompanyState.company_id.to_string(),
+                    id="settings-company-id",
+                ),
+                field_label("Name", "settings-name"),
+                rx.input(
+                    name="name",
+                    default_value=CompanyState.name,
+                    max_length=50,
+                    width="100%",
+                    key=CompanyState.name,
+                    id="settings-name",
+                ),
+                field_label("Description", "settings-description"),
+                rx.text_area(
+                    name="description",
+                    default_value=CompanyState.description,
+                    max_length=500,
+                    width="100%",
+                    key=CompanyState.description,
+                    id="settings-description",
+                ),
+                field_label("Tags (comma-separated, up to 5)", "settings-tags"),
+                rx.input(
+                    name="tags",
+                    default_value=CompanyState.tags_text,
+                    width="100%",
+                    key=CompanyState.tags_text,
+                    id="settings-tags",
+                ),
                 rx.button("Save details", type="submit", variant="soft", id="settings-save"),
                 spacing="2",
                 width="100%",
@@ -348,18 +471,34 @@ def _settings() -> rx.Component:
 
 def _ipo_card() -> rx.Component:
     """Going public happened: the IPO and the company's shares, with the way to its stock page."""
-    return rx.card(rx.vstack(
-        rx.hstack(rx.heading("IPO", size="4"), rx.spacer(),
-                  rx.link(rx.button(rx.icon("chart-candlestick", size=14), "Stock page", size="1", variant="soft"),
-                          href=routes.STOCK + "?id=" + CompanyState.company_id.to_string(), id="ipo-stock"),
-                  align="center", width="100%"),
-        ipo_figures(CompanyState.ipo),
-        rx.text("Your stake follows the rules of every holding: it is valued at its part of what buying back every "
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("IPO", size="4"),
+                rx.spacer(),
+                rx.link(
+                    rx.button(rx.icon("chart-candlestick", size=14), "Stock page", size="1", variant="soft"),
+                    href=routes.STOCK + "?id=" + CompanyState.company_id.to_string(),
+                    id="ipo-stock",
+                ),
+                align="center",
+                width="100%",
+            ),
+            ipo_figures(CompanyState.ipo),
+            rx.text(
+                "Your stake follows the rules of every holding: it is valued at its part of what buying back every "
                 "share would cost the company, and sold back like anyone's. Once public, the company's cash "
                 "belongs to the business and its shareholders: take money out by selling shares you hold; "
                 f"payments to others are capped at {shareholders.OUTFLOW_PERCENT}% of its cash in any 24 hours.",
-                size="1", color_scheme="gray"),
-        spacing="3", width="100%"), width="100%", id="ipo-card")
+                size="1",
+                color_scheme="gray",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id="ipo-card",
+    )
 
 
 def company_page() -> rx.Component:
@@ -372,14 +511,21 @@ def company_page() -> rx.Component:
                 rx.vstack(
                     rx.flex(
                         rx.badge(CompanyState.ticker, size="3", variant="surface"),
-                        rx.cond(CompanyState.public, rx.badge("Public", color_scheme="grass", size="3"),
-                                rx.button("Check public status", size="1", variant="soft",
-                                          on_click=CompanyState.check_public)),
+                        rx.cond(
+                            CompanyState.public,
+                            rx.badge("Public", color_scheme="grass", size="3"),
+                            rx.button(
+                                "Check public status", size="1", variant="soft", on_click=CompanyState.check_public
+                            ),
+                        ),
                         rx.spacer(),
-                        rx.hstack(rx.icon("timer", size=16),
-                                  rx.text("Next marketplace run ", size="2"),
-                                  marketplace_countdown(id="company-countdown", font_size="var(--font-size-2)"),
-                                  align="center", spacing="1"),
+                        rx.hstack(
+                            rx.icon("timer", size=16),
+                            rx.text("Next marketplace run ", size="2"),
+                            marketplace_countdown(id="company-countdown", font_size="var(--font-size-2)"),
+                            align="center",
+                            spacing="1",
+                        ),
                         gap="0.75em",
                         align="center",
                         wrap="wrap",
@@ -389,8 +535,9 @@ def company_page() -> rx.Component:
                         _stat("Cash", money(CompanyState.balance, CompanyState.balance_cents), "company-balance"),
                         _stat("Revenue, 30 days", rx.text(CompanyState.revenue), "company-revenue"),
                         _stat("Costs, 30 days", rx.text(CompanyState.costs), "company-costs"),
-                        _stat("Profit, 30 days", money(CompanyState.profit, CompanyState.profit_cents),
-                              "company-profit"),
+                        _stat(
+                            "Profit, 30 days", money(CompanyState.profit, CompanyState.profit_cents), "company-profit"
+                        ),
                         _stat("Margin", rx.text(CompanyState.margin), "company-margin"),
                         columns=rx.breakpoints(initial="2", sm="3", lg="5"),
                         spacing="3",
@@ -408,10 +555,20 @@ def company_page() -> rx.Component:
             ),
         ),
         title=rx.cond(CompanyState.name != "", CompanyState.name, "Company"),
-        actions=rx.cond(CompanyState.account_id != 0, rx.hstack(
-            rx.link(rx.button(rx.icon("id-card", size=16), "Public profile", variant="soft"),
-                    href=routes.COMPANY_PROFILE + "?id=" + CompanyState.company_id.to_string(), id="company-profile"),
-            rx.link(rx.button(rx.icon("scroll-text", size=16), "Ledger", variant="soft"),
+        actions=rx.cond(
+            CompanyState.account_id != 0,
+            rx.hstack(
+                rx.link(
+                    rx.button(rx.icon("id-card", size=16), "Public profile", variant="soft"),
+                    href=routes.COMPANY_PROFILE + "?id=" + CompanyState.company_id.to_string(),
+                    id="company-profile",
+                ),
+                rx.link(
+                    rx.button(rx.icon("scroll-text", size=16), "Ledger", variant="soft"),
                     href=routes.HISTORY + "?account=" + CompanyState.account_id.to_string(),
-                    id="company-ledger"), spacing="2")),
+                    id="company-ledger",
+                ),
+                spacing="2",
+            ),
+        ),
     )

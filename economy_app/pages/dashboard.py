@@ -5,15 +5,15 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
+from economy_app.components.countdown import marketplace_countdown, notice
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.components.tables import history_table
-from economy_app.components.countdown import marketplace_countdown, notice
+from economy_app.display import HistoryItem, history_item
 from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import HistoryItem, history_item
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 
 
 @private
@@ -32,10 +32,16 @@ class DashboardState(AuthState):
     recent: list[HistoryItem] = []
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
+        await self._show(user)
+
+    @rx.event
+    @refresh_on_push
+    async def live_refresh(self, user):
+        await self._show(user)
+
+    async def _show(self, user):
         d = await run(accounts.dashboard, user.id)
         names = {v.id: v.name for v in d.accounts}
         self.net_worth, self.net_worth_cents = format_cents(d.net_worth), d.net_worth
@@ -47,12 +53,6 @@ class DashboardState(AuthState):
         self.recent = [history_item(r, names, d.system_account_id) for r in d.recent]
         self.loaded = True
         self._listen(user, *(topics.account(v.id) for v in d.accounts))
-
-    @rx.event
-    async def live_refresh(self):
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        return await self.load()
 
 
 def stat(label: str, value: rx.Component, hint: rx.Component | str, test_id: str) -> rx.Component:
@@ -77,31 +77,65 @@ def dashboard_page() -> rx.Component:
         rx.cond(
             DashboardState.loaded,
             rx.vstack(
-                rx.text("Welcome back, ", rx.text(DashboardState.display_name, as_="span", weight="bold"), ".",
-                        size="3", color_scheme="gray"),
+                rx.text(
+                    "Welcome back, ",
+                    rx.text(DashboardState.display_name, as_="span", weight="bold"),
+                    ".",
+                    size="3",
+                    color_scheme="gray",
+                ),
                 rx.grid(
-                    stat("Net worth", money(DashboardState.net_worth, DashboardState.net_worth_cents),
-                         rx.fragment(rx.cond(DashboardState.holdings_cents > 0,
-                                             "cash in all your accounts + " + DashboardState.holdings + " in shares",
-                                             "cash across all your accounts"),
-                                     rx.cond(DashboardState.owed_cents > 0,
-                                             " - " + DashboardState.owed + " your companies owe their shareholders",
-                                             "")), "net-worth"),
-                    stat("Personal balance", money(DashboardState.personal, DashboardState.personal_cents),
-                         "your personal account", "personal-balance"),
+                    stat(
+                        "Net worth",
+                        money(DashboardState.net_worth, DashboardState.net_worth_cents),
+                        rx.fragment(
+                            rx.cond(
+                                DashboardState.holdings_cents > 0,
+                                "cash in all your accounts + " + DashboardState.holdings + " in shares",
+                                "cash across all your accounts",
+                            ),
+                            rx.cond(
+                                DashboardState.owed_cents > 0,
+                                " - " + DashboardState.owed + " your companies owe their shareholders",
+                                "",
+                            ),
+                        ),
+                        "net-worth",
+                    ),
+                    stat(
+                        "Personal balance",
+                        money(DashboardState.personal, DashboardState.personal_cents),
+                        "your personal account",
+                        "personal-balance",
+                    ),
                     stat("Accounts", rx.text(DashboardState.account_count), "that you own", "account-count"),
                     columns=rx.breakpoints(initial="1", sm="3"),
                     spacing="4",
                     width="100%",
                 ),
-                rx.cond(DashboardState.unpayable != "",
-                        rx.callout(rx.fragment(
-                            rx.text(DashboardState.unpayable, " of your shares' value is more than their companies "
-                                    "could pay for them now. ", as_="span"),
-                            rx.link("See your portfolio.", href=routes.PORTFOLIO)),
-                            icon="triangle-alert", color_scheme="amber", width="100%", id="dashboard-unpayable")),
-                notice("timer", rx.text("Next marketplace run", size="2"), marketplace_countdown(id="countdown", font_size="var(--font-size-2)"),
-                       rx.link("See what's on sale", href=routes.MARKETPLACE, size="2")),
+                rx.cond(
+                    DashboardState.unpayable != "",
+                    rx.callout(
+                        rx.fragment(
+                            rx.text(
+                                DashboardState.unpayable,
+                                " of your shares' value is more than their companies could pay for them now. ",
+                                as_="span",
+                            ),
+                            rx.link("See your portfolio.", href=routes.PORTFOLIO),
+                        ),
+                        icon="triangle-alert",
+                        color_scheme="amber",
+                        width="100%",
+                        id="dashboard-unpayable",
+                    ),
+                ),
+                notice(
+                    "timer",
+                    rx.text("Next marketplace run", size="2"),
+                    marketplace_countdown(id="countdown", font_size="var(--font-size-2)"),
+                    rx.link("See what's on sale", href=routes.MARKETPLACE, size="2"),
+                ),
                 rx.flex(
                     _action("Send money", routes.SEND, "send"),
                     _action("History", routes.HISTORY, "scroll-text"),

@@ -8,12 +8,12 @@ import reflex as rx
 
 from economy_app.components.layout import player_page
 from economy_app.components.tables import history_table
-from economy_app.models import LEDGER_TYPES
+from economy_app.display import TYPE_LABELS, HistoryItem, history_item
+from economy_app.event_args import day_range, parse_id, text_arg
 from economy_app.services import accounts, ledger
-from economy_app.services.errors import EconomyError
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import TYPE_LABELS, HistoryItem, day_range, history_item, parse_id, text_arg
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, logged_in, private, run
 
 PAGE_SIZE = 50
 ALL = "all"
@@ -43,21 +43,26 @@ class HistoryState(AuthState):
     def show_account_column(self) -> bool:
         return self.account_filter == ALL and len(self.account_options) > 1
 
-    def _query(self, user_id: int) -> dict:
+    def _filters(self) -> tuple[int | None, dict]:
+        """The filters as set: the account (None: every account of the player) and the service's keyword
+        filters (types, since, until). Raises ValueError for dates that are not dates."""
         since, until = day_range(self.since_text, self.until_text)
         account = None if self.account_filter == ALL else parse_id(self.account_filter) or 0
-        return dict(user_id=user_id, account_id=account,
-                    types=None if self.type_filter == ALL else [self.type_filter], since=since, until=until)
+        return account, dict(types=None if self.type_filter == ALL else [self.type_filter], since=since, until=until)
 
-    async def _fetch(self, start: str):
+    @logged_in
+    async def _fetch(self, user, start: str):
         """Fetch the page starting after ``start``; returns an event to yield (or None)."""
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
         try:
-            q = self._query(user.id)
-            rows = await run(accounts.player_history, q.pop("user_id"), q.pop("account_id"),
-                             before=ledger.parse_cursor(start) if start else None, limit=PAGE_SIZE + 1, **q)
+            account, filters = self._filters()
+            rows = await run(
+                accounts.player_history,
+                user.id,
+                account,
+                before=ledger.parse_cursor(start) if start else None,
+                limit=PAGE_SIZE + 1,
+                **filters,
+            )
         except ValueError as e:
             self.error = str(e) if "date" in str(e) else "Use dates like 2026-11-21."
             return rx.toast.error(self.error)
@@ -72,10 +77,8 @@ class HistoryState(AuthState):
         return None
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
         views = await run(accounts.list_accounts, user.id)
         self._system_id = await run(accounts.find_system_account_id) or 0
         self.account_options = [{"value": str(v.id), "label": v.name} for v in views]
@@ -101,7 +104,7 @@ class HistoryState(AuthState):
         """New entries show on the first page (with the filters as set); a deeper page stays still under
         the reader's eyes."""
         if self._left_page():  # a push answered after the tab moved to another page
-            return
+            return None
         if len(self.page_starts) <= 1 and not self.error:
             return await self._fetch("")
         return None
@@ -120,7 +123,7 @@ class HistoryState(AuthState):
 
     @rx.event
     async def set_type(self, value: str):
-        if value != ALL and (not isinstance(value, str) or value not in LEDGER_TYPES):
+        if value != ALL and (not isinstance(value, str) or value not in TYPE_LABELS):
             return rx.toast.error("Unknown entry type.")
         self.type_filter = value
         return await self.apply()
@@ -159,13 +162,11 @@ class HistoryState(AuthState):
         return event
 
     @rx.event
-    async def export_csv(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def export_csv(self, user):
         try:
-            q = self._query(user.id)
-            text, count, truncated = await run(accounts.history_csv, q.pop("user_id"), q.pop("account_id"), **q)
+            account, filters = self._filters()
+            text, count, truncated = await run(accounts.history_csv, user.id, account, **filters)
         except (ValueError, EconomyError) as e:
             return rx.toast.error(str(e))
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
@@ -177,10 +178,11 @@ class HistoryState(AuthState):
 
 def _select(value, on_change, options, placeholder: str, id_: str, fixed: list[tuple[str, str]]) -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(placeholder=placeholder, id=id_, min_width="11em"),
+        rx.select.trigger(placeholder=placeholder, id=id_, aria_label=placeholder, min_width="11em"),
         rx.select.content(
             *[rx.select.item(label, value=v) for v, label in fixed],
-            rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"])) if options is not None
+            rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"]))
+            if options is not None
             else rx.fragment(),
         ),
         value=value,
@@ -190,16 +192,38 @@ def _select(value, on_change, options, placeholder: str, id_: str, fixed: list[t
 
 def _filters() -> rx.Component:
     return rx.flex(
-        _select(HistoryState.account_filter, HistoryState.set_account, HistoryState.account_options, "Account",
-                "history-account", [(ALL, "All accounts")]),
-        _select(HistoryState.type_filter, HistoryState.set_type, None, "Type", "history-type",
-                [(ALL, "All types"), *[(t, TYPE_LABELS[t]) for t in LEDGER_TYPES]]),
+        _select(
+            HistoryState.account_filter,
+            HistoryState.set_account,
+            HistoryState.account_options,
+            "Account",
+            "history-account",
+            [(ALL, "All accounts")],
+        ),
+        _select(
+            HistoryState.type_filter,
+            HistoryState.set_type,
+            None,
+            "Type",
+            "history-type",
+            [(ALL, "All types"), *TYPE_LABELS.items()],
+        ),
         rx.hstack(
-            rx.input(type="date", value=HistoryState.since_text, on_change=HistoryState.set_since, id="history-since",
-                     aria_label="From date"),
+            rx.input(
+                type="date",
+                value=HistoryState.since_text,
+                on_change=HistoryState.set_since,
+                id="history-since",
+                aria_label="From date",
+            ),
             rx.text("to", size="2", color_scheme="gray"),
-            rx.input(type="date", value=HistoryState.until_text, on_change=HistoryState.set_until, id="history-until",
-                     aria_label="To date"),
+            rx.input(
+                type="date",
+                value=HistoryState.until_text,
+                on_change=HistoryState.set_until,
+                id="history-until",
+                aria_label="To date",
+            ),
             align="center",
         ),
         rx.button("Apply", on_click=HistoryState.apply, variant="soft", id="history-apply"),
@@ -213,11 +237,23 @@ def _filters() -> rx.Component:
 
 def _pager() -> rx.Component:
     return rx.hstack(
-        rx.button(rx.icon("chevron-left", size=16), "Newer", on_click=HistoryState.newer,
-                  disabled=HistoryState.page_number <= 1, variant="soft", id="history-newer"),
+        rx.button(
+            rx.icon("chevron-left", size=16),
+            "Newer",
+            on_click=HistoryState.newer,
+            disabled=HistoryState.page_number <= 1,
+            variant="soft",
+            id="history-newer",
+        ),
         rx.text("Page ", HistoryState.page_number, size="2", color_scheme="gray", id="history-page"),
-        rx.button("Older", rx.icon("chevron-right", size=16), on_click=HistoryState.older,
-                  disabled=~HistoryState.has_next, variant="soft", id="history-older"),
+        rx.button(
+            "Older",
+            rx.icon("chevron-right", size=16),
+            on_click=HistoryState.older,
+            disabled=~HistoryState.has_next,
+            variant="soft",
+            id="history-older",
+        ),
         align="center",
         justify="center",
         width="100%",
@@ -230,11 +266,15 @@ def history_page() -> rx.Component:
             HistoryState.loaded,
             rx.vstack(
                 _filters(),
-                rx.cond(HistoryState.error != "",
-                        rx.callout(HistoryState.error, icon="triangle-alert", color_scheme="red", width="100%",
-                                   id="history-error")),
-                history_table(HistoryState.rows, show_account=HistoryState.show_account_column,
-                              empty="No entries match."),
+                rx.cond(
+                    HistoryState.error != "",
+                    rx.callout(
+                        HistoryState.error, icon="triangle-alert", color_scheme="red", width="100%", id="history-error"
+                    ),
+                ),
+                history_table(
+                    HistoryState.rows, show_account=HistoryState.show_account_column, empty="No entries match."
+                ),
                 _pager(),
                 spacing="4",
                 width="100%",
@@ -242,6 +282,11 @@ def history_page() -> rx.Component:
             rx.center(rx.spinner(size="3"), padding="4em"),
         ),
         title="History",
-        actions=rx.button(rx.icon("download", size=16), "Export CSV", on_click=HistoryState.export_csv,
-                          variant="soft", id="history-export"),
+        actions=rx.button(
+            rx.icon("download", size=16),
+            "Export CSV",
+            on_click=HistoryState.export_csv,
+            variant="soft",
+            id="history-export",
+        ),
     )

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 import reflex as rx
 
-from economy_app import routes
+from economy_app import config, routes
 from economy_app.components.layout import public_page
 from economy_app.components.money import money
-from economy_app.db import get_session
 from economy_app.money import format_cents
 from economy_app.services import live as topics
 from economy_app.services import stats
 from economy_app.state import live
+from economy_app.state.auth import run
 
 
-def _load_health() -> dict:
-    with get_session() as s:
-        h = stats.economy_health(s)
+def _figures(h: stats.Health) -> dict:
     return {
         "players": f"{h.players:,}",
         "accounts": f"{h.accounts:,}",
@@ -47,7 +44,7 @@ class HomeState(rx.State):
     @rx.event
     async def load(self):
         try:
-            figures = await asyncio.to_thread(_load_health)
+            figures = _figures(await run(stats.economy_health))
         except Exception:  # the database is unreachable: say so, keep the last figures
             yield rx.toast.error("Could not read the economy's figures. Try again in a moment.")
             return
@@ -82,18 +79,29 @@ def home_page() -> rx.Component:
         rx.text(
             "Every cent in this economy moves through one ledger. The mint's account balances "
             "everything else, so the sum of all balances is always zero.",
-            color_scheme="gray", size="3", margin_bottom="1em",
+            color_scheme="gray",
+            size="3",
+            margin_bottom="1em",
         ),
         rx.hstack(
-            rx.link(rx.button("Start playing: $10,000 to begin", size="3"), href=routes.SIGNUP),
+            rx.link(
+                rx.button(
+                    f"Start playing: {format_cents(config.INITIAL_BALANCE_CENTS, whole=True)} to begin", size="3"
+                ),
+                href=routes.SIGNUP,
+            ),
             rx.link(rx.button("Log in", size="3", variant="soft"), href=routes.LOGIN),
             spacing="3",
             margin_bottom="1.5em",
             wrap="wrap",
         ),
         rx.grid(
-            _stat("Money in circulation", money(HomeState.circulation, HomeState.circulation_cents),
-                  "held by players and companies", "stat-circulation"),
+            _stat(
+                "Money in circulation",
+                money(HomeState.circulation, HomeState.circulation_cents),
+                "held by players and companies",
+                "stat-circulation",
+            ),
             _stat("Players", rx.text(HomeState.players), "signed up", "stat-players"),
             _stat("Accounts", rx.text(HomeState.accounts), "including the mint", "stat-accounts"),
             _stat("Ledger entries", rx.text(HomeState.ledger_entries), "immutable, append-only", "stat-ledger"),
@@ -104,19 +112,28 @@ def home_page() -> rx.Component:
         rx.flex(
             rx.cond(
                 HomeState.balance_sum_cents == 0,
-                rx.badge(rx.icon("circle-check", size=14), "Balanced: sum of all balances ",
-                         rx.text(HomeState.balance_sum, as_="span", id="stat-balance-sum"), color_scheme="green",
-                         size="2"),
-                rx.badge(rx.icon("triangle-alert", size=14), "Out of balance by ",
-                         rx.text(HomeState.balance_sum, as_="span", id="stat-balance-sum"), color_scheme="red",
-                         size="2"),
+                rx.badge(
+                    rx.icon("circle-check", size=14),
+                    "Balanced: sum of all balances ",
+                    rx.text(HomeState.balance_sum, as_="span", id="stat-balance-sum"),
+                    color_scheme="green",
+                    size="2",
+                ),
+                rx.badge(
+                    rx.icon("triangle-alert", size=14),
+                    "Out of balance by ",
+                    rx.text(HomeState.balance_sum, as_="span", id="stat-balance-sum"),
+                    color_scheme="red",
+                    size="2",
+                ),
             ),
             rx.spacer(),
             rx.hstack(
-                rx.cond(HomeState.loaded,
-                        rx.text("Checked at ", HomeState.checked_at, size="1", color_scheme="gray", white_space="nowrap")),
-                rx.button(rx.icon("refresh-cw", size=14), "Refresh", on_click=HomeState.load, variant="soft",
-                          size="2"),
+                rx.cond(
+                    HomeState.loaded,
+                    rx.text("Checked at ", HomeState.checked_at, size="1", color_scheme="gray", white_space="nowrap"),
+                ),
+                rx.button(rx.icon("refresh-cw", size=14), "Refresh", on_click=HomeState.load, variant="soft", size="2"),
                 align="center",
             ),
             margin_top="1.25em",

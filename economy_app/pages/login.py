@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import reflex as rx
 
-from economy_app import routes
+from economy_app import config, routes
+from economy_app.components.forms import field_label
 from economy_app.components.layout import public_page
+from economy_app.event_args import form_text
+from economy_app.money import format_cents
 from economy_app.services import auth as auth_service
 from economy_app.services.errors import EconomyError
 from economy_app.state.auth import AuthState, run
-from economy_app.state.present import form_text
+
+WELCOME = f"Welcome! Your account opened with {format_cents(config.INITIAL_BALANCE_CENTS)}."
 
 
 class LoginState(AuthState):
@@ -59,16 +63,22 @@ class LoginState(AuthState):
         if password != confirm:
             self.error = "The two passwords differ."
             return
-        async for event in self._enter(auth_service.signup, username, password,
-                                       display_name=display_name.strip() or None, client=self._client_address(),
-                                       welcome="Welcome! Your account opened with $10,000.00."):
+        async for event in self._enter(
+            auth_service.signup,
+            username,
+            password,
+            display_name=display_name.strip() or None,
+            client=self._client_address(),
+            welcome=WELCOME,
+        ):
             yield event
 
 
-def _field(label: str, name: str, *, type_: str = "text", placeholder: str = "", hint: str = "",
-           **props) -> rx.Component:
+def _field(
+    label: str, name: str, *, type_: str = "text", placeholder: str = "", hint: str = "", **props
+) -> rx.Component:
     return rx.vstack(
-        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+        field_label(label, name),
         rx.input(name=name, id=name, type=type_, placeholder=placeholder, size="3", width="100%", **props),
         rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
         spacing="1",
@@ -77,8 +87,10 @@ def _field(label: str, name: str, *, type_: str = "text", placeholder: str = "",
 
 
 def _error() -> rx.Component:
-    return rx.cond(LoginState.error != "",
-                   rx.callout(LoginState.error, icon="triangle-alert", color_scheme="red", width="100%", id="form-error"))
+    return rx.cond(
+        LoginState.error != "",
+        rx.callout(LoginState.error, icon="triangle-alert", color_scheme="red", width="100%", id="form-error"),
+    )
 
 
 def _card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
@@ -125,17 +137,31 @@ def login_page() -> rx.Component:
 def signup_page() -> rx.Component:
     return _card(
         "Create your account",
-        "Every new player starts with $10,000.00.",
+        f"Every new player starts with {format_cents(config.INITIAL_BALANCE_CENTS)}.",
         rx.form(
             rx.vstack(
-                _field("Username", "username", auto_complete="username", required=True, auto_focus=True,
-                       hint="3-30 letters, digits, _ or -", max_length=30),
+                _field(
+                    "Username",
+                    "username",
+                    auto_complete="username",
+                    required=True,
+                    auto_focus=True,
+                    hint="3-30 letters, digits, _ or -",
+                    max_length=30,
+                ),
                 _field("Display name (optional)", "display_name", max_length=60),
-                _field("Password", "password", type_="password", auto_complete="new-password", required=True,
-                       hint="At least 8 characters"),
+                _field(
+                    "Password",
+                    "password",
+                    type_="password",
+                    auto_complete="new-password",
+                    required=True,
+                    hint="At least 8 characters",
+                ),
                 _field("Confirm password", "confirm", type_="password", auto_complete="new-password", required=True),
-                rx.button("Sign up", type="submit", size="3", width="100%", loading=LoginState.busy,
-                          id="signup-submit"),
+                rx.button(
+                    "Sign up", type="submit", size="3", width="100%", loading=LoginState.busy, id="signup-submit"
+                ),
                 spacing="3",
                 width="100%",
             ),

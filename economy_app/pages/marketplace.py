@@ -5,20 +5,24 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
-from economy_app.components.layout import player_page
 from economy_app.components.countdown import marketplace_countdown, notice
-from economy_app.jobs.scheduler import MARKETPLACE
-from economy_app.services import companies, products
-from economy_app.services.errors import EconomyError
+from economy_app.components.layout import player_page
+from economy_app.display import ProductItem, product_item
+from economy_app.event_args import parse_id, text_arg
+from economy_app.services import companies, products, schedule
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, logged_in, private, run
 from economy_app.state.paging import PagedList, pager
-from economy_app.state.present import ProductItem, parse_id, product_item, text_arg
 from economy_app.state.schedule import ScheduleState
 
 PAGE_SIZE = 24
-SORTS = [("best_selling", "Best-selling"), ("price_asc", "Price: low to high"), ("price_desc", "Price: high to low"),
-         ("newest", "Newest")]
+SORTS = [
+    ("best_selling", "Best-selling"),
+    ("price_asc", "Price: low to high"),
+    ("price_desc", "Price: high to low"),
+    ("newest", "Newest"),
+]
 
 
 @private
@@ -32,22 +36,26 @@ class MarketplaceState(PagedList, AuthState):
     company_label: str = ""
     items: list[ProductItem] = []
 
-    async def _fetch(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
-        rows, self.total = await run(products.listing, query=self.query, company_id=self.company_id or None,
-                                     sort=self.sort, page=self.page, page_size=PAGE_SIZE)
+    @logged_in
+    async def _fetch(self, user):
+        rows, self.total = await run(
+            products.listing,
+            query=self.query,
+            company_id=self.company_id or None,
+            sort=self.sort,
+            page=self.page,
+            page_size=PAGE_SIZE,
+        )
         self.items = [product_item(p) for p in rows]
         self.loaded = True
-        self._listen(user, topics.job(MARKETPLACE))
+        self._listen(user, topics.job(schedule.MARKETPLACE))
         return None
 
     @rx.event
     async def live_refresh(self):
         """A marketplace run ended: units sold move, and the countdown rolls over to the next run."""
         if self._left_page():  # a push answered after the tab moved to another page
-            return
+            return None
         await (await self.get_state(ScheduleState)).refresh()
         return await self._fetch()
 
@@ -74,18 +82,40 @@ class MarketplaceState(PagedList, AuthState):
         return await self._fetch()
 
 
-
 def _product_card(item: ProductItem) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(rx.text(item.name, weight="bold", size="3"), rx.spacer(),
-                      rx.heading(item.price, size="4"), align="center", width="100%"),
-            rx.text(rx.link(item.company, href=routes.COMPANY_PROFILE + "?id=" + item.company_id.to_string(),
-                            class_name="market-company"), " · ", item.ticker, size="1", color_scheme="gray"),
+            rx.hstack(
+                rx.text(item.name, weight="bold", size="3"),
+                rx.spacer(),
+                rx.heading(item.price, size="4"),
+                align="center",
+                width="100%",
+            ),
+            rx.text(
+                rx.link(
+                    item.company,
+                    href=routes.COMPANY_PROFILE + "?id=" + item.company_id.to_string(),
+                    class_name="market-company",
+                ),
+                " · ",
+                item.ticker,
+                size="1",
+                color_scheme="gray",
+            ),
             rx.cond(item.description != "", rx.text(item.description, size="2")),
             rx.text(item.units_sold, " sold", size="1", color_scheme="gray"),
-            rx.cond(item.waiting != "", rx.badge(item.waiting, color_scheme="amber", variant="soft", size="1",
-                                                 white_space="normal", class_name="market-waiting")),
+            rx.cond(
+                item.waiting != "",
+                rx.badge(
+                    item.waiting,
+                    color_scheme="amber",
+                    variant="soft",
+                    size="1",
+                    white_space="normal",
+                    class_name="market-waiting",
+                ),
+            ),
             spacing="1",
             width="100%",
         ),
@@ -97,24 +127,43 @@ def _product_card(item: ProductItem) -> rx.Component:
 def marketplace_page() -> rx.Component:
     return player_page(
         rx.vstack(
-            notice("timer", rx.text("The public shops every ", ScheduleState.marketplace_every, ". Next run", size="2"),
-                   marketplace_countdown(id="market-countdown", font_size="var(--font-size-2)")),
+            notice(
+                "timer",
+                rx.text("The public shops every ", ScheduleState.marketplace_every, ". Next run", size="2"),
+                marketplace_countdown(id="market-countdown", font_size="var(--font-size-2)"),
+            ),
             rx.flex(
-                rx.input(placeholder="Search products, companies or tickers", value=MarketplaceState.query,
-                         on_change=MarketplaceState.search, debounce_timeout=250, min_width="18em",
-                         id="market-search"),
+                rx.input(
+                    placeholder="Search products, companies or tickers",
+                    aria_label="Search products",
+                    value=MarketplaceState.query,
+                    on_change=MarketplaceState.search,
+                    debounce_timeout=250,
+                    min_width="18em",
+                    id="market-search",
+                ),
                 rx.select.root(
-                    rx.select.trigger(id="market-sort"),
+                    rx.select.trigger(id="market-sort", aria_label="Sort products"),
                     rx.select.content(*[rx.select.item(label, value=v) for v, label in SORTS]),
                     value=MarketplaceState.sort,
                     on_change=MarketplaceState.set_sort,
                 ),
-                rx.cond(MarketplaceState.company_id != 0,
-                        rx.badge(MarketplaceState.company_label,
-                                 rx.icon("x", size=12, on_click=MarketplaceState.clear_company, cursor="pointer"),
-                                 size="2", variant="soft")),
-                rx.text(MarketplaceState.total, rx.cond(MarketplaceState.total == 1, " product", " products"),
-                        " on sale", size="2", color_scheme="gray"),
+                rx.cond(
+                    MarketplaceState.company_id != 0,
+                    rx.badge(
+                        MarketplaceState.company_label,
+                        rx.icon("x", size=12, on_click=MarketplaceState.clear_company, cursor="pointer"),
+                        size="2",
+                        variant="soft",
+                    ),
+                ),
+                rx.text(
+                    MarketplaceState.total,
+                    rx.cond(MarketplaceState.total == 1, " product", " products"),
+                    " on sale",
+                    size="2",
+                    color_scheme="gray",
+                ),
                 gap="0.75em",
                 wrap="wrap",
                 align="center",
@@ -122,10 +171,13 @@ def marketplace_page() -> rx.Component:
             ),
             rx.cond(
                 MarketplaceState.items.length() > 0,
-                rx.grid(rx.foreach(MarketplaceState.items, _product_card),
-                        columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="3", width="100%"),
-                rx.callout("Nothing on sale matches. Found a company and list a product!", icon="info",
-                           width="100%"),
+                rx.grid(
+                    rx.foreach(MarketplaceState.items, _product_card),
+                    columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+                    spacing="3",
+                    width="100%",
+                ),
+                rx.callout("Nothing on sale matches. Found a company and list a product!", icon="info", width="100%"),
             ),
             pager(MarketplaceState),
             spacing="4",

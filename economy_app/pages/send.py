@@ -11,13 +11,15 @@ import uuid
 import reflex as rx
 
 from economy_app import config
+from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
+from economy_app.display import AccountItem, account_item, send_preview
+from economy_app.event_args import check_amount_text, parse_id, text_arg
 from economy_app.money import format_cents
 from economy_app.services import accounts
-from economy_app.services.errors import EconomyError, InsufficientFunds, InvalidAmount
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
-from economy_app.state.present import AccountItem, account_item, check_amount_text, parse_id, send_preview, text_arg
+from economy_app.services.errors import EconomyError, InsufficientFunds, InvalidAmount
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
 
 DESCRIPTION_MAX = accounts.MAX_TRANSFER_DESCRIPTION
 
@@ -43,8 +45,9 @@ class SendState(AuthState):
 
     def _check(self) -> tuple[int | None, str]:
         source = self._source()
-        return check_amount_text(self.amount_text, balance=source.cents if source else None,
-                                 maximum=config.max_transfer_cents())
+        return check_amount_text(
+            self.amount_text, balance=source.cents if source else None, maximum=config.max_transfer_cents()
+        )
 
     @rx.var
     def preview(self) -> str:
@@ -65,23 +68,17 @@ class SendState(AuthState):
         self._listen(user, *(topics.account(a.id) for a in self.sources))
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
         await self._load_sources(user)
         if not self.form_key:
             self.form_key = uuid.uuid4().hex
         self.loaded = True
 
     @rx.event
-    async def live_refresh(self):
+    @refresh_on_push
+    async def live_refresh(self, user):
         """Money moved in or out of one of the player's accounts: new balances, the form kept as typed."""
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
         await self._load_sources(user)
 
     @rx.event
@@ -95,18 +92,21 @@ class SendState(AuthState):
             self.amount_error = self._check()[1]
 
     @rx.event
-    async def search(self, text: str):
+    @logged_in
+    async def search(self, user, text: str):
         self.query = text_arg(text, 40)
         if not self.query.strip():
             self.results = []
             return
-        if await self._current_user() is None:
-            return await self._to_login()
         found = await run(accounts.search_recipients, self.query)
         self.results = [
-            {"id": str(r.account_id), "name": r.name,
-             "detail": (f"@{r.owner_username}" if r.kind == "personal" else f"{r.ticker} · company")}
-            for r in found if str(r.account_id) != self.source_id
+            {
+                "id": str(r.account_id),
+                "name": r.name,
+                "detail": (f"@{r.owner_username}" if r.kind == "personal" else f"{r.ticker} · company"),
+            }
+            for r in found
+            if str(r.account_id) != self.source_id
         ]
 
     @rx.event
@@ -132,13 +132,10 @@ class SendState(AuthState):
         self.description = text_arg(text, DESCRIPTION_MAX)
 
     @rx.event
-    async def confirm(self, key: str):
+    @logged_in
+    async def confirm(self, user, key: str):
         """Send. ``key`` comes from the page that was clicked: a second click or a replay carries the same one."""
         if self.sending or not isinstance(key, str) or not key or len(key) > 64 or key == self.last_sent_key:
-            return
-        user = await self._current_user()
-        if user is None:
-            yield await self._to_login()
             return
         cents, error = self._check()
         if cents is None:
@@ -151,9 +148,15 @@ class SendState(AuthState):
         self.sending = True
         yield
         try:
-            await run(accounts.transfer, actor_id=user.id, from_account_id=parse_id(self.source_id) or 0,
-                      to_account_id=self.recipient_id, amount=cents, description=self.description or None,
-                      idempotency_key=f"send:{user.id}:{key}")
+            await run(
+                accounts.transfer,
+                actor_id=user.id,
+                from_account_id=parse_id(self.source_id) or 0,
+                to_account_id=self.recipient_id,
+                amount=cents,
+                description=self.description or None,
+                idempotency_key=f"send:{user.id}:{key}",
+            )
         except EconomyError as e:
             self.sending = False
             if isinstance(e, (InsufficientFunds, InvalidAmount)):
@@ -171,17 +174,16 @@ class SendState(AuthState):
         yield rx.toast.success(f"Sent {format_cents(cents)} to {sent_to}.")
 
 
-def _label(text: str) -> rx.Component:
-    return rx.text(text, size="2", weight="medium")
-
-
 def _source_picker() -> rx.Component:
     return rx.vstack(
-        _label("From"),
+        field_label("From", "send-source"),
         rx.select.root(
             rx.select.trigger(width="100%", id="send-source"),
-            rx.select.content(rx.foreach(SendState.sources, lambda a: rx.select.item(
-                a.name + " · " + a.balance, value=a.id.to_string()))),
+            rx.select.content(
+                rx.foreach(
+                    SendState.sources, lambda a: rx.select.item(a.name + " · " + a.balance, value=a.id.to_string())
+                )
+            ),
             value=SendState.source_id,
             on_change=SendState.set_source,
             size="3",
@@ -193,27 +195,57 @@ def _source_picker() -> rx.Component:
 
 def _recipient_picker() -> rx.Component:
     return rx.vstack(
-        _label("To"),
+        field_label("To", "send-search"),
         rx.cond(
             SendState.recipient_id != 0,
             rx.hstack(
-                rx.badge(rx.icon("user", size=14), SendState.recipient_name, size="3", variant="soft",
-                         id="send-recipient"),
+                rx.badge(
+                    rx.icon("user", size=14),
+                    SendState.recipient_name,
+                    size="3",
+                    variant="soft",
+                    id="send-recipient",
+                    aria_label="Recipient",
+                ),
                 rx.button("Change", variant="ghost", size="1", on_click=SendState.clear_recipient),
                 align="center",
             ),
             rx.vstack(
-                rx.input(placeholder="Search a player, a company or a ticker", value=SendState.query, on_change=SendState.search,
-                         debounce_timeout=250, size="3", width="100%", id="send-search",
-                         auto_complete="off"),
+                rx.input(
+                    placeholder="Search a player, a company or a ticker",
+                    value=SendState.query,
+                    on_change=SendState.search,
+                    debounce_timeout=250,
+                    size="3",
+                    width="100%",
+                    id="send-search",
+                    auto_complete="off",
+                ),
                 rx.cond(
                     SendState.results.length() > 0,
-                    rx.card(rx.vstack(rx.foreach(SendState.results, lambda r: rx.button(
-                        rx.hstack(rx.text(r["name"], weight="medium"), rx.text(r["detail"], color_scheme="gray",
-                                                                                 size="1"), align="center"),
-                        variant="ghost", width="100%", justify="start",
-                        on_click=SendState.pick(r["id"], r["name"]), class_name="search-result")),
-                        spacing="1", width="100%"), width="100%", size="1"),
+                    rx.card(
+                        rx.vstack(
+                            rx.foreach(
+                                SendState.results,
+                                lambda r: rx.button(
+                                    rx.hstack(
+                                        rx.text(r["name"], weight="medium"),
+                                        rx.text(r["detail"], color_scheme="gray", size="1"),
+                                        align="center",
+                                    ),
+                                    variant="ghost",
+                                    width="100%",
+                                    justify="start",
+                                    on_click=SendState.pick(r["id"], r["name"]),
+                                    class_name="search-result",
+                                ),
+                            ),
+                            spacing="1",
+                            width="100%",
+                        ),
+                        width="100%",
+                        size="1",
+                    ),
                     rx.cond(SendState.query != "", rx.text("No player matches.", size="1", color_scheme="gray")),
                 ),
                 spacing="2",
@@ -234,29 +266,53 @@ def send_page() -> rx.Component:
                     _source_picker(),
                     _recipient_picker(),
                     rx.vstack(
-                        _label("Amount"),
-                        rx.input(placeholder="0.00", value=SendState.amount_text, on_change=SendState.set_amount,
-                                 size="3", width="100%", id="send-amount", input_mode="decimal",
-                                 auto_complete="off", color_scheme=rx.cond(SendState.amount_error != "", "red",
-                                                                           "gray")),
-                        rx.cond(SendState.amount_error != "",
-                                rx.text(SendState.amount_error, color_scheme="red", size="2", id="amount-error")),
+                        field_label("Amount", "send-amount"),
+                        rx.input(
+                            placeholder="0.00",
+                            value=SendState.amount_text,
+                            on_change=SendState.set_amount,
+                            size="3",
+                            width="100%",
+                            id="send-amount",
+                            input_mode="decimal",
+                            auto_complete="off",
+                            color_scheme=rx.cond(SendState.amount_error != "", "red", "gray"),
+                        ),
+                        rx.cond(
+                            SendState.amount_error != "",
+                            rx.text(SendState.amount_error, color_scheme="red", size="2", id="amount-error"),
+                        ),
                         spacing="1",
                         width="100%",
                     ),
                     rx.vstack(
-                        _label("Description (optional)"),
-                        rx.input(placeholder="What is it for?", value=SendState.description,
-                                 on_change=SendState.set_description, max_length=DESCRIPTION_MAX, size="3",
-                                 width="100%", id="send-description"),
+                        field_label("Description (optional)", "send-description"),
+                        rx.input(
+                            placeholder="What is it for?",
+                            value=SendState.description,
+                            on_change=SendState.set_description,
+                            max_length=DESCRIPTION_MAX,
+                            size="3",
+                            width="100%",
+                            id="send-description",
+                        ),
                         spacing="1",
                         width="100%",
                     ),
-                    rx.cond(SendState.preview != "",
-                            rx.callout(SendState.preview, icon="info", width="100%", id="send-preview")),
-                    rx.button(rx.icon("send", size=16), "Confirm and send", size="3", width="100%",
-                              disabled=~SendState.can_send, loading=SendState.sending,
-                              on_click=SendState.confirm(SendState.form_key), id="send-confirm"),
+                    rx.cond(
+                        SendState.preview != "",
+                        rx.callout(SendState.preview, icon="info", width="100%", id="send-preview"),
+                    ),
+                    rx.button(
+                        rx.icon("send", size=16),
+                        "Confirm and send",
+                        size="3",
+                        width="100%",
+                        disabled=~SendState.can_send,
+                        loading=SendState.sending,
+                        on_click=SendState.confirm(SendState.form_key),
+                        id="send-confirm",
+                    ),
                     spacing="4",
                     width="100%",
                 ),
@@ -268,4 +324,3 @@ def send_page() -> rx.Component:
         ),
         title="Send money",
     )
-

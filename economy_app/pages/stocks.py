@@ -8,40 +8,42 @@ import reflex as rx
 
 from economy_app import routes
 from economy_app.components.layout import player_page
-from economy_app.money import format_cents, parse_whole
-from economy_app.services import accounts, market, stocks
-from economy_app.services.errors import EconomyError
-from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, private, run
-from economy_app.state.paging import PagedList, pager
-from economy_app.state.present import (
+from economy_app.display import (
+    HolderRow,
     StockItem,
+    TradeRow,
     buyback_text,
     change_text,
-    parse_id,
-    percent_text,
-    price_text,
+    holder_row,
+    sign,
     stock_item,
-    text_arg,
+    trade_account_options,
+    trade_row,
 )
+from economy_app.event_args import parse_id, text_arg
+from economy_app.money import format_cents, format_price, parse_whole
+from economy_app.services import companies, stock_trading, stock_views
+from economy_app.services import live as topics
+from economy_app.services.errors import EconomyError
+from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
+from economy_app.state.paging import PagedList, pager
 
 PAGE_SIZE = 20
-RANGE_KEYS = list(market.RANGES)
+RANGE_KEYS = list(stock_views.RANGES)
+PRICE_TICK = "(v) => '$' + (v / 1000000).toFixed(6).replace(/0{1,2}$/, '')"
 
 
 @private
 class StocksState(PagedList, AuthState):
     page_size = PAGE_SIZE
-    sorts = market.MARKET_SORTS
+    sorts = stock_views.MARKET_SORTS
     loaded: bool = False
     sort: str = "market_cap"
     items: list[StockItem] = []
 
-    async def _fetch(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
-        rows, self.total = await run(market.overview, sort=self.sort, page=self.page, page_size=PAGE_SIZE)
+    @logged_in
+    async def _fetch(self, user):
+        rows, self.total = await run(stock_views.overview, sort=self.sort, page=self.page, page_size=PAGE_SIZE)
         self.items = [stock_item(r) for r in rows]
         self.loaded = True
         self._listen(user, topics.MARKET)
@@ -54,7 +56,7 @@ class StocksState(PagedList, AuthState):
     @rx.event
     async def live_refresh(self):
         if self._left_page():  # a push answered after the tab moved to another page
-            return
+            return None
         return await self._fetch()
 
 
@@ -78,8 +80,8 @@ class StockState(AuthState):
     sell_note: str = ""  # what the company can buy back now, said before any sale is typed
     range_key: str = "24h"
     chart: list[dict] = []
-    holders: list[dict[str, str]] = []
-    trades: list[dict[str, str]] = []
+    holders: list[HolderRow] = []
+    trades: list[TradeRow] = []
     trade_accounts: list[dict[str, str]] = []  # value, label
     account_id: str = ""
     shares_text: str = ""
@@ -88,67 +90,58 @@ class StockState(AuthState):
     preview_error: str = ""
     busy: bool = False
 
-    async def _refresh(self):
+    async def _refresh(self, user):
+        """The whole page from one read (``stock_views.stock_page``)."""
         try:
-            d = await run(market.stock_detail, self.company_id)
-            points = await run(market.price_series, self.company_id, self.range_key)
+            page = await run(stock_views.stock_page, user.id, self.company_id, self.range_key)
         except EconomyError as e:
             self.error, self.loaded = str(e), True
             return rx.toast.error(str(e))
-        self.name, self.ticker, self.price = d.name, d.ticker, price_text(d.price_micros)
-        self.change, self.change_sign = change_text(d.change_permille), (d.change_permille > 0) - (d.change_permille < 0)
+        d, points = page.detail, page.points
+        self.trade_accounts = trade_account_options(page.accounts)
+        if self.account_id not in {a["value"] for a in self.trade_accounts} and self.trade_accounts:
+            self.account_id = self.trade_accounts[0]["value"]
+        self._listen(
+            user, topics.company(self.company_id), topics.MARKET, *(topics.account(v.id) for v in page.accounts)
+        )
+        self.name, self.ticker, self.price = d.name, d.ticker, format_price(d.price_micros)
+        self.change, self.change_sign = change_text(d.change_permille), sign(d.change_permille)
         self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
         pay = d.payout
-        self.cash_per_share = price_text(pay.cash_per_share_micros)
+        self.cash_per_share = format_price(pay.cash_per_share_micros)
         self.buyback, self.buyback_shares = buyback_text(pay.buyback_shares, pay.held_by_players), pay.buyback_shares
-        self.sell_note = stocks.buyback_refusal(d.name, pay.buyback_shares) if pay.held_by_players else ""
+        self.sell_note = stock_trading.buyback_refusal(d.name, pay.buyback_shares) if pay.held_by_players else ""
         epoch = datetime(1970, 1, 1)
         self.chart = [{"ts": int((at - epoch).total_seconds()) * 1000, "price": p} for at, p in points]
-        self.holders = [{"name": h.name, "shares": f"{h.shares:,}", "percent": percent_text(h.percent_permille)}
-                        for h in d.shareholders]
-        self.trades = [{"at": t.at.strftime("%m-%d %H:%M:%S"), "side": t.side, "shares": f"{t.shares:,}",
-                        "price": price_text(t.price_micros), "total": format_cents(t.total_cents),
-                        "account": t.account_name} for t in d.trades]
+        self.holders = [holder_row(h) for h in d.shareholders]
+        self.trades = [trade_row(t) for t in d.trades]
         self.error, self.loaded = "", True
         return None
 
     @rx.event
-    async def load(self):
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
+    @logged_in
+    async def load(self, user):
         self.company_id = parse_id(self.router.url.query_parameters.get("id", "")) or 0
-        views = await run(accounts.list_accounts, user.id)
-        self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
-        if self.account_id not in {a["value"] for a in self.trade_accounts} and self.trade_accounts:
-            self.account_id = self.trade_accounts[0]["value"]
         self.shares_text, self.preview, self.preview_error = "", "", ""
-        self._listen(user, topics.company(self.company_id), topics.MARKET,
-                     *(topics.account(v.id) for v in views))
-        return await self._refresh()
+        return await self._refresh(user)
 
     @rx.event
-    async def live_refresh(self):
+    @refresh_on_push
+    async def live_refresh(self, user):
         """A trade or a price tick: fresh price, chart, holders, trades and account balances; the trade box
         keeps what the player typed, and its preview is quoted again at the new price."""
-        if self._left_page():  # a push answered after the tab moved to another page
-            return
-        user = await self._current_user()
-        if user is None:
-            return await self._to_login()
-        views = await run(accounts.list_accounts, user.id)
-        self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
-        event = await self._refresh()
+        event = await self._refresh(user)
         if self.shares_text:
             await self._quote()
         return event
 
     @rx.event
-    async def set_range(self, key: str):
-        if isinstance(key, str) and key in market.RANGES:
+    @logged_in
+    async def set_range(self, user, key: str):
+        if isinstance(key, str) and key in stock_views.RANGES:
             self.range_key = key
-        return await self._refresh()
+        return await self._refresh(user)
 
     def _shares(self) -> int | None:
         return parse_whole(self.shares_text, maximum=10**12)  # the service says how many one trade may move
@@ -159,15 +152,17 @@ class StockState(AuthState):
             self.preview, self.preview_error = "", "Enter a whole number of shares." if self.shares_text else ""
             return
         try:
-            q = await run(stocks.quote, self.company_id, self.side, shares)
+            q = await run(stock_trading.quote, self.company_id, self.side, shares)
         except EconomyError as e:
             self.preview, self.preview_error = "", str(e)
             return
         verb = "cost" if q.side == "buy" else "pay you"
         self.preview_error = ""
-        self.preview = (f"{q.shares:,} shares {verb} {format_cents(q.total_cents)} "
-                        f"({price_text(q.price_micros)} a share on average); "
-                        f"the price then is {price_text(q.new_price_micros)}.")
+        self.preview = (
+            f"{q.shares:,} shares {verb} {format_cents(q.total_cents)} "
+            f"({format_price(q.price_micros)} a share on average); "
+            f"the price then is {format_price(q.new_price_micros)}."
+        )
 
     @rx.event
     async def set_shares(self, text: str):
@@ -185,12 +180,9 @@ class StockState(AuthState):
             self.account_id = value
 
     @rx.event
-    async def trade(self):
+    @logged_in
+    async def trade(self, user):
         if self.busy:
-            return
-        user = await self._current_user()
-        if user is None:
-            yield await self._to_login()
             return
         shares = self._shares()
         if shares is None:
@@ -198,34 +190,49 @@ class StockState(AuthState):
             return
         self.busy = True
         yield
-        fn = stocks.buy if self.side == "buy" else stocks.sell
+        fn = stock_trading.buy if self.side == "buy" else stock_trading.sell
         try:
-            r = await run(fn, actor_id=user.id, account_id=parse_id(self.account_id) or 0,
-                          company_id=self.company_id, shares=shares)
+            r = await run(
+                fn,
+                actor_id=user.id,
+                account_id=parse_id(self.account_id) or 0,
+                company_id=self.company_id,
+                shares=shares,
+            )
         except EconomyError as e:
             self.busy = False
             yield rx.toast.error(str(e))
             return
         verb = "Bought" if r.side == "buy" else "Sold"
-        views = await run(accounts.list_accounts, user.id)
-        self.trade_accounts = [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
         self.shares_text, self.preview, self.busy = "", "", False
-        await self._refresh()
-        yield rx.toast.success(f"{verb} {r.shares:,} {self.ticker} for {format_cents(r.total_cents)}. "
-                               f"You hold {r.holding_shares:,}.")
+        await self._refresh(user)
+        yield rx.toast.success(
+            f"{verb} {r.shares:,} {self.ticker} for {format_cents(r.total_cents)}. You hold {r.holding_shares:,}."
+        )
 
 
 def _change(text, sign) -> rx.Component:
-    return rx.text(text, color=rx.cond(sign > 0, "var(--green-11)", rx.cond(sign < 0, "var(--red-11)", "inherit")),
-                   weight="medium", as_="span")
+    return rx.text(
+        text,
+        color=rx.cond(sign > 0, "var(--green-11)", rx.cond(sign < 0, "var(--red-11)", "inherit")),
+        weight="medium",
+        as_="span",
+    )
 
 
 def _spark(item: StockItem) -> rx.Component:
     return rx.recharts.line_chart(
-        rx.recharts.line(data_key="p", stroke=rx.cond(item.change_sign < 0, "var(--red-9)", "var(--green-9)"),
-                         dot=False, stroke_width=1.5, is_animation_active=False),
+        rx.recharts.line(
+            data_key="p",
+            stroke=rx.cond(item.change_sign < 0, "var(--red-9)", "var(--green-9)"),
+            dot=False,
+            stroke_width=1.5,
+            is_animation_active=False,
+        ),
         rx.recharts.y_axis(hide=True, domain=["dataMin", "dataMax"]),
-        data=item.spark, width=110, height=32,
+        data=item.spark,
+        width=110,
+        height=32,
     )
 
 
@@ -235,69 +242,145 @@ def stocks_page() -> rx.Component:
         rx.vstack(
             rx.flex(
                 rx.select.root(
-                    rx.select.trigger(id="stocks-sort"),
-                    rx.select.content(rx.select.item("Market cap", value="market_cap"),
-                                      rx.select.item("Price", value="price"), rx.select.item("24h change", value="change"),
-                                      rx.select.item("Name", value="name")),
-                    value=StocksState.sort, on_change=StocksState.set_sort),
+                    rx.select.trigger(id="stocks-sort", aria_label="Sort stocks"),
+                    rx.select.content(
+                        rx.select.item("Market cap", value="market_cap"),
+                        rx.select.item("Price", value="price"),
+                        rx.select.item("24h change", value="change"),
+                        rx.select.item("Name", value="name"),
+                    ),
+                    value=StocksState.sort,
+                    on_change=StocksState.set_sort,
+                ),
                 rx.text(StocksState.total, " public companies", size="2", color_scheme="gray"),
-                gap="0.75em", align="center", wrap="wrap"),
+                gap="0.75em",
+                align="center",
+                wrap="wrap",
+            ),
             rx.cond(
                 StocksState.items.length() > 0,
-                rx.box(rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                    rx.table.body(rx.foreach(StocksState.items, lambda i: rx.table.row(
-                        rx.table.cell(rx.hstack(
-                            rx.link(rx.vstack(rx.text(i.ticker, weight="bold"),
-                                              rx.text(i.name, size="1", color_scheme="gray"), spacing="0"),
-                                    href=routes.STOCK + "?id=" + i.id.to_string(), underline="none"),
-                            rx.cond(i.new_listing, rx.badge("New listing", color_scheme="iris", size="1",
-                                                            title=i.listed, class_name="new-listing")),
-                            align="center", spacing="2")),
-                        rx.table.cell(i.price), rx.table.cell(_change(i.change, i.change_sign)),
-                        rx.table.cell(i.market_cap), rx.table.cell(_spark(i)), class_name="stock-row"))),
-                    width="100%", variant="surface"), overflow_x="auto", width="100%"),
-                rx.callout("No company is public yet. A company goes public once its cash passes $50,000.00.",
-                           icon="info", width="100%"),
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                        rx.table.body(
+                            rx.foreach(
+                                StocksState.items,
+                                lambda i: rx.table.row(
+                                    rx.table.cell(
+                                        rx.hstack(
+                                            rx.link(
+                                                rx.vstack(
+                                                    rx.text(i.ticker, weight="bold"),
+                                                    rx.text(i.name, size="1", color_scheme="gray"),
+                                                    spacing="0",
+                                                ),
+                                                href=routes.STOCK + "?id=" + i.id.to_string(),
+                                                underline="none",
+                                            ),
+                                            rx.cond(
+                                                i.new_listing,
+                                                rx.badge(
+                                                    "New listing",
+                                                    color_scheme="iris",
+                                                    size="1",
+                                                    title=i.listed,
+                                                    class_name="new-listing",
+                                                ),
+                                            ),
+                                            align="center",
+                                            spacing="2",
+                                        )
+                                    ),
+                                    rx.table.cell(i.price),
+                                    rx.table.cell(_change(i.change, i.change_sign)),
+                                    rx.table.cell(i.market_cap),
+                                    rx.table.cell(_spark(i)),
+                                    class_name="stock-row",
+                                ),
+                            )
+                        ),
+                        width="100%",
+                        variant="surface",
+                    ),
+                    overflow_x="auto",
+                    width="100%",
+                ),
+                rx.callout(
+                    f"No company is public yet. A company goes public once its cash passes "
+                    f"{format_cents(companies.PUBLIC_THRESHOLD_CENTS)}.",
+                    icon="info",
+                    width="100%",
+                ),
             ),
             pager(StocksState),
-            spacing="4", width="100%",
+            spacing="4",
+            width="100%",
         ),
         title="Stock market",
     )
 
 
 def _stat(label, value, test_id) -> rx.Component:
-    return rx.card(rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.heading(value, size="4", id=test_id),
-                             spacing="1"), width="100%")
+    return rx.card(
+        rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.heading(value, size="4", id=test_id), spacing="1"),
+        width="100%",
+    )
 
 
 def _trade_box() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Trade", size="4"),
-            rx.segmented_control.root(rx.segmented_control.item("Buy", value="buy"),
-                                      rx.segmented_control.item("Sell", value="sell"),
-                                      value=StockState.side, on_change=StockState.set_side, id="trade-side"),
+            rx.segmented_control.root(
+                rx.segmented_control.item("Buy", value="buy"),
+                rx.segmented_control.item("Sell", value="sell"),
+                value=StockState.side,
+                on_change=StockState.set_side,
+                id="trade-side",
+            ),
             rx.select.root(
-                rx.select.trigger(width="100%", id="trade-account"),
-                rx.select.content(rx.foreach(StockState.trade_accounts,
-                                             lambda a: rx.select.item(a["label"], value=a["value"]))),
-                value=StockState.account_id, on_change=StockState.set_account),
-            rx.input(placeholder="Shares", value=StockState.shares_text, on_change=StockState.set_shares,
-                     debounce_timeout=200, input_mode="numeric", width="100%", id="trade-shares"),
-            rx.cond((StockState.side == "sell") & (StockState.sell_note != "") & (StockState.preview_error == ""),
-                    rx.text(StockState.sell_note, size="2", color_scheme=rx.cond(StockState.buyback_shares > 0, "gray",
-                                                                                 "red"), id="trade-buyback")),
-            rx.cond(StockState.preview_error != "",
-                    rx.text(StockState.preview_error, color_scheme="red", size="2", id="trade-error")),
+                rx.select.trigger(width="100%", id="trade-account", aria_label="Account"),
+                rx.select.content(
+                    rx.foreach(StockState.trade_accounts, lambda a: rx.select.item(a["label"], value=a["value"]))
+                ),
+                value=StockState.account_id,
+                on_change=StockState.set_account,
+            ),
+            rx.input(
+                placeholder="Shares",
+                aria_label="Shares",
+                value=StockState.shares_text,
+                on_change=StockState.set_shares,
+                debounce_timeout=200,
+                input_mode="numeric",
+                width="100%",
+                id="trade-shares",
+            ),
+            rx.cond(
+                (StockState.side == "sell") & (StockState.sell_note != "") & (StockState.preview_error == ""),
+                rx.text(
+                    StockState.sell_note,
+                    size="2",
+                    color_scheme=rx.cond(StockState.buyback_shares > 0, "gray", "red"),
+                    id="trade-buyback",
+                ),
+            ),
+            rx.cond(
+                StockState.preview_error != "",
+                rx.text(StockState.preview_error, color_scheme="red", size="2", id="trade-error"),
+            ),
             rx.cond(StockState.preview != "", rx.text(StockState.preview, size="2", id="trade-preview")),
-            rx.button(rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"), width="100%",
-                      disabled=(StockState.preview == "") | ((StockState.side == "sell")
-                                                             & (StockState.buyback_shares == 0)),
-                      loading=StockState.busy, on_click=StockState.trade,
-                      id="trade-confirm", color_scheme=rx.cond(StockState.side == "buy", "jade", "tomato")),
-            spacing="3", width="100%",
+            rx.button(
+                rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"),
+                width="100%",
+                disabled=(StockState.preview == "") | ((StockState.side == "sell") & (StockState.buyback_shares == 0)),
+                loading=StockState.busy,
+                on_click=StockState.trade,
+                id="trade-confirm",
+                color_scheme=rx.cond(StockState.side == "buy", "jade", "tomato"),
+            ),
+            spacing="3",
+            width="100%",
         ),
         width="100%",
     )
@@ -306,32 +389,71 @@ def _trade_box() -> rx.Component:
 def _chart() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(*[rx.button(k, size="1", variant=rx.cond(StockState.range_key == k, "solid", "soft"),
-                                  on_click=StockState.set_range(k)) for k in RANGE_KEYS], spacing="1", wrap="wrap"),
+            rx.hstack(
+                *[
+                    rx.button(
+                        k,
+                        size="1",
+                        variant=rx.cond(StockState.range_key == k, "solid", "soft"),
+                        on_click=StockState.set_range(k),
+                    )
+                    for k in RANGE_KEYS
+                ],
+                spacing="1",
+                wrap="wrap",
+            ),
             rx.recharts.line_chart(
-                rx.recharts.line(data_key="price", stroke="var(--accent-9)", dot=False, stroke_width=2,
-                                 type_="monotone", name="Price"),
-                rx.recharts.x_axis(data_key="ts", type_="number", scale="time", domain=["dataMin", "dataMax"],
-                                   tick_formatter="(v) => new Date(v).toISOString().slice(5, 16).replace('T', ' ')",
-                                   tick={"fontSize": 11}, min_tick_gap=32),
-                rx.recharts.y_axis(tick_formatter="(v) => '$' + (v / 1000000).toFixed(4)", width=80,
-                                   domain=["auto", "auto"], tick={"fontSize": 11}),
+                rx.recharts.line(
+                    data_key="price",
+                    stroke="var(--accent-9)",
+                    dot=False,
+                    stroke_width=2,
+                    type_="monotone",
+                    name="Price",
+                ),
+                rx.recharts.x_axis(
+                    data_key="ts",
+                    type_="number",
+                    scale="time",
+                    domain=["dataMin", "dataMax"],
+                    tick_formatter="(v) => new Date(v).toISOString().slice(5, 16).replace('T', ' ')",
+                    tick={"fontSize": 11},
+                    min_tick_gap=32,
+                ),
+                # At least four decimals, and as many more (up to six, the micro-dollar) as the ticks need to
+                # differ: a small range's ticks ($0.51130, $0.51132, ...) no longer all read "$0.5113".
+                rx.recharts.y_axis(tick_formatter=PRICE_TICK, width=80, domain=["auto", "auto"], tick={"fontSize": 11}),
                 rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
                 rx.recharts.graphing_tooltip(),
-                data=StockState.chart, width="100%", height=280),
+                data=StockState.chart,
+                width="100%",
+                height=280,
+            ),
             width="100%",
         ),
-        width="100%", id="stock-chart",
+        width="100%",
+        id="stock-chart",
     )
 
 
 def _table(title: str, head: list[str], rows, cells) -> rx.Component:
-    return rx.card(rx.vstack(
-        rx.heading(title, size="3"),
-        rx.box(rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                             rx.table.body(rx.foreach(rows, cells)), size="1", width="100%"),
-               overflow_x="auto", width="100%"),
-        width="100%"), width="100%")
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="3"),
+            rx.box(
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                    rx.table.body(rx.foreach(rows, cells)),
+                    size="1",
+                    width="100%",
+                ),
+                overflow_x="auto",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
 
 
 def stock_page() -> rx.Component:
@@ -342,37 +464,77 @@ def stock_page() -> rx.Component:
             rx.cond(
                 StockState.loaded,
                 rx.vstack(
-                    rx.hstack(rx.heading(StockState.price, size="8", id="stock-price"),
-                              _change(StockState.change, StockState.change_sign), align="baseline", spacing="3"),
-                    rx.grid(_stat("Market cap", StockState.market_cap, "stock-cap"),
-                            _stat("Volume, 24h", StockState.volume, "stock-volume"),
-                            _stat("Company cash", StockState.cash, "stock-cash"),
-                            _stat("In treasury", StockState.treasury, "stock-treasury"),
-                            _stat("Cash per share", StockState.cash_per_share, "stock-cash-per-share"),
-                            _stat("Can buy back now", StockState.buyback, "stock-buyback"),
-                            columns=rx.breakpoints(initial="2", md="3"), spacing="3", width="100%"),
-                    rx.flex(rx.box(_chart(), flex="2 1 26em", min_width="0"),
-                            rx.box(_trade_box(), flex="1 1 16em"), gap="1em", wrap="wrap", width="100%"),
+                    rx.hstack(
+                        rx.heading(StockState.price, size="8", id="stock-price"),
+                        _change(StockState.change, StockState.change_sign),
+                        align="baseline",
+                        spacing="3",
+                    ),
                     rx.grid(
-                        _table("Shareholders", ["Holder", "Shares", "Share"], StockState.holders, lambda h: rx.table.row(
-                            rx.table.cell(h["name"]), rx.table.cell(h["shares"]), rx.table.cell(h["percent"]),
-                            class_name="holder-row")),
-                        _table("Latest trades", ["Time (UTC)", "Side", "Shares", "Price", "Total", "Account"],
-                               StockState.trades, lambda t: rx.table.row(
-                                   rx.table.cell(t["at"]), rx.table.cell(t["side"]), rx.table.cell(t["shares"]),
-                                   rx.table.cell(t["price"]), rx.table.cell(t["total"]), rx.table.cell(t["account"]),
-                                   class_name="trade-row")),
-                        columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
-                    spacing="4", width="100%",
+                        _stat("Market cap", StockState.market_cap, "stock-cap"),
+                        _stat("Volume, 24h", StockState.volume, "stock-volume"),
+                        _stat("Company cash", StockState.cash, "stock-cash"),
+                        _stat("In treasury", StockState.treasury, "stock-treasury"),
+                        _stat("Cash per share", StockState.cash_per_share, "stock-cash-per-share"),
+                        _stat("Can buy back now", StockState.buyback, "stock-buyback"),
+                        columns=rx.breakpoints(initial="2", md="3"),
+                        spacing="3",
+                        width="100%",
+                    ),
+                    rx.flex(
+                        rx.box(_chart(), flex="2 1 26em", min_width="0"),
+                        rx.box(_trade_box(), flex="1 1 16em"),
+                        gap="1em",
+                        wrap="wrap",
+                        width="100%",
+                    ),
+                    rx.grid(
+                        _table(
+                            "Shareholders",
+                            ["Holder", "Shares", "Share"],
+                            StockState.holders,
+                            lambda h: rx.table.row(
+                                rx.table.cell(h.name),
+                                rx.table.cell(h.shares),
+                                rx.table.cell(h.percent),
+                                class_name="holder-row",
+                            ),
+                        ),
+                        _table(
+                            "Latest trades",
+                            ["Time (UTC)", "Side", "Shares", "Price", "Total", "Account"],
+                            StockState.trades,
+                            lambda t: rx.table.row(
+                                rx.table.cell(t.at),
+                                rx.table.cell(t.side),
+                                rx.table.cell(t.shares),
+                                rx.table.cell(t.price),
+                                rx.table.cell(t.total),
+                                rx.table.cell(t.account),
+                                class_name="trade-row",
+                            ),
+                        ),
+                        columns=rx.breakpoints(initial="1", lg="2"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    spacing="4",
+                    width="100%",
                 ),
                 rx.center(rx.spinner(size="3"), padding="4em"),
             ),
         ),
         title=rx.cond(StockState.ticker != "", StockState.name + " (" + StockState.ticker + ")", "Stock"),
         actions=rx.hstack(
-            rx.cond(StockState.company_id != 0,
-                    rx.link(rx.button(rx.icon("id-card", size=16), "Company profile", variant="soft"),
-                            href=routes.COMPANY_PROFILE + "?id=" + StockState.company_id.to_string(),
-                            id="stock-profile")),
-            rx.link(rx.button("All stocks", variant="soft"), href=routes.STOCKS), spacing="2"),
+            rx.cond(
+                StockState.company_id != 0,
+                rx.link(
+                    rx.button(rx.icon("id-card", size=16), "Company profile", variant="soft"),
+                    href=routes.COMPANY_PROFILE + "?id=" + StockState.company_id.to_string(),
+                    id="stock-profile",
+                ),
+            ),
+            rx.link(rx.button("All stocks", variant="soft"), href=routes.STOCKS),
+            spacing="2",
+        ),
     )

@@ -74,4 +74,3 @@ def lock_user(s: Session, user_id: int) -> None:
         raise RuntimeError("lock_user() must run inside a write unit")
     if s.get_bind().dialect.name == "postgresql":
         s.execute(_LOCK_USER_PG, {"user_id": user_id}).all()
-

@@ -13,8 +13,10 @@ from sqlalchemy import bindparam, case, func, select
 from sqlmodel import Session
 
 from economy_app import config
+from economy_app.db import like_prefix
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
-from economy_app.services import ledger, shareholders
+from economy_app.money import format_decimal
+from economy_app.services import ledger, net_worth, shareholders
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
 
@@ -61,9 +63,7 @@ def find_system_account_id(s: Session) -> int | None:
 
 
 def _personal(s: Session, user_id: int) -> Account | None:
-    return s.execute(
-        select(Account).where(Account.owner_id == user_id, Account.kind == "personal")
-    ).scalars().first()
+    return s.execute(select(Account).where(Account.owner_id == user_id, Account.kind == "personal")).scalars().first()
 
 
 def initialize_account(s: Session, user_id: int) -> Account:
@@ -96,14 +96,6 @@ def initialize_account(s: Session, user_id: int) -> Account:
         return account
 
 
-def get_account(s: Session, account_id: int) -> Account:
-    with unit(s, write=False):
-        account = s.get(Account, account_id)
-    if account is None:
-        raise AccountNotFound(f"Account {account_id} does not exist.")
-    return account
-
-
 def get_balance(s: Session, account_id: int) -> int:
     """The balance in cents from the ``balances`` table. Never reads the ledger.
 
@@ -131,7 +123,11 @@ def list_accounts(s: Session, user_id: int) -> list[AccountView]:
 # Read on every page that shows a balance: built once.
 _LIST_ACCOUNTS = (
     select(
-        accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, accounts_t.c.owner_id, accounts_t.c.company_id,
+        accounts_t.c.id,
+        accounts_t.c.name,
+        accounts_t.c.kind,
+        accounts_t.c.owner_id,
+        accounts_t.c.company_id,
         func.coalesce(balances_t.c.balance, accounts_t.c.balance).label("balance"),
         balances_t.c.last_updated,
         balances_t.c.account_id.is_(None).label("balance_from_cache"),
@@ -201,16 +197,21 @@ def transfers_received(s: Session, ledger_ids: list[int]) -> list[Received]:
         return []
     ledger_t = LedgerEntry.__table__
     sender = accounts_t.alias("sender")
-    q = (select(ledger_t.c.id.label("ledger_id"), accounts_t.c.owner_id, accounts_t.c.id, ledger_t.c.amount,
-                sender.c.name)
-         .select_from(ledger_t)
-         .join(accounts_t, accounts_t.c.id == ledger_t.c.to_account_id)
-         .join(sender, sender.c.id == ledger_t.c.from_account_id)
-         .where(ledger_t.c.id.in_(ledger_ids), ledger_t.c.type == "transfer", accounts_t.c.owner_id.is_not(None))
-         .order_by(ledger_t.c.id))
+    q = (
+        select(
+            ledger_t.c.id.label("ledger_id"), accounts_t.c.owner_id, accounts_t.c.id, ledger_t.c.amount, sender.c.name
+        )
+        .select_from(ledger_t)
+        .join(accounts_t, accounts_t.c.id == ledger_t.c.to_account_id)
+        .join(sender, sender.c.id == ledger_t.c.from_account_id)
+        .where(ledger_t.c.id.in_(ledger_ids), ledger_t.c.type == "transfer", accounts_t.c.owner_id.is_not(None))
+        .order_by(ledger_t.c.id)
+    )
     with unit(s, write=False):
-        return [Received(ledger_id=r.ledger_id, user_id=r.owner_id, account_id=r.id, amount=r.amount, sender=r.name)
-                for r in s.execute(q)]
+        return [
+            Received(ledger_id=r.ledger_id, user_id=r.owner_id, account_id=r.id, amount=r.amount, sender=r.name)
+            for r in s.execute(q)
+        ]
 
 
 # --------------------------------------------------------------------------- player views
@@ -229,10 +230,6 @@ class Recipient:
     ticker: str | None = None
 
 
-def _escape_like(text_: str) -> str:
-    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> list[Recipient]:
     """Accounts money can be sent to: a player's username, a company's name or its ticker starting
     with ``query``. Bounded to ``limit`` (at most 20) rows; the mint is never offered."""
@@ -240,31 +237,51 @@ def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
     if not query:
         return []
     limit = max(1, min(limit, SEARCH_LIMIT))
-    pattern = _escape_like(query.lower()) + "%"
+    pattern = like_prefix(query)
     users_t = User.__table__
     companies_t = Company.__table__
     q = (
-        select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, users_t.c.username, users_t.c.display_name,
-               companies_t.c.ticker)
+        select(
+            accounts_t.c.id,
+            accounts_t.c.name,
+            accounts_t.c.kind,
+            users_t.c.username,
+            users_t.c.display_name,
+            companies_t.c.ticker,
+        )
         .select_from(accounts_t)
         .outerjoin(users_t, users_t.c.id == accounts_t.c.owner_id)
         .outerjoin(companies_t, companies_t.c.account_id == accounts_t.c.id)
         .where(accounts_t.c.kind != "system")
-        .where((func.lower(users_t.c.username).like(pattern, escape="\\") & (accounts_t.c.kind == "personal"))
-               | func.lower(accounts_t.c.name).like(pattern, escape="\\")
-               | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))
+        .where(
+            (func.lower(users_t.c.username).like(pattern, escape="\\") & (accounts_t.c.kind == "personal"))
+            | func.lower(accounts_t.c.name).like(pattern, escape="\\")
+            | func.lower(companies_t.c.ticker).like(pattern, escape="\\")
+        )
         .order_by(func.lower(accounts_t.c.name), accounts_t.c.id)
         .limit(limit)
     )
     with unit(s, write=False):
-        return [Recipient(account_id=r.id, name=r.name, kind=r.kind, owner_username=r.username,
-                          owner_display_name=r.display_name, ticker=r.ticker) for r in s.execute(q)]
+        return [
+            Recipient(
+                account_id=r.id,
+                name=r.name,
+                kind=r.kind,
+                owner_username=r.username,
+                owner_display_name=r.display_name,
+                ticker=r.ticker,
+            )
+            for r in s.execute(q)
+        ]
 
 
 def owned_account_ids(s: Session, user_id: int) -> list[int]:
     with unit(s, write=False):
-        return list(s.execute(select(accounts_t.c.id).where(accounts_t.c.owner_id == user_id)
-                              .order_by(accounts_t.c.id)).scalars())
+        return list(
+            s.execute(
+                select(accounts_t.c.id).where(accounts_t.c.owner_id == user_id).order_by(accounts_t.c.id)
+            ).scalars()
+        )
 
 
 def require_owned(s: Session, user_id: int, account_id: int) -> None:
@@ -305,23 +322,29 @@ class Dashboard:
     personal_account_id: int | None
     recent: list[ledger.HistoryRow]
     system_account_id: int | None  # the mint's account: its rows in ``recent`` are the system's
-    unpayable: int = 0  # of ``holdings``, what their companies could not pay for now (see market.unpayable_cents)
+    unpayable: int = 0  # of ``holdings``, what their companies could not pay for now (stock_views.unpayable_cents)
 
 
 def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
     """Everything the dashboard shows, for the logged-in player only."""
     views = list_accounts(s, user_id)
     personal = next((v for v in views if v.kind == "personal"), None)
-    from economy_app.services import market  # (market reads accounts: import here, not at the top)
-
     rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
-    held = market.holdings_value(s, [v.id for v in views])
-    owed = market.owed_to_shareholders(s, user_id)
-    return Dashboard(accounts=views, net_worth=sum(v.balance for v in views) + held - owed, holdings=held,
-                     owed=owed, personal_balance=personal.balance if personal else 0,
-                     personal_account_id=personal.id if personal else None, recent=rows,
-                     system_account_id=find_system_account_id(s),
-                     unpayable=market.unpayable_cents(market.portfolio(s, user_id)) if held else 0)
+    held = net_worth.holdings_value(s, [v.id for v in views])
+    owed = net_worth.owed_to_shareholders(s, user_id)
+    from economy_app.services import stock_views  # (stock_views reads accounts: import here, not at the top)
+
+    return Dashboard(
+        accounts=views,
+        net_worth=sum(v.balance for v in views) + held - owed,
+        holdings=held,
+        owed=owed,
+        personal_balance=personal.balance if personal else 0,
+        personal_account_id=personal.id if personal else None,
+        recent=rows,
+        system_account_id=find_system_account_id(s),
+        unpayable=stock_views.unpayable_cents(stock_views.portfolio(s, user_id)) if held else 0,
+    )
 
 
 def player_history(
@@ -348,26 +371,42 @@ def player_history(
     return ledger.history(s, ids, before=before, limit=limit, types=types, since=since, until=until)
 
 
-def history_csv(s: Session, user_id: int, account_id: int | None = None, *, types: list[str] | None = None,
-                since: datetime | None = None, until: datetime | None = None,
-                max_rows: int = CSV_MAX_ROWS) -> tuple[str, int, bool]:
+def history_csv(
+    s: Session,
+    user_id: int,
+    account_id: int | None = None,
+    *,
+    types: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_rows: int = CSV_MAX_ROWS,
+) -> tuple[str, int, bool]:
     """The filtered history as CSV text: (csv, rows, truncated). Amounts are exact decimal strings; every other
     text cell a spreadsheet would run as a formula is neutralised (``csv_cell``)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["entry_id", "date_utc", "account_id", "type", "counterpart", "description", "amount",
-                     "batch_count"])
+    writer.writerow(
+        ["entry_id", "date_utc", "account_id", "type", "counterpart", "description", "amount", "batch_count"]
+    )
     count, before, truncated = 0, None, False
     while True:
-        page = player_history(s, user_id, account_id, before=before, limit=500, types=types, since=since,
-                              until=until)
+        page = player_history(s, user_id, account_id, before=before, limit=500, types=types, since=since, until=until)
         for r in page:
             if count == max_rows:
                 truncated = True
                 break
-            writer.writerow([r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.account_id, csv_cell(r.type),
-                             csv_cell(r.counterpart_name), csv_cell(r.description or ""),
-                             cents_to_decimal(r.signed_amount), r.batch_count or ""])
+            writer.writerow(
+                [
+                    r.id,
+                    r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    r.account_id,
+                    csv_cell(r.type),
+                    csv_cell(r.counterpart_name),
+                    csv_cell(r.description or ""),
+                    format_decimal(r.signed_amount),
+                    r.batch_count or "",
+                ]
+            )
             count += 1
         if truncated or len(page) < 500:
             break
@@ -386,10 +425,3 @@ def csv_cell(text: str) -> str:
     a ';' or a tab) and, after any blanks, a formula character follows, an apostrophe goes before it (OWASP's CSV
     injection advice, for every list separator). Player-chosen names and descriptions go through here."""
     return _FORMULA_START.sub(r"\1'", text)
-
-
-def cents_to_decimal(cents: int) -> str:
-    """-123456 -> '-1234.56' (integer arithmetic; for files, not for display)."""
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{frac:02d}"

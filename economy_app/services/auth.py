@@ -12,11 +12,11 @@ Abuse limits live in ``rate_limits`` (services/limits.py), so every worker sees 
   address never locks out the victim logging in from elsewhere. Each attempt is
   counted in one locked write *before* the slow password hash, so attempts sent at
   once are counted one after another: after ``FREE_FAILURES`` for a (username,
-  address) pair, or ``address_free_failures()`` for an address, the next attempt must
+  address) pair, or ``config.login_address_failures()`` for an address, the next attempt must
   wait, twice as long after each further failure (up to 5 minutes). A success clears
   the pair's count and takes its own attempt back from the address's. A quiet hour
   forgets a count.
-- Sign-ups are counted per client address: at most ``signups_per_address()`` in
+- Sign-ups are counted per client address: at most ``config.signups_per_address()`` in
   ``signup_window()``, checked and counted in the same write as the new user.
 
 An IPv6 client counts by its /56 (one subscriber's prefix) and by its /48, which allows
@@ -26,7 +26,6 @@ An IPv6 client counts by its /56 (one subscriber's prefix) and by its /48, which
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, select
 from sqlmodel import Session
 
+from economy_app import config
 from economy_app.models import AuthSession, User, utcnow
 from economy_app.services import accounts, limits, live, users
 from economy_app.services._tx import unit
@@ -48,22 +48,8 @@ FORGET_AFTER = timedelta(hours=1)  # a login count with no attempt for this long
 GENERIC_FAILURE = "Invalid username or password."
 
 
-def session_days() -> int:
-    return int(os.environ.get("ECONOMY_SESSION_DAYS", 14))
-
-
-def address_free_failures() -> int:
-    """Failed logins one client address may make, over every username, before it must wait."""
-    return int(os.environ.get("ECONOMY_LOGIN_ADDRESS_FAILURES", 20))
-
-
-def signups_per_address() -> int:
-    """Sign-ups one client address may make per window; 0 turns the limit off."""
-    return int(os.environ.get("ECONOMY_SIGNUPS_PER_ADDRESS", 3))
-
-
 def signup_window() -> timedelta:
-    return timedelta(hours=float(os.environ.get("ECONOMY_SIGNUP_WINDOW_HOURS", 24)))
+    return timedelta(hours=config.signup_window_hours())
 
 
 @dataclass(frozen=True)
@@ -96,8 +82,14 @@ def _start_session(s: Session, user: User, now: datetime) -> LoginResult:
     """A new session row; the player's account is initialized on this (first) login."""
     token = secrets.token_urlsafe(32)
     with unit(s, write=True):
-        s.execute(sessions_t.insert().values(user_id=user.id, token_hash=_hash(token), created_at=now,
-                                              expires_at=now + timedelta(days=session_days())))
+        s.execute(
+            sessions_t.insert().values(
+                user_id=user.id,
+                token_hash=_hash(token),
+                created_at=now,
+                expires_at=now + timedelta(days=config.session_days()),
+            )
+        )
         accounts.initialize_account(s, user.id)
     return LoginResult(token=token, user=_session_user(user))
 
@@ -106,17 +98,26 @@ def _signup_refusal(limit: int, window: timedelta, factor: int = 1) -> SignupLim
     hours = window.total_seconds() / 3600
     period = f"{hours:g} hours" if hours != 1 else "hour"
     where = "address" if factor == 1 else "network"
-    return SignupLimited(f"Too many new players from your network: at most {limit * factor} sign-up"
-                         f"{'s' if limit * factor != 1 else ''} per {where} every {period}. Try again later.")
+    return SignupLimited(
+        f"Too many new players from your network: at most {limit * factor} sign-up"
+        f"{'s' if limit * factor != 1 else ''} per {where} every {period}. Try again later."
+    )
 
 
-def signup(s: Session, username: str, password: str, *, display_name: str | None = None,
-           client: str | None = None, now: datetime | None = None) -> LoginResult:
+def signup(
+    s: Session,
+    username: str,
+    password: str,
+    *,
+    display_name: str | None = None,
+    client: str | None = None,
+    now: datetime | None = None,
+) -> LoginResult:
     """Create a player and log them in (their account opens with $10,000). At most
-    ``signups_per_address()`` sign-ups per client address in ``signup_window()`` (an IPv6 address: per /56,
+    ``config.signups_per_address()`` sign-ups per client address in ``signup_window()`` (an IPv6 address: per /56,
     and ``limits.SITE_FACTOR`` times that per /48)."""
     now = now or utcnow()
-    limit, window = signups_per_address(), signup_window()
+    limit, window = config.signups_per_address(), signup_window()
     keys = sorted((f"signup:{key}", factor) for key, factor in limits.client_keys(client))
 
     def count_signup(s: Session) -> None:  # in the user's own write unit, before the insert
@@ -126,21 +127,25 @@ def signup(s: Session, username: str, password: str, *, display_name: str | None
                 raise _signup_refusal(limit, window, factor)
         for counter, _ in counters:
             if limits.within(counter, now, window):
-                limits.store(s, counter.key, count=counter.count + 1, first_at=counter.first_at, last_at=now,
-                             blocked_until=None)
+                limits.store(
+                    s, counter.key, count=counter.count + 1, first_at=counter.first_at, last_at=now, blocked_until=None
+                )
             else:
                 limits.store(s, counter.key, count=1, first_at=now, last_at=now, blocked_until=None)
 
     if limit > 0:
         with unit(s, write=False):  # refuse early, before the slow hash, when the address is already at its limit
-            rows = {r.key: r for r in s.execute(select(limits.limits_t).where(
-                limits.limits_t.c.key.in_([key for key, _ in keys])))}
+            rows = {
+                r.key: r
+                for r in s.execute(select(limits.limits_t).where(limits.limits_t.c.key.in_([key for key, _ in keys])))
+            }
         for key, factor in keys:
             row = rows.get(key)
             if row is not None and row.count >= limit * factor and now - row.first_at < window:
                 raise _signup_refusal(limit, window, factor)
-    user = users.create_user(s, username, password, display_name=display_name,
-                             guard=count_signup if limit > 0 else None)
+    user = users.create_user(
+        s, username, password, display_name=display_name, guard=count_signup if limit > 0 else None
+    )
     return _start_session(s, user, now)
 
 
@@ -161,12 +166,19 @@ def _attempt(s: Session, keys: list[tuple[str, int]], now: datetime) -> None:
         for c, free in counters:
             count = (c.count if now - c.last_at < FORGET_AFTER else 0) + 1
             wait = limits.backoff_seconds(count, free, MAX_WAIT_SECONDS)
-            limits.store(s, c.key, count=count, first_at=c.first_at if count > 1 else now, last_at=now,
-                         blocked_until=limits.later(now, wait))
+            limits.store(
+                s,
+                c.key,
+                count=count,
+                first_at=c.first_at if count > 1 else now,
+                last_at=now,
+                blocked_until=limits.later(now, wait),
+            )
 
 
-def login(s: Session, username: str, password: str, *, client: str | None = None,
-          now: datetime | None = None) -> LoginResult:
+def login(
+    s: Session, username: str, password: str, *, client: str | None = None, now: datetime | None = None
+) -> LoginResult:
     """A new session for the right password. Raises LoginFailed (one message for every failure) or
     LoginThrottled (after repeated failures for this username from this address, or from this address)."""
     now = now or utcnow()
@@ -177,7 +189,7 @@ def login(s: Session, username: str, password: str, *, client: str | None = None
         raise LoginFailed(GENERIC_FAILURE)  # no account can match: nothing to count, nothing to hash
     keys = limits.client_keys(client)  # the address (IPv6: its /56) first, then an IPv6 address's /48
     pair = f"login:user:{name.lower()}|{keys[0][0]}"
-    overall = [(f"login:addr:{key}", address_free_failures() * factor) for key, factor in keys]
+    overall = [(f"login:addr:{key}", config.login_address_failures() * factor) for key, factor in keys]
     _attempt(s, [(pair, FREE_FAILURES), *overall], now)
     user = users.authenticate(s, name, password)  # slow hash: outside any write lock, the attempt counted
     if user is None:
@@ -188,8 +200,14 @@ def login(s: Session, username: str, password: str, *, client: str | None = None
         for key, free in overall:
             c = locked[key]
             count = max(0, c.count - 1)
-            limits.store(s, key, count=count, first_at=c.first_at, last_at=c.last_at,
-                         blocked_until=c.blocked_until if count >= free else None)
+            limits.store(
+                s,
+                key,
+                count=count,
+                first_at=c.first_at,
+                last_at=c.last_at,
+                blocked_until=c.blocked_until if count >= free else None,
+            )
     return _start_session(s, user, now)
 
 
@@ -216,12 +234,20 @@ def logout(s: Session, token: str | None) -> None:
     if not isinstance(token, str) or not token:
         return
     with unit(s, write=True):
-        ended = s.execute(delete(sessions_t).where(sessions_t.c.token_hash == _hash(token))
-                          .returning(sessions_t.c.user_id)).scalars().all()
+        ended = (
+            s.execute(delete(sessions_t).where(sessions_t.c.token_hash == _hash(token)).returning(sessions_t.c.user_id))
+            .scalars()
+            .all()
+        )
         live.touch(s, *(live.user(u) for u in ended))
 
 
 def purge_expired(s: Session, *, now: datetime | None = None) -> int:
+    """Delete the sessions that expired (the scheduled "Expired sessions clean-up", daily): a session is
+    refused once expired anyway; this keeps ``auth_sessions`` from growing without end."""
     with unit(s, write=True):
-        return len(s.execute(delete(sessions_t).where(sessions_t.c.expires_at <= (now or utcnow()))
-                             .returning(sessions_t.c.id)).all())
+        return len(
+            s.execute(
+                delete(sessions_t).where(sessions_t.c.expires_at <= (now or utcnow())).returning(sessions_t.c.id)
+            ).all()
+        )

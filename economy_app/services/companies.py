@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -11,8 +10,9 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from economy_app import config
+from economy_app.db import like_prefix
 from economy_app.models import (
-    MICROS_PER_CENT,
     Account,
     Balance,
     Company,
@@ -21,7 +21,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
-from economy_app.services import ledger, live, marketplace_settings, shareholders
+from economy_app.services import ledger, live, marketplace_settings, shareholders, stock_trading
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 from economy_app.services.names import check_not_reserved
@@ -38,12 +38,7 @@ TAG_RE = re.compile(r"^[\w\- ]{1,20}$")
 MAX_TAGS = 5
 PUBLIC_THRESHOLD_CENTS = 5_000_000  # a private company above $50,000 goes public
 TOTAL_SHARES = 1_000_000
-MIN_SHARE_PRICE_MICROS = 10_000  # $0.01
 DIRECTORY_SORTS = ("name", "ticker", "balance", "newest")
-
-
-def max_companies() -> int:
-    return int(os.environ.get("ECONOMY_MAX_COMPANIES", 5))
 
 
 # --------------------------------------------------------------------------- validation
@@ -112,22 +107,37 @@ def _revenue_since(since: datetime):
     """Marketplace revenue into the company's account since ``since`` (a covering index range)."""
     return (
         select(func.coalesce(func.sum(ledger_t.c.amount), 0))
-        .where(ledger_t.c.to_account_id == companies_t.c.account_id, ledger_t.c.created_at >= since,
-               ledger_t.c.type == "marketplace_batch")
+        .where(
+            ledger_t.c.to_account_id == companies_t.c.account_id,
+            ledger_t.c.created_at >= since,
+            ledger_t.c.type == "marketplace_batch",
+        )
         .scalar_subquery()
     )
 
 
 def _company_query(now: datetime):
-    product_count = (select(func.count()).select_from(products_t)
-                     .where(products_t.c.company_id == companies_t.c.id).scalar_subquery())
+    product_count = (
+        select(func.count())
+        .select_from(products_t)
+        .where(products_t.c.company_id == companies_t.c.id)
+        .scalar_subquery()
+    )
     return (
         select(
-            companies_t.c.id, companies_t.c.name, companies_t.c.ticker, companies_t.c.description,
-            companies_t.c.tags, companies_t.c.owner_id, users_t.c.username.label("owner_username"),
-            companies_t.c.account_id, func.coalesce(balances_t.c.balance, 0).label("balance"),
-            companies_t.c.is_public, product_count.label("products"),
-            _revenue_since(now - timedelta(days=30)).label("revenue_30d"), companies_t.c.share_price_micros,
+            companies_t.c.id,
+            companies_t.c.name,
+            companies_t.c.ticker,
+            companies_t.c.description,
+            companies_t.c.tags,
+            companies_t.c.owner_id,
+            users_t.c.username.label("owner_username"),
+            companies_t.c.account_id,
+            func.coalesce(balances_t.c.balance, 0).label("balance"),
+            companies_t.c.is_public,
+            product_count.label("products"),
+            _revenue_since(now - timedelta(days=30)).label("revenue_30d"),
+            companies_t.c.share_price_micros,
             companies_t.c.created_at,
         )
         .select_from(companies_t)
@@ -154,13 +164,15 @@ def get_company(s: Session, company_id: int, *, now: datetime | None = None) -> 
 
 def my_companies(s: Session, user_id: int, *, now: datetime | None = None) -> list[CompanyView]:
     with unit(s, write=False):
-        rows = s.execute(_company_query(now or utcnow()).where(companies_t.c.owner_id == user_id)
-                         .order_by(companies_t.c.id)).all()
+        rows = s.execute(
+            _company_query(now or utcnow()).where(companies_t.c.owner_id == user_id).order_by(companies_t.c.id)
+        ).all()
     return [_view(r) for r in rows]
 
 
-def directory(s: Session, *, query: str = "", sort: str = "name", page: int = 1, page_size: int = 20,
-              now: datetime | None = None) -> tuple[list[CompanyView], int]:
+def directory(
+    s: Session, *, query: str = "", sort: str = "name", page: int = 1, page_size: int = 20, now: datetime | None = None
+) -> tuple[list[CompanyView], int]:
     """All companies, searched by name or ticker prefix, sorted, one page at a time: (rows, total)."""
     if sort not in DIRECTORY_SORTS:
         raise InvalidInput(f"Sort by one of: {', '.join(DIRECTORY_SORTS)}.")
@@ -169,9 +181,10 @@ def directory(s: Session, *, query: str = "", sort: str = "name", page: int = 1,
     count = select(func.count()).select_from(companies_t)
     query = (query or "").strip().lower()
     if query:
-        pattern = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        match = (func.lower(companies_t.c.name).like(pattern, escape="\\")
-                 | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))
+        pattern = like_prefix(query)
+        match = func.lower(companies_t.c.name).like(pattern, escape="\\") | func.lower(companies_t.c.ticker).like(
+            pattern, escape="\\"
+        )
         q, count = q.where(match), count.where(match)
     order = {
         "name": (func.lower(companies_t.c.name), companies_t.c.id),
@@ -188,37 +201,48 @@ def directory(s: Session, *, query: str = "", sort: str = "name", page: int = 1,
 # --------------------------------------------------------------------------- founding and editing
 
 
-def create_company(s: Session, *, owner_id: int, name: str, ticker: str, description: str = "",
-                   tags=()) -> CompanyView:
+def create_company(s: Session, *, owner_id: int, name: str, ticker: str, description: str = "", tags=()) -> CompanyView:
     """Found a company: the company, its account (kind company, $0) and the account's balances row, at once."""
     name, ticker = clean_name(name), clean_ticker(ticker)
     description, tags = clean_description(description), clean_tags(tags)
     with unit(s, write=True):
         lock_user(s, owner_id)  # the count below, then the insert, one founding at a time per player
-        owned = s.execute(select(func.count()).select_from(companies_t)
-                          .where(companies_t.c.owner_id == owner_id)).scalar_one()
-        if owned >= max_companies():
+        owned = s.execute(
+            select(func.count()).select_from(companies_t).where(companies_t.c.owner_id == owner_id)
+        ).scalar_one()
+        if owned >= config.max_companies():
             raise CompanyLimit(f"You already run {owned} companies, the most one player may found.")
         if s.execute(select(companies_t.c.id).where(companies_t.c.ticker == ticker)).first() is not None:
             raise TickerTaken(f"The ticker {ticker} is taken.")
         now = utcnow()
         try:
             with s.begin_nested():
-                company_id = s.execute(companies_t.insert().values(
-                    owner_id=owner_id, name=name, ticker=ticker, description=description, tags=",".join(tags),
-                    created_at=now).returning(companies_t.c.id)).scalar_one()
+                company_id = s.execute(
+                    companies_t.insert()
+                    .values(
+                        owner_id=owner_id,
+                        name=name,
+                        ticker=ticker,
+                        description=description,
+                        tags=",".join(tags),
+                        created_at=now,
+                    )
+                    .returning(companies_t.c.id)
+                ).scalar_one()
         except IntegrityError:
             raise TickerTaken(f"The ticker {ticker} is taken.") from None
-        account_id = ledger.open_account(s, name=name, kind="company", owner_id=owner_id, company_id=company_id,
-                                         now=now)
+        account_id = ledger.open_account(
+            s, name=name, kind="company", owner_id=owner_id, company_id=company_id, now=now
+        )
         s.execute(update(companies_t).where(companies_t.c.id == company_id).values(account_id=account_id))
         live.touch(s, live.user(owner_id), live.ECONOMY)
         return get_company(s, company_id)
 
 
 def _owned(s: Session, actor_id: int, company_id: int):
-    row = s.execute(select(companies_t.c.owner_id, companies_t.c.account_id)
-                    .where(companies_t.c.id == company_id)).first()
+    row = s.execute(
+        select(companies_t.c.owner_id, companies_t.c.account_id).where(companies_t.c.id == company_id)
+    ).first()
     if row is None:
         raise CompanyNotFound("Company not found.")
     if row.owner_id != actor_id:
@@ -226,8 +250,9 @@ def _owned(s: Session, actor_id: int, company_id: int):
     return row
 
 
-def update_company(s: Session, *, actor_id: int, company_id: int, name: str | None = None,
-                   description: str | None = None, tags=None) -> CompanyView:
+def update_company(
+    s: Session, *, actor_id: int, company_id: int, name: str | None = None, description: str | None = None, tags=None
+) -> CompanyView:
     """Edit name, description and tags (owner only). The company's account is renamed with it."""
     values = {}
     if name is not None:
@@ -289,8 +314,9 @@ class CompanyDashboard:
     ipo: shareholders.IpoStatus | None = None  # progress toward going public, or the IPO and its shares
 
 
-def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetime | None = None,
-                      days: int = 30) -> CompanyDashboard:
+def company_dashboard(
+    s: Session, user_id: int, company_id: int, *, now: datetime | None = None, days: int = 30
+) -> CompanyDashboard:
     """The owner's figures: bounded SQL aggregates over the company's indexed ledger rows."""
     now = now or utcnow()
     with unit(s, write=False):
@@ -301,19 +327,32 @@ def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetim
         inflow = ledger_t.c.to_account_id == acct
         day = func.date(ledger_t.c.created_at)
         rows = s.execute(
-            select(day.label("day"),
-                   func.sum(case((inflow, ledger_t.c.amount), else_=0)).label("revenue"),
-                   func.sum(case((inflow, 0), else_=ledger_t.c.amount)).label("costs"))
-            .where((ledger_t.c.to_account_id == acct) | (ledger_t.c.from_account_id == acct),
-                   ledger_t.c.type == "marketplace_batch", ledger_t.c.created_at >= start)
+            select(
+                day.label("day"),
+                func.sum(case((inflow, ledger_t.c.amount), else_=0)).label("revenue"),
+                func.sum(case((inflow, 0), else_=ledger_t.c.amount)).label("costs"),
+            )
+            .where(
+                (ledger_t.c.to_account_id == acct) | (ledger_t.c.from_account_id == acct),
+                ledger_t.c.type == "marketplace_batch",
+                ledger_t.c.created_at >= start,
+            )
             .group_by(day)
         ).all()
         products = s.execute(
-            select(products_t.c.id, products_t.c.name, products_t.c.price_cents, products_t.c.cost_percent,
-                   products_t.c.active, products_t.c.units_sold, products_t.c.revenue_cents.label("revenue"),
-                   products_t.c.costs_cents.label("costs"), products_t.c.listed_at)
-            .where(products_t.c.company_id == company_id).order_by(products_t.c.revenue_cents.desc(),
-                                                                   products_t.c.id)
+            select(
+                products_t.c.id,
+                products_t.c.name,
+                products_t.c.price_cents,
+                products_t.c.cost_percent,
+                products_t.c.active,
+                products_t.c.units_sold,
+                products_t.c.revenue_cents.label("revenue"),
+                products_t.c.costs_cents.label("costs"),
+                products_t.c.listed_at,
+            )
+            .where(products_t.c.company_id == company_id)
+            .order_by(products_t.c.revenue_cents.desc(), products_t.c.id)
         ).all()
         market = marketplace_settings.view(s)
         ipo = shareholders.ipo_status(s, company_id)
@@ -328,13 +367,26 @@ def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetim
     costs = sum(d.costs for d in series)
     profit = revenue - costs
     return CompanyDashboard(
-        company=company, revenue_30d=revenue, costs_30d=costs, profit_30d=profit,
-        margin_permille=(profit * 1000 // revenue) if revenue else None, days=series,
-        products=[ProductFigures(**{**dict(p._mapping), "active": bool(p.active), "public_from":
-                                    marketplace_settings.public_from(p.listed_at, bool(p.active), hold, now)})
-                  for p in products],
-        listing_limit=market.settings.listing_limit, hold_seconds=hold,
-        typical_price_cents=market.typical_price_cents, ipo=ipo,
+        company=company,
+        revenue_30d=revenue,
+        costs_30d=costs,
+        profit_30d=profit,
+        margin_permille=margin_permille(revenue, costs),
+        days=series,
+        products=[
+            ProductFigures(
+                **{
+                    **dict(p._mapping),
+                    "active": bool(p.active),
+                    "public_from": marketplace_settings.public_from(p.listed_at, bool(p.active), hold, now),
+                }
+            )
+            for p in products
+        ],
+        listing_limit=market.settings.listing_limit,
+        hold_seconds=hold,
+        typical_price_cents=market.typical_price_cents,
+        ipo=ipo,
     )
 
 
@@ -342,25 +394,42 @@ def company_dashboard(s: Session, user_id: int, company_id: int, *, now: datetim
 
 
 def ipo_price_micros(balance_cents: int, shares: int = TOTAL_SHARES) -> int:
-    """max($0.01, 10 x balance / shares), in millionths of a dollar (integer arithmetic)."""
-    return max(MIN_SHARE_PRICE_MICROS, 10 * balance_cents * MICROS_PER_CENT // shares)
+    """The fair price of the cash at the IPO (10 x balance / shares), never below the curve's $0.01."""
+    return max(stock_trading.MIN_PRICE_MICROS, stock_trading.fair_price_micros(balance_cents, shares))
 
 
-def check_and_update_public_status(s: Session, company_id: int, *, now: datetime | None = None,
-                                   wait: bool = True) -> bool:
+def margin_permille(revenue_cents: int, costs_cents: int) -> int | None:
+    """Profit over revenue in tenths of a percent (rounded down); None without revenue."""
+    return (revenue_cents - costs_cents) * 1000 // revenue_cents if revenue_cents else None
+
+
+def go_public(s: Session, *, actor_id: int, company_id: int, now: datetime | None = None) -> bool:
+    """The owner asks whether their company may go public now (its dashboard's button): ownership checked,
+    then ``check_and_update_public_status``, in one transaction. Returns True when it went public now."""
+    with unit(s, write=True):
+        require_owner(s, actor_id, company_id)
+        return check_and_update_public_status(s, company_id, now=now)
+
+
+def check_and_update_public_status(
+    s: Session, company_id: int, *, now: datetime | None = None, wait: bool = True
+) -> bool:
     """A private company whose balance is above $50,000 goes public: 1,000,000 shares at the IPO price, the
-    founder's stake to their personal holding and the rest in its treasury (``shareholders.go_public``).
+    founder's stake to their personal holding and the rest in its treasury (``shareholders.issue_shares``).
     Returns True when it went public now. Once public, always public.
 
     The company's row is locked before its cash is read (a payment out of it holds that lock: see
     ``shareholders.check_outflow``). ``wait=False`` (the marketplace run, which already holds the balance
     locks of its postings) skips a company whose row another transaction holds: it is checked again later."""
     with unit(s, write=True):
-        q = (select(companies_t.c.is_public, companies_t.c.owner_id,
-                    func.coalesce(balances_t.c.balance, 0).label("balance"))
-             .select_from(companies_t)
-             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
-             .where(companies_t.c.id == company_id))
+        q = (
+            select(
+                companies_t.c.is_public, companies_t.c.owner_id, func.coalesce(balances_t.c.balance, 0).label("balance")
+            )
+            .select_from(companies_t)
+            .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+            .where(companies_t.c.id == company_id)
+        )
         if s.get_bind().dialect.name == "postgresql":
             q = q.with_for_update(of=companies_t, skip_locked=not wait)
         row = s.execute(q).first()
@@ -370,5 +439,11 @@ def check_and_update_public_status(s: Session, company_id: int, *, now: datetime
             raise CompanyNotFound("Company not found.")
         if row.is_public or row.balance <= PUBLIC_THRESHOLD_CENTS:
             return False
-        return shareholders.go_public(s, company_id, owner_id=row.owner_id, price_micros=ipo_price_micros(row.balance),
-                                      total_shares=TOTAL_SHARES, now=now or utcnow())
+        return shareholders.issue_shares(
+            s,
+            company_id,
+            owner_id=row.owner_id,
+            price_micros=ipo_price_micros(row.balance),
+            total_shares=TOTAL_SHARES,
+            now=now or utcnow(),
+        )

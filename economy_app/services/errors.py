@@ -73,10 +73,6 @@ class SignupLimited(EconomyError):
     code = "signup_limited"
 
 
-class NotLoggedIn(EconomyError):
-    code = "not_logged_in"
-
-
 class CompanyNotFound(EconomyError):
     code = "company_not_found"
 

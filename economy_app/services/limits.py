@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
+from economy_app.db import insert_ignore
 from economy_app.models import RateLimit
-from economy_app.services.ledger import insert_ignore
 
 limits_t = RateLimit.__table__
 
@@ -71,10 +71,14 @@ def lock(s: Session, key: str, now: datetime) -> Counter:
     return Counter(r.key, r.count, r.first_at, r.last_at, r.blocked_until)
 
 
-def store(s: Session, key: str, *, count: int, first_at: datetime, last_at: datetime,
-          blocked_until: datetime | None) -> None:
-    s.execute(update(limits_t).where(limits_t.c.key == key).values(
-        count=count, first_at=first_at, last_at=last_at, blocked_until=blocked_until))
+def store(
+    s: Session, key: str, *, count: int, first_at: datetime, last_at: datetime, blocked_until: datetime | None
+) -> None:
+    s.execute(
+        update(limits_t)
+        .where(limits_t.c.key == key)
+        .values(count=count, first_at=first_at, last_at=last_at, blocked_until=blocked_until)
+    )
 
 
 def forget(s: Session, key: str) -> None:

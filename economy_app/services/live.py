@@ -52,8 +52,12 @@ ORIGIN: ContextVar[str | None] = ContextVar("economy_live_origin", default=None)
 KEEP_EVENTS = timedelta(minutes=5)
 
 events_t = LiveEvent.__table__
-_AFTER = (select(events_t.c.id, events_t.c.topics).where(events_t.c.id > bindparam("after"))
-          .order_by(events_t.c.id).limit(bindparam("limit")))
+_AFTER = (
+    select(events_t.c.id, events_t.c.topics)
+    .where(events_t.c.id > bindparam("after"))
+    .order_by(events_t.c.id)
+    .limit(bindparam("limit"))
+)
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 

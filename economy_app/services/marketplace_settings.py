@@ -3,23 +3,23 @@
 One row (``marketplace_settings``, id 1). A column an admin never set is NULL and the environment
 default applies (``ECONOMY_MARKET_*``, ``ECONOMY_MARKETPLACE_INTERVAL_SECONDS``), so a fresh game runs
 as configured and an admin's change, once saved, wins in every worker at its next read. Admins change
-them on the admin page through ``update_settings`` (role checked, audited, refusals too).
+them on the admin page through ``operations.update_marketplace_settings`` (role checked, audited, refusals too).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from economy_app import config
+from economy_app.db import insert_ignore
 from economy_app.models import MarketplaceSettings, utcnow
 from economy_app.money import format_cents
 from economy_app.services._tx import unit
 from economy_app.services.errors import InvalidInput
-from economy_app.services.ledger import insert_ignore
 
 settings_t = MarketplaceSettings.__table__
 
@@ -27,16 +27,6 @@ MAX_BUDGET_CENTS = 100_000_000_000  # $1,000,000,000.00 a run
 MAX_INTERVAL_SECONDS = 86_400
 MAX_HOLD_SECONDS = 86_400
 MAX_LISTING_LIMIT = 1_000
-
-# field -> (environment variable, built-in default)
-ENV_DEFAULTS = {
-    "budget_min_cents": ("ECONOMY_MARKET_BUDGET_MIN_CENTS", 2_000_000),
-    "budget_max_cents": ("ECONOMY_MARKET_BUDGET_MAX_CENTS", 3_999_999),
-    "interval_seconds": ("ECONOMY_MARKETPLACE_INTERVAL_SECONDS", 600),
-    "company_cap_percent": ("ECONOMY_MARKET_COMPANY_CAP_PERCENT", 20),
-    "listing_limit": ("ECONOMY_MARKET_LISTING_LIMIT", 30),
-    "hold_seconds": ("ECONOMY_MARKET_HOLD_SECONDS", 600),
-}
 
 
 @dataclass(frozen=True)
@@ -69,13 +59,9 @@ _last_interval: int | None = None  # this process's latest read (the scheduler's
 
 
 def env_defaults() -> MarketSettings:
-    values = {}
-    for name, (variable, default) in ENV_DEFAULTS.items():
-        raw = os.environ.get(variable)
-        try:
-            values[name] = int(raw) if raw not in (None, "") else default
-        except ValueError:
-            values[name] = default
+    """The settings no admin has stored yet, as the environment sets them (``config.marketplace_defaults``),
+    each clamped to its range."""
+    values = config.marketplace_defaults()
     values["interval_seconds"] = max(1, values["interval_seconds"])
     values["hold_seconds"] = max(0, values["hold_seconds"])
     values["listing_limit"] = max(1, values["listing_limit"])
@@ -95,10 +81,14 @@ def view(s: Session) -> SettingsView:
     if settings.budget_max_cents < settings.budget_min_cents:  # an environment changed under a stored value
         settings = replace(settings, budget_max_cents=settings.budget_min_cents)
     _last_interval = settings.interval_seconds
-    return SettingsView(settings=settings, set_by_admin=frozenset(stored),
-                        updated_at=row["updated_at"] if row else None, updated_by=row["updated_by"] if row else None,
-                        typical_price_cents=row["typical_price_cents"] if row else None,
-                        typical_price_at=row["typical_price_at"] if row else None)
+    return SettingsView(
+        settings=settings,
+        set_by_admin=frozenset(stored),
+        updated_at=row["updated_at"] if row else None,
+        updated_by=row["updated_by"] if row else None,
+        typical_price_cents=row["typical_price_cents"] if row else None,
+        typical_price_at=row["typical_price_at"] if row else None,
+    )
 
 
 def load(s: Session) -> MarketSettings:
@@ -146,20 +136,25 @@ def validate(new: MarketSettings) -> MarketSettings:
 
 def describe_change(old: MarketSettings, new: MarketSettings) -> str:
     labels = {
-        "budget_min_cents": ("lowest budget", format_cents), "budget_max_cents": ("highest budget", format_cents),
+        "budget_min_cents": ("lowest budget", format_cents),
+        "budget_max_cents": ("highest budget", format_cents),
         "interval_seconds": ("interval", lambda v: f"{v:,} s"),
         "company_cap_percent": ("company cap", lambda v: f"{v}%"),
-        "listing_limit": ("listing limit", lambda v: f"{v:,}"), "hold_seconds": ("hold", lambda v: f"{v:,} s"),
+        "listing_limit": ("listing limit", lambda v: f"{v:,}"),
+        "hold_seconds": ("hold", lambda v: f"{v:,} s"),
     }
-    changes = [f"{label} {fmt(getattr(old, name))} -> {fmt(getattr(new, name))}"
-               for name, (label, fmt) in labels.items() if getattr(old, name) != getattr(new, name)]
+    changes = [
+        f"{label} {fmt(getattr(old, name))} -> {fmt(getattr(new, name))}"
+        for name, (label, fmt) in labels.items()
+        if getattr(old, name) != getattr(new, name)
+    ]
     return "; ".join(changes) or "no change"
 
 
 def save(s: Session, changes: dict, *, by: str, now: datetime | None = None) -> MarketSettings:
     """Store the given settings (checked together with the others in force); the rest keep their source.
-    Operators' own tools and test set-ups call this; admins go through ``update_settings``, which checks
-    the role and audits."""
+    Operators' own tools and test set-ups call this; admins go through
+    ``operations.update_marketplace_settings``, which checks the role and audits."""
     global _last_interval
     unknown = set(changes) - set(FIELDS)
     if unknown:
@@ -168,38 +163,19 @@ def save(s: Session, changes: dict, *, by: str, now: datetime | None = None) -> 
     with unit(s, write=True):
         new = validate(replace(load(s), **changes))
         insert_ignore(s, settings_t, {"id": 1}, index_elements=["id"])
-        s.execute(update(settings_t).where(settings_t.c.id == 1)
-                  .values(**{k: getattr(new, k) for k in changes}, updated_at=now, updated_by=by[:40]))
+        s.execute(
+            update(settings_t)
+            .where(settings_t.c.id == 1)
+            .values(**{k: getattr(new, k) for k in changes}, updated_at=now, updated_by=by[:40])
+        )
     _last_interval = new.interval_seconds
     return new
-
-
-def update_settings(s: Session, *, actor_id: int, **values) -> MarketSettings:
-    """An admin sets marketplace settings: role checked; the ones that differ from those in force are
-    stored (the others keep their source) and audited with their before and after values; a refusal is
-    audited too and changes nothing."""
-    from economy_app.services import admin  # admin's own imports never reach back here
-
-    user = admin.require_admin(s, actor_id)
-    holder: dict = {}
-
-    def work() -> MarketSettings:
-        unknown = set(values) - set(FIELDS)
-        if unknown:
-            raise InvalidInput(f"Unknown marketplace setting: {', '.join(sorted(unknown))}.")
-        old = load(s)
-        new = validate(replace(old, **values))
-        holder["change"] = describe_change(old, new)
-        changed = {k: v for k, v in values.items() if getattr(old, k) != v}
-        return save(s, changed, by=user.username) if changed else old
-
-    return admin.perform(s, actor_id=actor_id, action="marketplace settings", target="marketplace", fn=work,
-                         describe=lambda _new: holder["change"])
 
 
 def record_typical_price(s: Session, cents: int, now: datetime) -> None:
     """The market's typical price as the latest run saw it (shown to players pricing their products)."""
     with unit(s, write=True):
         insert_ignore(s, settings_t, {"id": 1}, index_elements=["id"])
-        s.execute(update(settings_t).where(settings_t.c.id == 1)
-                  .values(typical_price_cents=cents, typical_price_at=now))
+        s.execute(
+            update(settings_t).where(settings_t.c.id == 1).values(typical_price_cents=cents, typical_price_at=now)
+        )

@@ -27,21 +27,70 @@ from economy_app.services.errors import InvalidInput
 
 # Look-alikes read as the letter they imitate (Cyrillic, Greek, digits and signs). 'l', '1', '|' and '!' are
 # all read as 'i', so "adm1n" and "admln" both read "admin".
-_LOOKALIKES = str.maketrans({
-    "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i", "ј": "j",
-    "к": "k", "ӏ": "i", "м": "m", "н": "h", "о": "o", "р": "p", "ԛ": "q", "ѕ": "s", "т": "t", "у": "y",
-    "ү": "y", "х": "x", "ԝ": "w", "ɡ": "g",
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "γ": "y", "ω": "w", "μ": "u",
-    "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
-    "$": "s", "@": "a", "|": "i", "!": "i", "l": "i",
-})
+_LOOKALIKES = str.maketrans(
+    {
+        "а": "a",
+        "в": "b",
+        "с": "c",
+        "ԁ": "d",
+        "е": "e",
+        "ё": "e",
+        "һ": "h",
+        "і": "i",
+        "ї": "i",
+        "ј": "j",
+        "к": "k",
+        "ӏ": "i",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "ԛ": "q",
+        "ѕ": "s",
+        "т": "t",
+        "у": "y",
+        "ү": "y",
+        "х": "x",
+        "ԝ": "w",
+        "ɡ": "g",
+        "α": "a",
+        "β": "b",
+        "ε": "e",
+        "η": "n",
+        "ι": "i",
+        "κ": "k",
+        "ν": "v",
+        "ο": "o",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "χ": "x",
+        "γ": "y",
+        "ω": "w",
+        "μ": "u",
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "8": "b",
+        "9": "g",
+        "$": "s",
+        "@": "a",
+        "|": "i",
+        "!": "i",
+        "l": "i",
+    }
+)
 _ANY = "?"  # a letter or sign that nothing reads as Latin: inside a Latin word it may stand for any letter
 # Latin letters beyond a-z, by their Unicode name: "LATIN LETTER SMALL CAPITAL M", "LATIN SMALL LETTER L WITH
 # STROKE", "NEGATIVE SQUARED LATIN CAPITAL LETTER M", "LATIN SMALL LIGATURE OE" ... (not turned, reversed or
 # open letters, which look like other things), and regional indicator letters.
-_LATIN_NAME = re.compile(r"^(?:[A-Z]+ )*LATIN (?:SMALL |CAPITAL )?(?:LETTER|LIGATURE) (?:SMALL CAPITAL |DOTLESS "
-                         r"|SCRIPT )?([A-Z]{1,2})(?: WITH .+)?$|^REGIONAL INDICATOR SYMBOL LETTER ([A-Z])$")
+_LATIN_NAME = re.compile(
+    r"^(?:[A-Z]+ )*LATIN (?:SMALL |CAPITAL )?(?:LETTER|LIGATURE) (?:SMALL CAPITAL |DOTLESS "
+    r"|SCRIPT )?([A-Z]{1,2})(?: WITH .+)?$|^REGIONAL INDICATOR SYMBOL LETTER ([A-Z])$"
+)
 
 
 @functools.cache
@@ -101,22 +150,51 @@ def skeleton(name: str) -> str:
 
 
 # A name whose skeleton is one of these is reserved.
-_RESERVED = ("economy", "system", "economy system", "the system", "the economy", "mint", "the mint", "treasury",
-             "bank", "central bank", "official", "staff", "support", "security", "security team", "root",
-             "operator", "moderator", "mod", "admin", "administrator", "sysadmin", "game master")
+_RESERVED = (
+    "economy",
+    "system",
+    "economy system",
+    "the system",
+    "the economy",
+    "mint",
+    "the mint",
+    "treasury",
+    "bank",
+    "central bank",
+    "official",
+    "staff",
+    "support",
+    "security",
+    "security team",
+    "root",
+    "operator",
+    "moderator",
+    "mod",
+    "admin",
+    "administrator",
+    "sysadmin",
+    "game master",
+)
 # ... and so is a name whose skeleton contains one of these.
-_RESERVED_PARTS = ("economy system", "system economy", "administrator", "moderator", "sysadmin", "system account",
-                   "system notice", "system message", "security check", "security team", "support team",
-                   "economy team", "economy staff", "economy support", "economy security", "official economy",
-                   "economy official")
-
-
-def skeleton(name: str) -> str:
-    """What a name reads as, for comparing names (see the module's docstring)."""
-    text = unicodedata.normalize("NFKC", name or "").casefold()
-    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
-    text = text.translate(_LOOKALIKES).replace("rn", "m").replace("vv", "w")
-    return "".join(ch for ch in text if "a" <= ch <= "z")
+_RESERVED_PARTS = (
+    "economy system",
+    "system economy",
+    "administrator",
+    "moderator",
+    "sysadmin",
+    "system account",
+    "system notice",
+    "system message",
+    "security check",
+    "security team",
+    "support team",
+    "economy team",
+    "economy staff",
+    "economy support",
+    "economy security",
+    "official economy",
+    "economy official",
+)
 
 
 _RESERVED_SKELETONS = frozenset(skeleton(n) for n in _RESERVED)
@@ -129,9 +207,8 @@ def _at(reading: str, word: str, i: int) -> bool:
     in three of the word ("Ad?in" spells "admin"; "a????" spells nothing)."""
     if not 0 <= i <= len(reading) - len(word):
         return False
-    span = reading[i:i + len(word)]
-    return (all(r in (w, _ANY) for r, w in zip(span, word))
-            and span.count(_ANY) <= max(1, len(word) // 3))
+    span = reading[i : i + len(word)]
+    return all(r in (w, _ANY) for r, w in zip(span, word)) and span.count(_ANY) <= max(1, len(word) // 3)
 
 
 def _spells(reading: str, word: str) -> bool:
@@ -141,10 +218,13 @@ def _spells(reading: str, word: str) -> bool:
 def _reserved(reading: str) -> bool:
     if not reading.strip(_ANY):
         return False
-    return (any(len(reading) == len(r) and _at(reading, r, 0) for r in _RESERVED_SKELETONS)
-            or any(_spells(reading, part) for part in _RESERVED_PART_SKELETONS)
-            or _at(reading, _ADMIN, 0) or _at(reading, _ADMIN, len(reading) - len(_ADMIN))
-            or (_spells(reading, _ECONOMY) and _spells(reading, _SYSTEM)))
+    return (
+        any(len(reading) == len(r) and _at(reading, r, 0) for r in _RESERVED_SKELETONS)
+        or any(_spells(reading, part) for part in _RESERVED_PART_SKELETONS)
+        or _at(reading, _ADMIN, 0)
+        or _at(reading, _ADMIN, len(reading) - len(_ADMIN))
+        or (_spells(reading, _ECONOMY) and _spells(reading, _SYSTEM))
+    )
 
 
 def is_reserved(name: str) -> bool:

@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select, update
 from sqlmodel import Session
 
+from economy_app.db import like_prefix
 from economy_app.models import Company, Product, utcnow
 from economy_app.services import marketplace_settings
 from economy_app.services._tx import unit
@@ -77,10 +78,22 @@ def check_price(price_cents) -> int:
 
 
 _VIEW = (
-    select(products_t.c.id, products_t.c.company_id, companies_t.c.name.label("company_name"), companies_t.c.ticker,
-           products_t.c.name, products_t.c.description, products_t.c.price_cents, products_t.c.cost_percent,
-           products_t.c.active, products_t.c.units_sold, products_t.c.revenue_cents, products_t.c.costs_cents,
-           products_t.c.created_at, products_t.c.listed_at)
+    select(
+        products_t.c.id,
+        products_t.c.company_id,
+        companies_t.c.name.label("company_name"),
+        companies_t.c.ticker,
+        products_t.c.name,
+        products_t.c.description,
+        products_t.c.price_cents,
+        products_t.c.cost_percent,
+        products_t.c.active,
+        products_t.c.units_sold,
+        products_t.c.revenue_cents,
+        products_t.c.costs_cents,
+        products_t.c.created_at,
+        products_t.c.listed_at,
+    )
     .select_from(products_t)
     .join(companies_t, companies_t.c.id == products_t.c.company_id)
 )
@@ -123,19 +136,33 @@ def _check_listing_limit(s: Session, company_id: int, *, new: bool = False) -> N
     limit = marketplace_settings.load(s).listing_limit
     ever, listed = s.execute(
         select(func.count(), func.coalesce(func.sum(case((products_t.c.active.is_(True), 1), else_=0)), 0))
-        .select_from(products_t).where(products_t.c.company_id == company_id)).one()
+        .select_from(products_t)
+        .where(products_t.c.company_id == company_id)
+    ).one()
     if new and ever >= most_ever_listed(limit):
-        raise ListingLimit(f"This company has listed {ever} products, the most a company may ever list (twice the "
-                           f"listing limit of {limit}). Edit a withdrawn product and put it back on sale instead: "
-                           f"it keeps its production cost.")
+        raise ListingLimit(
+            f"This company has listed {ever} products, the most a company may ever list (twice the "
+            f"listing limit of {limit}). Edit a withdrawn product and put it back on sale instead: "
+            f"it keeps its production cost."
+        )
     if listed >= limit:
-        raise ListingLimit(f"This company already has {listed} products on sale, the most a company may list "
-                           f"(limit {limit}). Withdraw one to list another.")
+        raise ListingLimit(
+            f"This company already has {listed} products on sale, the most a company may list "
+            f"(limit {limit}). Withdraw one to list another."
+        )
 
 
-def create_product(s: Session, *, actor_id: int, company_id: int, name: str, price_cents: int,
-                   description: str = "", rng: random.Random | None = None,
-                   now: datetime | None = None) -> ProductView:
+def create_product(
+    s: Session,
+    *,
+    actor_id: int,
+    company_id: int,
+    name: str,
+    price_cents: int,
+    description: str = "",
+    rng: random.Random | None = None,
+    now: datetime | None = None,
+) -> ProductView:
     """List a product (within the company's listing limit and ``most_ever_listed``; its hold starts now). Its
     production cost is a percentage (23-67%) drawn once, here, from ``rng``, and always applied to the current
     price."""
@@ -145,10 +172,20 @@ def create_product(s: Session, *, actor_id: int, company_id: int, name: str, pri
     with unit(s, write=True):
         _owned(s, actor_id, company_id)
         _check_listing_limit(s, company_id, new=True)
-        product_id = s.execute(products_t.insert().values(
-            company_id=company_id, name=name, description=description, price_cents=price_cents,
-            cost_percent=cost_percent, active=True, created_at=now, listed_at=now)
-            .returning(products_t.c.id)).scalar_one()
+        product_id = s.execute(
+            products_t.insert()
+            .values(
+                company_id=company_id,
+                name=name,
+                description=description,
+                price_cents=price_cents,
+                cost_percent=cost_percent,
+                active=True,
+                created_at=now,
+                listed_at=now,
+            )
+            .returning(products_t.c.id)
+        ).scalar_one()
         return get_product(s, product_id)
 
 
@@ -162,8 +199,15 @@ def _owned_product(s: Session, actor_id: int, product_id: int) -> None:
         raise NotCompanyOwner("Only the company's owner can change its products.") from None
 
 
-def update_product(s: Session, *, actor_id: int, product_id: int, name: str | None = None,
-                   description: str | None = None, price_cents: int | None = None) -> ProductView:
+def update_product(
+    s: Session,
+    *,
+    actor_id: int,
+    product_id: int,
+    name: str | None = None,
+    description: str | None = None,
+    price_cents: int | None = None,
+) -> ProductView:
     values = {}
     if name is not None:
         values["name"] = clean_name(name)
@@ -178,14 +222,12 @@ def update_product(s: Session, *, actor_id: int, product_id: int, name: str | No
         return get_product(s, product_id)
 
 
-def set_active(s: Session, *, actor_id: int, product_id: int, active: bool,
-               now: datetime | None = None) -> ProductView:
+def set_active(s: Session, *, actor_id: int, product_id: int, active: bool, now: datetime | None = None) -> ProductView:
     """Withdraw a product (the public stops buying it) or put it on sale again: within the listing
     limit, and with a new hold, as a new listing. Already in that state: nothing changes."""
     with unit(s, write=True):
         _owned_product(s, actor_id, product_id)
-        row = s.execute(select(products_t.c.company_id, products_t.c.active)
-                        .where(products_t.c.id == product_id)).one()
+        row = s.execute(select(products_t.c.company_id, products_t.c.active).where(products_t.c.id == product_id)).one()
         if bool(row.active) != bool(active):
             values: dict = {"active": bool(active)}
             if active:
@@ -197,14 +239,22 @@ def set_active(s: Session, *, actor_id: int, product_id: int, active: bool,
 
 def company_products(s: Session, company_id: int) -> list[ProductView]:
     with unit(s, write=False):
-        rows = s.execute(_VIEW.where(products_t.c.company_id == company_id)
-                         .order_by(products_t.c.active.desc(), products_t.c.id)).all()
+        rows = s.execute(
+            _VIEW.where(products_t.c.company_id == company_id).order_by(products_t.c.active.desc(), products_t.c.id)
+        ).all()
         hold = _hold(s)
     return [_view(r, hold) for r in rows]
 
 
-def listing(s: Session, *, query: str = "", company_id: int | None = None, sort: str = "best_selling",
-            page: int = 1, page_size: int = 24) -> tuple[list[ProductView], int]:
+def listing(
+    s: Session,
+    *,
+    query: str = "",
+    company_id: int | None = None,
+    sort: str = "best_selling",
+    page: int = 1,
+    page_size: int = 24,
+) -> tuple[list[ProductView], int]:
     """Active products for the marketplace page: search, company filter, sort, one page: (rows, total)."""
     if sort not in LISTING_SORTS:
         raise InvalidInput(f"Sort by one of: {', '.join(LISTING_SORTS)}.")
@@ -214,10 +264,12 @@ def listing(s: Session, *, query: str = "", company_id: int | None = None, sort:
         where.append(products_t.c.company_id == company_id)
     query = (query or "").strip().lower()
     if query:
-        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(func.lower(products_t.c.name).like(pattern, escape="\\")
-                     | func.lower(companies_t.c.name).like(pattern, escape="\\")
-                     | func.lower(companies_t.c.ticker).like(pattern, escape="\\"))
+        pattern = "%" + like_prefix(query)
+        where.append(
+            func.lower(products_t.c.name).like(pattern, escape="\\")
+            | func.lower(companies_t.c.name).like(pattern, escape="\\")
+            | func.lower(companies_t.c.ticker).like(pattern, escape="\\")
+        )
     order = {
         "best_selling": (products_t.c.units_sold.desc(), products_t.c.id),
         "price_asc": (products_t.c.price_cents, products_t.c.id),
@@ -225,8 +277,12 @@ def listing(s: Session, *, query: str = "", company_id: int | None = None, sort:
         "newest": (products_t.c.id.desc(),),
     }[sort]
     with unit(s, write=False):
-        total = s.execute(select(func.count()).select_from(products_t)
-                          .join(companies_t, companies_t.c.id == products_t.c.company_id).where(*where)).scalar_one()
+        total = s.execute(
+            select(func.count())
+            .select_from(products_t)
+            .join(companies_t, companies_t.c.id == products_t.c.company_id)
+            .where(*where)
+        ).scalar_one()
         rows = s.execute(_VIEW.where(*where).order_by(*order).offset((page - 1) * page_size).limit(page_size)).all()
         hold = _hold(s)
     return [_view(r, hold) for r in rows], total

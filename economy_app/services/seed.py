@@ -6,7 +6,6 @@ Its players log in with a password everybody knows, so it is for a local demo on
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
 from datetime import timedelta
@@ -20,13 +19,11 @@ from economy_app.services._tx import unit
 
 DEMO_PASSWORD = "demo-password"
 DEMO_PLAYERS = ("alice", "bob", "carol")
-DEMO_TRANSFERS = (("alice", "bob", 125_000, "Rent"), ("bob", "carol", 4_250, "Coffee beans"),
-                  ("carol", "alice", 99_999, "Consulting"))
-
-
-def demo_enabled() -> bool:
-    """False when ECONOMY_DEMO is off (or 0, false, no): no demo players, no demo logins."""
-    return os.environ.get("ECONOMY_DEMO", "on").strip().lower() not in ("off", "0", "false", "no")
+DEMO_TRANSFERS = (
+    ("alice", "bob", 125_000, "Rent"),
+    ("bob", "carol", 4_250, "Coffee beans"),
+    ("carol", "alice", 99_999, "Consulting"),
+)
 
 
 def is_empty(s: Session) -> bool:
@@ -44,9 +41,15 @@ def seed_demo_world(s: Session) -> list[tuple[str, str]] | None:
         created[name] = accounts.initialize_account(s, user.id).id
     owners = {name: users.get_user_by_username(s, name).id for name in DEMO_PLAYERS}
     for sender, recipient, cents, why in DEMO_TRANSFERS:
-        accounts.transfer(s, actor_id=owners[sender], from_account_id=created[sender],
-                          to_account_id=created[recipient], amount=cents, description=why,
-                          idempotency_key=f"seed:{sender}:{recipient}")
+        accounts.transfer(
+            s,
+            actor_id=owners[sender],
+            from_account_id=created[sender],
+            to_account_id=created[recipient],
+            amount=cents,
+            description=why,
+            idempotency_key=f"seed:{sender}:{recipient}",
+        )
     # Two demo companies with products, so the first marketplace run has something to buy (listed a day
     # ago: past the hold for new listings).
     rng = random.Random(2026)
@@ -55,11 +58,18 @@ def seed_demo_world(s: Session) -> list[tuple[str, str]] | None:
         ("alice", "Acme Rockets", "ACME", [("Model rocket", 4_999), ("Launch pad", 12_500)]),
         ("bob", "Bolt Bikes", "BOLT", [("City bike", 39_900), ("Bike lights", 1_995), ("Helmet", 5_450)]),
     ):
-        company = companies.create_company(s, owner_id=owners[owner], name=name, ticker=ticker,
-                                           description=f"A demo company run by {owner}.", tags="demo")
+        company = companies.create_company(
+            s,
+            owner_id=owners[owner],
+            name=name,
+            ticker=ticker,
+            description=f"A demo company run by {owner}.",
+            tags="demo",
+        )
         for product, price in goods:
-            products.create_product(s, actor_id=owners[owner], company_id=company.id, name=product,
-                                    price_cents=price, rng=rng, now=listed)
+            products.create_product(
+                s, actor_id=owners[owner], company_id=company.id, name=product, price_cents=price, rng=rng, now=listed
+            )
     # A demo admin with a random password, printed once by `economy seed`.
     admin_password = secrets.token_urlsafe(12)
     admin = users.create_user(s, "admin", admin_password, display_name="Admin", role="admin")  # an operator's choice

@@ -16,8 +16,8 @@ Once a company is public its cash belongs to the business and its shareholders:
 is not a trade of its own shares calls it (``accounts.transfer`` today; whatever else pays out of a company
 later calls it too, and extends ``CAPPED_TYPES`` when it should count against the cap).
 
-At the IPO (``go_public``), ``FOUNDER_STAKE_SHARES`` of the shares go to the founder's personal holding at
-the IPO price as their average cost, and the rest to the treasury. The price curve (``stocks.py``) is a
+At the IPO (``issue_shares``), ``FOUNDER_STAKE_SHARES`` of the shares go to the founder's personal holding at
+the IPO price as their average cost, and the rest to the treasury. The price curve (``stock_trading.py``) is a
 function of the shares outside the treasury, so its base is set for the founder's stake to be out: the spot
 price at that float is the IPO price.
 """
@@ -41,7 +41,7 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.money import format_cents
-from economy_app.services import ledger, live, stocks
+from economy_app.services import ledger, live, stock_trading
 from economy_app.services._tx import in_write_unit, unit
 from economy_app.services.errors import CompanyNotFound, OutflowLimit, PublicCashRefused
 
@@ -56,15 +56,18 @@ OUTFLOW_PERCENT = 10  # of a public company's cash, to others in any rolling 24 
 OUTFLOW_WINDOW = timedelta(hours=24)
 CAPPED_TYPES = ("transfer",)  # the ledger entries out of a public company's account that count against the cap
 
-_COMPANY_OF_ACCOUNT = select(companies_t.c.id, companies_t.c.name, companies_t.c.owner_id, companies_t.c.is_public,
-                             companies_t.c.public_at).where(companies_t.c.account_id == bindparam("account"))
+_COMPANY_OF_ACCOUNT = select(
+    companies_t.c.id, companies_t.c.name, companies_t.c.owner_id, companies_t.c.is_public, companies_t.c.public_at
+).where(companies_t.c.account_id == bindparam("account"))
 _OWNER_OF_ACCOUNT = select(accounts_t.c.owner_id).where(accounts_t.c.id == bindparam("account"))
 _CASH = select(balances_t.c.balance).where(balances_t.c.account_id == bindparam("account"))
 
 
 def owner_message(name: str) -> str:
-    return (f"{name} is public: its cash belongs to the business and its shareholders. "
-            "Take money out by selling shares you hold.")
+    return (
+        f"{name} is public: its cash belongs to the business and its shareholders. "
+        "Take money out by selling shares you hold."
+    )
 
 
 @dataclass(frozen=True)
@@ -90,15 +93,22 @@ def _allowance(cash: int, sent: int) -> int:
 def _room(s: Session, company, account_id: int, now: datetime, *, when: bool) -> OutflowRoom:
     conn = s.connection()
     cash = conn.execute(_CASH, {"account": account_id}).scalar() or 0
-    window = (ledger_t.c.from_account_id == account_id, ledger_t.c.type.in_(CAPPED_TYPES),
-              ledger_t.c.created_at > now - OUTFLOW_WINDOW, ledger_t.c.created_at >= _window_start(company.public_at, now))
+    window = (
+        ledger_t.c.from_account_id == account_id,
+        ledger_t.c.type.in_(CAPPED_TYPES),
+        ledger_t.c.created_at > now - OUTFLOW_WINDOW,
+        ledger_t.c.created_at >= _window_start(company.public_at, now),
+    )
     sent = int(conn.execute(select(func.coalesce(func.sum(ledger_t.c.amount), 0)).where(*window)).scalar_one())
     room, frees_at = _allowance(cash, sent), None
     if when and room == 0 and sent:
         # Walk the window's payments oldest first: when each leaves the window, is there room again?
         left = sent
-        for at, amount in conn.execute(select(ledger_t.c.created_at, ledger_t.c.amount).where(*window)
-                                       .order_by(ledger_t.c.created_at, ledger_t.c.id)):
+        for at, amount in conn.execute(
+            select(ledger_t.c.created_at, ledger_t.c.amount)
+            .where(*window)
+            .order_by(ledger_t.c.created_at, ledger_t.c.id)
+        ):
             left -= amount
             if _allowance(cash, left) > 0:
                 frees_at = at + OUTFLOW_WINDOW
@@ -113,8 +123,15 @@ def _company_of(s: Session, account_id: int, *, lock: bool):
     return s.execute(q, {"account": account_id}).first()
 
 
-def check_outflow(s: Session, account_id: int, to_account_id: int, amount: int, *,
-                  idempotency_key: str | None = None, now: datetime | None = None) -> None:
+def check_outflow(
+    s: Session,
+    account_id: int,
+    to_account_id: int,
+    amount: int,
+    *,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> None:
     """Refuse money leaving a public company's account against its shareholders (see the module's rules).
     Runs inside the caller's write unit, before the posting; nothing for any other account.
 
@@ -156,35 +173,51 @@ def ipo_curve(price_micros: int, stake: int, total_shares: int) -> tuple[int, in
     """(base, spot price) of a curve whose spot price with ``stake`` shares out is ``price_micros``: the largest
     base whose spot price is not above it (equal to it whenever an integer base reaches it, else a micro-dollar
     below)."""
-    base = stocks.base_for_price(price_micros, stake, total_shares)
-    while stocks.spot_price(base + 1, stake, total_shares) <= price_micros:
+    base = stock_trading.base_for_price(price_micros, stake, total_shares)
+    while stock_trading.spot_price(base + 1, stake, total_shares) <= price_micros:
         base += 1
-    return base, stocks.spot_price(base, stake, total_shares)
+    return base, stock_trading.spot_price(base, stake, total_shares)
 
 
-def go_public(s: Session, company_id: int, *, owner_id: int, price_micros: int, total_shares: int,
-              now: datetime) -> bool:
+def issue_shares(
+    s: Session, company_id: int, *, owner_id: int, price_micros: int, total_shares: int, now: datetime
+) -> bool:
     """Take a private company public (inside the caller's write unit, the company's row locked): the founder's
     stake to their personal holding at the IPO price, the rest to the treasury, the curve set for that float.
     Returns False when it was already public."""
-    founder_account = s.execute(select(accounts_t.c.id).where(accounts_t.c.owner_id == owner_id,
-                                                              accounts_t.c.kind == "personal")).scalar()
+    founder_account = s.execute(
+        select(accounts_t.c.id).where(accounts_t.c.owner_id == owner_id, accounts_t.c.kind == "personal")
+    ).scalar()
     stake = min(FOUNDER_STAKE_SHARES, total_shares) if founder_account is not None else 0
     base, price = ipo_curve(price_micros, stake, total_shares)
     changed = s.execute(
-        update(companies_t).where(companies_t.c.id == company_id, companies_t.c.is_public.is_(False))
-        .values(is_public=True, public_at=now, total_shares=total_shares, treasury_shares=total_shares - stake,
-                share_price_micros=price, ipo_price_micros=price, base_price_micros=base)
+        update(companies_t)
+        .where(companies_t.c.id == company_id, companies_t.c.is_public.is_(False))
+        .values(
+            is_public=True,
+            public_at=now,
+            total_shares=total_shares,
+            treasury_shares=total_shares - stake,
+            share_price_micros=price,
+            ipo_price_micros=price,
+            base_price_micros=base,
+        )
         .returning(companies_t.c.id)
     ).first()
     if changed is None:
         return False
     if stake:
-        s.execute(insert(holdings_t).values(company_id=company_id, account_id=founder_account, shares=stake,
-                                            avg_price_micros=price, updated_at=now))
+        s.execute(
+            insert(holdings_t).values(
+                company_id=company_id, account_id=founder_account, shares=stake, avg_price_micros=price, updated_at=now
+            )
+        )
         live.touch(s, live.account(founder_account))
-    s.execute(insert(StockPrice.__table__).values(company_id=company_id, price_micros=price, source="ipo",
-                                                  shares=stake, created_at=now))
+    s.execute(
+        insert(StockPrice.__table__).values(
+            company_id=company_id, price_micros=price, source="ipo", shares=stake, created_at=now
+        )
+    )
     live.touch(s, live.company(company_id), live.MARKET, live.ECONOMY)
     return True
 
@@ -205,9 +238,13 @@ class Payout:
 def payout(company, cash_cents: int) -> Payout:
     """``company``: a public company's row (base_price_micros, share_price_micros, total_shares,
     treasury_shares)."""
-    base, x, n = stocks.curve_of(company)
-    return Payout(cash_cents=cash_cents, held_by_players=x, buyback_shares=stocks.max_buyback_shares(base, x, n, cash_cents),
-                  cash_per_share_micros=cash_cents * MICROS_PER_CENT // n if n else 0)
+    base, x, n = stock_trading.curve_of(company)
+    return Payout(
+        cash_cents=cash_cents,
+        held_by_players=x,
+        buyback_shares=stock_trading.max_buyback_shares(base, x, n, cash_cents),
+        cash_per_share_micros=cash_cents * MICROS_PER_CENT // n if n else 0,
+    )
 
 
 @dataclass(frozen=True)
@@ -230,25 +267,38 @@ class IpoStatus:
 
 
 def ipo_status(s: Session, company_id: int) -> IpoStatus:
-    from economy_app.services.companies import PUBLIC_THRESHOLD_CENTS  # (companies calls go_public)
+    from economy_app.services.companies import PUBLIC_THRESHOLD_CENTS  # (companies calls issue_shares)
 
     with unit(s, write=False):
         c = s.execute(
             select(companies_t, func.coalesce(balances_t.c.balance, 0).label("cash"))
-            .select_from(companies_t).outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
-            .where(companies_t.c.id == company_id)).first()
+            .select_from(companies_t)
+            .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+            .where(companies_t.c.id == company_id)
+        ).first()
         if c is None:
             raise CompanyNotFound("Company not found.")
         owner_held = s.execute(
             select(func.coalesce(func.sum(holdings_t.c.shares), 0))
             .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
-            .where(holdings_t.c.company_id == company_id, accounts_t.c.owner_id == c.owner_id)).scalar_one()
+            .where(holdings_t.c.company_id == company_id, accounts_t.c.owner_id == c.owner_id)
+        ).scalar_one()
     cash = int(c.cash)
     progress = min(1000, cash * 1000 // PUBLIC_THRESHOLD_CENTS) if cash > 0 else 0
     if not c.is_public:
         return IpoStatus(False, cash, PUBLIC_THRESHOLD_CENTS, progress)
     return IpoStatus(
-        True, cash, PUBLIC_THRESHOLD_CENTS, 1000, public_at=c.public_at, ipo_price_micros=c.ipo_price_micros,
-        price_micros=c.share_price_micros, total_shares=c.total_shares, treasury_shares=c.treasury_shares,
-        founder_stake=int(owner_held), ipo_market_cap_cents=c.total_shares * c.ipo_price_micros // MICROS_PER_CENT,
-        market_cap_cents=c.total_shares * c.share_price_micros // MICROS_PER_CENT, payout=payout(c, cash))
+        True,
+        cash,
+        PUBLIC_THRESHOLD_CENTS,
+        1000,
+        public_at=c.public_at,
+        ipo_price_micros=c.ipo_price_micros,
+        price_micros=c.share_price_micros,
+        total_shares=c.total_shares,
+        treasury_shares=c.treasury_shares,
+        founder_stake=int(owner_held),
+        ipo_market_cap_cents=c.total_shares * c.ipo_price_micros // MICROS_PER_CENT,
+        market_cap_cents=c.total_shares * c.share_price_micros // MICROS_PER_CENT,
+        payout=payout(c, cash),
+    )

@@ -31,8 +31,15 @@ def economy_health(s: Session) -> Health:
                 func.count(accounts_t.c.id),
                 func.coalesce(func.sum(balances_t.c.balance).filter(accounts_t.c.kind != "system"), 0),
                 func.coalesce(func.sum(balances_t.c.balance), 0),
-            ).select_from(accounts_t).outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
+            )
+            .select_from(accounts_t)
+            .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
         ).one()
         entries = s.execute(select(func.count()).select_from(LedgerEntry.__table__)).scalar_one()
-    return Health(players=players, accounts=accounts, ledger_entries=entries,
-                  money_in_circulation=int(circulating), balance_sum=int(total))
+    return Health(
+        players=players,
+        accounts=accounts,
+        ledger_entries=entries,
+        money_in_circulation=int(circulating),
+        balance_sum=int(total),
+    )

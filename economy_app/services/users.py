@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 
@@ -12,10 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from economy_app import config
 from economy_app.models import ROLES, User, utcnow
 from economy_app.services._tx import unit
-from economy_app.services.names import check_not_reserved
 from economy_app.services.errors import InvalidInput, UsernameTaken, UserNotFound
+from economy_app.services.names import check_not_reserved
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,30}$")
 MIN_PASSWORD = 8
@@ -24,7 +24,7 @@ MAX_PASSWORD = 256
 
 def _hasher() -> PasswordHasher:
     # ECONOMY_PASSWORD_PROFILE=cheapest is for test suites that create many users.
-    if os.environ.get("ECONOMY_PASSWORD_PROFILE") == "cheapest":
+    if config.cheap_password_hashing():
         return PasswordHasher.from_parameters(profiles.CHEAPEST)
     return PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
 
@@ -61,8 +61,15 @@ def validate_display_name(display_name: str | None, username: str) -> str:
     return display_name
 
 
-def create_user(s: Session, username: str, password: str, *, display_name: str | None = None,
-                role: str = "player", guard: Callable[[Session], None] | None = None) -> User:
+def create_user(
+    s: Session,
+    username: str,
+    password: str,
+    *,
+    display_name: str | None = None,
+    role: str = "player",
+    guard: Callable[[Session], None] | None = None,
+) -> User:
     """A new user. Usernames are unique regardless of case. A player may not take a reserved name (the
     system's, or a staff-like one) as username or display name; operators create admins as they choose.
     ``guard`` runs in the write unit just before the insert (a limit to count and check atomically)."""
@@ -80,8 +87,9 @@ def create_user(s: Session, username: str, password: str, *, display_name: str |
             guard(s)
         if _by_username(s, username) is not None:
             raise UsernameTaken("That username is taken.")
-        user = User(username=username, display_name=display_name, password_hash=password_hash, role=role,
-                    created_at=utcnow())
+        user = User(
+            username=username, display_name=display_name, password_hash=password_hash, role=role, created_at=utcnow()
+        )
         s.add(user)
         try:
             s.flush()

@@ -13,6 +13,8 @@ call, so every method here that is not meant to be one starts with ``_``
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -47,6 +49,62 @@ def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a service ``fn(session, *args, **kwargs)`` in a worker thread, off the event loop."""
     return await asyncio.to_thread(_call, fn, *args, **kwargs)
+
+
+def _without_user(wrapper, handler):
+    """Reflex reads an event handler's parameters and annotations to bind what the browser sends: the wrapper
+    shows the handler's own, less ``user`` (which the guard passes)."""
+    params = list(inspect.signature(handler).parameters.values())
+    wrapper.__signature__ = inspect.Signature([params[0], *params[2:]])
+    wrapper.__annotations__ = {k: v for k, v in handler.__annotations__.items() if k != params[1].name}
+    return wrapper
+
+
+def logged_in(handler):
+    """The logged-in guard, for a page state's event handler ``handler(self, user, *args)``: the session is
+    resolved on the server first (``_current_user``); without one the tab forgets everything private and goes
+    to the login page, and the handler never runs. Put it under ``@rx.event``::
+
+        @rx.event
+        @logged_in
+        async def load(self, user): ...
+    """
+    if inspect.isasyncgenfunction(handler):
+
+        @functools.wraps(handler)
+        async def stream(self, *args, **kwargs):
+            user = await self._current_user()
+            if user is None:
+                yield await self._to_login()
+                return
+            async for update in handler(self, user, *args, **kwargs):
+                yield update
+
+        return _without_user(stream, handler)
+
+    @functools.wraps(handler)
+    async def guarded(self, *args, **kwargs):
+        user = await self._current_user()
+        if user is None:
+            return await self._to_login()
+        return await handler(self, user, *args, **kwargs)
+
+    return _without_user(guarded, handler)
+
+
+def refresh_on_push(handler):
+    """``logged_in`` for a page state's ``live_refresh(self, user)``: a push answered after the tab moved to
+    another page does nothing (it neither refreshes nor re-subscribes the page it left)."""
+    inner = logged_in(handler)
+
+    @functools.wraps(inner)
+    async def refresh(self):
+        if self._left_page():
+            return None
+        return await inner(self)
+
+    refresh.__signature__ = inner.__signature__
+    return refresh
 
 
 class AuthState(rx.State):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from dataclasses import dataclass
 
 import reflex as rx
@@ -35,7 +34,7 @@ from economy_app.services import live as topics_
 log = logging.getLogger(__name__)
 
 GATHER_SECONDS = 0.05
-POLL_SECONDS = float(os.environ.get("ECONOMY_LIVE_POLL_SECONDS", "0.1"))
+POLL_SECONDS = config.live_poll_seconds()
 PRUNE_SECONDS = 60.0
 # Global topics: at most one wave every so many seconds, whatever the number of changes.
 SLOW = {topics_.MARKET: 1.0, topics_.ECONOMY: 3.0}
@@ -67,10 +66,6 @@ def is_current(token: str, state: type) -> bool:
     return sub is not None and sub.state is state
 
 
-def subscriptions() -> dict[str, Subscription]:
-    return dict(_subscriptions)
-
-
 @dataclass(frozen=True)
 class Wave:
     """What one wave tells the tabs: the messages heard (topics, origin tab) whose fast topics are due now,
@@ -92,14 +87,12 @@ class Wave:
         changed by someone else's request (its own request refreshed it already), or a global topic."""
         if not sub.topics.isdisjoint(self.slow):
             return True
-        return any(o != origin and (topics_.EVERYTHING in m or not sub.topics.isdisjoint(m))
-                   for m, o in self.messages)
+        return any(o != origin and (topics_.EVERYTHING in m or not sub.topics.isdisjoint(m)) for m, o in self.messages)
 
     def received_by_others(self, origin: str) -> set[int]:
         """The transfers of this wave not made by the tab with this origin mark (a player sending money to their
         own company gets no toast on the tab that sent it)."""
-        return {int(t[1:]) for m, o in self.messages if o != origin for t in m
-                if t.startswith("t") and t[1:].isdigit()}
+        return {int(t[1:]) for m, o in self.messages if o != origin for t in m if t.startswith("t") and t[1:].isdigit()}
 
 
 class Dispatcher:
@@ -162,13 +155,14 @@ class Dispatcher:
                     del _subscriptions[token]
                 continue
             origin = topics_.origin_of(token)
-            events = [rx.toast.success(f"You received {format_cents(r.amount)} from {r.sender}")
-                      for i in sorted(wave.received_by_others(origin))
-                      if (r := received.get(i)) is not None and r.user_id == sub.user_id]
+            events = [
+                rx.toast.success(f"You received {format_cents(r.amount)} from {r.sender}")
+                for i in sorted(wave.received_by_others(origin))
+                if (r := received.get(i)) is not None and r.user_id == sub.user_id
+            ]
             if events or wave.touches(sub, origin):
                 events.append(sub.state.live_refresh)
-                await self.app.event_namespace.emit_update(
-                    StateUpdate(events=Event.from_event_type(events)), token)
+                await self.app.event_namespace.emit_update(StateUpdate(events=Event.from_event_type(events)), token)
 
 
 def _received(ledger_ids: list[int]):
@@ -238,8 +232,10 @@ async def live_lifespan(app: rx.App):
     dispatcher = Dispatcher(app)
     url = config.database_url()
     listener = _listen_postgres(url, dispatcher) if url.startswith("postgresql") else _listen_outbox(dispatcher)
-    tasks = [asyncio.create_task(listener, name="live-listener"),
-             asyncio.create_task(dispatcher.run(), name="live-dispatcher")]
+    tasks = [
+        asyncio.create_task(listener, name="live-listener"),
+        asyncio.create_task(dispatcher.run(), name="live-dispatcher"),
+    ]
     try:
         yield
     finally:

@@ -39,5 +39,7 @@ def pager(state) -> rx.Component:
         rx.button("Previous", on_click=state.go(-1), disabled=state.page <= 1, variant="soft"),
         rx.text("Page ", state.page, " of ", state.pages, size="2"),
         rx.button("Next", on_click=state.go(1), disabled=state.page >= state.pages, variant="soft"),
-        align="center", justify="center", width="100%",
+        align="center",
+        justify="center",
+        width="100%",
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from economy_app.jobs.scheduler import next_run_at
 from economy_app.services import marketplace_settings
+from economy_app.services.schedule import next_run_at
 from economy_app.state.auth import run
 
 

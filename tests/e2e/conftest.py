@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -14,19 +15,27 @@ from tests.support.pgserver import free_port
 
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def pytest_collection_modifyitems(config, items):
     """The scaled-mode tests (tests/e2e/test_scaled.py) run before the other end-to-end tests: starting
     an app rebuilds the frontend in .web and clears .states, so two apps of one checkout must not overlap.
     The scaled app is a module fixture, gone before the session's SQLite app starts."""
+
     def rank(item) -> int:
         path = str(item.path)
         if "/tests/e2e/" not in path:
             return 0
         return 1 if path.endswith("test_scaled.py") else 2
+
     items.sort(key=rank)  # stable: the order inside each group stays
 
 
@@ -55,8 +64,9 @@ def app_server(tmp_path_factory):
     migrate.upgrade(database_url)
     no_hold_for_new_listings(database_url)
     # The scheduler stays off: tests trigger marketplace runs themselves, so none lands mid-test.
-    app = RunningApp(port=free_port(), log=workdir / "app.log", database_url=database_url,
-                     extra_env={"ECONOMY_SCHEDULER": "off"})
+    app = RunningApp(
+        port=free_port(), log=workdir / "app.log", database_url=database_url, extra_env={"ECONOMY_SCHEDULER": "off"}
+    )
     try:
         app.wait_ready()
     except AppStartError as e:

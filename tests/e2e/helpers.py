@@ -21,24 +21,24 @@ def unique(prefix: str) -> str:
 
 def sign_up(page: Page, base: str, username: str, password: str = PASSWORD) -> None:
     page.goto(base + "/signup")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.fill("#confirm", password)
-    page.click("#signup-submit")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Confirm password", exact=True).fill(password)
+    page.locator("form").get_by_role("button", name="Sign up", exact=True).click()
     page.wait_for_url("**/dashboard")
     expect(page.locator("#net-worth")).to_be_visible()
 
 
 def log_in(page: Page, base: str, username: str, password: str = PASSWORD) -> None:
     page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#login-submit")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url("**/dashboard")
 
 
 def choose_recipient(page: Page, username: str) -> None:
-    page.fill("#send-search", username)
+    page.get_by_label("To", exact=True).fill(username)
     page.locator(".search-result", has_text=username).first.click()
     expect(page.locator("#send-recipient")).to_have_text(username)
 
@@ -65,12 +65,16 @@ class Truth:
     def transfers_from(self, username: str) -> list[LedgerEntry]:
         account = self.account_of(username)
         with Session(self.engine) as s:
-            return list(s.execute(select(LedgerEntry).where(LedgerEntry.from_account_id == account,
-                                                            LedgerEntry.type == "transfer")).scalars())
+            return list(
+                s.execute(
+                    select(LedgerEntry).where(LedgerEntry.from_account_id == account, LedgerEntry.type == "transfer")
+                ).scalars()
+            )
 
 
-def crafted_events(base: str, page, events: list[tuple], *, wait: float = 3.0,
-                   path: str = "/admin", settle: float | None = None) -> list[str]:
+def crafted_events(
+    base: str, page, events: list[tuple], *, wait: float = 3.0, path: str = "/admin", settle: float | None = None
+) -> list[str]:
     """Send events as the browser tab ``page`` would, but hand-made: a python-socketio client on the
     app's real websocket (/_event) carrying that tab's Reflex token, so the server sees that tab's
     session. The tab is closed first (a token already connected elsewhere would be replaced by a new
@@ -92,14 +96,25 @@ def crafted_events(base: str, page, events: list[tuple], *, wait: float = 3.0,
     namespace = "/_event"  # Reflex's socket.io namespace (and path)
     client.on("event", lambda data: received.append(json.dumps(data)), namespace=namespace)
     client.on("new_token", lambda data: received.append(f"new_token {data}"), namespace=namespace)
-    client.connect(f"{base}?token={token}", socketio_path="/_event", namespaces=[namespace], transports=["websocket"],
-                   wait_timeout=10)
+    client.connect(
+        f"{base}?token={token}",
+        socketio_path="/_event",
+        namespaces=[namespace],
+        transports=["websocket"],
+        wait_timeout=10,
+    )
     try:
         for name, payload, *where in events:
             at = where[0] if where else path
-            client.emit("event", namespace=namespace, data={
-                "name": name, "payload": payload,
-                "router_data": {"pathname": at.split("?")[0], "query": {}, "asPath": at}})
+            client.emit(
+                "event",
+                namespace=namespace,
+                data={
+                    "name": name,
+                    "payload": payload,
+                    "router_data": {"pathname": at.split("?")[0], "query": {}, "asPath": at},
+                },
+            )
         if settle is None:
             time.sleep(wait)
         else:

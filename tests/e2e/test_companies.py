@@ -29,17 +29,17 @@ def truth(app_server):
 def found_company(page, base, name, ticker, description="", tags=""):
     page.goto(base + "/companies")
     page.wait_for_selector("#company-name")
-    page.fill("#company-name", name)
-    page.fill("#company-ticker", ticker)
-    page.fill("#company-description", description)
-    page.fill("#company-tags", tags)
-    page.click("#company-create")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Ticker", exact=True).fill(ticker)
+    page.get_by_label("Description", exact=True).fill(description)
+    page.get_by_label("Tags", exact=True).fill(tags)
+    page.get_by_role("button", name="Found company", exact=True).click()
 
 
 def add_product(page, name, price):
-    page.fill("#product-name", name)
-    page.fill("#product-price", price)
-    page.click("#product-add")
+    page.get_by_label("Product name", exact=True).fill(name)
+    page.get_by_label("Price", exact=True).fill(price)
+    page.get_by_role("button", name="Add product", exact=True).click()
 
 
 def ticker_for(prefix: str) -> str:
@@ -61,16 +61,28 @@ def test_found_a_company_sell_and_see_the_batch(app_server, page, truth):
     expect(page.locator(".product-row")).to_have_count(2)
     expect(page.locator("#company-countdown")).to_contain_text("in ")
 
-    run = subprocess.run([sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", "7"],
-                         env=dict(os.environ, DATABASE_URL=app_server.database_url), capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", "7"],
+        env=dict(os.environ, DATABASE_URL=app_server.database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     with Session(truth.engine) as s:
         company = s.execute(select(Company).where(Company.ticker == ticker)).scalar_one()
         mine = s.execute(select(Product).where(Product.company_id == company.id)).scalars().all()
-        entries = s.execute(select(LedgerEntry).where(
-            (LedgerEntry.to_account_id == company.account_id) | (LedgerEntry.from_account_id == company.account_id),
-            LedgerEntry.type == "marketplace_batch")).scalars().all()
+        entries = (
+            s.execute(
+                select(LedgerEntry).where(
+                    (LedgerEntry.to_account_id == company.account_id)
+                    | (LedgerEntry.from_account_id == company.account_id),
+                    LedgerEntry.type == "marketplace_batch",
+                )
+            )
+            .scalars()
+            .all()
+        )
     revenue = sum(p.revenue_cents for p in mine)
     costs = sum(p.costs_cents for p in mine)
     units = sum(p.units_sold for p in mine)
@@ -82,7 +94,7 @@ def test_found_a_company_sell_and_see_the_batch(app_server, page, truth):
     expect(page.locator("#company-balance")).to_have_text(format_cents(revenue - costs))
     expect(page.locator("#company-chart .recharts-bar-rectangle").first).to_be_visible()  # bars drawn
 
-    page.click("#company-ledger")
+    page.get_by_role("link", name="Ledger", exact=True).click()
     page.wait_for_url("**/history?account=*")
     rows = page.locator(".history-row")
     expect(rows).to_have_count(2)
@@ -96,7 +108,7 @@ def test_found_a_company_sell_and_see_the_batch(app_server, page, truth):
     expect(card).to_contain_text(format_cents(revenue - costs))
     expect(card).to_contain_text("2 products")
     page.goto(base + "/marketplace")
-    page.fill("#market-search", ticker)
+    page.get_by_label("Search products", exact=True).fill(ticker)
     expect(page.locator(".market-product")).to_have_count(2)
     expect(page.locator("#market-countdown")).to_contain_text("in ")
     check_invariants(truth.engine)
@@ -123,9 +135,9 @@ def test_bad_company_and_product_input_is_refused(app_server, browser, truth):
     b.goto(base + "/companies")  # past the browser's own maxlength, as a crafted request would be
     b.wait_for_selector("#company-ticker")
     b.evaluate("() => document.querySelector('#company-ticker').removeAttribute('maxlength')")
-    b.fill("#company-name", "Longcat")
-    b.fill("#company-ticker", "ABCDEF")
-    b.click("#company-create")
+    b.get_by_label("Name", exact=True).fill("Longcat")
+    b.get_by_label("Ticker", exact=True).fill("ABCDEF")
+    b.get_by_role("button", name="Found company", exact=True).click()
     expect(b.locator("#company-error")).to_have_text("Ticker must be 1 to 5 letters A-Z.")
     assert companies_count() == count
 
@@ -141,8 +153,8 @@ def test_bad_company_and_product_input_is_refused(app_server, browser, truth):
 
     # A crafted event: B's own settings form, pointed at A's company.
     b.evaluate(f"() => document.querySelector('#settings-company-id').value = '{victim_id}'")
-    b.fill("#settings-name", "Hijacked")
-    b.click("#settings-save")
+    b.get_by_label("Name", exact=True).fill("Hijacked")
+    b.get_by_role("button", name="Save details", exact=True).click()
     expect(b.get_by_text("Only the company's owner can do that.")).to_be_visible()
     with Session(truth.engine) as s:
         assert s.get(Company, victim_id).name == "First Co"

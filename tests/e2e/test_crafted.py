@@ -22,11 +22,12 @@ from economy_app.pages.company_profile import CompanyProfileState
 from economy_app.pages.dashboard import DashboardState
 from economy_app.pages.history import HistoryState
 from economy_app.pages.home import HomeState
+from economy_app.pages.leaderboard import LeaderboardState
 from economy_app.pages.login import LoginState
 from economy_app.pages.marketplace import MarketplaceState
-from economy_app.pages.portfolio import LeaderboardState, PortfolioState
+from economy_app.pages.portfolio import PortfolioState
 from economy_app.pages.send import SendState
-from economy_app.pages.stocks import StockState, StocksState
+from economy_app.pages.stocks import StocksState, StockState
 from economy_app.services import users
 from economy_app.state.schedule import ScheduleState
 from tests.e2e.helpers import PASSWORD, Truth, crafted_events, log_in, sign_up, unique
@@ -35,21 +36,71 @@ from tests.support.db import TABLES, fingerprint
 pytestmark = pytest.mark.e2e
 
 PAGES = {
-    LoginState: "/login", DashboardState: "/dashboard", AccountsState: "/accounts", SendState: "/send",
-    HistoryState: "/history", CompaniesState: "/companies", DirectoryState: "/directory", CompanyState: "/company",
-    MarketplaceState: "/marketplace", StocksState: "/stocks", StockState: "/stock", PortfolioState: "/portfolio",
-    LeaderboardState: "/leaderboard", AdminState: "/admin", HomeState: "/", ScheduleState: "/dashboard",
+    LoginState: "/login",
+    DashboardState: "/dashboard",
+    AccountsState: "/accounts",
+    SendState: "/send",
+    HistoryState: "/history",
+    CompaniesState: "/companies",
+    DirectoryState: "/directory",
+    CompanyState: "/company",
+    MarketplaceState: "/marketplace",
+    StocksState: "/stocks",
+    StockState: "/stock",
+    PortfolioState: "/portfolio",
+    LeaderboardState: "/leaderboard",
+    AdminState: "/admin",
+    HomeState: "/",
+    ScheduleState: "/dashboard",
     CompanyProfileState: "/company/profile",
 }
 SKIPPED = {"logout", "setvar"}  # logout ends the session (that is its job); setvar is Reflex's own
 HUGE = 10**40
-BAD = [None, True, [], {}, [1, 2], 1.5, 1e308, HUGE, -HUGE, -1, 0, "", " ", "x" * 10_000, "-1", "0", str(HUGE),
-       "1e999", "²", "١٢٣", "１２", "<script>alert(1)</script>", "=cmd|' /C calc'!A0"]
-FORM_FIELDS = ("username", "password", "confirm", "display_name", "name", "ticker", "description", "tags",
-               "price", "company_id", "product_id")
-URL_PARAMS = [(CompanyState, "/company", "id"), (CompanyProfileState, "/company/profile", "id"),
-              (StockState, "/stock", "id"),
-              (MarketplaceState, "/marketplace", "company"), (HistoryState, "/history", "account")]
+BAD = [
+    None,
+    True,
+    [],
+    {},
+    [1, 2],
+    1.5,
+    1e308,
+    HUGE,
+    -HUGE,
+    -1,
+    0,
+    "",
+    " ",
+    "x" * 10_000,
+    "-1",
+    "0",
+    str(HUGE),
+    "1e999",
+    "²",
+    "١٢٣",
+    "１２",
+    "<script>alert(1)</script>",
+    "=cmd|' /C calc'!A0",
+]
+FORM_FIELDS = (
+    "username",
+    "password",
+    "confirm",
+    "display_name",
+    "name",
+    "ticker",
+    "description",
+    "tags",
+    "price",
+    "company_id",
+    "product_id",
+)
+URL_PARAMS = [
+    (CompanyState, "/company", "id"),
+    (CompanyProfileState, "/company/profile", "id"),
+    (StockState, "/stock", "id"),
+    (MarketplaceState, "/marketplace", "company"),
+    (HistoryState, "/history", "account"),
+]
 URL_VALUES = ["99999999999999999999", "²", "١٢", "-1", "0", "1e3", "", "x" * 10_000, "%00", "1;DROP TABLE users"]
 ERROR_MARKS = ("An error occurred", "Contact the website administrator")
 KEPT_OUT_OF_THE_HASH = frozenset({RateLimit.__tablename__})  # a failed login is counted by design (checked below)
@@ -129,8 +180,13 @@ def test_every_handler_survives_crafted_payloads(app_server, page, truth):
     changed = {k for k, v in _login_counters(truth).items() if counters.get(k) != v}
     assert all(k.startswith("login:") for k in changed), changed  # only failed logins were counted
     text = "\n".join(replies)
-    for message in ("Company not found.", "Account not found.", "Enter a whole number of shares.",
-                    "Invalid username or password.", "Fill in the form"):
+    for message in (
+        "Company not found.",
+        "Account not found.",
+        "Enter a whole number of shares.",
+        "Invalid username or password.",
+        "Fill in the form",
+    ):
         assert message in text, message  # the handlers ran and answered
 
 

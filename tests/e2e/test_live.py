@@ -12,10 +12,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from economy_app.models import Company, Product
-from economy_app.money import format_cents
-from economy_app.services import accounts, companies, ledger, stocks, users
+from economy_app.money import format_cents, format_price
+from economy_app.services import accounts, companies, ledger, stock_trading, users
 from economy_app.services._tx import unit
-from economy_app.state.present import price_text
 from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import Truth, choose_recipient, sign_up, unique
 from tests.e2e.test_companies import add_product, found_company, ticker_for
@@ -41,8 +40,8 @@ def test_money_received_shows_on_the_open_dashboard_with_a_toast(app_server, bro
 
     bob.goto(base + "/send")
     choose_recipient(bob, a_name)
-    bob.fill("#send-amount", "1.00")
-    bob.click("#send-confirm")
+    bob.get_by_label("Amount", exact=True).fill("1.00")
+    bob.get_by_role("button", name="Confirm and send", exact=True).click()
     expect(bob.get_by_text(f"Sent $1.00 to {a_name}.")).to_be_visible()
 
     # Alice did nothing: her open dashboard changes within a second or so, and says why.
@@ -65,14 +64,19 @@ def test_company_dashboard_updates_after_a_marketplace_run_from_the_cli(app_serv
     expect(page.locator(".product-row")).to_have_count(1)
     expect(page.locator("#company-revenue")).to_have_text("$0.00")
 
-    run = subprocess.run([sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", "11"],
-                         env=dict(os.environ, DATABASE_URL=app_server.database_url), capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "economy_app", "marketplace", "run", "--seed", "11"],
+        env=dict(os.environ, DATABASE_URL=app_server.database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     with Session(truth.engine) as s:
         company = s.execute(select(Company).where(Company.ticker == ticker)).scalar_one()
-        revenue = sum(p.revenue_cents for p in s.execute(
-            select(Product).where(Product.company_id == company.id)).scalars())
+        revenue = sum(
+            p.revenue_cents for p in s.execute(select(Product).where(Product.company_id == company.id)).scalars()
+        )
         cash = accounts.get_balance(s, company.account_id)
     assert revenue > 0
     # No reload, no click: the open page shows the run's figures.
@@ -102,10 +106,10 @@ def test_stock_page_updates_after_another_players_trade(app_server, browser, tru
     expect(viewer.locator(".trade-row")).to_have_count(0)
 
     with Session(truth.engine) as s:
-        result = stocks.buy(s, actor_id=trader, account_id=trader_account, company_id=view.id, shares=10_000)
+        result = stock_trading.buy(s, actor_id=trader, account_id=trader_account, company_id=view.id, shares=10_000)
     expect(viewer.locator(".trade-row")).to_have_count(1, timeout=5_000)
-    expect(viewer.locator("#stock-price")).to_have_text(price_text(result.new_price_micros))
-    assert price_text(result.new_price_micros) != price_before
+    expect(viewer.locator("#stock-price")).to_have_text(format_price(result.new_price_micros))
+    assert format_price(result.new_price_micros) != price_before
     viewer_ctx.close()
 
 

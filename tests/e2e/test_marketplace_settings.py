@@ -19,8 +19,9 @@ from tests.e2e.test_companies import add_product, found_company, ticker_for
 
 pytestmark = pytest.mark.e2e
 
-LIMIT_MESSAGE = ("This company already has 2 products on sale, the most a company may list (limit 2). "
-                 "Withdraw one to list another.")
+LIMIT_MESSAGE = (
+    "This company already has 2 products on sale, the most a company may list (limit 2). Withdraw one to list another."
+)
 
 
 @pytest.fixture
@@ -28,8 +29,9 @@ def truth(app_server):
     t = Truth(app_server.database_url)
     yield t
     with Session(t.engine) as s:  # the tests after this one list products and sell them at once
-        marketplace_settings.save(s, {"company_cap_percent": 20, "listing_limit": 30, "hold_seconds": 0},
-                                  by="e2e tidy-up")
+        marketplace_settings.save(
+            s, {"company_cap_percent": 20, "listing_limit": 30, "hold_seconds": 0}, by="e2e tidy-up"
+        )
     t.engine.dispose()
 
 
@@ -41,16 +43,17 @@ def test_admin_sets_the_marketplace_and_players_see_it(app_server, browser, trut
     log_in(a, base, operator)
     a.goto(base + "/admin")
     expect(a.get_by_role("heading", name="Marketplace settings")).to_be_visible()
-    expect(a.locator("#market-setting-cap")).to_have_value("20")
-    expect(a.locator("#market-setting-limit")).to_have_value("30")
-    a.fill("#market-setting-cap", "25")
-    a.fill("#market-setting-limit", "2")
-    a.fill("#market-setting-hold", "600")
-    a.click("#market-settings-save")
+    expect(a.get_by_label("Company cap (%)", exact=True)).to_have_value("20")
+    expect(a.get_by_label("Listing limit", exact=True)).to_have_value("30")
+    a.get_by_label("Company cap (%)", exact=True).fill("25")
+    a.get_by_label("Listing limit", exact=True).fill("2")
+    a.get_by_label("Hold (seconds)", exact=True).fill("600")
+    a.get_by_role("button", name="Save marketplace settings", exact=True).click()
     expect(a.get_by_text("Marketplace settings saved")).to_be_visible()
     expect(a.locator("#market-settings-source")).to_contain_text(f"Last changed by {operator}")
-    a.locator("#market-settings").screenshot(path=str(screenshot(a, "admin-1440").with_name(
-        "admin-marketplace-settings-1440.png")))
+    a.locator("#market-settings").screenshot(
+        path=str(screenshot(a, "admin-1440").with_name("admin-marketplace-settings-1440.png"))
+    )
     with Session(truth.engine) as s:
         st = marketplace_settings.load(s)
         assert (st.company_cap_percent, st.listing_limit, st.hold_seconds) == (25, 2, 600)
@@ -80,10 +83,11 @@ def test_admin_sets_the_marketplace_and_players_see_it(app_server, browser, trut
     screenshot(p, "company-hold-and-limit-1440")
     with Session(truth.engine) as s:
         company = s.execute(select(Company.id).where(Company.ticker == ticker)).scalar_one()
-        assert s.execute(select(func.count()).select_from(Product)
-                         .where(Product.company_id == company)).scalar_one() == 2
+        assert (
+            s.execute(select(func.count()).select_from(Product).where(Product.company_id == company)).scalar_one() == 2
+        )
     p.goto(base + "/marketplace")
-    p.fill("#market-search", ticker)
+    p.get_by_label("Search products", exact=True).fill(ticker)
     expect(p.locator(".market-product")).to_have_count(2)
     expect(p.locator(".market-product .market-waiting")).to_have_count(2)
     screenshot(p, "marketplace-hold-1440")
@@ -95,10 +99,10 @@ def test_a_player_cannot_change_marketplace_settings(app_server, page, truth):
     with Session(truth.engine) as s:
         before = marketplace_settings.load(s)
         audits = s.execute(select(func.count()).select_from(AdminAudit)).scalar_one()
-    form = {"budget_min": "1", "budget_max": "100000000", "interval": "1", "cap": "100", "limit": "1000",
-            "hold": "0"}
-    replies = crafted_events(app_server.url, page, [
-        (rx_format.format_event_handler(MarketSettingsState.save), {"form": form})])
+    form = {"budget_min": "1", "budget_max": "100000000", "interval": "1", "cap": "100", "limit": "1000", "hold": "0"}
+    replies = crafted_events(
+        app_server.url, page, [(rx_format.format_event_handler(MarketSettingsState.save), {"form": form})]
+    )
     assert any("Only admins can do that." in r for r in replies), replies[:3]
     with Session(truth.engine) as s:
         assert marketplace_settings.load(s) == before

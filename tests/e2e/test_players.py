@@ -35,11 +35,12 @@ def test_two_players_sign_up_and_send_money(app_server, browser, truth):
 
     a.goto(base + "/send")
     choose_recipient(a, b_name)
-    a.fill("#send-amount", "1,234.56")
-    a.fill("#send-description", "Rent for November")
+    a.get_by_label("Amount", exact=True).fill("1,234.56")
+    a.get_by_label("Description (optional)", exact=True).fill("Rent for November")
     expect(a.locator("#send-preview")).to_have_text(
-        f"You send $1,234.56 from {a_name} to {b_name}; {a_name} will have $8,765.44.")
-    a.click("#send-confirm")
+        f"You send $1,234.56 from {a_name} to {b_name}; {a_name} will have $8,765.44."
+    )
+    a.get_by_role("button", name="Confirm and send", exact=True).click()
     expect(a.get_by_text(f"Sent $1,234.56 to {b_name}.")).to_be_visible()
     expect(a.locator("#send-source")).to_contain_text("$8,765.44")  # the balance on screen updated at once
 
@@ -73,31 +74,36 @@ def test_two_players_sign_up_and_send_money(app_server, browser, truth):
     b_ctx.close()
 
 
-@pytest.mark.parametrize("text,message", [
-    ("-5", "The amount must be positive."),
-    ("0", "The amount must be more than $0.00."),
-    ("1.234", "Use at most two decimals (cents)."),
-    ("ten dollars", "That is not an amount of money."),
-    ("NaN", "That is not an amount of money."),
-    ("inf", "That is not an amount of money."),
-    ("1,000,000.01", "The most you can send at once is $1,000,000.00."),
-    ("10,000.01", "That is more than this account holds ($10,000.00)."),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("-5", "The amount must be positive."),
+        ("0", "The amount must be more than $0.00."),
+        ("1.234", "Use at most two decimals (cents)."),
+        ("ten dollars", "That is not an amount of money."),
+        ("NaN", "That is not an amount of money."),
+        ("inf", "That is not an amount of money."),
+        ("1,000,000.01", "The most you can send at once is $1,000,000.00."),
+        ("10,000.01", "That is more than this account holds ($10,000.00)."),
+    ],
+)
 def test_rejected_amounts_explain_and_change_nothing(app_server, page, truth, text, message):
     base = app_server.url
     me, you = unique("payer"), unique("payee")
     sign_up(page, base, you)
-    page.click("#logout")
+    page.get_by_role("button", name="Log out", exact=True).click()
     page.wait_for_url("**/login")
     sign_up(page, base, me)
     entries, mine, theirs = truth.ledger_count(), truth.balance(me), truth.balance(you)
     page.goto(base + "/send")
     choose_recipient(page, you)
-    page.fill("#send-amount", text)
+    page.get_by_label("Amount", exact=True).fill(text)
     expect(page.locator("#amount-error")).to_contain_text(message)
-    expect(page.locator("#send-confirm")).to_be_disabled()
+    expect(page.get_by_role("button", name="Confirm and send", exact=True)).to_be_disabled()
     expect(page.locator("#send-preview")).to_have_count(0)
-    page.locator("#send-confirm").click(force=True)  # a click on the disabled button does nothing
+    page.get_by_role("button", name="Confirm and send", exact=True).click(
+        force=True
+    )  # a click on the disabled button does nothing
     page.wait_for_timeout(300)
     assert (truth.ledger_count(), truth.balance(me), truth.balance(you)) == (entries, mine, theirs)
 
@@ -106,14 +112,14 @@ def test_double_clicked_confirm_sends_once(app_server, page, truth):
     base = app_server.url
     me, you = unique("clicker"), unique("target")
     sign_up(page, base, you)
-    page.click("#logout")
+    page.get_by_role("button", name="Log out", exact=True).click()
     page.wait_for_url("**/login")
     sign_up(page, base, me)
     page.goto(base + "/send")
     choose_recipient(page, you)
-    page.fill("#send-amount", "25")
+    page.get_by_label("Amount", exact=True).fill("25")
     expect(page.locator("#send-preview")).to_be_visible()
-    page.locator("#send-confirm").dblclick()
+    page.get_by_role("button", name="Confirm and send", exact=True).dblclick()
     # And three more clicks fired in one tick, before any answer can disable the button.
     page.evaluate("() => { const b = document.querySelector('#send-confirm'); b.click(); b.click(); b.click(); }")
     expect(page.get_by_text(f"Sent $25.00 to {you}.")).to_be_visible()
@@ -127,7 +133,7 @@ def test_logged_out_visitors_are_sent_to_login(app_server, page):
     for path in PRIVATE_PAGES:
         page.goto(app_server.url + path)
         page.wait_for_url("**/login")
-        expect(page.locator("#login-submit")).to_be_visible()
+        expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
         assert "$" not in page.inner_text("body").replace("$10,000", "")  # no private figures
 
 
@@ -165,7 +171,7 @@ def test_session_survives_reload_and_tabs_and_logout_ends_it_everywhere(app_serv
     expect(first.locator("#net-worth")).to_have_text("$10,000.00")
     second.goto(base + "/history")
     expect(second.locator(".history-row")).to_have_count(1)
-    first.click("#logout")
+    first.get_by_role("button", name="Log out", exact=True).click()
     first.wait_for_url("**/login")
     second.goto(base + "/dashboard")
     second.wait_for_url("**/login")
@@ -177,12 +183,12 @@ def test_session_survives_reload_and_tabs_and_logout_ends_it_everywhere(app_serv
 def test_failed_login_is_generic(app_server, page):
     name = unique("forgetful")
     sign_up(page, app_server.url, name)
-    page.click("#logout")
+    page.get_by_role("button", name="Log out", exact=True).click()
     page.wait_for_url("**/login")
     for username in (name, unique("nobody")):
-        page.fill("#username", username)
-        page.fill("#password", "wrong password")
-        page.click("#login-submit")
+        page.get_by_label("Username", exact=True).fill(username)
+        page.get_by_label("Password", exact=True).fill("wrong password")
+        page.get_by_role("button", name="Log in", exact=True).click()
         expect(page.locator("#form-error")).to_have_text("Invalid username or password.")
 
 
@@ -197,41 +203,48 @@ def test_screenshots_of_every_page(app_server, browser, width):
         screenshot(page, f"{name}-{width}")
     me, you = unique("shooter"), unique("subject")
     sign_up(page, base, you)
-    page.click("#logout") if width > 1024 else page.goto(base + "/login")
+    page.get_by_role("button", name="Log out", exact=True).click() if width > 1024 else page.goto(base + "/login")
     if width <= 1024:
         ctx.clear_cookies()
         page.evaluate("() => localStorage.clear()")
     sign_up(page, base, me)
     page.goto(base + "/send")
     choose_recipient(page, you)
-    page.fill("#send-amount", "42.50")
-    page.fill("#send-description", "Screenshots")
+    page.get_by_label("Amount", exact=True).fill("42.50")
+    page.get_by_label("Description (optional)", exact=True).fill("Screenshots")
     expect(page.locator("#send-preview")).to_be_visible()
     screenshot(page, f"send-{width}")
-    page.click("#send-confirm")
+    page.get_by_role("button", name="Confirm and send", exact=True).click()
     expect(page.get_by_text(f"Sent $42.50 to {you}.")).to_be_visible()
     rows = ".history-row" if width >= 768 else ".history-card"
     page.goto(base + "/companies")
     page.wait_for_selector("#company-name")
-    page.fill("#company-name", "Shutter Inc")
-    page.fill("#company-ticker", unique("s").split("_")[1][:5].translate(str.maketrans("0123456789", "ABCDEFGHIJ")))
-    page.click("#company-create")
+    page.get_by_label("Name", exact=True).fill("Shutter Inc")
+    page.get_by_label("Ticker", exact=True).fill(
+        unique("s").split("_")[1][:5].translate(str.maketrans("0123456789", "ABCDEFGHIJ"))
+    )
+    page.get_by_role("button", name="Found company", exact=True).click()
     page.wait_for_url("**/company?id=*")
-    page.fill("#product-name", "Lens")
-    page.fill("#product-price", "49.50")
-    page.click("#product-add")
+    page.get_by_label("Product name", exact=True).fill("Lens")
+    page.get_by_label("Price", exact=True).fill("49.50")
+    page.get_by_role("button", name="Add product", exact=True).click()
     expect(page.locator(".product-row")).to_have_count(1)
     page.wait_for_timeout(400)
     assert page.evaluate("document.documentElement.scrollWidth") <= width, "company scrolls sideways"
     screenshot(page, f"company-{width}")
     company_id = page.url.split("id=")[1]
-    for path, name, ready in (("/dashboard", "dashboard", rows), ("/accounts", "accounts", ".account-card"),
-                              ("/history", "history", rows), ("/companies", "companies", ".company-card"),
-                              ("/directory", "directory", ".company-card"),
-                              ("/marketplace", "marketplace", ".market-product"), ("/stocks", "stocks", "#stocks-sort"),
-                              ("/portfolio", "portfolio", "#portfolio-value"),
-                              ("/leaderboard", "leaderboard", "text=Richest players"),
-                              (f"/company/profile?id={company_id}", "company-profile", "#profile-cash")):
+    for path, name, ready in (
+        ("/dashboard", "dashboard", rows),
+        ("/accounts", "accounts", ".account-card"),
+        ("/history", "history", rows),
+        ("/companies", "companies", ".company-card"),
+        ("/directory", "directory", ".company-card"),
+        ("/marketplace", "marketplace", ".market-product"),
+        ("/stocks", "stocks", "#stocks-sort"),
+        ("/portfolio", "portfolio", "#portfolio-value"),
+        ("/leaderboard", "leaderboard", "text=Richest players"),
+        (f"/company/profile?id={company_id}", "company-profile", "#profile-cash"),
+    ):
         page.goto(base + path)
         expect(page.locator(ready).first).to_be_visible()
         page.wait_for_timeout(400)
@@ -250,50 +263,55 @@ def test_history_pages_filters_and_exports(app_server, page, truth):
     base = app_server.url
     me, you = unique("pager"), unique("payee")
     sign_up(page, base, you)
-    page.click("#logout")
+    page.get_by_role("button", name="Log out", exact=True).click()
     page.wait_for_url("**/login")
     sign_up(page, base, me)
     with Session(truth.engine) as s:
         my_id = users.get_user_by_username(s, me).id
         for cents in range(1, 61):  # 60 transfers + the welcome deposit = 61 entries
-            accounts.transfer(s, actor_id=my_id, from_account_id=truth.account_of(me),
-                              to_account_id=truth.account_of(you), amount=cents)
+            accounts.transfer(
+                s,
+                actor_id=my_id,
+                from_account_id=truth.account_of(me),
+                to_account_id=truth.account_of(you),
+                amount=cents,
+            )
     page.goto(base + "/history")
     rows = page.locator(".history-row")
     expect(rows).to_have_count(50)
     expect(rows.first).to_contain_text("-$0.60")
-    expect(page.locator("#history-newer")).to_be_disabled()
-    page.click("#history-older")
+    expect(page.get_by_role("button", name="Newer", exact=True)).to_be_disabled()
+    page.get_by_role("button", name="Older", exact=True).click()
     expect(rows).to_have_count(11)
     expect(rows.last).to_contain_text("+$10,000.00")
     expect(page.locator("#history-page")).to_have_text("Page 2")
-    expect(page.locator("#history-older")).to_be_disabled()
-    page.click("#history-newer")
+    expect(page.get_by_role("button", name="Older", exact=True)).to_be_disabled()
+    page.get_by_role("button", name="Newer", exact=True).click()
     expect(rows).to_have_count(50)
     expect(rows.first).to_contain_text("-$0.60")
 
-    page.click("#history-type")
+    page.get_by_role("combobox", name="Type", exact=True).click()
     page.get_by_role("option", name="Welcome deposit").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Welcome deposit")
 
     with page.expect_download() as download:
-        page.click("#history-export")
+        page.get_by_role("button", name="Export CSV", exact=True).click()
     lines = open(download.value.path()).read().strip().splitlines()
     assert lines[0].startswith("entry_id,date_utc") and len(lines) == 2 and lines[1].endswith(",10000.00,")
 
-    page.click("#history-type")
+    page.get_by_role("combobox", name="Type", exact=True).click()
     page.get_by_role("option", name="All types").click()
     expect(rows).to_have_count(50)
     today = datetime.now(UTC).date()
     tomorrow = today.fromordinal(today.toordinal() + 1).isoformat()
-    page.fill("#history-since", tomorrow)
-    page.click("#history-apply")
+    page.get_by_label("From date", exact=True).fill(tomorrow)
+    page.get_by_role("button", name="Apply", exact=True).click()
     expect(page.get_by_text("No entries match.")).to_be_visible()
-    page.fill("#history-since", today.isoformat())
-    page.fill("#history-until", today.isoformat())
-    page.click("#history-apply")
+    page.get_by_label("From date", exact=True).fill(today.isoformat())
+    page.get_by_label("To date", exact=True).fill(today.isoformat())
+    page.get_by_role("button", name="Apply", exact=True).click()
     expect(rows).to_have_count(50)
     with page.expect_download() as download:
-        page.click("#history-export")
+        page.get_by_role("button", name="Export CSV", exact=True).click()
     assert len(open(download.value.path()).read().strip().splitlines()) == 62

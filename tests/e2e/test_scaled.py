@@ -56,9 +56,17 @@ def scaled_app(postgres_server, redis_url, tmp_path_factory):
     with Session(truth.engine) as s:
         assert seed.seed_demo_world(s), "the demo world (two companies with products) was not created"
     workdir = tmp_path_factory.mktemp("scaled")
-    app = RunningApp(port=free_port(), log=workdir / "app.log", database_url=database_url, redis_url=redis_url,
-                     workers=WORKERS, extra_env={"ECONOMY_MARKETPLACE_INTERVAL_SECONDS": str(MARKETPLACE_SECONDS),
-                                                 "ECONOMY_PRICE_INTERVAL_SECONDS": str(PRICE_SECONDS)})
+    app = RunningApp(
+        port=free_port(),
+        log=workdir / "app.log",
+        database_url=database_url,
+        redis_url=redis_url,
+        workers=WORKERS,
+        extra_env={
+            "ECONOMY_MARKETPLACE_INTERVAL_SECONDS": str(MARKETPLACE_SECONDS),
+            "ECONOMY_PRICE_INTERVAL_SECONDS": str(PRICE_SECONDS),
+        },
+    )
     try:
         app.wait_ready()
     except AppStartError as e:
@@ -105,8 +113,14 @@ def test_another_host_serves_a_logged_in_tabs_next_event(scaled_app, browser, tm
     """A second app process (as a second host would run it: same PostgreSQL, same Redis) serves the next
     event of a tab that logged in on the first one: the tab's state is in Redis and its session in the
     database, so nothing depends on which process serves it."""
-    other = RunningApp(port=free_port(), log=tmp_path / "host-b.log", database_url=scaled_app.database_url,
-                       redis_url=scaled_app.redis_url, extra_env={"ECONOMY_SCHEDULER": "off"}, backend_only=True)
+    other = RunningApp(
+        port=free_port(),
+        log=tmp_path / "host-b.log",
+        database_url=scaled_app.database_url,
+        redis_url=scaled_app.redis_url,
+        extra_env={"ECONOMY_SCHEDULER": "off"},
+        backend_only=True,
+    )
     try:
         other.wait_ready()
         context = browser.new_context()
@@ -114,8 +128,9 @@ def test_another_host_serves_a_logged_in_tabs_next_event(scaled_app, browser, tm
         name = unique("cara")
         sign_up(page, scaled_app.url, name)
         expect(page.locator("#net-worth")).to_have_text("$10,000.00")
-        replies = crafted_events(other.url, page, [(format_event_handler(OnLoadInternalState.on_load_internal), {})],
-                                 path="/dashboard")
+        replies = crafted_events(
+            other.url, page, [(format_event_handler(OnLoadInternalState.on_load_internal), {})], path="/dashboard"
+        )
         context.close()
     finally:
         other.stop()
@@ -132,8 +147,14 @@ def test_money_sent_through_another_host_shows_live_on_the_receivers_open_tab(sc
     the worker holding the receiver's socket, which updates the open dashboard without a reload."""
     from economy_app.pages.send import SendState
 
-    other = RunningApp(port=free_port(), log=tmp_path / "host-b.log", database_url=scaled_app.database_url,
-                       redis_url=scaled_app.redis_url, extra_env={"ECONOMY_SCHEDULER": "off"}, backend_only=True)
+    other = RunningApp(
+        port=free_port(),
+        log=tmp_path / "host-b.log",
+        database_url=scaled_app.database_url,
+        redis_url=scaled_app.redis_url,
+        extra_env={"ECONOMY_SCHEDULER": "off"},
+        backend_only=True,
+    )
     try:
         other.wait_ready()
         r_ctx, s_ctx = browser.new_context(), browser.new_context()
@@ -144,11 +165,12 @@ def test_money_sent_through_another_host_shows_live_on_the_receivers_open_tab(sc
         expect(receiver.locator("#net-worth")).to_have_text("$10,000.00")
         sender.goto(scaled_app.url + "/send")
         choose_recipient(sender, r_name)
-        sender.fill("#send-amount", "1.00")
+        sender.get_by_label("Amount", exact=True).fill("1.00")
         expect(sender.locator("#send-preview")).to_be_visible()
         # The click, served by host B.
-        replies = crafted_events(other.url, sender, [(format_event_handler(SendState.confirm), {"key": "live-b-1"})],
-                                 path="/send")
+        replies = crafted_events(
+            other.url, sender, [(format_event_handler(SendState.confirm), {"key": "live-b-1"})], path="/send"
+        )
         assert any(f"Sent $1.00 to {r_name}." in r for r in replies), replies
         expect(receiver.locator("#net-worth")).to_have_text("$10,001.00", timeout=5_000)
         expect(receiver.get_by_text(f"You received $1.00 from {s_name}")).to_be_visible()
@@ -162,9 +184,9 @@ def test_money_sent_through_another_host_shows_live_on_the_receivers_open_tab(sc
 def send(page, base: str, recipient: str, amount: str) -> None:
     page.goto(base + "/send")
     choose_recipient(page, recipient)
-    page.fill("#send-amount", amount)
+    page.get_by_label("Amount", exact=True).fill(amount)
     expect(page.locator("#send-preview")).to_be_visible()
-    page.click("#send-confirm")
+    page.get_by_role("button", name="Confirm and send", exact=True).click()
     expect(page.get_by_text(f"Sent ${amount} to {recipient}.")).to_be_visible()
 
 
@@ -207,11 +229,16 @@ def test_two_workers_run_each_slot_once(scaled_app):
     # The database agrees: one ok job_runs row per slot, no gap between the first and last slot.
     engine = scaled_app.truth.engine
     with Session(engine) as s:
-        runs = s.execute(select(JobRun.slot, JobRun.status, JobRun.started_at)
-                         .where(JobRun.job_name == "marketplace").order_by(JobRun.slot)).all()
-        entries = s.execute(select(LedgerEntry.created_at, LedgerEntry.from_account_id, LedgerEntry.to_account_id,
-                                   LedgerEntry.batch_count)
-                            .where(LedgerEntry.type == "marketplace_batch")).all()
+        runs = s.execute(
+            select(JobRun.slot, JobRun.status, JobRun.started_at)
+            .where(JobRun.job_name == "marketplace")
+            .order_by(JobRun.slot)
+        ).all()
+        entries = s.execute(
+            select(
+                LedgerEntry.created_at, LedgerEntry.from_account_id, LedgerEntry.to_account_id, LedgerEntry.batch_count
+            ).where(LedgerEntry.type == "marketplace_batch")
+        ).all()
     slots = [r.slot for r in runs]
     assert len(slots) == len(set(slots)), f"a slot has two job_runs rows: {slots}"
     assert set(ran) <= set(slots)

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from economy_app.models import Company
-from economy_app.services import accounts, ledger, stocks
+from economy_app.services import accounts, ledger, stock_trading
 from economy_app.services._tx import unit
 from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import Truth, choose_recipient, sign_up, unique
-from tests.e2e.test_companies import found_company, ticker_for
+from tests.e2e.test_companies import add_product, found_company, ticker_for
 from tests.support.db import check_invariants
 
 pytestmark = pytest.mark.e2e
@@ -51,13 +51,18 @@ def test_an_investor_trusts_the_stock_market(app_server, browser):
     expect(dana.locator("#ipo-progress")).to_have_text("$0.00 of $50,000.00 (0.0%)")
     with Session(truth.engine) as s:  # the issue's $102,173.00, as a good run of sales would bring
         with unit(s, write=True):
-            ledger.post(s, from_account_id=accounts.system_account_id(s),
-                        to_account_id=company_row(truth, company_id).account_id, amount=10_217_300,
-                        type="adjustment")
+            ledger.post(
+                s,
+                from_account_id=accounts.system_account_id(s),
+                to_account_id=company_row(truth, company_id).account_id,
+                amount=10_217_300,
+                type="adjustment",
+            )
     expect(dana.locator("#ipo-progress")).to_have_text("$102,173.00 of $50,000.00 (100.0%)")  # live
     dana.get_by_role("button", name="Check public status").click()
-    expect(dana.get_by_text(f"{name} is now public at $1.0217 a share: 200,000 shares are yours, 800,000 in its "
-                            "treasury.")).to_be_visible()
+    expect(
+        dana.get_by_text(f"{name} is now public at $1.0217 a share: 200,000 shares are yours, 800,000 in its treasury.")
+    ).to_be_visible()
     card = dana.locator("#ipo-card")
     expect(card.locator("#ipo-price")).to_have_text("$1.0217")
     expect(card.locator("#ipo-treasury")).to_have_text("800,000")
@@ -68,7 +73,7 @@ def test_an_investor_trusts_the_stock_market(app_server, browser):
     # Carol finds it in the directory, reads its profile, and buys from its stock page.
     sign_up(carol, base, carol_name)
     carol.goto(base + "/directory")
-    carol.fill("#directory-search", name)
+    carol.get_by_label("Search companies", exact=True).fill(name)
     carol.locator(".company-profile-link", has_text=name).click()
     carol.wait_for_url(f"**/company/profile?id={company_id}")
     expect(carol.locator("#profile-description")).to_have_text("Delivery drones for the whole town")
@@ -80,59 +85,65 @@ def test_an_investor_trusts_the_stock_market(app_server, browser):
     carol.goto(base + "/stocks")
     expect(carol.locator(".stock-row", has_text=ticker).locator(".new-listing")).to_be_visible()
     carol.goto(f"{base}/company/profile?id={company_id}")
-    carol.click("#profile-stock")
+    carol.get_by_role("link", name="Stock", exact=True).click()
     carol.wait_for_url(f"**/stock?id={company_id}")
     expect(carol.locator("#stock-cash-per-share")).to_have_text("$0.1022")
-    carol.fill("#trade-shares", "5,200")
+    carol.get_by_label("Shares", exact=True).fill("5,200")
     expect(carol.locator("#trade-preview")).to_contain_text("5,200 shares cost $")
-    carol.click("#trade-confirm")
+    carol.get_by_role("button", name="Buy shares", exact=True).click()
     expect(carol.get_by_text("You hold 5,200.")).to_be_visible()
 
     # Dana tries to take the company's cash: refused, saying why and what to do instead.
     before = cash(truth, company_id)
     dana.goto(base + "/send")
-    dana.click("#send-source")
+    dana.get_by_label("From", exact=True).click()
     dana.get_by_role("option", name=re.compile(f"^{name}")).click()
     choose_recipient(dana, dana_name)
-    dana.fill("#send-amount", "102,173")
+    dana.get_by_label("Amount", exact=True).fill("102,173")
     expect(dana.locator("#send-preview")).to_be_visible()
-    dana.click("#send-confirm")
-    expect(dana.get_by_text(f"{name} is public: its cash belongs to the business and its shareholders. "
-                            "Take money out by selling shares you hold.")).to_be_visible()
+    dana.get_by_role("button", name="Confirm and send", exact=True).click()
+    expect(
+        dana.get_by_text(
+            f"{name} is public: its cash belongs to the business and its shareholders. "
+            "Take money out by selling shares you hold."
+        )
+    ).to_be_visible()
     assert cash(truth, company_id) == before
 
     # So she sells most of her stake back: the company's cash goes with it.
     dana.goto(f"{base}/stock?id={company_id}")
     dana.get_by_role("radio", name="Sell").click()
     expect(dana.locator("#trade-buyback")).to_contain_text(f"{name} can buy back at most ")
-    dana.fill("#trade-shares", "105,000")
+    dana.get_by_label("Shares", exact=True).fill("105,000")
     expect(dana.locator("#trade-preview")).to_contain_text("105,000 shares pay you $")
-    dana.click("#trade-confirm")
+    dana.get_by_role("button", name="Sell shares", exact=True).click()
     expect(dana.get_by_text("You hold 95,000.")).to_be_visible()
 
     # Carol's preview says what the company can pay before any click; the button waits for a sale it can pay.
     c = company_row(truth, company_id)
-    can = stocks.max_buyback_shares(*stocks.curve_of(c), cash(truth, company_id))
+    can = stock_trading.max_buyback_shares(*stock_trading.curve_of(c), cash(truth, company_id))
     assert 0 < can < 5_200
     carol.reload()
     carol.get_by_role("radio", name="Sell").click()
     expect(carol.locator("#trade-buyback")).to_have_text(f"{name} can buy back at most {can:,} shares now.")
     expect(carol.locator("#stock-buyback")).to_have_text(f"{can:,} of {5_200 + 95_000:,}")
-    carol.fill("#trade-shares", "5,200")
+    carol.get_by_label("Shares", exact=True).fill("5,200")
     expect(carol.locator("#trade-error")).to_have_text(f"{name} can buy back at most {can:,} shares now.")
-    expect(carol.locator("#trade-confirm")).to_be_disabled()
+    expect(carol.get_by_role("button", name="Sell shares", exact=True)).to_be_disabled()
     screenshot(carol, "stock-sell-honest-preview-1440")
-    carol.fill("#trade-shares", f"{can:,}")
+    carol.get_by_label("Shares", exact=True).fill(f"{can:,}")
     preview = carol.locator("#trade-preview")
     expect(preview).to_contain_text(f"{can:,} shares pay you $")
     pay = re.match(rf"{can:,} shares pay you (\$[\d,]+\.\d\d)", preview.inner_text()).group(1)
-    carol.click("#trade-confirm")
+    carol.get_by_role("button", name="Sell shares", exact=True).click()
     expect(carol.get_by_text(f"for {pay}.")).to_be_visible()  # exactly what the preview said
-    left = stocks.max_buyback_shares(*stocks.curve_of(company_row(truth, company_id)), cash(truth, company_id))
+    left = stock_trading.max_buyback_shares(
+        *stock_trading.curve_of(company_row(truth, company_id)), cash(truth, company_id)
+    )
     assert left < 5_200 - can  # (0, or a share when rounding left just enough cash for one)
     if left == 0:
         expect(carol.locator("#trade-buyback")).to_contain_text(f"{name} can't buy back any shares now")
-        expect(carol.locator("#trade-confirm")).to_be_disabled()
+        expect(carol.get_by_role("button", name="Sell shares", exact=True)).to_be_disabled()
     else:
         expect(carol.locator("#trade-buyback")).to_contain_text(f"{name} can buy back at most {left:,} share")
 
@@ -140,8 +151,10 @@ def test_an_investor_trusts_the_stock_market(app_server, browser):
     carol.goto(base + "/portfolio")
     row = carol.locator(".position-row", has_text=ticker)
     expect(row.locator(".position-note")).to_contain_text(
-        f"{name} can't buy back any of these shares now." if left == 0 else
-        f"{name} can buy back at most {left:,} of these shares now")
+        f"{name} can't buy back any of these shares now."
+        if left == 0
+        else f"{name} can buy back at most {left:,} of these shares now"
+    )
     expect(carol.locator("#portfolio-unpayable")).to_be_visible()
     screenshot(carol, "portfolio-marked-1440")
     carol.goto(base + "/dashboard")
@@ -162,9 +175,7 @@ def test_the_profile_links(app_server, page):
     found_company(page, base, name, ticker)
     page.wait_for_url("**/company?id=*")
     company_id = page.url.split("id=")[1]
-    page.fill("#product-name", "Widget")
-    page.fill("#product-price", "12.50")
-    page.click("#product-add")
+    add_product(page, "Widget", "12.50")
     page.goto(f"{base}/marketplace?company={company_id}")
     page.locator(".market-product", has_text="Widget").locator(".market-company").click()
     page.wait_for_url(f"**/company/profile?id={company_id}")

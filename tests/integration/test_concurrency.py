@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from economy_app.models import LedgerEntry, StockTrade
-from economy_app.services import accounts, companies, ledger, stocks, users
+from economy_app.services import accounts, companies, ledger, stock_trading, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import InsufficientFunds, TradeRefused
 from tests.support.db import check_invariants
@@ -49,8 +49,9 @@ def test_concurrent_transfers_lose_and_create_nothing(engine):
                 amount = rng.randint(1, 300_000)  # big enough that some accounts run dry
                 key = f"t{n}-{j}"
                 try:
-                    accounts.transfer(s, actor_id=actor, from_account_id=src, to_account_id=dst, amount=amount,
-                                      idempotency_key=key)
+                    accounts.transfer(
+                        s, actor_id=actor, from_account_id=src, to_account_id=dst, amount=amount, idempotency_key=key
+                    )
                 except InsufficientFunds:
                     with lock:
                         refused["insufficient"] += 1
@@ -73,9 +74,11 @@ def test_concurrent_transfers_lose_and_create_nothing(engine):
     assert len(acknowledged) > THREADS * TRANSFERS // 2
 
     with engine.connect() as conn:
-        rows = conn.execute(select(LedgerEntry.idempotency_key, LedgerEntry.from_account_id,
-                                   LedgerEntry.to_account_id, LedgerEntry.amount)
-                            .where(LedgerEntry.type == "transfer")).all()
+        rows = conn.execute(
+            select(
+                LedgerEntry.idempotency_key, LedgerEntry.from_account_id, LedgerEntry.to_account_id, LedgerEntry.amount
+            ).where(LedgerEntry.type == "transfer")
+        ).all()
     in_ledger = Counter(tuple(r) for r in rows)
     assert in_ledger == Counter(acknowledged), "the ledger and the acknowledged transfers differ"
 
@@ -96,8 +99,13 @@ def test_sixteen_trades_sent_at_once_pass_no_more_than_three(engine):
         account = accounts.initialize_account(s, trader).id
         company = companies.create_company(s, owner_id=founder, name="Rate Inc", ticker="RATE")
         with unit(s, write=True):
-            ledger.post(s, from_account_id=accounts.system_account_id(s), to_account_id=company.account_id,
-                        amount=6_000_000, type="adjustment")
+            ledger.post(
+                s,
+                from_account_id=accounts.system_account_id(s),
+                to_account_id=company.account_id,
+                amount=6_000_000,
+                type="adjustment",
+            )
         assert companies.check_and_update_public_status(s, company.id)
     start = threading.Barrier(16)
     refused: list[TradeRefused] = []
@@ -106,7 +114,7 @@ def test_sixteen_trades_sent_at_once_pass_no_more_than_three(engine):
         start.wait(20)
         with Session(engine) as s:
             try:
-                stocks.buy(s, actor_id=trader, account_id=account, company_id=company.id, shares=10)
+                stock_trading.buy(s, actor_id=trader, account_id=account, company_id=company.id, shares=10)
             except TradeRefused as e:
                 refused.append(e)
 
@@ -163,8 +171,10 @@ def test_batches_and_transfers_at_once_lose_and_create_nothing(engine):
             for _ in range(150):
                 (actor, src), (_, dst) = rng.sample(players, 2)
                 amount = rng.randint(1, 400_000)
-                if attempt("transfer", lambda: accounts.transfer(s, actor_id=actor, from_account_id=src,
-                                                                 to_account_id=dst, amount=amount)):
+                if attempt(
+                    "transfer",
+                    lambda: accounts.transfer(s, actor_id=actor, from_account_id=src, to_account_id=dst, amount=amount),
+                ):
                     with lock:
                         moves.append((src, dst, amount))
 
@@ -176,11 +186,13 @@ def test_batches_and_transfers_at_once_lose_and_create_nothing(engine):
                 entries = []
                 for _, account in rng.sample(players, rng.randint(1, len(players))):
                     revenue = rng.randint(1, 50_000)
-                    entries += [ledger.Posting(mint, account, revenue, "marketplace_batch", batch_count=1),
-                                ledger.Posting(account, mint, rng.randint(1, revenue), "marketplace_batch",
-                                               batch_count=1)]
+                    entries += [
+                        ledger.Posting(mint, account, revenue, "marketplace_batch", batch_count=1),
+                        ledger.Posting(account, mint, rng.randint(1, revenue), "marketplace_batch", batch_count=1),
+                    ]
                 (_, src), (_, dst) = rng.sample(players, 2)
                 entries.append(ledger.Posting(src, dst, rng.randint(1, 400_000), "transfer"))
+
                 def batch():
                     with unit(s, write=True):
                         return ledger.post_many(s, entries)
@@ -191,8 +203,9 @@ def test_batches_and_transfers_at_once_lose_and_create_nothing(engine):
                         batches.extend(ids)
                         moves.extend((e.from_account_id, e.to_account_id, e.amount) for e in entries)
 
-    threads = ([threading.Thread(target=transfers, args=(n,)) for n in range(4)]
-               + [threading.Thread(target=batches_of, args=(n,)) for n in range(2)])
+    threads = [threading.Thread(target=transfers, args=(n,)) for n in range(4)] + [
+        threading.Thread(target=batches_of, args=(n,)) for n in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -201,8 +214,11 @@ def test_batches_and_transfers_at_once_lose_and_create_nothing(engine):
     assert unexpected == [], f"{len(unexpected)} unexpected errors, first: {unexpected[:1]!r}"
     assert len(batches) > 0  # most batches went through (some were refused: a player drained meanwhile)
     with engine.connect() as conn:
-        rows = conn.execute(select(LedgerEntry.from_account_id, LedgerEntry.to_account_id, LedgerEntry.amount)
-                            .where(LedgerEntry.type.in_(["transfer", "marketplace_batch"]))).all()
+        rows = conn.execute(
+            select(LedgerEntry.from_account_id, LedgerEntry.to_account_id, LedgerEntry.amount).where(
+                LedgerEntry.type.in_(["transfer", "marketplace_batch"])
+            )
+        ).all()
     assert Counter(tuple(r) for r in rows) == Counter(moves), "the ledger and the acknowledged postings differ"
     expected = {account: 1_000_000 for _, account in players}
     for src, dst, amount in moves:

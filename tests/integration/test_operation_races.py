@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from economy_app.db import make_engine
 from economy_app.models import Balance, Company, LedgerArchive, LedgerEntry, utcnow
-from economy_app.services import accounts, admin, archive, companies, users
+from economy_app.services import accounts, archive_files, companies, operations, reconciliation, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import AlreadyRunning, CompanyLimit
 from tests.support.db import check_invariants
@@ -70,10 +70,10 @@ def _all_at_once(engine, hook_name: str, hook, runs: list[tuple]) -> None:
 
 
 REPAIRS = {
-    "recalculate one": lambda s, account: admin.recalculate_balance(s, account),
-    "recalculate all": lambda s, account: admin.recalculate_all_balances(s),
-    "AUTO_REPAIR": lambda s, account: admin.run_reconciliation(s, source="scheduler", auto_repair=True),
-    "sync one": lambda s, account: admin.sync_balance_from_account(s, account),
+    "recalculate one": lambda s, account: reconciliation.recalculate_balance(s, account),
+    "recalculate all": lambda s, account: reconciliation.recalculate_all_balances(s),
+    "AUTO_REPAIR": lambda s, account: reconciliation.run_reconciliation(s, source="scheduler", auto_repair=True),
+    "sync one": lambda s, account: reconciliation.sync_balance_from_account(s, account),
 }
 
 
@@ -84,8 +84,11 @@ def test_a_repair_never_overwrites_a_transfer_in_flight(engine, repair):
     alice, a = _player(engine, "alice")
     _, b = _player(engine, "bob")
     with engine.begin() as conn:
-        conn.execute(update(Balance.__table__).where(Balance.__table__.c.account_id == a)
-                     .values(balance=Balance.__table__.c.balance + 5))
+        conn.execute(
+            update(Balance.__table__)
+            .where(Balance.__table__.c.account_id == a)
+            .values(balance=Balance.__table__.c.balance + 5)
+        )
     posted = threading.Event()
 
     def transfer_held_open():
@@ -102,10 +105,13 @@ def test_a_repair_never_overwrites_a_transfer_in_flight(engine, repair):
     t.join()
     assert t.errors == []
     with Session(engine) as s:
-        alice_now = admin.account_copies(s, a)
-        assert (alice_now.balances_value, alice_now.cached_value, alice_now.ledger_value) == (100_000, 100_000,
-                                                                                            100_000)  # $1,000.00
-        assert admin.reconcile(s) == []
+        alice_now = reconciliation.account_copies(s, a)
+        assert (alice_now.balances_value, alice_now.cached_value, alice_now.ledger_value) == (
+            100_000,
+            100_000,
+            100_000,
+        )  # $1,000.00
+        assert reconciliation.reconcile(s) == []
 
 
 @pytest.mark.parametrize("moment", ["INSERT INTO ledger_archive (", "DELETE FROM ledger "])
@@ -133,7 +139,7 @@ def test_an_entry_committing_during_an_archive_run_is_never_lost(db_url, engine,
     event.listen(engine, "before_cursor_execute", at_the_worst_moment)
     try:
         with Session(engine) as s:
-            result = archive.archive(s, before=utcnow() + timedelta(hours=1), directory=tmp_path)
+            result = archive_files.archive(s, before=utcnow() + timedelta(hours=1), directory=tmp_path)
     finally:
         event.remove(engine, "before_cursor_execute", at_the_worst_moment)
         other.dispose()
@@ -148,7 +154,7 @@ def test_an_entry_committing_during_an_archive_run_is_never_lost(db_url, engine,
     assert live | archived == set(range(1, max(live | archived) + 1))  # every entry ever posted is somewhere
     assert late[0] in live  # the late entry was not in the run's selection: it waits for the next one
     with Session(engine) as s:
-        assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
+        assert reconciliation.reconcile(s) == [] and reconciliation.check_archive(s).problems == 0
 
 
 def _one_archived_one_live(engine, directory):
@@ -157,7 +163,7 @@ def _one_archived_one_live(engine, directory):
     _, b = _player(engine, "bob")
     with Session(engine) as s:
         accounts.transfer(s, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
-        first = archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=directory)
+        first = archive_files.archive(s, before=utcnow() + timedelta(seconds=1), directory=directory)
         accounts.transfer(s, actor_id=alice, from_account_id=a, to_account_id=b, amount=7_000)
     assert first.entries == 3
     return first
@@ -205,20 +211,20 @@ def test_an_archive_run_during_a_restore_is_refused(engine, tmp_path):
 
     def restore():
         with Session(engine) as s:
-            assert archive.restore(s, first.path).restored == 3
+            assert archive_files.restore(s, first.path).restored == 3
 
     def archive_now():
         with Session(engine) as s:
-            archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path)
+            archive_files.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path)
 
     restorer, archiver = _while_the_restore_writes_checkpoints(engine, restore, archive_now)
     assert restorer.errors == []
     assert [type(e) for e in archiver.errors] == [AlreadyRunning]
     assert sorted(p.name for p in tmp_path.iterdir()) == [first.path.name]  # the refused run left no file
     with Session(engine) as s:
-        assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
-        assert archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 4
-        assert admin.reconcile(s) == [] and admin.check_archive(s).problems == 0
+        assert reconciliation.reconcile(s) == [] and reconciliation.check_archive(s).problems == 0
+        assert archive_files.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 4
+        assert reconciliation.reconcile(s) == [] and reconciliation.check_archive(s).problems == 0
     check_invariants(engine)
 
 
@@ -229,10 +235,11 @@ def test_checkpoints_are_written_relatively(engine, tmp_path, monkeypatch):
     the first committed: no update is lost. (A restore that only read the checkpoint used to let the archive
     commit and then wrote its stale total over it.)"""
     from economy_app.services import ledger
+    from economy_app.services.ledger import archive as ledger_archive
 
     first = _one_archived_one_live(engine, tmp_path)
-    rows = archive.read_archive(first.path)
-    monkeypatch.setattr(ledger, "lock_archive", lambda s: None, raising=False)
+    rows = archive_files.read_archive(first.path)
+    monkeypatch.setattr(ledger_archive, "lock_archive", lambda s: None)
 
     def restore():
         with Session(engine) as s:
@@ -247,7 +254,7 @@ def test_checkpoints_are_written_relatively(engine, tmp_path, monkeypatch):
     restorer, archiver = _while_the_restore_writes_checkpoints(engine, restore, archive_now)
     assert restorer.errors == [] and archiver.errors == []
     with Session(engine) as s:
-        assert admin.reconcile(s) == [] and admin.check_archive(s).checkpoint_drifts == []
+        assert reconciliation.reconcile(s) == [] and reconciliation.check_archive(s).checkpoint_drifts == []
     check_invariants(engine)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(A)).scalar_one() == 1  # the $70.00, archived
@@ -266,7 +273,7 @@ def test_reconciliation_during_an_archive_run_reports_no_false_problem(engine, t
 
     def archive_now():
         with Session(engine) as s:
-            assert archive.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 3
+            assert archive_files.archive(s, before=utcnow() + timedelta(seconds=1), directory=tmp_path).entries == 3
 
     def between_the_counts_and_the_files(conn, cursor, statement, parameters, context, executemany):
         if not fired and "GROUP BY ledger_archive.file_id" in statement:
@@ -276,13 +283,13 @@ def test_reconciliation_during_an_archive_run_reports_no_false_problem(engine, t
     event.listen(engine, "after_cursor_execute", between_the_counts_and_the_files)
     try:
         with Session(engine) as s:
-            report = admin.run_reconciliation(s, source="scheduler")
+            report = reconciliation.run_reconciliation(s, source="scheduler")
     finally:
         event.remove(engine, "after_cursor_execute", between_the_counts_and_the_files)
     assert fired and not fired[0].is_alive() and fired[0].errors == []
     assert report["archive_problems"] == 0, report["details"]
     with Session(engine) as s:  # and the next check sees the archive run whole
-        check = admin.check_archive(s)
+        check = reconciliation.check_archive(s)
     assert (check.archived_entries, [f.status for f in check.files], check.problems) == (3, ["ok"], 0)
 
 
@@ -325,7 +332,7 @@ def test_two_admins_starting_the_same_operation_at_once(engine):
     def start():
         with Session(engine) as s:
             try:
-                with admin.exclusive(s, "recalculate_all"):
+                with operations.exclusive(s, "recalculate_all"):
                     time.sleep(0.3)
                 outcomes.append("ran")
             except AlreadyRunning:
@@ -334,7 +341,7 @@ def test_two_admins_starting_the_same_operation_at_once(engine):
     _all_at_once(engine, "before_cursor_execute", at_the_same_instant, [(start,), (start,)])
     assert sorted(outcomes) == ["already running", "ran"]
     with Session(engine) as s:
-        with admin.exclusive(s, "recalculate_all"):  # released
+        with operations.exclusive(s, "recalculate_all"):  # released
             pass
 
 
@@ -357,7 +364,7 @@ def test_two_admins_on_the_admin_path_get_a_clear_message(engine):
     def start(actor: int):
         with Session(engine) as s:
             try:
-                admin.run_bulk(s, actor_id=actor, op="recalculate_all")
+                operations.run_bulk(s, actor_id=actor, op="recalculate_all")
                 outcomes.append("ran")
             except AlreadyRunning as e:
                 outcomes.append(str(e))
@@ -365,5 +372,5 @@ def test_two_admins_on_the_admin_path_get_a_clear_message(engine):
     _all_at_once(engine, "before_cursor_execute", at_the_same_instant, [(start, actor) for actor in admins])
     assert sorted(outcomes) == ["That operation is already running. Wait for it to finish.", "ran"]
     with Session(engine) as s:
-        log = admin.audit_log(s)
+        log = operations.audit_log(s)
     assert sorted((e["action"], e["ok"]) for e in log) == [("recalculate_all", False), ("recalculate_all", True)]

@@ -47,8 +47,10 @@ def test_services_up_starts_what_is_missing_and_down_stops_it(data_dir, monkeypa
     try:
         assert cli.main(args) == 0
         printed = dict(line.split("=", 1) for line in capsys.readouterr().out.split())
-        assert printed == {"DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{pg_port}/economy",
-                           "REFLEX_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+        assert printed == {
+            "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{pg_port}/economy",
+            "REFLEX_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        }
         assert (data_dir / "postgres" / "PG_VERSION").exists()
         engine = db.make_engine(printed["DATABASE_URL"])
         with engine.connect() as conn:

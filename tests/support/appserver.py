@@ -24,15 +24,29 @@ class AppStartError(RuntimeError):
 class RunningApp:
     """A `reflex run --env prod --single-port` process tree serving ``url``."""
 
-    def __init__(self, *, port: int, log: Path, database_url: str, redis_url: str | None = None,
-                 workers: int = 1, extra_env: dict[str, str] | None = None, backend_only: bool = False):
+    def __init__(
+        self,
+        *,
+        port: int,
+        log: Path,
+        database_url: str,
+        redis_url: str | None = None,
+        workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+        backend_only: bool = False,
+    ):
         self.port, self.log, self.database_url, self.redis_url = port, log, database_url, redis_url
         self.workers = workers
         self.url = f"http://127.0.0.1:{port}"
         bindir = Path(sys.executable).parent
-        env = dict(os.environ, DATABASE_URL=database_url, REFLEX_TELEMETRY_ENABLED="false",
-                   REFLEX_USE_SYSTEM_BUN="1", GRANIAN_WORKERS=str(workers),
-                   PATH=f"{ROOT / '.tools/node_modules/.bin'}:{bindir}:{os.environ['PATH']}")
+        env = dict(
+            os.environ,
+            DATABASE_URL=database_url,
+            REFLEX_TELEMETRY_ENABLED="false",
+            REFLEX_USE_SYSTEM_BUN="1",
+            GRANIAN_WORKERS=str(workers),
+            PATH=f"{ROOT / '.tools/node_modules/.bin'}:{bindir}:{os.environ['PATH']}",
+        )
         env.pop("REFLEX_REDIS_URL", None)
         # Test and benchmark players all come from 127.0.0.1: lift the per-address abuse limits (tests that
         # check them set their own through extra_env).
@@ -43,13 +57,21 @@ class RunningApp:
         env.update(extra_env or {})
         # Backend only: no frontend build, so a second process can serve beside one already running
         # from this checkout (as another app host would).
-        ports = (["--backend-only", "--backend-port", str(port)] if backend_only else
-                 ["--single-port", "--frontend-port", str(port), "--backend-port", str(port)])
+        ports = (
+            ["--backend-only", "--backend-port", str(port)]
+            if backend_only
+            else ["--single-port", "--frontend-port", str(port), "--backend-port", str(port)]
+        )
         self.backend_only = backend_only
         with open(log, "w") as out:
             self.proc = subprocess.Popen(
                 [str(bindir / "reflex"), "run", "--env", "prod", *ports],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def output(self, tail: int | None = 4000) -> str:
         text = self.log.read_text(errors="replace")
@@ -61,8 +83,10 @@ class RunningApp:
             if self.proc.poll() is not None:
                 raise AppStartError(f"the app exited while starting:\n{self.output()}")
             try:
-                with urllib.request.urlopen(self.url + "/ping", timeout=2) as r, \
-                        urllib.request.urlopen(self.url + ("/ping" if self.backend_only else "/"), timeout=5) as page:
+                with (
+                    urllib.request.urlopen(self.url + "/ping", timeout=2) as r,
+                    urllib.request.urlopen(self.url + ("/ping" if self.backend_only else "/"), timeout=5) as page,
+                ):
                     if r.status == 200 and page.status == 200 and len(self.worker_pids()) >= self.workers:
                         return self
             except OSError:
@@ -74,12 +98,14 @@ class RunningApp:
     def worker_pids(self) -> list[int]:
         """The processes serving requests: the children of the server process (Granian's workers),
         or the server process itself when it has none."""
+
         def children(pid: int) -> list[int]:
             try:
                 with open(f"/proc/{pid}/task/{pid}/children") as f:
                     return [int(p) for p in f.read().split()]
             except OSError:
                 return []
+
         workers = children(self.proc.pid)
         return workers or [self.proc.pid]
 

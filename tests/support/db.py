@@ -42,7 +42,7 @@ def check_invariants(engine: Engine) -> None:
 
     Read in one snapshot (REPEATABLE READ on PostgreSQL; one read transaction on SQLite), so it
     holds while the app keeps posting."""
-    a, b, l, h = (Account.__table__, Balance.__table__, LedgerEntry.__table__, BalanceHistory.__table__)
+    a, b, l, h = (Account.__table__, Balance.__table__, LedgerEntry.__table__, BalanceHistory.__table__)  # noqa: E741
     options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     with engine.connect().execution_options(**options) as conn:
         total = conn.execute(select(func.coalesce(func.sum(b.c.balance), 0))).scalar_one()
@@ -50,24 +50,28 @@ def check_invariants(engine: Engine) -> None:
         accounts = conn.execute(select(a.c.id, a.c.kind, a.c.balance)).all()
         primary = dict(conn.execute(select(b.c.account_id, b.c.balance)).all())
         inflow = dict(conn.execute(select(l.c.to_account_id, func.sum(l.c.amount)).group_by(l.c.to_account_id)).all())
-        outflow = dict(conn.execute(
-            select(l.c.from_account_id, func.sum(l.c.amount)).group_by(l.c.from_account_id)).all())
+        outflow = dict(
+            conn.execute(select(l.c.from_account_id, func.sum(l.c.amount)).group_by(l.c.from_account_id)).all()
+        )
         checkpoint = dict(conn.execute(select(LedgerCheckpoint.account_id, LedgerCheckpoint.balance)).all())
         last_after = {}
         for account_id, after in conn.execute(select(h.c.account_id, h.c.balance_after).order_by(h.c.id)):
             last_after[account_id] = after
         for account_id, kind, cached in accounts:
-            derived = (checkpoint.get(account_id, 0) + int(inflow.get(account_id, 0))
-                       - int(outflow.get(account_id, 0)))
+            derived = checkpoint.get(account_id, 0) + int(inflow.get(account_id, 0)) - int(outflow.get(account_id, 0))
             assert account_id in primary, f"account {account_id} has no balances row"
             assert primary[account_id] == cached == derived, (
-                f"account {account_id}: balances {primary[account_id]}, cache {cached}, ledger {derived}")
+                f"account {account_id}: balances {primary[account_id]}, cache {cached}, ledger {derived}"
+            )
             assert last_after.get(account_id, 0) == derived, (
-                f"account {account_id}: last balance_after {last_after.get(account_id)} != {derived}")
+                f"account {account_id}: last balance_after {last_after.get(account_id)} != {derived}"
+            )
             if kind != "system":
                 assert cached >= 0, f"account {account_id} ({kind}) is negative: {cached}"
-        entries = (conn.execute(select(func.count()).select_from(l)).scalar_one()
-                   + conn.execute(select(func.count()).select_from(LedgerArchive)).scalar_one())
+        entries = (
+            conn.execute(select(func.count()).select_from(l)).scalar_one()
+            + conn.execute(select(func.count()).select_from(LedgerArchive)).scalar_one()
+        )
         rows = conn.execute(select(func.count()).select_from(h)).scalar_one()
         assert rows == 2 * entries, f"{rows} balance_history rows for {entries} ledger entries"
         # The archive: each checkpoint is exactly the net (and count) of the account's archived entries,
@@ -79,8 +83,12 @@ def check_invariants(engine: Engine) -> None:
                 acc = archived.setdefault(account_id, [0, 0])
                 acc[0] += delta
                 acc[1] += 1
-        checkpoints = {r.account_id: [r.balance, r.entries] for r in conn.execute(
-            select(LedgerCheckpoint.account_id, LedgerCheckpoint.balance, LedgerCheckpoint.entries))}
+        checkpoints = {
+            r.account_id: [r.balance, r.entries]
+            for r in conn.execute(
+                select(LedgerCheckpoint.account_id, LedgerCheckpoint.balance, LedgerCheckpoint.entries)
+            )
+        }
         assert checkpoints == archived, f"checkpoints {checkpoints} != archived entries {archived}"
         both = conn.execute(select(func.count()).select_from(arch).join(l, l.c.id == arch.c.id)).scalar_one()
         assert both == 0, f"{both} entries are in both the ledger and the archive"

@@ -37,9 +37,12 @@ def until_waiting_on_a_lock(engine: Engine, done, timeout: float = 10) -> bool:
         while time.monotonic() < deadline:
             if done():
                 return False
-            waiting = conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'")).scalar_one()
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
             conn.rollback()
             if waiting:
                 return True

@@ -27,7 +27,7 @@ def make_company(session):
 
     def make(owner_id: int, ticker: str | None = None, name: str | None = None) -> tuple[int, int]:
         counter["n"] += 1
-        ticker = ticker or "".join(chr(65 + (counter["n"] // 26 ** k) % 26) for k in range(3))
+        ticker = ticker or "".join(chr(65 + (counter["n"] // 26**k) % 26) for k in range(3))
         view = companies.create_company(session, owner_id=owner_id, name=name or f"Company {ticker}", ticker=ticker)
         return view.id, view.account_id
 

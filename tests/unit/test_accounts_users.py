@@ -55,7 +55,8 @@ def test_initialize_account_funds_once(session, engine):
     assert again.id == account.id
     assert fingerprint(engine) == snapshot  # moved nothing
     deposits = session.execute(
-        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.type == "initial_deposit")).scalar_one()
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.type == "initial_deposit")
+    ).scalar_one()
     assert deposits == 1
     check_invariants(engine)
 

@@ -7,7 +7,7 @@ edited file, recalculate and sync (one account or all). After every step:
   its archived entries; no id in both tables;
 - every entry ever posted is in exactly one of ``ledger`` or ``ledger_archive``, unchanged;
 - no id is ever handed out twice (each new entry's id is above every id seen before);
-- reconciliation and the archive's proof (``admin.check_archive``) find nothing.
+- reconciliation and the archive's proof (``reconciliation.check_archive``) find nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from economy_app.db import make_engine
 from economy_app.models import LedgerArchive, LedgerEntry, utcnow
-from economy_app.services import accounts, admin, archive, ledger, users
+from economy_app.services import accounts, archive_files, ledger, reconciliation, users
 from economy_app.services.errors import RestoreConflict
 from tests.support.db import check_invariants, fingerprint, wipe
 
@@ -37,8 +37,10 @@ L, A = LedgerEntry.__table__, LedgerArchive.__table__
 
 def _rows(engine, table) -> dict[int, tuple]:
     with engine.connect() as conn:
-        return {r.id: tuple(r[c] for c in ledger.LEDGER_COLUMNS)
-                for r in conn.execute(select(*[table.c[c] for c in ledger.LEDGER_COLUMNS])).mappings()}
+        return {
+            r.id: tuple(r[c] for c in ledger.LEDGER_COLUMNS)
+            for r in conn.execute(select(*[table.c[c] for c in ledger.LEDGER_COLUMNS])).mappings()
+        }
 
 
 def make_machine(url: str, folder: Path):
@@ -98,9 +100,10 @@ def make_machine(url: str, folder: Path):
             live = _rows(engine, L)
             times = sorted({row[ledger.LEDGER_COLUMNS.index("created_at")] for row in live.values()})
             cutoff = data.draw(st.sampled_from(times + [utcnow() + timedelta(seconds=1)]))
-            result = archive.archive(self.s, before=cutoff, directory=self.dir)
-            assert result.entries == sum(1 for row in live.values()
-                                         if row[ledger.LEDGER_COLUMNS.index("created_at")] < cutoff)
+            result = archive_files.archive(self.s, before=cutoff, directory=self.dir)
+            assert result.entries == sum(
+                1 for row in live.values() if row[ledger.LEDGER_COLUMNS.index("created_at")] < cutoff
+            )
             if result.path is not None:
                 self.files.append(result.path)
 
@@ -110,7 +113,7 @@ def make_machine(url: str, folder: Path):
             path = data.draw(st.sampled_from(self.files))
             in_file = {json.loads(line)["id"] for line in gzip.open(path, "rt")}
             archived_before = set(_rows(engine, A))
-            result = archive.restore(self.s, path)
+            result = archive_files.restore(self.s, path)
             assert result.known_file
             assert result.restored == len(in_file & archived_before)
             assert result.already_in_ledger == len(in_file - archived_before)
@@ -121,32 +124,39 @@ def make_machine(url: str, folder: Path):
             path = data.draw(st.sampled_from(self.files))
             rows = [json.loads(line) for line in gzip.open(path, "rt")]
             i = data.draw(st.integers(min_value=0, max_value=len(rows) - 1))
-            rows[i][field] = {"amount": rows[i]["amount"] + 1, "description": "edited",
-                              "to_account_id": rows[i]["from_account_id"] + 10_000}[field]
+            rows[i][field] = {
+                "amount": rows[i]["amount"] + 1,
+                "description": "edited",
+                "to_account_id": rows[i]["from_account_id"] + 10_000,
+            }[field]
             edited = self.dir / f"edited-{uuid.uuid4().hex}.jsonl.gz"
             with gzip.open(edited, "wt") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
             before = fingerprint(engine)
             with pytest.raises(RestoreConflict):
-                archive.restore(self.s, edited)
+                archive_files.restore(self.s, edited)
             assert fingerprint(engine) == before
 
         @rule(data=st.data(), everything=st.booleans())
         def recalculate(self, data, everything):
             before = fingerprint(engine)
             if everything:
-                assert admin.recalculate_all_balances(self.s).changed == 0
+                assert reconciliation.recalculate_all_balances(self.s).changed == 0
             else:
-                assert not admin.recalculate_balance(self.s, data.draw(st.sampled_from(self.players))[1]).changed
+                assert not reconciliation.recalculate_balance(
+                    self.s, data.draw(st.sampled_from(self.players))[1]
+                ).changed
             assert fingerprint(engine) == before
 
         @rule(data=st.data(), everything=st.booleans())
         def sync(self, data, everything):
             before = fingerprint(engine)
             if everything:
-                assert admin.sync_all_balances(self.s).changed == 0
+                assert reconciliation.sync_all_balances(self.s).changed == 0
             else:
-                assert not admin.sync_balance_from_account(self.s, data.draw(st.sampled_from(self.players))[1]).changed
+                assert not reconciliation.sync_balance_from_account(
+                    self.s, data.draw(st.sampled_from(self.players))[1]
+                ).changed
             assert fingerprint(engine) == before
 
         @invariant()
@@ -157,14 +167,16 @@ def make_machine(url: str, folder: Path):
             live, archived = _rows(engine, L), _rows(engine, A)
             assert not live.keys() & archived.keys()
             assert {**live, **archived} == self.posted  # each entry in exactly one table, as it was posted
-            assert admin.reconcile(self.s) == []
-            check = admin.check_archive(self.s)
+            assert reconciliation.reconcile(self.s) == []
+            check = reconciliation.check_archive(self.s)
             assert check.problems == 0 and check.unfiled == 0, check
             for account, cents in self.expected.items():
                 assert accounts.get_balance(self.s, account) == cents
 
     ArchiveMachine.TestCase.settings = settings(
-        max_examples=12, stateful_step_count=15, deadline=None,
+        max_examples=12,
+        stateful_step_count=15,
+        deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     return ArchiveMachine, engine

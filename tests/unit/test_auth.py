@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlmodel import Session
 
+from economy_app import config
 from economy_app.models import RateLimit, utcnow
 from economy_app.services import accounts, auth, users
 from economy_app.services.errors import (
@@ -37,8 +38,11 @@ def test_signup_logs_in_and_funds_the_account(session, engine):
 def test_signup_refusals_change_nothing(session, engine):
     auth.signup(session, "alice", "correct horse")
     before = fingerprint(engine)
-    for username, password, error in (("ALICE", "correct horse", UsernameTaken), ("x", "correct horse", InvalidInput),
-                                      ("bob", "short", InvalidInput)):
+    for username, password, error in (
+        ("ALICE", "correct horse", UsernameTaken),
+        ("x", "correct horse", InvalidInput),
+        ("bob", "short", InvalidInput),
+    ):
         with pytest.raises(error):
             auth.signup(session, username, password)
         assert fingerprint(engine) == before
@@ -58,7 +62,7 @@ def test_login_sessions_survive_and_logout_ends_them(session):
 
 def test_sessions_expire(session):
     result = auth.signup(session, "alice", "correct horse")
-    later = utcnow() + timedelta(days=auth.session_days(), seconds=1)
+    later = utcnow() + timedelta(days=config.session_days(), seconds=1)
     assert auth.resolve(session, result.token, now=later) is None
     assert auth.purge_expired(session, now=later) == 1
 
@@ -141,7 +145,7 @@ def test_a_victim_is_not_locked_out_from_elsewhere(session, engine):
     assert auth.login(session, "victim", "correct horse", client=VICTIM_HOME, now=now).user.username == "victim"
     # The attacker spreads over usernames: the address as a whole is throttled after its allowance.
     spray = utcnow() + timedelta(hours=2)  # the pair's count above is forgotten by then
-    for i in range(auth.address_free_failures()):
+    for i in range(config.login_address_failures()):
         with pytest.raises(LoginFailed):
             auth.login(session, f"guess{i}", "let me in", client=ATTACKER, now=spray)
     with pytest.raises(LoginThrottled) as info:
@@ -154,7 +158,7 @@ def test_successful_logins_never_throttle_a_shared_address(session):
     """Players behind one address (an office, a school): each success takes its own attempt back."""
     auth.signup(session, "alice", "correct horse")
     now = utcnow()
-    for _ in range(3 * auth.address_free_failures()):
+    for _ in range(3 * config.login_address_failures()):
         auth.login(session, "alice", "correct horse", client=ATTACKER, now=now)
 
 
@@ -207,8 +211,15 @@ def test_two_logins_of_one_player_from_one_address_at_once_never_deadlock(engine
 def test_impossible_usernames_fail_without_counting(session, engine):
     auth.signup(session, "alice", "correct horse")
     before = fingerprint(engine)
-    for username, password in (("", "x"), ("a" * 10_000, "correct horse"), ("alice", ""), ("alice", "x" * 10_000),
-                               ("١٢٣", "correct horse"), (None, "x"), ("alice", 12345678)):
+    for username, password in (
+        ("", "x"),
+        ("a" * 10_000, "correct horse"),
+        ("alice", ""),
+        ("alice", "x" * 10_000),
+        ("١٢٣", "correct horse"),
+        (None, "x"),
+        ("alice", 12345678),
+    ):
         with pytest.raises(LoginFailed):
             auth.login(session, username, password, client=ATTACKER)
     assert fingerprint(engine) == before
@@ -256,19 +267,27 @@ def test_one_subscribers_prefix_gets_the_sign_ups_of_one_address(session, engine
         except SignupLimited as e:
             refused.append(str(e))
     assert created == 3, f"{created} players signed up from one /56 ({created * 10_000:,} dollars from the mint)"
-    assert set(refused) == {"Too many new players from your network: at most 3 sign-ups per address every 24 hours. "
-                            "Try again later."}
+    assert set(refused) == {
+        "Too many new players from your network: at most 3 sign-ups per address every 24 hours. Try again later."
+    }
     # The other /56s of the same /48 get theirs, until the /48 as a whole has had 4 x 3.
     before = None
     for subscriber in range(0x13, 0x20):
         for i in range(3):
             try:
-                auth.signup(session, f"site{subscriber:x}{i}", "correct horse",
-                            client=f"2001:db8:0:{subscriber:x}00::{i + 1}", now=now)
+                auth.signup(
+                    session,
+                    f"site{subscriber:x}{i}",
+                    "correct horse",
+                    client=f"2001:db8:0:{subscriber:x}00::{i + 1}",
+                    now=now,
+                )
                 created += 1
             except SignupLimited as e:
-                assert str(e) == ("Too many new players from your network: at most 12 sign-ups per network every 24 "
-                                  "hours. Try again later.")
+                assert str(e) == (
+                    "Too many new players from your network: at most 12 sign-ups per network every 24 "
+                    "hours. Try again later."
+                )
                 before = before or fingerprint(engine)
     assert created == 12 and before == fingerprint(engine)
     # Another /48 is another subscriber; IPv4 is counted as it was.
@@ -281,7 +300,7 @@ def test_the_login_throttle_counts_an_ipv6_subscriber_by_its_prefix(session):
     """The login throttle had the same shape: 20 failures per /64 an hour, 5 million guesses an hour from a /48."""
     auth.signup(session, "victim", "correct horse")
     now = utcnow()
-    for lan in range(auth.address_free_failures()):  # one failure from each of 20 LANs of one /56
+    for lan in range(config.login_address_failures()):  # one failure from each of 20 LANs of one /56
         with pytest.raises(LoginFailed):
             auth.login(session, f"guess{lan}", "let me in", client=f"2001:db8:0:12{lan:02x}::1", now=now)
     with pytest.raises(LoginThrottled):  # the 21st LAN of the same /56 waits
@@ -289,15 +308,16 @@ def test_the_login_throttle_counts_an_ipv6_subscriber_by_its_prefix(session):
     # Another /56 of the same /48 has its own 20; the /48 as a whole stops at 4 x 20.
     failures = 0
     for subscriber in range(0x13, 0x20):
-        for i in range(auth.address_free_failures()):
+        for i in range(config.login_address_failures()):
             try:
-                auth.login(session, f"spray{subscriber:x}{i}", "let me in", client=f"2001:db8:0:{subscriber:x}00::1",
-                           now=now)
+                auth.login(
+                    session, f"spray{subscriber:x}{i}", "let me in", client=f"2001:db8:0:{subscriber:x}00::1", now=now
+                )
             except LoginFailed:
                 failures += 1
             except LoginThrottled:
                 break
-    assert failures == 3 * auth.address_free_failures()
+    assert failures == 3 * config.login_address_failures()
     # The victim, from elsewhere, is not held up.
     assert auth.login(session, "victim", "correct horse", client="2001:db8:1::1", now=now).user.username == "victim"
 

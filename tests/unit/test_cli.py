@@ -13,14 +13,14 @@ from economy_app.models import Account, Balance
 from economy_app.services import accounts, users
 from tests.support.db import check_invariants
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def economy(db_url, *args, **extra_env):
     env = dict(os.environ, DATABASE_URL=db_url, **extra_env)
-    return subprocess.run([sys.executable, "-m", "economy_app", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "economy_app", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_balance_reconcile_recalc_sync(db_url, session, engine):
@@ -74,7 +74,7 @@ def test_cli_archive_restore_and_the_archive_proof(db_url, session, engine, tmp_
     from datetime import timedelta
 
     from economy_app.models import LedgerArchive, utcnow
-    from economy_app.services import admin
+    from economy_app.services import operations
 
     user = users.create_user(session, "alice", "correct horse")
     accounts.initialize_account(session, user.id)
@@ -93,8 +93,10 @@ def test_cli_archive_restore_and_the_archive_proof(db_url, session, engine, tmp_
     assert "checkpoint of account" in run.stdout and "count differs" in run.stdout
     run = economy(db_url, "ledger", "restore", path)  # the lost entry is not restored out of nowhere
     assert run.returncode == 2 and "in neither the ledger nor the archive" in run.stderr
-    assert [(e["admin_name"], e["action"], e["ok"]) for e in admin.audit_log(session)] == [
-        ("cli", "ledger restore", False), ("cli", "ledger archive", True)]
+    assert [(e["admin_name"], e["action"], e["ok"]) for e in operations.audit_log(session)] == [
+        ("cli", "ledger restore", False),
+        ("cli", "ledger archive", True),
+    ]
 
 
 def test_seed_with_demo_off_creates_no_logins(db_url, engine):
@@ -106,6 +108,7 @@ def test_seed_with_demo_off_creates_no_logins(db_url, engine):
 
 def test_run_scaled_seeds_no_demo_logins():
     """`make run-scaled` (the shape of a real deployment) seeds with ECONOMY_DEMO=off; `make run` keeps the demo."""
+
     def seed_lines(target: str) -> list[str]:
         out = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
         return [line for line in out.splitlines() if "economy_app seed" in line]

@@ -20,14 +20,43 @@ EXPECTED = {
     "LoginState": {"check", "login", "signup"},
     "DashboardState": {"load", "live_refresh"},
     "AccountsState": {"load", "live_refresh", "show_chart"},
-    "SendState": {"load", "live_refresh", "set_source", "search", "pick", "clear_recipient", "set_amount", "set_description",
-                  "confirm"},
-    "HistoryState": {"load", "live_refresh", "apply", "set_account", "set_type", "set_since", "set_until", "clear_filters", "older",
-                     "newer", "export_csv"},
+    "SendState": {
+        "load",
+        "live_refresh",
+        "set_source",
+        "search",
+        "pick",
+        "clear_recipient",
+        "set_amount",
+        "set_description",
+        "confirm",
+    },
+    "HistoryState": {
+        "load",
+        "live_refresh",
+        "apply",
+        "set_account",
+        "set_type",
+        "set_since",
+        "set_until",
+        "clear_filters",
+        "older",
+        "newer",
+        "export_csv",
+    },
     "CompaniesState": {"load", "live_refresh", "create"},
     "DirectoryState": {"load", "live_refresh", "search", "set_sort", "go"},
-    "CompanyState": {"load", "live_refresh", "save_company", "add_product", "open_edit", "close_edit", "save_product", "set_active",
-                     "check_public"},
+    "CompanyState": {
+        "load",
+        "live_refresh",
+        "save_company",
+        "add_product",
+        "open_edit",
+        "close_edit",
+        "save_product",
+        "set_active",
+        "check_public",
+    },
     "CompanyProfileState": {"load", "live_refresh"},
     "MarketplaceState": {"load", "live_refresh", "search", "clear_company", "set_sort", "go"},
     "StocksState": {"load", "live_refresh", "set_sort", "go"},
@@ -60,7 +89,8 @@ def test_no_helper_is_an_event_handler():
         handlers = set(cls.event_handlers) - REFLEX_BUILTIN
         assert handlers == EXPECTED[name], (
             f"{name}: not meant to be event handlers: {sorted(handlers - EXPECTED[name])}; "
-            f"missing: {sorted(EXPECTED[name] - handlers)}")
+            f"missing: {sorted(EXPECTED[name] - handlers)}"
+        )
 
 
 def test_the_session_helpers_are_private():

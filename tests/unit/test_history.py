@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from economy_app.event_args import day_range
 from economy_app.services import accounts, ledger
-from economy_app.state.present import day_range
 
 
 def test_history_pages_through_both_sides_newest_first(session, make_player):
@@ -57,9 +57,13 @@ def test_the_first_and_last_days_there_are_filter_like_any_other(session, make_p
     accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=5)
     everything = accounts.player_history(session, alice, a, limit=10)
     assert len(everything) == 2
-    for since, until, expected in (("", "9999-12-31", everything), ("0001-01-01", "9999-12-31", everything),
-                                   ("9999-12-31", "9999-12-31", []), ("9999-12-31", "", []),
-                                   ("0001-01-01", "0001-01-01", [])):
+    for since, until, expected in (
+        ("", "9999-12-31", everything),
+        ("0001-01-01", "9999-12-31", everything),
+        ("9999-12-31", "9999-12-31", []),
+        ("9999-12-31", "", []),
+        ("0001-01-01", "0001-01-01", []),
+    ):
         since_at, until_at = day_range(since, until)
         assert accounts.player_history(session, alice, a, since=since_at, until=until_at, limit=10) == expected
         text, count, _ = accounts.history_csv(session, alice, a, since=since_at, until=until_at)

@@ -24,8 +24,9 @@ from tests.support.db import check_invariants, fingerprint
 def test_transfer_moves_money_in_all_three_copies(session, engine, make_player):
     alice, a = make_player("alice")
     bob, b = make_player("bob")
-    entry = accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=123_456,
-                              description="rent")
+    entry = accounts.transfer(
+        session, actor_id=alice, from_account_id=a, to_account_id=b, amount=123_456, description="rent"
+    )
     assert entry.id and entry.type == "transfer" and entry.amount == 123_456
     assert accounts.get_balance(session, a) == 1_000_000 - 123_456
     assert accounts.get_balance(session, b) == 1_000_000 + 123_456
@@ -33,7 +34,9 @@ def test_transfer_moves_money_in_all_three_copies(session, engine, make_player):
     assert views[a].balance == 1_000_000 - 123_456 and not views[a].balance_from_cache
     history = session.execute(
         select(BalanceHistory.account_id, BalanceHistory.change, BalanceHistory.balance_after)
-        .where(BalanceHistory.ledger_id == entry.id).order_by(BalanceHistory.change)).all()
+        .where(BalanceHistory.ledger_id == entry.id)
+        .order_by(BalanceHistory.change)
+    ).all()
     assert [tuple(r) for r in history] == [(a, -123_456, 876_544), (b, 123_456, 1_123_456)]
     check_invariants(engine)
 
@@ -86,16 +89,37 @@ def test_refusals_change_nothing(session, engine, make_player):
 def test_idempotency_key_replays_without_moving_money(session, engine, make_player):
     alice, a = make_player()
     _, b = make_player()
-    first = accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=500,
-                              description="lunch", idempotency_key="form-1")
+    first = accounts.transfer(
+        session,
+        actor_id=alice,
+        from_account_id=a,
+        to_account_id=b,
+        amount=500,
+        description="lunch",
+        idempotency_key="form-1",
+    )
     snapshot = fingerprint(engine)
-    again = accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=500,
-                              description="lunch", idempotency_key="form-1")
+    again = accounts.transfer(
+        session,
+        actor_id=alice,
+        from_account_id=a,
+        to_account_id=b,
+        amount=500,
+        description="lunch",
+        idempotency_key="form-1",
+    )
     assert again.id == first.id and again.amount == 500
     assert fingerprint(engine) == snapshot
     with pytest.raises(DuplicateRequest):
-        accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=501,
-                          description="lunch", idempotency_key="form-1")
+        accounts.transfer(
+            session,
+            actor_id=alice,
+            from_account_id=a,
+            to_account_id=b,
+            amount=501,
+            description="lunch",
+            idempotency_key="form-1",
+        )
     assert fingerprint(engine) == snapshot
     assert accounts.get_balance(session, a) == 1_000_000 - 500
 
@@ -123,8 +147,11 @@ def test_post_rejects_unknown_type_and_bad_batch_count(session, engine, make_pla
     _, a = make_player()
     _, b = make_player()
     before = fingerprint(engine)
-    for kwargs in (dict(type="gift"), dict(type="marketplace_batch", batch_count=0),
-                   dict(type="marketplace_batch", batch_count=2.0)):
+    for kwargs in (
+        dict(type="gift"),
+        dict(type="marketplace_batch", batch_count=0),
+        dict(type="marketplace_batch", batch_count=2.0),
+    ):
         with pytest.raises(InvalidInput):
             with unit(session, write=True):
                 ledger.post(session, from_account_id=a, to_account_id=b, amount=10, **kwargs)
@@ -134,9 +161,9 @@ def test_post_rejects_unknown_type_and_bad_batch_count(session, engine, make_pla
 def test_system_account_is_exempt_from_funds_check_and_sum_is_zero(session, engine, make_player):
     _, a = make_player()
     system = accounts.find_system_account_id(session)
-    with unit(session, write=True):
+    with unit(session, write=True):  # the mint pays more than it holds (it holds minus the money in circulation)
         ledger.post(session, from_account_id=system, to_account_id=a, amount=5_000_000, type="adjustment")
-    assert accounts.get_balance(session, system) == -6_000_000
+    assert accounts.get_balance(session, system) == -6_000_000  # the welcome deposit ($10,000) and this $50,000
     check_invariants(engine)
 
 
@@ -144,6 +171,7 @@ def test_posting_to_an_account_without_balances_row_is_refused(session, engine, 
     alice, a = make_player()
     _, b = make_player()
     from economy_app.models import Balance
+
     with engine.begin() as conn:
         conn.execute(Balance.__table__.delete().where(Balance.__table__.c.account_id == b))
     before = fingerprint(engine)
@@ -152,7 +180,7 @@ def test_posting_to_an_account_without_balances_row_is_refused(session, engine, 
     assert fingerprint(engine) == before
 
 
-def test_ledger_rows_are_append_only_records(session, make_player):
+def test_each_posting_adds_one_ledger_row_in_order(session, make_player):
     alice, a = make_player()
     _, b = make_player()
     for cents in (1, 2, 3):
@@ -180,10 +208,12 @@ def _written(s, since: int, now) -> dict:
     L, H, B, A = LedgerEntry.__table__, BalanceHistory.__table__, Balance.__table__, Account.__table__
     entries = s.execute(select(L).where(L.c.id > since).order_by(L.c.id)).mappings().all()
     position = {e["id"]: i for i, e in enumerate(entries)}
-    history = s.execute(select(H.c.account_id, H.c.ledger_id, H.c.change, H.c.balance_after, H.c.created_at)
-                        .where(H.c.ledger_id > since).order_by(H.c.id)).all()
-    topics = {f"t#{position[int(t[1:])]}" if t.startswith("t") else t
-              for t in s.info.get(live._INFO_KEY, set())}
+    history = s.execute(
+        select(H.c.account_id, H.c.ledger_id, H.c.change, H.c.balance_after, H.c.created_at)
+        .where(H.c.ledger_id > since)
+        .order_by(H.c.id)
+    ).all()
+    topics = {f"t#{position[int(t[1:])]}" if t.startswith("t") else t for t in s.info.get(live._INFO_KEY, set())}
     return dict(
         balances=s.execute(select(B.c.account_id, B.c.balance, B.c.last_updated == now).order_by(B.c.account_id)).all(),
         caches=s.execute(select(A.c.id, A.c.balance).order_by(A.c.id)).all(),
@@ -226,11 +256,19 @@ def _entries_strategy(ids):
 
     pair = st.tuples(st.sampled_from(ids), st.sampled_from(ids)).filter(lambda p: p[0] != p[1])
     entry = st.builds(
-        lambda p, amount, kind, units: ledger.Posting(from_account_id=p[0], to_account_id=p[1], amount=amount,
-                                                      type=kind, batch_count=units,
-                                                      description=f"{kind} of {amount}"),
-        pair, st.integers(min_value=1, max_value=700_000), st.sampled_from(["marketplace_batch", "transfer"]),
-        st.one_of(st.none(), st.integers(min_value=1, max_value=5_000_000_000)))
+        lambda p, amount, kind, units: ledger.Posting(
+            from_account_id=p[0],
+            to_account_id=p[1],
+            amount=amount,
+            type=kind,
+            batch_count=units,
+            description=f"{kind} of {amount}",
+        ),
+        pair,
+        st.integers(min_value=1, max_value=700_000),
+        st.sampled_from(["marketplace_batch", "transfer"]),
+        st.one_of(st.none(), st.integers(min_value=1, max_value=5_000_000_000)),
+    )
     return st.lists(entry, min_size=1, max_size=25)
 
 
@@ -255,8 +293,16 @@ def test_post_many_writes_exactly_what_single_posts_write(session, engine, three
     def check(entries):
         def one_by_one(s):
             for e in entries:
-                ledger.post(s, from_account_id=e.from_account_id, to_account_id=e.to_account_id, amount=e.amount,
-                            type=e.type, description=e.description, batch_count=e.batch_count, now=now)
+                ledger.post(
+                    s,
+                    from_account_id=e.from_account_id,
+                    to_account_id=e.to_account_id,
+                    amount=e.amount,
+                    type=e.type,
+                    description=e.description,
+                    batch_count=e.batch_count,
+                    now=now,
+                )
 
         single = _run_and_roll_back(session, one_by_one, now)
         batched = _run_and_roll_back(session, lambda s: ledger.post_many(s, entries, now=now), now)
@@ -270,32 +316,38 @@ def test_post_many_in_a_committed_unit_keeps_every_invariant(session, engine, th
     """A batch committed: the three copies agree, the balances sum to zero, the last balance_after of each
     account is its balance, and the returned entries are the rows written, ids in the entries' order."""
     mint, (a, b, c) = three_players
-    entries = [ledger.Posting(mint, a, 5_000, "marketplace_batch", batch_count=3),
-               ledger.Posting(a, mint, 1_200, "marketplace_batch", batch_count=3),
-               ledger.Posting(a, b, 1_003_800, "transfer"),  # all a has at that point
-               ledger.Posting(b, c, 1, "transfer"),
-               ledger.Posting(c, b, 1, "transfer")]  # c's entries net to zero
+    entries = [
+        ledger.Posting(mint, a, 5_000, "marketplace_batch", batch_count=3),
+        ledger.Posting(a, mint, 1_200, "marketplace_batch", batch_count=3),
+        ledger.Posting(a, b, 1_003_800, "transfer"),  # all a has at that point
+        ledger.Posting(b, c, 1, "transfer"),
+        ledger.Posting(c, b, 1, "transfer"),
+    ]  # c's entries net to zero
     with unit(session, write=True):
         posted = ledger.post_many(session, entries)
     assert len(posted) == 5 and posted == sorted(posted)
     rows = session.execute(select(LedgerEntry).order_by(LedgerEntry.id)).scalars().all()[-5:]
     assert [(r.id, r.from_account_id, r.to_account_id, r.amount) for r in rows] == [
-        (i, e.from_account_id, e.to_account_id, e.amount) for i, e in zip(posted, entries, strict=True)]
+        (i, e.from_account_id, e.to_account_id, e.amount) for i, e in zip(posted, entries, strict=True)
+    ]
     assert accounts.get_balance(session, a) == 0 and accounts.get_balance(session, c) == 1_000_000
     check_invariants(engine)
 
 
-@pytest.mark.parametrize("bad, error", [
-    (dict(amount=0), InvalidAmount),
-    (dict(amount=1.5), InvalidAmount),
-    (dict(amount=True), InvalidAmount),
-    (dict(type="gift"), InvalidInput),
-    (dict(to_account_id="from"), SameAccount),
-    (dict(batch_count=0), InvalidInput),
-    (dict(description="x" * 501), InvalidInput),
-    (dict(to_account_id=999_999), AccountNotFound),
-    (dict(amount=1_000_001), InsufficientFunds),  # a player's $10,000.00 and one cent
-])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (dict(amount=0), InvalidAmount),
+        (dict(amount=1.5), InvalidAmount),
+        (dict(amount=True), InvalidAmount),
+        (dict(type="gift"), InvalidInput),
+        (dict(to_account_id="from"), SameAccount),
+        (dict(batch_count=0), InvalidInput),
+        (dict(description="x" * 501), InvalidInput),
+        (dict(to_account_id=999_999), AccountNotFound),
+        (dict(amount=1_000_001), InsufficientFunds),  # a player's $10,000.00 and one cent
+    ],
+)
 def test_post_many_refuses_what_post_refuses_and_writes_nothing(session, engine, three_players, bad, error):
     mint, (a, b, _) = three_players
     fields = dict(from_account_id=a, to_account_id=b, amount=100, type="transfer")

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from economy_app.db import make_engine
-from economy_app.services import accounts, admin, auth, companies, live, stocks
+from economy_app.services import accounts, auth, companies, live, operations, stock_trading
 from economy_app.services._tx import unit
 from economy_app.services.errors import InsufficientFunds
 
@@ -141,17 +141,16 @@ def test_trades_ticks_founding_and_admin_actions_are_told(session, make_player, 
 
     mint = accounts.system_account_id(session)
     with unit(session, write=True):
-        ledger.post(session, from_account_id=mint, to_account_id=view.account_id, amount=6_000_000,
-                    type="adjustment")
+        ledger.post(session, from_account_id=mint, to_account_id=view.account_id, amount=6_000_000, type="adjustment")
     assert companies.check_and_update_public_status(session, view.id)
     assert {f"c{view.id}", "m"} <= listener.topics()
-    stocks.buy(session, actor_id=trader, account_id=t, company_id=view.id, shares=100)
+    stock_trading.buy(session, actor_id=trader, account_id=t, company_id=view.id, shares=100)
     assert {f"c{view.id}", "m", f"a{t}", f"a{view.account_id}"} <= listener.topics()
     import random
 
-    stocks.update_prices(session, rng=random.Random(1))
+    stock_trading.update_prices(session, rng=random.Random(1))
     assert "m" in listener.topics()
-    admin.record(session, admin_id=None, admin_name="cli", action="test")
+    operations.record(session, admin_id=None, admin_name="cli", action="test")
     assert "admin" in listener.topics()
 
 
@@ -204,11 +203,11 @@ def test_a_wave_skips_the_tab_that_made_the_change_but_not_its_other_news():
     alice_tab = live.origin_of("alice-tab")
     page = Subscription(state=object, user_id=1, topics=frozenset({"a1", "u1"}))
     own = _wave(({"a1", "a2", "t9"}, alice_tab))
-    assert not own.touches(page, alice_tab)          # her own transfer: her tab refreshed itself already
+    assert not own.touches(page, alice_tab)  # her own transfer: her tab refreshed itself already
     assert own.touches(page, live.origin_of("alice-other-tab"))  # her other tabs hear it
     assert own.received_by_others(alice_tab) == set()
     both = _wave(({"a1", "a2"}, alice_tab), ({"a1", "a3", "t10"}, live.origin_of("bob-tab")))
     assert both.touches(page, alice_tab) and both.received_by_others(alice_tab) == {10}
-    assert _wave(({"a7"}, None)).touches(page, alice_tab) is False   # not her page's topic
-    assert _wave(({"*"}, None)).touches(page, alice_tab)             # bulk repairs: everybody
+    assert _wave(({"a7"}, None)).touches(page, alice_tab) is False  # not her page's topic
+    assert _wave(({"*"}, None)).touches(page, alice_tab)  # bulk repairs: everybody
     assert _wave(slow={"g"}).touches(Subscription(object, None, frozenset({"g"})), alice_tab)

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from economy_app.db import make_engine
 from economy_app.models import Company, Holding, utcnow
-from economy_app.services import accounts, companies, ledger, marketplace, products, stocks, users
+from economy_app.services import accounts, companies, ledger, marketplace_run, products, stock_trading, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import EconomyError
 from tests.support.db import check_invariants, fingerprint, wipe
@@ -38,12 +38,24 @@ def make_machine(url: str, stats: dict):
             for owner_index, ticker in ((0, "AAA"), (1, "BBB")):
                 owner = self.players[owner_index][0]
                 view = companies.create_company(self.s, owner_id=owner, name=ticker, ticker=ticker)
-                products.create_product(self.s, actor_id=owner, company_id=view.id, name="Thing", price_cents=900,
-                                        rng=random.Random(owner_index), now=self.clock - timedelta(hours=1))
+                products.create_product(
+                    self.s,
+                    actor_id=owner,
+                    company_id=view.id,
+                    name="Thing",
+                    price_cents=900,
+                    rng=random.Random(owner_index),
+                    now=self.clock - timedelta(hours=1),
+                )
                 self.companies.append((view.id, view.account_id, owner))
             with unit(self.s, write=True):  # AAA starts public; BBB must sell its way there
-                ledger.post(self.s, from_account_id=accounts.system_account_id(self.s),
-                            to_account_id=self.companies[0][1], amount=5_500_000, type="adjustment")
+                ledger.post(
+                    self.s,
+                    from_account_id=accounts.system_account_id(self.s),
+                    to_account_id=self.companies[0][1],
+                    amount=5_500_000,
+                    type="adjustment",
+                )
             companies.check_and_update_public_status(self.s, self.companies[0][0])
 
         def teardown(self):
@@ -71,38 +83,48 @@ def make_machine(url: str, stats: dict):
         def buy(self, data, shares):
             actor, account = data.draw(st.sampled_from(self.trader_accounts()))
             company = data.draw(st.sampled_from(self.companies))[0]
-            self.attempt(stocks.buy, actor_id=actor, account_id=account, company_id=company, shares=shares)
+            self.attempt(stock_trading.buy, actor_id=actor, account_id=account, company_id=company, shares=shares)
 
         @rule(data=st.data(), fraction=st.integers(min_value=1, max_value=100))
         def sell(self, data, fraction):
-            holdings = self.s.execute(select(Holding.company_id, Holding.account_id, Holding.shares)
-                                      .where(Holding.shares > 0)).all()
+            holdings = self.s.execute(
+                select(Holding.company_id, Holding.account_id, Holding.shares).where(Holding.shares > 0)
+            ).all()
             if not holdings:
                 return
             company, account, held = data.draw(st.sampled_from(holdings))
             actor = next(a for a, acc in self.trader_accounts() if acc == account)
-            self.attempt(stocks.sell, actor_id=actor, account_id=account, company_id=company,
-                         shares=max(1, held * fraction // 100))
+            self.attempt(
+                stock_trading.sell,
+                actor_id=actor,
+                account_id=account,
+                company_id=company,
+                shares=max(1, held * fraction // 100),
+            )
 
         @rule(data=st.data(), shares=st.integers(min_value=1, max_value=20_000))
         def round_trip(self, data, shares):
             actor, account = data.draw(st.sampled_from(self.players))
             company = data.draw(st.sampled_from(self.companies))[0]
             cash = accounts.get_balance(self.s, account)
-            if self.attempt(stocks.buy, actor_id=actor, account_id=account, company_id=company,
-                            shares=shares) is None:
+            if (
+                self.attempt(stock_trading.buy, actor_id=actor, account_id=account, company_id=company, shares=shares)
+                is None
+            ):
                 return
-            sold = self.attempt(stocks.sell, actor_id=actor, account_id=account, company_id=company, shares=shares)
+            sold = self.attempt(
+                stock_trading.sell, actor_id=actor, account_id=account, company_id=company, shares=shares
+            )
             if sold is not None:
                 assert accounts.get_balance(self.s, account) <= cash, "a round trip made money"
 
         @rule(seed=st.integers(min_value=0, max_value=10_000))
         def price_tick(self, seed):
-            stocks.update_prices(self.s, rng=random.Random(seed), now=self.tick())
+            stock_trading.update_prices(self.s, rng=random.Random(seed), now=self.tick())
 
         @rule(seed=st.integers(min_value=0, max_value=10_000))
         def marketplace_run(self, seed):
-            marketplace.run_batch(self.s, rng=random.Random(seed), now=self.tick(), budget=3_000_000)
+            marketplace_run.run_batch(self.s, rng=random.Random(seed), now=self.tick(), budget=3_000_000)
 
         @invariant()
         def conserved(self):
@@ -110,15 +132,19 @@ def make_machine(url: str, stats: dict):
                 return
             check_invariants(engine)  # cash sums to zero, three copies agree, no negative balance
             for company_id, _, _ in self.companies:
-                c = self.s.execute(select(Company.total_shares, Company.treasury_shares)
-                                   .where(Company.id == company_id)).one()
-                held = self.s.execute(select(func.coalesce(func.sum(Holding.shares), 0))
-                                      .where(Holding.company_id == company_id)).scalar_one()
+                c = self.s.execute(
+                    select(Company.total_shares, Company.treasury_shares).where(Company.id == company_id)
+                ).one()
+                held = self.s.execute(
+                    select(func.coalesce(func.sum(Holding.shares), 0)).where(Holding.company_id == company_id)
+                ).scalar_one()
                 assert c.treasury_shares + held == c.total_shares
             assert self.s.execute(select(func.count()).select_from(Holding).where(Holding.shares < 0)).scalar_one() == 0
 
     MarketMachine.TestCase.settings = settings(
-        max_examples=15, stateful_step_count=25, deadline=None,
+        max_examples=15,
+        stateful_step_count=25,
+        deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     return MarketMachine, engine

@@ -13,33 +13,72 @@ from economy_app.services.names import is_reserved, skeleton
 from tests.support.db import fingerprint
 
 POSING = [
-    "Economy (system)", "economy (SYSTEM)", "ECONOMY SYSTEM", "Economy-System", "Ｅｃｏｎｏｍｙ (ｓｙｓｔｅｍ)",
+    "Economy (system)",
+    "economy (SYSTEM)",
+    "ECONOMY SYSTEM",
+    "Economy-System",
+    "Ｅｃｏｎｏｍｙ (ｓｙｓｔｅｍ)",
     "Ecоnоmy (Sуstem)",  # Cyrillic о and у
     "Εconomy (system)",  # a Greek capital epsilon
-    "Économy (sýstem)", "3c0n0my 5y5tem", "System", "the system", "Admin", "ADMIN", "admin_bob", "bob-admin",
-    "Administrator", "adm1n", "Moderator", "sysadmin", "Security check", "Official economy team", "Mint",
-    "Treasury", "Support",
+    "Économy (sýstem)",
+    "3c0n0my 5y5tem",
+    "System",
+    "the system",
+    "Admin",
+    "ADMIN",
+    "admin_bob",
+    "bob-admin",
+    "Administrator",
+    "adm1n",
+    "Moderator",
+    "sysadmin",
+    "Security check",
+    "Official economy team",
+    "Mint",
+    "Treasury",
+    "Support",
 ]
-FINE = ["Acme Rockets", "Badminton Club", "Solar Systems", "Bolt Bikes", "Green Economics", "alice", "mod_squad",
-        "Mintage Coins",
-        # Names in other scripts, and Latin letters beyond a-z, are names like any other.
-        "北京贸易", "木木木木", "Москва Трейд", "Łódź Bikes", "Þór Games", "Øresund Shipping", "Straße Motors",
-        "Crème Brûlée Co", "Ωmega Labs", "Rocket 🚀 Co", "Ελληνικά Προϊόντα", "Beta", "bot2", "Adm"]
+FINE = [
+    "Acme Rockets",
+    "Badminton Club",
+    "Solar Systems",
+    "Bolt Bikes",
+    "Green Economics",
+    "alice",
+    "mod_squad",
+    "Mintage Coins",
+    # Names in other scripts, and Latin letters beyond a-z, are names like any other.
+    "北京贸易",
+    "木木木木",
+    "Москва Трейд",
+    "Łódź Bikes",
+    "Þór Games",
+    "Øresund Shipping",
+    "Straße Motors",
+    "Crème Brûlée Co",
+    "Ωmega Labs",
+    "Rocket 🚀 Co",
+    "Ελληνικά Προϊόντα",
+    "Beta",
+    "bot2",
+    "Adm",
+]
 # Attack finding 9: the skeleton folded a hand-made list of look-alikes and *dropped* every other character,
 # so a look-alike missing from the list left a name that no longer spelled the reserved word, and passed.
 LOOKALIKES = [
-    "E\u03f2onomy (system)",   # Greek lunate sigma for c: "Economy (system)"
-    "Ec\u1d0fnomy (system)",   # Latin small capital o
-    "Economy (\ua731ystem)",   # Latin small capital s
+    "E\u03f2onomy (system)",  # Greek lunate sigma for c: "Economy (system)"
+    "Ec\u1d0fnomy (system)",  # Latin small capital o
+    "Economy (\ua731ystem)",  # Latin small capital s
     "Ec\u2c9fn\u2c9fmy (system)",  # Coptic o
-    "Economy (\u054fystem)",   # Armenian S
-    "Ad\u1d0din",              # Latin small capital m: "Admin"
-    "Moderat\u1d0fr",          # "Moderator"
-    "\u13daystem",             # Cherokee S: "System"
+    "Economy (\u054fystem)",  # Armenian S
+    "Ad\u1d0din",  # Latin small capital m: "Admin"
+    "Moderat\u1d0fr",  # "Moderator"
+    "\u13daystem",  # Cherokee S: "System"
     "\u13da\u13a9\u13da\u13a2\u13ac\u13b7",  # "SYSTEM", every letter Cherokee
     "\ua4e2\ua4ec\ua4e2\ua4d4\ua4f0\ua4df",  # "SYSTEM", every letter Lisu
-    "Ad\u0271in",              # m with a hook
-    "Ad木in", "Ad\U0001f17cin",  # a letter nothing reads as Latin, inside a Latin word: it could be anything
+    "Ad\u0271in",  # m with a hook
+    "Ad木in",
+    "Ad\U0001f17cin",  # a letter nothing reads as Latin, inside a Latin word: it could be anything
     "\u1d00\u1d05\u1d0d\u026a\u0274",  # "ADMIN" in Latin small capitals
 ]
 
@@ -93,15 +132,20 @@ def test_no_company_poses_as_the_system(session, engine, make_player):
 
 def test_no_player_poses_as_the_system_or_staff(session, engine):
     before = fingerprint(engine)
-    for username, display_name in (("admin", None), ("Admin_2", None), ("system", None), ("mallory", "Economy (system)"),
-                                   ("mallory", "Ａｄｍｉｎ"), ("mallory", "Security check")):
+    for username, display_name in (
+        ("admin", None),
+        ("Admin_2", None),
+        ("system", None),
+        ("mallory", "Economy (system)"),
+        ("mallory", "Ａｄｍｉｎ"),
+        ("mallory", "Security check"),
+    ):
         with pytest.raises(InvalidInput) as info:
             auth.signup(session, username, "correct horse", display_name=display_name)
         assert "reserved" in str(info.value)
     assert fingerprint(engine) == before
     # Operators still name their admins as they like (`economy seed` makes one called "admin").
     assert users.create_user(session, "admin", "correct horse", role="admin").username == "admin"
-
 
 
 @settings(max_examples=300, deadline=None)
@@ -116,4 +160,4 @@ def test_any_text_reads_without_error(name):
 def test_one_unreadable_letter_in_a_reserved_name_does_not_hide_it(word, data):
     """Replacing any one letter of a reserved name with a letter nothing reads as Latin leaves it reserved."""
     i = data.draw(st.integers(0, len(word) - 1).filter(lambda k: word[k] != " "))
-    assert is_reserved(word[:i] + "木" + word[i + 1:])
+    assert is_reserved(word[:i] + "木" + word[i + 1 :])

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from economy_app import money
 from economy_app.models import LedgerEntry, utcnow
 from economy_app.services import accounts, ledger
 from economy_app.services.errors import AccountNotFound, InvalidInput
@@ -28,10 +29,12 @@ def test_search_recipients_bounded_and_never_the_mint(session, make_player):
 def test_other_players_accounts_are_not_found(session, make_player):
     alice, a = make_player("alice")
     bob, b = make_player("bob")
-    for call in (lambda: accounts.player_history(session, bob, a),
-                 lambda: accounts.balance_series(session, bob, a),
-                 lambda: accounts.history_csv(session, bob, a),
-                 lambda: accounts.require_owned(session, bob, 999_999)):
+    for call in (
+        lambda: accounts.player_history(session, bob, a),
+        lambda: accounts.balance_series(session, bob, a),
+        lambda: accounts.history_csv(session, bob, a),
+        lambda: accounts.require_owned(session, bob, 999_999),
+    ):
         with pytest.raises(AccountNotFound) as info:
             call()
         assert str(info.value) == "Account not found."
@@ -69,8 +72,11 @@ def test_history_over_several_accounts_pages_each_side_once(session, make_player
     bob, b = make_player("bob")
     # A second account for alice (as companies will be): reuse bob's by moving ownership in SQL.
     from economy_app.models import Account
+
     with session.get_bind().begin() as conn:
-        conn.execute(Account.__table__.update().where(Account.__table__.c.id == b).values(owner_id=alice, kind="company"))
+        conn.execute(
+            Account.__table__.update().where(Account.__table__.c.id == b).values(owner_id=alice, kind="company")
+        )
     for cents in range(1, 8):
         accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=cents)
     seen, before = [], None
@@ -87,8 +93,9 @@ def test_history_over_several_accounts_pages_each_side_once(session, make_player
 def test_history_csv_is_exact_and_bounded(session, make_player):
     alice, a = make_player("alice")
     bob, b = make_player("bob")
-    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=123_456,
-                      description='rent, "march"')
+    accounts.transfer(
+        session, actor_id=alice, from_account_id=a, to_account_id=b, amount=123_456, description='rent, "march"'
+    )
     text, count, truncated = accounts.history_csv(session, alice)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert count == 2 and not truncated
@@ -96,7 +103,7 @@ def test_history_csv_is_exact_and_bounded(session, make_player):
     assert rows[0]["counterpart"] == "bob" and rows[1]["amount"] == "10000.00"
     text, count, truncated = accounts.history_csv(session, alice, max_rows=1)
     assert count == 1 and truncated
-    assert accounts.cents_to_decimal(-5) == "-0.05" and accounts.cents_to_decimal(100) == "1.00"
+    assert money.format_decimal(-5) == "-0.05" and money.format_decimal(100) == "1.00"
     assert session.query(LedgerEntry).count() == 3
 
 
@@ -132,8 +139,7 @@ def test_history_csv_runs_no_formulas(session, make_player, make_company):
     accounts.transfer(session, actor_id=mallory, from_account_id=m, to_account_id=evil, amount=1_000)
     descriptions = ["=cmd|' /C calc'!A0", "@SUM(1+1)", "+1+1", "-2+3", "fine; =not a formula"]
     for text in descriptions:
-        accounts.transfer(session, actor_id=mallory, from_account_id=evil, to_account_id=v, amount=1,
-                          description=text)
+        accounts.transfer(session, actor_id=mallory, from_account_id=evil, to_account_id=v, amount=1, description=text)
     text, count, _ = accounts.history_csv(session, victim)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert count == len(descriptions) + 1
@@ -141,9 +147,10 @@ def test_history_csv_runs_no_formulas(session, make_player, make_company):
         for column in ("entry_id", "date_utc", "account_id", "type", "counterpart", "description", "batch_count"):
             assert not row[column].startswith(("=", "+", "-", "@", "\t", "\r")), (column, row[column])
     paid = [r for r in rows if r["type"] == "transfer"]
-    assert {r["counterpart"] for r in paid} == {"'=HYPERLINK(\"http://evil.example\",\"Refund\")"}
+    assert {r["counterpart"] for r in paid} == {'\'=HYPERLINK("http://evil.example","Refund")'}
     assert sorted(r["description"] for r in paid) == sorted(
-        ["'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'+1+1", "'-2+3", "fine; '=not a formula"])
+        ["'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'+1+1", "'-2+3", "fine; '=not a formula"]
+    )
     assert {r["amount"] for r in paid} == {"0.01"}  # the amount column is a number, left as it is
     text, _, _ = accounts.history_csv(session, mallory)
     assert "-10.00" in {r["amount"] for r in csv.DictReader(io.StringIO(text))}  # negatives stay numbers
@@ -157,8 +164,17 @@ def test_no_cell_starts_a_formula_in_a_semicolon_locale(session, make_player):
     text after the ';' is a cell of its own that starts a formula. The same for a tab (a tab-separated read)."""
     victim, v = make_player("victim")
     mallory, m = make_player("mallory")
-    texts = ("Invoice;=1+2", "Refund;@SUM(9*9)", "x;-2+3", "y;+4+4", "z;=cmd|' /C calc'!A0", "w;  =1+1", "t\t=2+2",
-             "u;;=3+3", "v;\t=4")
+    texts = (
+        "Invoice;=1+2",
+        "Refund;@SUM(9*9)",
+        "x;-2+3",
+        "y;+4+4",
+        "z;=cmd|' /C calc'!A0",
+        "w;  =1+1",
+        "t\t=2+2",
+        "u;;=3+3",
+        "v;\t=4",
+    )
     for text in texts:
         accounts.transfer(session, actor_id=mallory, from_account_id=m, to_account_id=v, amount=1, description=text)
     text, count, _ = accounts.history_csv(session, victim)
@@ -169,7 +185,22 @@ def test_no_cell_starts_a_formula_in_a_semicolon_locale(session, make_player):
     # Read back as the comma-separated file it is, each description is the player's text, defused.
     rows = list(csv.DictReader(io.StringIO(text)))
     assert sorted(r["description"] for r in rows if r["type"] == "transfer") == sorted(
-        ["Invoice;'=1+2", "Refund;'@SUM(9*9)", "x;'-2+3", "y;'+4+4", "z;'=cmd|' /C calc'!A0", "w;  '=1+1",
-         "t\t'=2+2", "u;;'=3+3", "v;'\t'=4"])
+        [
+            "Invoice;'=1+2",
+            "Refund;'@SUM(9*9)",
+            "x;'-2+3",
+            "y;'+4+4",
+            "z;'=cmd|' /C calc'!A0",
+            "w;  '=1+1",
+            "t\t'=2+2",
+            "u;;'=3+3",
+            "v;'\t'=4",
+        ]
+    )
     assert [accounts.csv_cell(t) for t in ("a;b", "a; b-c", "12;34", "=a;=b", " =c")] == [
-        "a;b", "a; b-c", "12;34", "'=a;'=b", " '=c"]
+        "a;b",
+        "a; b-c",
+        "12;34",
+        "'=a;'=b",
+        " '=c",
+    ]

@@ -20,26 +20,36 @@ from tests.support.db import fingerprint
 def test_create_product_with_a_seeded_cost(session, make_player, make_company):
     owner, _ = make_player()
     company, _ = make_company(owner)
-    a = products.create_product(session, actor_id=owner, company_id=company, name="Widget", price_cents=1999,
-                                rng=random.Random(42))
-    b = products.create_product(session, actor_id=owner, company_id=company, name="Widget 2", price_cents=1999,
-                                rng=random.Random(42))
+    a = products.create_product(
+        session, actor_id=owner, company_id=company, name="Widget", price_cents=1999, rng=random.Random(42)
+    )
+    b = products.create_product(
+        session, actor_id=owner, company_id=company, name="Widget 2", price_cents=1999, rng=random.Random(42)
+    )
     assert 23 <= a.cost_percent <= 67 and a.cost_percent == b.cost_percent
     assert (a.active, a.units_sold, a.revenue_cents, a.costs_cents) == (True, 0, 0, 0)
 
 
-@pytest.mark.parametrize("kwargs,error", [
-    (dict(price_cents=0), InvalidAmount), (dict(price_cents=-5), InvalidAmount),
-    (dict(price_cents=100_000_001), InvalidAmount), (dict(price_cents=12.5), InvalidAmount),
-    (dict(name=""), InvalidInput), (dict(name="x" * 81), InvalidInput), (dict(description="x" * 501), InvalidInput),
-])
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [
+        (dict(price_cents=0), InvalidAmount),
+        (dict(price_cents=-5), InvalidAmount),
+        (dict(price_cents=100_000_001), InvalidAmount),
+        (dict(price_cents=12.5), InvalidAmount),
+        (dict(name=""), InvalidInput),
+        (dict(name="x" * 81), InvalidInput),
+        (dict(description="x" * 501), InvalidInput),
+    ],
+)
 def test_bad_product_input_changes_nothing(session, engine, make_player, make_company, kwargs, error):
     owner, _ = make_player()
     company, _ = make_company(owner)
     before = fingerprint(engine)
     with pytest.raises(error):
-        products.create_product(session, **{**dict(actor_id=owner, company_id=company, name="Widget",
-                                                   price_cents=100), **kwargs})
+        products.create_product(
+            session, **{**dict(actor_id=owner, company_id=company, name="Widget", price_cents=100), **kwargs}
+        )
     assert fingerprint(engine) == before
 
 
@@ -49,10 +59,11 @@ def test_only_the_owner_manages_products(session, engine, make_player, make_comp
     company, _ = make_company(owner)
     product = products.create_product(session, actor_id=owner, company_id=company, name="Widget", price_cents=100)
     before = fingerprint(engine)
-    for call in (lambda: products.create_product(session, actor_id=other, company_id=company, name="X",
-                                                 price_cents=1),
-                 lambda: products.update_product(session, actor_id=other, product_id=product.id, price_cents=1),
-                 lambda: products.set_active(session, actor_id=other, product_id=product.id, active=False)):
+    for call in (
+        lambda: products.create_product(session, actor_id=other, company_id=company, name="X", price_cents=1),
+        lambda: products.update_product(session, actor_id=other, product_id=product.id, price_cents=1),
+        lambda: products.set_active(session, actor_id=other, product_id=product.id, active=False),
+    ):
         with pytest.raises(NotCompanyOwner):
             call()
     with pytest.raises(ProductNotFound):
@@ -64,8 +75,9 @@ def test_edit_price_keeps_the_cost_percentage(session, make_player, make_company
     owner, _ = make_player()
     company, _ = make_company(owner)
     product = products.create_product(session, actor_id=owner, company_id=company, name="Widget", price_cents=100)
-    edited = products.update_product(session, actor_id=owner, product_id=product.id, price_cents=5000,
-                                      name="Widget Pro")
+    edited = products.update_product(
+        session, actor_id=owner, product_id=product.id, price_cents=5000, name="Widget Pro"
+    )
     assert (edited.price_cents, edited.name, edited.cost_percent) == (5000, "Widget Pro", product.cost_percent)
     assert products.set_active(session, actor_id=owner, product_id=product.id, active=False).active is False
     assert products.set_active(session, actor_id=owner, product_id=product.id, active=True).active is True
@@ -102,8 +114,9 @@ def test_one_company_cannot_list_without_limit(session, engine, make_player, mak
     created, kept, refused = 0, [], None
     for i in range(300):
         try:
-            view = products.create_product(session, actor_id=owner, company_id=company, name=f"Widget {i}",
-                                           price_cents=100, rng=rng)
+            view = products.create_product(
+                session, actor_id=owner, company_id=company, name=f"Widget {i}", price_cents=100, rng=rng
+            )
         except ListingLimit as e:
             refused = e
             break
@@ -114,20 +127,25 @@ def test_one_company_cannot_list_without_limit(session, engine, make_player, mak
             kept.append(view)
     assert refused is not None, f"one company created {created} products and was never refused"
     assert created == 60 == products.most_ever_listed(30)
-    assert str(refused) == ("This company has listed 60 products, the most a company may ever list (twice the "
-                            "listing limit of 30). Edit a withdrawn product and put it back on sale instead: it "
-                            "keeps its production cost.")
+    assert str(refused) == (
+        "This company has listed 60 products, the most a company may ever list (twice the "
+        "listing limit of 30). Edit a withdrawn product and put it back on sale instead: it "
+        "keeps its production cost."
+    )
     before = fingerprint(engine)
     with pytest.raises(ListingLimit):
         products.create_product(session, actor_id=owner, company_id=company, name="One more", price_cents=100)
     assert fingerprint(engine) == before
     # What the company has is still its own: a withdrawn product, edited and back on sale, keeps its draw.
     withdrawn = next(p for p in products.company_products(session, company) if not p.active)
-    products.update_product(session, actor_id=owner, product_id=withdrawn.id, name="Widget, improved",
-                            price_cents=250)
+    products.update_product(session, actor_id=owner, product_id=withdrawn.id, name="Widget, improved", price_cents=250)
     back = products.set_active(session, actor_id=owner, product_id=withdrawn.id, active=True)
     assert (back.active, back.name, back.price_cents, back.cost_percent) == (
-        True, "Widget, improved", 250, withdrawn.cost_percent)
+        True,
+        "Widget, improved",
+        250,
+        withdrawn.cost_percent,
+    )
     # Another company of the same player has its own count.
     other, _ = make_company(owner, "FLDB")
     assert products.create_product(session, actor_id=owner, company_id=other, name="Widget", price_cents=100).active

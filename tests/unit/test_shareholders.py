@@ -16,12 +16,12 @@ from economy_app.services import (
     accounts,
     companies,
     ledger,
-    market,
-    marketplace,
+    marketplace_run,
     products,
     profiles,
     shareholders,
-    stocks,
+    stock_trading,
+    stock_views,
 )
 from economy_app.services._tx import unit
 from economy_app.services.errors import (
@@ -38,8 +38,13 @@ DANA_CASH = 10_217_300  # $102,173.00, the issue's
 
 def fund(session, account_id: int, cents: int) -> None:
     with unit(session, write=True):
-        ledger.post(session, from_account_id=accounts.system_account_id(session), to_account_id=account_id,
-                    amount=cents, type="adjustment")
+        ledger.post(
+            session,
+            from_account_id=accounts.system_account_id(session),
+            to_account_id=account_id,
+            amount=cents,
+            type="adjustment",
+        )
 
 
 @pytest.fixture
@@ -53,11 +58,26 @@ def dana(session, make_player, make_company):
     other, other_account = make_company(dana, "DTWO", "Dana Two")
     fund(session, account, DANA_CASH)
     assert companies.check_and_update_public_status(session, company)
-    stocks.buy(session, actor_id=carol, account_id=carol_personal, company_id=company, shares=5_200,
-               now=utcnow() - timedelta(minutes=1))
-    return dict(dana=dana, dana_personal=dana_personal, carol=carol, carol_personal=carol_personal, erin=erin,
-                erin_personal=erin_personal, company=company, account=account, other=other,
-                other_account=other_account)
+    stock_trading.buy(
+        session,
+        actor_id=carol,
+        account_id=carol_personal,
+        company_id=company,
+        shares=5_200,
+        now=utcnow() - timedelta(minutes=1),
+    )
+    return dict(
+        dana=dana,
+        dana_personal=dana_personal,
+        carol=carol,
+        carol_personal=carol_personal,
+        erin=erin,
+        erin_personal=erin_personal,
+        company=company,
+        account=account,
+        other=other,
+        other_account=other_account,
+    )
 
 
 def test_the_rug_pull_is_refused(session, engine, dana):
@@ -70,14 +90,18 @@ def test_the_rug_pull_is_refused(session, engine, dana):
     for target in (d["dana_personal"], d["other_account"]):
         for amount in (cash, cash * 999 // 1000, 1):
             with pytest.raises(PublicCashRefused) as info:
-                accounts.transfer(session, actor_id=d["dana"], from_account_id=d["account"], to_account_id=target,
-                                  amount=amount)
-            assert str(info.value) == ("Dana Drones is public: its cash belongs to the business and its "
-                                       "shareholders. Take money out by selling shares you hold.")
+                accounts.transfer(
+                    session, actor_id=d["dana"], from_account_id=d["account"], to_account_id=target, amount=amount
+                )
+            assert str(info.value) == (
+                "Dana Drones is public: its cash belongs to the business and its "
+                "shareholders. Take money out by selling shares you hold."
+            )
     assert fingerprint(engine) == before
-    quote = stocks.quote(session, d["company"], "sell", 5_200)
-    sold = stocks.sell(session, actor_id=d["carol"], account_id=d["carol_personal"], company_id=d["company"],
-                       shares=5_200)
+    quote = stock_trading.quote(session, d["company"], "sell", 5_200)
+    sold = stock_trading.sell(
+        session, actor_id=d["carol"], account_id=d["carol_personal"], company_id=d["company"], shares=5_200
+    )
     assert sold.total_cents == quote.total_cents > 0
     check_invariants(engine)
 
@@ -86,8 +110,13 @@ def test_a_private_company_is_its_owners_business(session, engine, dana):
     """Before the IPO the owner moves the company's money as they like: no rule, no cap."""
     d = dana
     fund(session, d["other_account"], 1_000_000)
-    accounts.transfer(session, actor_id=d["dana"], from_account_id=d["other_account"],
-                      to_account_id=d["dana_personal"], amount=1_000_000)
+    accounts.transfer(
+        session,
+        actor_id=d["dana"],
+        from_account_id=d["other_account"],
+        to_account_id=d["dana_personal"],
+        amount=1_000_000,
+    )
     assert accounts.get_balance(session, d["other_account"]) == 0
     assert shareholders.outflow_room(session, d["other_account"]) is None
     assert shareholders.outflow_room(session, d["dana_personal"]) is None
@@ -100,21 +129,35 @@ def test_payments_to_others_are_capped_at_a_tenth_of_the_cash_a_day(session, eng
     cash = accounts.get_balance(session, d["account"])
     allowed = cash * 10 // 100
     with pytest.raises(OutflowLimit) as info:
-        accounts.transfer(session, actor_id=d["dana"], from_account_id=d["account"],
-                          to_account_id=d["erin_personal"], amount=allowed + 1)
-    assert str(info.value) == ("Dana Drones is public: at most 10% of its cash may go out in any 24 hours. "
-                               f"${allowed // 100:,}.{allowed % 100:02d} may still go out today.")
+        accounts.transfer(
+            session,
+            actor_id=d["dana"],
+            from_account_id=d["account"],
+            to_account_id=d["erin_personal"],
+            amount=allowed + 1,
+        )
+    assert str(info.value) == (
+        "Dana Drones is public: at most 10% of its cash may go out in any 24 hours. "
+        f"${allowed // 100:,}.{allowed % 100:02d} may still go out today."
+    )
     first = allowed * 6 // 10
-    accounts.transfer(session, actor_id=d["dana"], from_account_id=d["account"], to_account_id=d["erin_personal"],
-                      amount=first)
+    accounts.transfer(
+        session, actor_id=d["dana"], from_account_id=d["account"], to_account_id=d["erin_personal"], amount=first
+    )
     room = shareholders.outflow_room(session, d["account"])
     assert (room.sent_cents, room.room_cents) == (first, allowed - first)  # splitting it changes nothing
-    accounts.transfer(session, actor_id=d["dana"], from_account_id=d["account"], to_account_id=d["carol_personal"],
-                      amount=allowed - first)
+    accounts.transfer(
+        session,
+        actor_id=d["dana"],
+        from_account_id=d["account"],
+        to_account_id=d["carol_personal"],
+        amount=allowed - first,
+    )
     before = fingerprint(engine)
     with pytest.raises(OutflowLimit) as info:
-        accounts.transfer(session, actor_id=d["dana"], from_account_id=d["account"],
-                          to_account_id=d["erin_personal"], amount=1)
+        accounts.transfer(
+            session, actor_id=d["dana"], from_account_id=d["account"], to_account_id=d["erin_personal"], amount=1
+        )
     assert "Nothing more may go out now; more may go out from " in str(info.value)
     assert fingerprint(engine) == before
     assert accounts.get_balance(session, d["account"]) == cash - allowed
@@ -133,8 +176,14 @@ def test_the_cap_is_a_rolling_24_hours(session, engine, dana):
         company.public_at = now - timedelta(days=3)
         session.add(company)
         for hours, cents in ((25, 900_000), (23, 400_000)):
-            ledger.post(session, from_account_id=d["account"], to_account_id=d["erin_personal"], amount=cents,
-                        type="transfer", now=now - timedelta(hours=hours))
+            ledger.post(
+                session,
+                from_account_id=d["account"],
+                to_account_id=d["erin_personal"],
+                amount=cents,
+                type="transfer",
+                now=now - timedelta(hours=hours),
+            )
     left = accounts.get_balance(session, d["account"])
     room = shareholders.outflow_room(session, d["account"], now=now)
     assert room.sent_cents == 400_000
@@ -161,8 +210,13 @@ def test_a_replayed_payment_answers_like_the_first(session, engine, dana):
     returns the same entry and moves nothing, rather than a refusal for money that did go out."""
     d = dana
     allowed = accounts.get_balance(session, d["account"]) // 10
-    kwargs = dict(actor_id=d["dana"], from_account_id=d["account"], to_account_id=d["erin_personal"],
-                  amount=allowed, idempotency_key="send:form-1")
+    kwargs = dict(
+        actor_id=d["dana"],
+        from_account_id=d["account"],
+        to_account_id=d["erin_personal"],
+        amount=allowed,
+        idempotency_key="send:form-1",
+    )
     first = accounts.transfer(session, **kwargs)
     before = fingerprint(engine)
     assert accounts.transfer(session, **kwargs).id == first.id
@@ -184,8 +238,14 @@ def test_parallel_payments_cannot_beat_the_cap(engine, dana):
         start.wait()
         with Session(engine) as s:
             try:
-                accounts.transfer(s, actor_id=d["dana"], from_account_id=d["account"],
-                                  to_account_id=d["erin_personal"], amount=each, idempotency_key=f"par-{n}")
+                accounts.transfer(
+                    s,
+                    actor_id=d["dana"],
+                    from_account_id=d["account"],
+                    to_account_id=d["erin_personal"],
+                    amount=each,
+                    idempotency_key=f"par-{n}",
+                )
                 outcome = "sent"
             except OutflowLimit:
                 outcome = "capped"
@@ -199,15 +259,23 @@ def test_parallel_payments_cannot_beat_the_cap(engine, dana):
     assert sorted(results) == ["capped"] * 6 + ["sent"] * 2
     with Session(engine) as s:
         assert accounts.get_balance(s, d["account"]) == cash - 2 * each
-        sent = s.execute(select(LedgerEntry.amount).where(LedgerEntry.from_account_id == d["account"],
-                                                          LedgerEntry.type == "transfer")).scalars().all()
+        sent = (
+            s.execute(
+                select(LedgerEntry.amount).where(
+                    LedgerEntry.from_account_id == d["account"], LedgerEntry.type == "transfer"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert sent == [each, each]
     check_invariants(engine)
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_a_marketplace_run_never_deadlocks_with_a_payment_out_of_a_company_going_public(engine, make_player,
-                                                                                       make_company, session):
+def test_a_marketplace_run_never_deadlocks_with_a_payment_out_of_a_company_going_public(
+    engine, make_player, make_company, session
+):
     """A payment out of a company locks the company's row, then its balance (the order trades use); a marketplace
     run holds the balances it posted to, then takes companies past $50,000 public. When a payment out of a
     selling company waits for the run, the run skips that company's IPO (it goes public at its next check)
@@ -215,8 +283,15 @@ def test_a_marketplace_run_never_deadlocks_with_a_payment_out_of_a_company_going
     owner, personal = make_player("owner")
     company, account = make_company(owner, "RUN")
     fund(session, account, 4_999_000)
-    products.create_product(session, actor_id=owner, company_id=company, name="Gold", price_cents=1_000_000,
-                            rng=random.Random(1), now=utcnow() - timedelta(hours=1))
+    products.create_product(
+        session,
+        actor_id=owner,
+        company_id=company,
+        name="Gold",
+        price_cents=1_000_000,
+        rng=random.Random(1),
+        now=utcnow() - timedelta(hours=1),
+    )
     paying: list[threading.Thread] = []
 
     def pay_out():
@@ -231,8 +306,9 @@ def test_a_marketplace_run_never_deadlocks_with_a_payment_out_of_a_company_going
     event.listen(engine, "after_cursor_execute", after_the_run_posted)
     try:
         with Session(engine) as s:
-            result = marketplace.run_batch(s, rng=random.Random(1), budget=1_000_000,
-                                           settings=marketplace_settings_with_cap(s, 100))
+            result = marketplace_run.run_batch(
+                s, rng=random.Random(1), budget=1_000_000, settings=marketplace_settings_with_cap(s, 100)
+            )
     finally:
         event.remove(engine, "after_cursor_execute", after_the_run_posted)
     assert paying, "the run checked no company for going public"
@@ -257,19 +333,25 @@ def test_sell_previews_and_valuations_say_what_the_company_can_pay(session, engi
     d = dana
     t0 = utcnow() - timedelta(seconds=30)
     for i, shares in enumerate((90_000, 12_000)):
-        stocks.sell(session, actor_id=d["dana"], account_id=d["dana_personal"], company_id=d["company"],
-                    shares=shares, now=t0 + timedelta(seconds=6 * i))
-    detail = market.stock_detail(session, d["company"])
+        stock_trading.sell(
+            session,
+            actor_id=d["dana"],
+            account_id=d["dana_personal"],
+            company_id=d["company"],
+            shares=shares,
+            now=t0 + timedelta(seconds=6 * i),
+        )
+    detail = stock_views.stock_detail(session, d["company"])
     can = detail.payout.buyback_shares
     assert 0 < can < 5_200
     assert detail.payout.held_by_players == 200_000 + 5_200 - 102_000
     assert detail.payout.cash_per_share_micros == detail.cash_cents * 10_000 // 1_000_000
     with pytest.raises(InsufficientFunds) as info:
-        stocks.quote(session, d["company"], "sell", 5_200)
+        stock_trading.quote(session, d["company"], "sell", 5_200)
     assert str(info.value) == f"Dana Drones can buy back at most {can:,} shares now."
-    [pos] = market.portfolio(session, d["carol"])
+    [pos] = stock_views.portfolio(session, d["carol"])
     assert (pos.buyback_shares, pos.payable_in_full) == (can, False)
-    assert pos.payable_cents == stocks.quote(session, d["company"], "sell", can).total_cents
+    assert pos.payable_cents == stock_trading.quote(session, d["company"], "sell", can).total_cents
     dash = accounts.dashboard(session, d["carol"])
     assert dash.unpayable == pos.value_cents - pos.payable_cents > 0
 
@@ -282,7 +364,7 @@ def test_the_ipo_price_holds_under_the_ticks(session, engine, dana):
     ipo = companies.get_company(session, d["company"]).share_price_micros
     t0 = utcnow() - timedelta(days=1)
     for i in range(288):  # a day of ticks
-        stocks.update_prices(session, rng=random.Random(i), now=t0 + timedelta(minutes=5 * i))
+        stock_trading.update_prices(session, rng=random.Random(i), now=t0 + timedelta(minutes=5 * i))
     price = companies.get_company(session, d["company"]).share_price_micros
     assert abs(price - ipo) * 100 <= 5 * ipo, f"a day of ticks moved the IPO price {ipo} to {price}"
 
@@ -293,23 +375,35 @@ def test_a_buyers_money_does_not_lift_the_fair_value_above_the_curve(session, en
     d = dana
     fund(session, d["erin_personal"], 60_000_000)
     t0 = utcnow() - timedelta(days=1)
-    stocks.buy(session, actor_id=d["erin"], account_id=d["erin_personal"], company_id=d["company"],
-               shares=500_000, now=t0)
+    stock_trading.buy(
+        session, actor_id=d["erin"], account_id=d["erin_personal"], company_id=d["company"], shares=500_000, now=t0
+    )
     bought_at = companies.get_company(session, d["company"]).share_price_micros
     for i in range(288):
-        stocks.update_prices(session, rng=random.Random(i), now=t0 + timedelta(minutes=5 * (i + 1)))
+        stock_trading.update_prices(session, rng=random.Random(i), now=t0 + timedelta(minutes=5 * (i + 1)))
     assert companies.get_company(session, d["company"]).share_price_micros <= bought_at * 102 // 100
 
 
 def test_a_company_profile_for_every_player(session, engine, dana):
     d = dana
-    products.create_product(session, actor_id=d["dana"], company_id=d["company"], name="Quadcopter",
-                            price_cents=12_000, rng=random.Random(4), now=utcnow() - timedelta(hours=1))
-    run = marketplace.run_batch(session, rng=random.Random(2), budget=3_000_000)
+    products.create_product(
+        session,
+        actor_id=d["dana"],
+        company_id=d["company"],
+        name="Quadcopter",
+        price_cents=12_000,
+        rng=random.Random(4),
+        now=utcnow() - timedelta(hours=1),
+    )
+    run = marketplace_run.run_batch(session, rng=random.Random(2), budget=3_000_000)
     assert d["company"] in run.company_ids
     p = profiles.company_profile(session, d["company"], d["carol"])
     assert (p.company.name, p.company.ticker, p.company.owner_username, p.is_owner) == (
-        "Dana Drones", "DANA", "dana", False)
+        "Dana Drones",
+        "DANA",
+        "dana",
+        False,
+    )
     assert [(x.name, x.price_cents, x.on_sale) for x in p.products] == [("Quadcopter", 12_000, True)]
     assert p.products[0].units_sold > 0
     [r] = p.runs
@@ -323,7 +417,7 @@ def test_a_company_profile_for_every_player(session, engine, dana):
 
 
 def test_new_listings_are_marked(session, engine, dana):
-    rows, _ = market.overview(session)
+    rows, _ = stock_views.overview(session)
     assert [(r.ticker, r.new_listing) for r in rows] == [("DANA", True)]
-    rows, _ = market.overview(session, now=utcnow() + timedelta(days=8))
+    rows, _ = stock_views.overview(session, now=utcnow() + timedelta(days=8))
     assert [(r.ticker, r.new_listing) for r in rows] == [("DANA", False)]

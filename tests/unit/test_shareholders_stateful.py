@@ -24,7 +24,16 @@ from sqlmodel import Session
 
 from economy_app.db import make_engine
 from economy_app.models import Account, Company, LedgerEntry, utcnow
-from economy_app.services import accounts, companies, ledger, market, marketplace, products, stocks, users
+from economy_app.services import (
+    accounts,
+    companies,
+    ledger,
+    marketplace_run,
+    products,
+    stock_trading,
+    stock_views,
+    users,
+)
 from economy_app.services._tx import unit
 from economy_app.services.errors import EconomyError, InsufficientFunds
 from tests.support.db import check_invariants, fingerprint, wipe
@@ -46,21 +55,34 @@ def make_machine(url: str, stats: dict):
             mint = accounts.system_account_id(self.s)
             self.companies = {}  # ticker -> (company id, account id, owner name)
             for owner, ticker, cash in (("owner", "OWN", 6_000_000), ("owner", "SIDE", 0), ("ann", "ANN", 5_500_000)):
-                view = companies.create_company(self.s, owner_id=self.players[owner][0], name=ticker.title(),
-                                                ticker=ticker)
-                products.create_product(self.s, actor_id=self.players[owner][0], company_id=view.id, name="Thing",
-                                        price_cents=900, rng=random.Random(len(self.companies)),
-                                        now=self.clock - timedelta(hours=1))
+                view = companies.create_company(
+                    self.s, owner_id=self.players[owner][0], name=ticker.title(), ticker=ticker
+                )
+                products.create_product(
+                    self.s,
+                    actor_id=self.players[owner][0],
+                    company_id=view.id,
+                    name="Thing",
+                    price_cents=900,
+                    rng=random.Random(len(self.companies)),
+                    now=self.clock - timedelta(hours=1),
+                )
                 if cash:
                     with unit(self.s, write=True):
-                        ledger.post(self.s, from_account_id=mint, to_account_id=view.account_id, amount=cash,
-                                    type="adjustment")
+                        ledger.post(
+                            self.s, from_account_id=mint, to_account_id=view.account_id, amount=cash, type="adjustment"
+                        )
                     assert companies.check_and_update_public_status(self.s, view.id, now=self.clock)
                 self.companies[ticker] = (view.id, view.account_id, owner)
             with unit(self.s, write=True):  # the investors can afford a real stake
                 for name in ("ann", "ben"):
-                    ledger.post(self.s, from_account_id=mint, to_account_id=self.players[name][1],
-                                amount=20_000_000, type="adjustment")
+                    ledger.post(
+                        self.s,
+                        from_account_id=mint,
+                        to_account_id=self.players[name][1],
+                        amount=20_000_000,
+                        type="adjustment",
+                    )
 
         def teardown(self):
             self.s.close()
@@ -82,78 +104,133 @@ def make_machine(url: str, stats: dict):
 
         # ------------------------------------------------------------------ the owner
 
-        @rule(to=st.sampled_from(["owner", "SIDE", "ann", "third"]),
-              permille=st.integers(min_value=1, max_value=1000))
+        @rule(to=st.sampled_from(["owner", "SIDE", "ann", "third"]), permille=st.integers(min_value=1, max_value=1000))
         def owner_pays_out(self, to, permille):
             """From the public company's account to anyone: themselves, their other company, a holder, a third."""
             _, account, _ = self.companies["OWN"]
             target = self.companies[to][1] if to in self.companies else self.players[to][1]
             cash = accounts.get_balance(self.s, account)
-            self.attempt(f"pay {to}", accounts.transfer, actor_id=self.players["owner"][0],
-                         from_account_id=account, to_account_id=target, amount=max(1, cash * permille // 1000))
+            self.attempt(
+                f"pay {to}",
+                accounts.transfer,
+                actor_id=self.players["owner"][0],
+                from_account_id=account,
+                to_account_id=target,
+                amount=max(1, cash * permille // 1000),
+            )
 
         @rule(permille=st.integers(min_value=1, max_value=1000))
         def owner_puts_money_in(self, permille):
             owner, personal = self.players["owner"]
             cash = accounts.get_balance(self.s, personal)
             if cash:
-                self.attempt("money in", accounts.transfer, actor_id=owner, from_account_id=personal,
-                             to_account_id=self.companies["OWN"][1], amount=max(1, cash * permille // 1000))
+                self.attempt(
+                    "money in",
+                    accounts.transfer,
+                    actor_id=owner,
+                    from_account_id=personal,
+                    to_account_id=self.companies["OWN"][1],
+                    amount=max(1, cash * permille // 1000),
+                )
 
         @rule(shares=st.integers(min_value=1, max_value=200_000))
         def owner_sells_stake(self, shares):
             owner, personal = self.players["owner"]
-            self.attempt("stake sold", stocks.sell, actor_id=owner, account_id=personal,
-                         company_id=self.companies["OWN"][0], shares=shares, now=self.tick())
+            self.attempt(
+                "stake sold",
+                stock_trading.sell,
+                actor_id=owner,
+                account_id=personal,
+                company_id=self.companies["OWN"][0],
+                shares=shares,
+                now=self.tick(),
+            )
 
-        @rule(side=st.sampled_from(["buy", "sell"]), from_company=st.booleans(),
-              shares=st.integers(min_value=1, max_value=50_000))
+        @rule(
+            side=st.sampled_from(["buy", "sell"]),
+            from_company=st.booleans(),
+            shares=st.integers(min_value=1, max_value=50_000),
+        )
         def owner_trades_another_stock(self, side, from_company, shares):
             owner, personal = self.players["owner"]
             account = self.companies["OWN"][1] if from_company else personal
-            fn = stocks.buy if side == "buy" else stocks.sell
-            self.attempt(f"owner {side}", fn, actor_id=owner, account_id=account,
-                         company_id=self.companies["ANN"][0], shares=shares, now=self.tick())
+            fn = stock_trading.buy if side == "buy" else stock_trading.sell
+            self.attempt(
+                f"owner {side}",
+                fn,
+                actor_id=owner,
+                account_id=account,
+                company_id=self.companies["ANN"][0],
+                shares=shares,
+                now=self.tick(),
+            )
 
         @rule(shares=st.integers(min_value=1, max_value=10_000))
         def owner_tries_own_shares(self, shares):
             owner, personal = self.players["owner"]
-            self.attempt("own buy", stocks.buy, actor_id=owner, account_id=personal,
-                         company_id=self.companies["OWN"][0], shares=shares, now=self.tick())
+            self.attempt(
+                "own buy",
+                stock_trading.buy,
+                actor_id=owner,
+                account_id=personal,
+                company_id=self.companies["OWN"][0],
+                shares=shares,
+                now=self.tick(),
+            )
 
         @rule(seed=st.integers(min_value=0, max_value=10_000))
         def marketplace_run(self, seed):
-            marketplace.run_batch(self.s, rng=random.Random(seed), now=self.tick(), budget=3_000_000)
+            marketplace_run.run_batch(self.s, rng=random.Random(seed), now=self.tick(), budget=3_000_000)
 
         @rule(seed=st.integers(min_value=0, max_value=10_000))
         def price_tick(self, seed):
-            stocks.update_prices(self.s, rng=random.Random(seed), now=self.tick())
+            stock_trading.update_prices(self.s, rng=random.Random(seed), now=self.tick())
 
         # ------------------------------------------------------------------ investors
 
-        @rule(who=st.sampled_from(["ann", "ben"]), ticker=st.sampled_from(["OWN", "ANN"]),
-              shares=st.integers(min_value=1, max_value=60_000))
+        @rule(
+            who=st.sampled_from(["ann", "ben"]),
+            ticker=st.sampled_from(["OWN", "ANN"]),
+            shares=st.integers(min_value=1, max_value=60_000),
+        )
         def investor_buys(self, who, ticker, shares):
             user, personal = self.players[who]
-            self.attempt("investor buy", stocks.buy, actor_id=user, account_id=personal,
-                         company_id=self.companies[ticker][0], shares=shares, now=self.tick())
+            self.attempt(
+                "investor buy",
+                stock_trading.buy,
+                actor_id=user,
+                account_id=personal,
+                company_id=self.companies[ticker][0],
+                shares=shares,
+                now=self.tick(),
+            )
 
-        @rule(who=st.sampled_from(["ann", "ben"]), ticker=st.sampled_from(["OWN", "ANN"]),
-              permille=st.integers(min_value=1, max_value=1000))
+        @rule(
+            who=st.sampled_from(["ann", "ben"]),
+            ticker=st.sampled_from(["OWN", "ANN"]),
+            permille=st.integers(min_value=1, max_value=1000),
+        )
         def investor_sells(self, who, ticker, permille):
             """A sale goes through exactly when its preview did, for exactly the preview's amount."""
             user, personal = self.players[who]
             company = self.companies[ticker][0]
-            held = next((p.shares for p in market.portfolio(self.s, user) if p.company_id == company), 0)
+            held = next((p.shares for p in stock_views.portfolio(self.s, user) if p.company_id == company), 0)
             if not held:
                 return
             shares = max(1, held * permille // 1000)
             try:
-                quoted = stocks.quote(self.s, company, "sell", shares)
+                quoted = stock_trading.quote(self.s, company, "sell", shares)
             except EconomyError:
                 quoted = None
-            sold = self.attempt("investor sell", stocks.sell, actor_id=user, account_id=personal,
-                                company_id=company, shares=shares, now=self.tick())
+            sold = self.attempt(
+                "investor sell",
+                stock_trading.sell,
+                actor_id=user,
+                account_id=personal,
+                company_id=company,
+                shares=shares,
+                now=self.tick(),
+            )
             assert (sold is None) == (quoted is None), (quoted, sold)
             if sold is not None:
                 assert sold.total_cents == quoted.total_cents
@@ -166,10 +243,10 @@ def make_machine(url: str, stats: dict):
                 return
             check_invariants(engine)
             for name, (user, _) in self.players.items():
-                positions = market.portfolio(self.s, user)
+                positions = stock_views.portfolio(self.s, user)
                 for p in positions:
                     try:
-                        q = stocks.quote(self.s, p.company_id, "sell", p.shares)
+                        q = stock_trading.quote(self.s, p.company_id, "sell", p.shares)
                     except InsufficientFunds as e:
                         q, refusal = None, str(e)
                     if p.payable_in_full:
@@ -178,22 +255,35 @@ def make_machine(url: str, stats: dict):
                     else:
                         stats["marked"] = stats.get("marked", 0) + 1
                         assert q is None, f"{name}'s {p.ticker} is marked, but its sale would go through"
-                        assert f"at most {p.buyback_shares:,} shares" in refusal if p.buyback_shares else \
-                            "can't buy back any shares" in refusal
-                        assert p.payable_cents == (stocks.quote(self.s, p.company_id, "sell", p.buyback_shares)
-                                                   .total_cents if p.buyback_shares else 0)
-                assert accounts.dashboard(self.s, user).unpayable == market.unpayable_cents(positions)
+                        assert (
+                            f"at most {p.buyback_shares:,} shares" in refusal
+                            if p.buyback_shares
+                            else "can't buy back any shares" in refusal
+                        )
+                        assert p.payable_cents == (
+                            stock_trading.quote(self.s, p.company_id, "sell", p.buyback_shares).total_cents
+                            if p.buyback_shares
+                            else 0
+                        )
+                assert accounts.dashboard(self.s, user).unpayable == stock_views.unpayable_cents(positions)
             # No plain transfer ever moved a public company's cash to its owner's accounts.
             owner_accounts = select(Account.id).where(Account.owner_id == Company.owner_id)
             leaked = self.s.execute(
-                select(LedgerEntry.id).join(Company, Company.account_id == LedgerEntry.from_account_id)
-                .where(LedgerEntry.type == "transfer", Company.is_public.is_(True),
-                       LedgerEntry.created_at >= Company.public_at,
-                       LedgerEntry.to_account_id.in_(owner_accounts.scalar_subquery()))).all()
+                select(LedgerEntry.id)
+                .join(Company, Company.account_id == LedgerEntry.from_account_id)
+                .where(
+                    LedgerEntry.type == "transfer",
+                    Company.is_public.is_(True),
+                    LedgerEntry.created_at >= Company.public_at,
+                    LedgerEntry.to_account_id.in_(owner_accounts.scalar_subquery()),
+                )
+            ).all()
             assert leaked == []
 
     ShareholderMachine.TestCase.settings = settings(
-        max_examples=12, stateful_step_count=25, deadline=None,
+        max_examples=12,
+        stateful_step_count=25,
+        deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     return ShareholderMachine, engine

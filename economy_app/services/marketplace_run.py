@@ -55,12 +55,6 @@ def production_cost(revenue_cents: int, cost_percent: int) -> int:
     return -(-revenue_cents * cost_percent // 100)
 
 
-def budget_range(s: Session) -> tuple[int, int]:
-    """The public's budget per run in cents, as the settings in force say."""
-    settings = marketplace_settings.load(s)
-    return settings.budget_min_cents, settings.budget_max_cents
-
-
 @dataclass
 class BatchResult:
     budget: int
@@ -80,9 +74,11 @@ class BatchResult:
 
     def summary(self) -> str:
         waiting = f" ({self.products_waiting} new listings still in their hold)" if self.products_waiting else ""
-        return (f"{self.units} units of {self.products_sold} products from {self.companies} companies for "
-                f"{format_cents(self.spent)} of a {format_cents(self.budget)} budget; {self.ledger_rows} ledger rows"
-                f"{waiting}")
+        return (
+            f"{self.units} units of {self.products_sold} products from {self.companies} companies for "
+            f"{format_cents(self.spent)} of a {format_cents(self.budget)} budget; {self.ledger_rows} ledger rows"
+            f"{waiting}"
+        )
 
 
 # --------------------------------------------------------------------------- the demand model
@@ -107,8 +103,9 @@ def price_factor(relative: np.ndarray) -> np.ndarray:
     return np.where(x < 0, np.exp(-0.5 * x * x), np.exp(-x * x))
 
 
-def demand_weights(prices: np.ndarray, company: np.ndarray, momentum: np.ndarray,
-                   typical: int | None = None) -> np.ndarray:
+def demand_weights(
+    prices: np.ndarray, company: np.ndarray, momentum: np.ndarray, typical: int | None = None
+) -> np.ndarray:
     """weight = price factor x momentum factor x breadth factor, for each product on sale.
 
     - price factor: ``price_factor(price / typical price)``;
@@ -145,8 +142,9 @@ def _capped_targets(left: int, weights: np.ndarray, company: np.ndarray, headroo
             scale[~fixed] = 0.0
             break
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(fixed, headroom / np.where(per_company_weight > 0, per_company_weight, 1.0),
-                             remaining / free_weight)
+            scale = np.where(
+                fixed, headroom / np.where(per_company_weight > 0, per_company_weight, 1.0), remaining / free_weight
+            )
         over = ~fixed & (per_company_weight * scale > headroom)
         if not over.any():
             break
@@ -154,8 +152,9 @@ def _capped_targets(left: int, weights: np.ndarray, company: np.ndarray, headroo
     return weights * scale[company]
 
 
-def _trim(draw: np.ndarray, prices: np.ndarray, company: np.ndarray, headroom: np.ndarray, left: int,
-          gen: np.random.Generator) -> np.ndarray:
+def _trim(
+    draw: np.ndarray, prices: np.ndarray, company: np.ndarray, headroom: np.ndarray, left: int, gen: np.random.Generator
+) -> np.ndarray:
     """Cut a draw down, exactly, to each company's headroom and then to the budget left, as shoppers
     arriving in a random order would find it: each product keeps the units that still fit after the
     products before it. Integer cents throughout."""
@@ -181,8 +180,9 @@ def _trim(draw: np.ndarray, prices: np.ndarray, company: np.ndarray, headroom: n
     return draw
 
 
-def allocate(prices: np.ndarray, company: np.ndarray, weights: np.ndarray, budget: int, cap: int,
-             gen: np.random.Generator) -> np.ndarray:
+def allocate(
+    prices: np.ndarray, company: np.ndarray, weights: np.ndarray, budget: int, cap: int, gen: np.random.Generator
+) -> np.ndarray:
     """Units of each product the public buys: never more than ``budget`` in all, never more than
     ``cap`` from one company, and at least 95% of the budget whenever enough goods fit. O(products).
 
@@ -247,32 +247,57 @@ _PRODUCT_TOTALS_PG = text(
 ).bindparams(bindparam("now", type_=DateTime))
 _PRODUCT_TOTALS_SQLITE = (
     "UPDATE products SET units_sold = units_sold + ?, revenue_cents = revenue_cents + ?, "
-    "costs_cents = costs_cents + ?, momentum = ?, momentum_at = ? WHERE id = ?")
+    "costs_cents = costs_cents + ?, momentum = ?, momentum_at = ? WHERE id = ?"
+)
 
 
-def _add_product_totals(s: Session, pids: list[int], units: list[int], revenue: list[int], costs: list[int],
-                        momentum: list[float], now: datetime) -> None:
+def _add_product_totals(
+    s: Session,
+    pids: list[int],
+    units: list[int],
+    revenue: list[int],
+    costs: list[int],
+    momentum: list[float],
+    now: datetime,
+) -> None:
     conn = s.connection()
     if conn.dialect.name == "postgresql":
-        conn.execute(_PRODUCT_TOTALS_PG, {"pid": pids, "units": units, "revenue": revenue, "costs": costs,
-                                          "momentum": momentum, "now": now})
+        conn.execute(
+            _PRODUCT_TOTALS_PG,
+            {"pid": pids, "units": units, "revenue": revenue, "costs": costs, "momentum": momentum, "now": now},
+        )
     else:
         at = driver_datetime(conn, now)
-        conn.exec_driver_sql(_PRODUCT_TOTALS_SQLITE, [(n, rev, cost, m, at, pid) for pid, n, rev, cost, m in zip(
-            pids, units, revenue, costs, momentum, strict=True)])
+        conn.exec_driver_sql(
+            _PRODUCT_TOTALS_SQLITE,
+            [
+                (n, rev, cost, m, at, pid)
+                for pid, n, rev, cost, m in zip(pids, units, revenue, costs, momentum, strict=True)
+            ],
+        )
+
 
 _ON_SALE = (
     # momentum_at as text (ISO, on both databases), parsed by numpy in one call: 50,000 rows of Python
     # datetimes would cost more than the whole draw.
-    select(products_t.c.id, products_t.c.company_id, products_t.c.price_cents, products_t.c.cost_percent,
-           products_t.c.momentum, cast(products_t.c.momentum_at, String).label("momentum_at"),
-           companies_t.c.account_id)
+    select(
+        products_t.c.id,
+        products_t.c.company_id,
+        products_t.c.price_cents,
+        products_t.c.cost_percent,
+        products_t.c.momentum,
+        cast(products_t.c.momentum_at, String).label("momentum_at"),
+        companies_t.c.account_id,
+    )
     .join(companies_t, companies_t.c.id == products_t.c.company_id)
     .where(products_t.c.active.is_(True), products_t.c.listed_at <= bindparam("visible_before"))
     .order_by(products_t.c.id)
 )
-_WAITING = select(func.count()).select_from(products_t).where(
-    products_t.c.active.is_(True), products_t.c.listed_at > bindparam("visible_before"))
+_WAITING = (
+    select(func.count())
+    .select_from(products_t)
+    .where(products_t.c.active.is_(True), products_t.c.listed_at > bindparam("visible_before"))
+)
 
 
 def decayed(momentum: np.ndarray, momentum_at, now: datetime) -> np.ndarray:
@@ -303,8 +328,14 @@ class Plan:
     momentum: np.ndarray  # each product's momentum as of the run, before its sales
 
 
-def plan(s: Session, *, rng: random.Random, now: datetime | None = None, budget: int | None = None,
-         settings: MarketSettings | None = None) -> Plan:
+def plan(
+    s: Session,
+    *,
+    rng: random.Random,
+    now: datetime | None = None,
+    budget: int | None = None,
+    settings: MarketSettings | None = None,
+) -> Plan:
     now = now or utcnow()
     with unit(s, write=False):
         settings = settings or marketplace_settings.load(s)
@@ -320,25 +351,48 @@ def plan(s: Session, *, rng: random.Random, now: datetime | None = None, budget:
         return Plan(budget, cap, None, waiting, empty, empty, empty, empty, empty, empty, empty, np.zeros(0))
     ids, company_ids, prices, cost_percent, momentum, momentum_at, account_ids = zip(*rows, strict=True)
     prices = np.array(prices, dtype=np.int64)
-    unique_companies, first, company = np.unique(np.array(company_ids, dtype=np.int64), return_index=True,
-                                                 return_inverse=True)
+    unique_companies, first, company = np.unique(
+        np.array(company_ids, dtype=np.int64), return_index=True, return_inverse=True
+    )
     momentum = decayed(np.array(momentum, dtype=float), momentum_at, now)
     typical = typical_price(prices, company)
     weights = demand_weights(prices, company, momentum, typical)
     units = allocate(prices, company, weights, budget, cap, gen)
-    return Plan(budget, cap, typical, waiting, np.array(ids, dtype=np.int64), prices,
-                np.array(cost_percent, dtype=np.int64), company, unique_companies,
-                np.array(account_ids, dtype=np.int64)[first], units, momentum)
+    return Plan(
+        budget,
+        cap,
+        typical,
+        waiting,
+        np.array(ids, dtype=np.int64),
+        prices,
+        np.array(cost_percent, dtype=np.int64),
+        company,
+        unique_companies,
+        np.array(account_ids, dtype=np.int64)[first],
+        units,
+        momentum,
+    )
 
 
-def run_batch(s: Session, *, rng: random.Random, now: datetime | None = None, budget: int | None = None,
-              settings: MarketSettings | None = None) -> BatchResult:
+def run_batch(
+    s: Session,
+    *,
+    rng: random.Random,
+    now: datetime | None = None,
+    budget: int | None = None,
+    settings: MarketSettings | None = None,
+) -> BatchResult:
     """One marketplace run, as one transaction (or inside the caller's unit, e.g. a claimed job slot)."""
     now = now or utcnow()
     with unit(s, write=True):
         p = plan(s, rng=rng, now=now, budget=budget, settings=settings)
-        result = BatchResult(budget=p.budget, products_on_sale=int(p.ids.size), products_waiting=p.waiting,
-                             typical_price=p.typical, cap=p.cap)
+        result = BatchResult(
+            budget=p.budget,
+            products_on_sale=int(p.ids.size),
+            products_waiting=p.waiting,
+            typical_price=p.typical,
+            cap=p.cap,
+        )
         if p.typical is not None:
             marketplace_settings.record_typical_price(s, p.typical, now)
         sold = np.flatnonzero(p.units)
@@ -352,15 +406,25 @@ def run_batch(s: Session, *, rng: random.Random, now: datetime | None = None, bu
         costs = -((-revenue * p.cost_percent[sold]) // 100)
         company = p.company[sold]
         n_companies = p.company_ids.size
-        by_company = {name: np.zeros(n_companies, dtype=np.int64) for name in ("units", "revenue", "costs",
-                                                                                "products")}
-        for name, values in (("units", units), ("revenue", revenue), ("costs", costs),
-                             ("products", np.ones_like(units))):
+        by_company = {name: np.zeros(n_companies, dtype=np.int64) for name in ("units", "revenue", "costs", "products")}
+        for name, values in (
+            ("units", units),
+            ("revenue", revenue),
+            ("costs", costs),
+            ("products", np.ones_like(units)),
+        ):
             np.add.at(by_company[name], company, values)
         spent = int(revenue.sum())
         share = revenue / spent  # each product's share of this run's spending: its momentum grows by it
-        _add_product_totals(s, p.ids[sold].tolist(), units.tolist(), revenue.tolist(), costs.tolist(),
-                            (p.momentum[sold] + share).tolist(), now)
+        _add_product_totals(
+            s,
+            p.ids[sold].tolist(),
+            units.tolist(),
+            revenue.tolist(),
+            costs.tolist(),
+            (p.momentum[sold] + share).tolist(),
+            now,
+        )
 
         mint = system_account_id(s)
         selling = np.flatnonzero(by_company["units"])  # company ids ascending: a fixed order
@@ -369,10 +433,26 @@ def run_batch(s: Session, *, rng: random.Random, now: datetime | None = None, bu
             account = int(p.accounts[c])
             n, count = int(by_company["units"][c]), int(by_company["products"][c])
             products = f"{count} product{'s' if count != 1 else ''}"
-            entries.append(ledger.Posting(mint, account, int(by_company["revenue"][c]), "marketplace_batch",
-                                          batch_count=n, description=f"Marketplace batch: {products}, {n} units sold"))
-            entries.append(ledger.Posting(account, mint, int(by_company["costs"][c]), "marketplace_batch",
-                                          batch_count=n, description=f"Production costs: {n} units"))
+            entries.append(
+                ledger.Posting(
+                    mint,
+                    account,
+                    int(by_company["revenue"][c]),
+                    "marketplace_batch",
+                    batch_count=n,
+                    description=f"Marketplace batch: {products}, {n} units sold",
+                )
+            )
+            entries.append(
+                ledger.Posting(
+                    account,
+                    mint,
+                    int(by_company["costs"][c]),
+                    "marketplace_batch",
+                    batch_count=n,
+                    description=f"Production costs: {n} units",
+                )
+            )
         # Exactly as many ledger.post() calls would write, in a few statements (the mint's row updated once).
         result.ledger_rows = len(ledger.post_many(s, entries, now=now))
 
@@ -392,10 +472,18 @@ def _may_go_public(s: Session, company_ids: list[int]) -> list[int]:
     """The sellers still private with cash above the threshold: one query, not one per company."""
     found: list[int] = []
     for start in range(0, len(company_ids), 5000):  # bounded IN lists
-        chunk = company_ids[start:start + 5000]
-        found += s.execute(
-            select(companies_t.c.id).join(balances_t, balances_t.c.account_id == companies_t.c.account_id)
-            .where(companies_t.c.id.in_(chunk), companies_t.c.is_public.is_(False),
-                   balances_t.c.balance > companies.PUBLIC_THRESHOLD_CENTS)
-        ).scalars().all()
+        chunk = company_ids[start : start + 5000]
+        found += (
+            s.execute(
+                select(companies_t.c.id)
+                .join(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+                .where(
+                    companies_t.c.id.in_(chunk),
+                    companies_t.c.is_public.is_(False),
+                    balances_t.c.balance > companies.PUBLIC_THRESHOLD_CENTS,
+                )
+            )
+            .scalars()
+            .all()
+        )
     return sorted(found)

@@ -40,6 +40,7 @@ from economy_app.models import (
     StockTrade,
     utcnow,
 )
+from economy_app.money import format_price
 from economy_app.services import ledger, live
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
@@ -152,13 +153,6 @@ def others_value_cents(base: int, outstanding: int, total: int, owner_held: int)
     return -(-numerator * others // (denominator * outstanding))
 
 
-def format_price(micros: int) -> str:
-    """Share prices show four decimals: 1234567 -> '$1.2346' (integer rounding, half up)."""
-    hundredths_of_cents = (micros + 50) // 100
-    whole, frac = divmod(hundredths_of_cents, 10_000)
-    return f"${whole:,}.{frac:04d}"
-
-
 @dataclass(frozen=True)
 class Quote:
     """What a trade would do now, for the trade box's preview: exactly what ``buy``/``sell`` would charge or
@@ -232,8 +226,9 @@ def quote(s: Session, company_id: int, side: str, shares: int) -> Quote:
 
 
 def _cash(s: Session, account_id: int) -> int:
-    return s.execute(select(func.coalesce(func.max(balances_t.c.balance), 0))
-                     .where(balances_t.c.account_id == account_id)).scalar_one()
+    return s.execute(
+        select(func.coalesce(func.max(balances_t.c.balance), 0)).where(balances_t.c.account_id == account_id)
+    ).scalar_one()
 
 
 def _check_buyback(c, shares: int, cash: int) -> None:
@@ -244,8 +239,9 @@ def _check_buyback(c, shares: int, cash: int) -> None:
 
 
 def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None:
-    row = s.execute(select(accounts_t.c.owner_id, accounts_t.c.kind, accounts_t.c.company_id)
-                    .where(accounts_t.c.id == account_id)).first()
+    row = s.execute(
+        select(accounts_t.c.owner_id, accounts_t.c.kind, accounts_t.c.company_id).where(accounts_t.c.id == account_id)
+    ).first()
     if row is None:
         raise AccountNotFound("Account not found.")
     if row.owner_id != actor_id or row.kind == "system":
@@ -261,31 +257,57 @@ def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime | None
     lock_user(s, actor_id)  # count, then trade: one of this player's trades at a time
     now = now or utcnow()
     recent = s.execute(
-        select(func.count()).select_from(trades_t)
-        .where(trades_t.c.actor_id == actor_id, trades_t.c.company_id == company_id,
-               trades_t.c.created_at > now - timedelta(seconds=RATE_LIMIT_SECONDS))
+        select(func.count())
+        .select_from(trades_t)
+        .where(
+            trades_t.c.actor_id == actor_id,
+            trades_t.c.company_id == company_id,
+            trades_t.c.created_at > now - timedelta(seconds=RATE_LIMIT_SECONDS),
+        )
     ).scalar_one()
     if recent >= RATE_LIMIT_TRADES:
-        raise TradeRefused(f"Slow down: at most {RATE_LIMIT_TRADES} trades in one company every "
-                           f"{RATE_LIMIT_SECONDS} seconds.")
+        raise TradeRefused(
+            f"Slow down: at most {RATE_LIMIT_TRADES} trades in one company every {RATE_LIMIT_SECONDS} seconds."
+        )
     return now
 
 
 def _record(s, *, company, account_id, actor_id, side, shares, price, total, entry_id, new_price, now) -> int:
     live.touch(s, live.company(company.id), live.MARKET)
-    s.execute(update(companies_t).where(companies_t.c.id == company.id).values(
-        share_price_micros=new_price, base_price_micros=curve_of(company)[0],
-        treasury_shares=companies_t.c.treasury_shares + (shares if side == "sell" else -shares)))
-    s.execute(insert(prices_t).values(company_id=company.id, price_micros=new_price, source=side, shares=shares,
-                                      created_at=now))
-    return s.execute(insert(trades_t).values(
-        company_id=company.id, account_id=account_id, actor_id=actor_id, side=side, shares=shares,
-        price_micros=price, total_cents=total, ledger_id=entry_id, created_at=now).returning(trades_t.c.id)
+    s.execute(
+        update(companies_t)
+        .where(companies_t.c.id == company.id)
+        .values(
+            share_price_micros=new_price,
+            base_price_micros=curve_of(company)[0],
+            treasury_shares=companies_t.c.treasury_shares + (shares if side == "sell" else -shares),
+        )
+    )
+    s.execute(
+        insert(prices_t).values(
+            company_id=company.id, price_micros=new_price, source=side, shares=shares, created_at=now
+        )
+    )
+    return s.execute(
+        insert(trades_t)
+        .values(
+            company_id=company.id,
+            account_id=account_id,
+            actor_id=actor_id,
+            side=side,
+            shares=shares,
+            price_micros=price,
+            total_cents=total,
+            ledger_id=entry_id,
+            created_at=now,
+        )
+        .returning(trades_t.c.id)
     ).scalar_one()
 
 
-def buy(s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int,
-        now: datetime | None = None) -> TradeResult:
+def buy(
+    s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int, now: datetime | None = None
+) -> TradeResult:
     """Buy shares from the company's treasury: pay the area under the price curve they move through."""
     check_shares(shares)
     with unit(s, write=True):
@@ -299,36 +321,72 @@ def buy(s: Session, *, actor_id: int, account_id: int, company_id: int, shares: 
         now = _rate_limit(s, actor_id, company_id, now)
         total, new_price = _buy_terms(c, shares)
         price = total * MICROS_PER_CENT // shares
-        entry = ledger.post(s, from_account_id=account_id, to_account_id=c.account_id, amount=total,
-                            type="stock_purchase", now=now,
-                            description=f"Bought {shares:,} {c.ticker} at {format_price(price)} on average")
-        held = s.execute(select(holdings_t.c.shares, holdings_t.c.avg_price_micros).where(
-            holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id)).first()
+        entry = ledger.post(
+            s,
+            from_account_id=account_id,
+            to_account_id=c.account_id,
+            amount=total,
+            type="stock_purchase",
+            now=now,
+            description=f"Bought {shares:,} {c.ticker} at {format_price(price)} on average",
+        )
+        held = s.execute(
+            select(holdings_t.c.shares, holdings_t.c.avg_price_micros).where(
+                holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
+            )
+        ).first()
         paid_micros = total * MICROS_PER_CENT
         if held is None:
-            s.execute(insert(holdings_t).values(company_id=company_id, account_id=account_id, shares=shares,
-                                                avg_price_micros=paid_micros // shares, updated_at=now))
+            s.execute(
+                insert(holdings_t).values(
+                    company_id=company_id,
+                    account_id=account_id,
+                    shares=shares,
+                    avg_price_micros=paid_micros // shares,
+                    updated_at=now,
+                )
+            )
             holding = shares
         else:
             holding = held.shares + shares
             avg = (held.shares * held.avg_price_micros + paid_micros) // holding
-            s.execute(update(holdings_t).where(holdings_t.c.company_id == company_id,
-                                               holdings_t.c.account_id == account_id)
-                      .values(shares=holding, avg_price_micros=avg, updated_at=now))
-        trade_id = _record(s, company=c, account_id=account_id, actor_id=actor_id, side="buy", shares=shares,
-                           price=price, total=total, entry_id=entry.id, new_price=new_price, now=now)
+            s.execute(
+                update(holdings_t)
+                .where(holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id)
+                .values(shares=holding, avg_price_micros=avg, updated_at=now)
+            )
+        trade_id = _record(
+            s,
+            company=c,
+            account_id=account_id,
+            actor_id=actor_id,
+            side="buy",
+            shares=shares,
+            price=price,
+            total=total,
+            entry_id=entry.id,
+            new_price=new_price,
+            now=now,
+        )
         return TradeResult(trade_id, entry.id, "buy", shares, price, total, new_price, holding)
 
 
-def sell(s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int,
-         now: datetime | None = None) -> TradeResult:
+def sell(
+    s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int, now: datetime | None = None
+) -> TradeResult:
     """Sell shares back to the treasury: paid the area under the price curve they move back through."""
     check_shares(shares)
     with unit(s, write=True):
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
-        held = s.execute(select(holdings_t.c.shares).where(holdings_t.c.company_id == company_id,
-                                                           holdings_t.c.account_id == account_id)).scalar() or 0
+        held = (
+            s.execute(
+                select(holdings_t.c.shares).where(
+                    holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
+                )
+            ).scalar()
+            or 0
+        )
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
         now = _rate_limit(s, actor_id, company_id, now)
@@ -338,18 +396,37 @@ def sell(s: Session, *, actor_id: int, account_id: int, company_id: int, shares:
             raise TradeRefused("These shares are worth less than $0.01 together.")
         price = total * MICROS_PER_CENT // shares
         try:
-            entry = ledger.post(s, from_account_id=c.account_id, to_account_id=account_id, amount=total,
-                                type="stock_sale", now=now,
-                                description=f"Sold {shares:,} {c.ticker} at {format_price(price)} on average")
+            entry = ledger.post(
+                s,
+                from_account_id=c.account_id,
+                to_account_id=account_id,
+                amount=total,
+                type="stock_sale",
+                now=now,
+                description=f"Sold {shares:,} {c.ticker} at {format_price(price)} on average",
+            )
         except InsufficientFunds:  # its cash fell between the check and the posting
-            raise InsufficientFunds(buyback_refusal(c.name, max_buyback_shares(
-                *curve_of(c), _cash(s, c.account_id)))) from None
+            can = max_buyback_shares(*curve_of(c), _cash(s, c.account_id))
+            raise InsufficientFunds(buyback_refusal(c.name, can)) from None
         holding = held - shares
-        s.execute(update(holdings_t).where(holdings_t.c.company_id == company_id,
-                                           holdings_t.c.account_id == account_id)
-                  .values(shares=holding, updated_at=now))
-        trade_id = _record(s, company=c, account_id=account_id, actor_id=actor_id, side="sell", shares=shares,
-                           price=price, total=total, entry_id=entry.id, new_price=new_price, now=now)
+        s.execute(
+            update(holdings_t)
+            .where(holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id)
+            .values(shares=holding, updated_at=now)
+        )
+        trade_id = _record(
+            s,
+            company=c,
+            account_id=account_id,
+            actor_id=actor_id,
+            side="sell",
+            shares=shares,
+            price=price,
+            total=total,
+            entry_id=entry.id,
+            new_price=new_price,
+            now=now,
+        )
         return TradeResult(trade_id, entry.id, "sell", shares, price, total, new_price, holding)
 
 
@@ -377,10 +454,12 @@ def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
 
 
 # The shares a company's owner holds in it, through any account they own (the founder's stake).
-_OWNER_HELD = (select(func.coalesce(func.sum(holdings_t.c.shares), 0))
-               .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
-               .where(holdings_t.c.company_id == companies_t.c.id, accounts_t.c.owner_id == companies_t.c.owner_id)
-               .scalar_subquery())
+_OWNER_HELD = (
+    select(func.coalesce(func.sum(holdings_t.c.shares), 0))
+    .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
+    .where(holdings_t.c.company_id == companies_t.c.id, accounts_t.c.owner_id == companies_t.c.owner_id)
+    .scalar_subquery()
+)
 
 
 def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None) -> int:
@@ -393,12 +472,19 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
     now = now or utcnow()
     with unit(s, write=True):
         rows = s.execute(
-            select(companies_t.c.id, companies_t.c.share_price_micros, companies_t.c.base_price_micros,
-                   companies_t.c.total_shares, companies_t.c.treasury_shares,
-                   func.coalesce(balances_t.c.balance, 0).label("balance"), _OWNER_HELD.label("owner_held"))
+            select(
+                companies_t.c.id,
+                companies_t.c.share_price_micros,
+                companies_t.c.base_price_micros,
+                companies_t.c.total_shares,
+                companies_t.c.treasury_shares,
+                func.coalesce(balances_t.c.balance, 0).label("balance"),
+                _OWNER_HELD.label("owner_held"),
+            )
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
-            .where(companies_t.c.is_public.is_(True)).order_by(companies_t.c.id)
+            .where(companies_t.c.is_public.is_(True))
+            .order_by(companies_t.c.id)
             .with_for_update(of=companies_t)
         ).all()
         if not rows:
@@ -409,11 +495,19 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
             fair = fair_price_micros(equity_cents(r.balance, base, x, n, int(r.owner_held)), n)
             new_base = base_for_price(next_tick_price(r.share_price_micros, fair, rng), x, n)
             moves.append({"cid": r.id, "base": new_base, "price": spot_price(new_base, x, n)})
-        s.connection().execute(update(companies_t).where(companies_t.c.id == bindparam("cid"))
-                               .values(share_price_micros=bindparam("price"), base_price_micros=bindparam("base")),
-                               moves)
-        s.execute(insert(prices_t), [dict(company_id=m["cid"], price_micros=m["price"], source="tick", shares=0,
-                                          created_at=now) for m in moves])
+        s.connection().execute(
+            update(companies_t)
+            .where(companies_t.c.id == bindparam("cid"))
+            .values(share_price_micros=bindparam("price"), base_price_micros=bindparam("base")),
+            moves,
+        )
+        s.execute(
+            insert(prices_t),
+            [
+                dict(company_id=m["cid"], price_micros=m["price"], source="tick", shares=0, created_at=now)
+                for m in moves
+            ],
+        )
         live.touch(s, live.MARKET)
         return len(moves)
 
@@ -422,5 +516,4 @@ def purge_history(s: Session, *, now: datetime | None = None, days: int = HISTOR
     """Delete price history older than ``days`` (the daily job)."""
     cutoff = (now or utcnow()) - timedelta(days=days)
     with unit(s, write=True):
-        return len(s.execute(delete(prices_t).where(prices_t.c.created_at < cutoff)
-                             .returning(prices_t.c.id)).all())
+        return len(s.execute(delete(prices_t).where(prices_t.c.created_at < cutoff).returning(prices_t.c.id)).all())

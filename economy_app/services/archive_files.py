@@ -1,4 +1,4 @@
-"""Ledger archival: old entries to a compressed JSONL file and the ``ledger_archive`` table, with
+"""The operator's archival: old entries to a compressed JSONL file and the ``ledger_archive`` table, with
 per-account checkpoints so recalculation stays exact (checkpoint + later entries) and fast.
 
 The archive is provable:
@@ -80,8 +80,9 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def archive(s: Session, *, before: datetime, directory: Path | None = None,
-            now: datetime | None = None) -> ArchiveResult:
+def archive(
+    s: Session, *, before: datetime, directory: Path | None = None, now: datetime | None = None
+) -> ArchiveResult:
     """Export the entries older than ``before`` to a file and move them to the archive, in one transaction.
 
     Inside the transaction: the file's record is created (its id names the file), the entries are
@@ -97,15 +98,25 @@ def archive(s: Session, *, before: datetime, directory: Path | None = None,
     try:
         with unit(s, write=True):
             ledger.lock_archive(s)  # one archive or restore at a time, whoever calls: AlreadyRunning otherwise
-            file_id = s.execute(insert(files_t).values(
-                name=f"writing-{uuid.uuid4().hex}", path="", sha256="", entries=0, before=before, created_at=now,
-            ).returning(files_t.c.id)).scalar_one()
+            file_id = s.execute(
+                insert(files_t)
+                .values(
+                    name=f"writing-{uuid.uuid4().hex}",
+                    path="",
+                    sha256="",
+                    entries=0,
+                    before=before,
+                    created_at=now,
+                )
+                .returning(files_t.c.id)
+            ).scalar_one()
             path = directory / f"ledger-{file_id:06d}-before-{before:%Y%m%dT%H%M%S}-at-{now:%Y%m%dT%H%M%S}.jsonl.gz"
             partial = path.with_name(path.name + ".partial")
             ids: list[int] = []
             with open(partial, "xb") as raw:  # never over an existing file
                 written.append(partial)
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as out:
+
                     def write_row(row: dict) -> None:
                         out.write((json.dumps(row, default=_encode, sort_keys=True) + "\n").encode())
                         ids.append(row["id"])
@@ -122,9 +133,18 @@ def archive(s: Session, *, before: datetime, directory: Path | None = None,
             written.append(path)
             partial.unlink()
             _fsync_dir(directory)
-            s.execute(update(files_t).where(files_t.c.id == file_id).values(
-                name=path.name, path=str(path.resolve()), sha256=sha256, entries=count, first_id=ids[0],
-                last_id=ids[-1]))
+            s.execute(
+                update(files_t)
+                .where(files_t.c.id == file_id)
+                .values(
+                    name=path.name,
+                    path=str(path.resolve()),
+                    sha256=sha256,
+                    entries=count,
+                    first_id=ids[0],
+                    last_id=ids[-1],
+                )
+            )
         return ArchiveResult(count, path, sha256, file_id)
     except BaseException:
         for p in written:
@@ -146,8 +166,9 @@ def _rows(path: Path) -> Iterator[dict]:
                         raise ValueError("not the ledger's columns")
                     row["created_at"] = datetime.fromisoformat(row["created_at"])
                 except (ValueError, TypeError) as e:
-                    raise RestoreRefused(f"Nothing was restored: line {number} of {path.name} is not a ledger "
-                                         f"entry ({e}).") from None
+                    raise RestoreRefused(
+                        f"Nothing was restored: line {number} of {path.name} is not a ledger entry ({e})."
+                    ) from None
                 yield row
     except (OSError, EOFError, zlib.error) as e:  # a truncated or corrupted gzip stream
         raise RestoreRefused(f"Nothing was restored: {path.name} is not a readable archive file ({e}).") from None
@@ -174,14 +195,21 @@ def restore(s: Session, path: Path) -> RestoreResult:
         if recorded is not None and recorded.sha256 != sha256:
             raise ArchiveFileMismatch(
                 f"Nothing was restored: {path.name} has changed since it was written (SHA-256 {sha256[:16]}…, "
-                f"recorded {recorded.sha256[:16]}… for its {recorded.entries:,} entries).")
-        known = recorded is not None or s.execute(
-            select(files_t.c.id).where(files_t.c.sha256 == sha256).limit(1)).first() is not None
+                f"recorded {recorded.sha256[:16]}… for its {recorded.entries:,} entries)."
+            )
+        known = (
+            recorded is not None
+            or s.execute(select(files_t.c.id).where(files_t.c.sha256 == sha256).limit(1)).first() is not None
+        )
         result = ledger.restore_entries(s, _rows(path))
         now = utcnow()
         for file_id, n in result.per_file.items():
             if file_id is not None:
-                s.execute(update(files_t).where(files_t.c.id == file_id).values(
-                    restored_entries=files_t.c.restored_entries + n, restored_at=now))
-    return RestoreResult(restored=result.restored, already_in_ledger=result.already_in_ledger, sha256=sha256,
-                         known_file=known)
+                s.execute(
+                    update(files_t)
+                    .where(files_t.c.id == file_id)
+                    .values(restored_entries=files_t.c.restored_entries + n, restored_at=now)
+                )
+    return RestoreResult(
+        restored=result.restored, already_in_ledger=result.already_in_ledger, sha256=sha256, known_file=known
+    )

@@ -1,0 +1,611 @@
+"""Turn service results into what page states hold and show: typed rows (dataclasses) and their text.
+No Reflex, no database: unit-tested directly (tests/unit/test_display.py). Money and share prices are
+formatted by ``money.py`` only."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from economy_app.money import format_cents, format_dollars_input, format_maybe_cents, format_price
+from economy_app.services.companies import margin_permille
+
+TYPE_LABELS = {
+    "initial_deposit": "Welcome deposit",
+    "transfer": "Transfer",
+    "stock_purchase": "Stock purchase",
+    "stock_sale": "Stock sale",
+    "marketplace_batch": "Marketplace batch",
+    "adjustment": "Adjustment",
+}
+
+
+KIND_LABELS = {"personal": "Personal", "company": "Company", "system": "System"}
+
+
+@dataclasses.dataclass
+class HistoryItem:
+    id: int
+    key: str  # unique per row: "entry-account"
+    date: str
+    account: str
+    type: str
+    counterpart: str
+    system: bool  # the counterpart is the system (the mint): shown with a badge no player name can produce
+    description: str
+    amount: str
+    cents: int
+    batch: str
+
+
+@dataclasses.dataclass
+class AccountItem:
+    id: int
+    name: str
+    kind: str
+    balance: str
+    cents: int
+    updated: str
+    warning: str
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+
+
+def history_item(row, account_names: dict[int, str], system_account_id: int | None = None) -> HistoryItem:
+    return HistoryItem(
+        id=row.id,
+        key=f"{row.id}-{row.account_id}",
+        date=when(row.created_at),
+        account=account_names.get(row.account_id, f"#{row.account_id}"),
+        type=TYPE_LABELS.get(row.type, row.type),
+        counterpart=row.counterpart_name,
+        system=system_account_id is not None and row.counterpart_account_id == system_account_id,
+        description=row.description or "",
+        amount=format_cents(row.signed_amount, sign=True),
+        cents=row.signed_amount,
+        batch=f"{row.batch_count:,} units" if row.batch_count else "",
+    )
+
+
+def account_item(view) -> AccountItem:
+    return AccountItem(
+        id=view.id,
+        name=view.name,
+        kind=KIND_LABELS.get(view.kind, view.kind),
+        balance=format_cents(view.balance),
+        cents=view.balance,
+        updated=when(view.last_updated),
+        warning="Balance record missing: showing the cached value" if view.balance_from_cache else "",
+    )
+
+
+def send_preview(cents: int, source_name: str, source_balance: int, recipient_name: str) -> str:
+    return (
+        f"You send {format_cents(cents)} from {source_name} to {recipient_name}; "
+        f"{source_name} will have {format_cents(source_balance - cents)}."
+    )
+
+
+@dataclasses.dataclass
+class CompanyItem:
+    id: int
+    name: str
+    ticker: str
+    description: str
+    tags: list[str]
+    owner: str
+    balance: str
+    cents: int
+    public: bool
+    products: int
+    revenue_30d: str
+
+
+@dataclasses.dataclass
+class ProductItem:
+    id: int
+    name: str
+    description: str
+    company_id: int
+    company: str
+    ticker: str
+    price: str
+    price_input: str  # the price as the edit form shows it: '19.99'
+    cost_percent: int
+    active: bool
+    units_sold: str
+    revenue: str
+    costs: str
+    margin: str
+    waiting: str = ""  # why the public does not buy it yet: "New listing: on sale to the public from 10:42 UTC"
+
+
+def company_item(view) -> CompanyItem:
+    return CompanyItem(
+        id=view.id,
+        name=view.name,
+        ticker=view.ticker,
+        description=view.description,
+        tags=list(view.tags),
+        owner=view.owner_username,
+        balance=format_cents(view.balance),
+        cents=view.balance,
+        public=view.is_public,
+        products=view.products,
+        revenue_30d=format_cents(view.revenue_30d),
+    )
+
+
+def sign(n: int) -> int:
+    """-1, 0 or 1: which way a figure moved (the pages colour it red, gray or green)."""
+    return (n > 0) - (n < 0)
+
+
+def percent_text(permille: int | None) -> str:
+    """Tenths of a percent as text: 345 -> '34.5%'; None -> '-'."""
+    if permille is None:
+        return "-"
+    sign = "-" if permille < 0 else ""
+    return f"{sign}{abs(permille) // 10}.{abs(permille) % 10}%"
+
+
+def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
+    revenue = getattr(p, "revenue_cents", None)
+    revenue = p.revenue if revenue is None else revenue
+    costs = getattr(p, "costs_cents", None)
+    costs = p.costs if costs is None else costs
+    return ProductItem(
+        id=p.id,
+        name=p.name,
+        description=getattr(p, "description", ""),
+        company_id=getattr(p, "company_id", 0),
+        company=getattr(p, "company_name", company),
+        ticker=getattr(p, "ticker", ticker),
+        price=format_cents(p.price_cents),
+        price_input=format_dollars_input(p.price_cents),
+        cost_percent=p.cost_percent,
+        active=p.active,
+        units_sold=f"{p.units_sold:,}",
+        revenue=format_cents(revenue),
+        costs=format_cents(costs),
+        margin=percent_text(margin_permille(revenue, costs)),
+        waiting=hold_text(getattr(p, "public_from", None)),
+    )
+
+
+def hold_text(public_from: datetime | None) -> str:
+    """Why a listing does not sell yet: it waits out the hold for new listings."""
+    if public_from is None:
+        return ""
+    return f"New listing: the public starts buying it at {public_from.strftime('%H:%M')} UTC"
+
+
+def market_note(
+    on_sale: int, limit: int, hold_seconds: int, typical: int | None, listed: tuple[int, int] | None = None
+) -> str:
+    """What the owner needs to list and price well: the limit, the hold, the market's typical price, and
+    (``listed``: products created, the most a company may create) how many new products it may still list."""
+    minutes = hold_seconds // 60
+    hold = (
+        f"a new listing waits {minutes} minute{'s' if minutes != 1 else ''} before the public sees it"
+        if hold_seconds >= 60
+        else f"a new listing waits {hold_seconds} s before the public sees it"
+        if hold_seconds
+        else "the public sees a new listing at the next run"
+    )
+    price = (
+        f" The market's typical price is {format_cents(typical)}: the public spends most on products priced "
+        f"near it, and little far above it."
+        if typical
+        else ""
+    )
+    ever = f", {listed[0]} of {listed[1]} ever listed (withdrawn ones too)" if listed else ""
+    return f"{on_sale} of {limit} products on sale (the most a company may list){ever}; {hold}.{price}"
+
+
+def change_text(permille: int) -> str:
+    return ("+" if permille > 0 else "") + percent_text(permille)
+
+
+@dataclasses.dataclass
+class StockItem:
+    id: int
+    name: str
+    ticker: str
+    price: str
+    change: str
+    change_sign: int
+    market_cap: str
+    spark: list[dict]
+    new_listing: bool = False  # public for less than a week
+    listed: str = ""  # "New listing: public since 2026-12-01"
+
+
+@dataclasses.dataclass
+class PositionItem:
+    account: str
+    company_id: int
+    name: str
+    ticker: str
+    shares: str
+    avg_price: str
+    price: str
+    value: str
+    gain: str
+    gain_cents: int
+    change: str
+    change_sign: int
+    note: str = ""  # the company cannot buy all of it back now: how much it can
+
+
+def stock_item(row) -> StockItem:
+    return StockItem(
+        id=row.company_id,
+        name=row.name,
+        ticker=row.ticker,
+        price=format_price(row.price_micros),
+        change=change_text(row.change_permille),
+        change_sign=sign(row.change_permille),
+        market_cap=format_cents(row.market_cap_cents),
+        spark=[{"p": p} for p in row.sparkline],
+        new_listing=row.new_listing,
+        listed=f"New listing: public since {row.public_at:%Y-%m-%d}" if row.new_listing else "",
+    )
+
+
+def position_item(p) -> PositionItem:
+    return PositionItem(
+        account=p.account_name,
+        company_id=p.company_id,
+        name=p.name,
+        ticker=p.ticker,
+        shares=f"{p.shares:,}",
+        avg_price=format_price(p.avg_price_micros),
+        price=format_price(p.price_micros),
+        value=format_cents(p.value_cents),
+        gain=format_cents(p.gain_cents, sign=True),
+        gain_cents=p.gain_cents,
+        change=change_text(p.change_permille),
+        change_sign=sign(p.change_permille),
+        note=holding_note(p),
+    )
+
+
+# --------------------------------------------------------------------------- shareholders (issue 19)
+
+
+@dataclasses.dataclass
+class IpoItem:
+    """Going public as the owner's dashboard and the company's profile show it."""
+
+    public: bool = False
+    progress: int = 0  # percent, for the bar
+    progress_text: str = ""  # "$12,345.67 of $50,000.00 (24.6%)"
+    threshold: str = ""
+    public_at: str = ""
+    ipo_price: str = ""
+    price: str = ""
+    ipo_market_cap: str = ""
+    market_cap: str = ""
+    treasury: str = ""
+    founder_stake: str = ""
+    held_by_players: str = ""
+    cash_per_share: str = ""
+    buyback: str = ""  # "100,396 of 205,200" shares the treasury can buy back now
+
+
+def buyback_text(buyback_shares: int, held_by_players: int) -> str:
+    return f"{buyback_shares:,} of {held_by_players:,}"
+
+
+def ipo_item(status) -> IpoItem:
+    """From ``shareholders.IpoStatus``."""
+    progress = (
+        f"{format_cents(status.cash_cents)} of {format_cents(status.threshold_cents)} "
+        f"({percent_text(status.progress_permille)})"
+    )
+    if not status.is_public:
+        return IpoItem(
+            public=False,
+            progress=status.progress_permille // 10,
+            progress_text=progress,
+            threshold=format_cents(status.threshold_cents),
+        )
+    pay = status.payout
+    return IpoItem(
+        public=True,
+        progress=100,
+        progress_text=progress,
+        threshold=format_cents(status.threshold_cents),
+        public_at=f"{when(status.public_at)} UTC",
+        ipo_price=format_price(status.ipo_price_micros),
+        price=format_price(status.price_micros),
+        ipo_market_cap=format_cents(status.ipo_market_cap_cents),
+        market_cap=format_cents(status.market_cap_cents),
+        treasury=f"{status.treasury_shares:,}",
+        founder_stake=f"{status.founder_stake:,}",
+        held_by_players=f"{pay.held_by_players:,}",
+        cash_per_share=format_price(pay.cash_per_share_micros),
+        buyback=buyback_text(pay.buyback_shares, pay.held_by_players),
+    )
+
+
+def holding_note(p) -> str:
+    """A portfolio position the company cannot buy back in full now (``stock_views.Position``): say so."""
+    if p.payable_in_full:
+        return ""
+    if p.buyback_shares <= 0:
+        return f"{p.name} can't buy back any of these shares now."
+    return (
+        f"{p.name} can buy back at most {p.buyback_shares:,} of these shares now (for {format_cents(p.payable_cents)})."
+    )
+
+
+# --------------------------------------------------------------------------- the admin page
+
+
+@dataclasses.dataclass
+class CopiesRow:
+    """One account's three copies of its balance, side by side (the admin page's lookup and drift tables)."""
+
+    id: int
+    name: str
+    kind: str
+    balances: str
+    cache: str
+    ledger: str
+    drift: bool  # the three copies disagree
+    balances_off: bool  # ``balances`` differs from the ledger
+    cache_off: bool  # the cache differs from the ledger
+
+
+def copies_row(c) -> CopiesRow:
+    return CopiesRow(
+        id=c.account_id,
+        name=c.name,
+        kind=c.kind,
+        balances=format_maybe_cents(c.balances_value),
+        cache=format_maybe_cents(c.cached_value),
+        ledger=format_maybe_cents(c.ledger_value),
+        drift=c.drifted,
+        balances_off=c.balances_value != c.ledger_value,
+        cache_off=c.cached_value != c.ledger_value,
+    )
+
+
+@dataclasses.dataclass
+class FindingRow:
+    """One thing the archive's proof found."""
+
+    what: str
+    detail: str
+    bad: bool  # a problem (a file not on this machine is reported, not a problem)
+
+
+def archive_findings(check) -> list[FindingRow]:
+    """What the archive check found, one row each: checkpoints that differ from their archived entries,
+    files that changed, lost entries or are not on this machine, ids in both tables."""
+    rows = [
+        FindingRow(
+            what=f"checkpoint of account {c.account_id} ({c.name})",
+            detail=f"{format_cents(c.checkpoint)} over {c.checkpoint_entries:,} entries; its archived "
+            f"entries: {format_cents(c.archived)} over {c.archived_entries:,}",
+            bad=True,
+        )
+        for c in check.checkpoint_drifts
+    ]
+    rows += [
+        FindingRow(
+            what=f"file {f.name}",
+            bad=f.problem,
+            detail=f"{f.status}: {f.entries:,} entries written, {f.archived:,} archived, {f.restored:,} restored",
+        )
+        for f in check.files
+        if f.status != "ok"
+    ]
+    if check.in_both:
+        rows.append(FindingRow(what="ledger and archive", detail=f"{check.in_both:,} ids are in both", bad=True))
+    return rows
+
+
+def sums_text(report: dict) -> str:
+    """The reconciliation's money check in words: every balance and every cached balance sum to zero."""
+    balances, cache = report.get("balances_total"), report.get("cache_total")
+    if balances is None or cache is None:  # a report from before the sums were checked
+        return "sums not checked"
+    if balances == cache == 0:
+        return "balances sum to $0.00"
+    return f"balances sum to {format_cents(balances)} and caches to {format_cents(cache)}, not $0.00"
+
+
+def money_check_text(totals) -> str:
+    """The sums at a "Reconcile now", as the admin page says them."""
+    if totals.zero:
+        return "Every balance and every cached balance sum to $0.00: no cent created or lost."
+    return (
+        f"The balances sum to {format_cents(totals.balances)} and the cached balances to "
+        f"{format_cents(totals.cache)}, not $0.00: a cent was created or lost."
+    )
+
+
+def report_text(r: dict | None) -> str:
+    """The last reconciliation report in one line."""
+    if not r:
+        return "No reconciliation yet."
+    return (
+        f"{when(r['created_at'])} UTC ({r['source']}): {r['accounts_checked']:,} accounts, "
+        f"{r['drifts_found']} drifted, {r['repaired']} repaired, {r['archive_problems']} archive problems, "
+        f"{sums_text(r)}, {r['duration_ms']} ms"
+    )
+
+
+@dataclasses.dataclass
+class FigureRow:
+    key: str  # the figure's element id: admin-<key>
+    label: str
+    value: str
+
+
+def overview_figures(o) -> list[FigureRow]:
+    return [
+        FigureRow("players", "Players", f"{o.players:,}"),
+        FigureRow("companies", "Companies", f"{o.companies:,}"),
+        FigureRow("accounts", "Accounts", f"{o.accounts:,}"),
+        FigureRow("entries", "Ledger entries", f"{o.ledger_entries:,}"),
+        FigureRow("archived", "Archived entries", f"{o.archived_entries:,}"),
+        FigureRow("circulation", "Money in circulation", format_cents(o.money_in_circulation)),
+    ]
+
+
+@dataclasses.dataclass
+class RunRow:
+    at: str
+    rows: str
+    units: str
+    unbatched: str
+
+
+def run_row(r) -> RunRow:
+    return RunRow(at=when(r.at), rows=str(r.ledger_rows), units=f"{r.units:,}", unbatched=f"{2 * r.units:,}")
+
+
+@dataclasses.dataclass
+class JobRow:
+    name: str
+    title: str
+    interval: str
+    last: str
+    status: str
+    summary: str
+    duration: str
+    next: str
+    paused: bool
+
+
+def job_row(j) -> JobRow:
+    return JobRow(
+        name=j.name,
+        title=j.title,
+        interval=f"{j.interval_seconds:,} s",
+        last=when(j.last_started),
+        status=j.status,
+        summary=j.summary,
+        duration=f"{j.duration_ms:,} ms" if j.duration_ms is not None else "",
+        next="paused" if j.paused else when(j.next_run),
+        paused=j.paused,
+    )
+
+
+@dataclasses.dataclass
+class AuditRow:
+    at: str
+    who: str
+    action: str
+    target: str
+    result: str
+    ok: bool
+
+
+def audit_row(a) -> AuditRow:
+    return AuditRow(at=when(a.at), who=a.admin, action=a.action, target=a.target, result=a.result, ok=a.ok)
+
+
+# --------------------------------------------------------------------------- one stock's page
+
+
+@dataclasses.dataclass
+class HolderRow:
+    name: str
+    shares: str
+    percent: str
+
+
+def holder_row(h) -> HolderRow:
+    return HolderRow(name=h.name, shares=f"{h.shares:,}", percent=percent_text(h.percent_permille))
+
+
+@dataclasses.dataclass
+class TradeRow:
+    at: str
+    side: str
+    shares: str
+    price: str
+    total: str
+    account: str
+
+
+def trade_row(t) -> TradeRow:
+    return TradeRow(
+        at=t.at.strftime("%m-%d %H:%M:%S"),
+        side=t.side,
+        shares=f"{t.shares:,}",
+        price=format_price(t.price_micros),
+        total=format_cents(t.total_cents),
+        account=t.account_name,
+    )
+
+
+def trade_account_options(views) -> list[dict[str, str]]:
+    """The trade box's account choices: value (the id) and label (name and balance)."""
+    return [{"value": str(v.id), "label": f"{v.name} · {format_cents(v.balance)}"} for v in views]
+
+
+# --------------------------------------------------------------------------- the leaderboard
+
+
+@dataclasses.dataclass
+class PlayerRankRow:
+    rank: int
+    name: str
+    worth: str
+    cash: str
+    held: str
+    owed: str
+
+
+def player_rank_rows(players) -> list[PlayerRankRow]:
+    return [
+        PlayerRankRow(
+            rank=i,
+            name=p.username,
+            worth=format_cents(p.net_worth),
+            cash=format_cents(p.cash),
+            held=format_cents(p.holdings),
+            owed=format_cents(p.owed),
+        )
+        for i, p in enumerate(players, 1)
+    ]
+
+
+@dataclasses.dataclass
+class CompanyRankRow:
+    rank: int
+    id: int
+    name: str
+    ticker: str
+    value: str
+
+
+def company_rank_rows(companies) -> list[CompanyRankRow]:
+    return [
+        CompanyRankRow(rank=i, id=c.company_id, name=c.name, ticker=c.ticker, value=format_cents(c.value))
+        for i, c in enumerate(companies, 1)
+    ]
+
+
+@dataclasses.dataclass
+class ProductRankRow:
+    rank: int
+    name: str
+    ticker: str
+    units: str
+    revenue: str
+
+
+def product_rank_rows(products) -> list[ProductRankRow]:
+    return [
+        ProductRankRow(rank=i, name=p.name, ticker=p.ticker, units=f"{p.units_sold:,}", revenue=format_cents(p.revenue))
+        for i, p in enumerate(products, 1)
+    ]

@@ -1,0 +1,72 @@
+"""Net worth: what a player's shares are worth to them and what their companies owe their shareholders.
+
+A holding is worth its pro-rata part of what buying back the whole float would cost the company
+(``stock_trading.holding_value_cents``), and a founder's net worth counts their companies' cash less that
+debt to shareholders (``stock_trading.outstanding_value_cents``): every cent paid for shares sits in a
+company's cash once, so net worth never counts it twice. Read by the dashboard (``accounts.dashboard``) and
+the leaderboard (``stock_views.leaderboard``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from economy_app.models import Account, Company, Holding
+from economy_app.services import stock_trading
+from economy_app.services._tx import unit
+
+companies_t = Company.__table__
+holdings_t = Holding.__table__
+accounts_t = Account.__table__
+
+_CURVE = (
+    companies_t.c.base_price_micros,
+    companies_t.c.share_price_micros,
+    companies_t.c.total_shares,
+    companies_t.c.treasury_shares,
+)
+
+
+def held_and_owed(
+    s: Session, *, owners: list[int] | None = None, accounts: list[int] | None = None
+) -> tuple[dict[int, int], dict[int, int]]:
+    """({owner: value of their holdings}, {owner: what their companies owe shareholders}), in cents, for the
+    given owners (or every owner); with ``accounts``, only the holdings of those accounts."""
+    held: dict[int, int] = {}
+    owed: dict[int, int] = {}
+    q = (
+        select(accounts_t.c.owner_id, holdings_t.c.company_id, func.sum(holdings_t.c.shares).label("shares"), *_CURVE)
+        .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
+        .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
+        .where(holdings_t.c.shares > 0, accounts_t.c.owner_id.is_not(None))
+        .group_by(accounts_t.c.owner_id, holdings_t.c.company_id, *_CURVE)
+    )
+    debts = select(companies_t.c.owner_id, *_CURVE).where(
+        companies_t.c.is_public.is_(True), companies_t.c.treasury_shares < companies_t.c.total_shares
+    )
+    if owners is not None:
+        q, debts = q.where(accounts_t.c.owner_id.in_(owners)), debts.where(companies_t.c.owner_id.in_(owners))
+    if accounts is not None:
+        q = q.where(holdings_t.c.account_id.in_(accounts))
+    with unit(s, write=False):
+        for r in s.execute(q):
+            base, x, n = stock_trading.curve_of(r)
+            held[r.owner_id] = held.get(r.owner_id, 0) + stock_trading.holding_value_cents(base, int(r.shares), x, n)
+        if accounts is None:
+            for r in s.execute(debts):
+                base, x, n = stock_trading.curve_of(r)
+                owed[r.owner_id] = owed.get(r.owner_id, 0) + stock_trading.outstanding_value_cents(base, x, n)
+    return held, owed
+
+
+def holdings_value(s: Session, account_ids: list[int]) -> int:
+    """What everything these accounts hold is worth to its holders, in cents (see the module's docstring)."""
+    if not account_ids:
+        return 0
+    return sum(held_and_owed(s, accounts=list(account_ids))[0].values())
+
+
+def owed_to_shareholders(s: Session, user_id: int) -> int:
+    """What buying back every outstanding share of the player's companies would cost them, in cents."""
+    return held_and_owed(s, owners=[user_id])[1].get(user_id, 0)
