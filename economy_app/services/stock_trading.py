@@ -41,7 +41,7 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.money import format_price
-from economy_app.services import ledger, live
+from economy_app.services import ledger, live, moderation
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
     AccountNotFound,
@@ -248,6 +248,7 @@ def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None
         raise NotAccountOwner("You can only trade from your own accounts.")
     if account_id == company.account_id:
         raise TradeRefused("A company cannot trade its own shares.")
+    moderation.refuse_if_frozen(s, account_id)  # a buy is refused by the posting too; a sale only here
 
 
 def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime | None) -> datetime:
@@ -408,6 +409,8 @@ def sell(
         except InsufficientFunds:  # its cash fell between the check and the posting
             can = max_buyback_shares(*curve_of(c), _cash(s, c.account_id))
             raise InsufficientFunds(buyback_refusal(c.name, can)) from None
+        # The seller's rows are locked by the posting now: a freeze that committed meanwhile is seen here.
+        moderation.refuse_if_frozen(s, account_id)
         holding = held - shares
         s.execute(
             update(holdings_t)

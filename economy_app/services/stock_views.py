@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
+from economy_app.db import epoch_seconds
 from economy_app.models import (
     MICROS_PER_CENT,
     Account,
@@ -88,18 +89,12 @@ class StockRow:
     new_listing: bool = False  # went public within NEW_LISTING
 
 
-def _epoch(col, dialect: str):
-    if dialect == "postgresql":
-        return cast(func.extract("epoch", col), Integer)
-    return cast(func.strftime("%s", col), Integer)
-
-
 def _series(s: Session, company_ids: list[int], since: datetime, bucket_seconds: int) -> dict[int, list]:
     """Closing (time, price) per time bucket since ``since``, per company: one grouped query."""
     if not company_ids:
         return {}
     dialect = s.get_bind().dialect.name
-    bucket = (_epoch(prices_t.c.created_at, dialect) // bucket_seconds).label("bucket")
+    bucket = (epoch_seconds(prices_t.c.created_at, dialect) // bucket_seconds).label("bucket")
     closes = (
         select(func.max(prices_t.c.id).label("id"))
         .where(prices_t.c.company_id.in_(company_ids), prices_t.c.created_at >= since)
@@ -208,7 +203,29 @@ def price_series(s: Session, company_id: int, range_key: str = "24h", *, now: da
             .order_by(prices_t.c.created_at.desc(), prices_t.c.id.desc())
             .limit(1)
         ).scalar()
+        if opening is None:
+            # A stock younger than the range starts at its first price (the IPO), which a bucket's close would
+            # hide behind a later trade in the same bucket: the line then runs flat while the header moved.
+            first = s.execute(
+                select(prices_t.c.created_at, prices_t.c.price_micros)
+                .where(prices_t.c.company_id == company_id, prices_t.c.created_at >= since)
+                .order_by(prices_t.c.created_at, prices_t.c.id)
+                .limit(1)
+            ).first()
+            if first is not None and (not points or points[0][0] > first.created_at):
+                points.insert(0, (first.created_at, first.price_micros))
     return _anchored(points, since, opening, now, current)
+
+
+def default_range(s: Session, company_id: int, *, now: datetime | None = None) -> str:
+    """The range a stock's page opens on: the shortest of 1h, 6h and 24h that holds the stock's whole life (a
+    stock a few minutes old opens on 1h, where its trades are apart), else 24h."""
+    with unit(s, write=False):
+        first = s.execute(select(func.min(prices_t.c.created_at)).where(prices_t.c.company_id == company_id)).scalar()
+    if first is None:
+        return "24h"
+    age = ((now or utcnow()) - first).total_seconds()
+    return next((k for k in ("1h", "6h") if age <= RANGES[k]), "24h")
 
 
 @dataclass(frozen=True)
@@ -325,17 +342,22 @@ class StockPage:
     detail: StockDetail
     points: list  # (at, price in micros), oldest first
     accounts: list  # accounts.AccountView of the player
+    range_key: str = "24h"  # the chart's range
 
 
 def stock_page(
-    s: Session, user_id: int, company_id: int, range_key: str = "24h", *, now: datetime | None = None
+    s: Session, user_id: int, company_id: int, range_key: str | None = "24h", *, now: datetime | None = None
 ) -> StockPage:
-    """One stock's page in one call (``stock_detail``, ``price_series`` and the player's accounts)."""
+    """One stock's page in one call (``stock_detail``, ``price_series`` and the player's accounts). Without a
+    ``range_key``, the chart opens on ``default_range``."""
     with unit(s, write=False):
+        detail = stock_detail(s, company_id, now=now)
+        range_key = range_key or default_range(s, company_id, now=now)
         return StockPage(
-            detail=stock_detail(s, company_id, now=now),
+            detail=detail,
             points=price_series(s, company_id, range_key, now=now),
             accounts=list_accounts(s, user_id),
+            range_key=range_key,
         )
 
 
