@@ -380,6 +380,7 @@ class IpoItem:
     held_by_players: str = ""
     cash_per_share: str = ""
     buyback: str = ""  # "100,396 of 205,200" shares the treasury can buy back now
+    owner_can_sell: str = ""  # of the owner's shares, what the company buys back now (theirs come last)
 
 
 def buyback_text(buyback_shares: int, held_by_players: int) -> str:
@@ -415,6 +416,7 @@ def ipo_item(status) -> IpoItem:
         held_by_players=f"{pay.held_by_players:,}",
         cash_per_share=format_price(pay.cash_per_share_micros),
         buyback=buyback_text(pay.buyback_shares, pay.held_by_players),
+        owner_can_sell=f"{pay.owner_can_sell:,}",
     )
 
 

@@ -584,10 +584,19 @@ def _ipo_card() -> rx.Component:
             ),
             ipo_figures(CompanyState.ipo),
             rx.text(
-                "Your stake follows the rules of every holding: it is valued at its part of what buying back every "
-                "share would cost the company, and sold back like anyone's. Once public, the company's cash "
-                "belongs to the business and its shareholders: take money out by selling shares you hold; "
-                f"payments to others are capped at {shareholders.OUTFLOW_PERCENT}% of its cash in any 24 hours.",
+                "You may sell back now: ",
+                rx.text(CompanyState.ipo.owner_can_sell, weight="bold", as_="span", id="ipo-owner-can-sell"),
+                " of your ",
+                CompanyState.ipo.founder_stake,
+                " shares.",
+                size="2",
+            ),
+            rx.text(
+                "Your stake is valued like every holding, at its part of what buying back every share would cost the "
+                "company, and sold back at the same curve, but your shares come last: the company keeps the cash to "
+                "buy back every other shareholder's shares before yours. Once public, its cash belongs to the "
+                "business and its shareholders: take money out by selling shares you hold; payments to others are "
+                f"capped at {shareholders.OUTFLOW_PERCENT}% of its cash in any 24 hours.",
                 size="1",
                 color_scheme="gray",
             ),

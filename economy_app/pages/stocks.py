@@ -79,7 +79,7 @@ class StockState(AuthState):
     treasury: str = ""
     cash_per_share: str = ""
     buyback: str = ""  # "1,900 of 205,200": shares players hold that the company's cash buys back now
-    buyback_shares: int = 0
+    sell_can: int = 0  # the most shares the viewer may sell now (its owner's own come last)
     sell_note: str = ""  # what the company can buy back now, said before any sale is typed
     range_key: str = ""  # "": the stock's default range
     chart: list[dict] = []
@@ -114,8 +114,13 @@ class StockState(AuthState):
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
         pay = d.payout
         self.cash_per_share = format_price(pay.cash_per_share_micros)
-        self.buyback, self.buyback_shares = buyback_text(pay.buyback_shares, pay.held_by_players), pay.buyback_shares
-        self.sell_note = stock_trading.buyback_refusal(d.name, pay.buyback_shares) if pay.held_by_players else ""
+        self.buyback = buyback_text(pay.buyback_shares, pay.held_by_players)
+        if d.owner_id == user.id:  # the owner's shares come last (stock_trading.max_owner_sale)
+            self.sell_can = pay.owner_can_sell
+            self.sell_note = stock_trading.owner_sale_refusal(d.name, pay.owner_can_sell) if pay.owner_held else ""
+        else:
+            self.sell_can = pay.buyback_shares
+            self.sell_note = stock_trading.buyback_refusal(d.name, pay.buyback_shares) if pay.held_by_players else ""
         self.range_key = page.range_key
         self.chart = line_points(points, format_price, "price")
         self.axes = chart_axes([(c["ts"], c["price"]) for c in self.chart], price_label)
@@ -158,7 +163,7 @@ class StockState(AuthState):
             self.preview, self.preview_error = "", "Enter a whole number of shares." if self.shares_text else ""
             return
         try:
-            q = await run(stock_trading.quote, self.company_id, self.side, shares)
+            q = await run(stock_trading.quote, self.company_id, self.side, shares, account_id=parse_id(self.account_id))
         except EconomyError as e:
             self.preview, self.preview_error = "", str(e)
             return
@@ -181,9 +186,10 @@ class StockState(AuthState):
         await self._quote()
 
     @rx.event
-    def set_account(self, value: str):
+    async def set_account(self, value: str):
         if isinstance(value, str) and value in {a["value"] for a in self.trade_accounts}:
             self.account_id = value
+            await self._quote()  # a sale is quoted for the account it comes from
 
     @rx.event
     @logged_in
@@ -396,7 +402,7 @@ def _trade_box() -> rx.Component:
                 rx.text(
                     StockState.sell_note,
                     size="2",
-                    color_scheme=rx.cond(StockState.buyback_shares > 0, "gray", "red"),
+                    color_scheme=rx.cond(StockState.sell_can > 0, "gray", "red"),
                     id="trade-buyback",
                 ),
             ),
@@ -408,7 +414,7 @@ def _trade_box() -> rx.Component:
             rx.button(
                 rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"),
                 width="100%",
-                disabled=(StockState.preview == "") | ((StockState.side == "sell") & (StockState.buyback_shares == 0)),
+                disabled=(StockState.preview == "") | ((StockState.side == "sell") & (StockState.sell_can == 0)),
                 loading=StockState.busy,
                 on_click=StockState.trade,
                 id="trade-confirm",

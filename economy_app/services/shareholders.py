@@ -233,17 +233,21 @@ class Payout:
     held_by_players: int  # shares outside the treasury
     buyback_shares: int  # the most of them its cash buys back now
     cash_per_share_micros: int  # cash / every share (the basis of the market cap)
+    owner_held: int = 0  # of held_by_players, the owner's (through every account they own)
+    owner_can_sell: int = 0  # the most of those it buys back now: the owner's shares come last
 
 
-def payout(company, cash_cents: int) -> Payout:
+def payout(company, cash_cents: int, owner_held: int = 0) -> Payout:
     """``company``: a public company's row (base_price_micros, share_price_micros, total_shares,
-    treasury_shares)."""
+    treasury_shares); ``owner_held``: the shares its owner holds in it (``stock_trading.OWNER_HELD``)."""
     base, x, n = stock_trading.curve_of(company)
     return Payout(
         cash_cents=cash_cents,
         held_by_players=x,
         buyback_shares=stock_trading.max_buyback_shares(base, x, n, cash_cents),
         cash_per_share_micros=cash_cents * MICROS_PER_CENT // n if n else 0,
+        owner_held=owner_held,
+        owner_can_sell=stock_trading.max_owner_sale(base, x, n, cash_cents, owner_held),
     )
 
 
@@ -300,5 +304,5 @@ def ipo_status(s: Session, company_id: int) -> IpoStatus:
         founder_stake=int(owner_held),
         ipo_market_cap_cents=c.total_shares * c.ipo_price_micros // MICROS_PER_CENT,
         market_cap_cents=c.total_shares * c.share_price_micros // MICROS_PER_CENT,
-        payout=payout(c, cash),
+        payout=payout(c, cash, int(owner_held)),
     )

@@ -136,6 +136,31 @@ def max_buyback_shares(base: int, outstanding: int, total: int, cash_cents: int)
     return low
 
 
+def max_owner_sale(base: int, outstanding: int, total: int, cash_cents: int, owner_held: int) -> int:
+    """The most of its owner's ``owner_held`` shares the company buys back now. The owner's shares come last:
+    after the sale its cash must still buy back every other holder's shares from the top of the curve. With the
+    owner's ``k`` sold first, the sale and that buyback together are the area from ``owner_held - k`` to
+    ``outstanding``: the largest ``k`` whose area, rounded up, is at most the cash (it grows with ``k``: a
+    bisection). Never more than ``max_buyback_shares``."""
+    low, high = 0, max(0, min(owner_held, outstanding))
+    while low < high:
+        mid = (low + high + 1) // 2
+        numerator, denominator = _area(base, owner_held - mid, outstanding, total)
+        if -(-numerator // denominator) <= cash_cents:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def owner_sale_refusal(name: str, can: int) -> str:
+    """What a company's owner is told when selling back more of their shares than ``max_owner_sale``."""
+    first = f"Your shares come last: {name} keeps the cash to buy back every other shareholder's shares before yours, "
+    if can <= 0:
+        return first + "so it can't buy back any of yours now."
+    return first + f"so it can buy back at most {can:,} of your share{'s' if can != 1 else ''} now."
+
+
 def buyback_refusal(name: str, buyback_shares: int) -> str:
     """What a seller is told when the company cannot pay for every share they offer."""
     if buyback_shares <= 0:
@@ -208,11 +233,14 @@ def _sell_terms(c, shares: int) -> tuple[int, int]:
     return sell_proceeds_cents(base, x, shares, n), spot_price(base, x - shares, n)
 
 
-def quote(s: Session, company_id: int, side: str, shares: int) -> Quote:
+def quote(s: Session, company_id: int, side: str, shares: int, *, account_id: int | None = None) -> Quote:
+    """What trading ``shares`` would do now. A sale from ``account_id`` (the trade box's account) is quoted as
+    ``sell`` would take it: from an account of the company's owner, their shares come last."""
     check_shares(shares)
     with unit(s, write=False):
         c = _company(s, company_id, lock=False)
         cash = _cash(s, c.account_id) if side != "buy" else 0
+        owner_held = _owner_held(s, c) if side != "buy" and _owners_account(s, c, account_id) else None
     if side == "buy":
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
@@ -220,7 +248,7 @@ def quote(s: Session, company_id: int, side: str, shares: int) -> Quote:
     else:
         if shares > c.total_shares - c.treasury_shares:
             raise TradeRefused(f"Only {c.total_shares - c.treasury_shares:,} shares are held by players.")
-        _check_buyback(c, shares, cash)  # an honest preview: what the company can pay now
+        _check_buyback(c, shares, cash, owner_held)  # an honest preview: what the company can pay now
         total, new_price = _sell_terms(c, shares)
     return Quote("buy" if side == "buy" else "sell", shares, total * MICROS_PER_CENT // shares, total, new_price)
 
@@ -231,11 +259,38 @@ def _cash(s: Session, account_id: int) -> int:
     ).scalar_one()
 
 
-def _check_buyback(c, shares: int, cash: int) -> None:
-    """Refuse a sale of more shares than the company's cash can buy back now, saying how many it can."""
+def _check_buyback(c, shares: int, cash: int, owner_held: int | None = None) -> None:
+    """Refuse a sale of more shares than the company's cash can buy back now, saying how many it can; a sale by
+    its owner (``owner_held``: what the owner holds in it, through every account), past ``max_owner_sale``."""
     base, x, n = curve_of(c)
-    if sell_proceeds_cents(base, x, shares, n) > cash:
+    if owner_held is not None:
+        can = max_owner_sale(base, x, n, cash, owner_held)
+        if shares > can:
+            raise InsufficientFunds(owner_sale_refusal(c.name, can))
+    elif sell_proceeds_cents(base, x, shares, n) > cash:
         raise InsufficientFunds(buyback_refusal(c.name, max_buyback_shares(base, x, n, cash)))
+
+
+# The shares a company's owner holds in it, through any account they own (the founder's stake), correlated to a
+# select over ``companies``.
+OWNER_HELD = (
+    select(func.coalesce(func.sum(holdings_t.c.shares), 0))
+    .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
+    .where(holdings_t.c.company_id == companies_t.c.id, accounts_t.c.owner_id == companies_t.c.owner_id)
+    .scalar_subquery()
+)
+
+
+def _owners_account(s: Session, c, account_id: int | None) -> bool:
+    """Is ``account_id`` an account of the company's owner (personal, or one of their companies')?"""
+    if account_id is None:
+        return False
+    owner = s.execute(select(accounts_t.c.owner_id).where(accounts_t.c.id == account_id)).scalar()
+    return owner is not None and owner == c.owner_id
+
+
+def _owner_held(s: Session, c) -> int:
+    return int(s.execute(select(OWNER_HELD).where(companies_t.c.id == c.id)).scalar_one())
 
 
 def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None:
@@ -391,7 +446,9 @@ def sell(
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
         now = _rate_limit(s, actor_id, company_id, now)
-        _check_buyback(c, shares, _cash(s, c.account_id))
+        # Under the company's row lock (every trade and payment out of it takes it first): the owner's sale is
+        # counted against what the other holders hold now.
+        _check_buyback(c, shares, _cash(s, c.account_id), _owner_held(s, c) if c.owner_id == actor_id else None)
         total, new_price = _sell_terms(c, shares)
         if total == 0:
             raise TradeRefused("These shares are worth less than $0.01 together.")
@@ -456,15 +513,6 @@ def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
     return max(MIN_PRICE_MICROS, price + move)
 
 
-# The shares a company's owner holds in it, through any account they own (the founder's stake).
-_OWNER_HELD = (
-    select(func.coalesce(func.sum(holdings_t.c.shares), 0))
-    .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
-    .where(holdings_t.c.company_id == companies_t.c.id, accounts_t.c.owner_id == companies_t.c.owner_id)
-    .scalar_subquery()
-)
-
-
 def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None) -> int:
     """One price tick for every public company (a history row each): the price moves toward fair value
     (10 x equity / shares) and the curve's base is rescaled to it. Returns the companies moved.
@@ -482,7 +530,7 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
                 companies_t.c.total_shares,
                 companies_t.c.treasury_shares,
                 func.coalesce(balances_t.c.balance, 0).label("balance"),
-                _OWNER_HELD.label("owner_held"),
+                OWNER_HELD.label("owner_held"),
             )
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)

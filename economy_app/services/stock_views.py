@@ -275,6 +275,7 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
                 companies_t,
                 _price_at(companies_t.c.id, now - timedelta(days=1)).label("then"),
                 func.coalesce(balances_t.c.balance, 0).label("cash"),
+                stock_trading.OWNER_HELD.label("owner_held"),
             )
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
@@ -329,7 +330,7 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
         cash_cents=int(c.cash),
         shareholders=sorted(shareholders, key=lambda x: -x.shares),
         trades=[TradeRow(t.created_at, t.side, t.shares, t.price_micros, t.total_cents, t.name) for t in trades],
-        payout=payout(c, int(c.cash)),
+        payout=payout(c, int(c.cash), int(c.owner_held)),
         public_at=c.public_at,
     )
 
@@ -375,7 +376,7 @@ class Position:
     cost_cents: int
     gain_cents: int
     change_permille: int
-    buyback_shares: int = 0  # of these shares, the most the company's cash buys back now
+    buyback_shares: int = 0  # of these shares, the most the company buys back now (its owner's: max_owner_sale)
     payable_cents: int = 0  # what selling those would pay now
 
     @property
@@ -412,6 +413,8 @@ def portfolio(
                 companies_t.c.treasury_shares,
                 _price_at(companies_t.c.id, now - timedelta(days=1)).label("then"),
                 func.coalesce(balances_t.c.balance, 0).label("cash"),
+                (companies_t.c.owner_id == user_id).label("owns"),
+                stock_trading.OWNER_HELD.label("owner_held"),
             )
             .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
             .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
@@ -427,7 +430,11 @@ def portfolio(
         base, x, n = stock_trading.curve_of(r)
         value = stock_trading.holding_value_cents(base, r.shares, x, n)
         cost = value_cents(r.shares, r.avg_price_micros)
-        buyback = min(r.shares, stock_trading.max_buyback_shares(base, x, n, int(r.cash)))
+        if r.owns:  # the owner's own shares come last (stock_trading.max_owner_sale)
+            can = stock_trading.max_owner_sale(base, x, n, int(r.cash), int(r.owner_held))
+        else:
+            can = stock_trading.max_buyback_shares(base, x, n, int(r.cash))
+        buyback = min(r.shares, can)
         out.append(
             Position(
                 r.account_id,

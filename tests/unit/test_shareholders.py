@@ -106,6 +106,119 @@ def test_the_rug_pull_is_refused(session, engine, dana):
     check_invariants(engine)
 
 
+def test_the_owners_shares_come_last(session, engine, dana):
+    """The rug pull through the stake: the founder's 200,000 shares are worth about twice the company's cash at the
+    IPO price, so selling ~105,000 of them back took all of it, Carol's money too, and Carol's sale was refused. The
+    owner's shares come last: a sale from any account the owner controls is paid only while the company keeps the
+    cash to buy back every other holder's shares from the top of the curve; the preview and the refusal say how
+    many the owner may sell now, and Carol sells all of hers afterwards, for exactly her preview."""
+    d = dana
+    carol_quote = stock_trading.quote(session, d["company"], "sell", 5_200)
+    cash = accounts.get_balance(session, d["account"])
+    row = session.execute(select(Company).where(Company.id == d["company"])).scalar_one()
+    base, x, n = stock_trading.curve_of(row)
+    can = stock_trading.max_owner_sale(base, x, n, cash, 200_000)
+    assert 0 < can < stock_trading.max_buyback_shares(base, x, n, cash)  # what she could take before: all of it
+    message = (
+        "Your shares come last: Dana Drones keeps the cash to buy back every other shareholder's shares before "
+        f"yours, so it can buy back at most {can:,} of your shares now."
+    )
+    before = fingerprint(engine)
+    for attempt in (
+        lambda: stock_trading.quote(session, d["company"], "sell", 105_000, account_id=d["dana_personal"]),
+        lambda: stock_trading.sell(
+            session,
+            actor_id=d["dana"],
+            account_id=d["dana_personal"],
+            company_id=d["company"],
+            shares=105_000,
+        ),
+        lambda: stock_trading.sell(
+            session,
+            actor_id=d["dana"],
+            account_id=d["dana_personal"],
+            company_id=d["company"],
+            shares=can + 1,
+        ),
+    ):
+        with pytest.raises(InsufficientFunds) as info:
+            attempt()
+        assert str(info.value) == message
+    assert fingerprint(engine) == before
+    [stake] = [p for p in stock_views.portfolio(session, d["dana"]) if p.company_id == d["company"]]
+    assert (stake.buyback_shares, stake.payable_in_full) == (can, False)
+    assert stock_views.stock_detail(session, d["company"]).payout.owner_can_sell == can
+    assert shareholders.ipo_status(session, d["company"]).payout.owner_can_sell == can
+    quoted = stock_trading.quote(session, d["company"], "sell", can, account_id=d["dana_personal"])
+    sold = stock_trading.sell(
+        session, actor_id=d["dana"], account_id=d["dana_personal"], company_id=d["company"], shares=can
+    )
+    assert sold.total_cents == quoted.total_cents > cash * 9 // 10  # she still takes out what was hers
+    with pytest.raises(InsufficientFunds) as info:
+        stock_trading.quote(session, d["company"], "sell", 1, account_id=d["dana_personal"])
+    assert str(info.value) == (
+        "Your shares come last: Dana Drones keeps the cash to buy back every other shareholder's shares before "
+        "yours, so it can't buy back any of yours now."
+    )
+    # Carol's shares are all payable still (the founder's sale moved the curve down, as any sale before hers does).
+    [pos] = stock_views.portfolio(session, d["carol"])
+    assert pos.payable_in_full
+    now_quote = stock_trading.quote(session, d["company"], "sell", 5_200, account_id=d["carol_personal"])
+    assert carol_quote.total_cents * 98 // 100 < now_quote.total_cents <= carol_quote.total_cents
+    carol = stock_trading.sell(
+        session, actor_id=d["carol"], account_id=d["carol_personal"], company_id=d["company"], shares=5_200
+    )
+    assert carol.total_cents == now_quote.total_cents == pos.payable_cents
+    check_invariants(engine)
+
+
+def test_the_founders_stake_cannot_take_an_investors_money(session, engine, dana):
+    """The attacker's finding 1 (HIGH): right after Carol bought, Dana sold her stake back as far as the stock page's
+    own "can buy back" number let her, and took the company's whole cash and $5,313.26 of Carol's $5,314.09. Now,
+    however she sells (the buyback number, the owner's own limit, piece by piece), Carol sells all of hers back
+    afterwards, losing only what the owner's sales moved the curve down under her shares (the price impact of
+    selling 10% of the shares: 8% x 10% of her price at most), and Dana takes no more than the company had before
+    Carol paid plus that."""
+    d = dana
+    ipo_cash = accounts.get_balance(session, d["account"])
+    with unit(session, write=True):  # what Carol paid for her 5,200 (in the fixture)
+        paid = session.execute(
+            select(LedgerEntry.amount).where(
+                LedgerEntry.from_account_id == d["carol_personal"], LedgerEntry.type == "stock_purchase"
+            )
+        ).scalar_one()
+    ipo_cash -= paid
+    dana_before = accounts.get_balance(session, d["dana_personal"])
+    t = utcnow() - timedelta(minutes=10)
+    stake = 200_000
+    for step in range(12):
+        pay = stock_views.stock_detail(session, d["company"]).payout
+        shares = min(stake, pay.buyback_shares if step % 2 == 0 else max(1, pay.owner_can_sell))
+        if not shares:
+            break
+        try:
+            stock_trading.sell(
+                session,
+                actor_id=d["dana"],
+                account_id=d["dana_personal"],
+                company_id=d["company"],
+                shares=shares,
+                now=t + timedelta(seconds=6 * step),
+            )
+            stake -= shares
+        except InsufficientFunds:
+            continue
+    took = accounts.get_balance(session, d["dana_personal"]) - dana_before
+    sold = stock_trading.sell(
+        session, actor_id=d["carol"], account_id=d["carol_personal"], company_id=d["company"], shares=5_200
+    )
+    impact = paid - sold.total_cents
+    sold_back = 200_000 - stake
+    assert 100_000 < sold_back and 0 <= impact <= paid * 8 * sold_back // (100 * 1_000_000) + 1, (sold_back, impact)
+    assert ipo_cash * 9 // 10 < took <= ipo_cash + impact, (took, ipo_cash, impact)
+    check_invariants(engine)
+
+
 def test_a_private_company_is_its_owners_business(session, engine, dana):
     """Before the IPO the owner moves the company's money as they like: no rule, no cap."""
     d = dana
@@ -327,24 +440,32 @@ def marketplace_settings_with_cap(s, cap: int):
     return replace(marketplace_settings.load(s), company_cap_percent=cap)
 
 
+def drain(session, d, now) -> None:
+    """The most the owner can take out, and then some: she sells back all of her stake the company pays for (her
+    shares come last), then pays a third party the day's 10%, which leaves less than Carol's shares' worth."""
+    can = stock_views.stock_detail(session, d["company"]).payout.owner_can_sell
+    stock_trading.sell(
+        session, actor_id=d["dana"], account_id=d["dana_personal"], company_id=d["company"], shares=can, now=now
+    )
+    room = shareholders.outflow_room(session, d["account"])
+    accounts.transfer(
+        session,
+        actor_id=d["dana"],
+        from_account_id=d["account"],
+        to_account_id=d["erin_personal"],
+        amount=room.room_cents,
+    )
+
+
 def test_sell_previews_and_valuations_say_what_the_company_can_pay(session, engine, dana):
-    """After the founder sold back most of the cash's worth (the way an owner takes money out), Carol's preview,
-    her portfolio and her dashboard all say what the company can pay now, before any click."""
+    """Once the company's cash is short of Carol's shares (the owner sold what she may, then paid a third party),
+    Carol's preview, her portfolio and her dashboard all say what the company can pay now, before any click."""
     d = dana
-    t0 = utcnow() - timedelta(seconds=30)
-    for i, shares in enumerate((90_000, 12_000)):
-        stock_trading.sell(
-            session,
-            actor_id=d["dana"],
-            account_id=d["dana_personal"],
-            company_id=d["company"],
-            shares=shares,
-            now=t0 + timedelta(seconds=6 * i),
-        )
+    drain(session, d, utcnow() - timedelta(seconds=30))
     detail = stock_views.stock_detail(session, d["company"])
     can = detail.payout.buyback_shares
     assert 0 < can < 5_200
-    assert detail.payout.held_by_players == 200_000 + 5_200 - 102_000
+    assert detail.payout.held_by_players == 5_200 + detail.payout.owner_held
     assert detail.payout.cash_per_share_micros == detail.cash_cents * 10_000 // 1_000_000
     with pytest.raises(InsufficientFunds) as info:
         stock_trading.quote(session, d["company"], "sell", 5_200)
