@@ -6,8 +6,10 @@ Once a company is public its cash belongs to the business and its shareholders:
   (their personal account, another of their companies): ``check_outflow`` refuses it, saying why and what
   to do instead. The owner takes money out the way every shareholder does: by selling shares they hold.
 - Payments to anyone else stay possible (paying another company, repaying a loan), capped: in any rolling
-  24 hours at most ``OUTFLOW_PERCENT`` of the company's cash may go out, counted as a share of the cash it
-  had before those payments (the cash now plus what already went out in the window), so one payment or
+  24 hours at most ``OUTFLOW_PERCENT`` of the company's equity may go out: its cash less what buying back
+  every other shareholder's shares would cost (``stock_trading.others_buyback_cents``: money paid for shares
+  is owed back to their holders, so a buyer's money never raises what may be paid away), counted as a share
+  of the equity it had before those payments (plus what already went out in the window), so one payment or
   ten of the same total are allowed alike. The count runs under the company's row lock (PostgreSQL
   ``SELECT ... FOR UPDATE``; SQLite's write unit holds the write lock), so payments sent at once cannot
   beat it together.
@@ -57,7 +59,15 @@ OUTFLOW_WINDOW = timedelta(hours=24)
 CAPPED_TYPES = ("transfer",)  # the ledger entries out of a public company's account that count against the cap
 
 _COMPANY_OF_ACCOUNT = select(
-    companies_t.c.id, companies_t.c.name, companies_t.c.owner_id, companies_t.c.is_public, companies_t.c.public_at
+    companies_t.c.id,
+    companies_t.c.name,
+    companies_t.c.owner_id,
+    companies_t.c.is_public,
+    companies_t.c.public_at,
+    companies_t.c.base_price_micros,
+    companies_t.c.share_price_micros,
+    companies_t.c.total_shares,
+    companies_t.c.treasury_shares,
 ).where(companies_t.c.account_id == bindparam("account"))
 _OWNER_OF_ACCOUNT = select(accounts_t.c.owner_id).where(accounts_t.c.id == bindparam("account"))
 _CASH = select(balances_t.c.balance).where(balances_t.c.account_id == bindparam("account"))
@@ -78,6 +88,7 @@ class OutflowRoom:
     sent_cents: int  # what went out to others in the last 24 hours (since the IPO)
     room_cents: int  # what may still go out now
     frees_at: datetime | None  # when more may go out, when nothing may now
+    owed_cents: int = 0  # what buying back every other shareholder's shares would cost (not the company's to pay away)
 
 
 def _window_start(public_at: datetime | None, now: datetime) -> datetime:
@@ -85,14 +96,16 @@ def _window_start(public_at: datetime | None, now: datetime) -> datetime:
     return max(start, public_at) if public_at is not None else start
 
 
-def _allowance(cash: int, sent: int) -> int:
-    """What may still go out: OUTFLOW_PERCENT of the cash before the window's payments, less those payments."""
-    return max(0, (cash + sent) * OUTFLOW_PERCENT // 100 - sent)
+def _allowance(cash: int, sent: int, owed: int) -> int:
+    """What may still go out: OUTFLOW_PERCENT of the equity before the window's payments (the cash then less
+    what the other shareholders' shares are owed), less those payments."""
+    return max(0, max(0, cash + sent - owed) * OUTFLOW_PERCENT // 100 - sent)
 
 
 def _room(s: Session, company, account_id: int, now: datetime, *, when: bool) -> OutflowRoom:
     conn = s.connection()
     cash = conn.execute(_CASH, {"account": account_id}).scalar() or 0
+    owed = stock_trading.others_buyback_cents(*stock_trading.curve_of(company), stock_trading.owner_held(s, company.id))
     window = (
         ledger_t.c.from_account_id == account_id,
         ledger_t.c.type.in_(CAPPED_TYPES),
@@ -100,7 +113,7 @@ def _room(s: Session, company, account_id: int, now: datetime, *, when: bool) ->
         ledger_t.c.created_at >= _window_start(company.public_at, now),
     )
     sent = int(conn.execute(select(func.coalesce(func.sum(ledger_t.c.amount), 0)).where(*window)).scalar_one())
-    room, frees_at = _allowance(cash, sent), None
+    room, frees_at = _allowance(cash, sent, owed), None
     if when and room == 0 and sent:
         # Walk the window's payments oldest first: when each leaves the window, is there room again?
         left = sent
@@ -110,10 +123,10 @@ def _room(s: Session, company, account_id: int, now: datetime, *, when: bool) ->
             .order_by(ledger_t.c.created_at, ledger_t.c.id)
         ):
             left -= amount
-            if _allowance(cash, left) > 0:
+            if _allowance(cash, left, owed) > 0:
                 frees_at = at + OUTFLOW_WINDOW
                 break
-    return OutflowRoom(company.id, company.name, cash, sent, room, frees_at)
+    return OutflowRoom(company.id, company.name, cash, sent, room, frees_at, owed)
 
 
 def _company_of(s: Session, account_id: int, *, lock: bool):
@@ -150,7 +163,10 @@ def check_outflow(
         raise PublicCashRefused(owner_message(company.name))
     room = _room(s, company, account_id, now or utcnow(), when=True)
     if amount > room.room_cents:
-        rule = f"{company.name} is public: at most {OUTFLOW_PERCENT}% of its cash may go out in any 24 hours."
+        rule = (
+            f"{company.name} is public: in any 24 hours at most {OUTFLOW_PERCENT}% of its equity (its cash less "
+            "what buying back its other shareholders' shares would cost) may go out."
+        )
         if room.room_cents:
             raise OutflowLimit(f"{rule} {format_cents(room.room_cents)} may still go out today.")
         later = f"; more may go out from {room.frees_at:%Y-%m-%d %H:%M} UTC" if room.frees_at else ""
@@ -282,11 +298,7 @@ def ipo_status(s: Session, company_id: int) -> IpoStatus:
         ).first()
         if c is None:
             raise CompanyNotFound("Company not found.")
-        owner_held = s.execute(
-            select(func.coalesce(func.sum(holdings_t.c.shares), 0))
-            .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
-            .where(holdings_t.c.company_id == company_id, accounts_t.c.owner_id == c.owner_id)
-        ).scalar_one()
+        owner_held = stock_trading.owner_held(s, company_id)
     cash = int(c.cash)
     progress = min(1000, cash * 1000 // PUBLIC_THRESHOLD_CENTS) if cash > 0 else 0
     if not c.is_public:

@@ -153,6 +153,17 @@ def max_owner_sale(base: int, outstanding: int, total: int, cash_cents: int, own
     return low
 
 
+def others_buyback_cents(base: int, outstanding: int, total: int, owner_held: int) -> int:
+    """What buying back every outstanding share its owner does not hold would cost the company, all of them from
+    the top of the curve (the most any order of their sales could cost), rounded up: what it owes the other
+    shareholders before anything of its cash is its owner's (``max_owner_sale`` with nothing sold) or may be paid
+    away (``shareholders.check_outflow``)."""
+    if outstanding <= max(0, owner_held):
+        return 0
+    numerator, denominator = _area(base, max(0, owner_held), outstanding, total)
+    return -(-numerator // denominator)
+
+
 def owner_sale_refusal(name: str, can: int) -> str:
     """What a company's owner is told when selling back more of their shares than ``max_owner_sale``."""
     first = f"Your shares come last: {name} keeps the cash to buy back every other shareholder's shares before yours, "
@@ -240,7 +251,7 @@ def quote(s: Session, company_id: int, side: str, shares: int, *, account_id: in
     with unit(s, write=False):
         c = _company(s, company_id, lock=False)
         cash = _cash(s, c.account_id) if side != "buy" else 0
-        owner_held = _owner_held(s, c) if side != "buy" and _owners_account(s, c, account_id) else None
+        by_owner = owner_held(s, c.id) if side != "buy" and _owners_account(s, c, account_id) else None
     if side == "buy":
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
@@ -248,7 +259,7 @@ def quote(s: Session, company_id: int, side: str, shares: int, *, account_id: in
     else:
         if shares > c.total_shares - c.treasury_shares:
             raise TradeRefused(f"Only {c.total_shares - c.treasury_shares:,} shares are held by players.")
-        _check_buyback(c, shares, cash, owner_held)  # an honest preview: what the company can pay now
+        _check_buyback(c, shares, cash, by_owner)  # an honest preview: what the company can pay now
         total, new_price = _sell_terms(c, shares)
     return Quote("buy" if side == "buy" else "sell", shares, total * MICROS_PER_CENT // shares, total, new_price)
 
@@ -289,8 +300,9 @@ def _owners_account(s: Session, c, account_id: int | None) -> bool:
     return owner is not None and owner == c.owner_id
 
 
-def _owner_held(s: Session, c) -> int:
-    return int(s.execute(select(OWNER_HELD).where(companies_t.c.id == c.id)).scalar_one())
+def owner_held(s: Session, company_id: int) -> int:
+    """The shares a company's owner holds in it, through every account they own."""
+    return int(s.execute(select(OWNER_HELD).where(companies_t.c.id == company_id)).scalar_one())
 
 
 def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None:
@@ -448,7 +460,7 @@ def sell(
         now = _rate_limit(s, actor_id, company_id, now)
         # Under the company's row lock (every trade and payment out of it takes it first): the owner's sale is
         # counted against what the other holders hold now.
-        _check_buyback(c, shares, _cash(s, c.account_id), _owner_held(s, c) if c.owner_id == actor_id else None)
+        _check_buyback(c, shares, _cash(s, c.account_id), owner_held(s, c.id) if c.owner_id == actor_id else None)
         total, new_price = _sell_terms(c, shares)
         if total == 0:
             raise TradeRefused("These shares are worth less than $0.01 together.")

@@ -235,12 +235,25 @@ def test_a_private_company_is_its_owners_business(session, engine, dana):
     assert shareholders.outflow_room(session, d["dana_personal"]) is None
 
 
-def test_payments_to_others_are_capped_at_a_tenth_of_the_cash_a_day(session, engine, dana):
-    """Paying a third party stays possible: in any 24 hours at most 10% of the cash the company had before those
-    payments, in one payment or several alike; the refusal says how much may still go out."""
+def cap_refusal(room_cents: int) -> str:
+    return (
+        "Dana Drones is public: in any 24 hours at most 10% of its equity (its cash less what buying back its "
+        f"other shareholders' shares would cost) may go out. ${room_cents // 100:,}.{room_cents % 100:02d} may "
+        "still go out today."
+    )
+
+
+def test_payments_to_others_are_capped_at_a_tenth_of_the_equity_a_day(session, engine, dana):
+    """Paying a third party stays possible: in any 24 hours at most 10% of the equity the company had before those
+    payments (its cash less what buying back Carol's shares would cost), in one payment or several alike; the
+    refusal says how much may still go out."""
     d = dana
     cash = accounts.get_balance(session, d["account"])
-    allowed = cash * 10 // 100
+    owed = shareholders.outflow_room(session, d["account"]).owed_cents
+    row = session.execute(select(Company.__table__).where(Company.id == d["company"])).one()
+    assert owed == stock_trading.others_buyback_cents(*stock_trading.curve_of(row), 200_000)
+    assert owed == stock_trading.buy_cost_cents(*stock_trading.curve_of(row)[:1], 200_000, 5_200, 1_000_000)
+    allowed = (cash - owed) * 10 // 100
     with pytest.raises(OutflowLimit) as info:
         accounts.transfer(
             session,
@@ -249,10 +262,7 @@ def test_payments_to_others_are_capped_at_a_tenth_of_the_cash_a_day(session, eng
             to_account_id=d["erin_personal"],
             amount=allowed + 1,
         )
-    assert str(info.value) == (
-        "Dana Drones is public: at most 10% of its cash may go out in any 24 hours. "
-        f"${allowed // 100:,}.{allowed % 100:02d} may still go out today."
-    )
+    assert str(info.value) == cap_refusal(allowed)
     first = allowed * 6 // 10
     accounts.transfer(
         session, actor_id=d["dana"], from_account_id=d["account"], to_account_id=d["erin_personal"], amount=first
@@ -280,6 +290,61 @@ def test_payments_to_others_are_capped_at_a_tenth_of_the_cash_a_day(session, eng
     check_invariants(engine)
 
 
+def most_shares_for(session, company_id: int, budget_cents: int) -> int:
+    """The most shares of the company that ``budget_cents`` buys from its treasury now."""
+    c = session.execute(select(Company.__table__).where(Company.id == company_id)).one()
+    base, x, n = stock_trading.curve_of(c)
+    low, high = 0, c.treasury_shares
+    while low < high:
+        mid = (low + high + 1) // 2
+        if stock_trading.buy_cost_cents(base, x, mid, n) <= budget_cents:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def test_a_round_trip_through_the_stock_does_not_raise_the_outflow_cap(session, engine, dana):
+    """The attacker's finding 2 (HIGH): Erin (a rich friend, or Dana's own money lent to her) bought shares for 4x
+    the company's cash; the cap, 10% of the cash, grew with her money; the company paid her the whole room and she
+    sold her shares back: 49% of the cash went to a third party in minutes. The cap's base is the equity (the cash
+    less what buying back the other shareholders' shares would cost): money paid for shares is owed back to its
+    buyer and never raises what may be paid away."""
+    d = dana
+    cash = accounts.get_balance(session, d["account"])
+    owed = shareholders.outflow_room(session, d["account"]).owed_cents
+    assert 0 < owed < cash // 10  # Carol's 5,200 shares
+    fund(session, d["erin_personal"], 4 * cash)
+    erin_start = accounts.get_balance(session, d["erin_personal"])
+    t0 = utcnow() - timedelta(minutes=5)
+    shares = most_shares_for(session, d["company"], 4 * cash)
+    stock_trading.buy(
+        session, actor_id=d["erin"], account_id=d["erin_personal"], company_id=d["company"], shares=shares, now=t0
+    )
+    room = shareholders.outflow_room(session, d["account"]).room_cents
+    assert room <= (cash - owed) // 10
+    accounts.transfer(
+        session,
+        actor_id=d["dana"],
+        from_account_id=d["account"],
+        to_account_id=d["erin_personal"],
+        amount=room,
+        description="consulting",
+    )
+    stock_trading.sell(
+        session,
+        actor_id=d["erin"],
+        account_id=d["erin_personal"],
+        company_id=d["company"],
+        shares=shares,
+        now=t0 + timedelta(seconds=10),
+    )
+    gained = accounts.get_balance(session, d["erin_personal"]) - erin_start
+    left = accounts.get_balance(session, d["account"])
+    assert cash - left <= cash // 10 and gained <= cash // 10, (cash, left, gained)
+    check_invariants(engine)
+
+
 def test_the_cap_is_a_rolling_24_hours(session, engine, dana):
     d = dana
     cash = accounts.get_balance(session, d["account"])
@@ -299,12 +364,13 @@ def test_the_cap_is_a_rolling_24_hours(session, engine, dana):
             )
     left = accounts.get_balance(session, d["account"])
     room = shareholders.outflow_room(session, d["account"], now=now)
+    owed = room.owed_cents  # Carol's shares
     assert room.sent_cents == 400_000
-    assert room.room_cents == (left + 400_000) * 10 // 100 - 400_000
+    assert room.room_cents == (left + 400_000 - owed) * 10 // 100 - 400_000
     assert left == cash - 1_300_000
     # In an hour the 23-hour-old payment leaves the window too.
     later = shareholders.outflow_room(session, d["account"], now=now + timedelta(hours=1, seconds=1))
-    assert (later.sent_cents, later.room_cents) == (0, left * 10 // 100)
+    assert (later.sent_cents, later.room_cents) == (0, (left - owed) * 10 // 100)
 
 
 def test_payments_before_the_ipo_do_not_count(session, engine, make_player, make_company):
@@ -322,7 +388,7 @@ def test_a_replayed_payment_answers_like_the_first(session, engine, dana):
     """A double click on Send (the same idempotency key) after the payment used up the day's room: the replay
     returns the same entry and moves nothing, rather than a refusal for money that did go out."""
     d = dana
-    allowed = accounts.get_balance(session, d["account"]) // 10
+    allowed = shareholders.outflow_room(session, d["account"]).room_cents
     kwargs = dict(
         actor_id=d["dana"],
         from_account_id=d["account"],
@@ -441,25 +507,27 @@ def marketplace_settings_with_cap(s, cap: int):
 
 
 def drain(session, d, now) -> None:
-    """The most the owner can take out, and then some: she sells back all of her stake the company pays for (her
-    shares come last), then pays a third party the day's 10%, which leaves less than Carol's shares' worth."""
+    """The company's cash falls short of Carol's shares. Nothing its owner does can make it so any more (her shares
+    come last; payments to others are 10% of the equity), so the test takes it there directly: she sells back all
+    of her stake the company pays for, then an adjustment moves a tenth of what is left to the mint (as an
+    operator's correction would)."""
     can = stock_views.stock_detail(session, d["company"]).payout.owner_can_sell
     stock_trading.sell(
         session, actor_id=d["dana"], account_id=d["dana_personal"], company_id=d["company"], shares=can, now=now
     )
-    room = shareholders.outflow_room(session, d["account"])
-    accounts.transfer(
-        session,
-        actor_id=d["dana"],
-        from_account_id=d["account"],
-        to_account_id=d["erin_personal"],
-        amount=room.room_cents,
-    )
+    with unit(session, write=True):
+        ledger.post(
+            session,
+            from_account_id=d["account"],
+            to_account_id=accounts.system_account_id(session),
+            amount=accounts.get_balance(session, d["account"]) // 10,
+            type="adjustment",
+        )
 
 
 def test_sell_previews_and_valuations_say_what_the_company_can_pay(session, engine, dana):
-    """Once the company's cash is short of Carol's shares (the owner sold what she may, then paid a third party),
-    Carol's preview, her portfolio and her dashboard all say what the company can pay now, before any click."""
+    """Once the company's cash is short of Carol's shares, Carol's preview, her portfolio and her dashboard all say
+    what the company can pay now, before any click."""
     d = dana
     drain(session, d, utcnow() - timedelta(seconds=30))
     detail = stock_views.stock_detail(session, d["company"])
