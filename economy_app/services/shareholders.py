@@ -15,8 +15,10 @@ Once a company is public its cash belongs to the business and its shareholders:
   beat it together.
 
 ``check_outflow`` is the one place this rule lives: every movement of money out of a company's account that
-is not a trade of its own shares calls it (``accounts.transfer`` today; whatever else pays out of a company
-later calls it too, and extends ``CAPPED_TYPES`` when it should count against the cap).
+is not a trade of its own shares calls it (``accounts.transfer`` for payments, ``stock_trading.buy`` for a
+company's purchases of other companies' shares; whatever else pays out of a company later calls it too, and
+extends ``CAPPED_TYPES`` when it should count against the cap). A company's sale of shares it holds brings
+money in, and the buyback of its own shares is the shareholders' way out: neither calls it.
 
 At the IPO (``issue_shares``), ``FOUNDER_STAKE_SHARES`` of the shares go to the founder's personal holding at
 the IPO price as their average cost, and the rest to the treasury. The price curve (``stock_trading.py``) is a
@@ -56,7 +58,9 @@ ledger_t = LedgerEntry.__table__
 FOUNDER_STAKE_SHARES = 200_000  # of the 1,000,000 shares, to the founder at the IPO
 OUTFLOW_PERCENT = 10  # of a public company's cash, to others in any rolling 24 hours
 OUTFLOW_WINDOW = timedelta(hours=24)
-CAPPED_TYPES = ("transfer",)  # the ledger entries out of a public company's account that count against the cap
+# The ledger entries out of a public company's account that count against the cap: payments, and purchases of
+# other companies' shares (stock_trading.buy calls check_outflow for them too).
+CAPPED_TYPES = ("transfer", "stock_purchase")
 
 _COMPANY_OF_ACCOUNT = select(
     companies_t.c.id,

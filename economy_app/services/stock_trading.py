@@ -213,6 +213,17 @@ class TradeResult:
     holding_shares: int
 
 
+def _lock_companies(s: Session, company_ids: list[int]) -> None:
+    """Lock these companies' rows, in the order given (PostgreSQL; SQLite's write unit holds the write lock)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(
+            select(companies_t.c.id)
+            .where(companies_t.c.id.in_(company_ids))
+            .order_by(companies_t.c.id)
+            .with_for_update()
+        ).all()
+
+
 def _company(s: Session, company_id: int, *, lock: bool):
     q = select(companies_t).where(companies_t.c.id == company_id)
     if lock and s.get_bind().dialect.name == "postgresql":
@@ -377,8 +388,15 @@ def buy(
     s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int, now: datetime | None = None
 ) -> TradeResult:
     """Buy shares from the company's treasury: pay the area under the price curve they move through."""
+    from economy_app.services import shareholders  # (shareholders reads the curve from here)
+
     check_shares(shares)
     with unit(s, write=True):
+        buyer_company = s.execute(select(accounts_t.c.company_id).where(accounts_t.c.id == account_id)).scalar()
+        if buyer_company is not None and buyer_company != company_id:
+            # A company pays: its row is locked with the stock's, in id order (every trade and payment locks
+            # companies before balances), so two companies buying each other's shares never wait on each other.
+            _lock_companies(s, sorted({buyer_company, company_id}))
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
         if c.owner_id == actor_id:
@@ -389,6 +407,9 @@ def buy(
         now = _rate_limit(s, actor_id, company_id, now)
         total, new_price = _buy_terms(c, shares)
         price = total * MICROS_PER_CENT // shares
+        # Paid from a public company's account, a purchase is money leaving it: it counts against the cap on what
+        # may go out in any 24 hours, like a payment (nothing for a player's or a private company's account).
+        shareholders.check_outflow(s, account_id, c.account_id, total, now=now)
         entry = ledger.post(
             s,
             from_account_id=account_id,

@@ -345,6 +345,97 @@ def test_a_round_trip_through_the_stock_does_not_raise_the_outflow_cap(session, 
     check_invariants(engine)
 
 
+def test_a_public_company_cannot_spend_its_cash_on_other_stock_past_the_cap(session, engine, dana, make_company):
+    """The attacker's finding 3 (MEDIUM): from Dana Drones' account Dana bought Erin's stock with 90% of its cash in
+    one trade, uncapped, and Erin sold her founder's stake against that money. A purchase from a public company's
+    account counts against the same cap as a payment (the refusal says how much may still go out), and Erin's
+    shares come last in her own company."""
+    d = dana
+    erin_co, erin_account = make_company(d["erin"], "ERIN", "Erin Fans")
+    fund(session, erin_account, 5_000_100)
+    assert companies.check_and_update_public_status(session, erin_co)
+    cash = accounts.get_balance(session, d["account"])
+    room = shareholders.outflow_room(session, d["account"]).room_cents
+    t0 = utcnow()  # (after the IPO: what went out before it does not count)
+    before = fingerprint(engine)
+    with pytest.raises(OutflowLimit) as info:
+        stock_trading.buy(
+            session,
+            actor_id=d["dana"],
+            account_id=d["account"],
+            company_id=erin_co,
+            shares=most_shares_for(session, erin_co, cash * 9 // 10),
+            now=t0,
+        )
+    assert str(info.value) == cap_refusal(room)
+    assert fingerprint(engine) == before
+    bought = stock_trading.buy(
+        session,
+        actor_id=d["dana"],
+        account_id=d["account"],
+        company_id=erin_co,
+        shares=most_shares_for(session, erin_co, room),
+        now=t0,
+    )
+    after = shareholders.outflow_room(session, d["account"])
+    assert (after.sent_cents, after.room_cents) == (bought.total_cents, room - bought.total_cents)
+    # A player's own purchases are no company's outflow: Carol's are not capped.
+    fund(session, d["carol_personal"], 5_000_000)
+    stock_trading.buy(
+        session,
+        actor_id=d["carol"],
+        account_id=d["carol_personal"],
+        company_id=erin_co,
+        shares=most_shares_for(session, erin_co, 4_000_000),
+        now=t0,
+    )
+    # Erin sells her stake as far as it goes: the others' shares (Dana Drones', Carol's) stay bought back in full.
+    erin_before = accounts.get_balance(session, d["erin_personal"])
+    for step in range(6):
+        can = stock_views.stock_detail(session, erin_co).payout.owner_can_sell
+        if not can:
+            break
+        stock_trading.sell(
+            session,
+            actor_id=d["erin"],
+            account_id=d["erin_personal"],
+            company_id=erin_co,
+            shares=can,
+            now=t0 + timedelta(seconds=6 * (step + 1)),
+        )
+    took = accounts.get_balance(session, d["erin_personal"]) - erin_before
+    assert took <= 5_000_100 * 101 // 100  # her IPO cash, and at most the price impact of her sales on the others'
+    assert cash - accounts.get_balance(session, d["account"]) <= cash // 10
+    for who, account in ((d["dana"], d["account"]), (d["carol"], d["carol_personal"])):
+        [pos] = [p for p in stock_views.portfolio(session, who, account_id=account) if p.company_id == erin_co]
+        assert pos.payable_in_full, pos
+    check_invariants(engine)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_companies_buying_each_others_shares_at_once_never_deadlock(engine, session, dana, make_company):
+    """A purchase from a company's account locks the buyer's row and the stock's, in id order: Dana Drones buying
+    Erin's shares while Erin's company buys Dana Drones' (three of each at once: the trade limit's) all go
+    through."""
+    d = dana
+    erin_co, erin_account = make_company(d["erin"], "ERIN", "Erin Fans")
+    fund(session, erin_account, 6_000_000)
+    assert companies.check_and_update_public_status(session, erin_co)
+    start = threading.Barrier(6)
+
+    def buy(n: int):
+        actor, account, stock = (d["dana"], d["account"], erin_co) if n % 2 else (d["erin"], erin_account, d["company"])
+        start.wait()
+        with Session(engine) as s:
+            stock_trading.buy(s, actor_id=actor, account_id=account, company_id=stock, shares=100)
+
+    threads = [in_thread(buy, n) for n in range(6)]
+    for th in threads:
+        th.join(60)
+        assert not th.is_alive() and th.errors == [], th.errors
+    check_invariants(engine)
+
+
 def test_the_cap_is_a_rolling_24_hours(session, engine, dana):
     d = dana
     cash = accounts.get_balance(session, d["account"])
