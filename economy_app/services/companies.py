@@ -444,32 +444,34 @@ def check_and_update_public_status(
     founder's stake to their personal holding and the rest in its treasury (``shareholders.issue_shares``).
     Returns True when it went public now. Once public, always public.
 
-    The company's row is locked before its cash is read (a payment out of it holds that lock: see
-    ``shareholders.check_outflow``). ``wait=False`` (the marketplace run, which already holds the balance
+    The company's row is locked before its cash is read, by a second statement (a payment out of it holds that
+    lock: see ``shareholders.check_outflow``). ``wait=False`` (the marketplace run, which already holds the balance
     locks of its postings) skips a company whose row another transaction holds: it is checked again later."""
     with unit(s, write=True):
-        q = (
-            select(
-                companies_t.c.is_public, companies_t.c.owner_id, func.coalesce(balances_t.c.balance, 0).label("balance")
-            )
-            .select_from(companies_t)
-            .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
-            .where(companies_t.c.id == company_id)
+        q = select(companies_t.c.is_public, companies_t.c.owner_id, companies_t.c.account_id).where(
+            companies_t.c.id == company_id
         )
         if s.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update(of=companies_t, skip_locked=not wait)
+            q = q.with_for_update(skip_locked=not wait)
         row = s.execute(q).first()
         if row is None:
             if not wait:
                 return False  # busy (or gone): the next check takes it
             raise CompanyNotFound("Company not found.")
-        if row.is_public or row.balance <= PUBLIC_THRESHOLD_CENTS:
+        if row.is_public:
+            return False
+        # Read after the lock, by a second statement: one that waited for the lock reads the cash as it was before
+        # (a payment out holds the company's row while it posts, and never updates that row).
+        balance = s.execute(
+            select(func.coalesce(func.max(balances_t.c.balance), 0)).where(balances_t.c.account_id == row.account_id)
+        ).scalar_one()
+        if balance <= PUBLIC_THRESHOLD_CENTS:
             return False
         return shareholders.issue_shares(
             s,
             company_id,
             owner_id=row.owner_id,
-            price_micros=ipo_price_micros(row.balance),
+            price_micros=ipo_price_micros(balance),
             total_shares=TOTAL_SHARES,
             now=now or utcnow(),
         )

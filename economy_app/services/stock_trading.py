@@ -555,6 +555,15 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
     the float, ``spot_price(base, float)``, as a trade's ``_record`` leaves it."""
     now = now or utcnow()
     with unit(s, write=True):
+        if s.get_bind().dialect.name == "postgresql":
+            # Lock first, read after: a statement that waited for a lock reads the other tables (the cash, the
+            # holdings) as they were before it waited, so the figures are read by a second statement.
+            s.execute(
+                select(companies_t.c.id)
+                .where(companies_t.c.is_public.is_(True))
+                .order_by(companies_t.c.id)
+                .with_for_update()
+            ).all()
         rows = s.execute(
             select(
                 companies_t.c.id,
@@ -569,7 +578,6 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
             .where(companies_t.c.is_public.is_(True))
             .order_by(companies_t.c.id)
-            .with_for_update(of=companies_t)
         ).all()
         if not rows:
             return 0

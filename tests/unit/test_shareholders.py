@@ -589,6 +589,58 @@ def test_a_marketplace_run_never_deadlocks_with_a_payment_out_of_a_company_going
     check_invariants(engine)
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_company_does_not_go_public_on_cash_just_paid_out(engine, session, make_player, make_company):
+    """The attacker's finding 4 (MEDIUM, PostgreSQL): a $59,000 payment out of a $60,000 private company held its row
+    while it posted; "Check public status" waited for that row in a statement that also read the cash, and read
+    it as it was before the wait: the company went public with $1,000, at 60x what its cash supports. The cash is
+    read by a second statement once the row is held: it stays private."""
+    owner, personal = make_player("dana")
+    company, account = make_company(owner, "SNAP", "Snap Drones")
+    fund(session, account, 6_000_000)
+    went_public: list[bool] = []
+
+    def check_public():
+        with Session(engine) as s2:
+            went_public.append(companies.go_public(s2, actor_id=owner, company_id=company))
+
+    with Session(engine) as s1, unit(s1, write=True):
+        accounts.transfer(s1, actor_id=owner, from_account_id=account, to_account_id=personal, amount=5_900_000)
+        checker = in_thread(check_public)  # the click, while the payment commits
+        assert done_or_waiting_on_a_lock(engine, checker)
+    checker.join(30)
+    assert not checker.is_alive() and checker.errors == [], checker.errors
+    assert accounts.get_balance(session, account) == 100_000
+    assert went_public == [False] and not companies.get_company(session, company).is_public
+    check_invariants(engine)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_price_tick_reads_the_cash_after_the_payment_it_waited_for(engine, session, dana, monkeypatch):
+    """The same shape in the price tick: a tick that waited for a company's row while a payment out of it posted
+    values the company on the cash after the payment, not before."""
+    d = dana
+    seen: list[int] = []
+    equity = stock_trading.equity_cents
+    monkeypatch.setattr(stock_trading, "equity_cents", lambda cash, *a, **k: seen.append(cash) or equity(cash, *a, **k))
+    room = shareholders.outflow_room(session, d["account"]).room_cents
+
+    def tick():
+        with Session(engine) as s2:
+            stock_trading.update_prices(s2, rng=random.Random(1))
+
+    with Session(engine) as s1, unit(s1, write=True):
+        accounts.transfer(
+            s1, actor_id=d["dana"], from_account_id=d["account"], to_account_id=d["erin_personal"], amount=room
+        )
+        ticker = in_thread(tick)
+        assert done_or_waiting_on_a_lock(engine, ticker)
+    ticker.join(30)
+    assert not ticker.is_alive() and ticker.errors == [], ticker.errors
+    assert seen == [accounts.get_balance(session, d["account"])]
+    check_invariants(engine)
+
+
 def marketplace_settings_with_cap(s, cap: int):
     from dataclasses import replace
 
