@@ -376,8 +376,8 @@ class Position:
     cost_cents: int
     gain_cents: int
     change_permille: int
-    buyback_shares: int = 0  # of these shares, the most the company buys back now (its owner's: max_owner_sale)
-    payable_cents: int = 0  # what selling those would pay now
+    buyback_shares: int = 0  # of these shares, what the company buys back now (shared out over the player's accounts)
+    payable_cents: int = 0  # what selling those would pay now (this position's sale alone, as its preview quotes)
 
     @property
     def payable_in_full(self) -> bool:
@@ -393,7 +393,12 @@ def unpayable_cents(positions: list[Position]) -> int:
 def portfolio(
     s: Session, user_id: int, *, account_id: int | None = None, now: datetime | None = None
 ) -> list[Position]:
-    """The player's holdings (personal and company accounts), or one account's, at market price."""
+    """The player's holdings (personal and company accounts), or one account's, at market price.
+
+    What the company can buy back now is worked out over all of the player's shares in it, across their accounts
+    (the most of them together its cash pays for; an owner's own, ``max_owner_sale``), and allotted to their
+    positions in the order listed: a player holding a stock in two accounts is not told both are payable when
+    together they are not."""
     now = now or utcnow()
     if account_id is not None:
         require_owned(s, user_id, account_id)
@@ -422,19 +427,22 @@ def portfolio(
             .where(accounts_t.c.owner_id == user_id, holdings_t.c.shares > 0)
             .order_by(accounts_t.c.kind.desc(), accounts_t.c.id, companies_t.c.ticker)
         )
-        if account_id is not None:
-            q = q.where(holdings_t.c.account_id == account_id)
-        rows = s.execute(q).all()
+        rows = s.execute(q).all()  # every account's: what the company can pay is shared among them
     out = []
+    left: dict[int, int] = {}  # company -> what it can still buy back of the player's shares, down the list
     for r in rows:
         base, x, n = stock_trading.curve_of(r)
         value = stock_trading.holding_value_cents(base, r.shares, x, n)
         cost = value_cents(r.shares, r.avg_price_micros)
-        if r.owns:  # the owner's own shares come last (stock_trading.max_owner_sale)
-            can = stock_trading.max_owner_sale(base, x, n, int(r.cash), int(r.owner_held))
-        else:
-            can = stock_trading.max_buyback_shares(base, x, n, int(r.cash))
-        buyback = min(r.shares, can)
+        if r.id not in left:
+            if r.owns:  # the owner's own shares come last (stock_trading.max_owner_sale)
+                left[r.id] = stock_trading.max_owner_sale(base, x, n, int(r.cash), int(r.owner_held))
+            else:
+                left[r.id] = stock_trading.max_buyback_shares(base, x, n, int(r.cash))
+        buyback = min(r.shares, left[r.id])
+        left[r.id] -= buyback
+        if account_id is not None and r.account_id != account_id:
+            continue
         out.append(
             Position(
                 r.account_id,

@@ -688,6 +688,41 @@ def test_sell_previews_and_valuations_say_what_the_company_can_pay(session, engi
     assert dash.unpayable == pos.value_cents - pos.payable_cents > 0
 
 
+def test_holdings_of_one_player_are_marked_against_what_the_company_can_pay_them_all(
+    session, engine, dana, make_company
+):
+    """The attacker's finding 5 (LOW): Erin holds 3,000 shares personally and 3,000 in her company's account, and the
+    company can buy back 4,500: each position alone fit, so both were marked payable and her dashboard said
+    nothing. What the company can buy back is shared out over all of a player's shares in it."""
+    d = dana
+    _, erin_co_account = make_company(d["erin"], "ERCO", "Erin Capital")
+    fund(session, erin_co_account, 1_000_000)
+    t0 = utcnow() - timedelta(minutes=1)
+    for account in (d["erin_personal"], erin_co_account):
+        stock_trading.buy(
+            session, actor_id=d["erin"], account_id=account, company_id=d["company"], shares=3_000, now=t0
+        )
+    row = session.execute(select(Company.__table__).where(Company.id == d["company"])).one()
+    base, x, n = stock_trading.curve_of(row)
+    with unit(session, write=True):  # the company's cash falls to what 4,500 shares sold from the top pay
+        ledger.post(
+            session,
+            from_account_id=d["account"],
+            to_account_id=accounts.system_account_id(session),
+            amount=accounts.get_balance(session, d["account"]) - stock_trading.sell_proceeds_cents(base, x, 4_500, n),
+            type="adjustment",
+        )
+    assert stock_views.stock_detail(session, d["company"]).payout.buyback_shares == 4_500
+    positions = stock_views.portfolio(session, d["erin"])
+    assert [(p.shares, p.buyback_shares, p.payable_in_full) for p in positions] == [
+        (3_000, 3_000, True),
+        (3_000, 1_500, False),
+    ]
+    assert [p.buyback_shares for p in stock_views.portfolio(session, d["erin"], account_id=erin_co_account)] == [1_500]
+    assert accounts.dashboard(session, d["erin"]).unpayable == stock_views.unpayable_cents(positions) > 0
+    check_invariants(engine)
+
+
 def test_the_ipo_price_holds_under_the_ticks(session, engine, dana):
     """The founder's stake is out from the IPO: counted as a debt of the company, it would put the fair value
     (10 x equity / shares) at zero and the ticks would pull every new listing down ~0.5% every 5 minutes

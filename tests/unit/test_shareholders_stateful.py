@@ -270,6 +270,14 @@ def make_machine(url: str, stats: dict):
             check_invariants(engine)
             for name, (user, _) in self.players.items():
                 positions = stock_views.portfolio(self.s, user)
+                # What the company can buy back of the player's shares is shared out over their accounts: the
+                # marks add up to the company's own figure (an owner's: what they may sell of theirs).
+                for company in {p.company_id for p in positions}:
+                    group = [p for p in positions if p.company_id == company]
+                    pay = stock_views.stock_detail(self.s, company).payout
+                    owns = any(cid == company and owner == name for cid, _, owner in self.companies.values())
+                    limit = pay.owner_can_sell if owns else pay.buyback_shares
+                    assert sum(p.buyback_shares for p in group) == min(sum(p.shares for p in group), limit)
                 for p in positions:
                     try:
                         q = stock_trading.quote(self.s, p.company_id, "sell", p.shares, account_id=p.account_id)
@@ -280,11 +288,11 @@ def make_machine(url: str, stats: dict):
                         assert p.value_cents <= p.payable_cents == q.total_cents, (name, p)
                     else:
                         stats["marked"] = stats.get("marked", 0) + 1
-                        assert q is None, f"{name}'s {p.ticker} is marked, but its sale would go through"
-                        if p.buyback_shares:
-                            assert re.search(rf"at most {p.buyback_shares:,} (of your )?shares? now", refusal), refusal
-                        else:
-                            assert "can't buy back any" in refusal, refusal
+                        # Refused alone, or only together with the player's other holdings of it.
+                        others = sum(x.shares for x in positions if x.company_id == p.company_id and x is not p)
+                        assert q is None or others > 0, f"{name}'s {p.ticker} is marked, but its sale would go through"
+                        if q is None:
+                            assert re.search(r"at most [\d,]+ (of your )?shares? now|can't buy back any", refusal)
                         assert p.payable_cents == (
                             stock_trading.quote(
                                 self.s, p.company_id, "sell", p.buyback_shares, account_id=p.account_id
