@@ -167,14 +167,19 @@ def check_outflow(
         raise PublicCashRefused(owner_message(company.name))
     room = _room(s, company, account_id, now or utcnow(), when=True)
     if amount > room.room_cents:
-        rule = (
-            f"{company.name} is public: in any 24 hours at most {OUTFLOW_PERCENT}% of its equity (its cash less "
-            "what buying back its other shareholders' shares would cost) may go out."
-        )
-        if room.room_cents:
-            raise OutflowLimit(f"{rule} {format_cents(room.room_cents)} may still go out today.")
-        later = f"; more may go out from {room.frees_at:%Y-%m-%d %H:%M} UTC" if room.frees_at else ""
-        raise OutflowLimit(f"{rule} Nothing more may go out now{later}.")
+        raise OutflowLimit(outflow_refusal(room))
+
+
+def outflow_refusal(room: OutflowRoom) -> str:
+    """What a payment past the cap is told: the rule, and how much may still go out today (or from when)."""
+    rule = (
+        f"{room.name} is public: in any 24 hours at most {OUTFLOW_PERCENT}% of its equity (its cash less what "
+        "buying back its other shareholders' shares would cost) may go out."
+    )
+    if room.room_cents:
+        return f"{rule} {format_cents(room.room_cents)} may still go out today."
+    later = f"; more may go out from {room.frees_at:%Y-%m-%d %H:%M} UTC" if room.frees_at else ""
+    return f"{rule} Nothing more may go out now{later}."
 
 
 def outflow_room(s: Session, account_id: int, *, now: datetime | None = None) -> OutflowRoom | None:

@@ -50,6 +50,7 @@ from economy_app.services.errors import (
     InvalidShares,
     NotAccountOwner,
     NotPublic,
+    OutflowLimit,
     TradeRefused,
 )
 
@@ -65,6 +66,9 @@ IMPACT_PERCENT = 8  # p(x) = base x (1 + IMPACT_PERCENT/100 x x / N)
 MIN_PRICE_MICROS = 10_000  # $0.01
 RATE_LIMIT_TRADES, RATE_LIMIT_SECONDS = 3, 5
 HISTORY_DAYS = 90
+
+
+FOUNDER_BUY_REFUSAL = "Founders can't buy their own company's shares, from any of their accounts."
 
 
 def check_shares(shares) -> int:
@@ -256,20 +260,46 @@ def _sell_terms(c, shares: int) -> tuple[int, int]:
 
 
 def quote(s: Session, company_id: int, side: str, shares: int, *, account_id: int | None = None) -> Quote:
-    """What trading ``shares`` would do now. A sale from ``account_id`` (the trade box's account) is quoted as
-    ``sell`` would take it: from an account of the company's owner, their shares come last."""
+    """What trading ``shares`` would do now. With ``account_id`` (the trade box's account) the preview says up front
+    what the click would refuse for that account: a founder buying their own company's shares, a public company
+    buying past its cap on what may go out, a sale of more shares than the account holds or, from an account of
+    the company's owner, past what the company buys back of theirs (their shares come last)."""
+    from economy_app.services import shareholders  # (shareholders reads the curve from here)
+
     check_shares(shares)
     with unit(s, write=False):
         c = _company(s, company_id, lock=False)
         cash = _cash(s, c.account_id) if side != "buy" else 0
-        by_owner = owner_held(s, c.id) if side != "buy" and _owners_account(s, c, account_id) else None
+        account = (
+            s.execute(select(accounts_t.c.owner_id).where(accounts_t.c.id == account_id)).first()
+            if account_id is not None
+            else None
+        )
+        by_owner = owner_held(s, c.id) if side != "buy" and account and account.owner_id == c.owner_id else None
+        held = (
+            s.execute(
+                select(func.coalesce(func.max(holdings_t.c.shares), 0)).where(
+                    holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
+                )
+            ).scalar_one()
+            if side != "buy" and account
+            else None
+        )
     if side == "buy":
+        if account and account.owner_id == c.owner_id:
+            raise TradeRefused(FOUNDER_BUY_REFUSAL)
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
         total, new_price = _buy_terms(c, shares)
+        if account:
+            room = shareholders.outflow_room(s, account_id)  # None but for a public company's account
+            if room is not None and total > room.room_cents:
+                raise OutflowLimit(shareholders.outflow_refusal(room))
     else:
         if shares > c.total_shares - c.treasury_shares:
             raise TradeRefused(f"Only {c.total_shares - c.treasury_shares:,} shares are held by players.")
+        if held is not None and shares > held:
+            raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
         _check_buyback(c, shares, cash, by_owner)  # an honest preview: what the company can pay now
         total, new_price = _sell_terms(c, shares)
     return Quote("buy" if side == "buy" else "sell", shares, total * MICROS_PER_CENT // shares, total, new_price)
@@ -301,14 +331,6 @@ OWNER_HELD = (
     .where(holdings_t.c.company_id == companies_t.c.id, accounts_t.c.owner_id == companies_t.c.owner_id)
     .scalar_subquery()
 )
-
-
-def _owners_account(s: Session, c, account_id: int | None) -> bool:
-    """Is ``account_id`` an account of the company's owner (personal, or one of their companies')?"""
-    if account_id is None:
-        return False
-    owner = s.execute(select(accounts_t.c.owner_id).where(accounts_t.c.id == account_id)).scalar()
-    return owner is not None and owner == c.owner_id
 
 
 def owner_held(s: Session, company_id: int) -> int:
@@ -401,7 +423,7 @@ def buy(
         _trader_account(s, actor_id, account_id, c)
         if c.owner_id == actor_id:
             # Personally or through any company they own: their money would only go round in a circle.
-            raise TradeRefused("Founders can't buy their own company's shares, from any of their accounts.")
+            raise TradeRefused(FOUNDER_BUY_REFUSAL)
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
         now = _rate_limit(s, actor_id, company_id, now)

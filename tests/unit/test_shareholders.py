@@ -29,6 +29,7 @@ from economy_app.services.errors import (
     InsufficientFunds,
     OutflowLimit,
     PublicCashRefused,
+    TradeRefused,
 )
 from tests.support.db import check_invariants, fingerprint
 from tests.support.threads import done_or_waiting_on_a_lock, in_thread
@@ -721,6 +722,35 @@ def test_holdings_of_one_player_are_marked_against_what_the_company_can_pay_them
     assert [p.buyback_shares for p in stock_views.portfolio(session, d["erin"], account_id=erin_co_account)] == [1_500]
     assert accounts.dashboard(session, d["erin"]).unpayable == stock_views.unpayable_cents(positions) > 0
     check_invariants(engine)
+
+
+def test_the_previews_say_what_the_click_would_refuse(session, engine, dana, make_company):
+    """The attacker's minor findings: a sell preview quoted shares the chosen account does not hold, and a founder
+    saw a buy preview that the click refused. With the trade box's account, the preview refuses up front what the
+    trade would, in the same words (and a public company's purchase past its cap)."""
+    d = dana
+    for account in (d["dana_personal"], d["other_account"]):
+        with pytest.raises(TradeRefused) as info:
+            stock_trading.quote(session, d["company"], "buy", 100, account_id=account)
+        assert str(info.value) == "Founders can't buy their own company's shares, from any of their accounts."
+    with pytest.raises(TradeRefused) as info:
+        stock_trading.quote(session, d["company"], "sell", 6_000, account_id=d["carol_personal"])
+    assert str(info.value) == "You hold only 5,200 shares of DANA in this account."
+    with pytest.raises(TradeRefused) as info:
+        stock_trading.quote(session, d["company"], "sell", 1, account_id=d["erin_personal"])
+    assert str(info.value) == "You hold only 0 shares of DANA in this account."
+    erin_co, erin_account = make_company(d["erin"], "ERIN", "Erin Fans")
+    fund(session, erin_account, 5_000_100)
+    assert companies.check_and_update_public_status(session, erin_co)
+    room = shareholders.outflow_room(session, d["account"]).room_cents
+    past = most_shares_for(session, erin_co, room) + 1
+    with pytest.raises(OutflowLimit) as info:
+        stock_trading.quote(session, erin_co, "buy", past, account_id=d["account"])
+    assert str(info.value) == cap_refusal(room)
+    with pytest.raises(OutflowLimit):
+        stock_trading.buy(session, actor_id=d["dana"], account_id=d["account"], company_id=erin_co, shares=past)
+    assert stock_trading.quote(session, erin_co, "buy", past - 1, account_id=d["account"]).total_cents <= room
+    assert stock_trading.quote(session, erin_co, "buy", past, account_id=d["carol_personal"]).total_cents > room
 
 
 def test_the_ipo_price_holds_under_the_ticks(session, engine, dana):
