@@ -81,6 +81,7 @@ class StockState(AuthState):
     buyback: str = ""  # "1,900 of 205,200": shares players hold that the company's cash buys back now
     sell_can: int = 0  # the most shares the viewer may sell now (its owner's own come last)
     sell_note: str = ""  # what the company can buy back now, said before any sale is typed
+    buy_note: str = ""  # why the viewer may not buy, said before anything is typed (a founder's own company)
     range_key: str = ""  # "": the stock's default range
     chart: list[dict] = []
     axes: ChartAxes = ChartAxes()
@@ -115,6 +116,7 @@ class StockState(AuthState):
         pay = d.payout
         self.cash_per_share = format_price(pay.cash_per_share_micros)
         self.buyback = buyback_text(pay.buyback_shares, pay.held_by_players)
+        self.buy_note = stock_trading.FOUNDER_BUY_REFUSAL if d.owner_id == user.id else ""
         if d.owner_id == user.id:  # the owner's shares come last (stock_trading.max_owner_sale)
             self.sell_can = pay.owner_can_sell
             self.sell_note = stock_trading.owner_sale_refusal(d.name, pay.owner_can_sell) if pay.owner_held else ""
@@ -407,6 +409,10 @@ def _trade_box() -> rx.Component:
                 ),
             ),
             rx.cond(
+                (StockState.side == "buy") & (StockState.buy_note != "") & (StockState.preview_error == ""),
+                rx.text(StockState.buy_note, size="2", color_scheme="red", id="trade-buy-note"),
+            ),
+            rx.cond(
                 StockState.preview_error != "",
                 rx.text(StockState.preview_error, color_scheme="red", size="2", id="trade-error"),
             ),
@@ -414,7 +420,9 @@ def _trade_box() -> rx.Component:
             rx.button(
                 rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"),
                 width="100%",
-                disabled=(StockState.preview == "") | ((StockState.side == "sell") & (StockState.sell_can == 0)),
+                disabled=(StockState.preview == "")
+                | ((StockState.side == "sell") & (StockState.sell_can == 0))
+                | ((StockState.side == "buy") & (StockState.buy_note != "")),
                 loading=StockState.busy,
                 on_click=StockState.trade,
                 id="trade-confirm",
