@@ -34,6 +34,16 @@ from economy_app.state.paging import PagedList, pager
 
 PAGE_SIZE = 20
 RANGE_KEYS = list(stock_views.RANGES)
+# What a stock page says while an admin keeps the company's account frozen: no admin's note (that is for the
+# company's owner and the admins), only that its shares neither sell nor buy back.
+HALTED_NOTE = "Trading in this stock is halted by an admin: its shares can't be bought or sold until it resumes."
+
+
+def halted_badge(halted) -> rx.Component:
+    """ "Trading halted", on a stock whose company's account an admin froze (stock list, stock page, directory)."""
+    return rx.cond(
+        halted, rx.badge(rx.icon("circle-pause", size=12), "Trading halted", color_scheme="amber", class_name="halted")
+    )
 
 
 @private
@@ -74,6 +84,7 @@ class StockState(AuthState):
     change: str = ""
     change_sign: int = 0
     market_cap: str = ""
+    halted: bool = False  # an admin froze the company's account: no buy, no sell
     volume: str = ""
     cash: str = ""
     treasury: str = ""
@@ -112,6 +123,7 @@ class StockState(AuthState):
         self.name, self.ticker, self.price = d.name, d.ticker, format_price(d.price_micros)
         self.change, self.change_sign = change_text(d.change_permille), sign(d.change_permille)
         self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
+        self.halted = d.halted
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
         pay = d.payout
         self.cash_per_share = format_price(pay.cash_per_share_micros)
@@ -264,7 +276,10 @@ def _stock_card(i: StockItem) -> rx.Component:
         rx.vstack(
             rx.link(
                 rx.vstack(
-                    rx.text(i.ticker, weight="bold"), rx.text(i.name, size="1", color_scheme="gray"), spacing="0"
+                    rx.text(i.ticker, weight="bold"),
+                    rx.text(i.name, size="1", color_scheme="gray"),
+                    halted_badge(i.halted),
+                    spacing="0",
                 ),
                 href=routes.STOCK + "?id=" + i.id.to_string(),
                 underline="none",
@@ -326,6 +341,7 @@ def stocks_page() -> rx.Component:
                                                 rx.vstack(
                                                     rx.text(i.ticker, weight="bold"),
                                                     rx.text(i.name, size="1", color_scheme="gray"),
+                                                    halted_badge(i.halted),
                                                     spacing="0",
                                                 ),
                                                 href=routes.STOCK + "?id=" + i.id.to_string(),
@@ -374,6 +390,10 @@ def _trade_box() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Trade", size="4"),
+            rx.cond(
+                StockState.halted,
+                rx.callout(HALTED_NOTE, icon="circle-pause", color_scheme="amber", size="1", id="trade-halted"),
+            ),
             rx.segmented_control.root(
                 rx.segmented_control.item("Buy", value="buy"),
                 rx.segmented_control.item("Sell", value="sell"),
@@ -421,6 +441,7 @@ def _trade_box() -> rx.Component:
                 rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"),
                 width="100%",
                 disabled=(StockState.preview == "")
+                | StockState.halted
                 | ((StockState.side == "sell") & (StockState.sell_can == 0))
                 | ((StockState.side == "buy") & (StockState.buy_note != "")),
                 loading=StockState.busy,
@@ -506,6 +527,7 @@ def stock_page() -> rx.Component:
                     rx.hstack(
                         rx.heading(StockState.price, size="8", id="stock-price"),
                         _change(StockState.change, StockState.change_sign),
+                        halted_badge(StockState.halted),
                         align="baseline",
                         spacing="3",
                     ),
