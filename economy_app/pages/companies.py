@@ -111,7 +111,11 @@ def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.vstack(
-                    rx.text(item.name, weight="bold", size="4"),
+                    rx.link(
+                        rx.text(item.name, weight="bold", size="4"),
+                        href=f"{routes.COMPANY_PROFILE}?id={item.id}",
+                        class_name="company-profile-link",
+                    ),
                     rx.text(item.ticker, " · by @", item.owner, size="1", color_scheme="gray"),
                     spacing="0",
                 ),

@@ -35,6 +35,7 @@ class DashboardState(AuthState):
     holdings_cents: int = 0
     owed: str = ""  # what the player's companies owe their shareholders
     owed_cents: int = 0
+    unpayable: str = ""  # of the shares' value, what their companies could not pay for now ("" when they could)
     personal: str = ""
     personal_cents: int = 0
     debt: str = ""  # what the player owes the bank
@@ -66,6 +67,7 @@ class DashboardState(AuthState):
         self.net_worth, self.net_worth_cents = format_cents(d.net_worth), d.net_worth
         self.holdings, self.holdings_cents = format_cents(d.holdings), d.holdings
         self.owed, self.owed_cents = format_cents(d.owed), d.owed
+        self.unpayable = format_cents(d.unpayable) if d.unpayable else ""
         self.personal, self.personal_cents = format_cents(d.personal_balance), d.personal_balance
         self.debt, self.debt_cents = format_cents(d.debt), d.debt
         self.next_interest, self.due = next_interest_text(d.loan), at_text(d.loan.due_at if d.loan else None)
@@ -274,6 +276,23 @@ def dashboard_page() -> rx.Component:
                     width="100%",
                 ),
                 rx.cond(DashboardState.debt_cents > 0, _loan_card()),
+                rx.cond(
+                    DashboardState.unpayable != "",
+                    rx.callout(
+                        rx.fragment(
+                            rx.text(
+                                DashboardState.unpayable,
+                                " of your shares' value is more than their companies could pay for them now. ",
+                                as_="span",
+                            ),
+                            rx.link("See your portfolio.", href=routes.PORTFOLIO),
+                        ),
+                        icon="triangle-alert",
+                        color_scheme="amber",
+                        width="100%",
+                        id="dashboard-unpayable",
+                    ),
+                ),
                 notice(
                     "timer",
                     marketplace_clock(rx.text("Next marketplace run", size="2"), PAUSED_TEXT, id="countdown"),

@@ -255,10 +255,9 @@ def _open_loan() -> rx.Component:
             width="100%",
         ),
         rx.callout(
-            "Unpaid on the due date, the loan is settled from everything you own: your personal cash, your "
-            "companies' cash (of a public company, what it holds beyond what it owes its shareholders) and your "
-            "shares, sold back to their companies; what is left is written off, and you can't borrow again for a "
-            "while. Until it is repaid you can't send money to other players, buy from their companies, buy shares, "
+            "Unpaid on the due date, the loan is settled from what you own: your personal cash, your private "
+            "companies' cash and your shares, sold back to their companies (your own public company's stake after "
+            "its other shareholders'); what is left is written off, and you can't borrow again for a while. Until it is repaid you can't send money to other players, buy from their companies, buy shares, "
             "or put money into a public company (even your own).",
             icon="triangle-alert",
             color_scheme="amber",

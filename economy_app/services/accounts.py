@@ -17,7 +17,7 @@ from economy_app.db import like_prefix
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
 from economy_app.money import format_decimal
 from economy_app.services import guide as guides
-from economy_app.services import ledger, loans, net_worth
+from economy_app.services import ledger, loans, net_worth, shareholders
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
 
@@ -182,6 +182,8 @@ def transfer(
             raise InvalidInput("Money can't be sent to the system account.")
         if target.kind not in SPENDING_KINDS:
             raise InvalidInput("Money can't be sent to a loan account: a loan is repaid by its borrower.")
+        # A public company's cash belongs to the business and its shareholders (the one rule, in one place).
+        shareholders.check_outflow(s, from_account_id, to_account_id, amount, idempotency_key=idempotency_key)
         if not ledger.key_seen(s, idempotency_key):  # a replay answers as before
             if target.owner_id != actor_id:
                 loans.refuse_if_owing(s, actor_id)
@@ -384,6 +386,7 @@ class Dashboard:
     system_account_id: int | None  # the mint's account: its rows in ``recent`` are the system's
     debt: int = 0  # what the player owes the bank (their loan accounts hold it as negative balances)
     loan: loans.LoanView | None = None  # the open loan: next interest, due date
+    unpayable: int = 0  # of ``holdings``, what their companies could not pay for now (stock_views.unpayable_cents)
     guide: guides.Guide | None = None  # "How to play": the steps the player has done
 
 
@@ -394,6 +397,8 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
     rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
     held = net_worth.holdings_value(s, [v.id for v in views])
     owed = net_worth.owed_to_shareholders(s, user_id)
+    from economy_app.services import stock_views  # (stock_views reads accounts: import here, not at the top)
+
     return Dashboard(
         accounts=views,
         net_worth=sum(v.balance for v in views) + held - owed,  # a loan account's balance is minus the debt
@@ -405,6 +410,7 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
         system_account_id=find_system_account_id(s),
         debt=-sum(v.balance for v in views if v.kind == "loan"),
         loan=loans.current(s, user_id),
+        unpayable=stock_views.unpayable_cents(stock_views.portfolio(s, user_id)) if held else 0,
         guide=guides.guide(s, user_id),
     )
 

@@ -166,6 +166,18 @@ class PurchaseRefused(EconomyError):
     code = "purchase_refused"
 
 
+class PublicCashRefused(EconomyError):
+    """Money may not leave a public company's account for its owner or any account the owner controls."""
+
+    code = "public_cash_refused"
+
+
+class OutflowLimit(EconomyError):
+    """A public company's payments to others past their cap for any 24 hours."""
+
+    code = "outflow_limit"
+
+
 class AccountFrozen(EconomyError):
     """A posting from an account an admin froze (``account_ids``: every frozen source of the request)."""
 

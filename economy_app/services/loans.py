@@ -19,18 +19,19 @@ The rules (the README's "Loans"; the numbers are settings in ``config.py``):
 - Repay any amount up to the debt, at any time, from the personal account (``loan_repayment``). At zero the
   loan closes and its floor goes back to 0.
 - Due ``loan_term_days`` (7) after it was taken. The loans job defaults a loan still owing then, in one
-  transaction: everything net worth counts as the borrower's is collected (``loan_default``, into the loan
-  account): their personal cash, the cash of each company they own (of a public one, only what it holds
-  beyond what it owes its shareholders: that part is theirs), then their holdings in any of those accounts,
-  sold back to the companies as far as each can pay (``stock_trading.sell_to_raise``). Only then is the rest
-  written off against the mint with its own entry (``loan_writeoff``), so the loan account ends at zero and
-  the ledger explains every cent. The borrower may not borrow again for ``loan_cooldown_days`` (7).
+  transaction: it collects (``loan_default``, into the loan account) the borrower's personal cash and the cash
+  of their private companies, then their holdings in those accounts, sold back to the companies as far as each
+  can pay (``stock_trading.sell_to_raise``; the stake in their own public company too, the owner's shares
+  last). A public company's cash is its business's and its shareholders' (services/shareholders.py): the
+  owner's part of it comes out through the stake, as for every shareholder. Only then is the rest written off
+  against the mint with its own entry (``loan_writeoff``), so the loan account ends at zero and the ledger
+  explains every cent. The borrower may not borrow again for ``loan_cooldown_days`` (7).
 - While a player owes money, nothing they control may pay another player (``refuse_if_owing``: transfers,
   purchases from other players' companies), nor put money into a public company, even their own (transfers,
   purchases, share purchases): a default collects what they hold, so what they held must stay theirs until
-  then, and it takes from a public company only what it holds beyond its debt to its shareholders (money put
-  into one short of that would go to its shareholders, paid for by the write-off; shares bought in a friend's
-  company whose cash he then takes out could not be sold back).
+  then, and a public company's cash is not theirs to collect (money put into one would go to its shareholders,
+  paid for by the write-off; shares bought in a friend's company whose cash he then takes out could not be sold
+  back).
 
 Locks, in the order every writer takes them (no deadlock between any two): companies' rows (by id), then the
 player's row (``_tx.lock_user``), then the loan's row, then products' rows (a purchase, a marketplace run), then
@@ -75,8 +76,8 @@ MIN_LOAN_CENTS = 100  # $1.00
 PAY_OTHERS_REFUSED = "Repay your loan before sending money to other players."
 BUY_FROM_OTHERS_REFUSED = "Repay your loan before buying from other players' companies."
 BUY_SHARES_REFUSED = "Repay your loan before buying shares: the money would go to a public company's shareholders."
-# A default collects from a public company only what it holds beyond what it owes its shareholders: money a debtor
-# put into one short of that would pay the shareholders, out of the bank's write-off.
+# A default collects nothing from a public company (its cash is its business's and its shareholders'): money a
+# debtor put into one would go to its shareholders, out of the bank's write-off.
 PAY_PUBLIC_REFUSED = "Repay your loan before putting money into a public company: its cash belongs to its shareholders."
 
 
@@ -555,7 +556,8 @@ def run_due(s: Session, *, now: datetime | None = None) -> RunResult:
         frozen = _frozen(s, involved)
         for loan in loans:
             mine = owned.get(loan.user_id, [])
-            if loan.account_id in frozen or (loan.due_at <= now and any(a.id in frozen for a in mine)):
+            reachable = [a for a in mine if not (a.kind == "company" and a.is_public)]
+            if loan.account_id in frozen or (loan.due_at <= now and any(a.id in frozen for a in reachable)):
                 if loan.account_id not in frozen:  # the days that started are charged; the default waits
                     result.interest += _charge_due(s, loan, mint, now)
                 result.postponed += 1
@@ -628,27 +630,28 @@ def _holdings(s: Session, account_ids: list[int]) -> list:
     ).all()
 
 
-def _owed_by(s: Session, account) -> int:
-    """What the company behind ``account`` owes its shareholders (0 for a personal account or a private
-    company): its cash beyond that is the owner's, as net worth counts it. Read fresh (sales move it)."""
+def _collectible(s: Session, account) -> bool:
+    """The borrower's personal account and private companies: what a default collects from. A public company's
+    cash belongs to the business and its shareholders (services/shareholders.py); its owner's part of it comes out
+    the way it does for every shareholder, by the stake sold back, the owner's shares last. Read under the
+    balance rows' locks (a company gone public since the accounts were read counts as public)."""
     if account.kind != "company":
-        return 0
-    c = s.execute(select(companies_t).where(companies_t.c.account_id == account.id)).first()
-    if c is None or not c.is_public:
-        return 0
-    return stock_trading.outstanding_value_cents(*stock_trading.curve_of(c))
+        return True
+    return not s.execute(select(companies_t.c.is_public).where(companies_t.c.account_id == account.id)).scalar()
 
 
 def _default(s: Session, loan, accounts_: list, held: list, now: datetime, result: RunResult) -> None:
-    """A loan past its due date, still owing: collect everything the borrower's net worth counts, in order
-    (personal cash; each company's cash beyond what it owes its shareholders; holdings sold back as far as each
-    company can pay), then write the rest off against the mint. The loan account ends at zero."""
+    """A loan past its due date, still owing: collect, in order, the borrower's personal cash and their private
+    companies' cash, then their shares held in those accounts, sold back as far as each company can pay (their
+    own public company's stake too, its other shareholders first), then write the rest off against the mint.
+    The loan account ends at zero."""
     remaining = -_balance(s, loan.account_id)
     collected = 0
+    accounts_ = [a for a in accounts_ if _collectible(s, a)]
 
     def collect(account) -> None:
         nonlocal remaining, collected
-        take = min(remaining, _balance(s, account.id) - _owed_by(s, account))
+        take = min(remaining, _balance(s, account.id))
         if take > 0:
             ledger.post(
                 s,
@@ -670,10 +673,8 @@ def _default(s: Session, loan, accounts_: list, held: list, now: datetime, resul
         account = by_id.get(h.account_id)
         if remaining <= 0 or account is None:
             continue
-        # Raise the rest of the debt, and before that whatever a public company is short of its shareholders.
-        needed = remaining + max(0, _owed_by(s, account) - _balance(s, account.id))
         sale = stock_trading.sell_to_raise(
-            s, actor_id=loan.user_id, account_id=account.id, company_id=h.company_id, needed=needed, now=now
+            s, actor_id=loan.user_id, account_id=account.id, company_id=h.company_id, needed=remaining, now=now
         )
         if sale is not None:
             result.shares_sold += sale.shares

@@ -14,6 +14,8 @@ Rules (the README's "Players as customers"):
   cost to the mint: it can only lose them money, never gain them any.
 - A player's units never count in the public's figures: not in the product's momentum (the demand model),
   not in its public units, which "best-selling" ranks. So nobody buys their way up the marketplace.
+- Paid from a public company's account, a purchase answers to its shareholders like any payment out of it
+  (``shareholders.check_outflow``): refused to a company its owner controls, and counted against the day's cap.
 - While a player owes the bank, they may buy only from their own private companies (``loans.refuse_if_owing``):
   what they hold must stay theirs until the loan is settled, and a public company's cash is its shareholders'.
 """
@@ -30,7 +32,7 @@ from economy_app import config
 from economy_app.db import dialect_insert
 from economy_app.models import Account, CollectionItem, Company, LedgerEntry, Product, utcnow
 from economy_app.money import format_cents
-from economy_app.services import ledger, live, loans
+from economy_app.services import ledger, live, loans, shareholders
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.accounts import SPENDING_KINDS, system_account_id
 from economy_app.services.errors import (
@@ -143,6 +145,9 @@ def buy(
         elif p.is_public:
             loans.refuse_if_owing(s, actor_id, loans.PAY_PUBLIC_REFUSED)
         total = p.price_cents * units
+        # Paid from a public company's account, a purchase is money out of it (issue 19): never to a company its
+        # owner controls, and to anyone else within the day's share of its equity.
+        shareholders.check_outflow(s, account_id, p.company_account_id, total, idempotency_key=idempotency_key, now=now)
         cost = production_cost(total, p.cost_percent)
         mint = system_account_id(s)
         # Both entries' rows locked at once, in account-id order (a marketplace run locks the mint and the

@@ -58,6 +58,7 @@ EXPECTED = {
         "set_active",
         "check_public",
     },
+    "CompanyProfileState": {"load", "live_refresh"},
     "MarketplaceState": {
         "load",
         "live_refresh",

@@ -434,38 +434,41 @@ def test_a_default_bars_borrowing_for_the_cool_down(session, engine, make_player
 
 
 def test_a_default_collects_company_cash_and_shares_before_writing_off(session, engine, make_player, make_company):
-    """Personal cash, then a private company's cash, then a public company's cash beyond what it owes its
-    shareholders, then holdings sold back to their companies as far as each can pay; then the write-off."""
+    """Personal cash, then a private company's cash, then holdings sold back to their companies as far as each can
+    pay (her stake in her own public company too, after its other shareholders); then the write-off. Her public
+    company's cash is its business's and its shareholders': nothing is collected from it but through the stake."""
     alice, personal = make_player("alice")
     bob, bob_personal = make_player("bob")
     carol, carol_personal = make_player("carol")
     _, private_account = make_company(alice, "PRIV")
     fund(session, private_account, 30_000)
     mine, mine_account = public_company(session, make_company, alice, "MINE", 6_000_000)
-    stock_trading.buy(session, actor_id=bob, account_id=bob_personal, company_id=mine, shares=5_000)  # her debt
+    stake = stock_trading.owner_held(session, mine)
+    assert stake > 0  # the founder's stake at the IPO (issue 19)
+    stock_trading.buy(session, actor_id=bob, account_id=bob_personal, company_id=mine, shares=5_000)
     theirs, _ = public_company(session, make_company, carol, "CARO", 5_100_000)
     stock_trading.buy(session, actor_id=alice, account_id=personal, company_id=theirs, shares=10_000)
     left = accounts.get_balance(session, personal)
     accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=bob_personal, amount=left)
     loan = loans.take(session, user_id=alice, amount=50_000_000, idempotency_key="k", now=T0)
     personal_cash = accounts.get_balance(session, personal)
-    owed_by_mine = stock_trading.outstanding_value_cents(*stock_trading.curve_of(_company(session, mine)))
-    equity = accounts.get_balance(session, mine_account) - owed_by_mine
     debt_at_due = loans.owed_after(50_000_000, 500, 7)
     result = loans.run_due(session, now=T0 + 7 * DAY)
     assert result.defaults == 1
     assert accounts.get_balance(session, personal) == 0
     assert accounts.get_balance(session, private_account) == 0
-    assert accounts.get_balance(session, mine_account) == owed_by_mine  # her shareholders keep their part
-    held = session.execute(
-        select(Holding.shares).where(Holding.account_id == personal, Holding.company_id == theirs)
-    ).scalar_one()
-    assert held == 0  # all sold back to CARO, which could pay for them
-    (sale,) = [e for e in entries(session, "stock_sale") if e.to_account_id == personal]
-    assert result.shares_sold == 10_000
-    assert result.collected == personal_cash + 30_000 + equity + sale.amount
+    assert not [e for e in entries(session, "loan_default") if e.from_account_id == mine_account]
+    sales = {e.from_account_id: e.amount for e in entries(session, "stock_sale") if e.to_account_id == personal}
+    held = dict(session.execute(select(Holding.company_id, Holding.shares).where(Holding.account_id == personal)).all())
+    assert held[theirs] == 0  # all sold back to CARO, which could pay for them
+    assert 0 < held[mine] < stake  # her stake, as far as MINE keeps what bob's shares are owed
+    assert result.shares_sold == 10_000 + stake - held[mine]
+    assert result.collected == personal_cash + 30_000 + sum(sales.values())
     assert result.written_off > 0
     assert result.collected + result.written_off == debt_at_due  # the ledger explains every cent of the debt
+    stock_trading.sell(  # her other shareholder is whole: MINE buys back every one of his shares
+        session, actor_id=bob, account_id=bob_personal, company_id=mine, shares=5_000, now=T0 + 8 * DAY
+    )
     assert accounts.get_balance(session, carol_personal) == START  # carol's own money untouched
     assert accounts.get_balance(session, loan.account_id) == 0
     check_invariants(engine)
@@ -587,8 +590,7 @@ def test_a_debtor_puts_no_money_into_a_public_company_even_their_own(session, en
     with pytest.raises(DebtOutstanding, match="putting money into a public company"):
         purchases.buy(session, actor_id=alice, account_id=personal, product_id=lamp.id, units=1, price_cents=500)
     assert fingerprint(engine) == before
-    # Out of it, and into her private company, money moves as ever; repaid, she may pay into it again.
-    accounts.transfer(session, actor_id=alice, from_account_id=mine_account, to_account_id=personal, amount=100)
+    # Into her private company money moves as ever; repaid, she may pay into her public one again.
     accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=private_account, amount=100)
     loans.repay(session, user_id=alice, amount=105_000, now=T0)
     accounts.transfer(session, actor_id=alice, from_account_id=personal, to_account_id=mine_account, amount=100)

@@ -3,8 +3,13 @@ again leave a player richer than they were? Hypothesis plays any sequence of the
 the loan and while it is open: transfers between their accounts, trades in another player's stock, purchases
 from any company (their own private and public ones, another player's), repayments, days passing. Then the due
 date passes, the loan defaults, the cool-down ends, and they borrow again. Nothing else happens in the world (no
-marketplace run, no price tick: money the public brings in would be an honest gain), so their net worth must
-never end above what it was just before they borrowed."""
+marketplace run, no price tick: money the public brings in would be an honest gain), so the players' net worth
+must never end above what it was just before the loan.
+
+Counted over both players, the borrower and the investor: a sale back along the curve pays its seller more
+than the pro-rata value their shares were counted at, and the other holders' shares are worth that much less
+(issue 19: the founder's stake is a holding too), so one player's figure moves with another's by trading
+alone; together they never gain. Ten cents of slack for the pro-rata valuation's rounding."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from sqlmodel import Session
 
 from economy_app import config
 from economy_app.db import make_engine
-from economy_app.models import Holding, utcnow
+from economy_app.models import Holding, User, utcnow
 from economy_app.services import accounts, companies, ledger, loans, products, purchases, stock_trading, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import EconomyError
@@ -119,13 +124,18 @@ def _play(s, debtor, mine, made, clock, plan) -> None:
             pass
 
 
+def _worth(s) -> int:
+    """Every player's net worth, summed (the dashboard's figure)."""
+    return sum(accounts.dashboard(s, u).net_worth for u in s.execute(select(User.id)).scalars())
+
+
 def test_a_borrow_default_cycle_never_raises_net_worth(db_url):
     engine = make_engine(db_url)
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     # Found by hand before Hypothesis did: MINE's cash taken out and spent (it owes its shareholders more than it
-    # holds: her net worth is below zero), then the loan put into MINE, where a default collected only what MINE
-    # holds beyond its debt to its shareholders: the write-off filled the hole and her net worth rose to zero.
+    # holds: her net worth is below zero), then the loan put into MINE, where a default did not reach: the
+    # write-off filled the hole and her net worth rose to zero. (Issue 19 now refuses the first move too.)
     @example(
         before=[("transfer", 2, 0, 100)] + [("buy_product", 0, 2, 100)] * 4,
         cycles=[(50_000_000, [("transfer", 0, 2, 100)])],
@@ -139,7 +149,7 @@ def test_a_borrow_default_cycle_never_raises_net_worth(db_url):
         clock = [start]
         try:
             _play(s, debtor, mine, made, clock, before)  # whatever they did before borrowing
-            worth = accounts.dashboard(s, debtor).net_worth
+            worth = _worth(s)
             for n, (amount, during) in enumerate(cycles):
                 loans.take(s, user_id=debtor, amount=amount, idempotency_key=f"cycle-{n}", now=clock[0])
                 _play(s, debtor, mine, made, clock, during)
@@ -150,8 +160,8 @@ def test_a_borrow_default_cycle_never_raises_net_worth(db_url):
                     assert loans.current(s, debtor) is None
                 clock[0] += (config.loan_cooldown_days() + 1) * DAY  # the cool-down is over: they may borrow again
                 check_invariants(engine)
-                after = accounts.dashboard(s, debtor).net_worth
-                assert after <= worth, f"cycle {n}: net worth {worth} -> {after}"
+                after = _worth(s)
+                assert after <= worth + 10, f"cycle {n}: net worth {worth} -> {after}"
                 worth = after
         finally:
             s.close()

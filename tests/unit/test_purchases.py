@@ -308,3 +308,35 @@ def test_a_founders_own_purchases_are_not_revenue(session, engine, shop):
     p = product(session, kite)
     (ranked,) = [r for r in stock_views.leaderboard(session).products if r.name == "Kite"]
     assert ranked.revenue == p.revenue_cents - 199_900 - 3_998 > 0
+
+
+def test_a_public_companys_purchases_answer_to_its_shareholders(session, engine, shop, make_company):
+    """A purchase from a public company's account pays its cash out (issue 19): to a company its owner controls it
+    is the rug pull by another door, refused; to anyone else it counts against the day's 10% of equity, as a
+    payment does. Without this a founder emptied a public company by buying a friend's (or their own) goods."""
+    from economy_app.services import shareholders
+    from economy_app.services.errors import OutflowLimit, PublicCashRefused
+    from tests.support.db import take_public
+
+    alice = shop["alice"]
+    listed, listed_account = make_company(alice, "ALI")
+    take_public(session, listed, listed_account)
+    own, _ = make_company(alice, "OWN")
+    lamp = products.create_product(session, actor_id=alice, company_id=own, name="Lamp", price_cents=10_000)
+    before = fingerprint(engine)
+    with pytest.raises(PublicCashRefused):
+        purchases.buy(
+            session, actor_id=alice, account_id=listed_account, product_id=lamp.id, units=1, price_cents=10_000
+        )
+    room = shareholders.outflow_room(session, listed_account).room_cents
+    units = room // 1_999 + 1  # one kite past what may go out today
+    with pytest.raises(OutflowLimit, match="may still go out today"):
+        purchases.buy(
+            session, actor_id=alice, account_id=listed_account, product_id=shop["kite"], units=units, price_cents=1_999
+        )
+    assert fingerprint(engine) == before
+    purchases.buy(
+        session, actor_id=alice, account_id=listed_account, product_id=shop["kite"], units=units - 1, price_cents=1_999
+    )
+    assert shareholders.outflow_room(session, listed_account).room_cents == room - (units - 1) * 1_999
+    check_invariants(engine)
