@@ -711,3 +711,26 @@ def test_a_started_day_is_a_day_so_no_loan_is_free(session, engine, make_player)
     closed = loans.repay(session, user_id=alice, amount=105_000, now=T0 + timedelta(hours=1))
     assert closed.status == "repaid" and accounts.get_balance(session, personal) == START - 5_000
     check_invariants(engine)
+
+
+def test_a_company_taken_public_with_the_loan_in_it_still_pays_it(session, engine, make_player, make_company):
+    """The borrowed money moved into a private company (allowed: a default collects it), which then goes public:
+    its cash is no longer collected as such, but the founder's stake is, sold back as far as its cash goes (no
+    other shareholder to keep it for), so nothing stays shielded in the company: everything she had is collected
+    and only what she never had (the interest beyond it) is written off."""
+    alice, personal = make_player("alice")
+    company, company_account = make_company(alice, "SHLD")
+    loans.take(session, user_id=alice, amount=10_000_000, idempotency_key="k", now=T0)
+    accounts.transfer(
+        session, actor_id=alice, from_account_id=personal, to_account_id=company_account, amount=10_000_000
+    )
+    assert companies.check_and_update_public_status(session, company)  # $100,000.00: public, her stake issued
+    before = accounts.dashboard(session, alice).net_worth
+    result = loans.run_due(session, now=T0 + 7 * DAY)
+    owed = loans.owed_after(10_000_000, 500, 7)
+    assert result.defaults == 1 and result.shares_sold > 0
+    assert accounts.get_balance(session, company_account) < 100  # less than a share's price left in it
+    assert result.collected > START + 10_000_000 - 100  # her $10,000.00 and the loan, all of it
+    assert result.written_off == owed - result.collected
+    assert accounts.dashboard(session, alice).net_worth <= before
+    check_invariants(engine)
