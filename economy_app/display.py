@@ -17,6 +17,8 @@ TYPE_LABELS = {
     "stock_sale": "Stock sale",
     "marketplace_batch": "Marketplace batch",
     "adjustment": "Adjustment",
+    "dividend": "Dividend",
+    "company_sale": "Company sale",
 }
 
 
@@ -79,6 +81,16 @@ def account_item(view) -> AccountItem:
         updated=when(view.last_updated),
         warning="Balance record missing: showing the cached value" if view.balance_from_cache else "",
     )
+
+
+def received_text(r) -> str:
+    """The receiver's live toast for money received (``accounts.Received``)."""
+    amount = format_cents(r.amount)
+    if r.type == "dividend":
+        return f"You received a dividend of {amount} from {r.sender}"
+    if r.type == "company_sale" and r.description:
+        return f"You received {amount} from {r.sender}: {r.description}"
+    return f"You received {amount} from {r.sender}"
 
 
 def send_preview(cents: int, source_name: str, source_balance: int, recipient_name: str) -> str:

@@ -312,6 +312,8 @@ class CompanyDashboard:
     hold_seconds: int = 0  # a new listing's wait before the public sees it
     typical_price_cents: int | None = None  # the market's typical price at the latest run
     ipo: shareholders.IpoStatus | None = None  # progress toward going public, or the IPO and its shares
+    dividends: object = None  # dividends.OwnerView: the dividend card
+    sale: object = None  # company_sales.OwnerSale: the company for sale, its offers
 
 
 def company_dashboard(
@@ -356,6 +358,10 @@ def company_dashboard(
         ).all()
         market = marketplace_settings.view(s)
         ipo = shareholders.ipo_status(s, company_id)
+        from economy_app.services import company_sales, dividends  # (they read companies' figures)
+
+        dividend_card = dividends.owner_view(s, company_id, now=now)
+        sale = company_sales.owner_view(s, company_id, user_id, now=now)
     hold = market.settings.hold_seconds
     by_day = {(r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))): r for r in rows}
     series = []
@@ -387,6 +393,8 @@ def company_dashboard(
         hold_seconds=hold,
         typical_price_cents=market.typical_price_cents,
         ipo=ipo,
+        dividends=dividend_card,
+        sale=sale,
     )
 
 

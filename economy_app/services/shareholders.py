@@ -13,8 +13,11 @@ Once a company is public its cash belongs to the business and its shareholders:
   beat it together.
 
 ``check_outflow`` is the one place this rule lives: every movement of money out of a company's account that
-is not a trade of its own shares calls it (``accounts.transfer`` today; whatever else pays out of a company
-later calls it too, and extends ``CAPPED_TYPES`` when it should count against the cap).
+is not a trade of its own shares calls it (``accounts.transfer``, and ``company_sales`` when a company pays the
+price of another; whatever else pays out of a company later calls it too, and extends ``CAPPED_TYPES`` when it
+should count against the cap). The one payment to its owners it does not see is a dividend
+(``services/dividends.py``): every holder is paid pro rata by the shares they hold, the owner only through
+theirs, so it is neither refused nor counted against the cap (it is capped by the cash and a cool-down).
 
 At the IPO (``issue_shares``), ``FOUNDER_STAKE_SHARES`` of the shares go to the founder's personal holding at
 the IPO price as their average cost, and the rest to the treasury. The price curve (``stock_trading.py``) is a
@@ -54,7 +57,9 @@ ledger_t = LedgerEntry.__table__
 FOUNDER_STAKE_SHARES = 200_000  # of the 1,000,000 shares, to the founder at the IPO
 OUTFLOW_PERCENT = 10  # of a public company's cash, to others in any rolling 24 hours
 OUTFLOW_WINDOW = timedelta(hours=24)
-CAPPED_TYPES = ("transfer",)  # the ledger entries out of a public company's account that count against the cap
+# The ledger entries out of a public company's account that count against the cap: payments to others (a
+# transfer, the price of a company it pays for). Not dividends: they go to every holder alike (dividends.py).
+CAPPED_TYPES = ("transfer", "company_sale")
 
 _COMPANY_OF_ACCOUNT = select(
     companies_t.c.id, companies_t.c.name, companies_t.c.owner_id, companies_t.c.is_public, companies_t.c.public_at
@@ -66,7 +71,7 @@ _CASH = select(balances_t.c.balance).where(balances_t.c.account_id == bindparam(
 def owner_message(name: str) -> str:
     return (
         f"{name} is public: its cash belongs to the business and its shareholders. "
-        "Take money out by selling shares you hold."
+        "Take money out by paying a dividend, which every shareholder shares in, or by selling shares you hold."
     )
 
 

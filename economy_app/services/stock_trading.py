@@ -36,12 +36,13 @@ from economy_app.models import (
     Balance,
     Company,
     Holding,
+    ShareTransfer,
     StockPrice,
     StockTrade,
     utcnow,
 )
 from economy_app.money import format_price
-from economy_app.services import ledger, live
+from economy_app.services import ledger, live, ownership
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
     AccountNotFound,
@@ -59,6 +60,7 @@ trades_t = StockTrade.__table__
 prices_t = StockPrice.__table__
 accounts_t = Account.__table__
 balances_t = Balance.__table__
+gifts_t = ShareTransfer.__table__
 
 MAX_SHARES_PER_TRADE = 1_000_000
 IMPACT_PERCENT = 8  # p(x) = base x (1 + IMPACT_PERCENT/100 x x / N)
@@ -239,9 +241,8 @@ def _check_buyback(c, shares: int, cash: int) -> None:
 
 
 def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None:
-    row = s.execute(
-        select(accounts_t.c.owner_id, accounts_t.c.kind, accounts_t.c.company_id).where(accounts_t.c.id == account_id)
-    ).first()
+    # Locked before its owner is read: a company whose account this is may be changing hands (see ownership.py).
+    row = ownership.lock_accounts(s, [account_id]).get(account_id)
     if row is None:
         raise AccountNotFound("Account not found.")
     if row.owner_id != actor_id or row.kind == "system":
@@ -256,20 +257,29 @@ def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime | None
     later than this one, so the count has no upper bound (a trade stamped later, by a clock ahead, counts too)."""
     lock_user(s, actor_id)  # count, then trade: one of this player's trades at a time
     now = now or utcnow()
+    since = now - timedelta(seconds=RATE_LIMIT_SECONDS)
     recent = s.execute(
         select(func.count())
         .select_from(trades_t)
-        .where(
-            trades_t.c.actor_id == actor_id,
-            trades_t.c.company_id == company_id,
-            trades_t.c.created_at > now - timedelta(seconds=RATE_LIMIT_SECONDS),
-        )
+        .where(trades_t.c.actor_id == actor_id, trades_t.c.company_id == company_id, trades_t.c.created_at > since)
+    ).scalar_one()
+    # A gift of shares counts as a trade here: the limit holds for every way a player moves a company's shares.
+    recent += s.execute(
+        select(func.count())
+        .select_from(gifts_t)
+        .where(gifts_t.c.actor_id == actor_id, gifts_t.c.company_id == company_id, gifts_t.c.created_at > since)
     ).scalar_one()
     if recent >= RATE_LIMIT_TRADES:
         raise TradeRefused(
             f"Slow down: at most {RATE_LIMIT_TRADES} trades in one company every {RATE_LIMIT_SECONDS} seconds."
         )
     return now
+
+
+def rate_limit(s: Session, actor_id: int, company_id: int, now: datetime | None) -> datetime:
+    """The trade limit, for any move of a company's shares by a player (a gift of shares counts as a trade):
+    refused past it; returns the move's time. Inside the caller's write unit."""
+    return _rate_limit(s, actor_id, company_id, now)
 
 
 def _record(s, *, company, account_id, actor_id, side, shares, price, total, entry_id, new_price, now) -> int:
@@ -379,55 +389,79 @@ def sell(
     with unit(s, write=True):
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
-        held = (
-            s.execute(
-                select(holdings_t.c.shares).where(
-                    holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
-                )
-            ).scalar()
-            or 0
-        )
+        held = _held(s, company_id, account_id)
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
         now = _rate_limit(s, actor_id, company_id, now)
-        _check_buyback(c, shares, _cash(s, c.account_id))
-        total, new_price = _sell_terms(c, shares)
-        if total == 0:
-            raise TradeRefused("These shares are worth less than $0.01 together.")
-        price = total * MICROS_PER_CENT // shares
-        try:
-            entry = ledger.post(
-                s,
-                from_account_id=c.account_id,
-                to_account_id=account_id,
-                amount=total,
-                type="stock_sale",
-                now=now,
-                description=f"Sold {shares:,} {c.ticker} at {format_price(price)} on average",
-            )
-        except InsufficientFunds:  # its cash fell between the check and the posting
-            can = max_buyback_shares(*curve_of(c), _cash(s, c.account_id))
-            raise InsufficientFunds(buyback_refusal(c.name, can)) from None
-        holding = held - shares
+        return _sell_back(s, c, actor_id=actor_id, account_id=account_id, shares=shares, held=held, now=now)
+
+
+def _held(s: Session, company_id: int, account_id: int) -> int:
+    return (
         s.execute(
-            update(holdings_t)
-            .where(holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id)
-            .values(shares=holding, updated_at=now)
-        )
-        trade_id = _record(
+            select(holdings_t.c.shares).where(
+                holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
+            )
+        ).scalar()
+        or 0
+    )
+
+
+def _sell_back(s: Session, c, *, actor_id: int, account_id: int, shares: int, held: int, now: datetime) -> TradeResult:
+    """Sell ``shares`` of the ``held`` in ``account_id`` back to company row ``c`` (locked by the caller), as far
+    as its cash pays: the area under the curve they move back through, the holding, the trade and the price, in
+    the caller's unit."""
+    _check_buyback(c, shares, _cash(s, c.account_id))
+    total, new_price = _sell_terms(c, shares)
+    if total == 0:
+        raise TradeRefused("These shares are worth less than $0.01 together.")
+    price = total * MICROS_PER_CENT // shares
+    try:
+        entry = ledger.post(
             s,
-            company=c,
-            account_id=account_id,
-            actor_id=actor_id,
-            side="sell",
-            shares=shares,
-            price=price,
-            total=total,
-            entry_id=entry.id,
-            new_price=new_price,
+            from_account_id=c.account_id,
+            to_account_id=account_id,
+            amount=total,
+            type="stock_sale",
             now=now,
+            description=f"Sold {shares:,} {c.ticker} at {format_price(price)} on average",
         )
-        return TradeResult(trade_id, entry.id, "sell", shares, price, total, new_price, holding)
+    except InsufficientFunds:  # its cash fell between the check and the posting
+        can = max_buyback_shares(*curve_of(c), _cash(s, c.account_id))
+        raise InsufficientFunds(buyback_refusal(c.name, can)) from None
+    holding = held - shares
+    s.execute(
+        update(holdings_t)
+        .where(holdings_t.c.company_id == c.id, holdings_t.c.account_id == account_id)
+        .values(shares=holding, updated_at=now)
+    )
+    trade_id = _record(
+        s,
+        company=c,
+        account_id=account_id,
+        actor_id=actor_id,
+        side="sell",
+        shares=shares,
+        price=price,
+        total=total,
+        entry_id=entry.id,
+        new_price=new_price,
+        now=now,
+    )
+    return TradeResult(trade_id, entry.id, "sell", shares, price, total, new_price, holding)
+
+
+def sell_back(s: Session, *, actor_id: int, account_id: int, company_id: int, now: datetime) -> TradeResult | None:
+    """Sell every share ``account_id`` holds in the company back to its treasury at the current bid, without the
+    trade rate limit: what a company's new owner's holdings in it are made of at the sale's completion
+    (``company_sales``). Inside the caller's unit, the company's row locked; refused (``InsufficientFunds``,
+    with what the company can buy back) when its cash does not pay for them all. None when there is none."""
+    with unit(s, write=True):
+        c = _company(s, company_id, lock=True)
+        held = _held(s, company_id, account_id)
+        if held <= 0:
+            return None
+        return _sell_back(s, c, actor_id=actor_id, account_id=account_id, shares=held, held=held, now=now)
 
 
 def fair_price_micros(balance_cents: int, total_shares: int) -> int:

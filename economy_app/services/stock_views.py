@@ -7,7 +7,7 @@ company: see ``services/net_worth.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -325,17 +325,24 @@ class StockPage:
     detail: StockDetail
     points: list  # (at, price in micros), oldest first
     accounts: list  # accounts.AccountView of the player
+    transfers: list = field(default_factory=list)  # share_transfers.GiftRow: the latest gifts of its shares
+    dividends: list = field(default_factory=list)  # dividends.DividendRow: its latest dividends
 
 
 def stock_page(
     s: Session, user_id: int, company_id: int, range_key: str = "24h", *, now: datetime | None = None
 ) -> StockPage:
-    """One stock's page in one call (``stock_detail``, ``price_series`` and the player's accounts)."""
+    """One stock's page in one call (``stock_detail``, ``price_series``, the player's accounts, the latest gifts
+    of its shares and its dividends)."""
+    from economy_app.services import dividends, share_transfers  # (they read what this module reads)
+
     with unit(s, write=False):
         return StockPage(
             detail=stock_detail(s, company_id, now=now),
             points=price_series(s, company_id, range_key, now=now),
             accounts=list_accounts(s, user_id),
+            transfers=share_transfers.latest(s, company_id),
+            dividends=dividends.history(s, company_id),
         )
 
 
