@@ -22,7 +22,7 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.services import ledger, live, marketplace_settings, shareholders, stock_trading
-from economy_app.services._tx import lock_user, unit
+from economy_app.services._tx import in_write_unit, lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 from economy_app.services.names import check_not_reserved
 
@@ -240,9 +240,10 @@ def create_company(s: Session, *, owner_id: int, name: str, ticker: str, descrip
 
 
 def _owned(s: Session, actor_id: int, company_id: int):
-    row = s.execute(
-        select(companies_t.c.owner_id, companies_t.c.account_id).where(companies_t.c.id == company_id)
-    ).first()
+    q = select(companies_t.c.owner_id, companies_t.c.account_id).where(companies_t.c.id == company_id)
+    if in_write_unit(s) and s.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()  # an owner's change: the company's row locked before whose it is is read (a sale)
+    row = s.execute(q).first()
     if row is None:
         raise CompanyNotFound("Company not found.")
     if row.owner_id != actor_id:
