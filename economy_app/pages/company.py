@@ -12,6 +12,7 @@ from economy_app.components.money import money
 from economy_app.display import IpoItem, ProductItem, ipo_item, market_note, percent_text, product_item
 from economy_app.event_args import form_text, parse_id
 from economy_app.money import AmountError, format_cents, parse_dollars
+from economy_app.pages.company_deals import CompanyDeals, dividend_card, sale_card
 from economy_app.pages.company_profile import ipo_figures, ipo_progress
 from economy_app.services import companies, products, schedule, shareholders
 from economy_app.services import live as topics
@@ -23,7 +24,7 @@ FORM_ERROR = "Fill in the form."
 
 
 @private
-class CompanyState(AuthState):
+class CompanyState(CompanyDeals, AuthState):
     loaded: bool = False
     error: str = ""
     company_id: int = 0
@@ -82,6 +83,7 @@ class CompanyState(AuthState):
             listed=(len(d.products), products.most_ever_listed(d.listing_limit)),
         )
         self.ipo = ipo_item(d.ipo)
+        self._show_deals(d)
         self.error, self.loaded = "", True
         if went_public:  # a marketplace run took it public while this page was open
             return rx.toast.success(self._ipo_news())
@@ -488,7 +490,8 @@ def _ipo_card() -> rx.Component:
             rx.text(
                 "Your stake follows the rules of every holding: it is valued at its part of what buying back every "
                 "share would cost the company, and sold back like anyone's. Once public, the company's cash "
-                "belongs to the business and its shareholders: take money out by selling shares you hold; "
+                "belongs to the business and its shareholders: take money out by paying a dividend, which every "
+                "shareholder shares in, or by selling shares you hold; "
                 f"payments to others are capped at {shareholders.OUTFLOW_PERCENT}% of its cash in any 24 hours.",
                 size="1",
                 color_scheme="gray",
@@ -544,6 +547,8 @@ def company_page() -> rx.Component:
                         width="100%",
                     ),
                     rx.cond(CompanyState.public, _ipo_card(), ipo_progress(CompanyState.ipo)),
+                    rx.cond(CompanyState.div_public, dividend_card(CompanyState)),
+                    sale_card(CompanyState),
                     _chart(),
                     _products(),
                     _settings(),

@@ -7,7 +7,7 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
-from economy_app.display import PositionItem, position_item
+from economy_app.display import GiftItem, PositionItem, gift_item, position_item
 from economy_app.money import format_cents
 from economy_app.services import live as topics
 from economy_app.services import stock_views
@@ -22,6 +22,8 @@ class PortfolioState(AuthState):
     total_gain: str = ""
     total_gain_cents: int = 0
     unpayable: str = ""  # of the value, what the companies could not pay for now ("" when they could)
+    dividends: str = ""  # every dividend received
+    gifts: list[GiftItem] = []  # shares given and received
 
     @rx.event
     @logged_in
@@ -34,7 +36,10 @@ class PortfolioState(AuthState):
         await self._show(user)
 
     async def _show(self, user):
-        positions = await run(stock_views.portfolio, user.id)
+        page = await run(stock_views.portfolio_page, user.id)
+        positions = page.positions
+        self.dividends = format_cents(page.dividends_received)
+        self.gifts = [gift_item(g) for g in page.gifts]
         self.items = [position_item(p) for p in positions]
         short = stock_views.unpayable_cents(positions)
         self.unpayable = format_cents(short) if short else ""
@@ -73,6 +78,13 @@ def portfolio_page() -> rx.Component:
                                 size="6",
                                 id="portfolio-gain",
                             ),
+                            spacing="1",
+                        )
+                    ),
+                    rx.card(
+                        rx.vstack(
+                            rx.text("Dividends received", size="1", color_scheme="gray"),
+                            rx.heading(PortfolioState.dividends, size="6", id="portfolio-dividends"),
                             spacing="1",
                         )
                     ),
@@ -142,6 +154,7 @@ def portfolio_page() -> rx.Component:
                     ),
                     rx.callout("You hold no shares yet. Browse the stock market to invest.", icon="info", width="100%"),
                 ),
+                rx.cond(PortfolioState.gifts.length() > 0, gifts_table(PortfolioState.gifts)),
                 spacing="4",
                 width="100%",
             ),
@@ -149,4 +162,40 @@ def portfolio_page() -> rx.Component:
         ),
         title="Portfolio",
         actions=rx.link(rx.button("Stock market", variant="soft"), href=routes.STOCKS),
+    )
+
+
+def gifts_table(gifts) -> rx.Component:
+    """Shares given and received (issue 16): both sides see each gift."""
+    head = ["When (UTC)", "", "Stock", "Shares", "Price then", "From", "To"]
+    return rx.vstack(
+        rx.heading("Shares given and received", size="4"),
+        rx.box(
+            rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                rx.table.body(
+                    rx.foreach(
+                        gifts,
+                        lambda g: rx.table.row(
+                            rx.table.cell(g.at),
+                            rx.table.cell(rx.badge(g.direction, size="1", variant="soft")),
+                            rx.table.cell(rx.link(g.ticker, href=routes.STOCK + "?id=" + g.company_id.to_string())),
+                            rx.table.cell(g.shares),
+                            rx.table.cell(g.price),
+                            rx.table.cell(g.giver),
+                            rx.table.cell(g.receiver),
+                            class_name="gift-row",
+                        ),
+                    )
+                ),
+                width="100%",
+                variant="surface",
+                size="1",
+            ),
+            overflow_x="auto",
+            width="100%",
+        ),
+        spacing="2",
+        width="100%",
+        id="portfolio-gifts",
     )

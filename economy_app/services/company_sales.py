@@ -144,6 +144,7 @@ class Thread:
     open_step: Step | None  # the step the other side may answer
     turn: str  # "seller", "buyer" (whose answer is awaited), or "" (none open)
     pay_account_id: int | None  # the buyer's latest choice
+    cash_cents: int = 0  # the company's cash now
 
 
 @dataclass(frozen=True)
@@ -928,10 +929,12 @@ def _threads(s: Session, where, now: datetime) -> list[Thread]:
             listings_t.c.expires_at,
             companies_t.c.name,
             companies_t.c.ticker,
+            func.coalesce(balances_t.c.balance, 0).label("cash"),
         )
         .select_from(offers_t)
         .join(listings_t, listings_t.c.id == offers_t.c.listing_id)
         .join(companies_t, companies_t.c.id == listings_t.c.company_id)
+        .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
         .join(buyer_u, buyer_u.c.id == offers_t.c.buyer_id)
         .join(proposer_u, proposer_u.c.id == offers_t.c.proposer_id)
         .join(seller_u, seller_u.c.id == listings_t.c.seller_id)
@@ -977,6 +980,7 @@ def _threads(s: Session, where, now: datetime) -> list[Thread]:
                 open_step=open_step,
                 turn="" if open_step is None else ("seller" if open_step.by_buyer else "buyer"),
                 pay_account_id=next((r.pay_account_id for r in reversed(steps) if r.pay_account_id), None),
+                cash_cents=int(first.cash),
             )
         )
     return out
@@ -1025,3 +1029,29 @@ def listing_for(s: Session, user_id: int, listing_id: int, *, now: datetime | No
         if not _visible_to(listing, user_id):
             raise ListingNotFound("That offer was not found.")
         return _listing_rows(s, listings_t.c.id == listing_id, user_id, now)[0]
+
+
+@dataclass(frozen=True)
+class MarketPage:
+    """The "Companies for sale" page in one call: a page of listings, the player's offers, their accounts."""
+
+    rows: list[ListingRow]
+    total: int
+    threads: list[Thread]
+    accounts: list  # accounts.AccountView: the accounts the player may pay from
+
+
+def market_page(
+    s: Session, user_id: int, *, query: str = "", sort: str = "newest", page: int = 1, page_size: int = 20
+) -> MarketPage:
+    from economy_app.services.accounts import list_accounts  # (accounts reads ownership, as this module does)
+
+    now = utcnow()
+    with unit(s, write=False):
+        rows, total = for_sale(s, user_id, query=query, sort=sort, page=page, page_size=page_size, now=now)
+        return MarketPage(
+            rows=rows,
+            total=total,
+            threads=buyer_view(s, user_id, now=now),
+            accounts=[a for a in list_accounts(s, user_id) if a.kind in PAYING_KINDS],
+        )

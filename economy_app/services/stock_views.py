@@ -327,6 +327,7 @@ class StockPage:
     accounts: list  # accounts.AccountView of the player
     transfers: list = field(default_factory=list)  # share_transfers.GiftRow: the latest gifts of its shares
     dividends: list = field(default_factory=list)  # dividends.DividendRow: its latest dividends
+    held: list = field(default_factory=list)  # Position: the player's holdings of it, per account
 
 
 def stock_page(
@@ -343,6 +344,7 @@ def stock_page(
             accounts=list_accounts(s, user_id),
             transfers=share_transfers.latest(s, company_id),
             dividends=dividends.history(s, company_id),
+            held=[p for p in portfolio(s, user_id, now=now) if p.company_id == company_id],
         )
 
 
@@ -367,6 +369,25 @@ class Position:
     def payable_in_full(self) -> bool:
         """False: the company cannot buy back every one of these shares now (the portfolio says so)."""
         return self.buyback_shares >= self.shares
+
+
+@dataclass(frozen=True)
+class PortfolioPage:
+    positions: list[Position]
+    dividends_received: int  # every dividend the player's accounts received, in cents
+    gifts: list  # share_transfers.GiftRow: shares given to or by the player's accounts, newest first
+
+
+def portfolio_page(s: Session, user_id: int, *, now: datetime | None = None) -> PortfolioPage:
+    """The portfolio page in one call: the holdings, the dividends received, the shares given and received."""
+    from economy_app.services import dividends, ownership, share_transfers  # (they read what this module reads)
+
+    with unit(s, write=False):
+        return PortfolioPage(
+            positions=portfolio(s, user_id, now=now),
+            dividends_received=dividends.received_cents(s, ownership.controlled_accounts(s, user_id)),
+            gifts=share_transfers.of_player(s, user_id),
+        )
 
 
 def unpayable_cents(positions: list[Position]) -> int:

@@ -20,6 +20,7 @@ from economy_app.pages.companies import CompaniesState, DirectoryState
 from economy_app.pages.company import CompanyState
 from economy_app.pages.company_profile import CompanyProfileState
 from economy_app.pages.dashboard import DashboardState
+from economy_app.pages.for_sale import ForSaleState
 from economy_app.pages.history import HistoryState
 from economy_app.pages.home import HomeState
 from economy_app.pages.leaderboard import LeaderboardState
@@ -53,6 +54,7 @@ PAGES = {
     HomeState: "/",
     ScheduleState: "/dashboard",
     CompanyProfileState: "/company/profile",
+    ForSaleState: "/companies/for-sale",
 }
 SKIPPED = {"logout", "setvar"}  # logout ends the session (that is its job); setvar is Reflex's own
 HUGE = 10**40
@@ -93,6 +95,8 @@ FORM_FIELDS = (
     "price",
     "company_id",
     "product_id",
+    "buyer",
+    "offer_id",
 )
 URL_PARAMS = [
     (CompanyState, "/company", "id"),
