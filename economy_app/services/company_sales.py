@@ -31,8 +31,8 @@ cash they saw); a buyer accepting the asking price or a counter passes the cash 
 4. the listing closes as sold, the accepted step as accepted, every other open step on it as cancelled.
 
 **Races.** Every step locks in ``ownership.py``'s order: the company's row (and a paying company's, in id
-order), then the listing's row, then the offer's, then the accounts whose owner matters, then the buyer's row
-(their company count, and one purchase of theirs at a time), then the balances. So two buyers accepting at once,
+order), then the listing's row, then the offer's, then the buyer's and the seller's rows (the buyer's company
+count, one purchase of theirs at a time), then every balance the sale will post to, at once. So two buyers accepting at once,
 an owner withdrawing while a buyer accepts, an owner answering while the buyer withdraws, a transfer or a trade
 out of the company's account while it is sold: one commits first and the other sees what it did, exactly one
 outcome (conditional updates on the listing and offer rows say so too).
@@ -248,17 +248,12 @@ def _cash(s: Session, account_id: int) -> int:
     return s.execute(select(balances_t.c.balance).where(balances_t.c.account_id == account_id)).scalar() or 0
 
 
-def _pay_account(s: Session, buyer_id: int, account_id: int | None, company, *, row=None):
-    """The buyer's paying account (read, or its locked row): theirs, personal or a company's, not the company
-    being bought."""
+def _pay_account(s: Session, buyer_id: int, account_id: int | None, company):
+    """The buyer's paying account: theirs, personal or a company's, not the company being bought (read after the
+    row of the company whose account it is was locked, when it matters: ``_complete``)."""
     if account_id is None:
         raise InvalidInput("Pick the account that pays.")
-    if row is None:
-        row = s.execute(
-            select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, accounts_t.c.owner_id).where(
-                accounts_t.c.id == account_id
-            )
-        ).first()
+    row = ownership.read_accounts(s, [account_id]).get(account_id)
     if row is None or row.owner_id != buyer_id or row.kind not in PAYING_KINDS:
         raise NotAccountOwner("Pay from your own account: your personal account or a company you own.")
     if row.id == company.account_id:
@@ -638,10 +633,12 @@ def _complete(
     if c.owner_id != seller_id:  # (a listing closes when its company is sold: defensive)
         raise SaleRefused("This company changed hands: the offer is closed.")
     seller, buyer = _username(s, seller_id), _username(s, buyer_id)
-    locked = ownership.lock_accounts(s, [c.account_id, pay_account_id])
-    pay = _pay_account(s, buyer_id, pay_account_id, c, row=locked.get(pay_account_id) if pay_account_id else None)
-    lock_user(s, buyer_id)  # the buyer's companies: counted, and one purchase of theirs at a time
+    for user_id in sorted({buyer_id, seller_id}):
+        lock_user(s, user_id)  # the buyer's companies counted, one purchase of theirs at a time; and the seller's
+    pay = _pay_account(s, buyer_id, pay_account_id, c)  # its company's row is locked: its owner is current
     _company_limit(s, buyer_id)
+    holders = ownership.controlled_accounts(s, buyer_id)
+    ownership.lock_money_rows(s, [c.account_id, pay.id, _personal(s, seller_id), *holders])
     cash = _cash(s, c.account_id)
     if min_cash is not None and cash < min_cash:
         raise SaleRefused(

@@ -8,13 +8,13 @@ belongs to for a founder rule, reads that ownership only after taking a lock the
 order everywhere (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite's write unit already holds the database's
 write lock from ``BEGIN IMMEDIATE``):
 
-1. ``companies`` rows, in id order (the traded company; the company whose account pays or gives; the company
-   being sold and the one paying for it);
+1. ``companies`` rows, in id order: the traded company and the company whose account trades; the companies whose
+   accounts send and receive money or shares; the company being sold and the one paying for it. Whom a company's
+   account belongs to is read after this (a sale changes it only while holding the company's row);
 2. a sale's ``company_listings`` row, then its ``company_offers`` row;
-3. ``accounts`` rows, in id order (the trader's or giver's account, a gift's receiver, the sold company's
-   account whose owner changes);
-4. ``users`` rows (``_tx.lock_user``: count-then-insert limits);
-5. ``balances`` rows, in id order (``ledger.post``/``post_many``).
+3. ``users`` rows, in id order (``_tx.lock_user``: count-then-insert limits; a sale's buyer and seller);
+4. the money rows: ``balances`` with their ``accounts``, in account-id order (``ledger.post``/``post_many``; a sale
+   that posts several times locks all of its at once first: ``lock_money_rows``).
 
 The founder rule (issue 12, 19) in one sentence: nobody holds their own company's shares through any account
 they control, but the stake the IPO gave them (``shareholders.issue_shares``); an owner's holding never grows
@@ -29,11 +29,12 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlmodel import Session
 
-from economy_app.models import Account, Company, Holding
+from economy_app.models import Account, Balance, Company, Holding
 from economy_app.services._tx import in_write_unit
 
 companies_t = Company.__table__
 accounts_t = Account.__table__
+balances_t = Balance.__table__
 holdings_t = Holding.__table__
 
 
@@ -68,19 +69,32 @@ def lock_companies_of_accounts(s: Session, account_ids: Iterable[int | None]) ->
     return lock_companies(s, companies_of_accounts(s, account_ids))
 
 
-def lock_accounts(s: Session, account_ids: Iterable[int | None]) -> dict:
-    """Lock these accounts' rows in id order (step 3) and read id, name, kind, owner and company: {id: row}."""
+def read_accounts(s: Session, account_ids: Iterable[int | None]) -> dict:
+    """Id, name, kind, owner and company of these accounts: {id: row}. Read whom an account belongs to only after
+    locking the row of the company whose account it is (``lock_companies_of_accounts``)."""
     ids = sorted({i for i in account_ids if i is not None})
     if not ids:
         return {}
-    q = (
-        select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, accounts_t.c.owner_id, accounts_t.c.company_id)
-        .where(accounts_t.c.id.in_(ids))
-        .order_by(accounts_t.c.id)
-    )
-    if _locking(s):
-        q = q.with_for_update(of=accounts_t)
+    q = select(
+        accounts_t.c.id, accounts_t.c.name, accounts_t.c.kind, accounts_t.c.owner_id, accounts_t.c.company_id
+    ).where(accounts_t.c.id.in_(ids))
     return {r.id: r for r in s.execute(q)}
+
+
+def lock_money_rows(s: Session, account_ids: Iterable[int | None]) -> None:
+    """Lock what postings to these accounts will lock, all at once and in their order (step 5: the balance rows
+    with their accounts rows, by account id; PostgreSQL ``FOR NO KEY UPDATE``), for a unit that posts several
+    times and changes an account's owner: each of its postings then finds its rows already held, so it never
+    waits holding some of them for another transaction that holds others (a marketplace run, a freeze)."""
+    ids = sorted({i for i in account_ids if i is not None})
+    if ids and _locking(s):
+        s.execute(
+            select(balances_t.c.account_id)
+            .join(accounts_t, accounts_t.c.id == balances_t.c.account_id)
+            .where(balances_t.c.account_id.in_(ids))
+            .order_by(balances_t.c.account_id)
+            .with_for_update(of=[balances_t, accounts_t], key_share=True)
+        ).all()
 
 
 def controlled_accounts(s: Session, user_id: int) -> list[int]:

@@ -18,8 +18,9 @@
   ``RATE_LIMIT_SECONDS``), counted together with their trades: the limit holds for every way a player moves a
   company's shares.
 
-Everything is read under the locks of ``ownership.py`` (the company's row, then the two accounts' rows), so a
-sale of the giving or the receiving company that commits meanwhile is seen, and one that starts later waits.
+Everything is read under the locks of ``ownership.py`` (the company's row, and the rows of the companies whose
+accounts give and receive, in id order), so a sale of the giving or the receiving company that commits meanwhile
+is seen, and one that starts later waits.
 """
 
 from __future__ import annotations
@@ -90,12 +91,15 @@ def give(
     """Give ``shares`` of the company from an account the actor owns to another account (see the module's rules)."""
     stock_trading.check_shares(shares)
     with unit(s, write=True):
-        c = ownership.lock_companies(s, [company_id]).get(company_id)
+        # The company's row and those of the companies whose accounts give and receive, in id order, before
+        # reading whom the accounts belong to (ownership.py).
+        around = ownership.companies_of_accounts(s, [from_account_id, to_account_id])
+        c = ownership.lock_companies(s, [company_id, *around]).get(company_id)
         if c is None:
             raise CompanyNotFound("Company not found.")
         if not c.is_public:
             raise NotPublic(f"{c.name} is not public yet.")
-        accounts = ownership.lock_accounts(s, [from_account_id, to_account_id])
+        accounts = ownership.read_accounts(s, [from_account_id, to_account_id])
         giver, receiver = accounts.get(from_account_id), accounts.get(to_account_id)
         if giver is None:
             raise AccountNotFound("Account not found.")

@@ -240,9 +240,17 @@ def _check_buyback(c, shares: int, cash: int) -> None:
         raise InsufficientFunds(buyback_refusal(c.name, max_buyback_shares(base, x, n, cash)))
 
 
+def _lock_with_trader(s: Session, company_id: int, account_id: int) -> None:
+    """Lock the traded company's row and, when the trading account is a company's, that company's row too, in id
+    order (``ownership.py``), before reading whom the trading account belongs to: a sale of that company which
+    committed meanwhile is then seen, and one that starts later waits for this trade."""
+    ownership.lock_companies(s, [company_id, *ownership.companies_of_accounts(s, [account_id])])
+
+
 def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None:
-    # Locked before its owner is read: a company whose account this is may be changing hands (see ownership.py).
-    row = ownership.lock_accounts(s, [account_id]).get(account_id)
+    row = s.execute(
+        select(accounts_t.c.owner_id, accounts_t.c.kind, accounts_t.c.company_id).where(accounts_t.c.id == account_id)
+    ).first()
     if row is None:
         raise AccountNotFound("Account not found.")
     if row.owner_id != actor_id or row.kind == "system":
@@ -321,6 +329,7 @@ def buy(
     """Buy shares from the company's treasury: pay the area under the price curve they move through."""
     check_shares(shares)
     with unit(s, write=True):
+        _lock_with_trader(s, company_id, account_id)
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
         if c.owner_id == actor_id:
@@ -387,6 +396,7 @@ def sell(
     """Sell shares back to the treasury: paid the area under the price curve they move back through."""
     check_shares(shares)
     with unit(s, write=True):
+        _lock_with_trader(s, company_id, account_id)
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
         held = _held(s, company_id, account_id)
