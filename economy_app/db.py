@@ -15,7 +15,19 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import BigInteger, Engine, any_, bindparam, create_engine, event, func, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Integer,
+    any_,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
@@ -146,3 +158,10 @@ def like_prefix(text: str) -> str:
     """A LIKE pattern (``escape="\\"``) matching what starts with ``text``, lower-cased, its ``%``, ``_`` and ``\\``
     taken literally: ``column.like(like_prefix(q), escape="\\")``."""
     return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def epoch_seconds(col, dialect: str):
+    """A naive UTC datetime column as whole seconds since the epoch (bucketing by time in SQL)."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", col), Integer)
+    return cast(func.strftime("%s", col), Integer)

@@ -5,21 +5,15 @@ formatted by ``money.py`` only."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 
-from economy_app.money import format_cents, format_dollars_input, format_maybe_cents, format_price
+from economy_app import routes
+from economy_app.money import format_cents, format_dollars_input, format_maybe_cents, format_micros, format_price
+from economy_app.services.accounts import TYPE_NAMES
 from economy_app.services.companies import margin_permille
 
-TYPE_LABELS = {
-    "initial_deposit": "Welcome deposit",
-    "transfer": "Transfer",
-    "stock_purchase": "Stock purchase",
-    "stock_sale": "Stock sale",
-    "marketplace_batch": "Marketplace batch",
-    "adjustment": "Adjustment",
-    "dividend": "Dividend",
-    "company_sale": "Company sale",
-}
+TYPE_LABELS = TYPE_NAMES  # entry types in words (services/accounts.py: the CSV says them too)
 
 
 KIND_LABELS = {"personal": "Personal", "company": "Company", "system": "System"}
@@ -38,6 +32,7 @@ class HistoryItem:
     amount: str
     cents: int
     batch: str
+    run: str = ""  # a marketplace batch: the page of what that run sold, by product
 
 
 @dataclasses.dataclass
@@ -68,6 +63,7 @@ def history_item(row, account_names: dict[int, str], system_account_id: int | No
         amount=format_cents(row.signed_amount, sign=True),
         cents=row.signed_amount,
         batch=f"{row.batch_count:,} units" if row.batch_count else "",
+        run=f"{routes.RUN}?entry={row.id}" if row.type == "marketplace_batch" else "",
     )
 
 
@@ -93,11 +89,97 @@ def received_text(r) -> str:
     return f"You received {amount} from {r.sender}"
 
 
+def frozen_notices(views) -> list[str]:
+    """What the dashboard tells a player whose accounts an admin froze (``AccountView.frozen_reason``)."""
+    frozen = [v for v in views if v.frozen_reason is not None]
+    if not frozen:
+        return []
+    personal = next((v for v in frozen if v.kind == "personal"), None)
+    if personal is not None:
+        return [
+            f"Your account is frozen by an admin: {personal.frozen_reason.rstrip('.')}. You can still log in and "
+            "look around, and money can still come in, but you can't send money, trade, found a company or list "
+            "products until an admin unfreezes it."
+            + (" Your companies' accounts are frozen too." if len(frozen) > 1 else "")
+        ]
+    return [company_frozen_notice(v.frozen_reason, v.name) for v in frozen]
+
+
+def company_frozen_notice(reason: str | None, name: str = "This company") -> str:
+    """What a company's dashboard says while an admin keeps its account frozen ("" when it is not)."""
+    if reason is None:
+        return ""
+    return (
+        f"{name}'s account is frozen by an admin: {reason.rstrip('.')}. While it is frozen the public buys none "
+        "of its products (their production costs could not be paid), and it can't pay anyone, trade or list "
+        "products."
+    )
+
+
 def send_preview(cents: int, source_name: str, source_balance: int, recipient_name: str) -> str:
     return (
         f"You send {format_cents(cents)} from {source_name} to {recipient_name}; "
         f"{source_name} will have {format_cents(source_balance - cents)}."
     )
+
+
+@dataclasses.dataclass
+class GuideStepRow:
+    """One step of the dashboard's "How to play"."""
+
+    key: str
+    title: str
+    text: str
+    link: str  # where to do it
+    link_text: str
+    done: bool
+
+
+def guide_rows(g, *, every: str, threshold_cents: int) -> list[GuideStepRow]:
+    """The loop of the game in five steps, each ticked off from ``g`` (services.guide.Guide). ``every``: how often
+    the public shops ("10 minutes"); ``threshold_cents``: the cash above which a company goes public."""
+    company = f"{routes.COMPANY}?id={g.first_company_id}" if g.first_company_id else routes.COMPANIES
+    steps = [
+        (
+            "company",
+            "Found a company",
+            "Give it a name and a ticker: it opens with its own account.",
+            routes.COMPANIES,
+            "Found one",
+        ),
+        (
+            "product",
+            "List a product",
+            "Price it near the market's typical price (your company page shows it).",
+            company,
+            "Add a product",
+        ),
+        (
+            "sale",
+            "Sell to the public",
+            f"The public shops every {every} and buys from what is listed: revenue goes to your company's account.",
+            routes.MARKETPLACE,
+            "See the marketplace",
+        ),
+        (
+            "public",
+            "Go public",
+            f"A company whose cash passes {format_cents(threshold_cents, whole=True)} goes "
+            "public: 1,000,000 shares anyone can buy.",
+            routes.STOCKS,
+            "See the stock market",
+        ),
+        (
+            "trade",
+            "Trade stocks",
+            "Buy shares of other players' public companies, and sell them when they rise.",
+            routes.STOCKS,
+            "Trade",
+        ),
+    ]
+    return [
+        GuideStepRow(k, title, text, link, link_text, bool(g.done.get(k))) for k, title, text, link, link_text in steps
+    ]
 
 
 @dataclasses.dataclass
@@ -132,6 +214,7 @@ class ProductItem:
     costs: str
     margin: str
     waiting: str = ""  # why the public does not buy it yet: "New listing: on sale to the public from 10:42 UTC"
+    warning: str = ""  # why it sells rarely or never at its price (for its owner)
 
 
 def company_item(view) -> CompanyItem:
@@ -184,6 +267,7 @@ def product_item(p, *, company: str = "", ticker: str = "") -> ProductItem:
         costs=format_cents(costs),
         margin=percent_text(margin_permille(revenue, costs)),
         waiting=hold_text(getattr(p, "public_from", None)),
+        warning=getattr(p, "price_warning", ""),
     )
 
 
@@ -306,6 +390,7 @@ class IpoItem:
     held_by_players: str = ""
     cash_per_share: str = ""
     buyback: str = ""  # "100,396 of 205,200" shares the treasury can buy back now
+    owner_can_sell: str = ""  # of the owner's shares, what the company buys back now (theirs come last)
 
 
 def buyback_text(buyback_shares: int, held_by_players: int) -> str:
@@ -341,6 +426,7 @@ def ipo_item(status) -> IpoItem:
         held_by_players=f"{pay.held_by_players:,}",
         cash_per_share=format_price(pay.cash_per_share_micros),
         buyback=buyback_text(pay.buyback_shares, pay.held_by_players),
+        owner_can_sell=f"{pay.owner_can_sell:,}",
     )
 
 
@@ -358,9 +444,19 @@ def holding_note(p) -> str:
 # --------------------------------------------------------------------------- the admin page
 
 
+# The three copies of every balance, named for people (the README's "money model" names them for engineers:
+# ``balances``, ``accounts.balance``, the ledger), and what each one is, in a line.
+PRIMARY_COPY, CACHED_COPY, LEDGER_COPY = "Primary balance", "Cached balance", "From the ledger"
+COPIES_EXPLAINED = (
+    "Every balance is kept three times, and the three must agree: the primary balance (what every page reads), "
+    "the cached balance (a copy kept on the account) and what the account's ledger entries add up to (the record "
+    "the other two are checked against)."
+)
+
+
 @dataclasses.dataclass
 class CopiesRow:
-    """One account's three copies of its balance, side by side (the admin page's lookup and drift tables)."""
+    """One account's three copies of its balance, side by side (the admin page's lookup and drift lists)."""
 
     id: int
     name: str
@@ -377,13 +473,114 @@ def copies_row(c) -> CopiesRow:
     return CopiesRow(
         id=c.account_id,
         name=c.name,
-        kind=c.kind,
+        kind=KIND_LABELS.get(c.kind, c.kind),
         balances=format_maybe_cents(c.balances_value),
         cache=format_maybe_cents(c.cached_value),
         ledger=format_maybe_cents(c.ledger_value),
         drift=c.drifted,
         balances_off=c.balances_value != c.ledger_value,
         cache_off=c.cached_value != c.ledger_value,
+    )
+
+
+def freeze_text(freeze) -> str:
+    """An account's freeze in a line: "Frozen by root on 2026-11-30 20:24 UTC: <reason>" ("" if not frozen)."""
+    if freeze is None:
+        return ""
+    return f"Frozen by {freeze.by or 'an admin'} on {when(freeze.at)} UTC: {freeze.reason}"
+
+
+@dataclasses.dataclass
+class FoundRow:
+    """One account of the admin's lookup: its three copies, who owns it, its freeze and its last few entries."""
+
+    id: int
+    name: str
+    kind: str
+    owner: str  # the owner's username ("" for the system)
+    company: str  # "Acme Rockets (ACME)" for a company's account
+    balances: str
+    cache: str
+    ledger: str
+    drift: bool
+    balances_off: bool
+    cache_off: bool
+    frozen: bool
+    frozen_text: str
+    recent: list[HistoryItem]
+    href: str  # the account's own admin page: history, the owner's accounts and companies, freezing
+
+
+def found_row(f, href: str, system_account_id: int | None = None) -> FoundRow:
+    """A lookup match (``moderation.FoundAccount``) as the admin page shows it."""
+    c, facts = f.copies, f.facts
+    copies = copies_row(c)
+    return FoundRow(
+        id=copies.id,
+        name=copies.name,
+        kind=copies.kind,
+        owner=facts.owner,
+        company=facts.company,
+        balances=copies.balances,
+        cache=copies.cache,
+        ledger=copies.ledger,
+        drift=copies.drift,
+        balances_off=copies.balances_off,
+        cache_off=copies.cache_off,
+        frozen=facts.freeze is not None,
+        frozen_text=freeze_text(facts.freeze),
+        recent=[history_item(r, {c.account_id: c.name}, system_account_id) for r in f.recent],
+        href=href,
+    )
+
+
+@dataclasses.dataclass
+class OwnedRow:
+    """One account of a player, on an account's admin page."""
+
+    id: int
+    name: str
+    kind: str
+    balance: str
+    frozen: bool
+    frozen_text: str
+    href: str
+
+
+def owned_row(a, href: str) -> OwnedRow:
+    """A ``moderation.OwnedAccount``."""
+    return OwnedRow(
+        id=a.id,
+        name=a.company or a.name,
+        kind=KIND_LABELS.get(a.kind, a.kind),
+        balance=format_maybe_cents(a.balance),
+        frozen=a.freeze is not None,
+        frozen_text=freeze_text(a.freeze),
+        href=href,
+    )
+
+
+@dataclasses.dataclass
+class AdminCompanyRow:
+    """One company of a player, on an account's admin page."""
+
+    name: str
+    ticker: str
+    status: str  # "public" or "private"
+    products: str
+    cash: str
+    href: str  # its account's admin page
+
+
+def admin_company_row(c, href: str) -> AdminCompanyRow:
+    """A ``companies.CompanyView``."""
+    return AdminCompanyRow(
+        name=c.name,
+        ticker=c.ticker,
+        status="public" if c.is_public else "private",
+        products=f"{c.products:,} product{'s' if c.products != 1 else ''}",
+        cash=format_cents(c.balance),
+        href=href,
     )
 
 
@@ -479,6 +676,13 @@ class RunRow:
     unbatched: str
 
 
+RUNS_EXPLAINED = (
+    "Entries: what the run wrote to the ledger, 2 for each company that sold (its sales and its production "
+    "costs), however many units it sold. Unit by unit: what posting every unit on its own would have written "
+    "(2 a unit)."
+)
+
+
 def run_row(r) -> RunRow:
     return RunRow(at=when(r.at), rows=str(r.ledger_rows), units=f"{r.units:,}", unbatched=f"{2 * r.units:,}")
 
@@ -496,15 +700,40 @@ class JobRow:
     paused: bool
 
 
+def duration_text(seconds: int) -> str:
+    """An interval in words, its two largest units: 600 -> "10 min", 86,400 -> "1 day", 5,400 -> "1 hour
+    30 min", 45 -> "45 s", 0 -> "none"."""
+    seconds = int(seconds)
+    if seconds <= 0:
+        return "none"
+    parts = []
+    for size, one, many in ((86_400, "day", "days"), (3_600, "hour", "hours"), (60, "min", "min"), (1, "s", "s")):
+        n, seconds = divmod(seconds, size)
+        if n:
+            parts.append(f"{n:,} {one if n == 1 else many}")
+    return " ".join(parts[:2])
+
+
+def took_text(ms: int | None) -> str:
+    """How long a run took: "8 ms", "1.2 s", "2 min 5 s" ("" when it has not finished)."""
+    if ms is None:
+        return ""
+    if ms < 1_000:
+        return f"{ms:,} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return duration_text(round(ms / 1000))
+
+
 def job_row(j) -> JobRow:
     return JobRow(
         name=j.name,
         title=j.title,
-        interval=f"{j.interval_seconds:,} s",
+        interval=duration_text(j.interval_seconds),
         last=when(j.last_started),
         status=j.status,
         summary=j.summary,
-        duration=f"{j.duration_ms:,} ms" if j.duration_ms is not None else "",
+        duration=took_text(j.duration_ms),
         next="paused" if j.paused else when(j.next_run),
         paused=j.paused,
     )
@@ -520,8 +749,35 @@ class AuditRow:
     ok: bool
 
 
+# What each audited action did, in words (the audit log stores the action's short name).
+ACTION_LABELS = {
+    "recalculate": "Recalculated from the ledger",
+    "sync": "Synced from the cached balance",
+    "recalculate_all": "Recalculated every balance",
+    "sync_all": "Synced every balance",
+    "reconcile": "Reconciled",
+    "run job": "Ran now",
+    "pause job": "Paused",
+    "resume job": "Resumed",
+    "marketplace settings": "Changed the marketplace settings",
+    "freeze player": "Froze",
+    "unfreeze player": "Unfroze",
+    "freeze company": "Froze",
+    "unfreeze company": "Unfroze",
+    "ledger archive": "Archived ledger entries",
+    "ledger restore": "Restored ledger entries",
+}
+
+
 def audit_row(a) -> AuditRow:
-    return AuditRow(at=when(a.at), who=a.admin, action=a.action, target=a.target, result=a.result, ok=a.ok)
+    return AuditRow(
+        at=when(a.at),
+        who=a.admin,
+        action=ACTION_LABELS.get(a.action, a.action),
+        target=a.target,
+        result=a.result,
+        ok=a.ok,
+    )
 
 
 # --------------------------------------------------------------------------- one stock's page
@@ -842,3 +1098,132 @@ def trades_with_gifts(trades, gifts, *, limit: int = 20) -> list[TradeRow]:
     ]
     rows.sort(key=lambda r: r[0], reverse=True)
     return [r for _, r in rows[:limit]]
+
+
+# --------------------------------------------------------------------------- chart axes
+
+
+@dataclasses.dataclass
+class ChartAxes:
+    """A chart's axes, worked out on the server so that every label differs from its neighbours: round tick values
+    (``*_ticks``), what each says (``*_labels``, keyed by the tick's value as text: the chart's tick formatter
+    looks them up) and the range shown (``*_domain``). x is time in epoch milliseconds; y is money."""
+
+    x_ticks: list[int] = dataclasses.field(default_factory=list)
+    x_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    x_domain: list[int] = dataclasses.field(default_factory=lambda: [0, 1])
+    y_ticks: list[int] = dataclasses.field(default_factory=list)
+    y_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    y_domain: list[int] = dataclasses.field(default_factory=lambda: [0, 1])
+
+
+# Time between two x ticks, in seconds: the first that gives at most a handful of ticks over the span.
+TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800)
+TIME_STEPS += (604800, 1209600, 2592000)
+EPOCH = datetime(1970, 1, 1)
+
+
+def epoch_ms(at: datetime) -> int:
+    """A naive UTC datetime as epoch milliseconds (what the charts' x values are)."""
+    return int((at - EPOCH).total_seconds() * 1000)
+
+
+def time_ticks(lo_ms: int, hi_ms: int, *, count: int = 6) -> tuple[list[int], dict[str, str], list[int]]:
+    """x ticks over [lo, hi] (epoch ms) at a round step (UTC), at most ``count`` of them, labelled as precisely as
+    the step needs: seconds under a minute, the date once the span passes a day. Returns (ticks, labels, domain).
+    A span of a moment (one point) gets a minute around it."""
+    if hi_ms - lo_ms < 2000:
+        lo_ms, hi_ms = lo_ms - 30_000, hi_ms + 30_000
+    span = (hi_ms - lo_ms) / 1000
+    step = next((x for x in TIME_STEPS if span / x <= count - 1), TIME_STEPS[-1])
+    first = -(-lo_ms // (step * 1000)) * step * 1000
+    ticks = list(range(first, hi_ms + 1, step * 1000))
+    if step < 60:
+        fmt = "%H:%M:%S"
+    elif step >= 86400:
+        fmt = "%m-%d"
+    elif span >= 86400:
+        fmt = "%m-%d %H:%M"
+    else:
+        fmt = "%H:%M"
+    labels = {str(v): datetime.fromtimestamp(v / 1000, UTC).strftime(fmt) for v in ticks}
+    return ticks, labels, [lo_ms, hi_ms]
+
+
+def value_ticks(
+    lo: int, hi: int, label: Callable[[int, int], str], *, count: int = 5, floor: int | None = 0
+) -> tuple[list[int], dict[str, str], list[int]]:
+    """y ticks: round values (1, 2 or 5 x a power of ten) from at or below ``lo`` to at or above ``hi``, about
+    ``count`` of them, with room around the line (a flat line gets a band of 2% around it); never below ``floor``
+    when the values are not. ``label(value, step)`` says a tick. Returns (ticks, labels, domain)."""
+    lo, hi = min(lo, hi), max(lo, hi)
+    if hi == lo:
+        half = max(abs(lo) // 100, 1)
+        lo, hi = lo - half, hi + half
+    pad = (hi - lo) // 10
+    low = lo - pad if floor is None or lo - pad >= floor or lo < floor else floor
+    high = hi + pad
+    step, k = 1, 0
+    while True:
+        step = next((m * 10**k for m in (1, 2, 5) if m * 10**k * (count - 1) >= high - low), 0)
+        if step:
+            break
+        k += 1
+    first, last = (low // step) * step, -(-high // step) * step
+    ticks = list(range(first, last + 1, step))
+    return ticks, {str(v): label(v, step) for v in ticks}, [first, last]
+
+
+def price_label(micros: int, step: int) -> str:
+    """A share price tick ($0.5110): at least two decimals, and as many as the step needs (up to the micro)."""
+    decimals = next(d for d in range(2, 7) if step % 10 ** (6 - d) == 0)
+    return format_micros(micros, decimals)
+
+
+def cents_label(cents: int, step: int) -> str:
+    """A money tick: whole dollars when the step is ($10,000), else cents ($10,000.50)."""
+    return format_cents(cents, whole=step % 100 == 0)
+
+
+def chart_axes(points: list[tuple[int, int]], label: Callable[[int, int], str], *, x_count: int = 6) -> ChartAxes:
+    """The axes of a line over ``points`` (epoch ms, value)."""
+    if not points:
+        return ChartAxes()
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x_ticks, x_labels, x_domain = time_ticks(min(xs), max(xs), count=x_count)
+    y_ticks, y_labels, y_domain = value_ticks(min(ys), max(ys), label)
+    return ChartAxes(x_ticks, x_labels, x_domain, y_ticks, y_labels, y_domain)
+
+
+def line_points(points, text: Callable[[int], str], key: str) -> list[dict]:
+    """(naive UTC time, value) points as a line chart's data: x in epoch ms, the value under ``key``, and what the
+    tooltip says (``at``, ``<key>_text``)."""
+    return [
+        {"ts": epoch_ms(at), key: v, "at": at.strftime("%Y-%m-%d %H:%M:%S UTC"), f"{key}_text": text(v)}
+        for at, v in points
+    ]
+
+
+BAR_LABELS = {"runs": "%H:%M", "hours": "%H:00", "days": "%m-%d"}
+
+
+def bar_rows(bars, scale: str) -> list[dict]:
+    """The company chart's bars (services.companies.Bar) as chart data: a label per bar at the chart's scale, the
+    cents, and what the tooltip says."""
+    return [
+        {
+            "label": b.at.strftime(BAR_LABELS[scale]),
+            "at": b.at.strftime("%Y-%m-%d %H:%M UTC"),
+            "revenue": b.revenue,
+            "costs": b.costs,
+            "revenue_text": format_cents(b.revenue),
+            "costs_text": format_cents(b.costs),
+        }
+        for b in bars
+    ]
+
+
+def money_axis(values: list[int]) -> ChartAxes:
+    """The y axis of bars of money from $0 (the x axis is the bars' own labels)."""
+    y_ticks, y_labels, y_domain = value_ticks(0, max([0, *values]) or 100, cents_label)
+    return ChartAxes(y_ticks=y_ticks, y_labels=y_labels, y_domain=y_domain)

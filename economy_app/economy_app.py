@@ -6,6 +6,7 @@ from economy_app import routes
 from economy_app.jobs.scheduler import scheduler_lifespan
 from economy_app.pages.accounts import AccountsState, accounts_page
 from economy_app.pages.admin import AdminState, admin_page
+from economy_app.pages.admin_account import AdminAccountState, admin_account_page
 from economy_app.pages.companies import CompaniesState, DirectoryState, companies_page, directory_page
 from economy_app.pages.company import CompanyState, company_page
 from economy_app.pages.company_profile import CompanyProfileState, company_profile_page
@@ -17,6 +18,7 @@ from economy_app.pages.leaderboard import LeaderboardState, leaderboard_page
 from economy_app.pages.login import LoginState, login_page, signup_page
 from economy_app.pages.marketplace import MarketplaceState, marketplace_page
 from economy_app.pages.portfolio import PortfolioState, portfolio_page
+from economy_app.pages.run import RunState, run_page
 from economy_app.pages.send import SendState, send_page
 from economy_app.pages.stocks import StocksState, StockState, stock_page, stocks_page
 from economy_app.state.live import live_lifespan
@@ -46,4 +48,8 @@ app.add_page(stocks_page, route=routes.STOCKS, title="Stock market · economy", 
 app.add_page(stock_page, route=routes.STOCK, title="Stock · economy", on_load=StockState.load)
 app.add_page(portfolio_page, route=routes.PORTFOLIO, title="Portfolio · economy", on_load=PortfolioState.load)
 app.add_page(leaderboard_page, route=routes.LEADERBOARD, title="Leaderboard · economy", on_load=LeaderboardState.load)
+app.add_page(run_page, route=routes.RUN, title="Marketplace run · economy", on_load=RunState.load)
 app.add_page(admin_page, route=routes.ADMIN, title="Admin · economy", on_load=AdminState.load)
+app.add_page(
+    admin_account_page, route=routes.ADMIN_ACCOUNT, title="Account · Admin · economy", on_load=AdminAccountState.load
+)

@@ -17,4 +17,6 @@ STOCKS = "/stocks"
 STOCK = "/stock"  # ?id=N
 PORTFOLIO = "/portfolio"
 LEADERBOARD = "/leaderboard"
+RUN = "/run"  # ?entry=N: what one marketplace run sold of each product, for the selling company's owner
 ADMIN = "/admin"
+ADMIN_ACCOUNT = "/admin/account"  # ?id=N: one account, its owner, their accounts and companies, freezing

@@ -8,6 +8,8 @@ from economy_app.state.schedule import ScheduleState
 
 
 def marketplace_countdown(**props) -> rx.Component:
+    """'in 4 minutes'. Hidden while an admin has paused the runs, but still mounted: its text still changes
+    every minute, and each change re-reads the schedule, so a resume shows within a minute on any page."""
     return rx.moment(
         ScheduleState.next_marketplace,
         from_now=True,
@@ -15,8 +17,21 @@ def marketplace_countdown(**props) -> rx.Component:
         with_title=True,
         on_mount=ScheduleState.refresh,
         on_change=ScheduleState.refresh,
+        display=rx.cond(ScheduleState.marketplace_paused, "none", "inline"),
         **props,
     )
+
+
+def marketplace_clock(running: rx.Component, paused: str, *, id: str, size: str = "2") -> rx.Component:
+    """``running`` then the countdown while the public shops on schedule; ``paused`` (and no countdown) while an
+    admin has paused the runs, wherever a countdown shows."""
+    return rx.fragment(
+        rx.cond(ScheduleState.marketplace_paused, rx.text(paused, size=size, id=f"{id}-paused"), running),
+        marketplace_countdown(id=id, font_size=f"var(--font-size-{size})"),
+    )
+
+
+PAUSED_TEXT = "Marketplace runs are paused by an admin: the public buys nothing until they resume."
 
 
 def notice(icon: str, *children: rx.Component, **props) -> rx.Component:

@@ -32,6 +32,11 @@ def brand() -> rx.Component:
     )
 
 
+def theme_button(**props) -> rx.Component:
+    """The sun/moon toggle, named for screen readers (an icon alone has no name)."""
+    return rx.color_mode.button(size="2", aria_label="Switch between light and dark mode", **props)
+
+
 def _active(href: str):
     return rx.State.router.url.path == href
 
@@ -75,7 +80,7 @@ def _user_box() -> rx.Component:
             align="center",
         ),
         rx.hstack(
-            rx.color_mode.button(size="2", variant="soft"),
+            theme_button(variant="soft"),
             rx.button(
                 rx.icon("log-out", size=14),
                 "Log out",
@@ -115,9 +120,11 @@ def _top_bar() -> rx.Component:
     return rx.hstack(
         brand(),
         rx.spacer(),
-        rx.color_mode.button(size="2", variant="ghost"),
+        theme_button(variant="ghost"),
         rx.menu.root(
-            rx.menu.trigger(rx.icon_button(rx.icon("menu", size=20), variant="soft", size="2", id="menu")),
+            rx.menu.trigger(
+                rx.icon_button(rx.icon("menu", size=20), variant="soft", size="2", id="menu", aria_label="Menu")
+            ),
             rx.menu.content(
                 *[
                     rx.menu.item(rx.hstack(rx.icon(icon, size=16), rx.text(label)), on_click=rx.redirect(href))
@@ -177,7 +184,7 @@ def public_page(*children: rx.Component, title: str | None = None, width: str = 
             rx.hstack(
                 rx.link("Log in", href=routes.LOGIN, size="3", weight="medium", id="nav-login"),
                 rx.link(rx.button("Sign up", size="2"), href=routes.SIGNUP, id="nav-signup"),
-                rx.color_mode.button(size="2", variant="ghost"),
+                theme_button(variant="ghost"),
                 align="center",
                 spacing="4",
             ),

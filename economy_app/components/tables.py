@@ -28,6 +28,21 @@ def _counterpart(item, **props) -> rx.Component:
     )
 
 
+def _batch(item) -> rx.Component:
+    """A marketplace batch's units, linking to what that run sold of each product."""
+    badge = rx.badge(item.batch, variant="soft", size="1")
+    return rx.cond(
+        item.run != "",
+        rx.link(
+            rx.badge(item.batch, " · by product", rx.icon("chevron-right", size=12), variant="soft", size="1"),
+            href=item.run,
+            class_name="run-link",
+            underline="none",
+        ),
+        rx.cond(item.batch != "", badge),
+    )
+
+
 def _history_row(item, show_account) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(item.date, white_space="nowrap", size="2")),
@@ -35,7 +50,7 @@ def _history_row(item, show_account) -> rx.Component:
         rx.table.cell(
             rx.vstack(
                 rx.text(item.type, size="2", weight="medium"),
-                rx.cond(item.batch != "", rx.badge(item.batch, variant="soft", size="1"), rx.fragment()),
+                _batch(item),
                 spacing="1",
             )
         ),
@@ -62,7 +77,7 @@ def _history_card(item, show_account) -> rx.Component:
             item.type, " · ", item.date, rx.cond(show_account, " · " + item.account, ""), size="1", color_scheme="gray"
         ),
         rx.cond(item.description != "", rx.text(item.description, size="1")),
-        rx.cond(item.batch != "", rx.badge(item.batch, variant="soft", size="1")),
+        _batch(item),
         class_name="history-card",
         padding_y="0.6em",
         border_bottom="1px solid var(--gray-a4)",
@@ -106,4 +121,31 @@ def history_table(rows, *, show_account=False, empty: str = "No entries yet.") -
             ),
         ),
         rx.callout(empty, icon="info", variant="surface", width="100%"),
+    )
+
+
+def narrow_or_wide(cards: rx.Component, table: rx.Component) -> rx.Component:
+    """``cards`` below 768 px (what matters first, nothing scrolls sideways), ``table`` from 768 px up."""
+    return rx.fragment(
+        rx.box(cards, width="100%", display=["block", "block", "none"]),
+        rx.box(table, width="100%", overflow_x="auto", display=["none", "none", "block"]),
+    )
+
+
+def row_card(title, value, *details, class_name: str, **props) -> rx.Component:
+    """One table row as a narrow screen shows it: its name and its key figure on a line, the rest below."""
+    return rx.box(
+        rx.hstack(
+            rx.box(title, min_width="0"),
+            rx.spacer(),
+            rx.box(value, text_align="right", white_space="nowrap"),
+            align="start",
+            width="100%",
+        ),
+        *details,
+        class_name=class_name,
+        padding_y="0.6em",
+        border_bottom="1px solid var(--gray-a4)",
+        width="100%",
+        **props,
     )

@@ -4,7 +4,7 @@
 - money (written only by ``services/ledger/``): ``accounts`` (its ``balance`` column is the cache),
   ``balances``, ``ledger``, ``balance_history``, and the archive's ``ledger_archive``, ``ledger_checkpoints``,
   ``ledger_archive_files``;
-- the game: ``companies``, ``products``, ``holdings``, ``stock_trades``, ``stock_prices``,
+- the game: ``companies``, ``products``, ``product_sales``, ``holdings``, ``stock_trades``, ``stock_prices``,
   ``marketplace_settings``; the shareholders' ``dividends``, ``dividend_payments``, ``share_transfers``,
   ``company_listings`` and ``company_offers``;
 - operations: ``job_runs``, ``job_settings``, ``admin_audit``, ``reconciliation_reports``, ``live_events``.
@@ -87,6 +87,9 @@ class User(SQLModel, table=True):
     password_hash: str = Field(sa_column=Column(String(255), nullable=False))
     role: str = Field(default="player", sa_column=Column(String(10), nullable=False, server_default="player"))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    # When the player hid the dashboard's "How to play" (services/guide.py); None: it shows. The steps it ticks
+    # off are derived from the player's data, never stored.
+    guide_hidden_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
 
 
 class Account(SQLModel, table=True):
@@ -120,6 +123,11 @@ class Account(SQLModel, table=True):
     company_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    # Moderation: while ``frozen_at`` is set, every posting *from* this account is refused (services/ledger/
+    # posting.py checks it on the locked rows); money may still come in. Set and cleared by an admin, audited.
+    frozen_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+    frozen_reason: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    frozen_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
 
 
 class Balance(SQLModel, table=True):
@@ -293,6 +301,32 @@ class Product(SQLModel, table=True):
     # momentum_at. A demand signal, not money.
     momentum: float = Field(default=0.0, sa_column=Column(Float, nullable=False, server_default="0"))
     momentum_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+
+
+class ProductSale(SQLModel, table=True):
+    """What one marketplace run sold of one product: the per-product lines behind a company's two
+    ``marketplace_batch`` entries (``ledger_id``: the revenue entry, ``costs_ledger_id``: the costs entry).
+    Written by the run in its own transaction; a record of the run, not money (the ledger holds the money).
+    Kept as long as price history (services/schedule.py's clean-up)."""
+
+    __tablename__ = "product_sales"
+    __table_args__ = (
+        Index("ix_product_sales_ledger", "ledger_id"),
+        Index("ix_product_sales_costs_ledger", "costs_ledger_id"),
+        Index("ix_product_sales_time", "created_at"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    ledger_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    costs_ledger_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    company_id: int = Field(sa_column=Column(Integer, nullable=False))
+    product_id: int = Field(sa_column=Column(Integer, nullable=False))
+    units: int = Field(sa_column=Column(BigInteger, nullable=False))
+    price_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revenue_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    costs_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
 
 
 class Holding(SQLModel, table=True):

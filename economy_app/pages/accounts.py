@@ -5,10 +5,13 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
+from economy_app.components.charts import time_axis, tooltip, value_axis
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
-from economy_app.display import AccountItem, account_item
+from economy_app.display import AccountItem, ChartAxes, account_item, cents_label, chart_axes, line_points
 from economy_app.event_args import parse_id
+from economy_app.models import utcnow
+from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.services import live as topics
 from economy_app.services.errors import EconomyError
@@ -22,6 +25,7 @@ class AccountsState(AuthState):
     chart_account: int = 0
     chart_title: str = ""
     series: list[dict] = []
+    axes: ChartAxes = ChartAxes()
 
     @rx.event
     @logged_in
@@ -55,11 +59,13 @@ class AccountsState(AuthState):
             return rx.toast.error("Account not found.")
         self.chart_account = account
         self.chart_title = next((i.name for i in self.items if i.id == self.chart_account), "")
-        series = [{"t": p.at.strftime("%m-%d %H:%M"), "balance": p.balance} for p in points]
+        series = [(p.at, p.balance) for p in points]
         current = next((i.cents for i in self.items if i.id == self.chart_account), None)
         if series and current is not None:  # the line runs up to now, at today's balance
-            series.append({"t": "now", "balance": current})
-        self.series = series
+            series.append((utcnow(), current))
+        # Spaced by time (a week's quiet is wide, a burst of trades narrow), ticks that differ (display.chart_axes).
+        self.series = line_points(series, format_cents, "balance")
+        self.axes = chart_axes([(p["ts"], p["balance"]) for p in self.series], cents_label)
 
 
 def _account_card(item: AccountItem) -> rx.Component:
@@ -92,7 +98,9 @@ def _account_card(item: AccountItem) -> rx.Component:
 def _chart() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.text("Balance over time: ", rx.text(AccountsState.chart_title, as_="span", weight="bold"), size="3"),
+            rx.text(
+                "Balance over time (UTC): ", rx.text(AccountsState.chart_title, as_="span", weight="bold"), size="3"
+            ),
             rx.cond(
                 AccountsState.series.length() > 1,
                 rx.recharts.area_chart(
@@ -102,14 +110,12 @@ def _chart() -> rx.Component:
                         stroke="var(--accent-9)",
                         fill="var(--accent-a5)",
                         name="Balance",
+                        is_animation_active=False,
                     ),
-                    rx.recharts.x_axis(data_key="t", tick={"fontSize": 11}),
-                    rx.recharts.y_axis(
-                        tick_formatter="(v) => '$' + Math.round(v / 100).toLocaleString()",
-                        width=90,
-                        tick={"fontSize": 11},
-                    ),
+                    time_axis(AccountsState.axes),
+                    value_axis(AccountsState.axes, width=90),
                     rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
+                    tooltip(),
                     data=AccountsState.series,
                     width="100%",
                     height=260,

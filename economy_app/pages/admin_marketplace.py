@@ -7,7 +7,7 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app.components.forms import field_label
-from economy_app.display import when
+from economy_app.display import duration_text, when
 from economy_app.money import AmountError, format_cents, format_dollars_input, parse_dollars
 from economy_app.services import marketplace_settings, operations
 from economy_app.services.errors import EconomyError
@@ -51,6 +51,8 @@ class MarketSettingsState(AuthState):
     hold: str = ""
     source: str = ""
     typical: str = ""
+    interval_words: str = ""  # the settings in force, in words: "10 min"
+    hold_words: str = ""
     version: int = 0  # re-keys the form's inputs after a load or a save
 
     async def _admin_user(self):
@@ -72,6 +74,7 @@ class MarketSettingsState(AuthState):
         )
         self.interval, self.cap = str(st.interval_seconds), str(st.company_cap_percent)
         self.limit, self.hold = str(st.listing_limit), str(st.hold_seconds)
+        self.interval_words, self.hold_words = duration_text(st.interval_seconds), duration_text(st.hold_seconds)
         self.source = (
             f"Last changed by {v.updated_by} at {when(v.updated_at)} UTC; "
             f"{len(v.set_by_admin)} of 6 set on this page, the rest from the environment."
@@ -136,11 +139,21 @@ def marketplace_settings_card() -> rx.Component:
                     rx.grid(
                         _field("Lowest budget ($)", "budget_min", s.budget_min, "the public's budget per run, from"),
                         _field("Highest budget ($)", "budget_max", s.budget_max, "up to (drawn at random)"),
-                        _field("Interval (seconds)", "interval", s.interval, "between runs, on slot boundaries"),
+                        _field(
+                            "Interval (seconds)",
+                            "interval",
+                            s.interval,
+                            "between runs, on slot boundaries; now " + s.interval_words,
+                        ),
                         _field("Company cap (%)", "cap", s.cap, "the most one company takes of a run's budget"),
                         _field("Listing limit", "limit", s.limit, "products on sale per company"),
-                        _field("Hold (seconds)", "hold", s.hold, "before the public sees a new listing"),
-                        columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+                        _field(
+                            "Hold (seconds)",
+                            "hold",
+                            s.hold,
+                            "before the public sees a new listing; now " + s.hold_words,
+                        ),
+                        columns=rx.breakpoints(initial="2", lg="3"),
                         spacing="3",
                         width="100%",
                     ),

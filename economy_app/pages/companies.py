@@ -129,7 +129,9 @@ def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
             ),
             rx.heading(money(item.balance, item.cents), size="5"),
             rx.hstack(
-                rx.text(item.products, " products", size="1", color_scheme="gray"),
+                rx.text(
+                    item.products, rx.cond(item.products == 1, " product", " products"), size="1", color_scheme="gray"
+                ),
                 rx.text("·", size="1", color_scheme="gray"),
                 rx.text("Revenue 30 days ", item.revenue_30d, size="1", color_scheme="gray"),
                 spacing="1",

@@ -5,11 +5,24 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
-from economy_app.components.countdown import marketplace_countdown
+from economy_app.components.charts import TICK, legend_in_order, tooltip, value_axis
+from economy_app.components.countdown import marketplace_clock
 from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
-from economy_app.display import IpoItem, ProductItem, ipo_item, market_note, percent_text, product_item
+from economy_app.components.tables import narrow_or_wide, row_card
+from economy_app.display import (
+    ChartAxes,
+    IpoItem,
+    ProductItem,
+    bar_rows,
+    company_frozen_notice,
+    ipo_item,
+    market_note,
+    money_axis,
+    percent_text,
+    product_item,
+)
 from economy_app.event_args import form_text, parse_id
 from economy_app.money import AmountError, format_cents, parse_dollars
 from economy_app.pages.company_deals import CompanyDeals, dividend_card, sale_card
@@ -41,7 +54,9 @@ class CompanyState(CompanyDeals, AuthState):
     profit: str = ""
     profit_cents: int = 0
     margin: str = ""
-    days: list[dict] = []
+    scale: str = "runs"  # the chart: one bar per marketplace run, hour or day (companies.CHART_SCALES)
+    bars: list[dict] = []
+    bar_axes: ChartAxes = ChartAxes()
     has_sales: bool = False
     items: list[ProductItem] = []
     editing: int = 0  # the product whose edit dialog is open
@@ -50,11 +65,13 @@ class CompanyState(CompanyDeals, AuthState):
     edit_description: str = ""
     busy: bool = False
     market_note: str = ""  # the listing limit, the hold and the market's typical price
+    frozen_notice: str = ""  # an admin froze the company's account (display.company_frozen_notice)
+    add_form: int = 0  # the add-product form's key: a new one (empty) after each product listed
     ipo: IpoItem = IpoItem()  # progress toward going public, or the IPO card
 
     async def _refresh(self, user_id: int, company_id: int):
         try:
-            d = await run(companies.company_dashboard, user_id, company_id)
+            d = await run(companies.company_dashboard, user_id, company_id, scale=self.scale)
         except NotCompanyOwner:
             # Another player's company: its public profile (the directory lists every company anyway).
             self.reset()
@@ -72,7 +89,8 @@ class CompanyState(CompanyDeals, AuthState):
         self.revenue, self.costs = format_cents(d.revenue_30d), format_cents(d.costs_30d)
         self.profit, self.profit_cents = format_cents(d.profit_30d), d.profit_30d
         self.margin = percent_text(d.margin_permille)
-        self.days = [{"day": x.day.strftime("%m-%d"), "revenue": x.revenue, "costs": x.costs} for x in d.days]
+        self.bars = bar_rows(d.bars, d.scale)
+        self.bar_axes = money_axis([max(b.revenue, b.costs) for b in d.bars])
         self.has_sales = d.revenue_30d > 0
         self.items = [product_item(p, company=c.name, ticker=c.ticker) for p in d.products]
         self.market_note = market_note(
@@ -82,6 +100,7 @@ class CompanyState(CompanyDeals, AuthState):
             d.typical_price_cents,
             listed=(len(d.products), products.most_ever_listed(d.listing_limit)),
         )
+        self.frozen_notice = company_frozen_notice(d.frozen_reason)
         self.ipo = ipo_item(d.ipo)
         self._show_deals(d)
         self.error, self.loaded = "", True
@@ -106,6 +125,13 @@ class CompanyState(CompanyDeals, AuthState):
         return event
 
     @rx.event
+    @logged_in
+    async def set_scale(self, user, scale: str | list[str]):
+        if isinstance(scale, str) and scale in companies.CHART_SCALES:
+            self.scale = scale
+        return await self._refresh(user.id, self.company_id)
+
+    @rx.event
     @refresh_on_push
     async def live_refresh(self, user):
         """A marketplace run, a trade or another tab changed the company: fresh figures, and the countdown
@@ -113,15 +139,19 @@ class CompanyState(CompanyDeals, AuthState):
         await (await self.get_state(ScheduleState)).refresh()
         return await self._refresh(user.id, self.company_id)
 
-    @logged_in
-    async def _act(self, user, fn, success: str, *args, **kwargs):
-        """Run an owner action (the service checks ownership), then refresh the figures."""
+    async def _act(self, fn, success: str, *args, **kwargs):
+        """Run an owner action (the service checks ownership), then refresh the figures. Returns the events to
+        show and whether it was done (a refused action keeps what the player typed)."""
+        user = await self._current_user()
+        if user is None:  # as @logged_in does
+            return await self._to_login(), False
         try:
-            await run(fn, *args, actor_id=user.id, **kwargs)
+            result = await run(fn, *args, actor_id=user.id, **kwargs)
         except EconomyError as e:
-            return rx.toast.error(str(e))
+            return [rx.toast.error(str(e))], False
         await self._refresh(user.id, self.company_id)
-        return rx.toast.success(success)
+        warning = getattr(result, "price_warning", "")
+        return [rx.toast.success(success), *([rx.toast.warning(warning)] if warning else [])], True
 
     @rx.event
     async def save_company(self, form: dict):
@@ -129,7 +159,7 @@ class CompanyState(CompanyDeals, AuthState):
         if None in fields:
             return rx.toast.error(FORM_ERROR)
         company_id, name, description, tags = fields
-        return await self._act(
+        events, _ = await self._act(
             companies.update_company,
             "Company updated.",
             company_id=parse_id(company_id) or 0,
@@ -137,6 +167,7 @@ class CompanyState(CompanyDeals, AuthState):
             description=description,
             tags=tags,
         )
+        return events
 
     @rx.event
     async def add_product(self, form: dict):
@@ -148,7 +179,7 @@ class CompanyState(CompanyDeals, AuthState):
             price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        return await self._act(
+        events, done = await self._act(
             products.create_product,
             f"{name.strip()} is on sale.",
             company_id=parse_id(company_id) or 0,
@@ -156,6 +187,9 @@ class CompanyState(CompanyDeals, AuthState):
             price_cents=price,
             description=description,
         )
+        if done:  # a new, empty form; a refused one keeps what was typed
+            self.add_form += 1
+        return events
 
     @rx.event
     def open_edit(self, product_id: int):
@@ -178,7 +212,7 @@ class CompanyState(CompanyDeals, AuthState):
             price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        event = await self._act(
+        events, done = await self._act(
             products.update_product,
             "Product updated.",
             product_id=parse_id(product_id) or 0,
@@ -186,19 +220,21 @@ class CompanyState(CompanyDeals, AuthState):
             description=description,
             price_cents=price,
         )
-        self.editing = 0
-        return event
+        if done:  # a refused edit stays open with what was typed
+            self.editing = 0
+        return events
 
     @rx.event
     async def set_active(self, product_id: int, active: bool):
         if not isinstance(active, bool):
             return rx.toast.error("Product not found.")
-        return await self._act(
+        events, _ = await self._act(
             products.set_active,
             "Product is on sale again." if active else "Product withdrawn.",
             product_id=parse_id(product_id) or 0,
             active=active,
         )
+        return events
 
     @rx.event
     @logged_in
@@ -227,24 +263,50 @@ def _stat(label: str, value: rx.Component, test_id: str) -> rx.Component:
     )
 
 
+SCALES = [("runs", "Per run"), ("hours", "Hourly"), ("days", "Daily")]
+SCALE_TITLES = {
+    "runs": "each of the last 36 marketplace runs",
+    "hours": "each of the last 48 hours",
+    "days": "each of the last 30 days",
+}
+
+
 def _chart() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.text("Revenue and production costs, last 30 days", size="3"),
+            rx.flex(
+                rx.text(
+                    "Revenue and production costs, ",
+                    rx.match(CompanyState.scale, *SCALE_TITLES.items(), ""),
+                    " (UTC)",
+                    size="3",
+                ),
+                rx.spacer(),
+                rx.segmented_control.root(
+                    *[rx.segmented_control.item(label, value=v) for v, label in SCALES],
+                    value=CompanyState.scale,
+                    on_change=CompanyState.set_scale,
+                    size="1",
+                    id="company-chart-scale",
+                ),
+                gap="0.5em",
+                wrap="wrap",
+                align="center",
+                width="100%",
+            ),
             rx.cond(
                 CompanyState.has_sales,
                 rx.recharts.bar_chart(
-                    rx.recharts.bar(data_key="revenue", fill="var(--grass-9)", name="Revenue"),
-                    rx.recharts.bar(data_key="costs", fill="var(--tomato-9)", name="Costs"),
-                    rx.recharts.x_axis(data_key="day", tick={"fontSize": 11}),
-                    rx.recharts.y_axis(
-                        tick_formatter="(v) => '$' + Math.round(v / 100).toLocaleString()",
-                        width=80,
-                        tick={"fontSize": 11},
+                    rx.recharts.bar(
+                        data_key="revenue", fill="var(--grass-9)", name="Revenue", is_animation_active=False
                     ),
-                    rx.recharts.legend(),
+                    rx.recharts.bar(data_key="costs", fill="var(--tomato-9)", name="Costs", is_animation_active=False),
+                    rx.recharts.x_axis(data_key="label", tick=TICK, min_tick_gap=8),
+                    value_axis(CompanyState.bar_axes),
+                    legend_in_order(),
+                    tooltip(),
                     rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
-                    data=CompanyState.days,
+                    data=CompanyState.bars,
                     width="100%",
                     height=260,
                 ),
@@ -261,44 +323,80 @@ def _chart() -> rx.Component:
     )
 
 
+def _product_actions(item: ProductItem) -> rx.Component:
+    return rx.hstack(
+        rx.button("Edit", size="1", variant="soft", on_click=CompanyState.open_edit(item.id)),
+        rx.cond(
+            item.active,
+            rx.button(
+                "Withdraw",
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                on_click=CompanyState.set_active(item.id, False),
+            ),
+            rx.button("Sell again", size="1", variant="soft", on_click=CompanyState.set_active(item.id, True)),
+        ),
+        spacing="2",
+    )
+
+
+def _product_card(item: ProductItem) -> rx.Component:
+    """A product on a narrow screen: name, price and its actions in view; the figures below."""
+    return row_card(
+        _product_name(item),
+        rx.text(item.price, weight="bold", size="3"),
+        rx.text(
+            item.units_sold,
+            " sold · revenue ",
+            item.revenue,
+            " · costs ",
+            item.costs,
+            " (",
+            item.cost_percent.to_string(),
+            "%) · margin ",
+            item.margin,
+            size="1",
+            color_scheme="gray",
+        ),
+        rx.box(_product_actions(item), margin_top="0.4em"),
+        class_name="product-card",
+    )
+
+
+def _product_name(item: ProductItem) -> rx.Component:
+    return rx.vstack(
+        rx.text(item.name, weight="medium"),
+        rx.cond(~item.active, rx.badge("Withdrawn", color_scheme="gray", size="1")),
+        rx.cond(
+            item.waiting != "",
+            rx.badge(item.waiting, color_scheme="amber", size="1", white_space="normal", class_name="product-waiting"),
+        ),
+        rx.cond(
+            item.warning != "",
+            rx.badge(
+                rx.icon("triangle-alert", size=12),
+                item.warning,
+                color_scheme="red",
+                size="1",
+                white_space="normal",
+                class_name="product-warning",
+            ),
+        ),
+        spacing="1",
+    )
+
+
 def _product_row(item: ProductItem) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(
-            rx.vstack(
-                rx.text(item.name, weight="medium"),
-                rx.cond(~item.active, rx.badge("Withdrawn", color_scheme="gray", size="1")),
-                rx.cond(
-                    item.waiting != "",
-                    rx.badge(
-                        item.waiting, color_scheme="amber", size="1", white_space="normal", class_name="product-waiting"
-                    ),
-                ),
-                spacing="1",
-            )
-        ),
+        rx.table.cell(_product_name(item)),
         rx.table.cell(item.price, justify="end"),
         rx.table.cell(item.cost_percent.to_string() + "%", justify="end"),
         rx.table.cell(item.units_sold, justify="end"),
         rx.table.cell(item.revenue, justify="end"),
         rx.table.cell(item.costs, justify="end"),
         rx.table.cell(item.margin, justify="end"),
-        rx.table.cell(
-            rx.hstack(
-                rx.button("Edit", size="1", variant="soft", on_click=CompanyState.open_edit(item.id)),
-                rx.cond(
-                    item.active,
-                    rx.button(
-                        "Withdraw",
-                        size="1",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=CompanyState.set_active(item.id, False),
-                    ),
-                    rx.button("Sell again", size="1", variant="soft", on_click=CompanyState.set_active(item.id, True)),
-                ),
-                spacing="2",
-            )
-        ),
+        rx.table.cell(_product_actions(item)),
         class_name="product-row",
     )
 
@@ -309,7 +407,8 @@ def _products() -> rx.Component:
             rx.heading("Products", size="4"),
             rx.cond(
                 CompanyState.items.length() > 0,
-                rx.box(
+                narrow_or_wide(
+                    rx.foreach(CompanyState.items, _product_card),
                     rx.table.root(
                         rx.table.header(
                             rx.table.row(
@@ -326,8 +425,6 @@ def _products() -> rx.Component:
                         size="1",
                         width="100%",
                     ),
-                    overflow_x="auto",
-                    width="100%",
                 ),
                 rx.text("No products yet: the public can only buy what you list.", color_scheme="gray", size="2"),
             ),
@@ -368,7 +465,8 @@ def _products() -> rx.Component:
                     width="100%",
                 ),
                 on_submit=CompanyState.add_product,
-                reset_on_submit=True,
+                reset_on_submit=False,
+                key=CompanyState.add_form.to_string(),
                 width="100%",
             ),
             rx.text(
@@ -488,11 +586,20 @@ def _ipo_card() -> rx.Component:
             ),
             ipo_figures(CompanyState.ipo),
             rx.text(
-                "Your stake follows the rules of every holding: it is valued at its part of what buying back every "
-                "share would cost the company, and sold back like anyone's. Once public, the company's cash "
-                "belongs to the business and its shareholders: take money out by paying a dividend, which every "
-                "shareholder shares in, or by selling shares you hold; "
-                f"payments to others are capped at {shareholders.OUTFLOW_PERCENT}% of its cash in any 24 hours.",
+                "You may sell back now: ",
+                rx.text(CompanyState.ipo.owner_can_sell, weight="bold", as_="span", id="ipo-owner-can-sell"),
+                " of your ",
+                CompanyState.ipo.founder_stake,
+                " shares.",
+                size="2",
+            ),
+            rx.text(
+                "Your stake is valued like every holding, at its part of what buying back every share would cost the "
+                "company, and sold back at the same curve, but your shares come last: the company keeps the cash to "
+                "buy back every other shareholder's shares before yours. Once public, its cash belongs to the "
+                "business and its shareholders: take money out by paying a dividend, which every shareholder shares in, or "
+                "by selling shares you hold; payments to others are capped at "
+                f"{shareholders.OUTFLOW_PERCENT}% of its equity in any 24 hours.",
                 size="1",
                 color_scheme="gray",
             ),
@@ -524,8 +631,11 @@ def company_page() -> rx.Component:
                         rx.spacer(),
                         rx.hstack(
                             rx.icon("timer", size=16),
-                            rx.text("Next marketplace run ", size="2"),
-                            marketplace_countdown(id="company-countdown", font_size="var(--font-size-2)"),
+                            marketplace_clock(
+                                rx.text("Next marketplace run ", size="2"),
+                                "Marketplace runs paused by an admin",
+                                id="company-countdown",
+                            ),
                             align="center",
                             spacing="1",
                         ),
@@ -533,6 +643,16 @@ def company_page() -> rx.Component:
                         align="center",
                         wrap="wrap",
                         width="100%",
+                    ),
+                    rx.cond(
+                        CompanyState.frozen_notice != "",
+                        rx.callout(
+                            CompanyState.frozen_notice,
+                            icon="snowflake",
+                            color_scheme="blue",
+                            width="100%",
+                            id="company-frozen",
+                        ),
                     ),
                     rx.grid(
                         _stat("Cash", money(CompanyState.balance, CompanyState.balance_cents), "company-balance"),

@@ -99,6 +99,12 @@ class CompanyDeals(rx.State, mixin=True):
             f"holder{'s' if plan.holders_paid != 1 else ''}."
         )
 
+    async def _deal(self, fn, success: str, **kwargs):
+        """An owner's step through the dashboard's ``_act`` (the service checks ownership; the figures refresh):
+        the events to show."""
+        events, _done = await self._act(fn, success, **kwargs)
+        return events
+
     @rx.event
     def set_sale_days(self, value: str):
         if value in DAYS:
@@ -113,7 +119,7 @@ class CompanyDeals(rx.State, mixin=True):
             price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Price: {e}")
-        return await self._act(
+        return await self._deal(
             company_sales.list_company,
             f"{self.name} is for sale.",
             company_id=self.company_id,
@@ -126,17 +132,17 @@ class CompanyDeals(rx.State, mixin=True):
     async def withdraw_listing(self):
         if not self.sale_listing.id:
             return None
-        return await self._act(
+        return await self._deal(
             company_sales.withdraw, f"{self.name} is no longer for sale.", listing_id=self.sale_listing.id
         )
 
     @rx.event
     async def accept_offer(self, offer_id: int):
-        return await self._act(company_sales.accept, "Sold.", offer_id=parse_id(offer_id) or 0)
+        return await self._deal(company_sales.accept, "Sold.", offer_id=parse_id(offer_id) or 0)
 
     @rx.event
     async def reject_offer(self, offer_id: int):
-        return await self._act(company_sales.reject, "Offer rejected.", offer_id=parse_id(offer_id) or 0)
+        return await self._deal(company_sales.reject, "Offer rejected.", offer_id=parse_id(offer_id) or 0)
 
     @rx.event
     async def counter_offer(self, form: dict):
@@ -147,7 +153,7 @@ class CompanyDeals(rx.State, mixin=True):
             price = parse_dollars(price_text)
         except AmountError as e:
             return rx.toast.error(f"Counter-offer: {e}")
-        return await self._act(
+        return await self._deal(
             company_sales.counter, "Counter-offer sent.", offer_id=parse_id(offer_text) or 0, price_cents=price
         )
 

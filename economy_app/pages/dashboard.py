@@ -5,15 +5,17 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
-from economy_app.components.countdown import marketplace_countdown, notice
+from economy_app.components.countdown import PAUSED_TEXT, marketplace_clock, notice
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.components.tables import history_table
-from economy_app.display import HistoryItem, history_item
+from economy_app.display import GuideStepRow, HistoryItem, frozen_notices, guide_rows, history_item
 from economy_app.money import format_cents
-from economy_app.services import accounts
+from economy_app.services import accounts, companies, marketplace_settings
+from economy_app.services import guide as guides
 from economy_app.services import live as topics
 from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
+from economy_app.state.schedule import every_text
 
 
 @private
@@ -30,6 +32,12 @@ class DashboardState(AuthState):
     personal_cents: int = 0
     account_count: int = 0
     recent: list[HistoryItem] = []
+    frozen_notices: list[str] = []  # an admin froze some of the player's accounts (display.frozen_notices)
+    first_session: bool = False  # the session the player signed up with: "Welcome", not "Welcome back"
+    guide: list[GuideStepRow] = []
+    guide_shown: bool = False
+    guide_hidden: bool = False  # hidden by the player (a link shows it again)
+    guide_done: int = 0
 
     @rx.event
     @logged_in
@@ -51,8 +59,30 @@ class DashboardState(AuthState):
         self.personal, self.personal_cents = format_cents(d.personal_balance), d.personal_balance
         self.account_count = len(d.accounts)
         self.recent = [history_item(r, names, d.system_account_id) for r in d.recent]
+        self.frozen_notices = frozen_notices(d.accounts)
+        g = d.guide
+        self.first_session = g.first_session
+        self.guide = guide_rows(
+            g,
+            every=every_text(marketplace_settings.cached_interval()),
+            threshold_cents=companies.PUBLIC_THRESHOLD_CENTS,
+        )
+        self.guide_shown, self.guide_hidden = g.shown, g.hidden and not g.all_done
+        self.guide_done = sum(1 for step in self.guide if step.done)
         self.loaded = True
         self._listen(user, *(topics.account(v.id) for v in d.accounts))
+
+    @rx.event
+    @logged_in
+    async def hide_guide(self, user):
+        await run(guides.set_hidden, user.id, True)
+        await self._show(user)
+
+    @rx.event
+    @logged_in
+    async def show_guide(self, user):
+        await run(guides.set_hidden, user.id, False)
+        await self._show(user)
 
 
 def stat(label: str, value: rx.Component, hint: rx.Component | str, test_id: str) -> rx.Component:
@@ -72,18 +102,102 @@ def _action(label: str, href: str, icon: str) -> rx.Component:
     return rx.link(rx.button(rx.icon(icon, size=16), label, variant="soft", size="3"), href=href)
 
 
+def _guide_step(step: GuideStepRow) -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            step.done,
+            rx.icon("circle-check", size=20, color="var(--grass-11)", flex_shrink="0", aria_label="Done"),
+            rx.icon("circle", size=20, color="var(--gray-8)", flex_shrink="0", aria_label="To do"),
+        ),
+        rx.vstack(
+            rx.text(
+                step.title,
+                weight="medium",
+                size="2",
+                text_decoration=rx.cond(step.done, "line-through", "none"),
+                color=rx.cond(step.done, "var(--gray-11)", "inherit"),
+            ),
+            rx.cond(
+                ~step.done,
+                rx.text(step.text, " ", rx.link(step.link_text, href=step.link), size="1", color_scheme="gray"),
+            ),
+            spacing="0",
+        ),
+        align="start",
+        spacing="2",
+        class_name=rx.cond(step.done, "guide-step guide-done", "guide-step"),
+    )
+
+
+def _guide() -> rx.Component:
+    """How to play: the loop of the game, ticked off from what the player has done (services/guide.py)."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.icon("map", size=18),
+                rx.heading("How to play", size="4"),
+                rx.badge(DashboardState.guide_done.to_string() + " of 5 done", variant="soft", size="1"),
+                rx.spacer(),
+                rx.icon_button(
+                    rx.icon("x", size=16),
+                    variant="ghost",
+                    color_scheme="gray",
+                    size="1",
+                    on_click=DashboardState.hide_guide,
+                    aria_label="Hide how to play",
+                ),
+                align="center",
+                width="100%",
+            ),
+            rx.grid(
+                rx.foreach(DashboardState.guide, _guide_step),
+                columns=rx.breakpoints(initial="1", md="2"),
+                spacing="3",
+                width="100%",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id="guide",
+    )
+
+
 def dashboard_page() -> rx.Component:
     return player_page(
         rx.cond(
             DashboardState.loaded,
             rx.vstack(
-                rx.text(
-                    "Welcome back, ",
-                    rx.text(DashboardState.display_name, as_="span", weight="bold"),
-                    ".",
-                    size="3",
-                    color_scheme="gray",
+                rx.flex(
+                    rx.text(
+                        rx.cond(DashboardState.first_session, "Welcome, ", "Welcome back, "),
+                        rx.text(DashboardState.display_name, as_="span", weight="bold"),
+                        ".",
+                        size="3",
+                        color_scheme="gray",
+                        id="greeting",
+                    ),
+                    rx.cond(
+                        DashboardState.guide_hidden,
+                        rx.button(
+                            rx.icon("circle-help", size=14),
+                            "How to play",
+                            variant="ghost",
+                            size="1",
+                            on_click=DashboardState.show_guide,
+                        ),
+                    ),
+                    gap="0.75em",
+                    align="center",
+                    wrap="wrap",
                 ),
+                rx.foreach(
+                    DashboardState.frozen_notices,
+                    lambda text: rx.callout(
+                        text, icon="snowflake", color_scheme="blue", width="100%", class_name="frozen-notice"
+                    ),
+                ),
+                rx.cond(DashboardState.guide_shown, _guide()),
                 rx.grid(
                     stat(
                         "Net worth",
@@ -132,8 +246,7 @@ def dashboard_page() -> rx.Component:
                 ),
                 notice(
                     "timer",
-                    rx.text("Next marketplace run", size="2"),
-                    marketplace_countdown(id="countdown", font_size="var(--font-size-2)"),
+                    marketplace_clock(rx.text("Next marketplace run", size="2"), PAUSED_TEXT, id="countdown"),
                     rx.link("See what's on sale", href=routes.MARKETPLACE, size="2"),
                 ),
                 rx.flex(

@@ -64,7 +64,9 @@ class HistoryState(AuthState):
                 **filters,
             )
         except ValueError as e:
+            # Nothing matches filters that make no sense: the rows of the filters before go too.
             self.error = str(e) if "date" in str(e) else "Use dates like 2026-11-21."
+            self.rows, self.has_next, self._last_cursor = [], False, ""
             return rx.toast.error(self.error)
         except EconomyError as e:
             self.error, self.rows, self.has_next = str(e), [], False

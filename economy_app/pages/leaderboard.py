@@ -7,6 +7,7 @@ import reflex as rx
 
 from economy_app import routes
 from economy_app.components.layout import player_page
+from economy_app.components.tables import narrow_or_wide, row_card
 from economy_app.display import (
     CompanyRankRow,
     PlayerRankRow,
@@ -48,23 +49,51 @@ class LeaderboardState(AuthState):
         self.loaded = True
 
 
-def _board(title: str, head: list[str], rows, cells) -> rx.Component:
+def _board(title: str, head: list[str], rows, cells, card=None) -> rx.Component:
+    """A ranking: a table, and (``card``) on a narrow screen a card per row that keeps every figure in view."""
+    table = rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+        rx.table.body(rx.foreach(rows, lambda r: rx.table.row(*cells(r)))),
+        size="1",
+        width="100%",
+    )
     return rx.card(
         rx.vstack(
             rx.heading(title, size="4"),
             rx.cond(
                 rows.length() > 0,
-                rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                    rx.table.body(rx.foreach(rows, lambda r: rx.table.row(*cells(r)))),
-                    size="1",
-                    width="100%",
-                ),
+                narrow_or_wide(rx.foreach(rows, card), table) if card else table,
                 rx.text("Nothing here yet.", size="2", color_scheme="gray"),
             ),
             width="100%",
         ),
         width="100%",
+    )
+
+
+def _ranked(rank, name) -> rx.Component:
+    return rx.hstack(
+        rx.text(rank, color_scheme="gray", size="2"), rx.text(name, weight="medium", size="2"), spacing="2"
+    )
+
+
+def _player_card(r: PlayerRankRow) -> rx.Component:
+    return row_card(
+        _ranked(r.rank, r.name),
+        rx.text(r.worth, weight="bold", size="2"),
+        rx.text(
+            "Cash ", r.cash, " · shares ", r.held, " · owed to shareholders ", r.owed, size="1", color_scheme="gray"
+        ),
+        class_name="player-card",
+    )
+
+
+def _product_card(r: ProductRankRow) -> rx.Component:
+    return row_card(
+        _ranked(r.rank, r.name),
+        rx.text(r.revenue, weight="bold", size="2"),
+        rx.text(r.ticker, " · ", r.units, " units sold", size="1", color_scheme="gray"),
+        class_name="product-rank-card",
     )
 
 
@@ -83,6 +112,7 @@ def leaderboard_page() -> rx.Component:
                 ["#", "Player", "Net worth", "Cash", "Shares", "Owed to shareholders"],
                 LeaderboardState.players,
                 lambda r: [rx.table.cell(v) for v in (r.rank, r.name, r.worth, r.cash, r.held, r.owed)],
+                card=_player_card,
             ),
             _board(
                 "Largest companies",
@@ -101,6 +131,7 @@ def leaderboard_page() -> rx.Component:
                 ["#", "Product", "Ticker", "Units sold", "Revenue"],
                 LeaderboardState.products,
                 lambda r: [rx.table.cell(v) for v in (r.rank, r.name, r.ticker, r.units, r.revenue)],
+                card=_product_card,
             ),
             columns=rx.breakpoints(initial="1", lg="2"),
             spacing="4",

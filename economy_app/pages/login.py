@@ -42,7 +42,12 @@ class LoginState(AuthState):
             return
         self.error, self.busy = "", False
         self._remember(result)
-        yield [rx.redirect(routes.DASHBOARD, replace=True), *([rx.toast.success(welcome)] if welcome else [])]
+        # A failed attempt's toast must not follow the player to the dashboard beside "Welcome!".
+        yield [
+            rx.toast.dismiss(),
+            rx.redirect(routes.DASHBOARD, replace=True),
+            *([rx.toast.success(welcome)] if welcome else []),
+        ]
 
     @rx.event
     async def login(self, form: dict):

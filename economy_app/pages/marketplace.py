@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from economy_app import routes
-from economy_app.components.countdown import marketplace_countdown, notice
+from economy_app.components.countdown import PAUSED_TEXT, marketplace_clock, notice
 from economy_app.components.layout import player_page
 from economy_app.display import ProductItem, product_item
 from economy_app.event_args import parse_id, text_arg
@@ -129,17 +129,22 @@ def marketplace_page() -> rx.Component:
         rx.vstack(
             notice(
                 "timer",
-                rx.text("The public shops every ", ScheduleState.marketplace_every, ". Next run", size="2"),
-                marketplace_countdown(id="market-countdown", font_size="var(--font-size-2)"),
+                marketplace_clock(
+                    rx.text("The public shops every ", ScheduleState.marketplace_every, ". Next run", size="2"),
+                    PAUSED_TEXT,
+                    id="market-countdown",
+                ),
             ),
             rx.flex(
                 rx.input(
-                    placeholder="Search products, companies or tickers",
+                    rx.input.slot(rx.icon("search", size=16)),
+                    placeholder="Product, company or ticker",
                     aria_label="Search products",
                     value=MarketplaceState.query,
                     on_change=MarketplaceState.search,
                     debounce_timeout=250,
-                    min_width="18em",
+                    flex="1 1 16em",
+                    max_width=["100%", "100%", "24em"],
                     id="market-search",
                 ),
                 rx.select.root(

@@ -7,6 +7,7 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
+from economy_app.components.tables import narrow_or_wide, row_card
 from economy_app.display import GiftItem, PositionItem, gift_item, position_item
 from economy_app.money import format_cents
 from economy_app.services import live as topics
@@ -53,6 +54,54 @@ class PortfolioState(AuthState):
 def _signed(text, sign) -> rx.Component:
     return rx.text(
         text, color=rx.cond(sign > 0, "var(--green-11)", rx.cond(sign < 0, "var(--red-11)", "inherit")), as_="span"
+    )
+
+
+def _note(p: PositionItem) -> rx.Component:
+    """A holding its company cannot buy back in full now (display.holding_note)."""
+    return rx.cond(
+        p.note != "",
+        rx.badge(
+            rx.icon("triangle-alert", size=12),
+            p.note,
+            color_scheme="amber",
+            variant="soft",
+            size="1",
+            white_space="normal",
+            class_name="position-note",
+        ),
+    )
+
+
+def _position_card(p: PositionItem) -> rx.Component:
+    """A holding on a narrow screen: the stock and its value first, then gain/loss, shares, prices, account."""
+    return row_card(
+        rx.vstack(
+            rx.link(p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string(), weight="bold"),
+            rx.text(p.name, size="1", color_scheme="gray"),
+            _note(p),
+            spacing="0",
+        ),
+        rx.vstack(
+            rx.text(p.value, weight="bold", size="3"),
+            money(p.gain, p.gain_cents, signed=True, size="2"),
+            spacing="0",
+            align="end",
+        ),
+        rx.text(
+            p.shares,
+            " shares at ",
+            p.price,
+            " (avg cost ",
+            p.avg_price,
+            ") · 24h ",
+            _signed(p.change, p.change_sign),
+            " · ",
+            p.account,
+            size="1",
+            color_scheme="gray",
+        ),
+        class_name="position-card",
     )
 
 
@@ -108,7 +157,8 @@ def portfolio_page() -> rx.Component:
                 ),
                 rx.cond(
                     PortfolioState.items.length() > 0,
-                    rx.box(
+                    narrow_or_wide(
+                        rx.card(rx.foreach(PortfolioState.items, _position_card), width="100%"),
                         rx.table.root(
                             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
                             rx.table.body(
@@ -121,18 +171,7 @@ def portfolio_page() -> rx.Component:
                                                 rx.link(
                                                     p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string()
                                                 ),
-                                                rx.cond(
-                                                    p.note != "",
-                                                    rx.badge(
-                                                        rx.icon("triangle-alert", size=12),
-                                                        p.note,
-                                                        color_scheme="amber",
-                                                        variant="soft",
-                                                        size="1",
-                                                        white_space="normal",
-                                                        class_name="position-note",
-                                                    ),
-                                                ),
+                                                _note(p),
                                                 spacing="1",
                                             )
                                         ),
@@ -149,8 +188,6 @@ def portfolio_page() -> rx.Component:
                             width="100%",
                             variant="surface",
                         ),
-                        overflow_x="auto",
-                        width="100%",
                     ),
                     rx.callout("You hold no shares yet. Browse the stock market to invest.", icon="info", width="100%"),
                 ),

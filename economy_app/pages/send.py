@@ -33,6 +33,11 @@ class SendState(AuthState):
     results: list[dict[str, str]] = []
     recipient_id: int = 0
     recipient_name: str = ""
+    # The one search result whose username, company name or ticker is exactly what was typed (0: none or
+    # several): it is the recipient unless the player picks another.
+    exact_id: int = 0
+    exact_name: str = ""
+    exact_several: bool = False
     amount_text: str = ""
     amount_error: str = ""
     description: str = ""
@@ -49,17 +54,43 @@ class SendState(AuthState):
             self.amount_text, balance=source.cents if source else None, maximum=config.max_transfer_cents()
         )
 
+    def _recipient(self) -> tuple[int, str]:
+        """Who receives: the result the player picked, else the one exact match of what they typed."""
+        if self.recipient_id:
+            return self.recipient_id, self.recipient_name
+        return self.exact_id, self.exact_name
+
     @rx.var
     def preview(self) -> str:
         source = self._source()
         cents, error = self._check()
-        if source is None or not self.recipient_name or cents is None:
+        _, name = self._recipient()
+        if source is None or not name or cents is None:
             return ""
-        return send_preview(cents, source.name, source.cents, self.recipient_name)
+        return send_preview(cents, source.name, source.cents, name)
 
     @rx.var
     def can_send(self) -> bool:
         return bool(self.preview) and not self.sending
+
+    @rx.var
+    def missing(self) -> str:
+        """Why "Confirm and send" is disabled, in words ('' when it is not)."""
+        if self.preview or self.sending:
+            return ""
+        needs = []
+        if not self._recipient()[0]:
+            if self.exact_several:
+                needs.append("several match what you typed: click the one you mean in the list")
+            elif self.query.strip() and self.results:
+                needs.append("click who receives the money in the list")
+            else:
+                needs.append("search who receives the money")
+        if not self.amount_text.strip():
+            needs.append("enter an amount")
+        elif self._check()[0] is None:
+            needs.append("correct the amount")
+        return ("To send, " + " and ".join(needs) + ".") if needs else ""
 
     async def _load_sources(self, user) -> None:
         self.sources = [account_item(v) for v in await run(accounts.list_accounts, user.id)]
@@ -88,6 +119,8 @@ class SendState(AuthState):
         self.source_id = value
         if self.recipient_id and str(self.recipient_id) == value:
             self.recipient_id, self.recipient_name = 0, ""
+        if self.exact_id and str(self.exact_id) == value:
+            self.exact_id, self.exact_name = 0, ""
         if self.amount_text:
             self.amount_error = self._check()[1]
 
@@ -95,10 +128,11 @@ class SendState(AuthState):
     @logged_in
     async def search(self, user, text: str):
         self.query = text_arg(text, 40)
+        self.exact_id, self.exact_name, self.exact_several = 0, "", False
         if not self.query.strip():
             self.results = []
             return
-        found = await run(accounts.search_recipients, self.query)
+        found = [r for r in await run(accounts.search_recipients, self.query) if str(r.account_id) != self.source_id]
         self.results = [
             {
                 "id": str(r.account_id),
@@ -106,8 +140,11 @@ class SendState(AuthState):
                 "detail": (f"@{r.owner_username}" if r.kind == "personal" else f"{r.ticker} · company"),
             }
             for r in found
-            if str(r.account_id) != self.source_id
         ]
+        exact = [r for r in found if self.query.strip().lower() in accounts.exact_names(r)]
+        if len(exact) == 1:
+            self.exact_id, self.exact_name = exact[0].account_id, exact[0].name
+        self.exact_several = len(exact) > 1
 
     @rx.event
     def pick(self, account_id: str, name: str):
@@ -117,6 +154,7 @@ class SendState(AuthState):
             return
         self.recipient_id, self.recipient_name = int(chosen["id"]), chosen["name"]
         self.results, self.query = [], ""
+        self.exact_id, self.exact_name, self.exact_several = 0, "", False
 
     @rx.event
     def clear_recipient(self):
@@ -142,7 +180,8 @@ class SendState(AuthState):
             self.amount_error = error
             yield rx.toast.error(error)
             return
-        if not self.recipient_id:
+        recipient_id, recipient_name = self._recipient()
+        if not recipient_id:
             yield rx.toast.error("Choose who receives the money.")
             return
         self.sending = True
@@ -152,7 +191,7 @@ class SendState(AuthState):
                 accounts.transfer,
                 actor_id=user.id,
                 from_account_id=parse_id(self.source_id) or 0,
-                to_account_id=self.recipient_id,
+                to_account_id=recipient_id,
                 amount=cents,
                 description=self.description or None,
                 idempotency_key=f"send:{user.id}:{key}",
@@ -164,11 +203,13 @@ class SendState(AuthState):
             await self._load_sources(user)
             yield rx.toast.error(str(e))
             return
-        sent_to = self.recipient_name
+        sent_to = recipient_name
         self.last_sent_key = key
         self.form_key = uuid.uuid4().hex
         self.amount_text = self.amount_error = self.description = ""
         self.recipient_id, self.recipient_name = 0, ""
+        self.query, self.results = "", []
+        self.exact_id, self.exact_name, self.exact_several = 0, "", False
         await self._load_sources(user)  # the balances on screen update at once
         self.sending = False
         yield rx.toast.success(f"Sent {format_cents(cents)} to {sent_to}.")
@@ -248,6 +289,16 @@ def _recipient_picker() -> rx.Component:
                     ),
                     rx.cond(SendState.query != "", rx.text("No player matches.", size="1", color_scheme="gray")),
                 ),
+                rx.cond(
+                    SendState.exact_id != 0,
+                    rx.text(
+                        SendState.exact_name,
+                        " matches exactly: the money goes there unless you click another.",
+                        size="1",
+                        color_scheme="gray",
+                        id="send-exact",
+                    ),
+                ),
                 spacing="2",
                 width="100%",
             ),
@@ -312,6 +363,10 @@ def send_page() -> rx.Component:
                         loading=SendState.sending,
                         on_click=SendState.confirm(SendState.form_key),
                         id="send-confirm",
+                    ),
+                    rx.cond(
+                        SendState.missing != "",
+                        rx.text(SendState.missing, size="2", color_scheme="gray", id="send-missing"),
                     ),
                     spacing="4",
                     width="100%",

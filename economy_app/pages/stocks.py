@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import reflex as rx
 
 from economy_app import routes
+from economy_app.components.charts import time_axis, tooltip, value_axis
 from economy_app.components.layout import player_page
+from economy_app.components.tables import narrow_or_wide, row_card
 from economy_app.display import (
+    ChartAxes,
     HolderRow,
     StockItem,
     TradeRow,
     buyback_text,
     change_text,
+    chart_axes,
     holder_row,
+    line_points,
+    price_label,
     sign,
     stock_item,
     trade_account_options,
@@ -31,7 +35,6 @@ from economy_app.state.paging import PagedList, pager
 
 PAGE_SIZE = 20
 RANGE_KEYS = list(stock_views.RANGES)
-PRICE_TICK = "(v) => '$' + (v / 1000000).toFixed(6).replace(/0{1,2}$/, '')"
 
 
 @private
@@ -77,10 +80,11 @@ class StockState(StockGifts, AuthState):
     treasury: str = ""
     cash_per_share: str = ""
     buyback: str = ""  # "1,900 of 205,200": shares players hold that the company's cash buys back now
-    buyback_shares: int = 0
+    sell_can: int = 0  # the most shares the viewer may sell now (its owner's own come last)
     sell_note: str = ""  # what the company can buy back now, said before any sale is typed
-    range_key: str = "24h"
+    range_key: str = ""  # "": the stock's default range
     chart: list[dict] = []
+    axes: ChartAxes = ChartAxes()
     holders: list[HolderRow] = []
     trades: list[TradeRow] = []
     trade_accounts: list[dict[str, str]] = []  # value, label
@@ -94,7 +98,7 @@ class StockState(StockGifts, AuthState):
     async def _refresh(self, user):
         """The whole page from one read (``stock_views.stock_page``)."""
         try:
-            page = await run(stock_views.stock_page, user.id, self.company_id, self.range_key)
+            page = await run(stock_views.stock_page, user.id, self.company_id, self.range_key or None)
         except EconomyError as e:
             self.error, self.loaded = str(e), True
             return rx.toast.error(str(e))
@@ -111,10 +115,16 @@ class StockState(StockGifts, AuthState):
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
         pay = d.payout
         self.cash_per_share = format_price(pay.cash_per_share_micros)
-        self.buyback, self.buyback_shares = buyback_text(pay.buyback_shares, pay.held_by_players), pay.buyback_shares
-        self.sell_note = stock_trading.buyback_refusal(d.name, pay.buyback_shares) if pay.held_by_players else ""
-        epoch = datetime(1970, 1, 1)
-        self.chart = [{"ts": int((at - epoch).total_seconds()) * 1000, "price": p} for at, p in points]
+        self.buyback = buyback_text(pay.buyback_shares, pay.held_by_players)
+        if d.owner_id == user.id:  # the owner's shares come last (stock_trading.max_owner_sale)
+            self.sell_can = pay.owner_can_sell
+            self.sell_note = stock_trading.owner_sale_refusal(d.name, pay.owner_can_sell) if pay.owner_held else ""
+        else:
+            self.sell_can = pay.buyback_shares
+            self.sell_note = stock_trading.buyback_refusal(d.name, pay.buyback_shares) if pay.held_by_players else ""
+        self.range_key = page.range_key
+        self.chart = line_points(points, format_price, "price")
+        self.axes = chart_axes([(c["ts"], c["price"]) for c in self.chart], price_label)
         self.holders = [holder_row(h) for h in d.shareholders]
         self.trades = trades_with_gifts(d.trades, page.transfers)  # gifts of its shares read as transfers
         self._show_gifts(page)
@@ -126,6 +136,7 @@ class StockState(StockGifts, AuthState):
     async def load(self, user):
         self.company_id = parse_id(self.router.url.query_parameters.get("id", "")) or 0
         self.shares_text, self.preview, self.preview_error = "", "", ""
+        self.range_key = ""  # the stock's own default (stock_views.default_range): a range that has data
         return await self._refresh(user)
 
     @rx.event
@@ -154,7 +165,7 @@ class StockState(StockGifts, AuthState):
             self.preview, self.preview_error = "", "Enter a whole number of shares." if self.shares_text else ""
             return
         try:
-            q = await run(stock_trading.quote, self.company_id, self.side, shares)
+            q = await run(stock_trading.quote, self.company_id, self.side, shares, account_id=parse_id(self.account_id))
         except EconomyError as e:
             self.preview, self.preview_error = "", str(e)
             return
@@ -177,9 +188,10 @@ class StockState(StockGifts, AuthState):
         await self._quote()
 
     @rx.event
-    def set_account(self, value: str):
+    async def set_account(self, value: str):
         if isinstance(value, str) and value in {a["value"] for a in self.trade_accounts}:
             self.account_id = value
+            await self._quote()  # a sale is quoted for the account it comes from
 
     @rx.event
     @logged_in
@@ -238,6 +250,40 @@ def _spark(item: StockItem) -> rx.Component:
     )
 
 
+def _new_listing(i: StockItem) -> rx.Component:
+    """The mark of a company public for less than a week (stock_views.NEW_LISTING)."""
+    return rx.cond(
+        i.new_listing,
+        rx.badge("New listing", color_scheme="iris", size="1", title=i.listed, class_name="new-listing"),
+    )
+
+
+def _stock_card(i: StockItem) -> rx.Component:
+    """A stock on a narrow screen: ticker and price first, then its 24h change, market cap and trend."""
+    return row_card(
+        rx.vstack(
+            rx.link(
+                rx.vstack(
+                    rx.text(i.ticker, weight="bold"), rx.text(i.name, size="1", color_scheme="gray"), spacing="0"
+                ),
+                href=routes.STOCK + "?id=" + i.id.to_string(),
+                underline="none",
+            ),
+            _new_listing(i),
+            spacing="1",
+        ),
+        rx.vstack(rx.text(i.price, weight="bold"), _change(i.change, i.change_sign), spacing="0", align="end"),
+        rx.hstack(
+            rx.text("Market cap ", i.market_cap, size="1", color_scheme="gray"),
+            rx.spacer(),
+            _spark(i),
+            align="center",
+            width="100%",
+        ),
+        class_name="stock-card",
+    )
+
+
 def stocks_page() -> rx.Component:
     head = ["Company", "Price", "24h", "Market cap", "24h trend"]
     return player_page(
@@ -254,14 +300,20 @@ def stocks_page() -> rx.Component:
                     value=StocksState.sort,
                     on_change=StocksState.set_sort,
                 ),
-                rx.text(StocksState.total, " public companies", size="2", color_scheme="gray"),
+                rx.text(
+                    StocksState.total,
+                    rx.cond(StocksState.total == 1, " public company", " public companies"),
+                    size="2",
+                    color_scheme="gray",
+                ),
                 gap="0.75em",
                 align="center",
                 wrap="wrap",
             ),
             rx.cond(
                 StocksState.items.length() > 0,
-                rx.box(
+                narrow_or_wide(
+                    rx.card(rx.foreach(StocksState.items, _stock_card), width="100%"),
                     rx.table.root(
                         rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
                         rx.table.body(
@@ -279,16 +331,7 @@ def stocks_page() -> rx.Component:
                                                 href=routes.STOCK + "?id=" + i.id.to_string(),
                                                 underline="none",
                                             ),
-                                            rx.cond(
-                                                i.new_listing,
-                                                rx.badge(
-                                                    "New listing",
-                                                    color_scheme="iris",
-                                                    size="1",
-                                                    title=i.listed,
-                                                    class_name="new-listing",
-                                                ),
-                                            ),
+                                            _new_listing(i),
                                             align="center",
                                             spacing="2",
                                         )
@@ -304,8 +347,6 @@ def stocks_page() -> rx.Component:
                         width="100%",
                         variant="surface",
                     ),
-                    overflow_x="auto",
-                    width="100%",
                 ),
                 rx.callout(
                     f"No company is public yet. A company goes public once its cash passes "
@@ -363,7 +404,7 @@ def _trade_box() -> rx.Component:
                 rx.text(
                     StockState.sell_note,
                     size="2",
-                    color_scheme=rx.cond(StockState.buyback_shares > 0, "gray", "red"),
+                    color_scheme=rx.cond(StockState.sell_can > 0, "gray", "red"),
                     id="trade-buyback",
                 ),
             ),
@@ -375,7 +416,7 @@ def _trade_box() -> rx.Component:
             rx.button(
                 rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"),
                 width="100%",
-                disabled=(StockState.preview == "") | ((StockState.side == "sell") & (StockState.buyback_shares == 0)),
+                disabled=(StockState.preview == "") | ((StockState.side == "sell") & (StockState.sell_can == 0)),
                 loading=StockState.busy,
                 on_click=StockState.trade,
                 id="trade-confirm",
@@ -404,29 +445,22 @@ def _chart() -> rx.Component:
                 spacing="1",
                 wrap="wrap",
             ),
+            # Round ticks with labels that differ (as many decimals as their step needs), padded ranges, a time
+            # axis (UTC) spaced by time: all worked out on the server (display.chart_axes).
             rx.recharts.line_chart(
                 rx.recharts.line(
                     data_key="price",
                     stroke="var(--accent-9)",
-                    dot=False,
+                    dot=StockState.chart.length() < 3,
                     stroke_width=2,
-                    type_="monotone",
+                    type_="stepAfter",
                     name="Price",
+                    is_animation_active=False,
                 ),
-                rx.recharts.x_axis(
-                    data_key="ts",
-                    type_="number",
-                    scale="time",
-                    domain=["dataMin", "dataMax"],
-                    tick_formatter="(v) => new Date(v).toISOString().slice(5, 16).replace('T', ' ')",
-                    tick={"fontSize": 11},
-                    min_tick_gap=32,
-                ),
-                # At least four decimals, and as many more (up to six, the micro-dollar) as the ticks need to
-                # differ: a small range's ticks ($0.51130, $0.51132, ...) no longer all read "$0.5113".
-                rx.recharts.y_axis(tick_formatter=PRICE_TICK, width=80, domain=["auto", "auto"], tick={"fontSize": 11}),
+                time_axis(StockState.axes),
+                value_axis(StockState.axes),
                 rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
-                rx.recharts.graphing_tooltip(),
+                tooltip(),
                 data=StockState.chart,
                 width="100%",
                 height=280,
@@ -438,20 +472,17 @@ def _chart() -> rx.Component:
     )
 
 
-def _table(title: str, head: list[str], rows, cells) -> rx.Component:
+def _table(title: str, head: list[str], rows, cells, card=None) -> rx.Component:
+    table = rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+        rx.table.body(rx.foreach(rows, cells)),
+        size="1",
+        width="100%",
+    )
     return rx.card(
         rx.vstack(
             rx.heading(title, size="3"),
-            rx.box(
-                rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                    rx.table.body(rx.foreach(rows, cells)),
-                    size="1",
-                    width="100%",
-                ),
-                overflow_x="auto",
-                width="100%",
-            ),
+            narrow_or_wide(rx.foreach(rows, card), table) if card else rx.box(table, overflow_x="auto", width="100%"),
             width="100%",
         ),
         width="100%",
@@ -522,6 +553,12 @@ def stock_page() -> rx.Component:
                                 rx.table.cell(t.total),
                                 rx.table.cell(t.account),
                                 class_name="trade-row",
+                            ),
+                            card=lambda t: row_card(
+                                rx.text(t.side, " ", t.shares, " shares", weight="medium", size="2"),
+                                rx.text(t.total, weight="bold", size="2"),
+                                rx.text(t.at, " UTC · at ", t.price, " · ", t.account, size="1", color_scheme="gray"),
+                                class_name="trade-card",
                             ),
                         ),
                         columns=rx.breakpoints(initial="1", lg="2"),

@@ -16,6 +16,7 @@ from economy_app import config
 from economy_app.db import like_prefix
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
 from economy_app.money import format_decimal
+from economy_app.services import guide as guides
 from economy_app.services import ledger, live, net_worth, ownership, shareholders
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
@@ -44,6 +45,7 @@ class AccountView:
     balance: int
     last_updated: datetime | None
     balance_from_cache: bool  # True when the balances row is missing (drift)
+    frozen_reason: str | None = None  # an admin froze it (services/moderation.py): it sends nothing
 
 
 def system_account_id(s: Session) -> int:
@@ -131,6 +133,9 @@ _LIST_ACCOUNTS = (
         func.coalesce(balances_t.c.balance, accounts_t.c.balance).label("balance"),
         balances_t.c.last_updated,
         balances_t.c.account_id.is_(None).label("balance_from_cache"),
+        case((accounts_t.c.frozen_at.is_not(None), func.coalesce(accounts_t.c.frozen_reason, "")), else_=None).label(
+            "frozen_reason"
+        ),
     )
     .select_from(accounts_t)
     .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
@@ -241,6 +246,28 @@ def transfers_received(s: Session, ledger_ids: list[int]) -> list[Received]:
 
 SEARCH_LIMIT = 20
 CSV_MAX_ROWS = 50_000
+# Entry types in words (the history page, its filter and the CSV): only types something posts.
+TYPE_NAMES = {
+    "initial_deposit": "Welcome deposit",
+    "transfer": "Transfer",
+    "stock_purchase": "Stock purchase",
+    "stock_sale": "Stock sale",
+    "marketplace_batch": "Marketplace batch",
+    "adjustment": "Adjustment",
+    "dividend": "Dividend",
+    "company_sale": "Company sale",
+}
+CSV_COLUMNS = [
+    "Entry",
+    "Date (UTC)",
+    "Account",
+    "Type",
+    "Counterpart",
+    "Description",
+    "Amount",
+    "Balance after",
+    "Units",
+]
 
 
 @dataclass(frozen=True)
@@ -251,6 +278,14 @@ class Recipient:
     owner_username: str | None
     owner_display_name: str | None
     ticker: str | None = None
+
+
+def exact_names(r: Recipient) -> set[str]:
+    """What a person may type in full to mean this recipient (lower-case): a player's username; a company's name
+    or ticker."""
+    if r.kind == "personal":
+        return {(r.owner_username or r.name).lower()}
+    return {r.name.lower(), *([r.ticker.lower()] if r.ticker else [])}
 
 
 def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> list[Recipient]:
@@ -346,6 +381,7 @@ class Dashboard:
     recent: list[ledger.HistoryRow]
     system_account_id: int | None  # the mint's account: its rows in ``recent`` are the system's
     unpayable: int = 0  # of ``holdings``, what their companies could not pay for now (stock_views.unpayable_cents)
+    guide: guides.Guide | None = None  # "How to play": the steps the player has done
 
 
 def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
@@ -367,6 +403,7 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
         recent=rows,
         system_account_id=find_system_account_id(s),
         unpayable=stock_views.unpayable_cents(stock_views.portfolio(s, user_id)) if held else 0,
+        guide=guides.guide(s, user_id),
     )
 
 
@@ -404,29 +441,42 @@ def history_csv(
     until: datetime | None = None,
     max_rows: int = CSV_MAX_ROWS,
 ) -> tuple[str, int, bool]:
-    """The filtered history as CSV text: (csv, rows, truncated). Amounts are exact decimal strings; every other
-    text cell a spreadsheet would run as a formula is neutralised (``csv_cell``)."""
+    """The filtered history as CSV text: (csv, rows, truncated), in words people read (the account's name, the
+    type's name) with the account's balance after each entry (from ``balance_history``: one indexed read per
+    page). Amounts and balances are exact decimal strings; every other text cell a spreadsheet would run as a
+    formula is neutralised (``csv_cell``)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        ["entry_id", "date_utc", "account_id", "type", "counterpart", "description", "amount", "batch_count"]
-    )
+    writer.writerow(CSV_COLUMNS)
+    names = {v.id: v.name for v in list_accounts(s, user_id)}
+    history_t = BalanceHistory.__table__
     count, before, truncated = 0, None, False
     while True:
         page = player_history(s, user_id, account_id, before=before, limit=500, types=types, since=since, until=until)
+        with unit(s, write=False):
+            after = {
+                (r.ledger_id, r.account_id): r.balance_after
+                for r in s.execute(
+                    select(history_t.c.ledger_id, history_t.c.account_id, history_t.c.balance_after).where(
+                        history_t.c.ledger_id.in_({r.id for r in page} or {-1})
+                    )
+                )
+            }
         for r in page:
             if count == max_rows:
                 truncated = True
                 break
+            balance = after.get((r.id, r.account_id))
             writer.writerow(
                 [
                     r.id,
                     r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    r.account_id,
-                    csv_cell(r.type),
+                    csv_cell(names.get(r.account_id, f"#{r.account_id}")),
+                    TYPE_NAMES.get(r.type, r.type),
                     csv_cell(r.counterpart_name),
                     csv_cell(r.description or ""),
                     format_decimal(r.signed_amount),
+                    format_decimal(balance) if balance is not None else "",
                     r.batch_count or "",
                 ]
             )

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from economy_app import config
-from economy_app.db import like_prefix
+from economy_app.db import epoch_seconds, like_prefix
 from economy_app.models import (
     Account,
     Balance,
@@ -21,7 +21,7 @@ from economy_app.models import (
     User,
     utcnow,
 )
-from economy_app.services import ledger, live, marketplace_settings, shareholders, stock_trading
+from economy_app.services import ledger, live, marketplace_settings, moderation, shareholders, stock_trading
 from economy_app.services._tx import in_write_unit, lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 from economy_app.services.names import check_not_reserved
@@ -39,6 +39,7 @@ MAX_TAGS = 5
 PUBLIC_THRESHOLD_CENTS = 5_000_000  # a private company above $50,000 goes public
 TOTAL_SHARES = 1_000_000
 DIRECTORY_SORTS = ("name", "ticker", "balance", "newest")
+EPOCH = datetime(1970, 1, 1)
 
 
 # --------------------------------------------------------------------------- validation
@@ -207,6 +208,7 @@ def create_company(s: Session, *, owner_id: int, name: str, ticker: str, descrip
     description, tags = clean_description(description), clean_tags(tags)
     with unit(s, write=True):
         lock_user(s, owner_id)  # the count below, then the insert, one founding at a time per player
+        moderation.refuse_frozen_player(s, owner_id)  # a freeze of the player takes this lock too
         owned = s.execute(
             select(func.count()).select_from(companies_t).where(companies_t.c.owner_id == owner_id)
         ).scalar_one()
@@ -280,10 +282,16 @@ def require_owner(s: Session, actor_id: int, company_id: int) -> None:
 
 
 @dataclass(frozen=True)
-class DayFigures:
-    day: date
+class Bar:
+    """One bar pair of the owner's chart: what the company sold and what it cost, over one run, hour or day."""
+
+    at: datetime  # the start of the run's slot, the hour or the day (naive UTC)
     revenue: int
     costs: int
+
+
+# The owner's chart at the game's own pace: one bar per marketplace run (the run's interval), per hour or per day.
+CHART_SCALES = {"runs": 36, "hours": 48, "days": 30}  # scale -> bars shown
 
 
 @dataclass(frozen=True)
@@ -298,6 +306,7 @@ class ProductFigures:
     costs: int
     listed_at: datetime | None = None
     public_from: datetime | None = None  # while it waits out the hold for new listings
+    price_warning: str = ""  # why it sells rarely or never at its price (MarketSettings.price_warning)
 
 
 @dataclass(frozen=True)
@@ -307,40 +316,51 @@ class CompanyDashboard:
     costs_30d: int
     profit_30d: int
     margin_permille: int | None  # profit / revenue in tenths of a percent; None without revenue
-    days: list[DayFigures]
+    bars: list[Bar]  # oldest first, one per ``bar_seconds``
     products: list[ProductFigures]
     listing_limit: int = 0  # active products a company may list
     hold_seconds: int = 0  # a new listing's wait before the public sees it
     typical_price_cents: int | None = None  # the market's typical price at the latest run
     ipo: shareholders.IpoStatus | None = None  # progress toward going public, or the IPO and its shares
+    frozen_reason: str | None = None  # an admin froze the company's account: it sells, pays and lists nothing
+    scale: str = "runs"  # the chart's: one of CHART_SCALES
+    bar_seconds: int = 0  # what one bar covers
     dividends: object = None  # dividends.OwnerView: the dividend card
     sale: object = None  # company_sales.OwnerSale: the company for sale, its offers
 
 
 def company_dashboard(
-    s: Session, user_id: int, company_id: int, *, now: datetime | None = None, days: int = 30
+    s: Session, user_id: int, company_id: int, *, now: datetime | None = None, scale: str = "runs"
 ) -> CompanyDashboard:
-    """The owner's figures: bounded SQL aggregates over the company's indexed ledger rows."""
+    """The owner's figures: 30-day totals and a chart of ``scale`` (one bar per marketplace run, hour or day: see
+    ``CHART_SCALES``), bounded SQL aggregates over the company's indexed ledger rows."""
+    if scale not in CHART_SCALES:
+        raise InvalidInput(f"Chart by one of: {', '.join(CHART_SCALES)}.")
     now = now or utcnow()
     with unit(s, write=False):
         _owned(s, user_id, company_id)
         company = get_company(s, company_id, now=now)
-        start = datetime.combine((now - timedelta(days=days - 1)).date(), datetime.min.time())
+        market = marketplace_settings.view(s)
         acct = company.account_id
         inflow = ledger_t.c.to_account_id == acct
-        day = func.date(ledger_t.c.created_at)
+        revenue = func.coalesce(func.sum(case((inflow, ledger_t.c.amount), else_=0)), 0).label("revenue")
+        costs = func.coalesce(func.sum(case((inflow, 0), else_=ledger_t.c.amount)), 0).label("costs")
+        batches = (
+            (ledger_t.c.to_account_id == acct) | (ledger_t.c.from_account_id == acct),
+            ledger_t.c.type == "marketplace_batch",
+        )
+        totals = s.execute(
+            select(revenue, costs).where(*batches, ledger_t.c.created_at >= now - timedelta(days=30))
+        ).one()
+        step = {"runs": market.settings.interval_seconds, "hours": 3600, "days": 86400}[scale]
+        bars = CHART_SCALES[scale]
+        elapsed = int((now - EPOCH).total_seconds())
+        first = elapsed - elapsed % step - (bars - 1) * step  # the oldest bar's start, in epoch seconds
+        bucket = (epoch_seconds(ledger_t.c.created_at, s.get_bind().dialect.name) // step).label("bucket")
         rows = s.execute(
-            select(
-                day.label("day"),
-                func.sum(case((inflow, ledger_t.c.amount), else_=0)).label("revenue"),
-                func.sum(case((inflow, 0), else_=ledger_t.c.amount)).label("costs"),
-            )
-            .where(
-                (ledger_t.c.to_account_id == acct) | (ledger_t.c.from_account_id == acct),
-                ledger_t.c.type == "marketplace_batch",
-                ledger_t.c.created_at >= start,
-            )
-            .group_by(day)
+            select(bucket, revenue, costs)
+            .where(*batches, ledger_t.c.created_at >= EPOCH + timedelta(seconds=first))
+            .group_by(bucket)
         ).all()
         products = s.execute(
             select(
@@ -357,35 +377,38 @@ def company_dashboard(
             .where(products_t.c.company_id == company_id)
             .order_by(products_t.c.revenue_cents.desc(), products_t.c.id)
         ).all()
-        market = marketplace_settings.view(s)
+        frozen = s.execute(
+            select(accounts_t.c.frozen_at, accounts_t.c.frozen_reason).where(accounts_t.c.id == acct)
+        ).first()
         ipo = shareholders.ipo_status(s, company_id)
         from economy_app.services import company_sales, dividends  # (they read companies' figures)
 
         dividend_card = dividends.owner_view(s, company_id, now=now)
         sale = company_sales.owner_view(s, company_id, user_id, now=now)
     hold = market.settings.hold_seconds
-    by_day = {(r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day))): r for r in rows}
+    by_bucket = {int(r.bucket): r for r in rows}
     series = []
-    for i in range(days):
-        d = start.date() + timedelta(days=i)
-        r = by_day.get(d)
-        series.append(DayFigures(day=d, revenue=int(r.revenue) if r else 0, costs=int(r.costs) if r else 0))
-    revenue = sum(d.revenue for d in series)
-    costs = sum(d.costs for d in series)
-    profit = revenue - costs
+    for i in range(bars):
+        start = first + i * step
+        r = by_bucket.get(start // step)
+        series.append(
+            Bar(at=EPOCH + timedelta(seconds=start), revenue=int(r.revenue) if r else 0, costs=int(r.costs) if r else 0)
+        )
+    revenue_30d, costs_30d = int(totals.revenue), int(totals.costs)
     return CompanyDashboard(
         company=company,
-        revenue_30d=revenue,
-        costs_30d=costs,
-        profit_30d=profit,
-        margin_permille=margin_permille(revenue, costs),
-        days=series,
+        revenue_30d=revenue_30d,
+        costs_30d=costs_30d,
+        profit_30d=revenue_30d - costs_30d,
+        margin_permille=margin_permille(revenue_30d, costs_30d),
+        bars=series,
         products=[
             ProductFigures(
                 **{
                     **dict(p._mapping),
                     "active": bool(p.active),
                     "public_from": marketplace_settings.public_from(p.listed_at, bool(p.active), hold, now),
+                    "price_warning": market.settings.price_warning(p.price_cents) if p.active else "",
                 }
             )
             for p in products
@@ -393,6 +416,9 @@ def company_dashboard(
         listing_limit=market.settings.listing_limit,
         hold_seconds=hold,
         typical_price_cents=market.typical_price_cents,
+        frozen_reason=(frozen.frozen_reason or "") if frozen and frozen.frozen_at is not None else None,
+        scale=scale,
+        bar_seconds=step,
         ipo=ipo,
         dividends=dividend_card,
         sale=sale,
@@ -427,32 +453,34 @@ def check_and_update_public_status(
     founder's stake to their personal holding and the rest in its treasury (``shareholders.issue_shares``).
     Returns True when it went public now. Once public, always public.
 
-    The company's row is locked before its cash is read (a payment out of it holds that lock: see
-    ``shareholders.check_outflow``). ``wait=False`` (the marketplace run, which already holds the balance
+    The company's row is locked before its cash is read, by a second statement (a payment out of it holds that
+    lock: see ``shareholders.check_outflow``). ``wait=False`` (the marketplace run, which already holds the balance
     locks of its postings) skips a company whose row another transaction holds: it is checked again later."""
     with unit(s, write=True):
-        q = (
-            select(
-                companies_t.c.is_public, companies_t.c.owner_id, func.coalesce(balances_t.c.balance, 0).label("balance")
-            )
-            .select_from(companies_t)
-            .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
-            .where(companies_t.c.id == company_id)
+        q = select(companies_t.c.is_public, companies_t.c.owner_id, companies_t.c.account_id).where(
+            companies_t.c.id == company_id
         )
         if s.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update(of=companies_t, skip_locked=not wait)
+            q = q.with_for_update(skip_locked=not wait)
         row = s.execute(q).first()
         if row is None:
             if not wait:
                 return False  # busy (or gone): the next check takes it
             raise CompanyNotFound("Company not found.")
-        if row.is_public or row.balance <= PUBLIC_THRESHOLD_CENTS:
+        if row.is_public:
+            return False
+        # Read after the lock, by a second statement: one that waited for the lock reads the cash as it was before
+        # (a payment out holds the company's row while it posts, and never updates that row).
+        balance = s.execute(
+            select(func.coalesce(func.max(balances_t.c.balance), 0)).where(balances_t.c.account_id == row.account_id)
+        ).scalar_one()
+        if balance <= PUBLIC_THRESHOLD_CENTS:
             return False
         return shareholders.issue_shares(
             s,
             company_id,
             owner_id=row.owner_id,
-            price_micros=ipo_price_micros(row.balance),
+            price_micros=ipo_price_micros(balance),
             total_shares=TOTAL_SHARES,
             now=now or utcnow(),
         )

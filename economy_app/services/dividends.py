@@ -146,11 +146,8 @@ def owner_last_holds(c, cash_cents: int, paid_cents: int, owner_held: int) -> bo
     hold, all of them from the top of the curve? (The owner's shares come last: ``stock_trading.max_owner_sale``;
     the owner's part of a dividend is money out to them like a sale of their shares.)"""
     base, x, n = stock_trading.curve_of(c)
-    others = x - owner_held
-    if others <= 0:
-        return paid_cents <= cash_cents
     after = ex_dividend_base(base, x, n, paid_cents)
-    return cash_cents - paid_cents >= stock_trading.buy_cost_cents(after, owner_held, others, n)
+    return cash_cents - paid_cents >= stock_trading.others_buyback_cents(after, x, n, owner_held)
 
 
 def max_total(c, cash_cents: int, holdings: list[tuple[int, int]], owner_held: int) -> int:

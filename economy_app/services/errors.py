@@ -152,6 +152,22 @@ class OutflowLimit(EconomyError):
     code = "outflow_limit"
 
 
+class AccountFrozen(EconomyError):
+    """A posting from an account an admin froze (``account_ids``: every frozen source of the request)."""
+
+    code = "account_frozen"
+
+    def __init__(self, reason: str, account_ids=()):
+        super().__init__(frozen_message(reason))
+        self.reason = reason
+        self.account_ids = frozenset(account_ids)
+
+
+def frozen_message(reason: str) -> str:
+    """What a refused request from a frozen account says, wherever it is refused."""
+    return f"This account is frozen by an admin: {reason.rstrip('.')}."
+
+
 class DividendRefused(EconomyError):
     """A dividend the rules do not allow (private, no outside holders, more than the cash, the cool-down)."""
 

@@ -22,26 +22,32 @@ the same database and the same seeded ``random.Random`` give the same sales.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import DateTime, String, bindparam, cast, func, select, text
+from sqlalchemy import DateTime, String, bindparam, cast, delete, func, select, text
 from sqlmodel import Session
 
 from economy_app.db import driver_datetime
-from economy_app.models import Balance, Company, Product, utcnow
+from economy_app.models import Account, Balance, Company, LedgerEntry, Product, ProductSale, utcnow
 from economy_app.money import format_cents
 from economy_app.services import companies, ledger, marketplace_settings
 from economy_app.services._tx import unit
 from economy_app.services.accounts import system_account_id
+from economy_app.services.errors import AccountFrozen, InvalidInput
 from economy_app.services.marketplace_settings import MarketSettings
 
+log = logging.getLogger(__name__)
 products_t = Product.__table__
 companies_t = Company.__table__
+accounts_t = Account.__table__
 balances_t = Balance.__table__
+sales_t = ProductSale.__table__
+ledger_t = LedgerEntry.__table__
 
 # The demand formula's constants (README, "Companies and the marketplace").
 BREADTH = 5  # a company's products share the public's attention of at most this many products
@@ -290,7 +296,13 @@ _ON_SALE = (
         companies_t.c.account_id,
     )
     .join(companies_t, companies_t.c.id == products_t.c.company_id)
-    .where(products_t.c.active.is_(True), products_t.c.listed_at <= bindparam("visible_before"))
+    # A frozen company's products do not sell: its production costs could not be posted (services/moderation.py).
+    .join(accounts_t, accounts_t.c.id == companies_t.c.account_id)
+    .where(
+        products_t.c.active.is_(True),
+        products_t.c.listed_at <= bindparam("visible_before"),
+        accounts_t.c.frozen_at.is_(None),
+    )
     .order_by(products_t.c.id)
 )
 _WAITING = (
@@ -382,8 +394,27 @@ def run_batch(
     budget: int | None = None,
     settings: MarketSettings | None = None,
 ) -> BatchResult:
-    """One marketplace run, as one transaction (or inside the caller's unit, e.g. a claimed job slot)."""
+    """One marketplace run, as one transaction (or inside the caller's unit, e.g. a claimed job slot).
+
+    Frozen companies are left out of the plan. On PostgreSQL a company may be frozen after the plan read the
+    products and before the posting locked its account: the posting refuses the batch, the run's work so far
+    is rolled back to a savepoint, and the run plans again (from the same random state), without it."""
     now = now or utcnow()
+    with unit(s, write=True):
+        start = rng.getstate()
+        while True:
+            try:
+                with s.begin_nested():
+                    return _run_batch(s, rng=rng, now=now, budget=budget, settings=settings)
+            except AccountFrozen as e:
+                log.warning("marketplace run: accounts %s were frozen while it planned; planning again", e.account_ids)
+                rng.setstate(start)
+
+
+def _run_batch(
+    s: Session, *, rng: random.Random, now: datetime, budget: int | None, settings: MarketSettings | None
+) -> BatchResult:
+    """One attempt at the run, inside ``run_batch``'s unit."""
     with unit(s, write=True):
         p = plan(s, rng=rng, now=now, budget=budget, settings=settings)
         result = BatchResult(
@@ -454,7 +485,36 @@ def run_batch(
                 )
             )
         # Exactly as many ledger.post() calls would write, in a few statements (the mint's row updated once).
-        result.ledger_rows = len(ledger.post_many(s, entries, now=now))
+        entry_ids = ledger.post_many(s, entries, now=now)
+        result.ledger_rows = len(entry_ids)
+        # Each company's two entries are at 2 x its position among the selling companies: the per-product lines
+        # behind them (what the owner sees when opening the run from their history).
+        position = {c: i for i, c in enumerate(selling.tolist())}
+        s.execute(
+            sales_t.insert(),
+            [
+                {
+                    "ledger_id": entry_ids[2 * position[c]],
+                    "costs_ledger_id": entry_ids[2 * position[c] + 1],
+                    "company_id": int(p.company_ids[c]),
+                    "product_id": pid,
+                    "units": n,
+                    "price_cents": price,
+                    "revenue_cents": rev,
+                    "costs_cents": cost,
+                    "created_at": now,
+                }
+                for c, pid, n, price, rev, cost in zip(
+                    company.tolist(),
+                    p.ids[sold].tolist(),
+                    units.tolist(),
+                    p.prices[sold].tolist(),
+                    revenue.tolist(),
+                    costs.tolist(),
+                    strict=True,
+                )
+            ],
+        )
 
         result.spent = result.revenue = spent
         result.units = int(units.sum())
@@ -487,3 +547,105 @@ def _may_go_public(s: Session, company_ids: list[int]) -> list[int]:
             .all()
         )
     return sorted(found)
+
+
+# --------------------------------------------------------------------------- what a run sold, per product
+
+SALES_KEPT_DAYS = 90  # per-product lines are deleted with price history (services/schedule.py's clean-up)
+
+
+@dataclass(frozen=True)
+class SaleLine:
+    product_id: int
+    name: str  # the product's name today
+    units: int
+    price_cents: int  # the price it sold at in that run
+    revenue_cents: int
+    costs_cents: int
+
+
+@dataclass(frozen=True)
+class RunSales:
+    """One marketplace run seen by one selling company: its two ledger entries and the products behind them."""
+
+    entry_id: int  # the revenue entry
+    company_id: int
+    company_name: str
+    account_id: int
+    at: datetime
+    units: int
+    revenue_cents: int
+    costs_cents: int
+    lines: list[SaleLine]  # best-selling first; empty for a run older than SALES_KEPT_DAYS (its totals only)
+
+
+def run_sales(s: Session, user_id: int, entry_id: int) -> RunSales:
+    """What the run behind ledger entry ``entry_id`` (either of a company's two ``marketplace_batch``
+    entries) sold, product by product, for the company's owner only: any other entry, or another player's
+    company, is "Entry not found." (no existence leak). A run older than the kept lines shows its totals only."""
+    with unit(s, write=False):
+        entry = s.execute(
+            select(
+                ledger_t.c.id,
+                ledger_t.c.from_account_id,
+                ledger_t.c.to_account_id,
+                ledger_t.c.type,
+                ledger_t.c.amount,
+                ledger_t.c.batch_count,
+                ledger_t.c.created_at,
+            ).where(ledger_t.c.id == entry_id)
+        ).first()
+        if entry is None or entry.type != "marketplace_batch":
+            raise InvalidInput("Entry not found.")
+        # The company's account is the revenue entry's receiver and the costs entry's payer.
+        owned = s.execute(
+            select(accounts_t.c.id, companies_t.c.id.label("company_id"), companies_t.c.name)
+            .join(companies_t, companies_t.c.account_id == accounts_t.c.id)
+            .where(
+                accounts_t.c.id.in_([entry.from_account_id, entry.to_account_id]),
+                accounts_t.c.kind == "company",
+                accounts_t.c.owner_id == user_id,
+            )
+        ).first()
+        if owned is None:
+            raise InvalidInput("Entry not found.")
+        lines = s.execute(
+            select(
+                sales_t.c.ledger_id,
+                sales_t.c.product_id,
+                func.coalesce(products_t.c.name, "(deleted product)").label("name"),
+                sales_t.c.units,
+                sales_t.c.price_cents,
+                sales_t.c.revenue_cents,
+                sales_t.c.costs_cents,
+            )
+            .select_from(sales_t)
+            .outerjoin(products_t, products_t.c.id == sales_t.c.product_id)
+            .where(
+                (sales_t.c.ledger_id == entry.id) | (sales_t.c.costs_ledger_id == entry.id),
+                sales_t.c.company_id == owned.company_id,
+            )
+            .order_by(sales_t.c.units.desc(), sales_t.c.product_id)
+        ).all()
+    revenue_side = entry.to_account_id == owned.id
+    return RunSales(
+        entry_id=lines[0].ledger_id if lines else entry.id,
+        company_id=owned.company_id,
+        company_name=owned.name,
+        account_id=owned.id,
+        at=entry.created_at,
+        units=int(entry.batch_count or 0),
+        revenue_cents=sum(int(r.revenue_cents) for r in lines) if lines else (entry.amount if revenue_side else 0),
+        costs_cents=sum(int(r.costs_cents) for r in lines) if lines else (0 if revenue_side else entry.amount),
+        lines=[
+            SaleLine(r.product_id, r.name, int(r.units), int(r.price_cents), int(r.revenue_cents), int(r.costs_cents))
+            for r in lines
+        ],
+    )
+
+
+def purge_sales(s: Session, *, now: datetime | None = None, days: int = SALES_KEPT_DAYS) -> int:
+    """Delete per-product sale lines older than ``days`` (the daily clean-up, with price history)."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    with unit(s, write=True):
+        return s.execute(delete(sales_t).where(sales_t.c.created_at < cutoff)).rowcount or 0

@@ -41,6 +41,21 @@ class MarketSettings:
     def cap_cents(self, budget: int) -> int:
         return budget * self.company_cap_percent // 100
 
+    def price_warning(self, price_cents: int) -> str:
+        """Why a product at this price sells rarely or never ('' when it can sell in any run): no company takes
+        more than its cap of a run's budget, so a single unit dearer than the cap of the largest budget never
+        sells, and one dearer than the cap of the smallest sells only in the runs with the largest budgets."""
+        most, least = self.cap_cents(self.budget_max_cents), self.cap_cents(self.budget_min_cents)
+        spends = (
+            f"the public spends at most {self.company_cap_percent}% of a run's budget on one company "
+            f"({format_cents(least)} to {format_cents(most)} a run)"
+        )
+        if price_cents > most:
+            return f"It will not sell at this price: {spends}, less than one unit."
+        if price_cents > least:
+            return f"It sells only in runs with the largest budgets: {spends}."
+        return ""
+
 
 @dataclass(frozen=True)
 class SettingsView:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -30,7 +31,17 @@ from economy_app.models import (
     User,
     utcnow,
 )
-from economy_app.services import ledger, live, marketplace_settings, reconciliation, schedule, stats
+from economy_app.services import (
+    accounts,
+    companies,
+    ledger,
+    live,
+    marketplace_settings,
+    moderation,
+    reconciliation,
+    schedule,
+    stats,
+)
 from economy_app.services._tx import unit
 from economy_app.services.errors import AlreadyRunning, EconomyError, InvalidInput, NotAdmin
 
@@ -424,20 +435,88 @@ def repair_account(s: Session, *, actor_id: int, account_id: int, action: str) -
     fns = {"recalculate": reconciliation.recalculate_balance, "sync": reconciliation.sync_balance_from_account}
     if action not in fns:
         raise InvalidInput("No such repair.")
+    require_admin(s, actor_id)
     return perform(
         s,
         actor_id=actor_id,
         action=action,
-        target=f"account {account_id}",
+        target=f"{moderation.label_of(s, account_id)} (#{account_id})",
         fn=lambda: fns[action](s, account_id),
         describe=lambda r: "changed" if r.changed else "already agreed",
     )
 
 
-def account_lookup(s: Session, *, actor_id: int, query: str) -> list[reconciliation.AccountCopies]:
-    """The admin page's account lookup (``reconciliation.find_accounts``), role checked."""
+def account_lookup(s: Session, *, actor_id: int, query: str) -> list[moderation.FoundAccount]:
+    """The admin page's account lookup (``reconciliation.find_accounts``) with each account's owner, company,
+    freeze and last few entries, role checked."""
     require_admin(s, actor_id)
-    return reconciliation.find_accounts(s, query)
+    return moderation.found_accounts(s, reconciliation.find_accounts(s, query))
+
+
+FREEZE_KINDS = ("player", "company")
+
+
+def freeze(s: Session, *, actor_id: int, kind: str, target_id: int, reason: str, frozen: bool = True) -> list[str]:
+    """Freeze (``frozen=True``) or unfreeze every account of a player (``kind="player"``) or one company's account
+    (``kind="company"``), with a reason (3 to 200 characters, required both ways): role checked, the change and its
+    audit row (the accounts and the reason) in one transaction; a refusal (no reason, nothing to change) audited
+    too. Returns the names of the accounts that changed. See ``services/moderation.py`` for what a freeze stops."""
+    admin = require_admin(s, actor_id)
+    if kind not in FREEZE_KINDS:
+        raise InvalidInput("Freeze a player or a company.")
+    t = moderation.target(s, kind, target_id)
+    said: dict = {}
+
+    def work() -> list[str]:
+        f = moderation.new_freeze(reason, admin.username)
+        said["reason"] = f.reason
+        return moderation.set_frozen(s, t, freeze=f if frozen else None)
+
+    return audited(
+        s,
+        actor=(admin.id, admin.username),
+        action=f"{'freeze' if frozen else 'unfreeze'} {kind}",
+        target=t.label,
+        fn=work,
+        describe=lambda names: (
+            f"{len(names)} account{'s' if len(names) != 1 else ''} {'frozen' if frozen else 'unfrozen'} "
+            f"({', '.join(names)}): {said['reason']}"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AdminAccount:
+    """One account's admin page: the account (its three copies, owner, company, freeze), the owner with every
+    account and company they hold, and a page of its history."""
+
+    account: moderation.FoundAccount
+    owner: moderation.Owner | None  # None for the system account
+    companies: list[companies.CompanyView]
+    history: list[ledger.HistoryRow]
+    has_more: bool  # older entries than this page
+    system_account_id: int | None
+
+
+def admin_account(
+    s: Session, *, actor_id: int, account_id: int, before: ledger.Cursor | None = None, limit: int = 25
+) -> AdminAccount:
+    """Everything an account's admin page shows, in one call, role checked: ``limit`` entries after ``before``
+    (a ``ledger.cursor``), newest first."""
+    require_admin(s, actor_id)
+    facts = moderation.require_account(s, account_id)
+    copies = reconciliation.account_copies(s, account_id)
+    rows = ledger.history(s, account_id, before=before, limit=limit + 1)
+    found = moderation.FoundAccount(copies=copies, facts=facts, recent=[])
+    who = moderation.owner(s, facts.owner_id) if facts.owner_id is not None else None
+    return AdminAccount(
+        account=found,
+        owner=who,
+        companies=companies.my_companies(s, facts.owner_id) if facts.owner_id is not None else [],
+        history=rows[:limit],
+        has_more=len(rows) > limit,
+        system_account_id=accounts.find_system_account_id(s),
+    )
 
 
 @dataclass(frozen=True)
@@ -472,7 +551,7 @@ class AdminDashboard:
     overview: Overview
     jobs: list[JobStatus]
     audit: list[AuditEntry]
-    found: list[reconciliation.AccountCopies]  # the account lookup's matches ([] without a query)
+    found: list[moderation.FoundAccount]  # the account lookup's matches ([] without a query)
 
 
 def job_statuses(s: Session, *, now: datetime | None = None) -> list[JobStatus]:
@@ -508,16 +587,37 @@ def dashboard(s: Session, *, actor_id: int, query: str = "", audit_entries: int 
     return AdminDashboard(
         overview=overview(s),
         jobs=job_statuses(s),
-        audit=[
-            AuditEntry(
-                at=a["created_at"],
-                admin=a["admin_name"],
-                action=a["action"],
-                target=a["target"],
-                result=a["result"],
-                ok=bool(a["ok"]),
-            )
-            for a in audit_log(s, audit_entries)
-        ],
-        found=reconciliation.find_accounts(s, query) if query else [],
+        audit=audit_entries_in_words(s, audit_log(s, audit_entries)),
+        found=moderation.found_accounts(s, reconciliation.find_accounts(s, query)) if query else [],
     )
+
+
+_ACCOUNT_TARGET = re.compile(r"account (\d{1,10})")  # how repairs named their account before names were written
+
+
+def audit_entries_in_words(s: Session, rows: list[dict]) -> list[AuditEntry]:
+    """Audit rows as people read them: a job by its title, an account written as "account 12" (rows from
+    before names were written) by its owner's name."""
+    ids = {int(m.group(1)) for a in rows if (m := _ACCOUNT_TARGET.fullmatch(a["target"] or ""))}
+    facts = moderation.account_facts(s, ids)
+
+    def target(a) -> str:
+        text = a["target"] or ""
+        if a["action"] in ("run job", "pause job", "resume job") and text in schedule.JOBS:
+            return schedule.JOBS[text].title
+        if m := _ACCOUNT_TARGET.fullmatch(text):
+            account = int(m.group(1))
+            return f"{moderation.account_label(facts.get(account), account)} (#{account})"
+        return text
+
+    return [
+        AuditEntry(
+            at=a["created_at"],
+            admin=a["admin_name"],
+            action=a["action"],
+            target=target(a),
+            result=a["result"],
+            ok=bool(a["ok"]),
+        )
+        for a in rows
+    ]

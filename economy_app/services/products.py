@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from economy_app.db import like_prefix
 from economy_app.models import Company, Product, utcnow
-from economy_app.services import marketplace_settings
+from economy_app.services import marketplace_settings, moderation
 from economy_app.services._tx import unit
 from economy_app.services.companies import _owned
 from economy_app.services.errors import InvalidAmount, InvalidInput, ListingLimit, NotCompanyOwner, ProductNotFound
@@ -51,6 +51,7 @@ class ProductView:
     created_at: datetime
     listed_at: datetime
     public_from: datetime | None = None  # set while the product waits out its hold: when the public sees it
+    price_warning: str = ""  # why it sells rarely or never at its price (MarketSettings.price_warning)
 
 
 def clean_name(name: str) -> str:
@@ -110,11 +111,15 @@ def _hold(s: Session) -> int:
 
 
 def get_product(s: Session, product_id: int) -> ProductView:
+    """The product, with the hold it waits out and (for its owner, listing or repricing it) why its price may
+    keep it from selling."""
     with unit(s, write=False):
         row = s.execute(_VIEW.where(products_t.c.id == product_id)).first()
         if row is None:
             raise ProductNotFound("Product not found.")
-        return _view(row, _hold(s))
+        market = marketplace_settings.load(s)
+        view = _view(row, market.hold_seconds)
+    return replace(view, price_warning=market.price_warning(view.price_cents))
 
 
 def _lock_company(s: Session, company_id: int) -> None:
@@ -171,6 +176,7 @@ def create_product(
     now = now or utcnow()
     with unit(s, write=True):
         _owned(s, actor_id, company_id)
+        moderation.refuse_frozen_company(s, company_id)
         _check_listing_limit(s, company_id, new=True)
         product_id = s.execute(
             products_t.insert()
@@ -231,6 +237,7 @@ def set_active(s: Session, *, actor_id: int, product_id: int, active: bool, now:
         if bool(row.active) != bool(active):
             values: dict = {"active": bool(active)}
             if active:
+                moderation.refuse_frozen_company(s, row.company_id)
                 _check_listing_limit(s, row.company_id)
                 values["listed_at"] = now or utcnow()
             s.execute(update(products_t).where(products_t.c.id == product_id).values(**values))

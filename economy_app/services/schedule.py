@@ -147,7 +147,9 @@ def paused_jobs(s: Session) -> set[str]:
 
 
 def set_job_paused(s: Session, job_name: str, paused: bool) -> None:
+    """Pause or resume a job on every worker. The pages showing the job's countdown hear it (``job:<name>``)."""
     with unit(s, write=True):
+        live.touch(s, live.job(job_name))
         insert_ignore(
             s, settings_t, dict(job_name=job_name, paused=False, updated_at=utcnow()), index_elements=["job_name"]
         )
@@ -156,6 +158,23 @@ def set_job_paused(s: Session, job_name: str, paused: bool) -> None:
             .where(settings_t.c.job_name == job_name)
             .values(paused=bool(paused), updated_at=utcnow())
         )
+
+
+@dataclass(frozen=True)
+class MarketplaceClock:
+    """What a countdown to the next marketplace run shows: the interval in force, whether an admin paused the
+    runs (then no run comes, whatever the clock says), and the next slot's start (naive UTC)."""
+
+    interval_seconds: int
+    paused: bool
+    next_run: datetime
+
+
+def marketplace_clock(s: Session, now: datetime | None = None) -> MarketplaceClock:
+    with unit(s, write=False):
+        interval = marketplace_settings.interval_seconds(s)
+        paused = job_paused(s, MARKETPLACE)
+    return MarketplaceClock(interval_seconds=interval, paused=paused, next_run=next_run_at(interval, now))
 
 
 # --------------------------------------------------------------------------- the jobs
@@ -170,7 +189,11 @@ def _prices(s, now, rng):
 
 
 def _purge(s, now, rng):
-    return f"{stock_trading.purge_history(s, now=now)} price rows older than {stock_trading.HISTORY_DAYS} days deleted"
+    prices, sales = stock_trading.purge_history(s, now=now), marketplace_run.purge_sales(s, now=now)
+    return (
+        f"{prices} price rows older than {stock_trading.HISTORY_DAYS} days and {sales} per-product sale lines "
+        f"older than {marketplace_run.SALES_KEPT_DAYS} days deleted"
+    )
 
 
 def _sessions(s, now, rng):

@@ -6,18 +6,22 @@ Once a company is public its cash belongs to the business and its shareholders:
   (their personal account, another of their companies): ``check_outflow`` refuses it, saying why and what
   to do instead. The owner takes money out the way every shareholder does: by selling shares they hold.
 - Payments to anyone else stay possible (paying another company, repaying a loan), capped: in any rolling
-  24 hours at most ``OUTFLOW_PERCENT`` of the company's cash may go out, counted as a share of the cash it
-  had before those payments (the cash now plus what already went out in the window), so one payment or
+  24 hours at most ``OUTFLOW_PERCENT`` of the company's equity may go out: its cash less what buying back
+  every other shareholder's shares would cost (``stock_trading.others_buyback_cents``: money paid for shares
+  is owed back to their holders, so a buyer's money never raises what may be paid away), counted as a share
+  of the equity it had before those payments (plus what already went out in the window), so one payment or
   ten of the same total are allowed alike. The count runs under the company's row lock (PostgreSQL
   ``SELECT ... FOR UPDATE``; SQLite's write unit holds the write lock), so payments sent at once cannot
   beat it together.
 
 ``check_outflow`` is the one place this rule lives: every movement of money out of a company's account that
-is not a trade of its own shares calls it (``accounts.transfer``, and ``company_sales`` when a company pays the
-price of another; whatever else pays out of a company later calls it too, and extends ``CAPPED_TYPES`` when it
-should count against the cap). The one payment to its owners it does not see is a dividend
-(``services/dividends.py``): every holder is paid pro rata by the shares they hold, the owner only through
-theirs, so it is neither refused nor counted against the cap (it is capped by the cash and a cool-down).
+is not a trade of its own shares calls it (``accounts.transfer`` for payments, ``stock_trading.buy`` for a
+company's purchases of other companies' shares, ``company_sales`` when a company pays the price of another;
+whatever else pays out of a company later calls it too, and extends ``CAPPED_TYPES`` when it should count against
+the cap). A company's sale of shares it holds brings money in, and the buyback of its own shares is the
+shareholders' way out: neither calls it. Nor does a dividend (``services/dividends.py``): every holder is paid pro
+rata by the shares they hold, the owner only through theirs and only as far as their shares coming last allows,
+so it is neither refused nor counted against the cap (it is capped by that, by the cash and by a cool-down).
 
 At the IPO (``issue_shares``), ``FOUNDER_STAKE_SHARES`` of the shares go to the founder's personal holding at
 the IPO price as their average cost, and the rest to the treasury. The price curve (``stock_trading.py``) is a
@@ -57,12 +61,21 @@ ledger_t = LedgerEntry.__table__
 FOUNDER_STAKE_SHARES = 200_000  # of the 1,000,000 shares, to the founder at the IPO
 OUTFLOW_PERCENT = 10  # of a public company's cash, to others in any rolling 24 hours
 OUTFLOW_WINDOW = timedelta(hours=24)
-# The ledger entries out of a public company's account that count against the cap: payments to others (a
-# transfer, the price of a company it pays for). Not dividends: they go to every holder alike (dividends.py).
-CAPPED_TYPES = ("transfer", "company_sale")
+# The ledger entries out of a public company's account that count against the cap: payments, purchases of other
+# companies' shares (stock_trading.buy calls check_outflow for them too), and the price of a company it pays for
+# (company_sales). Not dividends: they go to every holder alike (dividends.py).
+CAPPED_TYPES = ("transfer", "stock_purchase", "company_sale")
 
 _COMPANY_OF_ACCOUNT = select(
-    companies_t.c.id, companies_t.c.name, companies_t.c.owner_id, companies_t.c.is_public, companies_t.c.public_at
+    companies_t.c.id,
+    companies_t.c.name,
+    companies_t.c.owner_id,
+    companies_t.c.is_public,
+    companies_t.c.public_at,
+    companies_t.c.base_price_micros,
+    companies_t.c.share_price_micros,
+    companies_t.c.total_shares,
+    companies_t.c.treasury_shares,
 ).where(companies_t.c.account_id == bindparam("account"))
 _OWNER_OF_ACCOUNT = select(accounts_t.c.owner_id).where(accounts_t.c.id == bindparam("account"))
 _CASH = select(balances_t.c.balance).where(balances_t.c.account_id == bindparam("account"))
@@ -83,6 +96,7 @@ class OutflowRoom:
     sent_cents: int  # what went out to others in the last 24 hours (since the IPO)
     room_cents: int  # what may still go out now
     frees_at: datetime | None  # when more may go out, when nothing may now
+    owed_cents: int = 0  # what buying back every other shareholder's shares would cost (not the company's to pay away)
 
 
 def _window_start(public_at: datetime | None, now: datetime) -> datetime:
@@ -90,14 +104,16 @@ def _window_start(public_at: datetime | None, now: datetime) -> datetime:
     return max(start, public_at) if public_at is not None else start
 
 
-def _allowance(cash: int, sent: int) -> int:
-    """What may still go out: OUTFLOW_PERCENT of the cash before the window's payments, less those payments."""
-    return max(0, (cash + sent) * OUTFLOW_PERCENT // 100 - sent)
+def _allowance(cash: int, sent: int, owed: int) -> int:
+    """What may still go out: OUTFLOW_PERCENT of the equity before the window's payments (the cash then less
+    what the other shareholders' shares are owed), less those payments."""
+    return max(0, max(0, cash + sent - owed) * OUTFLOW_PERCENT // 100 - sent)
 
 
 def _room(s: Session, company, account_id: int, now: datetime, *, when: bool) -> OutflowRoom:
     conn = s.connection()
     cash = conn.execute(_CASH, {"account": account_id}).scalar() or 0
+    owed = stock_trading.others_buyback_cents(*stock_trading.curve_of(company), stock_trading.owner_held(s, company.id))
     window = (
         ledger_t.c.from_account_id == account_id,
         ledger_t.c.type.in_(CAPPED_TYPES),
@@ -105,7 +121,7 @@ def _room(s: Session, company, account_id: int, now: datetime, *, when: bool) ->
         ledger_t.c.created_at >= _window_start(company.public_at, now),
     )
     sent = int(conn.execute(select(func.coalesce(func.sum(ledger_t.c.amount), 0)).where(*window)).scalar_one())
-    room, frees_at = _allowance(cash, sent), None
+    room, frees_at = _allowance(cash, sent, owed), None
     if when and room == 0 and sent:
         # Walk the window's payments oldest first: when each leaves the window, is there room again?
         left = sent
@@ -115,10 +131,10 @@ def _room(s: Session, company, account_id: int, now: datetime, *, when: bool) ->
             .order_by(ledger_t.c.created_at, ledger_t.c.id)
         ):
             left -= amount
-            if _allowance(cash, left) > 0:
+            if _allowance(cash, left, owed) > 0:
                 frees_at = at + OUTFLOW_WINDOW
                 break
-    return OutflowRoom(company.id, company.name, cash, sent, room, frees_at)
+    return OutflowRoom(company.id, company.name, cash, sent, room, frees_at, owed)
 
 
 def _company_of(s: Session, account_id: int, *, lock: bool):
@@ -155,11 +171,19 @@ def check_outflow(
         raise PublicCashRefused(owner_message(company.name))
     room = _room(s, company, account_id, now or utcnow(), when=True)
     if amount > room.room_cents:
-        rule = f"{company.name} is public: at most {OUTFLOW_PERCENT}% of its cash may go out in any 24 hours."
-        if room.room_cents:
-            raise OutflowLimit(f"{rule} {format_cents(room.room_cents)} may still go out today.")
-        later = f"; more may go out from {room.frees_at:%Y-%m-%d %H:%M} UTC" if room.frees_at else ""
-        raise OutflowLimit(f"{rule} Nothing more may go out now{later}.")
+        raise OutflowLimit(outflow_refusal(room))
+
+
+def outflow_refusal(room: OutflowRoom) -> str:
+    """What a payment past the cap is told: the rule, and how much may still go out today (or from when)."""
+    rule = (
+        f"{room.name} is public: in any 24 hours at most {OUTFLOW_PERCENT}% of its equity (its cash less what "
+        "buying back its other shareholders' shares would cost) may go out."
+    )
+    if room.room_cents:
+        return f"{rule} {format_cents(room.room_cents)} may still go out today."
+    later = f"; more may go out from {room.frees_at:%Y-%m-%d %H:%M} UTC" if room.frees_at else ""
+    return f"{rule} Nothing more may go out now{later}."
 
 
 def outflow_room(s: Session, account_id: int, *, now: datetime | None = None) -> OutflowRoom | None:
@@ -238,17 +262,21 @@ class Payout:
     held_by_players: int  # shares outside the treasury
     buyback_shares: int  # the most of them its cash buys back now
     cash_per_share_micros: int  # cash / every share (the basis of the market cap)
+    owner_held: int = 0  # of held_by_players, the owner's (through every account they own)
+    owner_can_sell: int = 0  # the most of those it buys back now: the owner's shares come last
 
 
-def payout(company, cash_cents: int) -> Payout:
+def payout(company, cash_cents: int, owner_held: int = 0) -> Payout:
     """``company``: a public company's row (base_price_micros, share_price_micros, total_shares,
-    treasury_shares)."""
+    treasury_shares); ``owner_held``: the shares its owner holds in it (``stock_trading.OWNER_HELD``)."""
     base, x, n = stock_trading.curve_of(company)
     return Payout(
         cash_cents=cash_cents,
         held_by_players=x,
         buyback_shares=stock_trading.max_buyback_shares(base, x, n, cash_cents),
         cash_per_share_micros=cash_cents * MICROS_PER_CENT // n if n else 0,
+        owner_held=owner_held,
+        owner_can_sell=stock_trading.max_owner_sale(base, x, n, cash_cents, owner_held),
     )
 
 
@@ -283,11 +311,7 @@ def ipo_status(s: Session, company_id: int) -> IpoStatus:
         ).first()
         if c is None:
             raise CompanyNotFound("Company not found.")
-        owner_held = s.execute(
-            select(func.coalesce(func.sum(holdings_t.c.shares), 0))
-            .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
-            .where(holdings_t.c.company_id == company_id, accounts_t.c.owner_id == c.owner_id)
-        ).scalar_one()
+        owner_held = stock_trading.owner_held(s, company_id)
     cash = int(c.cash)
     progress = min(1000, cash * 1000 // PUBLIC_THRESHOLD_CENTS) if cash > 0 else 0
     if not c.is_public:
@@ -305,5 +329,5 @@ def ipo_status(s: Session, company_id: int) -> IpoStatus:
         founder_stake=int(owner_held),
         ipo_market_cap_cents=c.total_shares * c.ipo_price_micros // MICROS_PER_CENT,
         market_cap_cents=c.total_shares * c.share_price_micros // MICROS_PER_CENT,
-        payout=payout(c, cash),
+        payout=payout(c, cash, int(owner_held)),
     )

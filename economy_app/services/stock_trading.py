@@ -42,7 +42,7 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.money import format_price
-from economy_app.services import ledger, live, ownership
+from economy_app.services import ledger, live, moderation, ownership
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
     AccountNotFound,
@@ -51,6 +51,7 @@ from economy_app.services.errors import (
     InvalidShares,
     NotAccountOwner,
     NotPublic,
+    OutflowLimit,
     TradeRefused,
 )
 
@@ -67,6 +68,9 @@ IMPACT_PERCENT = 8  # p(x) = base x (1 + IMPACT_PERCENT/100 x x / N)
 MIN_PRICE_MICROS = 10_000  # $0.01
 RATE_LIMIT_TRADES, RATE_LIMIT_SECONDS = 3, 5
 HISTORY_DAYS = 90
+
+
+FOUNDER_BUY_REFUSAL = "Founders can't buy their own company's shares, from any of their accounts."
 
 
 def check_shares(shares) -> int:
@@ -136,6 +140,42 @@ def max_buyback_shares(base: int, outstanding: int, total: int, cash_cents: int)
         else:
             high = mid - 1
     return low
+
+
+def max_owner_sale(base: int, outstanding: int, total: int, cash_cents: int, owner_held: int) -> int:
+    """The most of its owner's ``owner_held`` shares the company buys back now. The owner's shares come last:
+    after the sale its cash must still buy back every other holder's shares from the top of the curve. With the
+    owner's ``k`` sold first, the sale and that buyback together are the area from ``owner_held - k`` to
+    ``outstanding``: the largest ``k`` whose area, rounded up, is at most the cash (it grows with ``k``: a
+    bisection). Never more than ``max_buyback_shares``."""
+    low, high = 0, max(0, min(owner_held, outstanding))
+    while low < high:
+        mid = (low + high + 1) // 2
+        numerator, denominator = _area(base, owner_held - mid, outstanding, total)
+        if -(-numerator // denominator) <= cash_cents:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def others_buyback_cents(base: int, outstanding: int, total: int, owner_held: int) -> int:
+    """What buying back every outstanding share its owner does not hold would cost the company, all of them from
+    the top of the curve (the most any order of their sales could cost), rounded up: what it owes the other
+    shareholders before anything of its cash is its owner's (``max_owner_sale`` with nothing sold) or may be paid
+    away (``shareholders.check_outflow``)."""
+    if outstanding <= max(0, owner_held):
+        return 0
+    numerator, denominator = _area(base, max(0, owner_held), outstanding, total)
+    return -(-numerator // denominator)
+
+
+def owner_sale_refusal(name: str, can: int) -> str:
+    """What a company's owner is told when selling back more of their shares than ``max_owner_sale``."""
+    first = f"Your shares come last: {name} keeps the cash to buy back every other shareholder's shares before yours, "
+    if can <= 0:
+        return first + "so it can't buy back any of yours now."
+    return first + f"so it can buy back at most {can:,} of your share{'s' if can != 1 else ''} now."
 
 
 def buyback_refusal(name: str, buyback_shares: int) -> str:
@@ -210,19 +250,48 @@ def _sell_terms(c, shares: int) -> tuple[int, int]:
     return sell_proceeds_cents(base, x, shares, n), spot_price(base, x - shares, n)
 
 
-def quote(s: Session, company_id: int, side: str, shares: int) -> Quote:
+def quote(s: Session, company_id: int, side: str, shares: int, *, account_id: int | None = None) -> Quote:
+    """What trading ``shares`` would do now. With ``account_id`` (the trade box's account) the preview says up front
+    what the click would refuse for that account: a founder buying their own company's shares, a public company
+    buying past its cap on what may go out, a sale of more shares than the account holds or, from an account of
+    the company's owner, past what the company buys back of theirs (their shares come last)."""
+    from economy_app.services import shareholders  # (shareholders reads the curve from here)
+
     check_shares(shares)
     with unit(s, write=False):
         c = _company(s, company_id, lock=False)
         cash = _cash(s, c.account_id) if side != "buy" else 0
+        account = (
+            s.execute(select(accounts_t.c.owner_id).where(accounts_t.c.id == account_id)).first()
+            if account_id is not None
+            else None
+        )
+        by_owner = owner_held(s, c.id) if side != "buy" and account and account.owner_id == c.owner_id else None
+        held = (
+            s.execute(
+                select(func.coalesce(func.max(holdings_t.c.shares), 0)).where(
+                    holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
+                )
+            ).scalar_one()
+            if side != "buy" and account
+            else None
+        )
     if side == "buy":
+        if account and account.owner_id == c.owner_id:
+            raise TradeRefused(FOUNDER_BUY_REFUSAL)
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
         total, new_price = _buy_terms(c, shares)
+        if account:
+            room = shareholders.outflow_room(s, account_id)  # None but for a public company's account
+            if room is not None and total > room.room_cents:
+                raise OutflowLimit(shareholders.outflow_refusal(room))
     else:
         if shares > c.total_shares - c.treasury_shares:
             raise TradeRefused(f"Only {c.total_shares - c.treasury_shares:,} shares are held by players.")
-        _check_buyback(c, shares, cash)  # an honest preview: what the company can pay now
+        if held is not None and shares > held:
+            raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
+        _check_buyback(c, shares, cash, by_owner)  # an honest preview: what the company can pay now
         total, new_price = _sell_terms(c, shares)
     return Quote("buy" if side == "buy" else "sell", shares, total * MICROS_PER_CENT // shares, total, new_price)
 
@@ -233,17 +302,38 @@ def _cash(s: Session, account_id: int) -> int:
     ).scalar_one()
 
 
-def _check_buyback(c, shares: int, cash: int) -> None:
-    """Refuse a sale of more shares than the company's cash can buy back now, saying how many it can."""
+def _check_buyback(c, shares: int, cash: int, owner_held: int | None = None) -> None:
+    """Refuse a sale of more shares than the company's cash can buy back now, saying how many it can; a sale by
+    its owner (``owner_held``: what the owner holds in it, through every account), past ``max_owner_sale``."""
     base, x, n = curve_of(c)
-    if sell_proceeds_cents(base, x, shares, n) > cash:
+    if owner_held is not None:
+        can = max_owner_sale(base, x, n, cash, owner_held)
+        if shares > can:
+            raise InsufficientFunds(owner_sale_refusal(c.name, can))
+    elif sell_proceeds_cents(base, x, shares, n) > cash:
         raise InsufficientFunds(buyback_refusal(c.name, max_buyback_shares(base, x, n, cash)))
+
+
+# The shares a company's owner holds in it, through any account they own (the founder's stake), correlated to a
+# select over ``companies``.
+OWNER_HELD = (
+    select(func.coalesce(func.sum(holdings_t.c.shares), 0))
+    .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
+    .where(holdings_t.c.company_id == companies_t.c.id, accounts_t.c.owner_id == companies_t.c.owner_id)
+    .scalar_subquery()
+)
+
+
+def owner_held(s: Session, company_id: int) -> int:
+    """The shares a company's owner holds in it, through every account they own."""
+    return int(s.execute(select(OWNER_HELD).where(companies_t.c.id == company_id)).scalar_one())
 
 
 def _lock_with_trader(s: Session, company_id: int, account_id: int) -> None:
     """Lock the traded company's row and, when the trading account is a company's, that company's row too, in id
-    order (``ownership.py``), before reading whom the trading account belongs to: a sale of that company which
-    committed meanwhile is then seen, and one that starts later waits for this trade."""
+    order (``ownership.py``; every trade and payment locks companies before balances, so two companies trading
+    each other's shares never wait on each other), before reading whom the trading account belongs to: a sale of
+    that company which committed meanwhile is then seen, and one that starts later waits for this trade."""
     ownership.lock_companies(s, [company_id, *ownership.companies_of_accounts(s, [account_id])])
 
 
@@ -257,6 +347,7 @@ def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None
         raise NotAccountOwner("You can only trade from your own accounts.")
     if account_id == company.account_id:
         raise TradeRefused("A company cannot trade its own shares.")
+    moderation.refuse_if_frozen(s, account_id)  # a buy is refused by the posting too; a sale only here
 
 
 def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime | None) -> datetime:
@@ -327,6 +418,8 @@ def buy(
     s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int, now: datetime | None = None
 ) -> TradeResult:
     """Buy shares from the company's treasury: pay the area under the price curve they move through."""
+    from economy_app.services import shareholders  # (shareholders reads the curve from here)
+
     check_shares(shares)
     with unit(s, write=True):
         _lock_with_trader(s, company_id, account_id)
@@ -334,12 +427,15 @@ def buy(
         _trader_account(s, actor_id, account_id, c)
         if c.owner_id == actor_id:
             # Personally or through any company they own: their money would only go round in a circle.
-            raise TradeRefused("Founders can't buy their own company's shares, from any of their accounts.")
+            raise TradeRefused(FOUNDER_BUY_REFUSAL)
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
         now = _rate_limit(s, actor_id, company_id, now)
         total, new_price = _buy_terms(c, shares)
         price = total * MICROS_PER_CENT // shares
+        # Paid from a public company's account, a purchase is money leaving it: it counts against the cap on what
+        # may go out in any 24 hours, like a payment (nothing for a player's or a private company's account).
+        shareholders.check_outflow(s, account_id, c.account_id, total, now=now)
         entry = ledger.post(
             s,
             from_account_id=account_id,
@@ -403,7 +499,16 @@ def sell(
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
         now = _rate_limit(s, actor_id, company_id, now)
-        return _sell_back(s, c, actor_id=actor_id, account_id=account_id, shares=shares, held=held, now=now)
+        return _sell_back(
+            s,
+            c,
+            actor_id=actor_id,
+            account_id=account_id,
+            shares=shares,
+            held=held,
+            by_owner=c.owner_id == actor_id,
+            now=now,
+        )
 
 
 def _held(s: Session, company_id: int, account_id: int) -> int:
@@ -417,11 +522,15 @@ def _held(s: Session, company_id: int, account_id: int) -> int:
     )
 
 
-def _sell_back(s: Session, c, *, actor_id: int, account_id: int, shares: int, held: int, now: datetime) -> TradeResult:
+def _sell_back(
+    s: Session, c, *, actor_id: int, account_id: int, shares: int, held: int, by_owner: bool, now: datetime
+) -> TradeResult:
     """Sell ``shares`` of the ``held`` in ``account_id`` back to company row ``c`` (locked by the caller), as far
-    as its cash pays: the area under the curve they move back through, the holding, the trade and the price, in
-    the caller's unit."""
-    _check_buyback(c, shares, _cash(s, c.account_id))
+    as its cash pays (``by_owner``: the seller is the company's owner, whose shares come last): the area under the
+    curve they move back through, the holding, the trade and the price, in the caller's unit."""
+    # Under the company's row lock (every trade and payment out of it takes it first): the owner's sale is
+    # counted against what the other holders hold now.
+    _check_buyback(c, shares, _cash(s, c.account_id), owner_held(s, c.id) if by_owner else None)
     total, new_price = _sell_terms(c, shares)
     if total == 0:
         raise TradeRefused("These shares are worth less than $0.01 together.")
@@ -439,6 +548,8 @@ def _sell_back(s: Session, c, *, actor_id: int, account_id: int, shares: int, he
     except InsufficientFunds:  # its cash fell between the check and the posting
         can = max_buyback_shares(*curve_of(c), _cash(s, c.account_id))
         raise InsufficientFunds(buyback_refusal(c.name, can)) from None
+    # The seller's rows are locked by the posting now: a freeze that committed meanwhile is seen here.
+    moderation.refuse_if_frozen(s, account_id)
     holding = held - shares
     s.execute(
         update(holdings_t)
@@ -464,14 +575,17 @@ def _sell_back(s: Session, c, *, actor_id: int, account_id: int, shares: int, he
 def sell_back(s: Session, *, actor_id: int, account_id: int, company_id: int, now: datetime) -> TradeResult | None:
     """Sell every share ``account_id`` holds in the company back to its treasury at the current bid, without the
     trade rate limit: what a company's new owner's holdings in it are made of at the sale's completion
-    (``company_sales``). Inside the caller's unit, the company's row locked; refused (``InsufficientFunds``,
-    with what the company can buy back) when its cash does not pay for them all. None when there is none."""
+    (``company_sales``; the buyer is not its owner yet, so their shares are paid like any holder's). Inside the
+    caller's unit, the company's row locked; refused (``InsufficientFunds``, with what the company can buy back)
+    when its cash does not pay for them all. None when there is none."""
     with unit(s, write=True):
         c = _company(s, company_id, lock=True)
         held = _held(s, company_id, account_id)
         if held <= 0:
             return None
-        return _sell_back(s, c, actor_id=actor_id, account_id=account_id, shares=held, held=held, now=now)
+        return _sell_back(
+            s, c, actor_id=actor_id, account_id=account_id, shares=held, held=held, by_owner=False, now=now
+        )
 
 
 def fair_price_micros(balance_cents: int, total_shares: int) -> int:
@@ -497,15 +611,6 @@ def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
     return max(MIN_PRICE_MICROS, price + move)
 
 
-# The shares a company's owner holds in it, through any account they own (the founder's stake).
-_OWNER_HELD = (
-    select(func.coalesce(func.sum(holdings_t.c.shares), 0))
-    .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
-    .where(holdings_t.c.company_id == companies_t.c.id, accounts_t.c.owner_id == companies_t.c.owner_id)
-    .scalar_subquery()
-)
-
-
 def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None) -> int:
     """One price tick for every public company (a history row each): the price moves toward fair value
     (10 x equity / shares) and the curve's base is rescaled to it. Returns the companies moved.
@@ -515,6 +620,15 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
     the float, ``spot_price(base, float)``, as a trade's ``_record`` leaves it."""
     now = now or utcnow()
     with unit(s, write=True):
+        if s.get_bind().dialect.name == "postgresql":
+            # Lock first, read after: a statement that waited for a lock reads the other tables (the cash, the
+            # holdings) as they were before it waited, so the figures are read by a second statement.
+            s.execute(
+                select(companies_t.c.id)
+                .where(companies_t.c.is_public.is_(True))
+                .order_by(companies_t.c.id)
+                .with_for_update()
+            ).all()
         rows = s.execute(
             select(
                 companies_t.c.id,
@@ -523,13 +637,12 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
                 companies_t.c.total_shares,
                 companies_t.c.treasury_shares,
                 func.coalesce(balances_t.c.balance, 0).label("balance"),
-                _OWNER_HELD.label("owner_held"),
+                OWNER_HELD.label("owner_held"),
             )
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
             .where(companies_t.c.is_public.is_(True))
             .order_by(companies_t.c.id)
-            .with_for_update(of=companies_t)
         ).all()
         if not rows:
             return 0

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
+from economy_app.db import epoch_seconds
 from economy_app.models import (
     MICROS_PER_CENT,
     Account,
@@ -88,18 +89,12 @@ class StockRow:
     new_listing: bool = False  # went public within NEW_LISTING
 
 
-def _epoch(col, dialect: str):
-    if dialect == "postgresql":
-        return cast(func.extract("epoch", col), Integer)
-    return cast(func.strftime("%s", col), Integer)
-
-
 def _series(s: Session, company_ids: list[int], since: datetime, bucket_seconds: int) -> dict[int, list]:
     """Closing (time, price) per time bucket since ``since``, per company: one grouped query."""
     if not company_ids:
         return {}
     dialect = s.get_bind().dialect.name
-    bucket = (_epoch(prices_t.c.created_at, dialect) // bucket_seconds).label("bucket")
+    bucket = (epoch_seconds(prices_t.c.created_at, dialect) // bucket_seconds).label("bucket")
     closes = (
         select(func.max(prices_t.c.id).label("id"))
         .where(prices_t.c.company_id.in_(company_ids), prices_t.c.created_at >= since)
@@ -208,7 +203,29 @@ def price_series(s: Session, company_id: int, range_key: str = "24h", *, now: da
             .order_by(prices_t.c.created_at.desc(), prices_t.c.id.desc())
             .limit(1)
         ).scalar()
+        if opening is None:
+            # A stock younger than the range starts at its first price (the IPO), which a bucket's close would
+            # hide behind a later trade in the same bucket: the line then runs flat while the header moved.
+            first = s.execute(
+                select(prices_t.c.created_at, prices_t.c.price_micros)
+                .where(prices_t.c.company_id == company_id, prices_t.c.created_at >= since)
+                .order_by(prices_t.c.created_at, prices_t.c.id)
+                .limit(1)
+            ).first()
+            if first is not None and (not points or points[0][0] > first.created_at):
+                points.insert(0, (first.created_at, first.price_micros))
     return _anchored(points, since, opening, now, current)
+
+
+def default_range(s: Session, company_id: int, *, now: datetime | None = None) -> str:
+    """The range a stock's page opens on: the shortest of 1h, 6h and 24h that holds the stock's whole life (a
+    stock a few minutes old opens on 1h, where its trades are apart), else 24h."""
+    with unit(s, write=False):
+        first = s.execute(select(func.min(prices_t.c.created_at)).where(prices_t.c.company_id == company_id)).scalar()
+    if first is None:
+        return "24h"
+    age = ((now or utcnow()) - first).total_seconds()
+    return next((k for k in ("1h", "6h") if age <= RANGES[k]), "24h")
 
 
 @dataclass(frozen=True)
@@ -258,6 +275,7 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
                 companies_t,
                 _price_at(companies_t.c.id, now - timedelta(days=1)).label("then"),
                 func.coalesce(balances_t.c.balance, 0).label("cash"),
+                stock_trading.OWNER_HELD.label("owner_held"),
             )
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
@@ -312,7 +330,7 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
         cash_cents=int(c.cash),
         shareholders=sorted(shareholders, key=lambda x: -x.shares),
         trades=[TradeRow(t.created_at, t.side, t.shares, t.price_micros, t.total_cents, t.name) for t in trades],
-        payout=payout(c, int(c.cash)),
+        payout=payout(c, int(c.cash), int(c.owner_held)),
         public_at=c.public_at,
     )
 
@@ -325,23 +343,27 @@ class StockPage:
     detail: StockDetail
     points: list  # (at, price in micros), oldest first
     accounts: list  # accounts.AccountView of the player
+    range_key: str = "24h"  # the chart's range
     transfers: list = field(default_factory=list)  # share_transfers.GiftRow: the latest gifts of its shares
     dividends: list = field(default_factory=list)  # dividends.DividendRow: its latest dividends
     held: list = field(default_factory=list)  # Position: the player's holdings of it, per account
 
 
 def stock_page(
-    s: Session, user_id: int, company_id: int, range_key: str = "24h", *, now: datetime | None = None
+    s: Session, user_id: int, company_id: int, range_key: str | None = "24h", *, now: datetime | None = None
 ) -> StockPage:
     """One stock's page in one call (``stock_detail``, ``price_series``, the player's accounts, the latest gifts
-    of its shares and its dividends)."""
+    of its shares and its dividends). Without a ``range_key``, the chart opens on ``default_range``."""
     from economy_app.services import dividends, share_transfers  # (they read what this module reads)
 
     with unit(s, write=False):
+        detail = stock_detail(s, company_id, now=now)
+        range_key = range_key or default_range(s, company_id, now=now)
         return StockPage(
-            detail=stock_detail(s, company_id, now=now),
+            detail=detail,
             points=price_series(s, company_id, range_key, now=now),
             accounts=list_accounts(s, user_id),
+            range_key=range_key,
             transfers=share_transfers.latest(s, company_id),
             dividends=dividends.history(s, company_id),
             held=[p for p in portfolio(s, user_id, now=now) if p.company_id == company_id],
@@ -362,8 +384,8 @@ class Position:
     cost_cents: int
     gain_cents: int
     change_permille: int
-    buyback_shares: int = 0  # of these shares, the most the company's cash buys back now
-    payable_cents: int = 0  # what selling those would pay now
+    buyback_shares: int = 0  # of these shares, what the company buys back now (shared out over the player's accounts)
+    payable_cents: int = 0  # what selling those would pay now (this position's sale alone, as its preview quotes)
 
     @property
     def payable_in_full(self) -> bool:
@@ -398,7 +420,12 @@ def unpayable_cents(positions: list[Position]) -> int:
 def portfolio(
     s: Session, user_id: int, *, account_id: int | None = None, now: datetime | None = None
 ) -> list[Position]:
-    """The player's holdings (personal and company accounts), or one account's, at market price."""
+    """The player's holdings (personal and company accounts), or one account's, at market price.
+
+    What the company can buy back now is worked out over all of the player's shares in it, across their accounts
+    (the most of them together its cash pays for; an owner's own, ``max_owner_sale``), and allotted to their
+    positions in the order listed: a player holding a stock in two accounts is not told both are payable when
+    together they are not."""
     now = now or utcnow()
     if account_id is not None:
         require_owned(s, user_id, account_id)
@@ -418,6 +445,8 @@ def portfolio(
                 companies_t.c.treasury_shares,
                 _price_at(companies_t.c.id, now - timedelta(days=1)).label("then"),
                 func.coalesce(balances_t.c.balance, 0).label("cash"),
+                (companies_t.c.owner_id == user_id).label("owns"),
+                stock_trading.OWNER_HELD.label("owner_held"),
             )
             .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
             .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
@@ -425,15 +454,22 @@ def portfolio(
             .where(accounts_t.c.owner_id == user_id, holdings_t.c.shares > 0)
             .order_by(accounts_t.c.kind.desc(), accounts_t.c.id, companies_t.c.ticker)
         )
-        if account_id is not None:
-            q = q.where(holdings_t.c.account_id == account_id)
-        rows = s.execute(q).all()
+        rows = s.execute(q).all()  # every account's: what the company can pay is shared among them
     out = []
+    left: dict[int, int] = {}  # company -> what it can still buy back of the player's shares, down the list
     for r in rows:
         base, x, n = stock_trading.curve_of(r)
         value = stock_trading.holding_value_cents(base, r.shares, x, n)
         cost = value_cents(r.shares, r.avg_price_micros)
-        buyback = min(r.shares, stock_trading.max_buyback_shares(base, x, n, int(r.cash)))
+        if r.id not in left:
+            if r.owns:  # the owner's own shares come last (stock_trading.max_owner_sale)
+                left[r.id] = stock_trading.max_owner_sale(base, x, n, int(r.cash), int(r.owner_held))
+            else:
+                left[r.id] = stock_trading.max_buyback_shares(base, x, n, int(r.cash))
+        buyback = min(r.shares, left[r.id])
+        left[r.id] -= buyback
+        if account_id is not None and r.account_id != account_id:
+            continue
         out.append(
             Position(
                 r.account_id,

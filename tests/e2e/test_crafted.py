@@ -27,6 +27,7 @@ from economy_app.pages.leaderboard import LeaderboardState
 from economy_app.pages.login import LoginState
 from economy_app.pages.marketplace import MarketplaceState
 from economy_app.pages.portfolio import PortfolioState
+from economy_app.pages.run import RunState
 from economy_app.pages.send import SendState
 from economy_app.pages.stocks import StocksState, StockState
 from economy_app.services import users
@@ -49,6 +50,7 @@ PAGES = {
     StocksState: "/stocks",
     StockState: "/stock",
     PortfolioState: "/portfolio",
+    RunState: "/run",
     LeaderboardState: "/leaderboard",
     AdminState: "/admin",
     HomeState: "/",
@@ -56,7 +58,9 @@ PAGES = {
     CompanyProfileState: "/company/profile",
     ForSaleState: "/companies/for-sale",
 }
-SKIPPED = {"logout", "setvar"}  # logout ends the session (that is its job); setvar is Reflex's own
+# logout ends the session, and hide_guide/show_guide store the player's own choice (that is their job; they take
+# no argument); setvar is Reflex's own.
+SKIPPED = {"logout", "setvar", "hide_guide", "show_guide"}
 HUGE = 10**40
 BAD = [
     None,
@@ -104,6 +108,7 @@ URL_PARAMS = [
     (StockState, "/stock", "id"),
     (MarketplaceState, "/marketplace", "company"),
     (HistoryState, "/history", "account"),
+    (RunState, "/run", "entry"),
 ]
 URL_VALUES = ["99999999999999999999", "²", "١٢", "-1", "0", "1e3", "", "x" * 10_000, "%00", "1;DROP TABLE users"]
 ERROR_MARKS = ("An error occurred", "Contact the website administrator")

@@ -73,8 +73,10 @@ def test_admin_sets_the_marketplace_and_players_see_it(app_server, browser, trut
     add_product(p, "Teapot", "31")
     expect(p.locator(".product-row")).to_have_count(2)
     # Why they do not sell yet: the hold, on each new listing.
-    expect(p.locator(".product-waiting")).to_have_count(2)
-    expect(p.locator(".product-waiting").first).to_contain_text("New listing: the public starts buying it at")
+    expect(p.locator(".product-row .product-waiting")).to_have_count(2)
+    expect(p.locator(".product-row .product-waiting").first).to_contain_text(
+        "New listing: the public starts buying it at"
+    )
     expect(p.locator("#company-market-note")).to_contain_text("2 of 2 products on sale")
     expect(p.locator("#company-market-note")).to_contain_text("a new listing waits 10 minutes")
     add_product(p, "Samovar", "99")

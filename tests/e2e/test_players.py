@@ -298,7 +298,8 @@ def test_history_pages_filters_and_exports(app_server, page, truth):
     with page.expect_download() as download:
         page.get_by_role("button", name="Export CSV", exact=True).click()
     lines = open(download.value.path()).read().strip().splitlines()
-    assert lines[0].startswith("entry_id,date_utc") and len(lines) == 2 and lines[1].endswith(",10000.00,")
+    assert lines[0] == ",".join(accounts.CSV_COLUMNS) and len(lines) == 2
+    assert f",{me},Welcome deposit,Economy (system),Welcome to the economy,10000.00,10000.00," in lines[1]
 
     page.get_by_role("combobox", name="Type", exact=True).click()
     page.get_by_role("option", name="All types").click()

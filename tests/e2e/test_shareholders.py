@@ -1,6 +1,7 @@
 """Issue 19 in the browser: a company goes public with an IPO card, a second player finds it in the directory,
 reads its profile and buys; the owner's withdrawal is refused with the reason; the owner takes money out by
-selling shares, and the investor's sale is previewed honestly."""
+selling shares, but hers come last; a payment to someone else is capped; and the investor's sale is previewed
+honestly."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from economy_app.models import Company
-from economy_app.services import accounts, ledger, stock_trading
+from economy_app.money import format_cents
+from economy_app.services import accounts, ledger, shareholders, stock_trading
 from economy_app.services._tx import unit
 from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import Truth, choose_recipient, sign_up, unique
@@ -110,14 +112,62 @@ def test_an_investor_trusts_the_stock_market(app_server, browser):
     ).to_be_visible()
     assert cash(truth, company_id) == before
 
-    # So she sells most of her stake back: the company's cash goes with it.
+    # A payment to someone else is capped at the day's 10% of the equity (the cash less what buying back Carol's
+    # shares would cost); she sends $1,000 of it.
+    with Session(truth.engine) as s:
+        room = shareholders.outflow_room(s, company_row(truth, company_id).account_id).room_cents
+    assert 1_000_000 < room < 1_100_000
+    dana.get_by_role("button", name="Change", exact=True).click()  # the form is kept: from the company, to herself
+    choose_recipient(dana, carol_name)
+    dana.get_by_label("Amount", exact=True).fill("20,000")
+    dana.get_by_role("button", name="Confirm and send", exact=True).click()
+    expect(
+        dana.get_by_text(
+            f"{name} is public: in any 24 hours at most 10% of its equity (its cash less what buying back its "
+            f"other shareholders' shares would cost) may go out. {format_cents(room)} may still go out today."
+        )
+    ).to_be_visible()
+    dana.get_by_label("Amount", exact=True).fill("1,000")
+    dana.get_by_role("button", name="Confirm and send", exact=True).click()
+    expect(dana.get_by_text(re.compile(r"Sent \$1,000\.00"))).to_be_visible()
+
+    # So she sells her stake back, but her shares come last: the company keeps Carol's shares' worth.
+    c = company_row(truth, company_id)
+    owner_can = stock_trading.max_owner_sale(*stock_trading.curve_of(c), cash(truth, company_id), 200_000)
+    assert 90_000 < owner_can < 105_000
+    refusal = (
+        f"Your shares come last: {name} keeps the cash to buy back every other shareholder's shares before yours, "
+        f"so it can buy back at most {owner_can:,} of your shares now."
+    )
     dana.goto(f"{base}/stock?id={company_id}")
     dana.get_by_role("radio", name="Sell").click()
-    expect(dana.locator("#trade-buyback")).to_contain_text(f"{name} can buy back at most ")
+    expect(dana.locator("#trade-buyback")).to_have_text(refusal)
     dana.get_by_label("Shares", exact=True).fill("105,000")
-    expect(dana.locator("#trade-preview")).to_contain_text("105,000 shares pay you $")
+    expect(dana.locator("#trade-error")).to_have_text(refusal)
+    expect(dana.get_by_role("button", name="Sell shares", exact=True)).to_be_disabled()
+    screenshot(dana, "stock-owner-sale-1440")
+    dana.get_by_label("Shares", exact=True).fill(f"{owner_can:,}")
+    expect(dana.locator("#trade-preview")).to_contain_text(f"{owner_can:,} shares pay you $")
     dana.get_by_role("button", name="Sell shares", exact=True).click()
-    expect(dana.get_by_text("You hold 95,000.")).to_be_visible()
+    expect(dana.get_by_text(f"You hold {200_000 - owner_can:,}.")).to_be_visible()
+    stake_left = 200_000 - owner_can
+    after = stock_trading.max_owner_sale(
+        *stock_trading.curve_of(company_row(truth, company_id)), cash(truth, company_id), stake_left
+    )
+    assert after <= 1  # (a share when rounding left just enough cash for one)
+    expect(dana.locator("#trade-buyback")).to_have_text(stock_trading.owner_sale_refusal(name, after))
+
+    # Nothing Dana may do leaves Carol short now; the company's cash falls all the same (an operator's correction
+    # stands in for what still can: a price tick, a cost).
+    with Session(truth.engine) as s:
+        with unit(s, write=True):
+            ledger.post(
+                s,
+                from_account_id=company_row(truth, company_id).account_id,
+                to_account_id=accounts.system_account_id(s),
+                amount=cash(truth, company_id) // 10,
+                type="adjustment",
+            )
 
     # Carol's preview says what the company can pay before any click; the button waits for a sale it can pay.
     c = company_row(truth, company_id)
@@ -126,7 +176,7 @@ def test_an_investor_trusts_the_stock_market(app_server, browser):
     carol.reload()
     carol.get_by_role("radio", name="Sell").click()
     expect(carol.locator("#trade-buyback")).to_have_text(f"{name} can buy back at most {can:,} shares now.")
-    expect(carol.locator("#stock-buyback")).to_have_text(f"{can:,} of {5_200 + 95_000:,}")
+    expect(carol.locator("#stock-buyback")).to_have_text(f"{can:,} of {5_200 + 200_000 - owner_can:,}")
     carol.get_by_label("Shares", exact=True).fill("5,200")
     expect(carol.locator("#trade-error")).to_have_text(f"{name} can buy back at most {can:,} shares now.")
     expect(carol.get_by_role("button", name="Sell shares", exact=True)).to_be_disabled()

@@ -166,3 +166,116 @@ def test_the_market_note_counts_products_ever_listed():
         "3 of 30 products on sale (the most a company may list), 41 of 60 ever listed (withdrawn ones too); "
         "the public sees a new listing at the next run."
     )
+
+
+# --------------------------------------------------------------------------- issue 20: the admin's words
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (600, "10 min"),
+        (86_400, "1 day"),
+        (3_600, "1 hour"),
+        (300, "5 min"),
+        (5_400, "1 hour 30 min"),
+        (90, "1 min 30 s"),
+        (45, "45 s"),
+        (172_800 + 3_600 + 7, "2 days 1 hour"),
+        (0, "none"),
+    ],
+)
+def test_intervals_in_words(seconds, text):
+    from economy_app.display import duration_text
+
+    assert duration_text(seconds) == text
+
+
+@pytest.mark.parametrize(
+    "ms, text", [(8, "8 ms"), (999, "999 ms"), (1_234, "1.2 s"), (125_000, "2 min 5 s"), (None, "")]
+)
+def test_how_long_a_run_took(ms, text):
+    from economy_app.display import took_text
+
+    assert took_text(ms) == text
+
+
+def test_the_scheduler_and_the_audit_log_speak_words():
+    from economy_app.display import audit_row, job_row
+    from economy_app.services.operations import AuditEntry, JobStatus
+
+    at = datetime(2026, 11, 30, 20, 24)
+    job = job_row(JobStatus("purge", "Price history clean-up", 86_400, at, "ok", "", 8, False, at))
+    assert (job.interval, job.duration) == ("1 day", "8 ms")
+    row = audit_row(AuditEntry(at, "root", "sync_all", "all accounts", "8 accounts", True))
+    assert row.action == "Synced every balance"
+    assert audit_row(AuditEntry(at, "cli", "something new", "", "", True)).action == "something new"
+
+
+def test_a_frozen_player_is_told_why_on_the_dashboard():
+    from economy_app.display import company_frozen_notice, frozen_notices
+
+    def view(name, kind, reason):
+        return AccountView(1, name, kind, 1, None, 0, None, False, reason)
+
+    assert frozen_notices([view("alice", "personal", None)]) == []
+    [notice] = frozen_notices([view("alice", "personal", "Spam."), view("Acme", "company", "Spam.")])
+    assert notice.startswith("Your account is frozen by an admin: Spam. You can still log in")
+    assert notice.endswith("Your companies' accounts are frozen too.")
+    assert frozen_notices([view("alice", "personal", None), view("Acme", "company", "Checks")]) == [
+        company_frozen_notice("Checks", "Acme")
+    ]
+    assert company_frozen_notice(None) == ""
+    assert "the public buys none of its products" in company_frozen_notice("Checks")
+
+
+# --------------------------------------------------------------------------- chart axes (issue 20, item 3)
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from economy_app.display import cents_label, chart_axes, price_label, time_ticks, value_ticks  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 10**12), st.integers(0, 10**9))
+def test_price_ticks_enclose_the_line_and_never_repeat_a_label(lo, spread):
+    """A stock minutes old (a flat line, or one moved by a micro-dollar) used to show five identical labels."""
+    ticks, labels, domain = value_ticks(lo, lo + spread, price_label)
+    assert domain == [ticks[0], ticks[-1]] and ticks[0] <= lo and ticks[-1] >= lo + spread
+    assert ticks[0] < lo or ticks[-1] > lo + spread or spread > 0  # a flat line gets room around it
+    assert 2 <= len(ticks) <= 7
+    shown = [labels[str(t)] for t in ticks]
+    assert len(set(shown)) == len(shown), shown
+    assert ticks[0] >= 0  # a price never below zero
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**13), st.integers(0, 10**11))
+def test_money_ticks_never_repeat_a_label(lo, spread):
+    ticks, labels, _ = value_ticks(lo, lo + spread, cents_label)
+    shown = [labels[str(t)] for t in ticks]
+    assert len(set(shown)) == len(shown), shown
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1_600_000_000_000, 1_900_000_000_000), st.integers(0, 200 * 86_400_000))
+def test_time_ticks_never_repeat_a_label(start, span):
+    """An x axis from "01:25" to "01:25": a span of minutes now gets seconds, a span of days gets dates."""
+    ticks, labels, domain = time_ticks(start, start + span)
+    assert domain[0] <= start and domain[1] >= start + span
+    assert all(domain[0] <= t <= domain[1] for t in ticks) and 1 <= len(ticks) <= 7
+    shown = [labels[str(t)] for t in ticks]
+    assert len(set(shown)) == len(shown), shown
+
+
+def test_a_young_stocks_axes():
+    from datetime import datetime, timedelta
+
+    from economy_app.display import epoch_ms
+
+    ipo = datetime(2026, 11, 30, 1, 25, 10)
+    points = [(epoch_ms(ipo), 673_600), (epoch_ms(ipo + timedelta(seconds=40)), 673_737)]
+    axes = chart_axes(points, price_label)
+    assert [axes.x_labels[str(t)] for t in axes.x_ticks] == ["01:25:10", "01:25:20", "01:25:30", "01:25:40", "01:25:50"]
+    assert [axes.y_labels[str(t)] for t in axes.y_ticks] == ["$0.67355", "$0.67360", "$0.67365", "$0.67370", "$0.67375"]

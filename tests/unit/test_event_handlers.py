@@ -18,7 +18,7 @@ REFLEX_BUILTIN = {"setvar"}
 EXPECTED = {
     "AuthState": {"logout"},
     "LoginState": {"check", "login", "signup"},
-    "DashboardState": {"load", "live_refresh"},
+    "DashboardState": {"load", "live_refresh", "hide_guide", "show_guide"},
     "AccountsState": {"load", "live_refresh", "show_chart"},
     "SendState": {
         "load",
@@ -49,6 +49,7 @@ EXPECTED = {
     "CompanyState": {
         "load",
         "live_refresh",
+        "set_scale",
         "save_company",
         "add_product",
         "open_edit",
@@ -101,9 +102,11 @@ EXPECTED = {
         "give",
     },
     "PortfolioState": {"load", "live_refresh"},
+    "RunState": {"load"},
     "LeaderboardState": {"load", "live_refresh"},
     "AdminState": {"load", "live_refresh", "search", "recalculate", "sync", "start_bulk", "run_now", "pause", "resume"},
     "MarketSettingsState": {"load", "save"},
+    "AdminAccountState": {"load", "live_refresh", "set_reason", "freeze", "unfreeze", "older", "newer"},
     "HomeState": {"load", "live_refresh"},
     "ScheduleState": {"refresh"},
 }

@@ -168,7 +168,7 @@ def test_a_run_writes_exactly_what_two_posts_per_company_would(session, engine, 
     def run(s):
         marketplace_run.run_batch(s, rng=random.Random(4), budget=3_000_000, now=now)
 
-    def one_post_each(s, entries, *, now=None):
+    def one_post_each(s, entries, *, now=None):  # returns the entries' ids, as post_many does
         return [
             ledger.post(
                 s,
@@ -179,7 +179,7 @@ def test_a_run_writes_exactly_what_two_posts_per_company_would(session, engine, 
                 description=e.description,
                 batch_count=e.batch_count,
                 now=now,
-            )
+            ).id
             for e in entries
         ]
 

@@ -99,8 +99,13 @@ def test_history_csv_is_exact_and_bounded(session, make_player):
     text, count, truncated = accounts.history_csv(session, alice)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert count == 2 and not truncated
-    assert rows[0]["amount"] == "-1234.56" and rows[0]["description"] == 'rent, "march"'
-    assert rows[0]["counterpart"] == "bob" and rows[1]["amount"] == "10000.00"
+    assert rows[0]["Amount"] == "-1234.56" and rows[0]["Description"] == 'rent, "march"'
+    assert rows[0]["Counterpart"] == "bob" and rows[1]["Amount"] == "10000.00"
+    # Words people read, not the database's: the account's name, the type's name, and the running balance.
+    assert [(r["Account"], r["Type"], r["Balance after"]) for r in rows] == [
+        ("alice", "Transfer", "8765.44"),
+        ("alice", "Welcome deposit", "10000.00"),
+    ]
     text, count, truncated = accounts.history_csv(session, alice, max_rows=1)
     assert count == 1 and truncated
     assert money.format_decimal(-5) == "-0.05" and money.format_decimal(100) == "1.00"
@@ -144,16 +149,21 @@ def test_history_csv_runs_no_formulas(session, make_player, make_company):
     rows = list(csv.DictReader(io.StringIO(text)))
     assert count == len(descriptions) + 1
     for row in rows:
-        for column in ("entry_id", "date_utc", "account_id", "type", "counterpart", "description", "batch_count"):
+        for column in accounts.CSV_COLUMNS:
             assert not row[column].startswith(("=", "+", "-", "@", "\t", "\r")), (column, row[column])
-    paid = [r for r in rows if r["type"] == "transfer"]
-    assert {r["counterpart"] for r in paid} == {'\'=HYPERLINK("http://evil.example","Refund")'}
-    assert sorted(r["description"] for r in paid) == sorted(
+    paid = [r for r in rows if r["Type"] == "Transfer"]
+    assert {r["Counterpart"] for r in paid} == {'\'=HYPERLINK("http://evil.example","Refund")'}
+    assert sorted(r["Description"] for r in paid) == sorted(
         ["'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'+1+1", "'-2+3", "fine; '=not a formula"]
     )
-    assert {r["amount"] for r in paid} == {"0.01"}  # the amount column is a number, left as it is
+    assert {r["Amount"] for r in paid} == {"0.01"}  # the amount column is a number, left as it is
     text, _, _ = accounts.history_csv(session, mallory)
-    assert "-10.00" in {r["amount"] for r in csv.DictReader(io.StringIO(text))}  # negatives stay numbers
+    assert "-10.00" in {r["Amount"] for r in csv.DictReader(io.StringIO(text))}  # negatives stay numbers
+    # A company's name a player chose is an account name in the CSV too: defused there as well.
+    assert {r["Account"] for r in csv.DictReader(io.StringIO(text))} == {
+        "mallory",
+        '\'=HYPERLINK("http://evil.example","Refund")',
+    }
     assert [accounts.csv_cell(t) for t in ("\tx", "\rx", "x=1", "")] == ["'\tx", "'\rx", "x=1", ""]
 
 
@@ -184,7 +194,7 @@ def test_no_cell_starts_a_formula_in_a_semicolon_locale(session, make_player):
         assert [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))] == [], separator
     # Read back as the comma-separated file it is, each description is the player's text, defused.
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert sorted(r["description"] for r in rows if r["type"] == "transfer") == sorted(
+    assert sorted(r["Description"] for r in rows if r["Type"] == "Transfer") == sorted(
         [
             "Invoice;'=1+2",
             "Refund;'@SUM(9*9)",

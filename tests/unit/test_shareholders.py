@@ -29,6 +29,7 @@ from economy_app.services.errors import (
     InsufficientFunds,
     OutflowLimit,
     PublicCashRefused,
+    TradeRefused,
 )
 from tests.support.db import check_invariants, fingerprint
 from tests.support.threads import done_or_waiting_on_a_lock, in_thread
@@ -107,6 +108,119 @@ def test_the_rug_pull_is_refused(session, engine, dana):
     check_invariants(engine)
 
 
+def test_the_owners_shares_come_last(session, engine, dana):
+    """The rug pull through the stake: the founder's 200,000 shares are worth about twice the company's cash at the
+    IPO price, so selling ~105,000 of them back took all of it, Carol's money too, and Carol's sale was refused. The
+    owner's shares come last: a sale from any account the owner controls is paid only while the company keeps the
+    cash to buy back every other holder's shares from the top of the curve; the preview and the refusal say how
+    many the owner may sell now, and Carol sells all of hers afterwards, for exactly her preview."""
+    d = dana
+    carol_quote = stock_trading.quote(session, d["company"], "sell", 5_200)
+    cash = accounts.get_balance(session, d["account"])
+    row = session.execute(select(Company).where(Company.id == d["company"])).scalar_one()
+    base, x, n = stock_trading.curve_of(row)
+    can = stock_trading.max_owner_sale(base, x, n, cash, 200_000)
+    assert 0 < can < stock_trading.max_buyback_shares(base, x, n, cash)  # what she could take before: all of it
+    message = (
+        "Your shares come last: Dana Drones keeps the cash to buy back every other shareholder's shares before "
+        f"yours, so it can buy back at most {can:,} of your shares now."
+    )
+    before = fingerprint(engine)
+    for attempt in (
+        lambda: stock_trading.quote(session, d["company"], "sell", 105_000, account_id=d["dana_personal"]),
+        lambda: stock_trading.sell(
+            session,
+            actor_id=d["dana"],
+            account_id=d["dana_personal"],
+            company_id=d["company"],
+            shares=105_000,
+        ),
+        lambda: stock_trading.sell(
+            session,
+            actor_id=d["dana"],
+            account_id=d["dana_personal"],
+            company_id=d["company"],
+            shares=can + 1,
+        ),
+    ):
+        with pytest.raises(InsufficientFunds) as info:
+            attempt()
+        assert str(info.value) == message
+    assert fingerprint(engine) == before
+    [stake] = [p for p in stock_views.portfolio(session, d["dana"]) if p.company_id == d["company"]]
+    assert (stake.buyback_shares, stake.payable_in_full) == (can, False)
+    assert stock_views.stock_detail(session, d["company"]).payout.owner_can_sell == can
+    assert shareholders.ipo_status(session, d["company"]).payout.owner_can_sell == can
+    quoted = stock_trading.quote(session, d["company"], "sell", can, account_id=d["dana_personal"])
+    sold = stock_trading.sell(
+        session, actor_id=d["dana"], account_id=d["dana_personal"], company_id=d["company"], shares=can
+    )
+    assert sold.total_cents == quoted.total_cents > cash * 9 // 10  # she still takes out what was hers
+    with pytest.raises(InsufficientFunds) as info:
+        stock_trading.quote(session, d["company"], "sell", 1, account_id=d["dana_personal"])
+    assert str(info.value) == (
+        "Your shares come last: Dana Drones keeps the cash to buy back every other shareholder's shares before "
+        "yours, so it can't buy back any of yours now."
+    )
+    # Carol's shares are all payable still (the founder's sale moved the curve down, as any sale before hers does).
+    [pos] = stock_views.portfolio(session, d["carol"])
+    assert pos.payable_in_full
+    now_quote = stock_trading.quote(session, d["company"], "sell", 5_200, account_id=d["carol_personal"])
+    assert carol_quote.total_cents * 98 // 100 < now_quote.total_cents <= carol_quote.total_cents
+    carol = stock_trading.sell(
+        session, actor_id=d["carol"], account_id=d["carol_personal"], company_id=d["company"], shares=5_200
+    )
+    assert carol.total_cents == now_quote.total_cents == pos.payable_cents
+    check_invariants(engine)
+
+
+def test_the_founders_stake_cannot_take_an_investors_money(session, engine, dana):
+    """The attacker's finding 1 (HIGH): right after Carol bought, Dana sold her stake back as far as the stock page's
+    own "can buy back" number let her, and took the company's whole cash and $5,313.26 of Carol's $5,314.09. Now,
+    however she sells (the buyback number, the owner's own limit, piece by piece), Carol sells all of hers back
+    afterwards, losing only what the owner's sales moved the curve down under her shares (the price impact of
+    selling 10% of the shares: 8% x 10% of her price at most), and Dana takes no more than the company had before
+    Carol paid plus that."""
+    d = dana
+    ipo_cash = accounts.get_balance(session, d["account"])
+    with unit(session, write=True):  # what Carol paid for her 5,200 (in the fixture)
+        paid = session.execute(
+            select(LedgerEntry.amount).where(
+                LedgerEntry.from_account_id == d["carol_personal"], LedgerEntry.type == "stock_purchase"
+            )
+        ).scalar_one()
+    ipo_cash -= paid
+    dana_before = accounts.get_balance(session, d["dana_personal"])
+    t = utcnow() - timedelta(minutes=10)
+    stake = 200_000
+    for step in range(12):
+        pay = stock_views.stock_detail(session, d["company"]).payout
+        shares = min(stake, pay.buyback_shares if step % 2 == 0 else max(1, pay.owner_can_sell))
+        if not shares:
+            break
+        try:
+            stock_trading.sell(
+                session,
+                actor_id=d["dana"],
+                account_id=d["dana_personal"],
+                company_id=d["company"],
+                shares=shares,
+                now=t + timedelta(seconds=6 * step),
+            )
+            stake -= shares
+        except InsufficientFunds:
+            continue
+    took = accounts.get_balance(session, d["dana_personal"]) - dana_before
+    sold = stock_trading.sell(
+        session, actor_id=d["carol"], account_id=d["carol_personal"], company_id=d["company"], shares=5_200
+    )
+    impact = paid - sold.total_cents
+    sold_back = 200_000 - stake
+    assert 100_000 < sold_back and 0 <= impact <= paid * 8 * sold_back // (100 * 1_000_000) + 1, (sold_back, impact)
+    assert ipo_cash * 9 // 10 < took <= ipo_cash + impact, (took, ipo_cash, impact)
+    check_invariants(engine)
+
+
 def test_a_private_company_is_its_owners_business(session, engine, dana):
     """Before the IPO the owner moves the company's money as they like: no rule, no cap."""
     d = dana
@@ -123,12 +237,25 @@ def test_a_private_company_is_its_owners_business(session, engine, dana):
     assert shareholders.outflow_room(session, d["dana_personal"]) is None
 
 
-def test_payments_to_others_are_capped_at_a_tenth_of_the_cash_a_day(session, engine, dana):
-    """Paying a third party stays possible: in any 24 hours at most 10% of the cash the company had before those
-    payments, in one payment or several alike; the refusal says how much may still go out."""
+def cap_refusal(room_cents: int) -> str:
+    return (
+        "Dana Drones is public: in any 24 hours at most 10% of its equity (its cash less what buying back its "
+        f"other shareholders' shares would cost) may go out. ${room_cents // 100:,}.{room_cents % 100:02d} may "
+        "still go out today."
+    )
+
+
+def test_payments_to_others_are_capped_at_a_tenth_of_the_equity_a_day(session, engine, dana):
+    """Paying a third party stays possible: in any 24 hours at most 10% of the equity the company had before those
+    payments (its cash less what buying back Carol's shares would cost), in one payment or several alike; the
+    refusal says how much may still go out."""
     d = dana
     cash = accounts.get_balance(session, d["account"])
-    allowed = cash * 10 // 100
+    owed = shareholders.outflow_room(session, d["account"]).owed_cents
+    row = session.execute(select(Company.__table__).where(Company.id == d["company"])).one()
+    assert owed == stock_trading.others_buyback_cents(*stock_trading.curve_of(row), 200_000)
+    assert owed == stock_trading.buy_cost_cents(*stock_trading.curve_of(row)[:1], 200_000, 5_200, 1_000_000)
+    allowed = (cash - owed) * 10 // 100
     with pytest.raises(OutflowLimit) as info:
         accounts.transfer(
             session,
@@ -137,10 +264,7 @@ def test_payments_to_others_are_capped_at_a_tenth_of_the_cash_a_day(session, eng
             to_account_id=d["erin_personal"],
             amount=allowed + 1,
         )
-    assert str(info.value) == (
-        "Dana Drones is public: at most 10% of its cash may go out in any 24 hours. "
-        f"${allowed // 100:,}.{allowed % 100:02d} may still go out today."
-    )
+    assert str(info.value) == cap_refusal(allowed)
     first = allowed * 6 // 10
     accounts.transfer(
         session, actor_id=d["dana"], from_account_id=d["account"], to_account_id=d["erin_personal"], amount=first
@@ -168,6 +292,152 @@ def test_payments_to_others_are_capped_at_a_tenth_of_the_cash_a_day(session, eng
     check_invariants(engine)
 
 
+def most_shares_for(session, company_id: int, budget_cents: int) -> int:
+    """The most shares of the company that ``budget_cents`` buys from its treasury now."""
+    c = session.execute(select(Company.__table__).where(Company.id == company_id)).one()
+    base, x, n = stock_trading.curve_of(c)
+    low, high = 0, c.treasury_shares
+    while low < high:
+        mid = (low + high + 1) // 2
+        if stock_trading.buy_cost_cents(base, x, mid, n) <= budget_cents:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def test_a_round_trip_through_the_stock_does_not_raise_the_outflow_cap(session, engine, dana):
+    """The attacker's finding 2 (HIGH): Erin (a rich friend, or Dana's own money lent to her) bought shares for 4x
+    the company's cash; the cap, 10% of the cash, grew with her money; the company paid her the whole room and she
+    sold her shares back: 49% of the cash went to a third party in minutes. The cap's base is the equity (the cash
+    less what buying back the other shareholders' shares would cost): money paid for shares is owed back to its
+    buyer and never raises what may be paid away."""
+    d = dana
+    cash = accounts.get_balance(session, d["account"])
+    owed = shareholders.outflow_room(session, d["account"]).owed_cents
+    assert 0 < owed < cash // 10  # Carol's 5,200 shares
+    fund(session, d["erin_personal"], 4 * cash)
+    erin_start = accounts.get_balance(session, d["erin_personal"])
+    t0 = utcnow() - timedelta(minutes=5)
+    shares = most_shares_for(session, d["company"], 4 * cash)
+    stock_trading.buy(
+        session, actor_id=d["erin"], account_id=d["erin_personal"], company_id=d["company"], shares=shares, now=t0
+    )
+    room = shareholders.outflow_room(session, d["account"]).room_cents
+    assert room <= (cash - owed) // 10
+    accounts.transfer(
+        session,
+        actor_id=d["dana"],
+        from_account_id=d["account"],
+        to_account_id=d["erin_personal"],
+        amount=room,
+        description="consulting",
+    )
+    stock_trading.sell(
+        session,
+        actor_id=d["erin"],
+        account_id=d["erin_personal"],
+        company_id=d["company"],
+        shares=shares,
+        now=t0 + timedelta(seconds=10),
+    )
+    gained = accounts.get_balance(session, d["erin_personal"]) - erin_start
+    left = accounts.get_balance(session, d["account"])
+    assert cash - left <= cash // 10 and gained <= cash // 10, (cash, left, gained)
+    check_invariants(engine)
+
+
+def test_a_public_company_cannot_spend_its_cash_on_other_stock_past_the_cap(session, engine, dana, make_company):
+    """The attacker's finding 3 (MEDIUM): from Dana Drones' account Dana bought Erin's stock with 90% of its cash in
+    one trade, uncapped, and Erin sold her founder's stake against that money. A purchase from a public company's
+    account counts against the same cap as a payment (the refusal says how much may still go out), and Erin's
+    shares come last in her own company."""
+    d = dana
+    erin_co, erin_account = make_company(d["erin"], "ERIN", "Erin Fans")
+    fund(session, erin_account, 5_000_100)
+    assert companies.check_and_update_public_status(session, erin_co)
+    cash = accounts.get_balance(session, d["account"])
+    room = shareholders.outflow_room(session, d["account"]).room_cents
+    t0 = utcnow()  # (after the IPO: what went out before it does not count)
+    before = fingerprint(engine)
+    with pytest.raises(OutflowLimit) as info:
+        stock_trading.buy(
+            session,
+            actor_id=d["dana"],
+            account_id=d["account"],
+            company_id=erin_co,
+            shares=most_shares_for(session, erin_co, cash * 9 // 10),
+            now=t0,
+        )
+    assert str(info.value) == cap_refusal(room)
+    assert fingerprint(engine) == before
+    bought = stock_trading.buy(
+        session,
+        actor_id=d["dana"],
+        account_id=d["account"],
+        company_id=erin_co,
+        shares=most_shares_for(session, erin_co, room),
+        now=t0,
+    )
+    after = shareholders.outflow_room(session, d["account"])
+    assert (after.sent_cents, after.room_cents) == (bought.total_cents, room - bought.total_cents)
+    # A player's own purchases are no company's outflow: Carol's are not capped.
+    fund(session, d["carol_personal"], 5_000_000)
+    stock_trading.buy(
+        session,
+        actor_id=d["carol"],
+        account_id=d["carol_personal"],
+        company_id=erin_co,
+        shares=most_shares_for(session, erin_co, 4_000_000),
+        now=t0,
+    )
+    # Erin sells her stake as far as it goes: the others' shares (Dana Drones', Carol's) stay bought back in full.
+    erin_before = accounts.get_balance(session, d["erin_personal"])
+    for step in range(6):
+        can = stock_views.stock_detail(session, erin_co).payout.owner_can_sell
+        if not can:
+            break
+        stock_trading.sell(
+            session,
+            actor_id=d["erin"],
+            account_id=d["erin_personal"],
+            company_id=erin_co,
+            shares=can,
+            now=t0 + timedelta(seconds=6 * (step + 1)),
+        )
+    took = accounts.get_balance(session, d["erin_personal"]) - erin_before
+    assert took <= 5_000_100 * 101 // 100  # her IPO cash, and at most the price impact of her sales on the others'
+    assert cash - accounts.get_balance(session, d["account"]) <= cash // 10
+    for who, account in ((d["dana"], d["account"]), (d["carol"], d["carol_personal"])):
+        [pos] = [p for p in stock_views.portfolio(session, who, account_id=account) if p.company_id == erin_co]
+        assert pos.payable_in_full, pos
+    check_invariants(engine)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_companies_buying_each_others_shares_at_once_never_deadlock(engine, session, dana, make_company):
+    """A purchase from a company's account locks the buyer's row and the stock's, in id order: Dana Drones buying
+    Erin's shares while Erin's company buys Dana Drones' (three of each at once: the trade limit's) all go
+    through."""
+    d = dana
+    erin_co, erin_account = make_company(d["erin"], "ERIN", "Erin Fans")
+    fund(session, erin_account, 6_000_000)
+    assert companies.check_and_update_public_status(session, erin_co)
+    start = threading.Barrier(6)
+
+    def buy(n: int):
+        actor, account, stock = (d["dana"], d["account"], erin_co) if n % 2 else (d["erin"], erin_account, d["company"])
+        start.wait()
+        with Session(engine) as s:
+            stock_trading.buy(s, actor_id=actor, account_id=account, company_id=stock, shares=100)
+
+    threads = [in_thread(buy, n) for n in range(6)]
+    for th in threads:
+        th.join(60)
+        assert not th.is_alive() and th.errors == [], th.errors
+    check_invariants(engine)
+
+
 def test_the_cap_is_a_rolling_24_hours(session, engine, dana):
     d = dana
     cash = accounts.get_balance(session, d["account"])
@@ -187,12 +457,13 @@ def test_the_cap_is_a_rolling_24_hours(session, engine, dana):
             )
     left = accounts.get_balance(session, d["account"])
     room = shareholders.outflow_room(session, d["account"], now=now)
+    owed = room.owed_cents  # Carol's shares
     assert room.sent_cents == 400_000
-    assert room.room_cents == (left + 400_000) * 10 // 100 - 400_000
+    assert room.room_cents == (left + 400_000 - owed) * 10 // 100 - 400_000
     assert left == cash - 1_300_000
     # In an hour the 23-hour-old payment leaves the window too.
     later = shareholders.outflow_room(session, d["account"], now=now + timedelta(hours=1, seconds=1))
-    assert (later.sent_cents, later.room_cents) == (0, left * 10 // 100)
+    assert (later.sent_cents, later.room_cents) == (0, (left - owed) * 10 // 100)
 
 
 def test_payments_before_the_ipo_do_not_count(session, engine, make_player, make_company):
@@ -210,7 +481,7 @@ def test_a_replayed_payment_answers_like_the_first(session, engine, dana):
     """A double click on Send (the same idempotency key) after the payment used up the day's room: the replay
     returns the same entry and moves nothing, rather than a refusal for money that did go out."""
     d = dana
-    allowed = accounts.get_balance(session, d["account"]) // 10
+    allowed = shareholders.outflow_room(session, d["account"]).room_cents
     kwargs = dict(
         actor_id=d["dana"],
         from_account_id=d["account"],
@@ -320,6 +591,58 @@ def test_a_marketplace_run_never_deadlocks_with_a_payment_out_of_a_company_going
     check_invariants(engine)
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_company_does_not_go_public_on_cash_just_paid_out(engine, session, make_player, make_company):
+    """The attacker's finding 4 (MEDIUM, PostgreSQL): a $59,000 payment out of a $60,000 private company held its row
+    while it posted; "Check public status" waited for that row in a statement that also read the cash, and read
+    it as it was before the wait: the company went public with $1,000, at 60x what its cash supports. The cash is
+    read by a second statement once the row is held: it stays private."""
+    owner, personal = make_player("dana")
+    company, account = make_company(owner, "SNAP", "Snap Drones")
+    fund(session, account, 6_000_000)
+    went_public: list[bool] = []
+
+    def check_public():
+        with Session(engine) as s2:
+            went_public.append(companies.go_public(s2, actor_id=owner, company_id=company))
+
+    with Session(engine) as s1, unit(s1, write=True):
+        accounts.transfer(s1, actor_id=owner, from_account_id=account, to_account_id=personal, amount=5_900_000)
+        checker = in_thread(check_public)  # the click, while the payment commits
+        assert done_or_waiting_on_a_lock(engine, checker)
+    checker.join(30)
+    assert not checker.is_alive() and checker.errors == [], checker.errors
+    assert accounts.get_balance(session, account) == 100_000
+    assert went_public == [False] and not companies.get_company(session, company).is_public
+    check_invariants(engine)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_price_tick_reads_the_cash_after_the_payment_it_waited_for(engine, session, dana, monkeypatch):
+    """The same shape in the price tick: a tick that waited for a company's row while a payment out of it posted
+    values the company on the cash after the payment, not before."""
+    d = dana
+    seen: list[int] = []
+    equity = stock_trading.equity_cents
+    monkeypatch.setattr(stock_trading, "equity_cents", lambda cash, *a, **k: seen.append(cash) or equity(cash, *a, **k))
+    room = shareholders.outflow_room(session, d["account"]).room_cents
+
+    def tick():
+        with Session(engine) as s2:
+            stock_trading.update_prices(s2, rng=random.Random(1))
+
+    with Session(engine) as s1, unit(s1, write=True):
+        accounts.transfer(
+            s1, actor_id=d["dana"], from_account_id=d["account"], to_account_id=d["erin_personal"], amount=room
+        )
+        ticker = in_thread(tick)
+        assert done_or_waiting_on_a_lock(engine, ticker)
+    ticker.join(30)
+    assert not ticker.is_alive() and ticker.errors == [], ticker.errors
+    assert seen == [accounts.get_balance(session, d["account"])]
+    check_invariants(engine)
+
+
 def marketplace_settings_with_cap(s, cap: int):
     from dataclasses import replace
 
@@ -328,24 +651,34 @@ def marketplace_settings_with_cap(s, cap: int):
     return replace(marketplace_settings.load(s), company_cap_percent=cap)
 
 
-def test_sell_previews_and_valuations_say_what_the_company_can_pay(session, engine, dana):
-    """After the founder sold back most of the cash's worth (the way an owner takes money out), Carol's preview,
-    her portfolio and her dashboard all say what the company can pay now, before any click."""
-    d = dana
-    t0 = utcnow() - timedelta(seconds=30)
-    for i, shares in enumerate((90_000, 12_000)):
-        stock_trading.sell(
+def drain(session, d, now) -> None:
+    """The company's cash falls short of Carol's shares. Nothing its owner does can make it so any more (her shares
+    come last; payments to others are 10% of the equity), so the test takes it there directly: she sells back all
+    of her stake the company pays for, then an adjustment moves a tenth of what is left to the mint (as an
+    operator's correction would)."""
+    can = stock_views.stock_detail(session, d["company"]).payout.owner_can_sell
+    stock_trading.sell(
+        session, actor_id=d["dana"], account_id=d["dana_personal"], company_id=d["company"], shares=can, now=now
+    )
+    with unit(session, write=True):
+        ledger.post(
             session,
-            actor_id=d["dana"],
-            account_id=d["dana_personal"],
-            company_id=d["company"],
-            shares=shares,
-            now=t0 + timedelta(seconds=6 * i),
+            from_account_id=d["account"],
+            to_account_id=accounts.system_account_id(session),
+            amount=accounts.get_balance(session, d["account"]) // 10,
+            type="adjustment",
         )
+
+
+def test_sell_previews_and_valuations_say_what_the_company_can_pay(session, engine, dana):
+    """Once the company's cash is short of Carol's shares, Carol's preview, her portfolio and her dashboard all say
+    what the company can pay now, before any click."""
+    d = dana
+    drain(session, d, utcnow() - timedelta(seconds=30))
     detail = stock_views.stock_detail(session, d["company"])
     can = detail.payout.buyback_shares
     assert 0 < can < 5_200
-    assert detail.payout.held_by_players == 200_000 + 5_200 - 102_000
+    assert detail.payout.held_by_players == 5_200 + detail.payout.owner_held
     assert detail.payout.cash_per_share_micros == detail.cash_cents * 10_000 // 1_000_000
     with pytest.raises(InsufficientFunds) as info:
         stock_trading.quote(session, d["company"], "sell", 5_200)
@@ -355,6 +688,70 @@ def test_sell_previews_and_valuations_say_what_the_company_can_pay(session, engi
     assert pos.payable_cents == stock_trading.quote(session, d["company"], "sell", can).total_cents
     dash = accounts.dashboard(session, d["carol"])
     assert dash.unpayable == pos.value_cents - pos.payable_cents > 0
+
+
+def test_holdings_of_one_player_are_marked_against_what_the_company_can_pay_them_all(
+    session, engine, dana, make_company
+):
+    """The attacker's finding 5 (LOW): Erin holds 3,000 shares personally and 3,000 in her company's account, and the
+    company can buy back 4,500: each position alone fit, so both were marked payable and her dashboard said
+    nothing. What the company can buy back is shared out over all of a player's shares in it."""
+    d = dana
+    _, erin_co_account = make_company(d["erin"], "ERCO", "Erin Capital")
+    fund(session, erin_co_account, 1_000_000)
+    t0 = utcnow() - timedelta(minutes=1)
+    for account in (d["erin_personal"], erin_co_account):
+        stock_trading.buy(
+            session, actor_id=d["erin"], account_id=account, company_id=d["company"], shares=3_000, now=t0
+        )
+    row = session.execute(select(Company.__table__).where(Company.id == d["company"])).one()
+    base, x, n = stock_trading.curve_of(row)
+    with unit(session, write=True):  # the company's cash falls to what 4,500 shares sold from the top pay
+        ledger.post(
+            session,
+            from_account_id=d["account"],
+            to_account_id=accounts.system_account_id(session),
+            amount=accounts.get_balance(session, d["account"]) - stock_trading.sell_proceeds_cents(base, x, 4_500, n),
+            type="adjustment",
+        )
+    assert stock_views.stock_detail(session, d["company"]).payout.buyback_shares == 4_500
+    positions = stock_views.portfolio(session, d["erin"])
+    assert [(p.shares, p.buyback_shares, p.payable_in_full) for p in positions] == [
+        (3_000, 3_000, True),
+        (3_000, 1_500, False),
+    ]
+    assert [p.buyback_shares for p in stock_views.portfolio(session, d["erin"], account_id=erin_co_account)] == [1_500]
+    assert accounts.dashboard(session, d["erin"]).unpayable == stock_views.unpayable_cents(positions) > 0
+    check_invariants(engine)
+
+
+def test_the_previews_say_what_the_click_would_refuse(session, engine, dana, make_company):
+    """The attacker's minor findings: a sell preview quoted shares the chosen account does not hold, and a founder
+    saw a buy preview that the click refused. With the trade box's account, the preview refuses up front what the
+    trade would, in the same words (and a public company's purchase past its cap)."""
+    d = dana
+    for account in (d["dana_personal"], d["other_account"]):
+        with pytest.raises(TradeRefused) as info:
+            stock_trading.quote(session, d["company"], "buy", 100, account_id=account)
+        assert str(info.value) == "Founders can't buy their own company's shares, from any of their accounts."
+    with pytest.raises(TradeRefused) as info:
+        stock_trading.quote(session, d["company"], "sell", 6_000, account_id=d["carol_personal"])
+    assert str(info.value) == "You hold only 5,200 shares of DANA in this account."
+    with pytest.raises(TradeRefused) as info:
+        stock_trading.quote(session, d["company"], "sell", 1, account_id=d["erin_personal"])
+    assert str(info.value) == "You hold only 0 shares of DANA in this account."
+    erin_co, erin_account = make_company(d["erin"], "ERIN", "Erin Fans")
+    fund(session, erin_account, 5_000_100)
+    assert companies.check_and_update_public_status(session, erin_co)
+    room = shareholders.outflow_room(session, d["account"]).room_cents
+    past = most_shares_for(session, erin_co, room) + 1
+    with pytest.raises(OutflowLimit) as info:
+        stock_trading.quote(session, erin_co, "buy", past, account_id=d["account"])
+    assert str(info.value) == cap_refusal(room)
+    with pytest.raises(OutflowLimit):
+        stock_trading.buy(session, actor_id=d["dana"], account_id=d["account"], company_id=erin_co, shares=past)
+    assert stock_trading.quote(session, erin_co, "buy", past - 1, account_id=d["account"]).total_cents <= room
+    assert stock_trading.quote(session, erin_co, "buy", past, account_id=d["carol_personal"]).total_cents > room
 
 
 def test_the_ipo_price_holds_under_the_ticks(session, engine, dana):

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from economy_app import money
 from economy_app.db import make_engine
 from economy_app.models import Company, Holding, StockPrice, StockTrade, utcnow
-from economy_app.services import accounts, companies, ledger, stock_trading, stock_views, users
+from economy_app.services import accounts, companies, ledger, shareholders, stock_trading, stock_views, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import (
     InsufficientFunds,
@@ -245,9 +245,9 @@ def test_a_trade_slow_to_get_its_lock_still_counts_the_trades_before_it(engine, 
 
 
 def test_the_company_must_be_able_to_pay_for_a_sale(session, engine, public_company):
-    """The founder sells back what the company's cash can pay for (the way an owner takes money out); the
-    investor's sale past what is left is refused, saying how many shares the company can buy back, and the
-    preview says the same before the click."""
+    """The founder sells back what the company pays her for (her shares come last: it keeps the cash to buy back
+    the investor's), then its cash falls; the investor's sale past what is left is refused, saying how many shares
+    the company can buy back, and the preview says the same before the click."""
     p = public_company
     t0 = utcnow() - timedelta(minutes=1)
     stock_trading.buy(
@@ -258,14 +258,25 @@ def test_the_company_must_be_able_to_pay_for_a_sale(session, engine, public_comp
         shares=10_000,
         now=t0,
     )
-    for i in range(2):  # the stake is worth about twice the cash: these two sales leave ~$270 in it
-        stock_trading.sell(
+    may = stock_views.stock_detail(session, p["company"]).payout.owner_can_sell
+    stock_trading.sell(
+        session,
+        actor_id=p["founder"],
+        account_id=p["founder_personal"],
+        company_id=p["company"],
+        shares=may,
+        now=t0 + timedelta(seconds=10),
+    )
+    # Nothing the founder may do now leaves the investor short (a payment to others is 10% of the equity, and that
+    # is nothing now): an operator's correction does.
+    assert shareholders.outflow_room(session, p["account"]).room_cents < 100  # (rounding: a few cents)
+    with unit(session, write=True):
+        ledger.post(
             session,
-            actor_id=p["founder"],
-            account_id=p["founder_personal"],
-            company_id=p["company"],
-            shares=55_000,
-            now=t0 + timedelta(seconds=10 * (i + 1)),
+            from_account_id=p["account"],
+            to_account_id=accounts.system_account_id(session),
+            amount=accounts.get_balance(session, p["account"]) // 10,
+            type="adjustment",
         )
     c = companies.get_company(session, p["company"])
     row = session.execute(select(Company).where(Company.id == p["company"])).scalar_one()

@@ -36,6 +36,7 @@ from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, L
 from economy_app.services import live
 from economy_app.services._tx import in_write_unit
 from economy_app.services.errors import (
+    AccountFrozen,
     AccountNotFound,
     BalanceRecordMissing,
     DuplicateRequest,
@@ -70,16 +71,25 @@ def _entry(row) -> LedgerEntry:
     return LedgerEntry.model_construct(**dict(row._mapping))
 
 
+# A frozen account (an admin's freeze: services/moderation.py) sends nothing. Its state is read on the rows the
+# posting locks, and the accounts row is locked with the balance row (FOR NO KEY UPDATE: the lock an UPDATE of
+# a non-key column takes, so foreign-key checks never wait on it). A freeze updates that accounts row, so it
+# waits for a posting holding the lock, and a posting that waited for a freeze re-reads the row as committed
+# (READ COMMITTED re-checks a locked row that changed): no posting from the account commits after the freeze.
+FROZEN_COLUMNS = (accounts_t.c.frozen_at, accounts_t.c.frozen_reason)
+LOCK_BOTH = {"of": [balances_t, accounts_t], "key_share": True}
+
+
 # The hot path's statements, built once: executing a prebuilt Core statement on
 # the session's connection skips statement construction and the ORM layer.
 _b = bindparam
 _LOCK = (
-    select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind)
+    select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind, *FROZEN_COLUMNS)
     .join(accounts_t, accounts_t.c.id == balances_t.c.account_id)
     .where(balances_t.c.account_id.in_([_b("src"), _b("dst")]))
     .order_by(balances_t.c.account_id)
 )
-_LOCK_PG = _LOCK.with_for_update(of=balances_t)
+_LOCK_PG = _LOCK.with_for_update(**LOCK_BOTH)
 _ACCOUNT_EXISTS = select(accounts_t.c.id).where(accounts_t.c.id == _b("id"))
 LEDGER_COLUMNS = tuple(c.name for c in ledger_t.columns)
 # A key seen before, live or archived: one statement (one snapshot, so an entry moving between the two
@@ -201,6 +211,8 @@ def post(
             raise BalanceRecordMissing(
                 f"Account {account_id} has no balance record; an operator must sync it before it can be used."
             )
+    if rows[from_account_id].frozen_at is not None:
+        raise AccountFrozen(rows[from_account_id].frozen_reason or "", [from_account_id])
     mint = rows[from_account_id].kind == "system"
     if not mint and rows[from_account_id].balance < amount:
         raise InsufficientFunds("Insufficient funds.")
@@ -292,7 +304,7 @@ _MANY_BALANCES = {
     for k, q in _MANY_BALANCES.items()
 }
 _LOCK_MANY = (
-    select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind)
+    select(balances_t.c.account_id, balances_t.c.balance, accounts_t.c.kind, *FROZEN_COLUMNS)
     .join(accounts_t, accounts_t.c.id == balances_t.c.account_id)
     .order_by(balances_t.c.account_id)
 )
@@ -360,7 +372,7 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
 
     ids = sorted({a for e in entries for a in (e.from_account_id, e.to_account_id)})
     lock = _LOCK_MANY.where(ids_in(s, balances_t.c.account_id, ids))
-    rows = {r.account_id: r for r in conn.execute(lock.with_for_update(of=balances_t) if postgres else lock)}
+    rows = {r.account_id: r for r in conn.execute(lock.with_for_update(**LOCK_BOTH) if postgres else lock)}
     for account_id in ids:
         if account_id not in rows:
             if conn.execute(_ACCOUNT_EXISTS, {"id": account_id}).first() is None:
@@ -368,6 +380,10 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
             raise BalanceRecordMissing(
                 f"Account {account_id} has no balance record; an operator must sync it before it can be used."
             )
+
+    frozen = {e.from_account_id for e in entries if rows[e.from_account_id].frozen_at is not None}
+    if frozen:  # the whole batch is refused (the marketplace run leaves frozen companies out and plans again)
+        raise AccountFrozen(rows[min(frozen)].frozen_reason or "", frozen)
 
     # Play the entries in order against the locked balances: each side's balance after each entry, and
     # each account's lowest point relative to its start (the conditional update's bound).
