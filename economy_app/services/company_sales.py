@@ -61,7 +61,16 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.money import format_cents
-from economy_app.services import ledger, live, ownership, share_transfers, shareholders, stock_trading, users
+from economy_app.services import (
+    ledger,
+    live,
+    moderation,
+    ownership,
+    share_transfers,
+    shareholders,
+    stock_trading,
+    users,
+)
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
     AccountNotFound,
@@ -305,6 +314,7 @@ def list_company(
             raise CompanyNotFound("Company not found.")
         if c.owner_id != actor_id:
             raise NotCompanyOwner("Only the company's owner can do that.")
+        moderation.refuse_frozen_company(s, company_id)  # a company an admin froze is not sold meanwhile
         buyer_id = None
         if buyer_username:
             buyer = users.get_user_by_username(s, buyer_username)
@@ -639,6 +649,10 @@ def _complete(
     _company_limit(s, buyer_id)
     holders = ownership.controlled_accounts(s, buyer_id)
     ownership.lock_money_rows(s, [c.account_id, pay.id, _personal(s, seller_id), *holders])
+    # An admin's freeze (of the company, or of either player) stops the deal; read after the locks a freeze takes.
+    moderation.refuse_frozen_company(s, c.id)
+    moderation.refuse_frozen_player(s, buyer_id)
+    moderation.refuse_frozen_player(s, seller_id)
     cash = _cash(s, c.account_id)
     if min_cash is not None and cash < min_cash:
         raise SaleRefused(

@@ -51,7 +51,7 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.money import format_cents, format_price
-from economy_app.services import ledger, live, ownership, stock_trading
+from economy_app.services import ledger, live, moderation, ownership, stock_trading
 from economy_app.services._tx import unit
 from economy_app.services.errors import CompanyNotFound, DividendRefused, InvalidAmount, NotCompanyOwner
 
@@ -204,6 +204,7 @@ def _next_at(s: Session, company_id: int, now: datetime) -> datetime | None:
 
 def _plan(s: Session, c, total_cents: int, now: datetime) -> DividendPlan:
     """Every refusal, then the plan (the company's row read by the caller: locked when declaring)."""
+    moderation.refuse_frozen_company(s, c.id)  # its account sends nothing (the posting refuses it too)
     if (at := _next_at(s, c.id, now)) is not None:
         raise DividendRefused(
             f"{c.name} paid a dividend less than {_duration(config.dividend_cooldown_seconds())} ago: the next may "

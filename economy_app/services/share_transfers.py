@@ -32,7 +32,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlmodel import Session
 
 from economy_app.models import Account, Company, Holding, ShareTransfer
-from economy_app.services import live, ownership, stock_trading
+from economy_app.services import live, moderation, ownership, stock_trading
 from economy_app.services._tx import unit
 from economy_app.services.errors import (
     AccountNotFound,
@@ -124,6 +124,7 @@ def give(
         if shares > (held or 0):
             raise ShareTransferRefused(f"You hold only {held or 0:,} shares of {c.ticker} in this account.")
         now = stock_trading.rate_limit(s, actor_id, company_id, now)
+        moderation.refuse_if_frozen(s, from_account_id)  # after the player's lock, which a freeze takes first
         price = c.share_price_micros
         transfer_id, received = move(
             s,

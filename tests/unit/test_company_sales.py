@@ -474,3 +474,52 @@ def test_the_for_sale_page_sorts_and_searches(session, engine, make_player, make
         company_sales.for_sale(session, reader, sort="cash; drop table")
     with Session(engine) as s:
         assert company_sales.for_sale(s, reader, query="%")[1] == 0  # LIKE's wildcards are taken literally
+
+
+def test_an_admins_freeze_stops_every_deal(session, engine, make_player, make_company):
+    """A frozen company is not listed nor sold, a frozen player neither buys nor sells, a frozen account gives
+    no shares and a frozen company pays no dividend: refused with the freeze's message, nothing changed."""
+    from economy_app.services import dividends, operations, users
+    from economy_app.services.errors import AccountFrozen
+
+    admin = users.create_user(session, "moderator1", "correct horse", role="admin").id
+    dana, _ = make_player("dana")
+    bob, bob_personal = make_player("bob")
+    carol, carol_personal = make_player("carol")
+    company, account = make_company(dana, "DANA", "Dana Drones")
+    go_public(session, company, account, 10_217_300)
+    stock_trading.buy(
+        session,
+        actor_id=carol,
+        account_id=carol_personal,
+        company_id=company,
+        shares=1_000,
+        now=utcnow() - timedelta(minutes=1),
+    )
+    listing = company_sales.list_company(session, actor_id=dana, company_id=company, price_cents=100_000)
+    operations.freeze(session, actor_id=admin, kind="player", target_id=bob, reason="looking into it")
+    before = fingerprint(engine)
+    with pytest.raises(AccountFrozen):
+        company_sales.buy_now(session, actor_id=bob, listing_id=listing.id, pay_account_id=bob_personal)
+    assert fingerprint(engine) == before
+    operations.freeze(session, actor_id=admin, kind="player", target_id=bob, reason="all clear", frozen=False)
+    operations.freeze(session, actor_id=admin, kind="company", target_id=company, reason="looking into it")
+    before = fingerprint(engine)
+    with pytest.raises(AccountFrozen):
+        company_sales.buy_now(session, actor_id=bob, listing_id=listing.id, pay_account_id=bob_personal)
+    with pytest.raises(AccountFrozen):
+        dividends.declare(session, actor_id=dana, company_id=company, total_cents=10_000)
+    company_sales.withdraw(session, actor_id=dana, listing_id=listing.id)  # taking it off the market is fine
+    with pytest.raises(AccountFrozen):
+        company_sales.list_company(session, actor_id=dana, company_id=company, price_cents=100_000)
+    operations.freeze(session, actor_id=admin, kind="player", target_id=carol, reason="looking into it")
+    with pytest.raises(AccountFrozen):
+        share_transfers.give(
+            session,
+            actor_id=carol,
+            from_account_id=carol_personal,
+            to_account_id=bob_personal,
+            company_id=company,
+            shares=100,
+        )
+    check_invariants(engine)
