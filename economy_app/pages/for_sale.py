@@ -8,6 +8,7 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
+from economy_app.components.tables import narrow_or_wide, row_card
 from economy_app.display import ListingItem, ThreadItem, listing_item, thread_item, trade_account_options
 from economy_app.event_args import form_text, parse_id, text_arg
 from economy_app.money import AmountError, format_cents, parse_dollars
@@ -202,14 +203,38 @@ def _listing_row(item: ListingItem) -> rx.Component:
         rx.table.cell(item.revenue),
         rx.table.cell(rx.cond(item.market_cap != "", item.market_cap, "private")),
         rx.table.cell(item.expires),
-        rx.table.cell(
-            rx.cond(
-                item.mine,
-                rx.link("Your listing", href=routes.COMPANY + "?id=" + item.company_id.to_string(), size="2"),
-                rx.button("Buy or offer", size="1", on_click=ForSaleState.open_deal(item.id), class_name="sale-deal"),
-            )
-        ),
+        rx.table.cell(_action(item)),
         class_name="sale-row",
+    )
+
+
+def _action(item: ListingItem) -> rx.Component:
+    return rx.cond(
+        item.mine,
+        rx.link("Your listing", href=routes.COMPANY + "?id=" + item.company_id.to_string(), size="2"),
+        rx.button("Buy or offer", size="1", on_click=ForSaleState.open_deal(item.id), class_name="sale-deal"),
+    )
+
+
+def _listing_card(item: ListingItem) -> rx.Component:
+    """A listing on a narrow screen: the company and its price first, the figures below, the action."""
+    return row_card(
+        rx.link(item.name, href=routes.COMPANY_PROFILE + "?id=" + item.company_id.to_string(), weight="medium"),
+        rx.text(item.price, weight="bold"),
+        rx.text(
+            item.ticker,
+            " · from ",
+            item.seller,
+            " · cash ",
+            item.cash,
+            " · revenue ",
+            item.revenue,
+            rx.cond(item.market_cap != "", " · market cap " + item.market_cap, " · private"),
+            size="1",
+            color_scheme="gray",
+        ),
+        rx.hstack(rx.text("until ", item.expires, size="1", color_scheme="gray"), rx.spacer(), _action(item)),
+        class_name="sale-card",
     )
 
 
@@ -387,15 +412,14 @@ def for_sale_page() -> rx.Component:
                 ),
                 rx.cond(
                     ForSaleState.items.length() > 0,
-                    rx.box(
+                    narrow_or_wide(
+                        rx.vstack(rx.foreach(ForSaleState.items, _listing_card), spacing="0", width="100%"),
                         rx.table.root(
                             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
                             rx.table.body(rx.foreach(ForSaleState.items, _listing_row)),
                             width="100%",
                             variant="surface",
                         ),
-                        overflow_x="auto",
-                        width="100%",
                     ),
                     rx.callout(
                         "No company is for sale right now. An owner lists theirs from its dashboard.",

@@ -205,33 +205,43 @@ def portfolio_page() -> rx.Component:
 def gifts_table(gifts) -> rx.Component:
     """Shares given and received (issue 16): both sides see each gift."""
     head = ["When (UTC)", "", "Stock", "Shares", "Price then", "From", "To"]
+    table = rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+        rx.table.body(
+            rx.foreach(
+                gifts,
+                lambda g: rx.table.row(
+                    rx.table.cell(g.at),
+                    rx.table.cell(rx.badge(g.direction, size="1", variant="soft")),
+                    rx.table.cell(rx.link(g.ticker, href=routes.STOCK + "?id=" + g.company_id.to_string())),
+                    rx.table.cell(g.shares),
+                    rx.table.cell(g.price),
+                    rx.table.cell(g.giver),
+                    rx.table.cell(g.receiver),
+                    class_name="gift-row",
+                ),
+            )
+        ),
+        width="100%",
+        variant="surface",
+        size="1",
+    )
+    cards = rx.vstack(
+        rx.foreach(
+            gifts,
+            lambda g: row_card(
+                rx.hstack(rx.badge(g.direction, size="1", variant="soft"), rx.text(g.ticker, weight="bold")),
+                rx.text(g.shares, " shares"),
+                rx.text(g.giver, " -> ", g.receiver, " · ", g.at, " UTC", size="1", color_scheme="gray"),
+                class_name="gift-card",
+            ),
+        ),
+        spacing="0",
+        width="100%",
+    )
     return rx.vstack(
         rx.heading("Shares given and received", size="4"),
-        rx.box(
-            rx.table.root(
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-                rx.table.body(
-                    rx.foreach(
-                        gifts,
-                        lambda g: rx.table.row(
-                            rx.table.cell(g.at),
-                            rx.table.cell(rx.badge(g.direction, size="1", variant="soft")),
-                            rx.table.cell(rx.link(g.ticker, href=routes.STOCK + "?id=" + g.company_id.to_string())),
-                            rx.table.cell(g.shares),
-                            rx.table.cell(g.price),
-                            rx.table.cell(g.giver),
-                            rx.table.cell(g.receiver),
-                            class_name="gift-row",
-                        ),
-                    )
-                ),
-                width="100%",
-                variant="surface",
-                size="1",
-            ),
-            overflow_x="auto",
-            width="100%",
-        ),
+        narrow_or_wide(cards, table),
         spacing="2",
         width="100%",
         id="portfolio-gifts",

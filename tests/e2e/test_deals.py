@@ -204,3 +204,44 @@ def test_a_company_sold_after_a_counter_offer(app_server, browser):
     for c in ctxs:
         c.close()
     truth.engine.dispose()
+
+
+def test_companies_for_sale_on_a_narrow_screen(app_server, browser):
+    """At 375 px a listing is a card with its price in view, the deal opens, and nothing scrolls sideways; the
+    owner's sale card and the stock page's gift box fit too."""
+    from economy_app.services import company_sales, users
+
+    base = app_server.url
+    truth = Truth(app_server.database_url)
+    seller, buyer = unique("seller"), unique("narrow")
+    ctx = browser.new_context(viewport={"width": 375, "height": 800})
+    page = ctx.new_page()
+    page.set_default_timeout(20_000)
+    sign_up(page, base, seller)
+    name = f"Small {seller[-6:]}"
+    found_company(page, base, name, ticker_for("N"))
+    page.wait_for_url("**/company?id=*")
+    company_id = int(page.url.split("id=")[1])
+    with Session(truth.engine) as s:
+        company_sales.list_company(
+            s, actor_id=users.get_user_by_username(s, seller).id, company_id=company_id, price_cents=250_000
+        )
+    page.reload()
+    expect(page.locator("#sale-listing")).to_contain_text("For sale at $2,500.00 to anyone")
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "the company page scrolls sideways"
+    screenshot(page, "company-sale-card-375")
+    ctx.clear_cookies()
+    page.evaluate("() => localStorage.clear()")
+    sign_up(page, base, buyer)
+    page.goto(base + "/companies/for-sale")
+    card = page.locator(".sale-card", has_text=name)
+    expect(card).to_contain_text("$2,500.00")
+    expect(page.locator(".sale-row").first).to_be_hidden()
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "companies for sale scrolls sideways"
+    screenshot(page, "for-sale-375")
+    card.get_by_role("button", name="Buy or offer").click()
+    expect(page.locator("#deal-terms")).to_contain_text("asks $2,500.00")
+    ctx.close()
+    truth.engine.dispose()
