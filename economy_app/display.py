@@ -98,8 +98,8 @@ def frozen_notices(views) -> list[str]:
     if personal is not None:
         return [
             f"Your account is frozen by an admin: {personal.frozen_reason.rstrip('.')}. You can still log in and "
-            "look around, and money can still come in, but you can't send money, trade, found a company or list "
-            "products until an admin unfreezes it."
+            "look around, and money can still come in, but you can't send money, trade, found a company, or list "
+            "or edit products until an admin unfreezes it."
             + (" Your companies' accounts are frozen too." if len(frozen) > 1 else "")
         ]
     return [company_frozen_notice(v.frozen_reason, v.name) for v in frozen]
@@ -111,8 +111,8 @@ def company_frozen_notice(reason: str | None, name: str = "This company") -> str
         return ""
     return (
         f"{name}'s account is frozen by an admin: {reason.rstrip('.')}. While it is frozen the public buys none "
-        "of its products (their production costs could not be paid), and it can't pay anyone, trade or list "
-        "products."
+        "of its products (their production costs could not be paid), it can't pay anyone, trade, change its "
+        "name, or list or edit products, and trading in its shares is halted."
     )
 
 
@@ -195,6 +195,7 @@ class CompanyItem:
     public: bool
     products: int
     revenue_30d: str
+    halted: bool  # public, and an admin froze the company's account: its stock does not trade
 
 
 @dataclasses.dataclass
@@ -230,6 +231,7 @@ def company_item(view) -> CompanyItem:
         public=view.is_public,
         products=view.products,
         revenue_30d=format_cents(view.revenue_30d),
+        halted=view.is_public and view.frozen,
     )
 
 
@@ -315,6 +317,7 @@ class StockItem:
     change_sign: int
     market_cap: str
     spark: list[dict]
+    halted: bool  # an admin froze the company's account: its stock does not trade
     new_listing: bool = False  # public for less than a week
     listed: str = ""  # "New listing: public since 2026-12-01"
 
@@ -348,6 +351,7 @@ def stock_item(row) -> StockItem:
         spark=[{"p": p} for p in row.sparkline],
         new_listing=row.new_listing,
         listed=f"New listing: public since {row.public_at:%Y-%m-%d}" if row.new_listing else "",
+        halted=row.halted,
     )
 
 
@@ -484,10 +488,12 @@ def copies_row(c) -> CopiesRow:
 
 
 def freeze_text(freeze) -> str:
-    """An account's freeze in a line: "Frozen by root on 2026-11-30 20:24 UTC: <reason>" ("" if not frozen)."""
+    """An account's freeze in a line: "Frozen by root on 2026-11-30 20:24 UTC, with the player: <reason>" (or "on
+    its own" for a company's own freeze; "" if not frozen)."""
     if freeze is None:
         return ""
-    return f"Frozen by {freeze.by or 'an admin'} on {when(freeze.at)} UTC: {freeze.reason}"
+    whose = "on its own" if freeze.scope == "company" else "with the player"
+    return f"Frozen by {freeze.by or 'an admin'} on {when(freeze.at)} UTC, {whose}: {freeze.reason}"
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ and AUTOINCREMENT), and its AUTOINCREMENT sequence is carried over the rebuild (
 handed out again).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0016
 Create Date: 2026-12-01
 
 """
@@ -27,7 +27,7 @@ from alembic import op
 
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

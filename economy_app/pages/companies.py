@@ -10,6 +10,7 @@ from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.display import CompanyItem, company_item
 from economy_app.event_args import form_text, text_arg
+from economy_app.pages.stocks import halted_badge
 from economy_app.services import companies
 from economy_app.services import live as topics
 from economy_app.services.errors import EconomyError
@@ -119,10 +120,15 @@ def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
                     spacing="0",
                 ),
                 rx.spacer(),
-                rx.cond(
-                    item.public,
-                    rx.badge("Public", color_scheme="grass"),
-                    rx.badge("Private", variant="soft", color_scheme="gray"),
+                rx.vstack(
+                    rx.cond(
+                        item.public,
+                        rx.badge("Public", color_scheme="grass"),
+                        rx.badge("Private", variant="soft", color_scheme="gray"),
+                    ),
+                    halted_badge(item.halted),
+                    spacing="1",
+                    align="end",
                 ),
                 align="start",
                 width="100%",

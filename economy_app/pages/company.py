@@ -597,9 +597,10 @@ def _ipo_card() -> rx.Component:
                 "Your stake is valued like every holding, at its part of what buying back every share would cost the "
                 "company, and sold back at the same curve, but your shares come last: the company keeps the cash to "
                 "buy back every other shareholder's shares before yours. Once public, its cash belongs to the "
-                "business and its shareholders: take money out by paying a dividend, which every shareholder shares in, or "
-                "by selling shares you hold; payments to others are capped at "
-                f"{shareholders.OUTFLOW_PERCENT}% of its equity in any 24 hours.",
+                "business and its shareholders: take money out by paying a dividend, which every shareholder shares "
+                "in, or by selling shares you hold; payments to others and its purchases of other stock are capped at "
+                f"{shareholders.OUTFLOW_PERCENT}% of its equity (its cash less what buying back the other "
+                "shareholders' shares would cost) in any 24 hours.",
                 size="1",
                 color_scheme="gray",
             ),

@@ -35,6 +35,16 @@ from economy_app.state.paging import PagedList, pager
 
 PAGE_SIZE = 20
 RANGE_KEYS = list(stock_views.RANGES)
+# What a stock page says while an admin keeps the company's account frozen: no admin's note (that is for the
+# company's owner and the admins), only that its shares neither sell nor buy back.
+HALTED_NOTE = "Trading in this stock is halted by an admin: its shares can't be bought or sold until it resumes."
+
+
+def halted_badge(halted) -> rx.Component:
+    """ "Trading halted", on a stock whose company's account an admin froze (stock list, stock page, directory)."""
+    return rx.cond(
+        halted, rx.badge(rx.icon("circle-pause", size=12), "Trading halted", color_scheme="amber", class_name="halted")
+    )
 
 
 @private
@@ -75,6 +85,7 @@ class StockState(StockGifts, AuthState):
     change: str = ""
     change_sign: int = 0
     market_cap: str = ""
+    halted: bool = False  # an admin froze the company's account: no buy, no sell
     volume: str = ""
     cash: str = ""
     treasury: str = ""
@@ -82,6 +93,7 @@ class StockState(StockGifts, AuthState):
     buyback: str = ""  # "1,900 of 205,200": shares players hold that the company's cash buys back now
     sell_can: int = 0  # the most shares the viewer may sell now (its owner's own come last)
     sell_note: str = ""  # what the company can buy back now, said before any sale is typed
+    buy_note: str = ""  # why the viewer may not buy, said before anything is typed (a founder's own company)
     range_key: str = ""  # "": the stock's default range
     chart: list[dict] = []
     axes: ChartAxes = ChartAxes()
@@ -112,10 +124,12 @@ class StockState(StockGifts, AuthState):
         self.name, self.ticker, self.price = d.name, d.ticker, format_price(d.price_micros)
         self.change, self.change_sign = change_text(d.change_permille), sign(d.change_permille)
         self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
+        self.halted = d.halted
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
         pay = d.payout
         self.cash_per_share = format_price(pay.cash_per_share_micros)
         self.buyback = buyback_text(pay.buyback_shares, pay.held_by_players)
+        self.buy_note = stock_trading.FOUNDER_BUY_REFUSAL if d.owner_id == user.id else ""
         if d.owner_id == user.id:  # the owner's shares come last (stock_trading.max_owner_sale)
             self.sell_can = pay.owner_can_sell
             self.sell_note = stock_trading.owner_sale_refusal(d.name, pay.owner_can_sell) if pay.owner_held else ""
@@ -264,7 +278,10 @@ def _stock_card(i: StockItem) -> rx.Component:
         rx.vstack(
             rx.link(
                 rx.vstack(
-                    rx.text(i.ticker, weight="bold"), rx.text(i.name, size="1", color_scheme="gray"), spacing="0"
+                    rx.text(i.ticker, weight="bold"),
+                    rx.text(i.name, size="1", color_scheme="gray"),
+                    halted_badge(i.halted),
+                    spacing="0",
                 ),
                 href=routes.STOCK + "?id=" + i.id.to_string(),
                 underline="none",
@@ -326,6 +343,7 @@ def stocks_page() -> rx.Component:
                                                 rx.vstack(
                                                     rx.text(i.ticker, weight="bold"),
                                                     rx.text(i.name, size="1", color_scheme="gray"),
+                                                    halted_badge(i.halted),
                                                     spacing="0",
                                                 ),
                                                 href=routes.STOCK + "?id=" + i.id.to_string(),
@@ -374,6 +392,10 @@ def _trade_box() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Trade", size="4"),
+            rx.cond(
+                StockState.halted,
+                rx.callout(HALTED_NOTE, icon="circle-pause", color_scheme="amber", size="1", id="trade-halted"),
+            ),
             rx.segmented_control.root(
                 rx.segmented_control.item("Buy", value="buy"),
                 rx.segmented_control.item("Sell", value="sell"),
@@ -409,6 +431,10 @@ def _trade_box() -> rx.Component:
                 ),
             ),
             rx.cond(
+                (StockState.side == "buy") & (StockState.buy_note != "") & (StockState.preview_error == ""),
+                rx.text(StockState.buy_note, size="2", color_scheme="red", id="trade-buy-note"),
+            ),
+            rx.cond(
                 StockState.preview_error != "",
                 rx.text(StockState.preview_error, color_scheme="red", size="2", id="trade-error"),
             ),
@@ -416,7 +442,10 @@ def _trade_box() -> rx.Component:
             rx.button(
                 rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"),
                 width="100%",
-                disabled=(StockState.preview == "") | ((StockState.side == "sell") & (StockState.sell_can == 0)),
+                disabled=(StockState.preview == "")
+                | StockState.halted
+                | ((StockState.side == "sell") & (StockState.sell_can == 0))
+                | ((StockState.side == "buy") & (StockState.buy_note != "")),
                 loading=StockState.busy,
                 on_click=StockState.trade,
                 id="trade-confirm",
@@ -500,6 +529,7 @@ def stock_page() -> rx.Component:
                     rx.hstack(
                         rx.heading(StockState.price, size="8", id="stock-price"),
                         _change(StockState.change, StockState.change_sign),
+                        halted_badge(StockState.halted),
                         align="baseline",
                         spacing="3",
                     ),

@@ -290,14 +290,22 @@ def exact_names(r: Recipient) -> set[str]:
 
 def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> list[Recipient]:
     """Accounts money can be sent to: a player's username, a company's name or its ticker starting
-    with ``query``. Bounded to ``limit`` (at most 20) rows; the mint is never offered."""
+    with ``query``. Bounded to ``limit`` (at most 20) rows; the mint is never offered. The exact matches (what
+    ``exact_names`` holds equal to ``query``, case aside) come first, before the limit: a name typed in full is
+    always offered, however many names it prefixes, so the page's pick of the one exact match is never made
+    among look-alikes alone."""
     query = (query or "").strip()
     if not query:
         return []
     limit = max(1, min(limit, SEARCH_LIMIT))
     pattern = like_prefix(query)
+    typed = query.lower()
     users_t = User.__table__
     companies_t = Company.__table__
+    exact = ((accounts_t.c.kind == "personal") & (func.lower(users_t.c.username) == typed)) | (
+        (accounts_t.c.kind == "company")
+        & ((func.lower(accounts_t.c.name) == typed) | (func.lower(companies_t.c.ticker) == typed))
+    )
     q = (
         select(
             accounts_t.c.id,
@@ -316,7 +324,7 @@ def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
             | func.lower(accounts_t.c.name).like(pattern, escape="\\")
             | func.lower(companies_t.c.ticker).like(pattern, escape="\\")
         )
-        .order_by(func.lower(accounts_t.c.name), accounts_t.c.id)
+        .order_by(case((exact, 0), else_=1), func.lower(accounts_t.c.name), accounts_t.c.id)
         .limit(limit)
     )
     with unit(s, write=False):

@@ -102,6 +102,7 @@ class CompanyView:
     revenue_30d: int
     share_price_micros: int
     created_at: datetime
+    frozen: bool = False  # an admin froze the company's account: it sells, pays and lists nothing; its stock is halted
 
 
 def _revenue_since(since: datetime):
@@ -140,10 +141,12 @@ def _company_query(now: datetime):
             _revenue_since(now - timedelta(days=30)).label("revenue_30d"),
             companies_t.c.share_price_micros,
             companies_t.c.created_at,
+            accounts_t.c.frozen_at.is_not(None).label("frozen"),
         )
         .select_from(companies_t)
         .join(users_t, users_t.c.id == companies_t.c.owner_id)
         .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+        .outerjoin(accounts_t, accounts_t.c.id == companies_t.c.account_id)
     )
 
 
@@ -151,6 +154,7 @@ def _view(row) -> CompanyView:
     data = dict(row._mapping)
     data["tags"] = [t for t in data["tags"].split(",") if t]
     data["is_public"] = bool(data["is_public"])
+    data["frozen"] = bool(data["frozen"])
     data["revenue_30d"] = int(data["revenue_30d"])
     return CompanyView(**data)
 
@@ -256,7 +260,8 @@ def _owned(s: Session, actor_id: int, company_id: int):
 def update_company(
     s: Session, *, actor_id: int, company_id: int, name: str | None = None, description: str | None = None, tags=None
 ) -> CompanyView:
-    """Edit name, description and tags (owner only). The company's account is renamed with it."""
+    """Edit name, description and tags (owner only). The company's account is renamed with it. A frozen company
+    (or its frozen owner) edits nothing: refused with the freeze's message."""
     values = {}
     if name is not None:
         values["name"] = clean_name(name)
@@ -267,6 +272,7 @@ def update_company(
     with unit(s, write=True):
         row = _owned(s, actor_id, company_id)
         if values:
+            moderation.refuse_frozen_company(s, company_id)
             s.execute(update(companies_t).where(companies_t.c.id == company_id).values(**values))
             if "name" in values:
                 s.execute(update(accounts_t).where(accounts_t.c.id == row.account_id).values(name=values["name"]))
@@ -440,9 +446,11 @@ def margin_permille(revenue_cents: int, costs_cents: int) -> int | None:
 
 def go_public(s: Session, *, actor_id: int, company_id: int, now: datetime | None = None) -> bool:
     """The owner asks whether their company may go public now (its dashboard's button): ownership checked,
-    then ``check_and_update_public_status``, in one transaction. Returns True when it went public now."""
+    then ``check_and_update_public_status``, in one transaction. Returns True when it went public now. A frozen
+    company is refused with the freeze's message (its owner's to read)."""
     with unit(s, write=True):
         require_owner(s, actor_id, company_id)
+        moderation.refuse_frozen_company(s, company_id)
         return check_and_update_public_status(s, company_id, now=now)
 
 
@@ -451,7 +459,8 @@ def check_and_update_public_status(
 ) -> bool:
     """A private company whose balance is above $50,000 goes public: 1,000,000 shares at the IPO price, the
     founder's stake to their personal holding and the rest in its treasury (``shareholders.issue_shares``).
-    Returns True when it went public now. Once public, always public.
+    Returns True when it went public now. Once public, always public. A frozen company stays private until it
+    is unfrozen (its stock would open halted: services/stock_trading.py).
 
     The company's row is locked before its cash is read, by a second statement (a payment out of it holds that
     lock: see ``shareholders.check_outflow``). ``wait=False`` (the marketplace run, which already holds the balance
@@ -471,10 +480,14 @@ def check_and_update_public_status(
             return False
         # Read after the lock, by a second statement: one that waited for the lock reads the cash as it was before
         # (a payment out holds the company's row while it posts, and never updates that row).
-        balance = s.execute(
-            select(func.coalesce(func.max(balances_t.c.balance), 0)).where(balances_t.c.account_id == row.account_id)
-        ).scalar_one()
-        if balance <= PUBLIC_THRESHOLD_CENTS:
+        now_row = s.execute(
+            select(func.coalesce(balances_t.c.balance, 0).label("balance"), accounts_t.c.frozen_at)
+            .select_from(accounts_t)
+            .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
+            .where(accounts_t.c.id == row.account_id)
+        ).first()
+        balance = int(now_row.balance) if now_row is not None else 0
+        if balance <= PUBLIC_THRESHOLD_CENTS or (now_row is not None and now_row.frozen_at is not None):
             return False
         return shareholders.issue_shares(
             s,

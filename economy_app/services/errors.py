@@ -107,6 +107,13 @@ class TradeRefused(EconomyError):
     code = "trade_refused"
 
 
+class TradingHalted(TradeRefused):
+    """A trade in the shares of a company whose account an admin froze: halted both ways (a frozen company neither
+    pays nor is paid for its shares). It names no reason: the admin's note is for the owner and the admins."""
+
+    code = "trading_halted"
+
+
 class NotAdmin(EconomyError):
     code = "not_admin"
 

@@ -35,6 +35,7 @@ from economy_app.models import Account, Company, Holding, ShareTransfer
 from economy_app.services import live, moderation, ownership, stock_trading
 from economy_app.services._tx import unit
 from economy_app.services.errors import (
+    AccountFrozen,
     AccountNotFound,
     CompanyNotFound,
     NotAccountOwner,
@@ -125,6 +126,10 @@ def give(
             raise ShareTransferRefused(f"You hold only {held or 0:,} shares of {c.ticker} in this account.")
         now = stock_trading.rate_limit(s, actor_id, company_id, now)
         moderation.refuse_if_frozen(s, from_account_id)  # after the player's lock, which a freeze takes first
+        try:  # a frozen company's stock is halted: its shares do not move
+            moderation.refuse_if_frozen(s, c.account_id)
+        except AccountFrozen:
+            raise ShareTransferRefused(f"{c.name}'s shares can't be given right now: trading is halted.") from None
         price = c.share_price_micros
         transfer_id, received = move(
             s,

@@ -45,14 +45,17 @@ from economy_app.money import format_price
 from economy_app.services import ledger, live, moderation, ownership
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
+    AccountFrozen,
     AccountNotFound,
     CompanyNotFound,
+    EconomyError,
     InsufficientFunds,
     InvalidShares,
     NotAccountOwner,
     NotPublic,
     OutflowLimit,
     TradeRefused,
+    TradingHalted,
 )
 
 companies_t = Company.__table__
@@ -250,6 +253,29 @@ def _sell_terms(c, shares: int) -> tuple[int, int]:
     return sell_proceeds_cents(base, x, shares, n), spot_price(base, x - shares, n)
 
 
+def halted_message(name: str, side: str) -> str:
+    """What a trade in a frozen company's shares says to a player who does not own it (no admin's note)."""
+    if side == "buy":
+        return f"{name}'s shares can't be bought right now: trading is halted."
+    return f"{name} can't buy back shares right now: trading is halted."
+
+
+def _halted(c, actor_id: int | None, side: str, error: AccountFrozen) -> EconomyError:
+    """The refusal of a trade in company ``c``'s shares while its account is frozen: the freeze's own message for
+    the company's owner, a neutral one for everybody else (the admin's reason is not theirs to read, and their own
+    account is not frozen)."""
+    return error if actor_id == c.owner_id else TradingHalted(halted_message(c.name, side))
+
+
+def _refuse_halted(s: Session, c, actor_id: int | None, side: str) -> None:
+    """Refuse a trade in a frozen company's shares. Inside a trade, call it again after ``ledger.post`` locked the
+    company's account rows: a freeze that committed meanwhile is seen then."""
+    try:
+        moderation.refuse_if_frozen(s, c.account_id)
+    except AccountFrozen as e:
+        raise _halted(c, actor_id, side, e) from None
+
+
 def quote(s: Session, company_id: int, side: str, shares: int, *, account_id: int | None = None) -> Quote:
     """What trading ``shares`` would do now. With ``account_id`` (the trade box's account) the preview says up front
     what the click would refuse for that account: a founder buying their own company's shares, a public company
@@ -266,6 +292,7 @@ def quote(s: Session, company_id: int, side: str, shares: int, *, account_id: in
             if account_id is not None
             else None
         )
+        _refuse_halted(s, c, account.owner_id if account else None, "buy" if side == "buy" else "sell")
         by_owner = owner_held(s, c.id) if side != "buy" and account and account.owner_id == c.owner_id else None
         held = (
             s.execute(
@@ -428,6 +455,7 @@ def buy(
         if c.owner_id == actor_id:
             # Personally or through any company they own: their money would only go round in a circle.
             raise TradeRefused(FOUNDER_BUY_REFUSAL)
+        _refuse_halted(s, c, actor_id, "buy")
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
         now = _rate_limit(s, actor_id, company_id, now)
@@ -445,6 +473,9 @@ def buy(
             now=now,
             description=f"Bought {shares:,} {c.ticker} at {format_price(price)} on average",
         )
+        # A frozen company is not paid for its shares either (its buyers could not sell back): checked again on
+        # the company's rows the posting locked, so a freeze that committed meanwhile is seen here.
+        _refuse_halted(s, c, actor_id, "buy")
         held = s.execute(
             select(holdings_t.c.shares, holdings_t.c.avg_price_micros).where(
                 holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
@@ -498,6 +529,7 @@ def sell(
         held = _held(s, company_id, account_id)
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
+        _refuse_halted(s, c, actor_id, "sell")
         now = _rate_limit(s, actor_id, company_id, now)
         return _sell_back(
             s,
@@ -548,6 +580,8 @@ def _sell_back(
     except InsufficientFunds:  # its cash fell between the check and the posting
         can = max_buyback_shares(*curve_of(c), _cash(s, c.account_id))
         raise InsufficientFunds(buyback_refusal(c.name, can)) from None
+    except AccountFrozen as e:  # the company's account (the seller's was refused above): trading is halted
+        raise _halted(c, actor_id, "sell", e) from None
     # The seller's rows are locked by the posting now: a freeze that committed meanwhile is seen here.
     moderation.refuse_if_frozen(s, account_id)
     holding = held - shares

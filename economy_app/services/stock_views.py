@@ -87,6 +87,7 @@ class StockRow:
     sparkline: list[int]
     public_at: datetime | None = None
     new_listing: bool = False  # went public within NEW_LISTING
+    halted: bool = False  # an admin froze the company's account: its shares are neither bought nor sold
 
 
 def _series(s: Session, company_ids: list[int], since: datetime, bucket_seconds: int) -> dict[int, list]:
@@ -144,7 +145,9 @@ def overview(
                 then,
                 cap,
                 change,
+                accounts_t.c.frozen_at,
             )
+            .outerjoin(accounts_t, accounts_t.c.id == companies_t.c.account_id)
             .where(companies_t.c.is_public.is_(True))
             .order_by(*order)
             .offset((page - 1) * page_size)
@@ -163,6 +166,7 @@ def overview(
             sparkline=[p for _, p in _anchored(lines.get(r.id, []), since, r.then, now, r.share_price_micros)],
             public_at=r.public_at,
             new_listing=r.public_at is not None and r.public_at >= now - NEW_LISTING,
+            halted=r.frozen_at is not None,
         )
         for r in rows
     ], total
@@ -265,6 +269,7 @@ class StockDetail:
     trades: list[TradeRow]
     payout: Payout | None = None  # cash per share, and how many shares its cash buys back now
     public_at: datetime | None = None
+    halted: bool = False  # an admin froze the company's account: its shares are neither bought nor sold
 
 
 def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) -> StockDetail:
@@ -276,9 +281,11 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
                 _price_at(companies_t.c.id, now - timedelta(days=1)).label("then"),
                 func.coalesce(balances_t.c.balance, 0).label("cash"),
                 stock_trading.OWNER_HELD.label("owner_held"),
+                accounts_t.c.frozen_at,
             )
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+            .outerjoin(accounts_t, accounts_t.c.id == companies_t.c.account_id)
             .where(companies_t.c.id == company_id)
         ).first()
         if c is None:
@@ -332,6 +339,7 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
         trades=[TradeRow(t.created_at, t.side, t.shares, t.price_micros, t.total_cents, t.name) for t in trades],
         payout=payout(c, int(c.cash), int(c.owner_held)),
         public_at=c.public_at,
+        halted=c.frozen_at is not None,
     )
 
 

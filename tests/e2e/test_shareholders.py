@@ -140,6 +140,10 @@ def test_an_investor_trusts_the_stock_market(app_server, browser):
         f"so it can buy back at most {owner_can:,} of your shares now."
     )
     dana.goto(f"{base}/stock?id={company_id}")
+    expect(dana.locator("#trade-buy-note")).to_have_text(
+        "Founders can't buy their own company's shares, from any of their accounts."
+    )
+    expect(dana.get_by_role("button", name="Buy shares", exact=True)).to_be_disabled()
     dana.get_by_role("radio", name="Sell").click()
     expect(dana.locator("#trade-buyback")).to_have_text(refusal)
     dana.get_by_label("Shares", exact=True).fill("105,000")
@@ -207,6 +211,13 @@ def test_an_investor_trusts_the_stock_market(app_server, browser):
     )
     expect(carol.locator("#portfolio-unpayable")).to_be_visible()
     screenshot(carol, "portfolio-marked-1440")
+    carol.set_viewport_size({"width": 375, "height": 800})  # the narrow cards carry the mark too
+    expect(carol.locator(".position-note").locator("visible=true")).to_be_visible()
+    screenshot(carol, "portfolio-marked-375")
+    carol.goto(base + "/stocks")
+    expect(carol.locator(".stock-card", has_text=ticker).locator(".new-listing")).to_be_visible()
+    screenshot(carol, "stocks-new-listing-375")
+    carol.set_viewport_size({"width": 1440, "height": 1000})
     carol.goto(base + "/dashboard")
     expect(carol.locator("#dashboard-unpayable")).to_contain_text("of your shares' value is more than")
     screenshot(carol, "dashboard-unpayable-1440")

@@ -43,6 +43,7 @@ from economy_app.services.errors import (
     NotCompanyOwner,
     OutflowLimit,
     SaleRefused,
+    ShareTransferRefused,
     UserNotFound,
 )
 from tests.support.db import check_invariants, fingerprint
@@ -512,6 +513,16 @@ def test_an_admins_freeze_stops_every_deal(session, engine, make_player, make_co
     company_sales.withdraw(session, actor_id=dana, listing_id=listing.id)  # taking it off the market is fine
     with pytest.raises(AccountFrozen):
         company_sales.list_company(session, actor_id=dana, company_id=company, price_cents=100_000)
+    with pytest.raises(ShareTransferRefused) as info:  # its stock is halted: its shares do not move
+        share_transfers.give(
+            session,
+            actor_id=carol,
+            from_account_id=carol_personal,
+            to_account_id=bob_personal,
+            company_id=company,
+            shares=100,
+        )
+    assert str(info.value) == "Dana Drones's shares can't be given right now: trading is halted."
     operations.freeze(session, actor_id=admin, kind="player", target_id=carol, reason="looking into it")
     with pytest.raises(AccountFrozen):
         share_transfers.give(
