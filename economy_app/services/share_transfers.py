@@ -6,6 +6,9 @@
   never receives them in any account they control, so nobody ends up owning their own company's shares
   through a transfer (a gift to a company the giver owns is fine whenever its owner, the giver, does not
   own the company whose shares they are).
+- A public company gives none of the shares it holds, to anyone: its holdings belong to the business and its
+  shareholders like its cash (a gift to its owner, who sold them, took its assets past every rule on its cash);
+  it may sell them, and the cash stays with the company.
 - The owner's own shares (the founder's stake) are not given away: they come last (``stock_trading``'s owner
   rule: the owner sells back only what leaves the cash to buy back every other holder), and in anyone else's
   hands they would not, so a gift to a friend who sells them back would take the investors' money. They leave
@@ -95,7 +98,8 @@ def give(
         # The company's row and those of the companies whose accounts give and receive, in id order, before
         # reading whom the accounts belong to (ownership.py).
         around = ownership.companies_of_accounts(s, [from_account_id, to_account_id])
-        c = ownership.lock_companies(s, [company_id, *around]).get(company_id)
+        locked = ownership.lock_companies(s, [company_id, *around])
+        c = locked.get(company_id)
         if c is None:
             raise CompanyNotFound("Company not found.")
         if not c.is_public:
@@ -108,6 +112,12 @@ def give(
             raise NotAccountOwner("You can only give shares from your own accounts.")
         if receiver is None or receiver.kind not in RECEIVING_KINDS:
             raise AccountNotFound("Pick a player or a company to give the shares to.")
+        giving = next((r for r in locked.values() if r.account_id == from_account_id), None)
+        if giving is not None and giving.is_public:
+            raise ShareTransferRefused(
+                f"{giving.name} is public: its holdings belong to the business and its shareholders; sell them and "
+                "the cash stays with the company."
+            )
         if receiver.id == giver.id:
             raise ShareTransferRefused("The shares are already in that account: pick another.")
         if giver.owner_id == c.owner_id:

@@ -534,3 +534,30 @@ def test_an_admins_freeze_stops_every_deal(session, engine, make_player, make_co
             shares=100,
         )
     check_invariants(engine)
+
+
+def test_accepting_a_counter_rechecks_everything_under_the_locks(session, engine, world, make_company, monkeypatch):
+    """What was true when the buyer offered is checked again when the deal completes: the paying account's cash,
+    whose it is, the buyer's company limit."""
+    w = world
+    listing = company_sales.list_company(session, actor_id=w["sam"], company_id=w["company"], price_cents=900_000)
+    offer = company_sales.make_offer(
+        session, actor_id=w["bob"], listing_id=listing.id, price_cents=800_000, pay_account_id=w["bob_personal"]
+    )
+    back = company_sales.counter(session, actor_id=w["sam"], offer_id=offer, price_cents=850_000)
+    accounts.transfer(
+        session, actor_id=w["bob"], from_account_id=w["bob_personal"], to_account_id=w["bob_co_account"], amount=500_000
+    )
+    before = fingerprint(engine)
+    with pytest.raises(InsufficientFunds):
+        company_sales.accept(session, actor_id=w["bob"], offer_id=back)
+    monkeypatch.setenv("ECONOMY_MAX_COMPANIES", "1")
+    with pytest.raises(CompanyLimit):
+        company_sales.accept(session, actor_id=w["bob"], offer_id=back, pay_account_id=w["bob_co_account"])
+    with pytest.raises(NotAccountOwner):
+        company_sales.accept(session, actor_id=w["bob"], offer_id=back, pay_account_id=w["bea_personal"])
+    assert fingerprint(engine) == before
+    monkeypatch.setenv("ECONOMY_MAX_COMPANIES", "5")
+    company_sales.accept(session, actor_id=w["bob"], offer_id=back, pay_account_id=w["bob_co_account"])
+    assert owner_of(session, w["company"]) == (w["bob"], w["bob"])
+    check_invariants(engine)

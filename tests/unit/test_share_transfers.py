@@ -247,3 +247,65 @@ def test_gifts_count_against_the_trade_limit(session, engine, world):
     share_transfers.give(session, **gift, now=t + timedelta(seconds=6))
     assert session.execute(select(func.count()).select_from(ShareTransfer)).scalar_one() == 3
     check_invariants(engine)
+
+
+def test_a_public_company_gives_none_of_its_holdings(session, engine, make_player, make_company):
+    """Attack on issue 16 (HIGH): Dana Drones, public, gave the Carol Co shares it held to Dana, who sold them:
+    the company's assets in her pocket, past the rule that nothing leaves a public company to its owner and past
+    the cap. A public company's holdings belong to the business and its shareholders: it gives none, to anyone;
+    it may sell them, and the cash stays with the company."""
+    dana, dana_personal = make_player("dana")
+    carol, _ = make_player("carol")
+    erin, erin_personal = make_player("erin")
+    carol_co, carol_account = make_company(carol, "CARO", "Carol Co")
+    go_public(session, carol_co, carol_account, 10_000_000)
+    dana_co, dana_account = make_company(dana, "DANA", "Dana Drones")
+    fund(session, dana_account, 4_900_000)
+    t0 = utcnow() - timedelta(hours=2)
+    stock_trading.buy(session, actor_id=dana, account_id=dana_account, company_id=carol_co, shares=10_000, now=t0)
+    go_public(session, dana_co, dana_account, 6_000_000)
+    before = fingerprint(engine)
+    for to in (dana_personal, erin_personal):
+        with pytest.raises(ShareTransferRefused) as info:
+            share_transfers.give(
+                session,
+                actor_id=dana,
+                from_account_id=dana_account,
+                to_account_id=to,
+                company_id=carol_co,
+                shares=10_000,
+            )
+        assert str(info.value) == (
+            "Dana Drones is public: its holdings belong to the business and its shareholders; sell them and the "
+            "cash stays with the company."
+        )
+    assert fingerprint(engine) == before
+    sold = stock_trading.sell(
+        session, actor_id=dana, account_id=dana_account, company_id=carol_co, shares=10_000, now=utcnow()
+    )
+    assert sold.total_cents > 0 and holding(session, dana_account, carol_co).shares == 0
+    check_invariants(engine)
+
+
+def test_a_dividend_pays_a_frozen_holder(session, engine, make_player, make_company):
+    """A freeze stops money going out of an account, not coming in: a dividend still pays every holder."""
+    from economy_app.services import dividends, operations, users
+
+    admin = users.create_user(session, "moderator2", "correct horse", role="admin").id
+    dana, _ = make_player("dana")
+    carol, carol_personal = make_player("carol")
+    company, account = make_company(dana, "DANA", "Dana Drones")
+    go_public(session, company, account, 10_217_300)
+    stock_trading.buy(
+        session, actor_id=carol, account_id=carol_personal, company_id=company, shares=5_200, now=t_minus(60)
+    )
+    operations.freeze(session, actor_id=admin, kind="player", target_id=carol, reason="looking into it")
+    cash = accounts.get_balance(session, carol_personal)
+    plan = dividends.declare(session, actor_id=dana, company_id=company, total_cents=100_000)
+    [paid] = [p for p in plan.payees if p.account_id == carol_personal]
+    assert paid.amount_cents > 0 and accounts.get_balance(session, carol_personal) == cash + paid.amount_cents
+    check_invariants(engine)
+
+
+def t_minus(seconds: int):
+    return utcnow() - timedelta(seconds=seconds)
