@@ -142,6 +142,15 @@ def demo_enabled() -> bool:
     return flag("ECONOMY_DEMO", True)
 
 
+# --------------------------------------------------------------------------- shareholders
+
+
+def dividend_cooldown_seconds() -> int:
+    """The least time between two dividends of one company (ECONOMY_DIVIDEND_COOLDOWN_SECONDS, default 3600;
+    0: none)."""
+    return max(0, number("ECONOMY_DIVIDEND_COOLDOWN_SECONDS", 3600))
+
+
 # --------------------------------------------------------------------------- the marketplace (until an admin sets it)
 
 # setting -> (environment variable, built-in default): the marketplace settings no admin has stored yet

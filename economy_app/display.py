@@ -86,6 +86,16 @@ def account_item(view) -> AccountItem:
     )
 
 
+def received_text(r) -> str:
+    """The receiver's live toast for money received (``accounts.Received``)."""
+    amount = format_cents(r.amount)
+    if r.type == "dividend":
+        return f"You received a dividend of {amount} from {r.sender}"
+    if r.type == "company_sale" and r.description:
+        return f"You received {amount} from {r.sender}: {r.description}"
+    return f"You received {amount} from {r.sender}"
+
+
 def frozen_notices(views) -> list[str]:
     """What the dashboard tells a player whose accounts an admin froze (``AccountView.frozen_reason``)."""
     frozen = [v for v in views if v.frozen_reason is not None]
@@ -886,6 +896,227 @@ def product_rank_rows(products) -> list[ProductRankRow]:
         ProductRankRow(rank=i, name=p.name, ticker=p.ticker, units=f"{p.units_sold:,}", revenue=format_cents(p.revenue))
         for i, p in enumerate(products, 1)
     ]
+
+
+# --------------------------------------------------------------------------- shareholders (issue 16)
+
+
+@dataclasses.dataclass
+class DividendItem:
+    at: str
+    per_share: str
+    paid: str
+    holders: str
+    price: str  # "$1.0230 -> $0.9999": the price before and after (ex-dividend)
+
+
+def dividend_item(r) -> DividendItem:
+    """From ``dividends.DividendRow``."""
+    return DividendItem(
+        at=when(r.at),
+        per_share=format_price(r.per_share_micros),
+        paid=format_cents(r.paid_cents),
+        holders=f"{r.holders_paid:,}",
+        price=f"{format_price(r.price_before_micros)} -> {format_price(r.price_after_micros)}",
+    )
+
+
+@dataclasses.dataclass
+class PayeeItem:
+    name: str
+    shares: str
+    amount: str
+
+
+def dividend_preview(plan, *, shown: int = 8) -> tuple[str, list[PayeeItem]]:
+    """The owner's preview of ``dividends.DividendPlan``: one sentence, and the largest holders' lines."""
+    rest = f" and {plan.holders_paid - shown:,} more" if plan.holders_paid > shown else ""
+    kept = f"; {format_cents(plan.remainder_cents)} of rounding stays with {plan.name}" if plan.remainder_cents else ""
+    text = (
+        f"{format_price(plan.per_share_micros)} a share on {plan.shares:,} shares: {plan.holders_paid:,} "
+        f"holder{'s' if plan.holders_paid != 1 else ''} get {format_cents(plan.paid_cents)}{kept}. "
+        f"The price goes from {format_price(plan.price_before_micros)} to {format_price(plan.price_after_micros)} "
+        "(the cash paid out no longer backs the shares)."
+    )
+    payees = [
+        PayeeItem(name=p.name, shares=f"{p.shares:,}", amount=format_cents(p.amount_cents))
+        for p in plan.payees[:shown]
+        if p.amount_cents > 0
+    ]
+    return text + (f" Largest holders shown{rest}." if rest else ""), payees
+
+
+def dividend_note(view) -> str:
+    """What the owner's dividend card says before anything is typed (``dividends.OwnerView``)."""
+    if not view.public:
+        return ""
+    if view.holders == 0:
+        return "Nobody holds shares outside the treasury yet: there is nobody to pay."
+    wait = f" The next may be declared from {when(view.next_at)} UTC." if view.next_at else ""
+    most = (
+        f"at most {format_cents(view.max_cents)} now"
+        if view.max_cents >= view.min_cents
+        else "nothing now (your shares come last: its cash is what buying back the others' shares would cost)"
+    )
+    return (
+        f"Paid to the {view.holders:,} holder{'s' if view.holders != 1 else ''} of the {view.shares_out:,} shares "
+        f"outside the treasury, pro rata, you through the shares you hold: at least {format_cents(view.min_cents)}, "
+        f"{most}, one every {view.cooldown_seconds // 60:,} minutes.{wait}"
+    )
+
+
+@dataclasses.dataclass
+class ListingItem:
+    id: int = 0
+    company_id: int = 0
+    name: str = ""
+    ticker: str = ""
+    seller: str = ""
+    buyer: str = ""  # the one player it is offered to ("" for anyone)
+    price: str = ""
+    cash: str = ""
+    cash_cents: int = 0
+    revenue: str = ""
+    market_cap: str = ""  # "" for a private company
+    public: bool = False
+    expires: str = ""
+    status: str = ""
+    mine: bool = False
+
+
+def listing_item(r) -> ListingItem:
+    """From ``company_sales.ListingRow``."""
+    return ListingItem(
+        id=r.id,
+        company_id=r.company_id,
+        name=r.name,
+        ticker=r.ticker,
+        seller=r.seller,
+        buyer=r.buyer,
+        price=format_cents(r.price_cents),
+        cash=format_cents(r.cash_cents),
+        cash_cents=r.cash_cents,
+        revenue=format_cents(r.revenue_30d),
+        market_cap=format_cents(r.market_cap_cents) if r.public else "",
+        public=r.public,
+        expires=f"{when(r.expires_at)} UTC",
+        status=r.status,
+        mine=r.mine,
+    )
+
+
+LISTING_STATUS = {"open": "For sale", "sold": "Sold", "withdrawn": "Withdrawn", "expired": "Expired"}
+STEP_STATUS = {
+    "open": "waiting for an answer",
+    "accepted": "accepted",
+    "rejected": "rejected",
+    "countered": "countered",
+    "withdrawn": "withdrawn",
+    "cancelled": "cancelled",
+    "expired": "expired",
+}
+
+
+@dataclasses.dataclass
+class ThreadItem:
+    """One buyer's negotiation over a listing, as one side sees it."""
+
+    key: str = ""
+    listing_id: int = 0
+    company_id: int = 0
+    name: str = ""
+    ticker: str = ""
+    seller: str = ""
+    buyer: str = ""
+    asking: str = ""
+    status: str = ""  # the listing's: For sale, Sold, Withdrawn, Expired
+    steps: list[str] = dataclasses.field(default_factory=list)  # "bob offered $4,000.00 (countered)", oldest first
+    open_id: int = 0  # the step the reader may answer (0: none)
+    open_price: str = ""
+    mine_open_id: int = 0  # the reader's own open step (they may withdraw it)
+    pay_account_id: str = ""
+    can_offer: bool = False  # a buyer with nothing open on a listing still for sale
+    cash: str = ""  # the company's cash now
+    cash_cents: int = 0
+
+
+def thread_item(t, *, as_buyer: bool) -> ThreadItem:
+    """From ``company_sales.Thread``, for its buyer (``as_buyer``) or its seller."""
+    steps = [
+        f"{s.proposer} {'offered' if i == 0 else 'countered with'} {format_cents(s.price_cents)}"
+        f"{f' from {s.pay_account}' if s.pay_account else ''}: {STEP_STATUS.get(s.status, s.status)} "
+        f"({when(s.at)} UTC)"
+        for i, s in enumerate(t.steps)
+    ]
+    mine = t.open_step is not None and t.open_step.by_buyer == as_buyer
+    theirs = t.open_step is not None and not mine
+    return ThreadItem(
+        key=f"{t.listing_id}-{t.buyer_id}",
+        listing_id=t.listing_id,
+        company_id=t.company_id,
+        name=t.name,
+        ticker=t.ticker,
+        seller=t.seller,
+        buyer=t.buyer,
+        asking=format_cents(t.asking_cents),
+        status=LISTING_STATUS.get(t.listing_status, t.listing_status),
+        steps=steps,
+        open_id=t.open_step.id if theirs else 0,
+        open_price=format_cents(t.open_step.price_cents) if theirs else "",
+        mine_open_id=t.open_step.id if mine else 0,
+        pay_account_id=str(t.pay_account_id or ""),
+        can_offer=as_buyer and t.open_step is None and t.listing_status == "open",
+        cash=format_cents(t.cash_cents),
+        cash_cents=t.cash_cents,
+    )
+
+
+@dataclasses.dataclass
+class GiftItem:
+    at: str
+    company_id: int
+    ticker: str
+    shares: str
+    price: str
+    giver: str
+    receiver: str
+    direction: str  # for the player: "Received", "Given", "Moved" (between their own accounts)
+
+
+def gift_item(g) -> GiftItem:
+    """From ``share_transfers.GiftRow``."""
+    return GiftItem(
+        at=when(g.at),
+        company_id=g.company_id,
+        ticker=g.ticker,
+        shares=f"{g.shares:,}",
+        price=format_price(g.price_micros),
+        giver=g.from_name,
+        receiver=g.to_name,
+        direction={"in": "Received", "out": "Given", "within": "Moved"}.get(g.direction, ""),
+    )
+
+
+def trades_with_gifts(trades, gifts, *, limit: int = 20) -> list[TradeRow]:
+    """A stock's latest trades and gifts of its shares, newest first: a gift reads as side "transfer", no money,
+    "giver -> receiver" as the account."""
+    rows = [(t.at, trade_row(t)) for t in trades]
+    rows += [
+        (
+            g.at,
+            TradeRow(
+                at=g.at.strftime("%m-%d %H:%M:%S"),
+                side="transfer",
+                shares=f"{g.shares:,}",
+                price=format_price(g.price_micros),
+                total="no money",
+                account=f"{g.from_name} -> {g.to_name}",
+            ),
+        )
+        for g in gifts
+    ]
+    rows.sort(key=lambda r: r[0], reverse=True)
+    return [r for _, r in rows[:limit]]
 
 
 # --------------------------------------------------------------------------- chart axes

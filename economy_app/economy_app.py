@@ -11,6 +11,7 @@ from economy_app.pages.companies import CompaniesState, DirectoryState, companie
 from economy_app.pages.company import CompanyState, company_page
 from economy_app.pages.company_profile import CompanyProfileState, company_profile_page
 from economy_app.pages.dashboard import DashboardState, dashboard_page
+from economy_app.pages.for_sale import ForSaleState, for_sale_page
 from economy_app.pages.history import HistoryState, history_page
 from economy_app.pages.home import HomeState, home_page
 from economy_app.pages.leaderboard import LeaderboardState, leaderboard_page
@@ -41,6 +42,7 @@ app.add_page(
     title="Company profile · economy",
     on_load=CompanyProfileState.load,
 )
+app.add_page(for_sale_page, route=routes.FOR_SALE, title="Companies for sale · economy", on_load=ForSaleState.load)
 app.add_page(directory_page, route=routes.DIRECTORY, title="Directory · economy", on_load=DirectoryState.load)
 app.add_page(marketplace_page, route=routes.MARKETPLACE, title="Marketplace · economy", on_load=MarketplaceState.load)
 app.add_page(stocks_page, route=routes.STOCKS, title="Stock market · economy", on_load=StocksState.load)

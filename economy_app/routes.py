@@ -11,6 +11,7 @@ COMPANIES = "/companies"
 COMPANY = "/company"  # ?id=N: the owner's dashboard
 COMPANY_PROFILE = "/company/profile"  # ?id=N: any company's public profile, for every player
 DIRECTORY = "/directory"
+FOR_SALE = "/companies/for-sale"  # companies listed for sale, and the player's offers
 MARKETPLACE = "/marketplace"
 STOCKS = "/stocks"
 STOCK = "/stock"  # ?id=N

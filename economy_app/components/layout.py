@@ -13,6 +13,7 @@ PLAYER_NAV = [
     ("Send money", routes.SEND, "send"),
     ("History", routes.HISTORY, "scroll-text"),
     ("Companies", routes.COMPANIES, "building-2"),
+    ("For sale", routes.FOR_SALE, "handshake"),
     ("Marketplace", routes.MARKETPLACE, "store"),
     ("Stocks", routes.STOCKS, "chart-candlestick"),
     ("Portfolio", routes.PORTFOLIO, "briefcase"),

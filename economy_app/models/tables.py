@@ -5,7 +5,8 @@
   ``balances``, ``ledger``, ``balance_history``, and the archive's ``ledger_archive``, ``ledger_checkpoints``,
   ``ledger_archive_files``;
 - the game: ``companies``, ``products``, ``product_sales``, ``holdings``, ``stock_trades``, ``stock_prices``,
-  ``marketplace_settings``, ``loans``, ``collection_items``;
+  ``marketplace_settings``, ``loans``, ``collection_items``; the shareholders' ``dividends``,
+  ``dividend_payments``, ``share_transfers``, ``company_listings`` and ``company_offers``;
 - operations: ``job_runs``, ``job_settings``, ``admin_audit``, ``reconciliation_reports``, ``live_events``.
 
 Table and column names are part of the contract with operators (SQL, the CLI,
@@ -57,6 +58,8 @@ LEDGER_TYPES = (
     "loan_repayment",
     "loan_default",
     "loan_writeoff",
+    "dividend",  # a public company to one of its holders (services/dividends.py)
+    "company_sale",  # a company's buyer to its seller (services/company_sales.py)
 )
 LOAN_STATUSES = ("open", "repaid", "defaulted")
 FLOOR_CHECK = "(floor IS NOT NULL AND floor <= 0) OR (floor IS NULL AND kind = 'system')"
@@ -608,3 +611,144 @@ class CollectionItem(SQLModel, table=True):
     paid_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
     first_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
     last_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+
+
+# --------------------------------------------------------------------------- shareholders (issue 16)
+
+
+class Dividend(SQLModel, table=True):
+    """A dividend a public company declared: one ``dividend`` ledger entry per holder paid, all in the
+    transaction that wrote this row (``dividend_payments`` ties each entry to it)."""
+
+    __tablename__ = "dividends"
+    __table_args__ = (
+        CheckConstraint("declared_cents > 0 AND paid_cents >= 0 AND paid_cents <= declared_cents", name="ck_dividends"),
+        Index("ix_dividends_company_time", "company_id", "created_at"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(sa_column=Column(Integer, ForeignKey("companies.id"), nullable=False))
+    declared_by: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    declared_cents: int = Field(sa_column=Column(BigInteger, nullable=False))  # what the owner declared
+    paid_cents: int = Field(sa_column=Column(BigInteger, nullable=False))  # what went out (each holder rounded down)
+    per_share_micros: int = Field(sa_column=Column(BigInteger, nullable=False))  # declared / shares, rounded down
+    shares: int = Field(sa_column=Column(BigInteger, nullable=False))  # the shares outside the treasury
+    holders_paid: int = Field(sa_column=Column(Integer, nullable=False))
+    price_before_micros: int = Field(sa_column=Column(BigInteger, nullable=False))
+    price_after_micros: int = Field(sa_column=Column(BigInteger, nullable=False))  # ex-dividend
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class DividendPayment(SQLModel, table=True):
+    """What one holder got from one dividend, and its ledger entry (a record beside the ledger, which moved it)."""
+
+    __tablename__ = "dividend_payments"
+    __table_args__ = (
+        UniqueConstraint("dividend_id", "account_id", name="uq_dividend_payments_dividend_account"),
+        Index("ix_dividend_payments_account", "account_id", "id"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dividend_id: int = Field(sa_column=Column(Integer, ForeignKey("dividends.id"), nullable=False))
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False))
+    shares: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    ledger_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ShareTransfer(SQLModel, table=True):
+    """Shares given from one account to another, no money moving (the trades history shows it as a transfer)."""
+
+    __tablename__ = "share_transfers"
+    __table_args__ = (
+        CheckConstraint("shares > 0", name="ck_share_transfers_shares"),
+        CheckConstraint("from_account_id <> to_account_id", name="ck_share_transfers_accounts"),
+        Index("ix_share_transfers_company_time", "company_id", "created_at"),
+        Index("ix_share_transfers_actor_company_time", "actor_id", "company_id", "created_at"),
+        Index("ix_share_transfers_from", "from_account_id", "id"),
+        Index("ix_share_transfers_to", "to_account_id", "id"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(sa_column=Column(Integer, ForeignKey("companies.id"), nullable=False))
+    from_account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False))
+    to_account_id: int = Field(sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False))
+    actor_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    shares: int = Field(sa_column=Column(BigInteger, nullable=False))
+    price_micros: int = Field(sa_column=Column(BigInteger, nullable=False))  # the price at the moment of transfer
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+LISTING_STATUSES = ("open", "sold", "withdrawn", "expired")
+OFFER_STATUSES = ("open", "accepted", "rejected", "countered", "withdrawn", "cancelled")
+
+
+class CompanyListing(SQLModel, table=True):
+    """A company for sale: its owner's asking price, open to anyone or to one named player, until it expires.
+    At most one open listing per company (a unique index over the open ones)."""
+
+    __tablename__ = "company_listings"
+    __table_args__ = (
+        CheckConstraint(_in("status", LISTING_STATUSES), name="ck_company_listings_status"),
+        CheckConstraint("price_cents > 0", name="ck_company_listings_price"),
+        Index(
+            "ux_company_listings_open",
+            "company_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_company_listings_status_price", "status", "price_cents"),
+        Index("ix_company_listings_company", "company_id", "id"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(sa_column=Column(Integer, ForeignKey("companies.id"), nullable=False))
+    seller_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    buyer_id: int | None = Field(  # the one player it is offered to; None: anyone
+        default=None, sa_column=Column(Integer, ForeignKey("users.id"), nullable=True)
+    )
+    price_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(default="open", sa_column=Column(String(10), nullable=False, server_default="open"))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
+    sold_to_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id"), nullable=True))
+    sold_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class CompanyOffer(SQLModel, table=True):
+    """One step of a negotiation over a listing between its seller and one buyer: a buyer's offer, a counter
+    from either side, or a buyer taking the asking price. Each step answers the one before it in its thread
+    (``reply_to_id``); the open step of a thread is the one the other side may accept, reject or counter."""
+
+    __tablename__ = "company_offers"
+    __table_args__ = (
+        CheckConstraint(_in("status", OFFER_STATUSES), name="ck_company_offers_status"),
+        CheckConstraint("price_cents > 0", name="ck_company_offers_price"),
+        Index("ix_company_offers_listing_buyer", "listing_id", "buyer_id", "id"),
+        Index("ix_company_offers_buyer", "buyer_id", "id"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(sa_column=Column(Integer, ForeignKey("company_listings.id"), nullable=False))
+    company_id: int = Field(sa_column=Column(Integer, ForeignKey("companies.id"), nullable=False))
+    buyer_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))  # the thread's buyer
+    proposer_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))  # who made this step
+    price_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The buyer's account that pays (their personal account or a company of theirs), chosen with their offer.
+    pay_account_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=True)
+    )
+    # The company's cash when a buyer made this step: an owner accepting it finds at least this much, or the
+    # sale is refused (a buyer's offer stands on the cash they saw).
+    cash_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    status: str = Field(default="open", sa_column=Column(String(10), nullable=False, server_default="open"))
+    reply_to_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))

@@ -25,6 +25,7 @@ from economy_app.display import (
 )
 from economy_app.event_args import form_text, parse_id
 from economy_app.money import AmountError, format_cents, parse_dollars
+from economy_app.pages.company_deals import CompanyDeals, dividend_card, sale_card
 from economy_app.pages.company_profile import ipo_figures, ipo_progress
 from economy_app.services import companies, products, schedule, shareholders
 from economy_app.services import live as topics
@@ -36,7 +37,7 @@ FORM_ERROR = "Fill in the form."
 
 
 @private
-class CompanyState(AuthState):
+class CompanyState(CompanyDeals, AuthState):
     loaded: bool = False
     error: str = ""
     company_id: int = 0
@@ -101,6 +102,7 @@ class CompanyState(AuthState):
         )
         self.frozen_notice = company_frozen_notice(d.frozen_reason)
         self.ipo = ipo_item(d.ipo)
+        self._show_deals(d)
         self.error, self.loaded = "", True
         if went_public:  # a marketplace run took it public while this page was open
             return rx.toast.success(self._ipo_news())
@@ -595,9 +597,10 @@ def _ipo_card() -> rx.Component:
                 "Your stake is valued like every holding, at its part of what buying back every share would cost the "
                 "company, and sold back at the same curve, but your shares come last: the company keeps the cash to "
                 "buy back every other shareholder's shares before yours. Once public, its cash belongs to the "
-                "business and its shareholders: take money out by selling shares you hold; payments to others and "
-                f"its purchases of other stock are capped at {shareholders.OUTFLOW_PERCENT}% of its equity (its cash "
-                "less what buying back the other shareholders' shares would cost) in any 24 hours.",
+                "business and its shareholders: take money out by paying a dividend, which every shareholder shares "
+                "in, or by selling shares you hold; payments to others and its purchases of other stock are capped at "
+                f"{shareholders.OUTFLOW_PERCENT}% of its equity (its cash less what buying back the other "
+                "shareholders' shares would cost) in any 24 hours.",
                 size="1",
                 color_scheme="gray",
             ),
@@ -665,6 +668,8 @@ def company_page() -> rx.Component:
                         width="100%",
                     ),
                     rx.cond(CompanyState.public, _ipo_card(), ipo_progress(CompanyState.ipo)),
+                    rx.cond(CompanyState.div_public, dividend_card(CompanyState)),
+                    sale_card(CompanyState),
                     _chart(),
                     _products(),
                     _settings(),

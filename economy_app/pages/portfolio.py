@@ -8,7 +8,14 @@ from economy_app import routes
 from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.components.tables import narrow_or_wide, row_card
-from economy_app.display import CollectionRowItem, PositionItem, collection_item, position_item
+from economy_app.display import (
+    CollectionRowItem,
+    GiftItem,
+    PositionItem,
+    collection_item,
+    gift_item,
+    position_item,
+)
 from economy_app.money import format_cents
 from economy_app.services import live as topics
 from economy_app.services import purchases, stock_views
@@ -24,6 +31,8 @@ class PortfolioState(AuthState):
     total_gain_cents: int = 0
     collection: list[CollectionRowItem] = []
     unpayable: str = ""  # of the value, what the companies could not pay for now ("" when they could)
+    dividends: str = ""  # every dividend received
+    gifts: list[GiftItem] = []  # shares given and received
 
     @rx.event
     @logged_in
@@ -36,7 +45,10 @@ class PortfolioState(AuthState):
         await self._show(user)
 
     async def _show(self, user):
-        positions = await run(stock_views.portfolio, user.id)
+        page = await run(stock_views.portfolio_page, user.id)
+        positions = page.positions
+        self.dividends = format_cents(page.dividends_received)
+        self.gifts = [gift_item(g) for g in page.gifts]
         self.items = [position_item(p) for p in positions]
         short = stock_views.unpayable_cents(positions)
         self.unpayable = format_cents(short) if short else ""
@@ -181,6 +193,13 @@ def portfolio_page() -> rx.Component:
                             spacing="1",
                         )
                     ),
+                    rx.card(
+                        rx.vstack(
+                            rx.text("Dividends received", size="1", color_scheme="gray"),
+                            rx.heading(PortfolioState.dividends, size="6", id="portfolio-dividends"),
+                            spacing="1",
+                        )
+                    ),
                     spacing="3",
                     wrap="wrap",
                 ),
@@ -236,6 +255,7 @@ def portfolio_page() -> rx.Component:
                     rx.callout("You hold no shares yet. Browse the stock market to invest.", icon="info", width="100%"),
                 ),
                 _collection(),
+                rx.cond(PortfolioState.gifts.length() > 0, gifts_table(PortfolioState.gifts)),
                 spacing="4",
                 width="100%",
             ),
@@ -243,4 +263,50 @@ def portfolio_page() -> rx.Component:
         ),
         title="Portfolio",
         actions=rx.link(rx.button("Stock market", variant="soft"), href=routes.STOCKS),
+    )
+
+
+def gifts_table(gifts) -> rx.Component:
+    """Shares given and received (issue 16): both sides see each gift."""
+    head = ["When (UTC)", "", "Stock", "Shares", "Price then", "From", "To"]
+    table = rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+        rx.table.body(
+            rx.foreach(
+                gifts,
+                lambda g: rx.table.row(
+                    rx.table.cell(g.at),
+                    rx.table.cell(rx.badge(g.direction, size="1", variant="soft")),
+                    rx.table.cell(rx.link(g.ticker, href=routes.STOCK + "?id=" + g.company_id.to_string())),
+                    rx.table.cell(g.shares),
+                    rx.table.cell(g.price),
+                    rx.table.cell(g.giver),
+                    rx.table.cell(g.receiver),
+                    class_name="gift-row",
+                ),
+            )
+        ),
+        width="100%",
+        variant="surface",
+        size="1",
+    )
+    cards = rx.vstack(
+        rx.foreach(
+            gifts,
+            lambda g: row_card(
+                rx.hstack(rx.badge(g.direction, size="1", variant="soft"), rx.text(g.ticker, weight="bold")),
+                rx.text(g.shares, " shares"),
+                rx.text(g.giver, " -> ", g.receiver, " · ", g.at, " UTC", size="1", color_scheme="gray"),
+                class_name="gift-card",
+            ),
+        ),
+        spacing="0",
+        width="100%",
+    )
+    return rx.vstack(
+        rx.heading("Shares given and received", size="4"),
+        narrow_or_wide(cards, table),
+        spacing="2",
+        width="100%",
+        id="portfolio-gifts",
     )

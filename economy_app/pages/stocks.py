@@ -22,10 +22,11 @@ from economy_app.display import (
     sign,
     stock_item,
     trade_account_options,
-    trade_row,
+    trades_with_gifts,
 )
 from economy_app.event_args import parse_id, text_arg
 from economy_app.money import format_cents, format_price, parse_whole
+from economy_app.pages.stock_gifts import StockGifts, dividends_table, gift_box
 from economy_app.services import companies, stock_trading, stock_views
 from economy_app.services import live as topics
 from economy_app.services.errors import EconomyError
@@ -74,7 +75,7 @@ class StocksState(PagedList, AuthState):
 
 
 @private
-class StockState(AuthState):
+class StockState(StockGifts, AuthState):
     loaded: bool = False
     error: str = ""
     company_id: int = 0
@@ -139,7 +140,8 @@ class StockState(AuthState):
         self.chart = line_points(points, format_price, "price")
         self.axes = chart_axes([(c["ts"], c["price"]) for c in self.chart], price_label)
         self.holders = [holder_row(h) for h in d.shareholders]
-        self.trades = [trade_row(t) for t in d.trades]
+        self.trades = trades_with_gifts(d.trades, page.transfers)  # gifts of its shares read as transfers
+        self._show_gifts(page)
         self.error, self.loaded = "", True
         return None
 
@@ -544,7 +546,15 @@ def stock_page() -> rx.Component:
                     ),
                     rx.flex(
                         rx.box(_chart(), flex="2 1 26em", min_width="0"),
-                        rx.box(_trade_box(), flex="1 1 16em"),
+                        rx.box(
+                            rx.vstack(
+                                _trade_box(),
+                                rx.cond(StockState.gift_accounts.length() > 0, gift_box(StockState)),
+                                spacing="4",
+                                width="100%",
+                            ),
+                            flex="1 1 16em",
+                        ),
                         gap="1em",
                         wrap="wrap",
                         width="100%",
@@ -585,6 +595,7 @@ def stock_page() -> rx.Component:
                         spacing="4",
                         width="100%",
                     ),
+                    dividends_table(StockState),
                     spacing="4",
                     width="100%",
                 ),

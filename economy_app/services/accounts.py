@@ -17,7 +17,7 @@ from economy_app.db import like_prefix
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
 from economy_app.money import format_decimal
 from economy_app.services import guide as guides
-from economy_app.services import ledger, loans, net_worth, shareholders
+from economy_app.services import ledger, live, loans, net_worth, ownership, shareholders
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
 
@@ -167,6 +167,8 @@ def transfer(
         if description is not None and len(description) > MAX_TRANSFER_DESCRIPTION:
             raise InvalidInput(f"Description is limited to {MAX_TRANSFER_DESCRIPTION} characters.")
     with unit(s, write=True):
+        # The companies whose accounts these are, locked before reading whom they belong to (ownership.py).
+        ownership.lock_companies_of_accounts(s, [from_account_id, to_account_id])
         conn = s.connection()
         source = conn.execute(_OWNER_AND_KIND, {"id": from_account_id}).first()
         if source is None:
@@ -207,27 +209,48 @@ class Received:
     account_id: int
     amount: int
     sender: str  # the sending account's name (a player's username, or a company's name)
+    type: str = "transfer"  # one of live.RECEIVED_TYPES
+    description: str = ""
 
 
 def transfers_received(s: Session, ledger_ids: list[int]) -> list[Received]:
-    """Who received each of these transfers, how much and from whom (for the receivers' live toasts)."""
+    """Who received each of these entries (transfers, dividends, companies' prices: ``live.RECEIVED_TYPES``), how
+    much and from whom (for the receivers' live toasts)."""
     if not ledger_ids:
         return []
     ledger_t = LedgerEntry.__table__
     sender = accounts_t.alias("sender")
     q = (
         select(
-            ledger_t.c.id.label("ledger_id"), accounts_t.c.owner_id, accounts_t.c.id, ledger_t.c.amount, sender.c.name
+            ledger_t.c.id.label("ledger_id"),
+            accounts_t.c.owner_id,
+            accounts_t.c.id,
+            ledger_t.c.amount,
+            sender.c.name,
+            ledger_t.c.type,
+            ledger_t.c.description,
         )
         .select_from(ledger_t)
         .join(accounts_t, accounts_t.c.id == ledger_t.c.to_account_id)
         .join(sender, sender.c.id == ledger_t.c.from_account_id)
-        .where(ledger_t.c.id.in_(ledger_ids), ledger_t.c.type == "transfer", accounts_t.c.owner_id.is_not(None))
+        .where(
+            ledger_t.c.id.in_(ledger_ids),
+            ledger_t.c.type.in_(live.RECEIVED_TYPES),
+            accounts_t.c.owner_id.is_not(None),
+        )
         .order_by(ledger_t.c.id)
     )
     with unit(s, write=False):
         return [
-            Received(ledger_id=r.ledger_id, user_id=r.owner_id, account_id=r.id, amount=r.amount, sender=r.name)
+            Received(
+                ledger_id=r.ledger_id,
+                user_id=r.owner_id,
+                account_id=r.id,
+                amount=r.amount,
+                sender=r.name,
+                type=r.type,
+                description=r.description or "",
+            )
             for r in s.execute(q)
         ]
 
@@ -251,6 +274,8 @@ TYPE_NAMES = {
     "loan_repayment": "Loan repayment",
     "loan_default": "Loan collected",
     "loan_writeoff": "Loan written off",
+    "dividend": "Dividend",
+    "company_sale": "Company sale",
 }
 CSV_COLUMNS = [
     "Entry",

@@ -23,7 +23,7 @@ from economy_app.models import (
     utcnow,
 )
 from economy_app.services import ledger, live, marketplace_settings, moderation, shareholders, stock_trading
-from economy_app.services._tx import lock_user, unit
+from economy_app.services._tx import in_write_unit, lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 from economy_app.services.names import check_not_reserved
 
@@ -273,9 +273,10 @@ def create_company(s: Session, *, owner_id: int, name: str, ticker: str, descrip
 
 
 def _owned(s: Session, actor_id: int, company_id: int):
-    row = s.execute(
-        select(companies_t.c.owner_id, companies_t.c.account_id).where(companies_t.c.id == company_id)
-    ).first()
+    q = select(companies_t.c.owner_id, companies_t.c.account_id).where(companies_t.c.id == company_id)
+    if in_write_unit(s) and s.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()  # an owner's change: the company's row locked before whose it is is read (a sale)
+    row = s.execute(q).first()
     if row is None:
         raise CompanyNotFound("Company not found.")
     if row.owner_id != actor_id:
@@ -357,6 +358,8 @@ class CompanyDashboard:
     frozen_reason: str | None = None  # an admin froze the company's account: it sells, pays and lists nothing
     scale: str = "runs"  # the chart's: one of CHART_SCALES
     bar_seconds: int = 0  # what one bar covers
+    dividends: object = None  # dividends.OwnerView: the dividend card
+    sale: object = None  # company_sales.OwnerSale: the company for sale, its offers
 
 
 def company_dashboard(
@@ -412,6 +415,10 @@ def company_dashboard(
             select(accounts_t.c.frozen_at, accounts_t.c.frozen_reason).where(accounts_t.c.id == acct)
         ).first()
         ipo = shareholders.ipo_status(s, company_id)
+        from economy_app.services import company_sales, dividends  # (they read companies' figures)
+
+        dividend_card = dividends.owner_view(s, company_id, now=now)
+        sale = company_sales.owner_view(s, company_id, user_id, now=now)
     hold = market.settings.hold_seconds
     by_bucket = {int(r.bucket): r for r in rows}
     series = []
@@ -447,6 +454,8 @@ def company_dashboard(
         scale=scale,
         bar_seconds=step,
         ipo=ipo,
+        dividends=dividend_card,
+        sale=sale,
     )
 
 

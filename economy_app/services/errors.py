@@ -192,3 +192,25 @@ class AccountFrozen(EconomyError):
 def frozen_message(reason: str) -> str:
     """What a refused request from a frozen account says, wherever it is refused."""
     return f"This account is frozen by an admin: {reason.rstrip('.')}."
+
+
+class DividendRefused(EconomyError):
+    """A dividend the rules do not allow (private, no outside holders, more than the cash, the cool-down)."""
+
+    code = "dividend_refused"
+
+
+class ShareTransferRefused(EconomyError):
+    """A gift of shares the rules do not allow (to the company itself, to its owner, more than held)."""
+
+    code = "share_transfer_refused"
+
+
+class SaleRefused(EconomyError):
+    """Buying or selling a company: a step the rules do not allow, or an offer no longer open."""
+
+    code = "sale_refused"
+
+
+class ListingNotFound(EconomyError):
+    code = "listing_not_found"

@@ -19,8 +19,10 @@ Topics:
 ``a<account id>``   money moved in or out of the account (postings, repairs)
 ``c<company id>``   the company changed (products, a marketplace run, its stock)
 ``u<user id>``      the player's session or companies changed (logout, founding)
-``t<ledger id>``    a transfer was received (the receiver's tabs show a toast)
+``t<ledger id>``    money was received: a transfer, a dividend, a company's price (``RECEIVED_TYPES``;
+                    the receiver's tabs show a toast)
 ``m``               the stock market moved (a trade or a price tick)
+``sales``           companies for sale changed (a listing, an offer or its answer, a sale)
 ``g``               the whole economy's figures (home page, leaderboard)
 ``admin``           operators' views (runs, repairs, reconciliations, the audit log)
 ``job:<name>``      a scheduled job ran (countdowns roll over; a marketplace run's lists)
@@ -44,6 +46,9 @@ from economy_app.models import LiveEvent, utcnow
 
 CHANNEL = "economy_live"
 MARKET, ECONOMY, ADMIN, EVERYTHING = "m", "g", "admin", "*"
+SALES = "sales"  # companies for sale: a listing, an offer, a sale
+# The ledger entries whose receiver is told with a toast (a ``t<ledger id>`` topic each).
+RECEIVED_TYPES = ("transfer", "dividend", "company_sale")
 # PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more: longer topic lists go in several.
 _PG_PAYLOAD_LIMIT = 7_000
 _INFO_KEY = "economy_live_topics"

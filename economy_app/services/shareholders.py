@@ -16,9 +16,12 @@ Once a company is public its cash belongs to the business and its shareholders:
 
 ``check_outflow`` is the one place this rule lives: every movement of money out of a company's account that
 is not a trade of its own shares calls it (``accounts.transfer`` for payments, ``stock_trading.buy`` for a
-company's purchases of other companies' shares; whatever else pays out of a company later calls it too, and
-extends ``CAPPED_TYPES`` when it should count against the cap). A company's sale of shares it holds brings
-money in, and the buyback of its own shares is the shareholders' way out: neither calls it.
+company's purchases of other companies' shares, ``company_sales`` when a company pays the price of another;
+whatever else pays out of a company later calls it too, and extends ``CAPPED_TYPES`` when it should count against
+the cap). A company's sale of shares it holds brings money in, and the buyback of its own shares is the
+shareholders' way out: neither calls it. Nor does a dividend (``services/dividends.py``): every holder is paid pro
+rata by the shares they hold, the owner only through theirs and only as far as their shares coming last allows,
+so it is neither refused nor counted against the cap (it is capped by that, by the cash and by a cool-down).
 
 At the IPO (``issue_shares``), ``FOUNDER_STAKE_SHARES`` of the shares go to the founder's personal holding at
 the IPO price as their average cost, and the rest to the treasury. The price curve (``stock_trading.py``) is a
@@ -58,9 +61,10 @@ ledger_t = LedgerEntry.__table__
 FOUNDER_STAKE_SHARES = 200_000  # of the 1,000,000 shares, to the founder at the IPO
 OUTFLOW_PERCENT = 10  # of a public company's cash, to others in any rolling 24 hours
 OUTFLOW_WINDOW = timedelta(hours=24)
-# The ledger entries out of a public company's account that count against the cap: payments, and purchases of
-# other companies' shares (stock_trading.buy calls check_outflow for them too) and of products (purchases.buy).
-CAPPED_TYPES = ("transfer", "stock_purchase", "product_purchase")
+# The ledger entries out of a public company's account that count against the cap: payments, purchases of other
+# companies' shares (stock_trading.buy calls check_outflow for them too) and of products (purchases.buy), and the
+# price of a company it pays for (company_sales). Not dividends: they go to every holder alike (dividends.py).
+CAPPED_TYPES = ("transfer", "stock_purchase", "product_purchase", "company_sale")
 
 _COMPANY_OF_ACCOUNT = select(
     companies_t.c.id,
@@ -80,7 +84,7 @@ _CASH = select(balances_t.c.balance).where(balances_t.c.account_id == bindparam(
 def owner_message(name: str) -> str:
     return (
         f"{name} is public: its cash belongs to the business and its shareholders. "
-        "Take money out by selling shares you hold."
+        "Take money out by paying a dividend, which every shareholder shares in, or by selling shares you hold."
     )
 
 

@@ -36,12 +36,13 @@ from economy_app.models import (
     Balance,
     Company,
     Holding,
+    ShareTransfer,
     StockPrice,
     StockTrade,
     utcnow,
 )
 from economy_app.money import format_price
-from economy_app.services import ledger, live, moderation
+from economy_app.services import ledger, live, moderation, ownership
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
     AccountFrozen,
@@ -63,6 +64,7 @@ trades_t = StockTrade.__table__
 prices_t = StockPrice.__table__
 accounts_t = Account.__table__
 balances_t = Balance.__table__
+gifts_t = ShareTransfer.__table__
 
 MAX_SHARES_PER_TRADE = 1_000_000
 IMPACT_PERCENT = 8  # p(x) = base x (1 + IMPACT_PERCENT/100 x x / N)
@@ -220,17 +222,6 @@ class TradeResult:
     holding_shares: int
 
 
-def _lock_companies(s: Session, company_ids: list[int]) -> None:
-    """Lock these companies' rows, in the order given (PostgreSQL; SQLite's write unit holds the write lock)."""
-    if s.get_bind().dialect.name == "postgresql":
-        s.execute(
-            select(companies_t.c.id)
-            .where(companies_t.c.id.in_(company_ids))
-            .order_by(companies_t.c.id)
-            .with_for_update()
-        ).all()
-
-
 def _company(s: Session, company_id: int, *, lock: bool):
     q = select(companies_t).where(companies_t.c.id == company_id)
     if lock and s.get_bind().dialect.name == "postgresql":
@@ -365,6 +356,14 @@ def owner_held(s: Session, company_id: int) -> int:
     return int(s.execute(select(OWNER_HELD).where(companies_t.c.id == company_id)).scalar_one())
 
 
+def _lock_with_trader(s: Session, company_id: int, account_id: int) -> None:
+    """Lock the traded company's row and, when the trading account is a company's, that company's row too, in id
+    order (``ownership.py``; every trade and payment locks companies before balances, so two companies trading
+    each other's shares never wait on each other), before reading whom the trading account belongs to: a sale of
+    that company which committed meanwhile is then seen, and one that starts later waits for this trade."""
+    ownership.lock_companies(s, [company_id, *ownership.companies_of_accounts(s, [account_id])])
+
+
 def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None:
     row = s.execute(
         select(accounts_t.c.owner_id, accounts_t.c.kind, accounts_t.c.company_id).where(accounts_t.c.id == account_id)
@@ -384,20 +383,29 @@ def _rate_limit(s: Session, actor_id: int, company_id: int, now: datetime | None
     later than this one, so the count has no upper bound (a trade stamped later, by a clock ahead, counts too)."""
     lock_user(s, actor_id)  # count, then trade: one of this player's trades at a time
     now = now or utcnow()
+    since = now - timedelta(seconds=RATE_LIMIT_SECONDS)
     recent = s.execute(
         select(func.count())
         .select_from(trades_t)
-        .where(
-            trades_t.c.actor_id == actor_id,
-            trades_t.c.company_id == company_id,
-            trades_t.c.created_at > now - timedelta(seconds=RATE_LIMIT_SECONDS),
-        )
+        .where(trades_t.c.actor_id == actor_id, trades_t.c.company_id == company_id, trades_t.c.created_at > since)
+    ).scalar_one()
+    # A gift of shares counts as a trade here: the limit holds for every way a player moves a company's shares.
+    recent += s.execute(
+        select(func.count())
+        .select_from(gifts_t)
+        .where(gifts_t.c.actor_id == actor_id, gifts_t.c.company_id == company_id, gifts_t.c.created_at > since)
     ).scalar_one()
     if recent >= RATE_LIMIT_TRADES:
         raise TradeRefused(
             f"Slow down: at most {RATE_LIMIT_TRADES} trades in one company every {RATE_LIMIT_SECONDS} seconds."
         )
     return now
+
+
+def rate_limit(s: Session, actor_id: int, company_id: int, now: datetime | None) -> datetime:
+    """The trade limit, for any move of a company's shares by a player (a gift of shares counts as a trade):
+    refused past it; returns the move's time. Inside the caller's write unit."""
+    return _rate_limit(s, actor_id, company_id, now)
 
 
 def _record(s, *, company, account_id, actor_id, side, shares, price, total, entry_id, new_price, now) -> int:
@@ -441,11 +449,7 @@ def buy(
 
     check_shares(shares)
     with unit(s, write=True):
-        buyer_company = s.execute(select(accounts_t.c.company_id).where(accounts_t.c.id == account_id)).scalar()
-        if buyer_company is not None and buyer_company != company_id:
-            # A company pays: its row is locked with the stock's, in id order (every trade and payment locks
-            # companies before balances), so two companies buying each other's shares never wait on each other.
-            _lock_companies(s, sorted({buyer_company, company_id}))
+        _lock_with_trader(s, company_id, account_id)
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
         if c.owner_id == actor_id:
@@ -524,6 +528,7 @@ def sell(
     """Sell shares back to the treasury: paid the area under the price curve they move back through."""
     check_shares(shares)
     with unit(s, write=True):
+        _lock_with_trader(s, company_id, account_id)
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
         held = _held(s, company_id, account_id)
@@ -531,10 +536,16 @@ def sell(
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
         _refuse_halted(s, c, actor_id, "sell")
         now = _rate_limit(s, actor_id, company_id, now)
-        # Under the company's row lock (every trade and payment out of it takes it first): the owner's sale is
-        # counted against what the other holders hold now.
-        _check_buyback(c, shares, _cash(s, c.account_id), owner_held(s, c.id) if c.owner_id == actor_id else None)
-        return _sell_back(s, c, actor_id=actor_id, account_id=account_id, shares=shares, held=held, now=now)
+        return _sell_back(
+            s,
+            c,
+            actor_id=actor_id,
+            account_id=account_id,
+            shares=shares,
+            held=held,
+            by_owner=c.owner_id == actor_id,
+            now=now,
+        )
 
 
 def _held(s: Session, company_id: int, account_id: int) -> int:
@@ -548,9 +559,15 @@ def _held(s: Session, company_id: int, account_id: int) -> int:
     )
 
 
-def _sell_back(s: Session, c, *, actor_id: int, account_id: int, shares: int, held: int, now: datetime) -> TradeResult:
-    """Sell ``shares`` of the ``held`` in ``account_id`` back to company row ``c`` (locked by the caller): the
-    area under the curve they move back through, the holding, the trade and the price, in the caller's unit."""
+def _sell_back(
+    s: Session, c, *, actor_id: int, account_id: int, shares: int, held: int, by_owner: bool, now: datetime
+) -> TradeResult:
+    """Sell ``shares`` of the ``held`` in ``account_id`` back to company row ``c`` (locked by the caller), as far
+    as its cash pays (``by_owner``: the seller is the company's owner, whose shares come last): the area under the
+    curve they move back through, the holding, the trade and the price, in the caller's unit."""
+    # Under the company's row lock (every trade and payment out of it takes it first): the owner's sale is
+    # counted against what the other holders hold now.
+    _check_buyback(c, shares, _cash(s, c.account_id), owner_held(s, c.id) if by_owner else None)
     total, new_price = _sell_terms(c, shares)
     if total == 0:
         raise TradeRefused("These shares are worth less than $0.01 together.")
@@ -635,7 +652,32 @@ def sell_to_raise(
             shares = min(shares, max_owner_sale(base, x, n, cash, owner_held(s, c.id)))
         if shares == 0 or sell_proceeds_cents(base, x, shares, n) == 0:
             return None
-        return _sell_back(s, c, actor_id=actor_id, account_id=account_id, shares=shares, held=held, now=now)
+        return _sell_back(
+            s,
+            c,
+            actor_id=actor_id,
+            account_id=account_id,
+            shares=shares,
+            held=held,
+            by_owner=c.owner_id == actor_id,
+            now=now,
+        )
+
+
+def sell_back(s: Session, *, actor_id: int, account_id: int, company_id: int, now: datetime) -> TradeResult | None:
+    """Sell every share ``account_id`` holds in the company back to its treasury at the current bid, without the
+    trade rate limit: what a company's new owner's holdings in it are made of at the sale's completion
+    (``company_sales``; the buyer is not its owner yet, so their shares are paid like any holder's). Inside the
+    caller's unit, the company's row locked; refused (``InsufficientFunds``, with what the company can buy back)
+    when its cash does not pay for them all. None when there is none."""
+    with unit(s, write=True):
+        c = _company(s, company_id, lock=True)
+        held = _held(s, company_id, account_id)
+        if held <= 0:
+            return None
+        return _sell_back(
+            s, c, actor_id=actor_id, account_id=account_id, shares=held, held=held, by_owner=False, now=now
+        )
 
 
 def fair_price_micros(balance_cents: int, total_shares: int) -> int:

@@ -7,7 +7,7 @@ company: see ``services/net_worth.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -353,13 +353,18 @@ class StockPage:
     points: list  # (at, price in micros), oldest first
     accounts: list  # accounts.AccountView of the player
     range_key: str = "24h"  # the chart's range
+    transfers: list = field(default_factory=list)  # share_transfers.GiftRow: the latest gifts of its shares
+    dividends: list = field(default_factory=list)  # dividends.DividendRow: its latest dividends
+    held: list = field(default_factory=list)  # Position: the player's holdings of it, per account
 
 
 def stock_page(
     s: Session, user_id: int, company_id: int, range_key: str | None = "24h", *, now: datetime | None = None
 ) -> StockPage:
-    """One stock's page in one call (``stock_detail``, ``price_series`` and the player's accounts). Without a
-    ``range_key``, the chart opens on ``default_range``."""
+    """One stock's page in one call (``stock_detail``, ``price_series``, the player's accounts, the latest gifts
+    of its shares and its dividends). Without a ``range_key``, the chart opens on ``default_range``."""
+    from economy_app.services import dividends, share_transfers  # (they read what this module reads)
+
     with unit(s, write=False):
         detail = stock_detail(s, company_id, now=now)
         range_key = range_key or default_range(s, company_id, now=now)
@@ -368,6 +373,9 @@ def stock_page(
             points=price_series(s, company_id, range_key, now=now),
             accounts=[v for v in list_accounts(s, user_id) if v.kind in SPENDING_KINDS],  # what may trade
             range_key=range_key,
+            transfers=share_transfers.latest(s, company_id),
+            dividends=dividends.history(s, company_id),
+            held=[p for p in portfolio(s, user_id, now=now) if p.company_id == company_id],
         )
 
 
@@ -392,6 +400,25 @@ class Position:
     def payable_in_full(self) -> bool:
         """False: the company cannot buy back every one of these shares now (the portfolio says so)."""
         return self.buyback_shares >= self.shares
+
+
+@dataclass(frozen=True)
+class PortfolioPage:
+    positions: list[Position]
+    dividends_received: int  # every dividend the player's accounts received, in cents
+    gifts: list  # share_transfers.GiftRow: shares given to or by the player's accounts, newest first
+
+
+def portfolio_page(s: Session, user_id: int, *, now: datetime | None = None) -> PortfolioPage:
+    """The portfolio page in one call: the holdings, the dividends received, the shares given and received."""
+    from economy_app.services import dividends, ownership, share_transfers  # (they read what this module reads)
+
+    with unit(s, write=False):
+        return PortfolioPage(
+            positions=portfolio(s, user_id, now=now),
+            dividends_received=dividends.received_cents(s, ownership.controlled_accounts(s, user_id)),
+            gifts=share_transfers.of_player(s, user_id),
+        )
 
 
 def unpayable_cents(positions: list[Position]) -> int:

@@ -27,7 +27,7 @@ from reflex_base.event import Event
 
 from economy_app import config
 from economy_app.db import get_session
-from economy_app.money import format_cents
+from economy_app.display import received_text
 from economy_app.services import accounts
 from economy_app.services import live as topics_
 
@@ -156,7 +156,7 @@ class Dispatcher:
                 continue
             origin = topics_.origin_of(token)
             events = [
-                rx.toast.success(f"You received {format_cents(r.amount)} from {r.sender}")
+                rx.toast.success(received_text(r))
                 for i in sorted(wave.received_by_others(origin))
                 if (r := received.get(i)) is not None and r.user_id == sub.user_id
             ]

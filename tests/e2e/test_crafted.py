@@ -20,6 +20,7 @@ from economy_app.pages.companies import CompaniesState, DirectoryState
 from economy_app.pages.company import CompanyState
 from economy_app.pages.company_profile import CompanyProfileState
 from economy_app.pages.dashboard import DashboardState
+from economy_app.pages.for_sale import ForSaleState
 from economy_app.pages.history import HistoryState
 from economy_app.pages.home import HomeState
 from economy_app.pages.leaderboard import LeaderboardState
@@ -55,6 +56,7 @@ PAGES = {
     HomeState: "/",
     ScheduleState: "/dashboard",
     CompanyProfileState: "/company/profile",
+    ForSaleState: "/companies/for-sale",
 }
 # logout ends the session, and hide_guide/show_guide store the player's own choice (that is their job; they take
 # no argument); setvar is Reflex's own.
@@ -97,6 +99,8 @@ FORM_FIELDS = (
     "price",
     "company_id",
     "product_id",
+    "buyer",
+    "offer_id",
 )
 URL_PARAMS = [
     (CompanyState, "/company", "id"),

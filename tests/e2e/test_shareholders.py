@@ -107,7 +107,7 @@ def test_an_investor_trusts_the_stock_market(app_server, browser):
     expect(
         dana.get_by_text(
             f"{name} is public: its cash belongs to the business and its shareholders. "
-            "Take money out by selling shares you hold."
+            "Take money out by paying a dividend, which every shareholder shares in, or by selling shares you hold."
         )
     ).to_be_visible()
     assert cash(truth, company_id) == before

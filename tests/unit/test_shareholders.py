@@ -96,7 +96,8 @@ def test_the_rug_pull_is_refused(session, engine, dana):
                 )
             assert str(info.value) == (
                 "Dana Drones is public: its cash belongs to the business and its "
-                "shareholders. Take money out by selling shares you hold."
+                "shareholders. Take money out by paying a dividend, which every shareholder shares in, or by "
+                "selling shares you hold."
             )
     assert fingerprint(engine) == before
     quote = stock_trading.quote(session, d["company"], "sell", 5_200)

@@ -160,7 +160,7 @@ def _touch_posted(s: Session, from_account_id: int, to_account_id: int, type: st
         live.account(from_account_id),
         live.account(to_account_id),
         live.ECONOMY,
-        *((live.received(entry_id),) if type == "transfer" else ()),
+        *((live.received(entry_id),) if type in live.RECEIVED_TYPES else ()),
     )
 
 
@@ -465,7 +465,7 @@ def post_many(s: Session, entries: Sequence[Posting], *, now: datetime | None = 
         s,
         *(live.account(a) for a in ids),
         live.ECONOMY,
-        *(live.received(i) for i, e in zip(entry_ids, entries, strict=True) if e.type == "transfer"),
+        *(live.received(i) for i, e in zip(entry_ids, entries, strict=True) if e.type in live.RECEIVED_TYPES),
     )
     return entry_ids
 
