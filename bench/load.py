@@ -36,6 +36,8 @@ import json
 import os
 import random
 import re
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -445,8 +447,37 @@ async def measured_run(app: RunningApp, names: list[str], args):
     sampler = asyncio.create_task(sample_memory(app, peak, stop))
     marks = {}
 
+    spies = []
+
     def on_play(phase: str) -> None:
         marks[phase] = (cpu_seconds(app.worker_pids()), time.process_time(), time.time())
+        if phase == "start" and args.py_spy:  # sample each worker's stacks during the measured phase only
+            for pid in app.worker_pids():
+                out = Path(args.py_spy) / f"{len(names)}-{pid}.txt"
+                spies.append(
+                    subprocess.Popen(
+                        [
+                            str(Path(sys.executable).parent / "py-spy"),
+                            "record",
+                            "-p",
+                            str(pid),
+                            "-r",
+                            "100",
+                            "-f",
+                            "raw",
+                            "-o",
+                            str(out),
+                            "--nonblocking",
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+        if phase == "end":
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+            for spy in spies:
+                spy.wait(30)
 
     try:
         entering, playing, wall = await run_players(
@@ -545,13 +576,19 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
 HEADER = (
     "| set-up | players | transfer p50 / p95 / p99 ms (count) | page load p50 / p95 / p99 ms "
     "| input p50 / p95 ms | events/s | errors | login p50 / p95 ms | peak RSS per worker MiB "
-    "| CPU % per worker | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
+    "| CPU % per worker | worker CPU ms per event | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
     "| live: run p50 / p95 / p99 ms (n) | invariants |"
 )
 
 
 def events_per_second(r: Row) -> float:
     return sum(len(v) for v in r.stats.latencies.values()) / r.wall
+
+
+def cpu_ms_per_event(r: Row) -> float:
+    """All workers' CPU over the measured phase, per answered event (pushed refreshes are not counted as
+    events: their cost is in the workers' CPU)."""
+    return sum(r.cpu["workers"]) * 10 / events_per_second(r)
 
 
 def _pcts(values: list[float]) -> str:
@@ -567,7 +604,7 @@ def print_row(r: Row) -> None:
         f"| {r.setup} | {r.players} | {pct(t, 50):.0f} / {pct(t, 95):.0f} / {pct(t, 99):.0f} ({len(t)}) "
         f"| {pct(p, 50):.0f} / {pct(p, 95):.0f} / {pct(p, 99):.0f} | {pct(i, 50):.0f} / {pct(i, 95):.0f} "
         f"| {events_per_second(r):.1f} | {errors} | {pct(login, 50):.0f} / {pct(login, 95):.0f} | {rss} "
-        f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {r.cpu['players']:.0f} "
+        f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {cpu_ms_per_event(r):.2f} | {r.cpu['players']:.0f} "
         f"| {_pcts(r.live_transfer)} | {_pcts(r.live_run)} | {r.invariants} |",
         flush=True,
     )
@@ -581,6 +618,7 @@ def main() -> None:
     ap.add_argument("--setups", default="sqlite,pg,pg2")
     ap.add_argument("--rounds", type=int, default=4, help="rounds per player (8 events and 7 pauses each)")
     ap.add_argument("--seconds", type=float, default=90, help="a run ends after this, whatever the rounds")
+    ap.add_argument("--py-spy", metavar="DIR", help="record each worker's stacks (py-spy, raw) into DIR")
     args = ap.parse_args()
     counts = [int(n) for n in args.players.split(",")]
     os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
