@@ -93,7 +93,7 @@ class SendState(AuthState):
         return ("To send, " + " and ".join(needs) + ".") if needs else ""
 
     async def _load_sources(self, user) -> None:
-        self.sources = [account_item(v) for v in await run(accounts.list_accounts, user.id)]
+        self._assign(sources=[account_item(v) for v in await run(accounts.list_accounts, user.id)])
         if self._source() is None and self.sources:
             self.source_id = str(self.sources[0].id)
         self._listen(user, *(topics.account(a.id) for a in self.sources))
@@ -104,7 +104,7 @@ class SendState(AuthState):
         await self._load_sources(user)
         if not self.form_key:
             self.form_key = uuid.uuid4().hex
-        self.loaded = True
+        self._assign(loaded=True)
 
     @rx.event
     @refresh_on_push

@@ -357,23 +357,26 @@ class Dashboard:
 
 
 def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
-    """Everything the dashboard shows, for the logged-in player only."""
-    views = list_accounts(s, user_id)
-    personal = next((v for v in views if v.kind == "personal"), None)
-    rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
-    held = net_worth.holdings_value(s, [v.id for v in views])
-    owed = net_worth.owed_to_shareholders(s, user_id)
-    return Dashboard(
-        accounts=views,
-        net_worth=sum(v.balance for v in views) + held - owed,
-        holdings=held,
-        owed=owed,
-        personal_balance=personal.balance if personal else 0,
-        personal_account_id=personal.id if personal else None,
-        recent=rows,
-        system_account_id=find_system_account_id(s),
-        guide=guides.guide(s, user_id),
-    )
+    """Everything the dashboard shows, for the logged-in player only: one read transaction (one snapshot, one
+    BEGIN and COMMIT instead of one per part)."""
+    with unit(s, write=False, snapshot=True):
+        views = list_accounts(s, user_id)
+        personal = next((v for v in views if v.kind == "personal"), None)
+        rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
+        # The player's holdings (every account they own: ``views``) and their companies' debt, in one pass.
+        held_by, owed_by = net_worth.held_and_owed(s, owners=[user_id])
+        held, owed = held_by.get(user_id, 0), owed_by.get(user_id, 0)
+        return Dashboard(
+            accounts=views,
+            net_worth=sum(v.balance for v in views) + held - owed,
+            holdings=held,
+            owed=owed,
+            personal_balance=personal.balance if personal else 0,
+            personal_account_id=personal.id if personal else None,
+            recent=rows,
+            system_account_id=find_system_account_id(s),
+            guide=guides.guide(s, user_id),
+        )
 
 
 def player_history(
