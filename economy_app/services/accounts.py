@@ -61,7 +61,10 @@ def system_account_id(s: Session) -> int:
 def find_system_account_id(s: Session) -> int | None:
     """The mint's account id, or None before it exists (reads only)."""
     with unit(s, write=False):
-        return s.execute(select(accounts_t.c.id).where(accounts_t.c.kind == "system")).scalar()
+        return s.execute(_SYSTEM_ID).scalar()
+
+
+_SYSTEM_ID = select(accounts_t.c.id).where(accounts_t.c.kind == "system")  # read by every dashboard: built once
 
 
 def _personal(s: Session, user_id: int) -> Account | None:
@@ -268,10 +271,26 @@ def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
     if not query:
         return []
     limit = max(1, min(limit, SEARCH_LIMIT))
-    pattern = like_prefix(query)
+    params = {"pattern": like_prefix(query), "limit": limit}
+    with unit(s, write=False):
+        return [
+            Recipient(
+                account_id=r.id,
+                name=r.name,
+                kind=r.kind,
+                owner_username=r.username,
+                owner_display_name=r.display_name,
+                ticker=r.ticker,
+            )
+            for r in s.execute(_SEARCH, params)
+        ]
+
+
+def _search_statement():
     users_t = User.__table__
     companies_t = Company.__table__
-    q = (
+    pattern = bindparam("pattern")
+    return (
         select(
             accounts_t.c.id,
             accounts_t.c.name,
@@ -290,35 +309,27 @@ def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
             | func.lower(companies_t.c.ticker).like(pattern, escape="\\")
         )
         .order_by(func.lower(accounts_t.c.name), accounts_t.c.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    with unit(s, write=False):
-        return [
-            Recipient(
-                account_id=r.id,
-                name=r.name,
-                kind=r.kind,
-                owner_username=r.username,
-                owner_display_name=r.display_name,
-                ticker=r.ticker,
-            )
-            for r in s.execute(q)
-        ]
+
+
+_SEARCH = _search_statement()  # every recipient search (each keystroke's): built once
 
 
 def owned_account_ids(s: Session, user_id: int) -> list[int]:
     with unit(s, write=False):
-        return list(
-            s.execute(
-                select(accounts_t.c.id).where(accounts_t.c.owner_id == user_id).order_by(accounts_t.c.id)
-            ).scalars()
-        )
+        return list(s.execute(_OWNED_IDS, {"user_id": user_id}).scalars())
+
+
+# Every history page reads one of these: built once.
+_OWNED_IDS = select(accounts_t.c.id).where(accounts_t.c.owner_id == bindparam("user_id")).order_by(accounts_t.c.id)
+_OWNER_OF = select(accounts_t.c.owner_id).where(accounts_t.c.id == bindparam("account_id"))
 
 
 def require_owned(s: Session, user_id: int, account_id: int) -> None:
     """Refuse another player's account with the same message as a missing one (no existence leak)."""
     with unit(s, write=False):
-        owner = s.execute(select(accounts_t.c.owner_id).where(accounts_t.c.id == account_id)).first()
+        owner = s.execute(_OWNER_OF, {"account_id": account_id}).first()
     if owner is None or owner.owner_id != user_id:
         raise AccountNotFound("Account not found.")
 
