@@ -3,6 +3,11 @@ a tab's state. The load test (bench/load.py) measures the time; these pin down t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from reflex.state import State
 from sqlalchemy import event
 
@@ -11,6 +16,8 @@ from economy_app.display import HistoryItem
 from economy_app.pages.dashboard import DashboardState
 from economy_app.services import accounts
 from economy_app.state.auth import AuthState
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _state(cls):
@@ -95,3 +102,29 @@ def test_the_dashboard_is_one_read_transaction(session, engine, make_player):
         event.remove(engine, "begin", listener)
     assert len(begun) == 1
     assert d.net_worth == 1_000_000 - 100 and d.holdings == 0 and d.owed == 0
+
+
+def _state_manager(env: dict[str, str]) -> str:
+    """The state manager Reflex creates for this checkout's rxconfig.py, in a fresh process with ``env``."""
+    script = (
+        "from reflex.istate.manager import StateManager\n"
+        "from reflex.utils import prerequisites\n"
+        "prerequisites.get_redis = lambda: object()  # no server needed to see which manager is chosen\n"
+        "from reflex.istate.manager import redis as r\n"
+        "r.StateManagerRedis = lambda **kw: 'redis'\n"
+        "m = StateManager.create()\n"
+        "print(m if isinstance(m, str) else type(m).__name__)\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("REFLEX_")}
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_where_reflex_keeps_a_tabs_state():
+    # One worker without Redis: in its memory. Reflex's default there, the disk manager, wrote every touched state
+    # to .states and scanned that folder every 2 s, though `reflex run` empties it at every start.
+    assert _state_manager({}) == "StateManagerMemory"
+    # Several workers: Redis, as before.
+    assert _state_manager({"REFLEX_REDIS_URL": "redis://127.0.0.1:6380"}) == "redis"
