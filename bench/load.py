@@ -269,9 +269,10 @@ async def run_players(
     seed: int,
     timeout: float = 30.0,
     login_timeout: float = 300.0,
+    logins_per_second: float = 5.0,
     on_play=lambda phase: None,
 ) -> tuple[Stats, Stats, float]:
-    """All players log in (5 a second), then play their rounds at the same time. The second phase is
+    """All players log in (``logins_per_second``), then play their rounds at the same time. The second phase is
     the measured one: ``n`` concurrent players. Returns (login phase, play phase, play seconds)."""
     entering, playing = Stats(), Stats()
     # Logins get longer: on a machine shared with other work their password hashes queue up, and a login given up
@@ -281,7 +282,7 @@ async def run_players(
     ]
 
     async def enter(i: int, player: Player) -> bool:
-        await asyncio.sleep(i / 5)
+        await asyncio.sleep(i / logins_per_second)
         try:
             return await player.enter()
         except Exception as e:
@@ -490,7 +491,13 @@ async def measured_run(app: RunningApp, names: list[str], args):
 
     try:
         entering, playing, wall = await run_players(
-            app.url, names, rounds=args.rounds, seconds=args.seconds, seed=len(names), on_play=on_play
+            app.url,
+            names,
+            rounds=args.rounds,
+            seconds=args.seconds,
+            seed=len(names),
+            on_play=on_play,
+            logins_per_second=args.logins_per_second,
         )
     finally:
         stop.set()
@@ -629,6 +636,13 @@ def main() -> None:
     ap.add_argument("--setups", default="sqlite,pg,pg2")
     ap.add_argument("--rounds", type=int, default=4, help="rounds per player (8 events and 7 pauses each)")
     ap.add_argument("--seconds", type=float, default=90, help="a run ends after this, whatever the rounds")
+    ap.add_argument(
+        "--logins-per-second",
+        type=float,
+        default=5.0,
+        help="the login pace (each costs ~100 ms of Argon2; on a busy machine a slower pace keeps a login's hash "
+        "under Reflex's 10 s state lock)",
+    )
     ap.add_argument("--py-spy", metavar="DIR", help="record each worker's stacks (py-spy, raw) into DIR")
     args = ap.parse_args()
     counts = [int(n) for n in args.players.split(",")]
