@@ -88,8 +88,8 @@ def frozen_notices(views) -> list[str]:
     if personal is not None:
         return [
             f"Your account is frozen by an admin: {personal.frozen_reason.rstrip('.')}. You can still log in and "
-            "look around, and money can still come in, but you can't send money, trade, found a company or list "
-            "products until an admin unfreezes it."
+            "look around, and money can still come in, but you can't send money, trade, found a company, or list "
+            "or edit products until an admin unfreezes it."
             + (" Your companies' accounts are frozen too." if len(frozen) > 1 else "")
         ]
     return [company_frozen_notice(v.frozen_reason, v.name) for v in frozen]
@@ -101,8 +101,8 @@ def company_frozen_notice(reason: str | None, name: str = "This company") -> str
         return ""
     return (
         f"{name}'s account is frozen by an admin: {reason.rstrip('.')}. While it is frozen the public buys none "
-        "of its products (their production costs could not be paid), and it can't pay anyone, trade or list "
-        "products."
+        "of its products (their production costs could not be paid), it can't pay anyone, trade, change its "
+        "name, or list or edit products, and trading in its shares is halted."
     )
 
 
@@ -185,6 +185,7 @@ class CompanyItem:
     public: bool
     products: int
     revenue_30d: str
+    halted: bool  # public, and an admin froze the company's account: its stock does not trade
 
 
 @dataclasses.dataclass
@@ -220,6 +221,7 @@ def company_item(view) -> CompanyItem:
         public=view.is_public,
         products=view.products,
         revenue_30d=format_cents(view.revenue_30d),
+        halted=view.is_public and view.frozen,
     )
 
 
@@ -305,6 +307,9 @@ class StockItem:
     change_sign: int
     market_cap: str
     spark: list[dict]
+    halted: bool  # an admin froze the company's account: its stock does not trade
+    new_listing: bool = False  # public for less than a week
+    listed: str = ""  # "New listing: public since 2026-12-01"
 
 
 @dataclasses.dataclass
@@ -321,6 +326,7 @@ class PositionItem:
     gain_cents: int
     change: str
     change_sign: int
+    note: str = ""  # the company cannot buy all of it back now: how much it can
 
 
 def stock_item(row) -> StockItem:
@@ -333,6 +339,9 @@ def stock_item(row) -> StockItem:
         change_sign=sign(row.change_permille),
         market_cap=format_cents(row.market_cap_cents),
         spark=[{"p": p} for p in row.sparkline],
+        new_listing=row.new_listing,
+        listed=f"New listing: public since {row.public_at:%Y-%m-%d}" if row.new_listing else "",
+        halted=row.halted,
     )
 
 
@@ -350,6 +359,79 @@ def position_item(p) -> PositionItem:
         gain_cents=p.gain_cents,
         change=change_text(p.change_permille),
         change_sign=sign(p.change_permille),
+        note=holding_note(p),
+    )
+
+
+# --------------------------------------------------------------------------- shareholders (issue 19)
+
+
+@dataclasses.dataclass
+class IpoItem:
+    """Going public as the owner's dashboard and the company's profile show it."""
+
+    public: bool = False
+    progress: int = 0  # percent, for the bar
+    progress_text: str = ""  # "$12,345.67 of $50,000.00 (24.6%)"
+    threshold: str = ""
+    public_at: str = ""
+    ipo_price: str = ""
+    price: str = ""
+    ipo_market_cap: str = ""
+    market_cap: str = ""
+    treasury: str = ""
+    founder_stake: str = ""
+    held_by_players: str = ""
+    cash_per_share: str = ""
+    buyback: str = ""  # "100,396 of 205,200" shares the treasury can buy back now
+    owner_can_sell: str = ""  # of the owner's shares, what the company buys back now (theirs come last)
+
+
+def buyback_text(buyback_shares: int, held_by_players: int) -> str:
+    return f"{buyback_shares:,} of {held_by_players:,}"
+
+
+def ipo_item(status) -> IpoItem:
+    """From ``shareholders.IpoStatus``."""
+    progress = (
+        f"{format_cents(status.cash_cents)} of {format_cents(status.threshold_cents)} "
+        f"({percent_text(status.progress_permille)})"
+    )
+    if not status.is_public:
+        return IpoItem(
+            public=False,
+            progress=status.progress_permille // 10,
+            progress_text=progress,
+            threshold=format_cents(status.threshold_cents),
+        )
+    pay = status.payout
+    return IpoItem(
+        public=True,
+        progress=100,
+        progress_text=progress,
+        threshold=format_cents(status.threshold_cents),
+        public_at=f"{when(status.public_at)} UTC",
+        ipo_price=format_price(status.ipo_price_micros),
+        price=format_price(status.price_micros),
+        ipo_market_cap=format_cents(status.ipo_market_cap_cents),
+        market_cap=format_cents(status.market_cap_cents),
+        treasury=f"{status.treasury_shares:,}",
+        founder_stake=f"{status.founder_stake:,}",
+        held_by_players=f"{pay.held_by_players:,}",
+        cash_per_share=format_price(pay.cash_per_share_micros),
+        buyback=buyback_text(pay.buyback_shares, pay.held_by_players),
+        owner_can_sell=f"{pay.owner_can_sell:,}",
+    )
+
+
+def holding_note(p) -> str:
+    """A portfolio position the company cannot buy back in full now (``stock_views.Position``): say so."""
+    if p.payable_in_full:
+        return ""
+    if p.buyback_shares <= 0:
+        return f"{p.name} can't buy back any of these shares now."
+    return (
+        f"{p.name} can buy back at most {p.buyback_shares:,} of these shares now (for {format_cents(p.payable_cents)})."
     )
 
 
@@ -396,10 +478,12 @@ def copies_row(c) -> CopiesRow:
 
 
 def freeze_text(freeze) -> str:
-    """An account's freeze in a line: "Frozen by root on 2026-11-30 20:24 UTC: <reason>" ("" if not frozen)."""
+    """An account's freeze in a line: "Frozen by root on 2026-11-30 20:24 UTC, with the player: <reason>" (or "on
+    its own" for a company's own freeze; "" if not frozen)."""
     if freeze is None:
         return ""
-    return f"Frozen by {freeze.by or 'an admin'} on {when(freeze.at)} UTC: {freeze.reason}"
+    whose = "on its own" if freeze.scope == "company" else "with the player"
+    return f"Frozen by {freeze.by or 'an admin'} on {when(freeze.at)} UTC, {whose}: {freeze.reason}"
 
 
 @dataclasses.dataclass

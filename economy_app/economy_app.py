@@ -9,6 +9,7 @@ from economy_app.pages.admin import AdminState, admin_page
 from economy_app.pages.admin_account import AdminAccountState, admin_account_page
 from economy_app.pages.companies import CompaniesState, DirectoryState, companies_page, directory_page
 from economy_app.pages.company import CompanyState, company_page
+from economy_app.pages.company_profile import CompanyProfileState, company_profile_page
 from economy_app.pages.dashboard import DashboardState, dashboard_page
 from economy_app.pages.history import HistoryState, history_page
 from economy_app.pages.home import HomeState, home_page
@@ -33,6 +34,12 @@ app.add_page(send_page, route=routes.SEND, title="Send money · economy", on_loa
 app.add_page(history_page, route=routes.HISTORY, title="History · economy", on_load=HistoryState.load)
 app.add_page(companies_page, route=routes.COMPANIES, title="My companies · economy", on_load=CompaniesState.load)
 app.add_page(company_page, route=routes.COMPANY, title="Company · economy", on_load=CompanyState.load)
+app.add_page(
+    company_profile_page,
+    route=routes.COMPANY_PROFILE,
+    title="Company profile · economy",
+    on_load=CompanyProfileState.load,
+)
 app.add_page(directory_page, route=routes.DIRECTORY, title="Directory · economy", on_load=DirectoryState.load)
 app.add_page(marketplace_page, route=routes.MARKETPLACE, title="Marketplace · economy", on_load=MarketplaceState.load)
 app.add_page(stocks_page, route=routes.STOCKS, title="Stock market · economy", on_load=StocksState.load)

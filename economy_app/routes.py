@@ -9,6 +9,7 @@ SEND = "/send"
 HISTORY = "/history"
 COMPANIES = "/companies"
 COMPANY = "/company"  # ?id=N: the owner's dashboard
+COMPANY_PROFILE = "/company/profile"  # ?id=N: any company's public profile, for every player
 DIRECTORY = "/directory"
 MARKETPLACE = "/marketplace"
 STOCKS = "/stocks"

@@ -125,6 +125,9 @@ class Account(SQLModel, table=True):
     frozen_at: datetime | None = Field(default=None, sa_column=Column(DateTime, nullable=True))
     frozen_reason: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     frozen_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    # Whose freeze it is: "player" (an admin froze the owner, with every account they hold) or "company" (the
+    # company's account on its own). Unfreezing a player lifts only "player" freezes (services/moderation.py).
+    frozen_scope: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
 
 
 class Balance(SQLModel, table=True):

@@ -47,10 +47,10 @@ class AdminAccountState(AuthState):
     has_owner: bool = False
     owner: str = ""  # "alice (Alice), player since 2026-11-30"
     owner_name: str = ""
-    player_frozen: bool = False  # every account of the owner is frozen
-    player_any_frozen: bool = False
+    player_frozen: bool = False  # every account of the owner is frozen: nothing left for "Freeze player"
+    player_freeze_on: bool = False  # some account carries the player's freeze: what "Unfreeze player" lifts
     company: str = ""  # the company whose account this is ("" for a personal account)
-    company_frozen: bool = False
+    company_frozen: bool = False  # the company's own freeze ("Unfreeze company"); not one it has with its owner
     accounts: list[OwnedRow] = []
     companies: list[AdminCompanyRow] = []
     rows: list[HistoryItem] = []
@@ -84,15 +84,17 @@ class AdminAccountState(AuthState):
             shown = o.username if o.display_name == o.username else f"{o.username} ({o.display_name})"
             self.owner = f"{shown}, {o.role} since {when(o.joined)} UTC"
             self.owner_name = o.username
-            self.player_frozen, self.player_any_frozen = o.frozen, o.any_frozen
+            self.player_frozen, self.player_freeze_on = o.frozen, o.player_frozen
             self.accounts = [owned_row(x, account_href(x.id)) for x in o.accounts]
         else:
             self.owner = self.owner_name = ""
-            self.player_frozen = self.player_any_frozen = False
+            self.player_frozen = self.player_freeze_on = False
             self.accounts = []
         self.companies = [admin_company_row(c, account_href(c.account_id)) for c in a.companies]
         self.company = facts.company
-        self.company_frozen = facts.company_id is not None and facts.freeze is not None
+        self.company_frozen = (
+            facts.company_id is not None and facts.freeze is not None and facts.freeze.scope == "company"
+        )
         names = {facts.account_id: facts.name}
         self.rows = [history_item(r, names, a.system_account_id) for r in a.history]
         self.has_next = a.has_more
@@ -139,7 +141,7 @@ class AdminAccountState(AuthState):
         if not target:
             return rx.toast.error("Nothing to freeze here.")
         try:
-            names = await run(
+            done = await run(
                 operations.freeze, actor_id=user.id, kind=kind, target_id=target, reason=self.reason, frozen=frozen
             )
         except NotAdmin:
@@ -149,8 +151,9 @@ class AdminAccountState(AuthState):
         self.reason = ""
         self.page_starts = [""]
         await self._refresh(user)
-        done = "Frozen" if frozen else "Unfrozen"
-        return rx.toast.success(f"{done}: {', '.join(names)}.")
+        verb = "Frozen" if frozen else "Unfrozen"
+        said = f"{verb}: {', '.join(done.changed)}." if done.changed else f"No account {verb.lower()}."
+        return rx.toast.success(" ".join([said, *done.notes]))
 
     @rx.event
     async def freeze(self, kind: str):
@@ -233,7 +236,9 @@ def _moderation() -> rx.Component:
         _note(
             "A frozen account sends nothing: every payment, transfer and trade from it is refused with the reason "
             "below, its company lists nothing and its products do not sell. Money can still come in, and its "
-            "owner can still log in and look. Freezing a player freezes every account they hold."
+            "owner can still log in and look. Freezing a player freezes every account they hold; freezing a company "
+            "gives its account a freeze of its own, which unfreezing the player leaves in place (Unfreeze company "
+            "lifts it)."
         ),
         rx.vstack(
             field_label("Reason", "moderation-reason"),
@@ -257,7 +262,7 @@ def _moderation() -> rx.Component:
                         action("Freeze player " + S.owner_name, S.freeze("player"), "blue", "freeze-player"),
                     ),
                     rx.cond(
-                        S.player_any_frozen,
+                        S.player_freeze_on,
                         action("Unfreeze player " + S.owner_name, S.unfreeze("player"), "gray", "unfreeze-player"),
                     ),
                 ),

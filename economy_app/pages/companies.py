@@ -10,6 +10,7 @@ from economy_app.components.layout import player_page
 from economy_app.components.money import money
 from economy_app.display import CompanyItem, company_item
 from economy_app.event_args import form_text, text_arg
+from economy_app.pages.stocks import halted_badge
 from economy_app.services import companies
 from economy_app.services import live as topics
 from economy_app.services.errors import EconomyError
@@ -110,15 +111,24 @@ def company_card(item: CompanyItem, *, owner_view: bool) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.vstack(
-                    rx.text(item.name, weight="bold", size="4"),
+                    rx.link(
+                        rx.text(item.name, weight="bold", size="4"),
+                        href=f"{routes.COMPANY_PROFILE}?id={item.id}",
+                        class_name="company-profile-link",
+                    ),
                     rx.text(item.ticker, " · by @", item.owner, size="1", color_scheme="gray"),
                     spacing="0",
                 ),
                 rx.spacer(),
-                rx.cond(
-                    item.public,
-                    rx.badge("Public", color_scheme="grass"),
-                    rx.badge("Private", variant="soft", color_scheme="gray"),
+                rx.vstack(
+                    rx.cond(
+                        item.public,
+                        rx.badge("Public", color_scheme="grass"),
+                        rx.badge("Private", variant="soft", color_scheme="gray"),
+                    ),
+                    halted_badge(item.halted),
+                    spacing="1",
+                    align="end",
                 ),
                 align="start",
                 width="100%",

@@ -13,9 +13,11 @@ from economy_app.components.money import money
 from economy_app.components.tables import narrow_or_wide, row_card
 from economy_app.display import (
     ChartAxes,
+    IpoItem,
     ProductItem,
     bar_rows,
     company_frozen_notice,
+    ipo_item,
     market_note,
     money_axis,
     percent_text,
@@ -23,7 +25,8 @@ from economy_app.display import (
 )
 from economy_app.event_args import form_text, parse_id
 from economy_app.money import AmountError, format_cents, parse_dollars
-from economy_app.services import companies, products, schedule
+from economy_app.pages.company_profile import ipo_figures, ipo_progress
+from economy_app.services import companies, products, schedule, shareholders
 from economy_app.services import live as topics
 from economy_app.services.errors import CompanyNotFound, EconomyError, NotCompanyOwner
 from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
@@ -63,16 +66,21 @@ class CompanyState(AuthState):
     market_note: str = ""  # the listing limit, the hold and the market's typical price
     frozen_notice: str = ""  # an admin froze the company's account (display.company_frozen_notice)
     add_form: int = 0  # the add-product form's key: a new one (empty) after each product listed
+    ipo: IpoItem = IpoItem()  # progress toward going public, or the IPO card
 
     async def _refresh(self, user_id: int, company_id: int):
         try:
             d = await run(companies.company_dashboard, user_id, company_id, scale=self.scale)
-        except (CompanyNotFound, NotCompanyOwner):
-            # Not yours or not there: the same answer, and nothing of it on screen.
+        except NotCompanyOwner:
+            # Another player's company: its public profile (the directory lists every company anyway).
+            self.reset()
+            return rx.redirect(f"{routes.COMPANY_PROFILE}?id={company_id}", replace=True)
+        except CompanyNotFound:
             self.reset()
             self.loaded, self.error = True, "Company not found."
             return rx.toast.error("Company not found.")
         c = d.company
+        went_public = self.loaded and self.company_id == c.id and not self.public and c.is_public
         self.company_id, self.name, self.ticker, self.description = c.id, c.name, c.ticker, c.description
         self.account_id = c.account_id
         self.tags_text, self.public = ", ".join(c.tags), c.is_public
@@ -92,8 +100,17 @@ class CompanyState(AuthState):
             listed=(len(d.products), products.most_ever_listed(d.listing_limit)),
         )
         self.frozen_notice = company_frozen_notice(d.frozen_reason)
+        self.ipo = ipo_item(d.ipo)
         self.error, self.loaded = "", True
+        if went_public:  # a marketplace run took it public while this page was open
+            return rx.toast.success(self._ipo_news())
         return None
+
+    def _ipo_news(self) -> str:
+        return (
+            f"{self.name} is now public at {self.ipo.ipo_price} a share: {self.ipo.founder_stake} shares are "
+            f"yours, {self.ipo.treasury} in its treasury."
+        )
 
     @rx.event
     @logged_in
@@ -226,7 +243,7 @@ class CompanyState(AuthState):
             return rx.toast.error(str(e))
         await self._refresh(user.id, self.company_id)
         if went:
-            return rx.toast.success(f"{self.name} is now public!")
+            return rx.toast.success(self._ipo_news())
         return rx.toast.info(
             f"Still private: a company goes public once its cash is above "
             f"{format_cents(companies.PUBLIC_THRESHOLD_CENTS)}."
@@ -550,6 +567,48 @@ def _settings() -> rx.Component:
     )
 
 
+def _ipo_card() -> rx.Component:
+    """Going public happened: the IPO and the company's shares, with the way to its stock page."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("IPO", size="4"),
+                rx.spacer(),
+                rx.link(
+                    rx.button(rx.icon("chart-candlestick", size=14), "Stock page", size="1", variant="soft"),
+                    href=routes.STOCK + "?id=" + CompanyState.company_id.to_string(),
+                    id="ipo-stock",
+                ),
+                align="center",
+                width="100%",
+            ),
+            ipo_figures(CompanyState.ipo),
+            rx.text(
+                "You may sell back now: ",
+                rx.text(CompanyState.ipo.owner_can_sell, weight="bold", as_="span", id="ipo-owner-can-sell"),
+                " of your ",
+                CompanyState.ipo.founder_stake,
+                " shares.",
+                size="2",
+            ),
+            rx.text(
+                "Your stake is valued like every holding, at its part of what buying back every share would cost the "
+                "company, and sold back at the same curve, but your shares come last: the company keeps the cash to "
+                "buy back every other shareholder's shares before yours. Once public, its cash belongs to the "
+                "business and its shareholders: take money out by selling shares you hold; payments to others and "
+                f"its purchases of other stock are capped at {shareholders.OUTFLOW_PERCENT}% of its equity (its cash "
+                "less what buying back the other shareholders' shares would cost) in any 24 hours.",
+                size="1",
+                color_scheme="gray",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id="ipo-card",
+    )
+
+
 def company_page() -> rx.Component:
     return player_page(
         rx.cond(
@@ -605,6 +664,7 @@ def company_page() -> rx.Component:
                         spacing="3",
                         width="100%",
                     ),
+                    rx.cond(CompanyState.public, _ipo_card(), ipo_progress(CompanyState.ipo)),
                     _chart(),
                     _products(),
                     _settings(),
@@ -618,10 +678,18 @@ def company_page() -> rx.Component:
         title=rx.cond(CompanyState.name != "", CompanyState.name, "Company"),
         actions=rx.cond(
             CompanyState.account_id != 0,
-            rx.link(
-                rx.button(rx.icon("scroll-text", size=16), "Ledger", variant="soft"),
-                href=routes.HISTORY + "?account=" + CompanyState.account_id.to_string(),
-                id="company-ledger",
+            rx.hstack(
+                rx.link(
+                    rx.button(rx.icon("id-card", size=16), "Public profile", variant="soft"),
+                    href=routes.COMPANY_PROFILE + "?id=" + CompanyState.company_id.to_string(),
+                    id="company-profile",
+                ),
+                rx.link(
+                    rx.button(rx.icon("scroll-text", size=16), "Ledger", variant="soft"),
+                    href=routes.HISTORY + "?account=" + CompanyState.account_id.to_string(),
+                    id="company-ledger",
+                ),
+                spacing="2",
             ),
         ),
     )

@@ -27,6 +27,7 @@ class DashboardState(AuthState):
     holdings_cents: int = 0
     owed: str = ""  # what the player's companies owe their shareholders
     owed_cents: int = 0
+    unpayable: str = ""  # of the shares' value, what their companies could not pay for now ("" when they could)
     personal: str = ""
     personal_cents: int = 0
     account_count: int = 0
@@ -64,6 +65,7 @@ class DashboardState(AuthState):
             holdings_cents=d.holdings,
             owed=format_cents(d.owed),
             owed_cents=d.owed,
+            unpayable=format_cents(d.unpayable) if d.unpayable else "",
             personal=format_cents(d.personal_balance),
             personal_cents=d.personal_balance,
             account_count=len(d.accounts),
@@ -232,6 +234,23 @@ def dashboard_page() -> rx.Component:
                     columns=rx.breakpoints(initial="1", sm="3"),
                     spacing="4",
                     width="100%",
+                ),
+                rx.cond(
+                    DashboardState.unpayable != "",
+                    rx.callout(
+                        rx.fragment(
+                            rx.text(
+                                DashboardState.unpayable,
+                                " of your shares' value is more than their companies could pay for them now. ",
+                                as_="span",
+                            ),
+                            rx.link("See your portfolio.", href=routes.PORTFOLIO),
+                        ),
+                        icon="triangle-alert",
+                        color_scheme="amber",
+                        width="100%",
+                        id="dashboard-unpayable",
+                    ),
                 ),
                 notice(
                     "timer",

@@ -98,8 +98,10 @@ def _product_card(r: ProductRankRow) -> rx.Component:
 
 
 def _company(r: CompanyRankRow, link: bool) -> list[rx.Component]:
-    name = rx.link(r.name, href=routes.STOCK + "?id=" + r.id.to_string()) if link else r.name
-    return [rx.table.cell(r.rank), rx.table.cell(name), rx.table.cell(r.ticker), rx.table.cell(r.value)]
+    """A company's name leads to its profile; with ``link``, its ticker to its stock."""
+    name = rx.link(r.name, href=routes.COMPANY_PROFILE + "?id=" + r.id.to_string(), class_name="board-company")
+    ticker = rx.link(r.ticker, href=routes.STOCK + "?id=" + r.id.to_string()) if link else r.ticker
+    return [rx.table.cell(r.rank), rx.table.cell(name), rx.table.cell(ticker), rx.table.cell(r.value)]
 
 
 def leaderboard_page() -> rx.Component:

@@ -92,7 +92,17 @@ def _product_card(item: ProductItem) -> rx.Component:
                 align="center",
                 width="100%",
             ),
-            rx.text(item.company, " · ", item.ticker, size="1", color_scheme="gray"),
+            rx.text(
+                rx.link(
+                    item.company,
+                    href=routes.COMPANY_PROFILE + "?id=" + item.company_id.to_string(),
+                    class_name="market-company",
+                ),
+                " · ",
+                item.ticker,
+                size="1",
+                color_scheme="gray",
+            ),
             rx.cond(item.description != "", rx.text(item.description, size="2")),
             rx.text(item.units_sold, " sold", size="1", color_scheme="gray"),
             rx.cond(

@@ -22,6 +22,7 @@ class PortfolioState(AuthState):
     total_value: str = ""
     total_gain: str = ""
     total_gain_cents: int = 0
+    unpayable: str = ""  # of the value, what the companies could not pay for now ("" when they could)
 
     @rx.event
     @logged_in
@@ -36,6 +37,8 @@ class PortfolioState(AuthState):
     async def _show(self, user):
         positions = await run(stock_views.portfolio, user.id)
         self.items = [position_item(p) for p in positions]
+        short = stock_views.unpayable_cents(positions)
+        self.unpayable = format_cents(short) if short else ""
         self.total_value = format_cents(sum(p.value_cents for p in positions))
         gain = sum(p.gain_cents for p in positions)
         self.total_gain, self.total_gain_cents = format_cents(gain, sign=True), gain
@@ -49,12 +52,29 @@ def _signed(text, sign) -> rx.Component:
     )
 
 
+def _note(p: PositionItem) -> rx.Component:
+    """A holding its company cannot buy back in full now (display.holding_note)."""
+    return rx.cond(
+        p.note != "",
+        rx.badge(
+            rx.icon("triangle-alert", size=12),
+            p.note,
+            color_scheme="amber",
+            variant="soft",
+            size="1",
+            white_space="normal",
+            class_name="position-note",
+        ),
+    )
+
+
 def _position_card(p: PositionItem) -> rx.Component:
     """A holding on a narrow screen: the stock and its value first, then gain/loss, shares, prices, account."""
     return row_card(
         rx.vstack(
             rx.link(p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string(), weight="bold"),
             rx.text(p.name, size="1", color_scheme="gray"),
+            _note(p),
             spacing="0",
         ),
         rx.vstack(
@@ -109,6 +129,21 @@ def portfolio_page() -> rx.Component:
                     wrap="wrap",
                 ),
                 rx.cond(
+                    PortfolioState.unpayable != "",
+                    rx.callout(
+                        rx.text(
+                            PortfolioState.unpayable,
+                            " of this value is more than the companies could pay for these shares now: they buy "
+                            "back only what their cash pays for (see each marked holding).",
+                            as_="span",
+                        ),
+                        icon="triangle-alert",
+                        color_scheme="amber",
+                        width="100%",
+                        id="portfolio-unpayable",
+                    ),
+                ),
+                rx.cond(
                     PortfolioState.items.length() > 0,
                     narrow_or_wide(
                         rx.card(rx.foreach(PortfolioState.items, _position_card), width="100%"),
@@ -120,7 +155,13 @@ def portfolio_page() -> rx.Component:
                                     lambda p: rx.table.row(
                                         rx.table.cell(p.account),
                                         rx.table.cell(
-                                            rx.link(p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string())
+                                            rx.vstack(
+                                                rx.link(
+                                                    p.ticker, href=routes.STOCK + "?id=" + p.company_id.to_string()
+                                                ),
+                                                _note(p),
+                                                spacing="1",
+                                            )
                                         ),
                                         rx.table.cell(p.shares),
                                         rx.table.cell(p.avg_price),

@@ -13,6 +13,7 @@ from economy_app.display import (
     HolderRow,
     StockItem,
     TradeRow,
+    buyback_text,
     change_text,
     chart_axes,
     holder_row,
@@ -33,6 +34,16 @@ from economy_app.state.paging import PagedList, pager
 
 PAGE_SIZE = 20
 RANGE_KEYS = list(stock_views.RANGES)
+# What a stock page says while an admin keeps the company's account frozen: no admin's note (that is for the
+# company's owner and the admins), only that its shares neither sell nor buy back.
+HALTED_NOTE = "Trading in this stock is halted by an admin: its shares can't be bought or sold until it resumes."
+
+
+def halted_badge(halted) -> rx.Component:
+    """ "Trading halted", on a stock whose company's account an admin froze (stock list, stock page, directory)."""
+    return rx.cond(
+        halted, rx.badge(rx.icon("circle-pause", size=12), "Trading halted", color_scheme="amber", class_name="halted")
+    )
 
 
 @private
@@ -73,9 +84,15 @@ class StockState(AuthState):
     change: str = ""
     change_sign: int = 0
     market_cap: str = ""
+    halted: bool = False  # an admin froze the company's account: no buy, no sell
     volume: str = ""
     cash: str = ""
     treasury: str = ""
+    cash_per_share: str = ""
+    buyback: str = ""  # "1,900 of 205,200": shares players hold that the company's cash buys back now
+    sell_can: int = 0  # the most shares the viewer may sell now (its owner's own come last)
+    sell_note: str = ""  # what the company can buy back now, said before any sale is typed
+    buy_note: str = ""  # why the viewer may not buy, said before anything is typed (a founder's own company)
     range_key: str = ""  # "": the stock's default range
     chart: list[dict] = []
     axes: ChartAxes = ChartAxes()
@@ -106,7 +123,18 @@ class StockState(AuthState):
         self.name, self.ticker, self.price = d.name, d.ticker, format_price(d.price_micros)
         self.change, self.change_sign = change_text(d.change_permille), sign(d.change_permille)
         self.market_cap, self.cash = format_cents(d.market_cap_cents), format_cents(d.cash_cents)
+        self.halted = d.halted
         self.volume, self.treasury = f"{d.volume_24h:,}", f"{d.treasury_shares:,}"
+        pay = d.payout
+        self.cash_per_share = format_price(pay.cash_per_share_micros)
+        self.buyback = buyback_text(pay.buyback_shares, pay.held_by_players)
+        self.buy_note = stock_trading.FOUNDER_BUY_REFUSAL if d.owner_id == user.id else ""
+        if d.owner_id == user.id:  # the owner's shares come last (stock_trading.max_owner_sale)
+            self.sell_can = pay.owner_can_sell
+            self.sell_note = stock_trading.owner_sale_refusal(d.name, pay.owner_can_sell) if pay.owner_held else ""
+        else:
+            self.sell_can = pay.buyback_shares
+            self.sell_note = stock_trading.buyback_refusal(d.name, pay.buyback_shares) if pay.held_by_players else ""
         self.range_key = page.range_key
         self.chart = line_points(points, format_price, "price")
         self.axes = chart_axes([(c["ts"], c["price"]) for c in self.chart], price_label)
@@ -149,7 +177,7 @@ class StockState(AuthState):
             self.preview, self.preview_error = "", "Enter a whole number of shares." if self.shares_text else ""
             return
         try:
-            q = await run(stock_trading.quote, self.company_id, self.side, shares)
+            q = await run(stock_trading.quote, self.company_id, self.side, shares, account_id=parse_id(self.account_id))
         except EconomyError as e:
             self.preview, self.preview_error = "", str(e)
             return
@@ -172,9 +200,10 @@ class StockState(AuthState):
         await self._quote()
 
     @rx.event
-    def set_account(self, value: str):
+    async def set_account(self, value: str):
         if isinstance(value, str) and value in {a["value"] for a in self.trade_accounts}:
             self.account_id = value
+            await self._quote()  # a sale is quoted for the account it comes from
 
     @rx.event
     @logged_in
@@ -233,13 +262,30 @@ def _spark(item: StockItem) -> rx.Component:
     )
 
 
+def _new_listing(i: StockItem) -> rx.Component:
+    """The mark of a company public for less than a week (stock_views.NEW_LISTING)."""
+    return rx.cond(
+        i.new_listing,
+        rx.badge("New listing", color_scheme="iris", size="1", title=i.listed, class_name="new-listing"),
+    )
+
+
 def _stock_card(i: StockItem) -> rx.Component:
     """A stock on a narrow screen: ticker and price first, then its 24h change, market cap and trend."""
     return row_card(
-        rx.link(
-            rx.vstack(rx.text(i.ticker, weight="bold"), rx.text(i.name, size="1", color_scheme="gray"), spacing="0"),
-            href=routes.STOCK + "?id=" + i.id.to_string(),
-            underline="none",
+        rx.vstack(
+            rx.link(
+                rx.vstack(
+                    rx.text(i.ticker, weight="bold"),
+                    rx.text(i.name, size="1", color_scheme="gray"),
+                    halted_badge(i.halted),
+                    spacing="0",
+                ),
+                href=routes.STOCK + "?id=" + i.id.to_string(),
+                underline="none",
+            ),
+            _new_listing(i),
+            spacing="1",
         ),
         rx.vstack(rx.text(i.price, weight="bold"), _change(i.change, i.change_sign), spacing="0", align="end"),
         rx.hstack(
@@ -290,14 +336,20 @@ def stocks_page() -> rx.Component:
                                 StocksState.items,
                                 lambda i: rx.table.row(
                                     rx.table.cell(
-                                        rx.link(
-                                            rx.vstack(
-                                                rx.text(i.ticker, weight="bold"),
-                                                rx.text(i.name, size="1", color_scheme="gray"),
-                                                spacing="0",
+                                        rx.hstack(
+                                            rx.link(
+                                                rx.vstack(
+                                                    rx.text(i.ticker, weight="bold"),
+                                                    rx.text(i.name, size="1", color_scheme="gray"),
+                                                    halted_badge(i.halted),
+                                                    spacing="0",
+                                                ),
+                                                href=routes.STOCK + "?id=" + i.id.to_string(),
+                                                underline="none",
                                             ),
-                                            href=routes.STOCK + "?id=" + i.id.to_string(),
-                                            underline="none",
+                                            _new_listing(i),
+                                            align="center",
+                                            spacing="2",
                                         )
                                     ),
                                     rx.table.cell(i.price),
@@ -338,6 +390,10 @@ def _trade_box() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Trade", size="4"),
+            rx.cond(
+                StockState.halted,
+                rx.callout(HALTED_NOTE, icon="circle-pause", color_scheme="amber", size="1", id="trade-halted"),
+            ),
             rx.segmented_control.root(
                 rx.segmented_control.item("Buy", value="buy"),
                 rx.segmented_control.item("Sell", value="sell"),
@@ -364,6 +420,19 @@ def _trade_box() -> rx.Component:
                 id="trade-shares",
             ),
             rx.cond(
+                (StockState.side == "sell") & (StockState.sell_note != "") & (StockState.preview_error == ""),
+                rx.text(
+                    StockState.sell_note,
+                    size="2",
+                    color_scheme=rx.cond(StockState.sell_can > 0, "gray", "red"),
+                    id="trade-buyback",
+                ),
+            ),
+            rx.cond(
+                (StockState.side == "buy") & (StockState.buy_note != "") & (StockState.preview_error == ""),
+                rx.text(StockState.buy_note, size="2", color_scheme="red", id="trade-buy-note"),
+            ),
+            rx.cond(
                 StockState.preview_error != "",
                 rx.text(StockState.preview_error, color_scheme="red", size="2", id="trade-error"),
             ),
@@ -371,7 +440,10 @@ def _trade_box() -> rx.Component:
             rx.button(
                 rx.cond(StockState.side == "buy", "Buy shares", "Sell shares"),
                 width="100%",
-                disabled=StockState.preview == "",
+                disabled=(StockState.preview == "")
+                | StockState.halted
+                | ((StockState.side == "sell") & (StockState.sell_can == 0))
+                | ((StockState.side == "buy") & (StockState.buy_note != "")),
                 loading=StockState.busy,
                 on_click=StockState.trade,
                 id="trade-confirm",
@@ -455,6 +527,7 @@ def stock_page() -> rx.Component:
                     rx.hstack(
                         rx.heading(StockState.price, size="8", id="stock-price"),
                         _change(StockState.change, StockState.change_sign),
+                        halted_badge(StockState.halted),
                         align="baseline",
                         spacing="3",
                     ),
@@ -463,7 +536,9 @@ def stock_page() -> rx.Component:
                         _stat("Volume, 24h", StockState.volume, "stock-volume"),
                         _stat("Company cash", StockState.cash, "stock-cash"),
                         _stat("In treasury", StockState.treasury, "stock-treasury"),
-                        columns=rx.breakpoints(initial="2", md="4"),
+                        _stat("Cash per share", StockState.cash_per_share, "stock-cash-per-share"),
+                        _stat("Can buy back now", StockState.buyback, "stock-buyback"),
+                        columns=rx.breakpoints(initial="2", md="3"),
                         spacing="3",
                         width="100%",
                     ),
@@ -517,5 +592,16 @@ def stock_page() -> rx.Component:
             ),
         ),
         title=rx.cond(StockState.ticker != "", StockState.name + " (" + StockState.ticker + ")", "Stock"),
-        actions=rx.link(rx.button("All stocks", variant="soft"), href=routes.STOCKS),
+        actions=rx.hstack(
+            rx.cond(
+                StockState.company_id != 0,
+                rx.link(
+                    rx.button(rx.icon("id-card", size=16), "Company profile", variant="soft"),
+                    href=routes.COMPANY_PROFILE + "?id=" + StockState.company_id.to_string(),
+                    id="stock-profile",
+                ),
+            ),
+            rx.link(rx.button("All stocks", variant="soft"), href=routes.STOCKS),
+            spacing="2",
+        ),
     )

@@ -17,7 +17,7 @@ from economy_app.db import like_prefix
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
 from economy_app.money import format_decimal
 from economy_app.services import guide as guides
-from economy_app.services import ledger, net_worth
+from economy_app.services import ledger, net_worth, shareholders
 from economy_app.services._tx import unit
 from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
 
@@ -177,6 +177,8 @@ def transfer(
             raise AccountNotFound(f"Account {to_account_id} does not exist.")
         if target.kind == "system":
             raise InvalidInput("Money can't be sent to the system account.")
+        # A public company's cash belongs to the business and its shareholders (the one rule, in one place).
+        shareholders.check_outflow(s, from_account_id, to_account_id, amount, idempotency_key=idempotency_key)
         return ledger.post(
             s,
             from_account_id=from_account_id,
@@ -266,12 +268,15 @@ def exact_names(r: Recipient) -> set[str]:
 
 def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> list[Recipient]:
     """Accounts money can be sent to: a player's username, a company's name or its ticker starting
-    with ``query``. Bounded to ``limit`` (at most 20) rows; the mint is never offered."""
+    with ``query``. Bounded to ``limit`` (at most 20) rows; the mint is never offered. The exact matches (what
+    ``exact_names`` holds equal to ``query``, case aside) come first, before the limit: a name typed in full is
+    always offered, however many names it prefixes, so the page's pick of the one exact match is never made
+    among look-alikes alone."""
     query = (query or "").strip()
     if not query:
         return []
     limit = max(1, min(limit, SEARCH_LIMIT))
-    params = {"pattern": like_prefix(query), "limit": limit}
+    params = {"pattern": like_prefix(query), "typed": query.lower(), "limit": limit}
     with unit(s, write=False):
         return [
             Recipient(
@@ -290,6 +295,12 @@ def _search_statement():
     users_t = User.__table__
     companies_t = Company.__table__
     pattern = bindparam("pattern")
+    typed = bindparam("typed")
+    # What was typed in full (a username, a company's name or ticker) comes first.
+    exact = ((accounts_t.c.kind == "personal") & (func.lower(users_t.c.username) == typed)) | (
+        (accounts_t.c.kind == "company")
+        & ((func.lower(accounts_t.c.name) == typed) | (func.lower(companies_t.c.ticker) == typed))
+    )
     return (
         select(
             accounts_t.c.id,
@@ -308,7 +319,7 @@ def _search_statement():
             | func.lower(accounts_t.c.name).like(pattern, escape="\\")
             | func.lower(companies_t.c.ticker).like(pattern, escape="\\")
         )
-        .order_by(func.lower(accounts_t.c.name), accounts_t.c.id)
+        .order_by(case((exact, 0), else_=1), func.lower(accounts_t.c.name), accounts_t.c.id)
         .limit(bindparam("limit"))
     )
 
@@ -364,6 +375,7 @@ class Dashboard:
     personal_account_id: int | None
     recent: list[ledger.HistoryRow]
     system_account_id: int | None  # the mint's account: its rows in ``recent`` are the system's
+    unpayable: int = 0  # of ``holdings``, what their companies could not pay for now (stock_views.unpayable_cents)
     guide: guides.Guide | None = None  # "How to play": the steps the player has done
 
 
@@ -377,6 +389,8 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
         # The player's holdings (every account they own: ``views``) and their companies' debt, in one pass.
         held_by, owed_by = net_worth.held_and_owed(s, owners=[user_id])
         held, owed = held_by.get(user_id, 0), owed_by.get(user_id, 0)
+        from economy_app.services import stock_views  # (stock_views reads accounts: import here, not at the top)
+
         return Dashboard(
             accounts=views,
             net_worth=sum(v.balance for v in views) + held - owed,
@@ -386,6 +400,7 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
             personal_account_id=personal.id if personal else None,
             recent=rows,
             system_account_id=find_system_account_id(s),
+            unpayable=stock_views.unpayable_cents(stock_views.portfolio(s, user_id)) if held else 0,
             guide=guides.guide(s, user_id),
         )
 

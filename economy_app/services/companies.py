@@ -18,11 +18,10 @@ from economy_app.models import (
     Company,
     LedgerEntry,
     Product,
-    StockPrice,
     User,
     utcnow,
 )
-from economy_app.services import ledger, live, marketplace_settings, moderation, stock_trading
+from economy_app.services import ledger, live, marketplace_settings, moderation, shareholders, stock_trading
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import CompanyLimit, CompanyNotFound, InvalidInput, NotCompanyOwner, TickerTaken
 from economy_app.services.names import check_not_reserved
@@ -103,6 +102,7 @@ class CompanyView:
     revenue_30d: int
     share_price_micros: int
     created_at: datetime
+    frozen: bool = False  # an admin froze the company's account: it sells, pays and lists nothing; its stock is halted
 
 
 def _revenue_since(since: datetime):
@@ -141,10 +141,12 @@ def _company_query(now: datetime):
             _revenue_since(now - timedelta(days=30)).label("revenue_30d"),
             companies_t.c.share_price_micros,
             companies_t.c.created_at,
+            accounts_t.c.frozen_at.is_not(None).label("frozen"),
         )
         .select_from(companies_t)
         .join(users_t, users_t.c.id == companies_t.c.owner_id)
         .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+        .outerjoin(accounts_t, accounts_t.c.id == companies_t.c.account_id)
     )
 
 
@@ -152,6 +154,7 @@ def _view(row) -> CompanyView:
     data = dict(row._mapping)
     data["tags"] = [t for t in data["tags"].split(",") if t]
     data["is_public"] = bool(data["is_public"])
+    data["frozen"] = bool(data["frozen"])
     data["revenue_30d"] = int(data["revenue_30d"])
     return CompanyView(**data)
 
@@ -256,7 +259,8 @@ def _owned(s: Session, actor_id: int, company_id: int):
 def update_company(
     s: Session, *, actor_id: int, company_id: int, name: str | None = None, description: str | None = None, tags=None
 ) -> CompanyView:
-    """Edit name, description and tags (owner only). The company's account is renamed with it."""
+    """Edit name, description and tags (owner only). The company's account is renamed with it. A frozen company
+    (or its frozen owner) edits nothing: refused with the freeze's message."""
     values = {}
     if name is not None:
         values["name"] = clean_name(name)
@@ -267,6 +271,7 @@ def update_company(
     with unit(s, write=True):
         row = _owned(s, actor_id, company_id)
         if values:
+            moderation.refuse_frozen_company(s, company_id)
             s.execute(update(companies_t).where(companies_t.c.id == company_id).values(**values))
             if "name" in values:
                 s.execute(update(accounts_t).where(accounts_t.c.id == row.account_id).values(name=values["name"]))
@@ -321,6 +326,7 @@ class CompanyDashboard:
     listing_limit: int = 0  # active products a company may list
     hold_seconds: int = 0  # a new listing's wait before the public sees it
     typical_price_cents: int | None = None  # the market's typical price at the latest run
+    ipo: shareholders.IpoStatus | None = None  # progress toward going public, or the IPO and its shares
     frozen_reason: str | None = None  # an admin froze the company's account: it sells, pays and lists nothing
     scale: str = "runs"  # the chart's: one of CHART_SCALES
     bar_seconds: int = 0  # what one bar covers
@@ -377,6 +383,7 @@ def company_dashboard(
         frozen = s.execute(
             select(accounts_t.c.frozen_at, accounts_t.c.frozen_reason).where(accounts_t.c.id == acct)
         ).first()
+        ipo = shareholders.ipo_status(s, company_id)
     hold = market.settings.hold_seconds
     by_bucket = {int(r.bucket): r for r in rows}
     series = []
@@ -411,6 +418,7 @@ def company_dashboard(
         frozen_reason=(frozen.frozen_reason or "") if frozen and frozen.frozen_at is not None else None,
         scale=scale,
         bar_seconds=step,
+        ipo=ipo,
     )
 
 
@@ -429,47 +437,54 @@ def margin_permille(revenue_cents: int, costs_cents: int) -> int | None:
 
 def go_public(s: Session, *, actor_id: int, company_id: int, now: datetime | None = None) -> bool:
     """The owner asks whether their company may go public now (its dashboard's button): ownership checked,
-    then ``check_and_update_public_status``, in one transaction. Returns True when it went public now."""
+    then ``check_and_update_public_status``, in one transaction. Returns True when it went public now. A frozen
+    company is refused with the freeze's message (its owner's to read)."""
     with unit(s, write=True):
         require_owner(s, actor_id, company_id)
+        moderation.refuse_frozen_company(s, company_id)
         return check_and_update_public_status(s, company_id, now=now)
 
 
-def check_and_update_public_status(s: Session, company_id: int, *, now: datetime | None = None) -> bool:
-    """A private company whose balance is above $50,000 goes public: 1,000,000 shares, all in its
-    treasury, at the IPO price. Returns True when it went public now. Once public, always public."""
+def check_and_update_public_status(
+    s: Session, company_id: int, *, now: datetime | None = None, wait: bool = True
+) -> bool:
+    """A private company whose balance is above $50,000 goes public: 1,000,000 shares at the IPO price, the
+    founder's stake to their personal holding and the rest in its treasury (``shareholders.issue_shares``).
+    Returns True when it went public now. Once public, always public. A frozen company stays private until it
+    is unfrozen (its stock would open halted: services/stock_trading.py).
+
+    The company's row is locked before its cash is read, by a second statement (a payment out of it holds that
+    lock: see ``shareholders.check_outflow``). ``wait=False`` (the marketplace run, which already holds the balance
+    locks of its postings) skips a company whose row another transaction holds: it is checked again later."""
     with unit(s, write=True):
-        row = s.execute(
-            select(companies_t.c.is_public, func.coalesce(balances_t.c.balance, 0).label("balance"))
-            .select_from(companies_t)
-            .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
-            .where(companies_t.c.id == company_id)
-        ).first()
+        q = select(companies_t.c.is_public, companies_t.c.owner_id, companies_t.c.account_id).where(
+            companies_t.c.id == company_id
+        )
+        if s.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=not wait)
+        row = s.execute(q).first()
         if row is None:
+            if not wait:
+                return False  # busy (or gone): the next check takes it
             raise CompanyNotFound("Company not found.")
-        if row.is_public or row.balance <= PUBLIC_THRESHOLD_CENTS:
+        if row.is_public:
             return False
-        price = ipo_price_micros(row.balance)
-        now = now or utcnow()
-        changed = s.execute(
-            update(companies_t)
-            .where(companies_t.c.id == company_id, companies_t.c.is_public.is_(False))
-            .values(
-                is_public=True,
-                public_at=now,
-                total_shares=TOTAL_SHARES,
-                treasury_shares=TOTAL_SHARES,
-                share_price_micros=price,
-                ipo_price_micros=price,
-                base_price_micros=price,
-            )
-            .returning(companies_t.c.id)
+        # Read after the lock, by a second statement: one that waited for the lock reads the cash as it was before
+        # (a payment out holds the company's row while it posts, and never updates that row).
+        now_row = s.execute(
+            select(func.coalesce(balances_t.c.balance, 0).label("balance"), accounts_t.c.frozen_at)
+            .select_from(accounts_t)
+            .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)
+            .where(accounts_t.c.id == row.account_id)
         ).first()
-        if changed is not None:
-            live.touch(s, live.company(company_id), live.MARKET)
-            s.execute(
-                StockPrice.__table__.insert().values(
-                    company_id=company_id, price_micros=price, source="ipo", shares=0, created_at=now
-                )
-            )
-        return changed is not None
+        balance = int(now_row.balance) if now_row is not None else 0
+        if balance <= PUBLIC_THRESHOLD_CENTS or (now_row is not None and now_row.frozen_at is not None):
+            return False
+        return shareholders.issue_shares(
+            s,
+            company_id,
+            owner_id=row.owner_id,
+            price_micros=ipo_price_micros(balance),
+            total_shares=TOTAL_SHARES,
+            now=now or utcnow(),
+        )

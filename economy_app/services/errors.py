@@ -107,6 +107,13 @@ class TradeRefused(EconomyError):
     code = "trade_refused"
 
 
+class TradingHalted(TradeRefused):
+    """A trade in the shares of a company whose account an admin froze: halted both ways (a frozen company neither
+    pays nor is paid for its shares). It names no reason: the admin's note is for the owner and the admins."""
+
+    code = "trading_halted"
+
+
 class NotAdmin(EconomyError):
     code = "not_admin"
 
@@ -138,6 +145,18 @@ class ListingLimit(EconomyError):
     """A company already lists as many active products as the marketplace allows."""
 
     code = "listing_limit"
+
+
+class PublicCashRefused(EconomyError):
+    """Money may not leave a public company's account for its owner or any account the owner controls."""
+
+    code = "public_cash_refused"
+
+
+class OutflowLimit(EconomyError):
+    """A public company's payments to others past their cap for any 24 hours."""
+
+    code = "outflow_limit"
 
 
 class AccountFrozen(EconomyError):

@@ -523,7 +523,7 @@ def _run_batch(
         result.costs = int(costs.sum())
         result.company_ids = [int(c) for c in p.company_ids[selling]]
         for company_id in _may_go_public(s, result.company_ids):  # the stock market acts on it
-            if companies.check_and_update_public_status(s, company_id, now=now):
+            if companies.check_and_update_public_status(s, company_id, now=now, wait=False):
                 result.went_public.append(company_id)
         return result
 

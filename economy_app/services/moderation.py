@@ -12,12 +12,20 @@ Who may freeze (admins), and the audit row in the freeze's own transaction, are 
 (``freeze``); the rules are here. A freeze locks what a posting locks, in the order a posting locks it (the
 balance rows with their accounts rows, by account id), so a posting in flight commits before the freeze, and a
 posting after it is refused; no deadlock with a posting, a repair or a marketplace run.
+
+A freeze has a scope. "Freeze player" freezes every account the player holds that is not frozen yet ("player");
+"Freeze company" gives the company's account a freeze of its own ("company"), over a player freeze if there is
+one. "Unfreeze player" lifts the player's freezes only: a company frozen on its own stays frozen, and the result
+says so (with its reason). "Unfreeze company" lifts the company's own freeze: while its owner is frozen the
+company stays frozen with them (it takes the player's freeze back), and a company frozen only with its owner is
+refused (lift the player). Every freeze and unfreeze of a player or of their companies first locks the player's
+``users`` row, so they apply one at a time, each reading what the one before it left.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -45,20 +53,27 @@ REASON_MIN, REASON_MAX = 3, 200
 RECENT_ENTRIES = 3  # the lookup's last few entries per account
 
 
+PLAYER, COMPANY = "player", "company"  # a freeze's scope: with every account of the player, or a company's own
+FREEZE_COLUMNS = (*FROZEN_COLUMNS, accounts_t.c.frozen_by, accounts_t.c.frozen_scope)
+
+
 @dataclass(frozen=True)
 class Freeze:
-    """An account's freeze: when, why, by whom."""
+    """An account's freeze: when, why, by whom, and whose ("player": with every account of its owner; "company":
+    the company's own)."""
 
     at: datetime
     reason: str
     by: str
+    scope: str = PLAYER
 
 
 def freeze_of(row) -> Freeze | None:
-    """The freeze of a row carrying ``frozen_at``, ``frozen_reason`` and ``frozen_by`` (None: not frozen)."""
+    """The freeze of a row carrying ``FREEZE_COLUMNS`` (None: not frozen)."""
     if row.frozen_at is None:
         return None
-    return Freeze(at=row.frozen_at, reason=row.frozen_reason or "", by=row.frozen_by or "")
+    scope = COMPANY if row.frozen_scope == COMPANY else PLAYER
+    return Freeze(at=row.frozen_at, reason=row.frozen_reason or "", by=row.frozen_by or "", scope=scope)
 
 
 def clean_reason(reason) -> str:
@@ -127,36 +142,100 @@ def _lock(s: Session, account_ids) -> list:
             .with_for_update(**LOCK_BOTH)
         ).all()
     return s.execute(
-        select(accounts_t.c.id, accounts_t.c.name, *FROZEN_COLUMNS)
+        select(accounts_t.c.id, accounts_t.c.name, accounts_t.c.company_id, *FREEZE_COLUMNS)
         .where(ids_in(s, accounts_t.c.id, ids))
         .order_by(accounts_t.c.id)
     ).all()
 
 
-def set_frozen(s: Session, t: Target, *, freeze: Freeze | None) -> list[str]:
-    """Freeze (``freeze``) or unfreeze (None) the target's accounts, inside the caller's write unit; returns
-    the names of the accounts that changed. A player is locked first (their company foundings wait), then
-    their accounts, as a posting locks them. Refused when nothing would change."""
-    if t.kind == "player":
-        lock_user(s, t.id)  # a founding by the player waits, then sees the freeze
-        t = target(s, "player", t.id)  # every account they hold now, under that lock
-    rows = _lock(s, t.account_ids)
-    change = [r for r in rows if (r.frozen_at is None) == (freeze is not None)]
-    if not change:
-        raise InvalidInput(
-            f"The {t.label} is already frozen." if freeze is not None else f"The {t.label} is not frozen."
-        )
+@dataclass(frozen=True)
+class FreezeChange:
+    """What a freeze or an unfreeze did: the accounts frozen or unfrozen by it (names), and, in words, what it
+    left frozen by another freeze or made a company's own (for the admin's toast and the audit row)."""
+
+    changed: list[str]
+    notes: list[str]
+
+
+def stays_note(name: str, f: Freeze) -> str:
+    """Why an account stays frozen after an unfreeze: the freeze that stays, its reason, and what lifts it."""
+    if f.scope == COMPANY:
+        return f"{name} stays frozen on its own ({f.reason}): Unfreeze company lifts it."
+    return f"{name} stays frozen with its owner ({f.reason}): Unfreeze player lifts it."
+
+
+def _write(s: Session, rows, freeze: Freeze | None) -> None:
     values = (
-        dict(frozen_at=freeze.at, frozen_reason=freeze.reason, frozen_by=freeze.by[:40])
+        dict(frozen_at=freeze.at, frozen_reason=freeze.reason, frozen_by=freeze.by[:40], frozen_scope=freeze.scope)
         if freeze is not None
-        else dict(frozen_at=None, frozen_reason=None, frozen_by=None)
+        else dict(frozen_at=None, frozen_reason=None, frozen_by=None, frozen_scope=None)
     )
-    ids = [r.id for r in change]
+    ids = [r.id for r in rows]
     s.execute(update(accounts_t).where(ids_in(s, accounts_t.c.id, ids)).values(**values))
-    live.touch(s, *(live.account(i) for i in ids), live.user(t.owner_id), live.ECONOMY)
-    if t.kind == "company":
-        live.touch(s, live.company(t.id))
-    return [r.name for r in change]
+    live.touch(s, *(live.account(i) for i in ids), live.ECONOMY)
+    companies_changed = [r.company_id for r in rows if r.company_id is not None]
+    if companies_changed:  # their stock halts or trades again: the stock pages and lists redraw
+        live.touch(s, *(live.company(c) for c in companies_changed), live.MARKET)
+
+
+def set_frozen(s: Session, t: Target, *, freeze: Freeze | None) -> FreezeChange:
+    """Freeze (``freeze``) or unfreeze (None) the target's accounts, inside the caller's write unit, by the rules of
+    scope in this module's docstring. The player (a company's owner) is locked first: their company foundings and
+    every other freeze of theirs wait; then their accounts, as a posting locks them. Refused when nothing would
+    change, saying why."""
+    lock_user(s, t.owner_id)  # a founding by the player waits, then sees the freeze; so does any other freeze of theirs
+    live.touch(s, live.user(t.owner_id))
+    if t.kind == PLAYER:
+        t = target(s, PLAYER, t.id)  # every account they hold now, under that lock
+        return _set_player(s, t, _lock(s, t.account_ids), freeze)
+    [row] = _lock(s, t.account_ids)
+    return _set_company(s, t, row, freeze)
+
+
+def _set_player(s: Session, t: Target, rows, freeze: Freeze | None) -> FreezeChange:
+    if freeze is not None:  # every account not frozen yet; a company frozen on its own keeps its freeze
+        change = [r for r in rows if r.frozen_at is None]
+        if not change:
+            raise InvalidInput(f"The {t.label} is already frozen.")
+        _write(s, change, replace(freeze, scope=PLAYER))
+        return FreezeChange([r.name for r in change], [])
+    frozen = [(r, freeze_of(r)) for r in rows if r.frozen_at is not None]
+    change = [r for r, f in frozen if f.scope == PLAYER]
+    notes = [stays_note(r.name, f) for r, f in frozen if f.scope == COMPANY]
+    if not change:
+        raise InvalidInput(" ".join([f"The {t.label} is not frozen.", *notes]))
+    _write(s, change, None)
+    return FreezeChange([r.name for r in change], notes)
+
+
+def _set_company(s: Session, t: Target, row, freeze: Freeze | None) -> FreezeChange:
+    current = freeze_of(row)
+    if freeze is not None:  # the company's own freeze, over its owner's if it has one
+        if current is not None and current.scope == COMPANY:
+            raise InvalidInput(f"The {t.label} is already frozen.")
+        _write(s, [row], replace(freeze, scope=COMPANY))
+        notes = [f"{row.name} was frozen with its owner; it now has a freeze of its own."] if current else []
+        return FreezeChange([row.name], notes)
+    if current is None:
+        raise InvalidInput(f"The {t.label} is not frozen.")
+    if current.scope == PLAYER:
+        raise InvalidInput(f"{row.name} is frozen with its owner ({current.reason}): Unfreeze player lifts it.")
+    owners = _player_freeze(s, t.owner_id)
+    if owners is not None:  # the owner is frozen: the company stays frozen with them
+        _write(s, [row], owners)
+        return FreezeChange([], [stays_note(row.name, owners)])
+    _write(s, [row], None)
+    return FreezeChange([row.name], [])
+
+
+def _player_freeze(s: Session, user_id: int) -> Freeze | None:
+    """The player's own freeze (on their personal account), read under their ``users`` lock (every freeze of
+    theirs takes it first, so none is in flight)."""
+    row = s.execute(
+        select(*FREEZE_COLUMNS).where(accounts_t.c.owner_id == user_id, accounts_t.c.kind == "personal")
+    ).first()
+    f = freeze_of(row) if row is not None else None
+    return f if f is not None and f.scope == PLAYER else None
 
 
 def new_freeze(reason, by: str, now: datetime | None = None) -> Freeze:
@@ -219,9 +298,7 @@ def _facts_query():
             companies_t.c.id.label("company_id"),
             companies_t.c.name.label("company_name"),
             companies_t.c.ticker,
-            accounts_t.c.frozen_at,
-            accounts_t.c.frozen_reason,
-            accounts_t.c.frozen_by,
+            *FREEZE_COLUMNS,
         )
         .select_from(accounts_t)
         .outerjoin(users_t, users_t.c.id == accounts_t.c.owner_id)
@@ -310,12 +387,13 @@ class Owner:
 
     @property
     def frozen(self) -> bool:
-        """Every account of the player is frozen (what "Unfreeze player" undoes)."""
+        """Every account of the player is frozen (nothing left for "Freeze player" to freeze)."""
         return bool(self.accounts) and all(a.freeze is not None for a in self.accounts)
 
     @property
-    def any_frozen(self) -> bool:
-        return any(a.freeze is not None for a in self.accounts)
+    def player_frozen(self) -> bool:
+        """Some account carries the player's freeze (what "Unfreeze player" lifts)."""
+        return any(a.freeze is not None and a.freeze.scope == PLAYER for a in self.accounts)
 
 
 def owner(s: Session, user_id: int) -> Owner:
@@ -331,8 +409,7 @@ def owner(s: Session, user_id: int) -> Owner:
                 balances_t.c.balance,
                 companies_t.c.name.label("company_name"),
                 companies_t.c.ticker,
-                *FROZEN_COLUMNS,
-                accounts_t.c.frozen_by,
+                *FREEZE_COLUMNS,
             )
             .select_from(accounts_t)
             .outerjoin(balances_t, balances_t.c.account_id == accounts_t.c.id)

@@ -456,21 +456,29 @@ def account_lookup(s: Session, *, actor_id: int, query: str) -> list[moderation.
 FREEZE_KINDS = ("player", "company")
 
 
-def freeze(s: Session, *, actor_id: int, kind: str, target_id: int, reason: str, frozen: bool = True) -> list[str]:
+def freeze(
+    s: Session, *, actor_id: int, kind: str, target_id: int, reason: str, frozen: bool = True
+) -> moderation.FreezeChange:
     """Freeze (``frozen=True``) or unfreeze every account of a player (``kind="player"``) or one company's account
     (``kind="company"``), with a reason (3 to 200 characters, required both ways): role checked, the change and its
-    audit row (the accounts and the reason) in one transaction; a refusal (no reason, nothing to change) audited
-    too. Returns the names of the accounts that changed. See ``services/moderation.py`` for what a freeze stops."""
+    audit row (the accounts, the reason, and any freeze it leaves in place and why) in one transaction; a refusal
+    (no reason, nothing to change) audited too. Returns what changed (``moderation.FreezeChange``). See
+    ``services/moderation.py`` for what a freeze stops and how the scopes of player and company freezes meet."""
     admin = require_admin(s, actor_id)
     if kind not in FREEZE_KINDS:
         raise InvalidInput("Freeze a player or a company.")
     t = moderation.target(s, kind, target_id)
     said: dict = {}
 
-    def work() -> list[str]:
+    def work() -> moderation.FreezeChange:
         f = moderation.new_freeze(reason, admin.username)
         said["reason"] = f.reason
         return moderation.set_frozen(s, t, freeze=f if frozen else None)
+
+    def describe(done: moderation.FreezeChange) -> str:
+        verb, n = "frozen" if frozen else "unfrozen", len(done.changed)
+        what = f"{n} account{'s' if n != 1 else ''} {verb} ({', '.join(done.changed)})" if n else f"No account {verb}"
+        return " ".join([f"{what}: {said['reason'].rstrip('.')}.", *done.notes])
 
     return audited(
         s,
@@ -478,10 +486,7 @@ def freeze(s: Session, *, actor_id: int, kind: str, target_id: int, reason: str,
         action=f"{'freeze' if frozen else 'unfreeze'} {kind}",
         target=t.label,
         fn=work,
-        describe=lambda names: (
-            f"{len(names)} account{'s' if len(names) != 1 else ''} {'frozen' if frozen else 'unfrozen'} "
-            f"({', '.join(names)}): {said['reason']}"
-        ),
+        describe=describe,
     )
 
 

@@ -195,7 +195,8 @@ def create_product(
         return get_product(s, product_id)
 
 
-def _owned_product(s: Session, actor_id: int, product_id: int) -> None:
+def _owned_product(s: Session, actor_id: int, product_id: int) -> int:
+    """The product's company, once its owner is the actor."""
     company_id = s.execute(select(products_t.c.company_id).where(products_t.c.id == product_id)).scalar()
     if company_id is None:
         raise ProductNotFound("Product not found.")
@@ -203,6 +204,7 @@ def _owned_product(s: Session, actor_id: int, product_id: int) -> None:
         _owned(s, actor_id, company_id)
     except NotCompanyOwner:
         raise NotCompanyOwner("Only the company's owner can change its products.") from None
+    return company_id
 
 
 def update_product(
@@ -222,8 +224,10 @@ def update_product(
     if price_cents is not None:
         values["price_cents"] = check_price(price_cents)
     with unit(s, write=True):
-        _owned_product(s, actor_id, product_id)
+        company_id = _owned_product(s, actor_id, product_id)
         if values:
+            # A frozen company rewrites nothing other players read (names, prices) while an admin looks into it.
+            moderation.refuse_frozen_company(s, company_id)
             s.execute(update(products_t).where(products_t.c.id == product_id).values(**values))
         return get_product(s, product_id)
 

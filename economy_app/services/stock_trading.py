@@ -44,13 +44,17 @@ from economy_app.money import format_price
 from economy_app.services import ledger, live, moderation
 from economy_app.services._tx import lock_user, unit
 from economy_app.services.errors import (
+    AccountFrozen,
     AccountNotFound,
     CompanyNotFound,
+    EconomyError,
     InsufficientFunds,
     InvalidShares,
     NotAccountOwner,
     NotPublic,
+    OutflowLimit,
     TradeRefused,
+    TradingHalted,
 )
 
 companies_t = Company.__table__
@@ -65,6 +69,9 @@ IMPACT_PERCENT = 8  # p(x) = base x (1 + IMPACT_PERCENT/100 x x / N)
 MIN_PRICE_MICROS = 10_000  # $0.01
 RATE_LIMIT_TRADES, RATE_LIMIT_SECONDS = 3, 5
 HISTORY_DAYS = 90
+
+
+FOUNDER_BUY_REFUSAL = "Founders can't buy their own company's shares, from any of their accounts."
 
 
 def check_shares(shares) -> int:
@@ -123,6 +130,72 @@ def holding_value_cents(base: int, shares: int, outstanding: int, total: int) ->
     return base * shares * (200 * total + IMPACT_PERCENT * outstanding) // (200 * total * MICROS_PER_CENT)
 
 
+def max_buyback_shares(base: int, outstanding: int, total: int, cash_cents: int) -> int:
+    """The most shares the company can buy back now: the largest ``k`` of the ``outstanding`` whose sale pays
+    at most its cash (every seller sells from the top of the curve; proceeds grow with ``k``, so a bisection)."""
+    low, high = 0, max(0, outstanding)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if sell_proceeds_cents(base, outstanding, mid, total) <= cash_cents:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def max_owner_sale(base: int, outstanding: int, total: int, cash_cents: int, owner_held: int) -> int:
+    """The most of its owner's ``owner_held`` shares the company buys back now. The owner's shares come last:
+    after the sale its cash must still buy back every other holder's shares from the top of the curve. With the
+    owner's ``k`` sold first, the sale and that buyback together are the area from ``owner_held - k`` to
+    ``outstanding``: the largest ``k`` whose area, rounded up, is at most the cash (it grows with ``k``: a
+    bisection). Never more than ``max_buyback_shares``."""
+    low, high = 0, max(0, min(owner_held, outstanding))
+    while low < high:
+        mid = (low + high + 1) // 2
+        numerator, denominator = _area(base, owner_held - mid, outstanding, total)
+        if -(-numerator // denominator) <= cash_cents:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def others_buyback_cents(base: int, outstanding: int, total: int, owner_held: int) -> int:
+    """What buying back every outstanding share its owner does not hold would cost the company, all of them from
+    the top of the curve (the most any order of their sales could cost), rounded up: what it owes the other
+    shareholders before anything of its cash is its owner's (``max_owner_sale`` with nothing sold) or may be paid
+    away (``shareholders.check_outflow``)."""
+    if outstanding <= max(0, owner_held):
+        return 0
+    numerator, denominator = _area(base, max(0, owner_held), outstanding, total)
+    return -(-numerator // denominator)
+
+
+def owner_sale_refusal(name: str, can: int) -> str:
+    """What a company's owner is told when selling back more of their shares than ``max_owner_sale``."""
+    first = f"Your shares come last: {name} keeps the cash to buy back every other shareholder's shares before yours, "
+    if can <= 0:
+        return first + "so it can't buy back any of yours now."
+    return first + f"so it can buy back at most {can:,} of your share{'s' if can != 1 else ''} now."
+
+
+def buyback_refusal(name: str, buyback_shares: int) -> str:
+    """What a seller is told when the company cannot pay for every share they offer."""
+    if buyback_shares <= 0:
+        return f"{name} can't buy back any shares now: its cash would not pay for one."
+    return f"{name} can buy back at most {buyback_shares:,} share{'s' if buyback_shares != 1 else ''} now."
+
+
+def others_value_cents(base: int, outstanding: int, total: int, owner_held: int) -> int:
+    """What buying back the outstanding shares its owner does not hold would cost the company (their pro-rata
+    part of ``outstanding_value_cents``), rounded up."""
+    if outstanding <= 0:
+        return 0
+    numerator, denominator = _area(base, 0, outstanding, total)
+    others = max(0, outstanding - max(0, owner_held))
+    return -(-numerator * others // (denominator * outstanding))
+
+
 @dataclass(frozen=True)
 class Quote:
     """What a trade would do now, for the trade box's preview: exactly what ``buy``/``sell`` would charge or
@@ -145,6 +218,17 @@ class TradeResult:
     total_cents: int
     new_price_micros: int
     holding_shares: int
+
+
+def _lock_companies(s: Session, company_ids: list[int]) -> None:
+    """Lock these companies' rows, in the order given (PostgreSQL; SQLite's write unit holds the write lock)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(
+            select(companies_t.c.id)
+            .where(companies_t.c.id.in_(company_ids))
+            .order_by(companies_t.c.id)
+            .with_for_update()
+        ).all()
 
 
 def _company(s: Session, company_id: int, *, lock: bool):
@@ -178,19 +262,107 @@ def _sell_terms(c, shares: int) -> tuple[int, int]:
     return sell_proceeds_cents(base, x, shares, n), spot_price(base, x - shares, n)
 
 
-def quote(s: Session, company_id: int, side: str, shares: int) -> Quote:
+def halted_message(name: str, side: str) -> str:
+    """What a trade in a frozen company's shares says to a player who does not own it (no admin's note)."""
+    if side == "buy":
+        return f"{name}'s shares can't be bought right now: trading is halted."
+    return f"{name} can't buy back shares right now: trading is halted."
+
+
+def _halted(c, actor_id: int | None, side: str, error: AccountFrozen) -> EconomyError:
+    """The refusal of a trade in company ``c``'s shares while its account is frozen: the freeze's own message for
+    the company's owner, a neutral one for everybody else (the admin's reason is not theirs to read, and their own
+    account is not frozen)."""
+    return error if actor_id == c.owner_id else TradingHalted(halted_message(c.name, side))
+
+
+def _refuse_halted(s: Session, c, actor_id: int | None, side: str) -> None:
+    """Refuse a trade in a frozen company's shares. Inside a trade, call it again after ``ledger.post`` locked the
+    company's account rows: a freeze that committed meanwhile is seen then."""
+    try:
+        moderation.refuse_if_frozen(s, c.account_id)
+    except AccountFrozen as e:
+        raise _halted(c, actor_id, side, e) from None
+
+
+def quote(s: Session, company_id: int, side: str, shares: int, *, account_id: int | None = None) -> Quote:
+    """What trading ``shares`` would do now. With ``account_id`` (the trade box's account) the preview says up front
+    what the click would refuse for that account: a founder buying their own company's shares, a public company
+    buying past its cap on what may go out, a sale of more shares than the account holds or, from an account of
+    the company's owner, past what the company buys back of theirs (their shares come last)."""
+    from economy_app.services import shareholders  # (shareholders reads the curve from here)
+
     check_shares(shares)
     with unit(s, write=False):
         c = _company(s, company_id, lock=False)
+        cash = _cash(s, c.account_id) if side != "buy" else 0
+        account = (
+            s.execute(select(accounts_t.c.owner_id).where(accounts_t.c.id == account_id)).first()
+            if account_id is not None
+            else None
+        )
+        _refuse_halted(s, c, account.owner_id if account else None, "buy" if side == "buy" else "sell")
+        by_owner = owner_held(s, c.id) if side != "buy" and account and account.owner_id == c.owner_id else None
+        held = (
+            s.execute(
+                select(func.coalesce(func.max(holdings_t.c.shares), 0)).where(
+                    holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
+                )
+            ).scalar_one()
+            if side != "buy" and account
+            else None
+        )
     if side == "buy":
+        if account and account.owner_id == c.owner_id:
+            raise TradeRefused(FOUNDER_BUY_REFUSAL)
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
         total, new_price = _buy_terms(c, shares)
+        if account:
+            room = shareholders.outflow_room(s, account_id)  # None but for a public company's account
+            if room is not None and total > room.room_cents:
+                raise OutflowLimit(shareholders.outflow_refusal(room))
     else:
         if shares > c.total_shares - c.treasury_shares:
             raise TradeRefused(f"Only {c.total_shares - c.treasury_shares:,} shares are held by players.")
+        if held is not None and shares > held:
+            raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
+        _check_buyback(c, shares, cash, by_owner)  # an honest preview: what the company can pay now
         total, new_price = _sell_terms(c, shares)
     return Quote("buy" if side == "buy" else "sell", shares, total * MICROS_PER_CENT // shares, total, new_price)
+
+
+def _cash(s: Session, account_id: int) -> int:
+    return s.execute(
+        select(func.coalesce(func.max(balances_t.c.balance), 0)).where(balances_t.c.account_id == account_id)
+    ).scalar_one()
+
+
+def _check_buyback(c, shares: int, cash: int, owner_held: int | None = None) -> None:
+    """Refuse a sale of more shares than the company's cash can buy back now, saying how many it can; a sale by
+    its owner (``owner_held``: what the owner holds in it, through every account), past ``max_owner_sale``."""
+    base, x, n = curve_of(c)
+    if owner_held is not None:
+        can = max_owner_sale(base, x, n, cash, owner_held)
+        if shares > can:
+            raise InsufficientFunds(owner_sale_refusal(c.name, can))
+    elif sell_proceeds_cents(base, x, shares, n) > cash:
+        raise InsufficientFunds(buyback_refusal(c.name, max_buyback_shares(base, x, n, cash)))
+
+
+# The shares a company's owner holds in it, through any account they own (the founder's stake), correlated to a
+# select over ``companies``.
+OWNER_HELD = (
+    select(func.coalesce(func.sum(holdings_t.c.shares), 0))
+    .select_from(holdings_t.join(accounts_t, accounts_t.c.id == holdings_t.c.account_id))
+    .where(holdings_t.c.company_id == companies_t.c.id, accounts_t.c.owner_id == companies_t.c.owner_id)
+    .scalar_subquery()
+)
+
+
+def owner_held(s: Session, company_id: int) -> int:
+    """The shares a company's owner holds in it, through every account they own."""
+    return int(s.execute(select(OWNER_HELD).where(companies_t.c.id == company_id)).scalar_one())
 
 
 def _trader_account(s: Session, actor_id: int, account_id: int, company) -> None:
@@ -265,18 +437,29 @@ def buy(
     s: Session, *, actor_id: int, account_id: int, company_id: int, shares: int, now: datetime | None = None
 ) -> TradeResult:
     """Buy shares from the company's treasury: pay the area under the price curve they move through."""
+    from economy_app.services import shareholders  # (shareholders reads the curve from here)
+
     check_shares(shares)
     with unit(s, write=True):
+        buyer_company = s.execute(select(accounts_t.c.company_id).where(accounts_t.c.id == account_id)).scalar()
+        if buyer_company is not None and buyer_company != company_id:
+            # A company pays: its row is locked with the stock's, in id order (every trade and payment locks
+            # companies before balances), so two companies buying each other's shares never wait on each other.
+            _lock_companies(s, sorted({buyer_company, company_id}))
         c = _company(s, company_id, lock=True)
         _trader_account(s, actor_id, account_id, c)
         if c.owner_id == actor_id:
             # Personally or through any company they own: their money would only go round in a circle.
-            raise TradeRefused("Founders can't buy their own company's shares, from any of their accounts.")
+            raise TradeRefused(FOUNDER_BUY_REFUSAL)
+        _refuse_halted(s, c, actor_id, "buy")
         if shares > c.treasury_shares:
             raise TradeRefused(f"Only {c.treasury_shares:,} shares are for sale.")
         now = _rate_limit(s, actor_id, company_id, now)
         total, new_price = _buy_terms(c, shares)
         price = total * MICROS_PER_CENT // shares
+        # Paid from a public company's account, a purchase is money leaving it: it counts against the cap on what
+        # may go out in any 24 hours, like a payment (nothing for a player's or a private company's account).
+        shareholders.check_outflow(s, account_id, c.account_id, total, now=now)
         entry = ledger.post(
             s,
             from_account_id=account_id,
@@ -286,6 +469,9 @@ def buy(
             now=now,
             description=f"Bought {shares:,} {c.ticker} at {format_price(price)} on average",
         )
+        # A frozen company is not paid for its shares either (its buyers could not sell back): checked again on
+        # the company's rows the posting locked, so a freeze that committed meanwhile is seen here.
+        _refuse_halted(s, c, actor_id, "buy")
         held = s.execute(
             select(holdings_t.c.shares, holdings_t.c.avg_price_micros).where(
                 holdings_t.c.company_id == company_id, holdings_t.c.account_id == account_id
@@ -345,7 +531,11 @@ def sell(
         )
         if shares > held:
             raise TradeRefused(f"You hold only {held:,} shares of {c.ticker} in this account.")
+        _refuse_halted(s, c, actor_id, "sell")
         now = _rate_limit(s, actor_id, company_id, now)
+        # Under the company's row lock (every trade and payment out of it takes it first): the owner's sale is
+        # counted against what the other holders hold now.
+        _check_buyback(c, shares, _cash(s, c.account_id), owner_held(s, c.id) if c.owner_id == actor_id else None)
         total, new_price = _sell_terms(c, shares)
         if total == 0:
             raise TradeRefused("These shares are worth less than $0.01 together.")
@@ -360,8 +550,11 @@ def sell(
                 now=now,
                 description=f"Sold {shares:,} {c.ticker} at {format_price(price)} on average",
             )
-        except InsufficientFunds:
-            raise InsufficientFunds(f"{c.name} can't pay for these shares right now.") from None
+        except InsufficientFunds:  # its cash fell between the check and the posting
+            can = max_buyback_shares(*curve_of(c), _cash(s, c.account_id))
+            raise InsufficientFunds(buyback_refusal(c.name, can)) from None
+        except AccountFrozen as e:  # the company's account (the seller's was refused above): trading is halted
+            raise _halted(c, actor_id, "sell", e) from None
         # The seller's rows are locked by the posting now: a freeze that committed meanwhile is seen here.
         moderation.refuse_if_frozen(s, account_id)
         holding = held - shares
@@ -391,10 +584,12 @@ def fair_price_micros(balance_cents: int, total_shares: int) -> int:
     return 10 * balance_cents * MICROS_PER_CENT // total_shares if total_shares else 0
 
 
-def equity_cents(cash_cents: int, base: int, outstanding: int, total: int) -> int:
+def equity_cents(cash_cents: int, base: int, outstanding: int, total: int, owner_held: int = 0) -> int:
     """The company's cash less what buying back its outstanding shares would cost (never below 0): the
-    money a buyer pays for shares is owed back to shareholders, so it does not raise the fair value."""
-    return max(0, cash_cents - outstanding_value_cents(base, outstanding, total))
+    money a buyer pays for shares is owed back to shareholders, so it does not raise the fair value. The
+    shares its owner holds (the founder's stake, placed at the IPO, never bought) are the owner's claim on
+    this equity itself, not a debt against it, so they are left out."""
+    return max(0, cash_cents - others_value_cents(base, outstanding, total, owner_held))
 
 
 def next_tick_price(price: int, fair: int, rng: random.Random) -> int:
@@ -416,6 +611,15 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
     the float, ``spot_price(base, float)``, as a trade's ``_record`` leaves it."""
     now = now or utcnow()
     with unit(s, write=True):
+        if s.get_bind().dialect.name == "postgresql":
+            # Lock first, read after: a statement that waited for a lock reads the other tables (the cash, the
+            # holdings) as they were before it waited, so the figures are read by a second statement.
+            s.execute(
+                select(companies_t.c.id)
+                .where(companies_t.c.is_public.is_(True))
+                .order_by(companies_t.c.id)
+                .with_for_update()
+            ).all()
         rows = s.execute(
             select(
                 companies_t.c.id,
@@ -424,19 +628,19 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
                 companies_t.c.total_shares,
                 companies_t.c.treasury_shares,
                 func.coalesce(balances_t.c.balance, 0).label("balance"),
+                OWNER_HELD.label("owner_held"),
             )
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
             .where(companies_t.c.is_public.is_(True))
             .order_by(companies_t.c.id)
-            .with_for_update(of=companies_t)
         ).all()
         if not rows:
             return 0
         moves = []
         for r in rows:
             base, x, n = curve_of(r)
-            fair = fair_price_micros(equity_cents(r.balance, base, x, n), n)
+            fair = fair_price_micros(equity_cents(r.balance, base, x, n, int(r.owner_held)), n)
             new_base = base_for_price(next_tick_price(r.share_price_micros, fair, rng), x, n)
             moves.append({"cid": r.id, "base": new_base, "price": spot_price(new_base, x, n)})
         s.connection().execute(

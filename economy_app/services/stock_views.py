@@ -31,6 +31,7 @@ from economy_app.services import net_worth, stock_trading
 from economy_app.services._tx import unit
 from economy_app.services.accounts import find_system_account_id, list_accounts, require_owned
 from economy_app.services.errors import CompanyNotFound, InvalidInput, NotPublic
+from economy_app.services.shareholders import Payout, payout
 
 companies_t = Company.__table__
 holdings_t = Holding.__table__
@@ -44,6 +45,7 @@ products_t = Product.__table__
 RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400, "all": None}
 MAX_POINTS = 200
 MARKET_SORTS = ("market_cap", "price", "change", "name")
+NEW_LISTING = timedelta(days=7)  # the stocks page marks a company public for less than this as a new listing
 
 
 def value_cents(shares: int, price_micros: int) -> int:
@@ -83,6 +85,9 @@ class StockRow:
     change_permille: int
     market_cap_cents: int
     sparkline: list[int]
+    public_at: datetime | None = None
+    new_listing: bool = False  # went public within NEW_LISTING
+    halted: bool = False  # an admin froze the company's account: its shares are neither bought nor sold
 
 
 def _series(s: Session, company_ids: list[int], since: datetime, bucket_seconds: int) -> dict[int, list]:
@@ -136,10 +141,13 @@ def overview(
                 companies_t.c.ticker,
                 companies_t.c.share_price_micros,
                 companies_t.c.total_shares,
+                companies_t.c.public_at,
                 then,
                 cap,
                 change,
+                accounts_t.c.frozen_at,
             )
+            .outerjoin(accounts_t, accounts_t.c.id == companies_t.c.account_id)
             .where(companies_t.c.is_public.is_(True))
             .order_by(*order)
             .offset((page - 1) * page_size)
@@ -156,6 +164,9 @@ def overview(
             change_permille=change_permille(r.share_price_micros, r.then),
             market_cap_cents=value_cents(r.total_shares, r.share_price_micros),
             sparkline=[p for _, p in _anchored(lines.get(r.id, []), since, r.then, now, r.share_price_micros)],
+            public_at=r.public_at,
+            new_listing=r.public_at is not None and r.public_at >= now - NEW_LISTING,
+            halted=r.frozen_at is not None,
         )
         for r in rows
     ], total
@@ -256,6 +267,9 @@ class StockDetail:
     cash_cents: int
     shareholders: list[Shareholder]
     trades: list[TradeRow]
+    payout: Payout | None = None  # cash per share, and how many shares its cash buys back now
+    public_at: datetime | None = None
+    halted: bool = False  # an admin froze the company's account: its shares are neither bought nor sold
 
 
 def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) -> StockDetail:
@@ -266,9 +280,12 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
                 companies_t,
                 _price_at(companies_t.c.id, now - timedelta(days=1)).label("then"),
                 func.coalesce(balances_t.c.balance, 0).label("cash"),
+                stock_trading.OWNER_HELD.label("owner_held"),
+                accounts_t.c.frozen_at,
             )
             .select_from(companies_t)
             .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
+            .outerjoin(accounts_t, accounts_t.c.id == companies_t.c.account_id)
             .where(companies_t.c.id == company_id)
         ).first()
         if c is None:
@@ -320,6 +337,9 @@ def stock_detail(s: Session, company_id: int, *, now: datetime | None = None) ->
         cash_cents=int(c.cash),
         shareholders=sorted(shareholders, key=lambda x: -x.shares),
         trades=[TradeRow(t.created_at, t.side, t.shares, t.price_micros, t.total_cents, t.name) for t in trades],
+        payout=payout(c, int(c.cash), int(c.owner_held)),
+        public_at=c.public_at,
+        halted=c.frozen_at is not None,
     )
 
 
@@ -364,12 +384,29 @@ class Position:
     cost_cents: int
     gain_cents: int
     change_permille: int
+    buyback_shares: int = 0  # of these shares, what the company buys back now (shared out over the player's accounts)
+    payable_cents: int = 0  # what selling those would pay now (this position's sale alone, as its preview quotes)
+
+    @property
+    def payable_in_full(self) -> bool:
+        """False: the company cannot buy back every one of these shares now (the portfolio says so)."""
+        return self.buyback_shares >= self.shares
+
+
+def unpayable_cents(positions: list[Position]) -> int:
+    """How much of these holdings' value their companies could not pay for now (0 when every one could)."""
+    return sum(max(0, p.value_cents - p.payable_cents) for p in positions if not p.payable_in_full)
 
 
 def portfolio(
     s: Session, user_id: int, *, account_id: int | None = None, now: datetime | None = None
 ) -> list[Position]:
-    """The player's holdings (personal and company accounts), or one account's, at market price."""
+    """The player's holdings (personal and company accounts), or one account's, at market price.
+
+    What the company can buy back now is worked out over all of the player's shares in it, across their accounts
+    (the most of them together its cash pays for; an owner's own, ``max_owner_sale``), and allotted to their
+    positions in the order listed: a player holding a stock in two accounts is not told both are payable when
+    together they are not."""
     now = now or utcnow()
     if account_id is not None:
         require_owned(s, user_id, account_id)
@@ -388,20 +425,32 @@ def portfolio(
                 companies_t.c.total_shares,
                 companies_t.c.treasury_shares,
                 _price_at(companies_t.c.id, now - timedelta(days=1)).label("then"),
+                func.coalesce(balances_t.c.balance, 0).label("cash"),
+                (companies_t.c.owner_id == user_id).label("owns"),
+                stock_trading.OWNER_HELD.label("owner_held"),
             )
             .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
             .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
+            .outerjoin(balances_t, balances_t.c.account_id == companies_t.c.account_id)
             .where(accounts_t.c.owner_id == user_id, holdings_t.c.shares > 0)
             .order_by(accounts_t.c.kind.desc(), accounts_t.c.id, companies_t.c.ticker)
         )
-        if account_id is not None:
-            q = q.where(holdings_t.c.account_id == account_id)
-        rows = s.execute(q).all()
+        rows = s.execute(q).all()  # every account's: what the company can pay is shared among them
     out = []
+    left: dict[int, int] = {}  # company -> what it can still buy back of the player's shares, down the list
     for r in rows:
         base, x, n = stock_trading.curve_of(r)
         value = stock_trading.holding_value_cents(base, r.shares, x, n)
         cost = value_cents(r.shares, r.avg_price_micros)
+        if r.id not in left:
+            if r.owns:  # the owner's own shares come last (stock_trading.max_owner_sale)
+                left[r.id] = stock_trading.max_owner_sale(base, x, n, int(r.cash), int(r.owner_held))
+            else:
+                left[r.id] = stock_trading.max_buyback_shares(base, x, n, int(r.cash))
+        buyback = min(r.shares, left[r.id])
+        left[r.id] -= buyback
+        if account_id is not None and r.account_id != account_id:
+            continue
         out.append(
             Position(
                 r.account_id,
@@ -416,6 +465,8 @@ def portfolio(
                 cost,
                 value - cost,
                 change_permille(r.share_price_micros, r.then),
+                buyback,
+                stock_trading.sell_proceeds_cents(base, x, buyback, n),
             )
         )
     return out

@@ -255,3 +255,83 @@ def test_an_admin_freezes_a_player_and_unfreezes_them(app_server, browser, truth
     check_invariants(truth.engine)
     p_ctx.close()
     a_ctx.close()
+
+
+def test_a_frozen_companys_stock_is_halted_and_its_own_freeze_outlives_the_players(app_server, browser, truth):
+    """The attack on issue 20, findings 1-3, in the browser: an admin freezes a public company; an investor sees
+    "Trading halted" in the stock list and on the stock's page, whose trade box is disabled with a reason that is
+    not the admin's note. The admin freezes the owner, then unfreezes them: the toast says the company's own
+    freeze stays, and why. "Unfreeze company" lifts it, and the investor's page trades again without a reload."""
+    from economy_app.services import accounts, companies
+    from tests.e2e.test_companies import ticker_for
+    from tests.support.db import take_public
+
+    base = app_server.url
+    founder, investor = unique("halted"), unique("investor")
+    ticker, name = ticker_for("H"), unique("Halt").replace("_", " ")
+    with Session(truth.engine) as s:
+        owner = users.create_user(s, founder, PASSWORD).id
+        accounts.initialize_account(s, owner)
+        company = companies.create_company(s, owner_id=owner, name=name, ticker=ticker)
+        take_public(s, company.id, company.account_id)
+    label = f"{name} ({ticker})"
+    note = "Suspected wash trading with a friend"
+
+    a_ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
+    i_ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
+    a, i = a_ctx.new_page(), i_ctx.new_page()
+    log_in(a, base, make_admin(truth))
+    a.goto(base + f"/admin/account?id={company.account_id}")
+    expect(a.locator("#admin-account-name")).to_have_text(name)
+    a.get_by_label("Reason", exact=True).fill(note)
+    a.get_by_role("button", name=f"Freeze company {label}", exact=True).click()
+    expect(a.locator("#admin-account-frozen")).to_contain_text("on its own: " + note)
+
+    sign_up(i, base, investor)
+    i.goto(base + "/stocks")
+    expect(i.locator(".stock-row", has_text=ticker).locator(".halted")).to_have_text("Trading halted")
+    i.locator(".stock-row", has_text=ticker).locator("a").click()
+    i.wait_for_url(f"**/stock?id={company.id}")
+    expect(i.locator("#trade-halted")).to_contain_text("Trading in this stock is halted by an admin")
+    i.get_by_label("Shares", exact=True).fill("10")
+    expect(i.locator("#trade-error")).to_have_text(f"{name}'s shares can't be bought right now: trading is halted.")
+    expect(i.get_by_role("button", name="Buy shares", exact=True)).to_be_disabled()
+    expect(i.get_by_text(note)).to_have_count(0)  # the admin's note is not the investor's to read
+    screenshot(i, "stock-halted-1440")
+    i.set_viewport_size({"width": 375, "height": 800})
+    expect(i.locator("#trade-halted")).to_be_visible()
+    assert i.evaluate("document.documentElement.scrollWidth") <= 375, "the halted stock page scrolls sideways"
+    screenshot(i, "stock-halted-375")
+    i.goto(base + "/stocks")
+    expect(i.locator(".stock-card", has_text=ticker).locator(".halted")).to_be_visible()
+    screenshot(i, "stocks-halted-375")
+    i.goto(base + "/directory")
+    i.get_by_label("Search companies", exact=True).fill(ticker)
+    expect(i.locator(".company-card", has_text=ticker).locator(".halted")).to_have_text("Trading halted")
+    screenshot(i, "directory-halted-375")
+    i.set_viewport_size({"width": 1440, "height": 1000})
+
+    # The owner frozen too, then unfrozen: the company's own freeze stays, and the admin is told why.
+    a.get_by_label("Reason", exact=True).fill("Spam in names")
+    a.get_by_role("button", name=f"Freeze player {founder}", exact=True).click()
+    expect(a.get_by_role("button", name=f"Unfreeze player {founder}", exact=True)).to_be_visible()
+    a.get_by_label("Reason", exact=True).fill("Spam cleared")
+    a.get_by_role("button", name=f"Unfreeze player {founder}", exact=True).click()
+    expect(a.get_by_text(f"{name} stays frozen on its own ({note}): Unfreeze company lifts it.")).to_be_visible()
+    expect(a.locator("#admin-account-frozen")).to_contain_text(note)
+    screenshot(a, "admin-account-company-freeze-stays")
+
+    # Unfreeze company: the investor's stock page trades again, live.
+    i.goto(base + f"/stock?id={company.id}")
+    expect(i.locator("#trade-halted")).to_be_visible()
+    a.get_by_label("Reason", exact=True).fill("Looked into: all in order")
+    a.get_by_role("button", name=f"Unfreeze company {label}", exact=True).click()
+    expect(a.locator("#admin-account-frozen")).to_have_count(0)
+    expect(i.locator("#trade-halted")).to_have_count(0)
+    i.get_by_label("Shares", exact=True).fill("10")
+    expect(i.locator("#trade-preview")).to_contain_text("10 shares cost")
+    i.get_by_role("button", name="Buy shares", exact=True).click()
+    expect(i.get_by_text(f"Bought 10 {ticker}")).to_be_visible()
+    check_invariants(truth.engine)
+    a_ctx.close()
+    i_ctx.close()

@@ -158,9 +158,14 @@ def test_bad_company_and_product_input_is_refused(app_server, browser, truth):
     expect(b.get_by_text("Only the company's owner can do that.")).to_be_visible()
     with Session(truth.engine) as s:
         assert s.get(Company, victim_id).name == "First Co"
-    b.goto(f"{base}/company?id={victim_id}")  # and A's dashboard is not B's to see
+    b.goto(f"{base}/company?id={victim_id}")  # and A's dashboard is not B's to see: B gets its public profile
+    b.wait_for_url(f"**/company/profile?id={victim_id}")
+    expect(b.locator("#profile-cash")).to_be_visible()
+    expect(b.locator("#settings-name")).to_have_count(0)  # nothing of the owner's: no settings, no ledger
+    expect(b.locator("#company-ledger")).to_have_count(0)
+    expect(b.locator("#profile-dashboard")).to_have_count(0)
+    b.goto(f"{base}/company?id=99999999")  # and a company that does not exist is not found
     expect(b.locator("#company-page-error")).to_have_text("Company not found.")
-    assert "First Co" not in b.inner_text("body")
     a_ctx.close()
     b_ctx.close()
 

@@ -18,6 +18,7 @@ from economy_app.pages.accounts import AccountsState
 from economy_app.pages.admin import AdminState
 from economy_app.pages.companies import CompaniesState, DirectoryState
 from economy_app.pages.company import CompanyState
+from economy_app.pages.company_profile import CompanyProfileState
 from economy_app.pages.dashboard import DashboardState
 from economy_app.pages.history import HistoryState
 from economy_app.pages.home import HomeState
@@ -53,6 +54,7 @@ PAGES = {
     AdminState: "/admin",
     HomeState: "/",
     ScheduleState: "/dashboard",
+    CompanyProfileState: "/company/profile",
 }
 # logout ends the session, and hide_guide/show_guide store the player's own choice (that is their job; they take
 # no argument); setvar is Reflex's own.
@@ -98,6 +100,7 @@ FORM_FIELDS = (
 )
 URL_PARAMS = [
     (CompanyState, "/company", "id"),
+    (CompanyProfileState, "/company/profile", "id"),
     (StockState, "/stock", "id"),
     (MarketplaceState, "/marketplace", "company"),
     (HistoryState, "/history", "account"),

@@ -232,6 +232,7 @@ def test_screenshots_of_every_page(app_server, browser, width):
     page.wait_for_timeout(400)
     assert page.evaluate("document.documentElement.scrollWidth") <= width, "company scrolls sideways"
     screenshot(page, f"company-{width}")
+    company_id = page.url.split("id=")[1]
     for path, name, ready in (
         ("/dashboard", "dashboard", rows),
         ("/accounts", "accounts", ".account-card"),
@@ -242,6 +243,7 @@ def test_screenshots_of_every_page(app_server, browser, width):
         ("/stocks", "stocks", "#stocks-sort"),
         ("/portfolio", "portfolio", "#portfolio-value"),
         ("/leaderboard", "leaderboard", "text=Richest players"),
+        (f"/company/profile?id={company_id}", "company-profile", "#profile-cash"),
     ):
         page.goto(base + path)
         expect(page.locator(ready).first).to_be_visible()

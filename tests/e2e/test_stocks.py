@@ -104,8 +104,12 @@ def test_a_company_goes_public_and_is_traded(app_server, browser):
     expect(investor.locator(".position-row", has_text=ticker)).to_contain_text("600")
 
     with Session(truth.engine) as s:
-        held = s.execute(select(Holding.shares).where(Holding.company_id == company_id)).scalars().all()
-    assert held == [600]
+        held = (
+            s.execute(select(Holding.shares).where(Holding.company_id == company_id).order_by(Holding.shares))
+            .scalars()
+            .all()
+        )
+    assert held == [600, 200_000]  # the investor's, and the founder's stake from the IPO
     cash_after = truth_cash(truth, company_id)
     assert cash_after > cash_before  # bought 1,000 at the higher price, sold 400 back lower
     founder.reload()

@@ -37,8 +37,8 @@ from economy_app.services import (
     users,
 )
 from economy_app.services._tx import unit
-from economy_app.services.errors import AccountFrozen
-from tests.support.db import check_invariants
+from economy_app.services.errors import AccountFrozen, TradingHalted
+from tests.support.db import check_invariants, take_public
 from tests.support.threads import done_or_waiting_on_a_lock, in_thread
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -55,15 +55,7 @@ def world(engine):
             user = users.create_user(s, name, "correct horse").id
             ids[name] = (user, accounts.initialize_account(s, user).id)
         bolt = companies.create_company(s, owner_id=ids["carol"][0], name="Bolt", ticker="BOLT")
-        with unit(s, write=True):
-            ledger.post(
-                s,
-                from_account_id=accounts.system_account_id(s),
-                to_account_id=bolt.account_id,
-                amount=6_000_000,
-                type="adjustment",
-            )
-        assert companies.check_and_update_public_status(s, bolt.id)
+        take_public(s, bolt.id, bolt.account_id)
         stock_trading.buy(s, actor_id=ids["alice"][0], account_id=ids["alice"][1], company_id=bolt.id, shares=50)
     return dict(admin=admin, alice=ids["alice"], bob=ids["bob"], carol=ids["carol"], bolt=bolt)
 
@@ -133,38 +125,78 @@ def _in_unit(s, fn):
         return fn()
 
 
-@pytest.mark.parametrize("path", ["transfer", "post_many", "sell"])
-def test_a_posting_waiting_on_a_freeze_is_refused_once_it_commits(engine, world, path):
-    alice, a = world["alice"]
-    attempt = _attempts(world)[path]
-    with Session(engine) as s:
-        before = (_entries_of(engine, a), accounts.get_balance(s, a))
-    froze, release = threading.Event(), threading.Event()
+def _behind(engine, held, attempt) -> list[BaseException]:
+    """Run ``held(s)`` in a write unit held open, then ``attempt(s)`` in another session, which must come to wait
+    on a lock ``held`` took; release, and return what ``attempt`` raised (``held`` must raise nothing)."""
+    done, release = threading.Event(), threading.Event()
 
-    def freeze_held_open():
+    def held_open():
         with Session(engine) as s, unit(s, write=True):
-            t = moderation.target(s, "player", alice)
-            moderation.set_frozen(s, t, freeze=moderation.new_freeze(REASON, "root"))
-            froze.set()
+            held(s)
+            done.set()
             assert release.wait(20)
 
-    freezer = in_thread(freeze_held_open)
-    assert froze.wait(10)
+    holder = in_thread(held_open)
+    assert done.wait(10)
 
-    def send():
+    def attempt_in_a_session():
         with Session(engine) as s:
             attempt(s)
 
-    sender = in_thread(send)
-    assert done_or_waiting_on_a_lock(engine, sender)  # it saw no freeze yet, and waits on alice's rows
+    waiter = in_thread(attempt_in_a_session)
+    assert done_or_waiting_on_a_lock(engine, waiter)  # it saw nothing of ``held`` yet, and waits on its locks
     release.set()
-    freezer.join(20)
-    sender.join(20)
-    assert freezer.errors == []
-    assert len(sender.errors) == 1 and isinstance(sender.errors[0], AccountFrozen), sender.errors
-    assert str(sender.errors[0]) == f"This account is frozen by an admin: {REASON}."
+    holder.join(20)
+    waiter.join(20)
+    assert holder.errors == []
+    return waiter.errors
+
+
+def _freeze(kind: str, target_id: int):
+    def held(s):
+        moderation.set_frozen(s, moderation.target(s, kind, target_id), freeze=moderation.new_freeze(REASON, "root"))
+
+    return held
+
+
+@pytest.mark.parametrize("path", ["transfer", "post_many", "sell"])
+def test_a_posting_waiting_on_a_freeze_is_refused_once_it_commits(engine, world, path):
+    alice, a = world["alice"]
+    with Session(engine) as s:
+        before = (_entries_of(engine, a), accounts.get_balance(s, a))
+    errors = _behind(engine, _freeze("player", alice), _attempts(world)[path])  # it waits on alice's rows
+    assert len(errors) == 1 and isinstance(errors[0], AccountFrozen), errors
+    assert str(errors[0]) == f"This account is frozen by an admin: {REASON}."
     with Session(engine) as s:
         assert (_entries_of(engine, a), accounts.get_balance(s, a)) == before
+    check_invariants(engine)
+
+
+HALTED = {
+    "buy": "Bolt's shares can't be bought right now: trading is halted.",
+    "sell": "Bolt can't buy back shares right now: trading is halted.",
+}
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_a_trade_waiting_on_a_company_freeze_is_refused_once_it_commits(engine, world, side):
+    """A frozen company neither pays nor is paid for its shares: a trade that saw no freeze and waits on the
+    company's rows behind the freeze is refused once the freeze commits, moves nothing, and tells the trader (who
+    does not own the company) no admin's reason."""
+    player, b = world["bob"] if side == "buy" else world["alice"]  # alice holds 50 shares
+    bolt = world["bolt"]
+    with Session(engine) as s:
+        before = (_entries_of(engine, b), accounts.get_balance(s, b))
+
+    def trade(s):
+        fn = stock_trading.buy if side == "buy" else stock_trading.sell
+        fn(s, actor_id=player, account_id=b, company_id=bolt.id, shares=10)
+
+    errors = _behind(engine, _freeze("company", bolt.id), trade)  # it waits on Bolt's rows, in the posting
+    assert len(errors) == 1 and isinstance(errors[0], TradingHalted), errors
+    assert str(errors[0]) == HALTED[side]
+    with Session(engine) as s:
+        assert (_entries_of(engine, b), accounts.get_balance(s, b)) == before
     check_invariants(engine)
 
 
@@ -209,4 +241,72 @@ def test_a_company_frozen_while_the_marketplace_plans_is_left_out(engine, world,
             conn.execute(select(LedgerEntry.to_account_id).where(LedgerEntry.type == "marketplace_batch")).scalars()
         )
     assert sellers["ACME"].account_id not in paid and sellers["BETA"].account_id in paid
+    check_invariants(engine)
+
+
+def _scopes(engine, *account_ids) -> dict:
+    with Session(engine) as s:
+        facts = moderation.account_facts(s, account_ids)
+    return {i: (f.freeze.scope, f.freeze.reason) if f.freeze else None for i, f in facts.items()}
+
+
+def _set(kind: str, target_id: int, reason: str | None):
+    """A freeze (``reason``) or an unfreeze (None) of ``kind`` ``target_id``, as ``operations.freeze`` makes it."""
+
+    def held(s):
+        freeze = moderation.new_freeze(reason, "root") if reason else None
+        return moderation.set_frozen(s, moderation.target(s, kind, target_id), freeze=freeze)
+
+    return held
+
+
+@pytest.mark.parametrize(
+    "before, held, attempt, after",
+    [
+        # Unfreezing the player (Acme's own freeze stays) while Acme's own freeze is lifted: Acme does not take
+        # back a player freeze that is gone; nothing stays frozen.
+        (
+            [("company", "Launders"), ("player", "Spam")],
+            ("player", None),
+            ("company", None),
+            {"alice": None, "Acme": None},
+        ),
+        # Freezing the player while Acme's own freeze is lifted: Acme stays frozen, with its owner.
+        (
+            [("company", "Launders")],
+            ("player", "Spam"),
+            ("company", None),
+            {"alice": ("player", "Spam"), "Acme": ("player", "Spam")},
+        ),
+        # Acme's own freeze, given over the player's, while the player is unfrozen: Acme stays frozen on its own.
+        (
+            [("player", "Spam")],
+            ("company", "Launders"),
+            ("player", None),
+            {"alice": None, "Acme": ("company", "Launders")},
+        ),
+    ],
+)
+def test_a_player_and_a_company_freeze_changing_at_once_apply_one_after_the_other(
+    engine, world, before, held, attempt, after
+):
+    """Two admins at once, one on the player, one on the company: the second waits for the first (both lock the
+    player's ``users`` row first) and reads what it left, so the outcome is the one of the two in that order."""
+    alice, personal = world["alice"]
+    with Session(engine, expire_on_commit=False) as s:
+        acme = companies.create_company(s, owner_id=alice, name="Acme", ticker="ACME")
+        for kind, reason in before:
+            target = alice if kind == "player" else acme.id
+            operations.freeze(s, actor_id=world["admin"], kind=kind, target_id=target, reason=reason)
+    ids = {"player": alice, "company": acme.id}
+    kind, reason = attempt
+
+    def attempt_(s):
+        operations.freeze(
+            s, actor_id=world["admin"], kind=kind, target_id=ids[kind], reason=reason or "Cleared", frozen=bool(reason)
+        )
+
+    assert _behind(engine, _set(held[0], ids[held[0]], held[1]), attempt_) == []
+    scopes = _scopes(engine, personal, acme.account_id)
+    assert {"alice": scopes[personal], "Acme": scopes[acme.account_id]} == after
     check_invariants(engine)

@@ -74,6 +74,7 @@ REPAIRS = {
     "recalculate all": lambda s, account: reconciliation.recalculate_all_balances(s),
     "AUTO_REPAIR": lambda s, account: reconciliation.run_reconciliation(s, source="scheduler", auto_repair=True),
     "sync one": lambda s, account: reconciliation.sync_balance_from_account(s, account),
+    "sync all": lambda s, account: reconciliation.sync_all_balances(s),
 }
 
 

@@ -92,3 +92,19 @@ def check_invariants(engine: Engine) -> None:
         assert checkpoints == archived, f"checkpoints {checkpoints} != archived entries {archived}"
         both = conn.execute(select(func.count()).select_from(arch).join(l, l.c.id == arch.c.id)).scalar_one()
         assert both == 0, f"{both} entries are in both the ledger and the archive"
+
+
+def take_public(s, company_id: int, account_id: int, cash_cents: int = 6_000_000) -> None:
+    """Give a company ``cash_cents`` from the mint (past the $50,000 threshold by default) and take it public."""
+    from economy_app.services import accounts, companies, ledger
+    from economy_app.services._tx import unit
+
+    with unit(s, write=True):
+        ledger.post(
+            s,
+            from_account_id=accounts.system_account_id(s),
+            to_account_id=account_id,
+            amount=cash_cents,
+            type="adjustment",
+        )
+    assert companies.check_and_update_public_status(s, company_id)

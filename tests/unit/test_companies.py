@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from economy_app.models import Account, Company, utcnow
-from economy_app.services import accounts, companies, ledger, marketplace_run, products
+from economy_app.models import Account, Company, Holding, utcnow
+from economy_app.services import accounts, companies, ledger, marketplace_run, products, stock_trading
 from economy_app.services._tx import unit
 from economy_app.services.errors import CompanyLimit, InvalidInput, NotCompanyOwner, TickerTaken
 from tests.support.db import check_invariants, fingerprint
@@ -160,7 +160,7 @@ def test_owner_dashboard_figures(session, engine, make_player):
 
 
 def test_going_public_above_fifty_thousand(session, engine, make_player):
-    owner, _ = make_player()
+    owner, personal = make_player()
     company = companies.create_company(session, owner_id=owner, name="Acme", ticker="ACME")
     system = accounts.system_account_id(session)
 
@@ -176,8 +176,17 @@ def test_going_public_above_fifty_thousand(session, engine, make_player):
     assert companies.check_and_update_public_status(session, company.id) is True
     row = session.get(Company, company.id)
     session.refresh(row)
-    assert (row.is_public, row.total_shares, row.treasury_shares) == (True, 1_000_000, 1_000_000)
+    # 200,000 shares to the founder's personal holding at the IPO price, 800,000 in the treasury.
+    assert (row.is_public, row.total_shares, row.treasury_shares) == (True, 1_000_000, 800_000)
     assert row.share_price_micros == row.ipo_price_micros == 10 * 5_000_001 * 10_000 // 1_000_000  # $0.50
+    stake = session.execute(
+        select(Holding.account_id, Holding.shares, Holding.avg_price_micros).where(Holding.company_id == company.id)
+    ).all()
+    assert [tuple(h) for h in stake] == [(personal, 200_000, 500_000)]
+    # The curve's base puts the spot price at the founder's float exactly at the IPO price.
+    assert stock_trading.spot_price(row.base_price_micros, 200_000, 1_000_000) == 500_000
+    assert stock_trading.spot_price(row.base_price_micros + 1, 200_000, 1_000_000) > 500_000
+    check_invariants(engine)
     assert companies.check_and_update_public_status(session, company.id) is False  # once public, always
     assert companies.ipo_price_micros(1) == 10_000  # never below $0.01
 

@@ -58,6 +58,7 @@ EXPECTED = {
         "set_active",
         "check_public",
     },
+    "CompanyProfileState": {"load", "live_refresh"},
     "MarketplaceState": {"load", "live_refresh", "search", "clear_company", "set_sort", "go"},
     "StocksState": {"load", "live_refresh", "set_sort", "go"},
     "StockState": {"load", "live_refresh", "set_range", "set_shares", "set_side", "set_account", "trade"},

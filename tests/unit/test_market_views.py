@@ -42,7 +42,9 @@ def test_overview_prices_caps_and_change(session, listed):
     rows, total = stock_views.overview(session)
     assert total == 2 and [r.ticker for r in rows] == ["BBB", "AAA"]  # by market cap
     aaa = rows[1]
-    assert aaa.price_micros == 600_000 + 600_000 * 8 * 10_000 // 100_000_000
+    assert aaa.price_micros == stock_trading.spot_price(
+        590_552, 210_000, 1_000_000
+    )  # the founder's 200,000 are out too
     assert aaa.market_cap_cents == 1_000_000 * aaa.price_micros // 10_000
     assert aaa.change_permille == (aaa.price_micros - 600_000) * 1000 // 600_000  # vs the IPO, 3 days ago
     assert aaa.sparkline[-1] == aaa.price_micros
@@ -85,7 +87,11 @@ def test_detail_shareholders_and_trades(session, listed, make_company):
     )
     d = stock_views.stock_detail(session, a)
     assert d.volume_24h == 3_000 and [t.side for t in d.trades] == ["sell", "buy"]
-    assert [(h.name, h.shares) for h in d.shareholders] == [("Company AAA treasury", 998_000), ("investor", 2_000)]
+    assert [(h.name, h.shares) for h in d.shareholders] == [
+        ("Company AAA treasury", 798_000),
+        ("founder", 200_000),
+        ("investor", 2_000),
+    ]
     assert sum(h.shares for h in d.shareholders) == d.total_shares
     private, _ = make_company(listed["founder"], "PRIV")
     with pytest.raises(NotPublic):
@@ -99,16 +105,32 @@ def test_portfolio_and_net_worth_include_holdings(session, listed):
     r = stock_trading.buy(session, actor_id=inv, account_id=acct, company_id=a, shares=10_000)
     [pos] = stock_views.portfolio(session, inv)
     assert (pos.ticker, pos.shares, pos.cost_cents) == ("AAA", 10_000, r.total_cents)
-    # The only holder's shares are worth what buying back the float would cost the company: what they paid.
-    assert pos.value_cents == r.total_cents and pos.gain_cents == 0
+    # A holding is worth its part of what buying back the whole float (the founder's 200,000 and these 10,000)
+    # would cost the company: the float's average price, a little below the top of the curve the buyer paid.
+    base = companies_base(session, a)
+    assert pos.value_cents == stock_trading.holding_value_cents(base, 10_000, 210_000, 1_000_000) < r.total_cents
+    assert pos.payable_in_full and pos.payable_cents >= pos.value_cents  # the company could pay it now
     d = accounts.dashboard(session, inv)
-    assert d.holdings == pos.value_cents and d.owed == 0
-    assert d.net_worth == accounts.get_balance(session, acct) + pos.value_cents == 1_000_000
-    # The founder's company holds the buyer's money, and owes it back to the shareholder: no richer.
+    assert d.holdings == pos.value_cents and d.owed == 0 and d.unpayable == 0
+    assert d.net_worth == accounts.get_balance(session, acct) + pos.value_cents < 1_000_000
+    # The founder's company holds the buyer's money and owes the whole float its buyback: what the buyer's
+    # holding is valued below its cost is the founder's earlier shares' part of it, nothing created.
     f = accounts.dashboard(session, listed["founder"])
-    assert f.owed == r.total_cents and f.net_worth == founder_worth
+    b_base = companies_base(session, listed["companies"][1])  # BBB: only the founder's stake is out
+    assert f.owed == (
+        stock_trading.outstanding_value_cents(base, 210_000, 1_000_000)
+        + stock_trading.outstanding_value_cents(b_base, 200_000, 1_000_000)
+    )
+    assert 0 <= (founder_worth + 1_000_000) - (f.net_worth + d.net_worth) <= 2  # rounding, to the company
     with pytest.raises(AccountNotFound):
         stock_views.portfolio(session, listed["founder"], account_id=acct)
+
+
+def companies_base(session, company_id: int) -> int:
+    from economy_app.models import Company
+
+    with unit(session, write=False):
+        return session.execute(select(Company.base_price_micros).where(Company.id == company_id)).scalar_one()
 
 
 def test_leaderboard_excludes_the_mint(session, listed):
@@ -183,8 +205,10 @@ founder_actions = st.lists(
 def test_a_founders_own_moves_never_raise_their_net_worth(db_url):
     """Any sequence of a founder's own actions through every account they control (transfers between them, buys
     and sells of their own companies and of another's) with nothing else happening: they never come to hold
-    their own companies' shares, their net worth never rises, the dashboard and the leaderboard agree, and the
-    net worths of all players never add up to more than the cash there is (nothing counted twice)."""
+    more of their own companies' shares than the stake the IPO gave them, money never leaves a public company
+    for them but by selling shares, their net worth rises only by what another holder's valuation falls
+    (selling first along the curve, as any holder may; never from nothing), the dashboard and the leaderboard
+    agree, and the net worths of all players never add up to more than the cash there is."""
     engine = make_engine(db_url)
 
     @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -193,7 +217,20 @@ def test_a_founders_own_moves_never_raise_their_net_worth(db_url):
         s, founder, mine, made = _founder_world(engine)
         try:
             targets = [made["ALPHA"].id, made["BETA"].id, made["IOTA"].id]
-            start = accounts.dashboard(s, founder).net_worth
+            publics = {made["ALPHA"].account_id, made["BETA"].account_id}
+
+            def own_shares():
+                return s.execute(
+                    select(func.coalesce(func.sum(Holding.shares), 0)).where(
+                        Holding.account_id.in_(mine), Holding.company_id.in_(targets[:2])
+                    )
+                ).scalar_one()
+
+            def others_worth():
+                return sum(p[1] for p in stock_views.leaderboard(s, limit=50).players if p[0] != "founder")
+
+            start, stake, others_start = accounts.dashboard(s, founder).net_worth, own_shares(), others_worth()
+            assert stake == 400_000  # 200,000 of each of their two companies
             clock = utcnow() - timedelta(days=1)
             for kind, i, j, size in actions:
                 clock += timedelta(seconds=6)
@@ -206,19 +243,20 @@ def test_a_founders_own_moves_never_raise_their_net_worth(db_url):
                             to_account_id=mine[j],
                             amount=min(size, max(1, accounts.get_balance(s, mine[i]))),
                         )
+                        assert mine[i] not in publics, "money left a public company for its owner"
                     elif kind in ("buy", "sell"):
                         fn = stock_trading.buy if kind == "buy" else stock_trading.sell
                         fn(s, actor_id=founder, account_id=mine[i], company_id=targets[j], shares=size, now=clock)
                 except EconomyError:
                     pass
-                own = s.execute(
-                    select(func.coalesce(func.sum(Holding.shares), 0)).where(
-                        Holding.account_id.in_(mine), Holding.company_id.in_(targets[:2])
-                    )
-                ).scalar_one()
-                assert own == 0, "the founder holds shares of their own company"
+                own = own_shares()
+                assert own <= stake, "the founder came to hold more of their own company's shares"
+                stake = own
                 worth = accounts.dashboard(s, founder).net_worth
-                assert worth <= start, "the founder's net worth rose with no money coming in"
+                others = others_worth()
+                assert worth - start <= max(0, others_start - others) + 2, (
+                    "the founder's net worth rose by more than any other holder's fell"
+                )
                 board = {p[0]: p[1] for p in stock_views.leaderboard(s, limit=50).players}
                 assert board["founder"] == worth
                 total_worth, cash = _total_worth_and_cash(s)
@@ -245,11 +283,11 @@ def test_cross_holdings_between_two_founders_add_nothing(session, make_player, m
             ledger.post(session, from_account_id=mint, to_account_id=acct, amount=6_000_000, type="adjustment")
         companies.check_and_update_public_status(session, company)
     before = {u: accounts.dashboard(session, u).net_worth for u in (a, b)}
-    clock = utcnow() - timedelta(hours=1)
-    for lap in range(5):
-        clock += timedelta(seconds=6)
-        stock_trading.buy(session, actor_id=a, account_id=ca_acct, company_id=cb, shares=90_000, now=clock)
-        stock_trading.buy(session, actor_id=b, account_id=cb_acct, company_id=ca, shares=90_000, now=clock)
+    clock = utcnow()
+    for lap in range(5):  # a lap a day: a public company's purchases count against its cap on what may go out
+        clock += timedelta(hours=25)
+        stock_trading.buy(session, actor_id=a, account_id=ca_acct, company_id=cb, shares=5_000, now=clock)
+        stock_trading.buy(session, actor_id=b, account_id=cb_acct, company_id=ca, shares=5_000, now=clock)
     after = {u: accounts.dashboard(session, u).net_worth for u in (a, b)}
     assert after[a] + after[b] <= before[a] + before[b]
     assert after[a] <= before[a] and after[b] <= before[b]

@@ -166,3 +166,39 @@ def test_public_companies_get_their_price_curve(db_url, engine):
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT id, base_price_micros, share_price_micros FROM companies ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [(1, 600_000, 600_480), (2, 10_000, 10_000), (3, 0, 0)]
+
+
+def test_0016_gives_the_freezes_already_there_their_scope(db_url, engine):
+    """0016 records whose freeze each is: a personal account's is its player's; a company's is its player's when it
+    is the freeze its owner's personal account carries (a player freeze writes the same time and reason on every
+    account), else the company's own (so unfreezing the player keeps it)."""
+    migrate.downgrade(db_url, "0012")
+    at, later = "2026-12-01 10:00:00", "2026-12-01 11:00:00"
+    with engine.begin() as conn:
+        for uid, name in ((1, "alice"), (2, "bob"), (3, "carol")):
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, display_name, password_hash, role, created_at) "
+                    "VALUES (:id, :name, :name, 'x', 'player', :at)"
+                ),
+                {"id": uid, "name": name, "at": at},
+            )
+        for aid, kind, owner, frozen_at, reason in (
+            (1, "personal", 1, at, "Spam"),  # alice frozen, with her company
+            (2, "company", 1, at, "Spam"),
+            (3, "company", 1, later, "Laundering"),  # and another company frozen on its own
+            (4, "personal", 2, None, None),  # bob: only his company frozen
+            (5, "company", 2, at, "Spam"),
+            (6, "personal", 3, None, None),  # carol: nothing frozen
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (id, name, kind, owner_id, balance, created_at, frozen_at, frozen_reason) "
+                    "VALUES (:id, :name, :kind, :owner, 0, :at, :frozen_at, :reason)"
+                ),
+                dict(id=aid, name=f"a{aid}", kind=kind, owner=owner, at=at, frozen_at=frozen_at, reason=reason),
+            )
+    migrate.upgrade(db_url)
+    with engine.connect() as conn:
+        scopes = dict(conn.execute(text("SELECT id, frozen_scope FROM accounts WHERE id <= 6")).all())
+    assert scopes == {1: "player", 2: "player", 3: "company", 4: None, 5: "company", 6: None}

@@ -26,6 +26,34 @@ def test_search_recipients_bounded_and_never_the_mint(session, make_player):
     assert accounts.search_recipients(session, "  ") == []
 
 
+def test_a_name_typed_in_full_is_always_among_the_matches(session, make_player):
+    """Send money picks the one recipient whose name was typed in full (the attack on issue 20, finding 4):
+    colluders founded 19 companies with tickers BOBA..BOBS named "Aa 01".. (sorting before "bob") and one with the
+    ticker BOB, named "Aa". Typing "bob" showed their 20 companies and not bob, and the one exact match left among
+    them, their BOB company, became the recipient. The exact matches now come first, before the limit."""
+    import string
+
+    from economy_app.services import companies
+
+    bob, bob_personal = make_player("bob")
+    colluders = [make_player(f"mallory{i}")[0] for i in range(5)]
+    tickers = ["BOB"] + [f"BOB{c}" for c in string.ascii_uppercase[:19]]
+    for n, ticker in enumerate(tickers):
+        name = "Aa" if ticker == "BOB" else f"Aa {n:02d}"
+        companies.create_company(session, owner_id=colluders[n // 5], name=name, ticker=ticker)
+
+    for typed in ("bob", "BOB", " Bob "):
+        found = accounts.search_recipients(session, typed)
+        assert len(found) == 20
+        exact = [r for r in found if typed.strip().lower() in accounts.exact_names(r)]
+        # bob himself (his username) and the BOB company (its ticker), first: two, so the page asks which.
+        assert [(r.name, r.kind) for r in found[:2]] == [("Aa", "company"), ("bob", "personal")]
+        assert exact == found[:2]
+    # A company's name typed in full comes first too, ahead of the names it prefixes.
+    assert [r.name for r in accounts.search_recipients(session, "aa")][:1] == ["Aa"]
+    assert [r.name for r in accounts.search_recipients(session, "aa 07")] == ["Aa 07"]
+
+
 def test_other_players_accounts_are_not_found(session, make_player):
     alice, a = make_player("alice")
     bob, b = make_player("bob")

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from economy_app import money
 from economy_app.db import make_engine
 from economy_app.models import Company, Holding, StockPrice, StockTrade, utcnow
-from economy_app.services import accounts, companies, ledger, stock_trading, stock_views, users
+from economy_app.services import accounts, companies, ledger, shareholders, stock_trading, stock_views, users
 from economy_app.services._tx import unit
 from economy_app.services.errors import (
     InsufficientFunds,
@@ -38,7 +38,8 @@ def shares_conserved(session, company_id):
 
 @pytest.fixture
 def public_company(session, make_player, make_company):
-    """A public company (cash $60,000, price $0.60) owned by a founder, and an investor."""
+    """A public company (cash $60,000, price $0.60) owned by a founder, who holds 200,000 of its shares, and an
+    investor."""
     founder, founder_personal = make_player("founder")
     investor, investor_personal = make_player("investor")
     company, account = make_company(founder, "ACME")
@@ -66,14 +67,14 @@ def test_buy_moves_cash_and_shares_and_raises_the_price(session, engine, public_
     r = stock_trading.buy(
         session, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=10_000
     )
-    # Along the curve from $0.60 (no share out) to $0.60048 (1% of the shares out: +8% x 1%): $0.60024 on
-    # average, $6,002.40 for 10,000 shares.
-    assert r.price_micros == 600_240 and r.total_cents == 600_240
-    assert r.new_price_micros == 600_000 + 600_000 * 8 * 10_000 // 100_000_000  # +0.08%
-    assert accounts.get_balance(session, p["investor_personal"]) == 1_000_000 - 600_240
-    assert accounts.get_balance(session, p["account"]) == 6_000_000 + 600_240
+    # The founder's 200,000 shares are out: the curve's base is $0.590552, so the price there is the IPO's $0.60.
+    # Along it from 20% of the shares out to 21% (+8% x 1% of the base): $0.600238 on average, $6,002.38.
+    assert r.price_micros == 600_238 and r.total_cents == 600_238
+    assert r.new_price_micros == stock_trading.spot_price(590_552, 210_000, 1_000_000) == 600_473
+    assert accounts.get_balance(session, p["investor_personal"]) == 1_000_000 - 600_238
+    assert accounts.get_balance(session, p["account"]) == 6_000_000 + 600_238
     h = session.execute(select(Holding).where(Holding.account_id == p["investor_personal"])).scalar_one()
-    assert (h.shares, h.avg_price_micros) == (10_000, 600_240)
+    assert (h.shares, h.avg_price_micros) == (10_000, 600_238)
     shares_conserved(session, p["company"])
     assert session.execute(select(func.count()).select_from(StockPrice)).scalar_one() == 2  # ipo + buy
     check_invariants(engine)
@@ -146,7 +147,8 @@ def test_guards_refuse_and_change_nothing(session, engine, public_company, make_
         (NotAccountOwner, dict(account_id=p["founder_personal"])),  # someone else's account
         (TradeRefused, dict(actor_id=p["founder"], account_id=p["account"])),  # a company and its own shares
         (TradeRefused, dict(actor_id=p["founder"], account_id=p["founder_personal"])),  # the founder, personally
-        (InsufficientFunds, dict(shares=1_000_000)),  # $600,000 > $10,000
+        (TradeRefused, dict(shares=800_001)),  # the treasury holds 800,000 (the founder, 200,000)
+        (InsufficientFunds, dict(shares=800_000)),  # $490,000 > $10,000
     ]
     base = dict(actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=10)
     for error, change in cases:
@@ -243,29 +245,63 @@ def test_a_trade_slow_to_get_its_lock_still_counts_the_trades_before_it(engine, 
 
 
 def test_the_company_must_be_able_to_pay_for_a_sale(session, engine, public_company):
+    """The founder sells back what the company pays her for (her shares come last: it keeps the cash to buy back
+    the investor's), then its cash falls; the investor's sale past what is left is refused, saying how many shares
+    the company can buy back, and the preview says the same before the click."""
     p = public_company
+    t0 = utcnow() - timedelta(minutes=1)
     stock_trading.buy(
         session,
         actor_id=p["investor"],
         account_id=p["investor_personal"],
         company_id=p["company"],
         shares=10_000,
-        now=utcnow() - timedelta(minutes=1),
+        now=t0,
     )
-    accounts.transfer(
+    may = stock_views.stock_detail(session, p["company"]).payout.owner_can_sell
+    stock_trading.sell(
         session,
         actor_id=p["founder"],
-        from_account_id=p["account"],
-        to_account_id=p["founder_personal"],
-        amount=accounts.get_balance(session, p["account"]),
+        account_id=p["founder_personal"],
+        company_id=p["company"],
+        shares=may,
+        now=t0 + timedelta(seconds=10),
     )
-    before = fingerprint(engine)
-    with pytest.raises(InsufficientFunds) as info:
-        stock_trading.sell(
-            session, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=10_000
+    # Nothing the founder may do now leaves the investor short (a payment to others is 10% of the equity, and that
+    # is nothing now): an operator's correction does.
+    assert shareholders.outflow_room(session, p["account"]).room_cents < 100  # (rounding: a few cents)
+    with unit(session, write=True):
+        ledger.post(
+            session,
+            from_account_id=p["account"],
+            to_account_id=accounts.system_account_id(session),
+            amount=accounts.get_balance(session, p["account"]) // 10,
+            type="adjustment",
         )
-    assert "can't pay" in str(info.value)
+    c = companies.get_company(session, p["company"])
+    row = session.execute(select(Company).where(Company.id == p["company"])).scalar_one()
+    can = stock_trading.max_buyback_shares(*stock_trading.curve_of(row), c.balance)
+    assert 0 < can < 10_000
+    before = fingerprint(engine)
+    for attempt in (
+        lambda: stock_trading.quote(session, p["company"], "sell", 10_000),
+        lambda: stock_trading.sell(
+            session, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=10_000
+        ),
+    ):
+        with pytest.raises(InsufficientFunds) as info:
+            attempt()
+        assert str(info.value) == f"Company ACME can buy back at most {can:,} shares now."
     assert fingerprint(engine) == before
+    assert stock_trading.quote(session, p["company"], "sell", can).total_cents <= c.balance
+    sold = stock_trading.sell(
+        session, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=can
+    )
+    assert accounts.get_balance(session, p["account"]) == c.balance - sold.total_cents
+    with pytest.raises(InsufficientFunds) as info:
+        stock_trading.quote(session, p["company"], "sell", 1)
+    assert str(info.value) == "Company ACME can't buy back any shares now: its cash would not pay for one."
+    check_invariants(engine)
 
 
 def test_price_ticks_move_toward_fair_value_within_three_percent(session, engine, public_company):
@@ -334,7 +370,7 @@ def test_buying_a_block_and_selling_it_back_in_pieces_loses(session, engine, pub
     assert accounts.get_balance(session, p["investor_personal"]) <= trader_before
     assert accounts.get_balance(session, p["account"]) >= company_before
     assert received <= paid and paid - received <= 50  # a cent at most per trade, to the company
-    assert paid == 30_600_000  # $0.60 to $0.624 along the curve: $0.612 on average
+    assert paid == 30_590_594  # $0.60 to $0.623622 along the curve (20% to 70% of the shares out)
     assert companies.get_company(session, p["company"]).share_price_micros == 600_000  # back where it started
     check_invariants(engine)
 
@@ -413,7 +449,7 @@ def test_no_round_trip_in_any_split_or_order_raises_the_traders_cash(db_url):
     engine = make_engine(db_url)
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(plan=round_trip_plans())
+    @given(plan=round_trip_plans(max_shares=800_000))  # the treasury's shares (the founder holds 200,000)
     def check(plan):
         start, trades = plan
         s, w = _world(engine)
@@ -510,7 +546,7 @@ def test_a_tick_rescales_the_curve(session, public_company):
     stock_trading.update_prices(session, rng=random.Random(7))
     session.expire_all()
     c = session.execute(select(Company).where(Company.id == p["company"])).scalar_one()
-    assert c.share_price_micros == stock_trading.spot_price(c.base_price_micros, 10_000, 1_000_000)
+    assert c.share_price_micros == stock_trading.spot_price(c.base_price_micros, 210_000, 1_000_000)
     assert c.base_price_micros >= stock_trading.MIN_PRICE_MICROS
 
 
@@ -528,14 +564,14 @@ def test_a_tick_racing_a_sale_leaves_the_price_on_the_curve(engine, public_compa
     between left the stored price at the float before the sale (off the curve), and the next tick rescaled
     the base to that stale price: one tick moved the price by +7.5%, past the +/-3% clamp."""
     p = public_company
-    mint = accounts.system_account_id  # the investor needs $700,000 to buy the whole float
+    mint = accounts.system_account_id  # the investor needs ~$500,000 to buy the whole treasury
     with Session(engine) as s:
         with unit(s, write=True):
             ledger.post(
                 s, from_account_id=mint(s), to_account_id=p["investor_personal"], amount=70_000_000, type="adjustment"
             )
         stock_trading.buy(
-            s, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=1_000_000
+            s, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=800_000
         )
     ticking = threading.local()
     sale: list[threading.Thread] = []
@@ -543,7 +579,7 @@ def test_a_tick_racing_a_sale_leaves_the_price_on_the_curve(engine, public_compa
     def sell_all_but_one():
         with Session(engine) as s:
             stock_trading.sell(
-                s, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=999_999
+                s, actor_id=p["investor"], account_id=p["investor_personal"], company_id=p["company"], shares=799_999
             )
 
     def after_the_tick_read_the_companies(conn, cursor, statement, parameters, context, executemany):
@@ -563,9 +599,9 @@ def test_a_tick_racing_a_sale_leaves_the_price_on_the_curve(engine, public_compa
     sale[0].join(30)
     assert not sale[0].is_alive() and sale[0].errors == []
     price, base, x, n = _curve(engine, p["company"])
-    assert x == 1
+    assert x == 200_001  # the founder's stake and the investor's last share
     assert price == stock_trading.spot_price(base, x, n), (
-        f"stored price {price} is not the curve's {stock_trading.spot_price(base, x, n)} at the float of {x} share"
+        f"stored price {price} is not the curve's {stock_trading.spot_price(base, x, n)} at the float of {x} shares"
     )
     with Session(engine) as s:  # and the next tick moves it by at most 3% from the curve's price
         stock_trading.update_prices(s, rng=random.Random(2))

@@ -249,6 +249,14 @@ def post(
     return LedgerEntry.model_construct(id=entry_id, **values)
 
 
+def key_seen(s: Session, idempotency_key: str | None) -> bool:
+    """True when an entry with this idempotency key was posted (live or archived): ``post`` would replay it.
+    A rule checked before ``post`` lets a replay through to it, so a double click answers like the first."""
+    if not idempotency_key:
+        return False
+    return s.connection().execute(_BY_KEY, {"key": idempotency_key}).first() is not None
+
+
 @dataclass(frozen=True)
 class Posting:
     """One entry for ``post_many``: ``post``'s arguments but the idempotency key and the time."""
