@@ -1,5 +1,14 @@
 """Reflex configuration. The game's own database is DATABASE_URL (economy_app/config.py),
-read by the service layer; Reflex itself keeps no database of ours."""
+read by the service layer; Reflex itself keeps no database of ours.
+
+Reflex's per-tab UI state: in Redis when REFLEX_REDIS_URL is set (several workers share it), else in the one
+worker's memory. Reflex's default without Redis, the disk manager, pickles every touched state to `.states`
+and lists and stats that whole folder every two seconds (a tenth of a worker's CPU at 100 players), for
+nothing: `reflex run` empties `.states` at every start, so no tab's state ever outlives the process.
+
+"""
+
+import os
 
 import reflex as rx
 
@@ -13,4 +22,5 @@ config = rx.Config(
         ),
     ],
     disable_plugins=[rx.plugins.SitemapPlugin],
+    **({} if os.environ.get("REFLEX_REDIS_URL") else {"state_manager_mode": rx.constants.StateManagerMode.MEMORY}),
 )

@@ -36,6 +36,8 @@ import json
 import os
 import random
 import re
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -134,6 +136,7 @@ class Stats:
     acked: dict[tuple, list[float]] = field(default_factory=lambda: defaultdict(list))
     toasted: dict[tuple, list[float]] = field(default_factory=lambda: defaultdict(list))
     pushes: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # player -> push times
+    received_bytes: int = 0  # every update's JSON, as the server sent it (deltas, events, pushes)
 
     def error(self, kind: str, what: str) -> None:
         self.errors[kind] += 1
@@ -153,6 +156,7 @@ class Player:
     def _on_update(self, update) -> None:
         arrived = time.time()
         update = update if isinstance(update, dict) else json.loads(update)
+        self.stats.received_bytes += len(json.dumps(update, separators=(",", ":"), ensure_ascii=False).encode())
         for name, values in (update.get("delta") or {}).items():
             self.state[name].update(values)
         for event in update.get("events") or []:
@@ -264,15 +268,21 @@ async def run_players(
     seconds: float,
     seed: int,
     timeout: float = 30.0,
+    login_timeout: float = 300.0,
+    logins_per_second: float = 5.0,
     on_play=lambda phase: None,
 ) -> tuple[Stats, Stats, float]:
-    """All players log in (5 a second), then play their rounds at the same time. The second phase is
+    """All players log in (``logins_per_second``), then play their rounds at the same time. The second phase is
     the measured one: ``n`` concurrent players. Returns (login phase, play phase, play seconds)."""
     entering, playing = Stats(), Stats()
-    players = [Player(base, name, entering, random.Random(seed * 10_000 + i), timeout) for i, name in enumerate(names)]
+    # Logins get longer: on a machine shared with other work their password hashes queue up, and a login given up
+    # on would still be hashed during the measured phase.
+    players = [
+        Player(base, name, entering, random.Random(seed * 10_000 + i), login_timeout) for i, name in enumerate(names)
+    ]
 
     async def enter(i: int, player: Player) -> bool:
-        await asyncio.sleep(i / 5)
+        await asyncio.sleep(i / logins_per_second)
         try:
             return await player.enter()
         except Exception as e:
@@ -283,7 +293,8 @@ async def run_players(
         entered = await asyncio.gather(*(enter(i, p) for i, p in enumerate(players)))
         ready = [p for p, ok in zip(players, entered, strict=True) if ok]
         for p in ready:
-            p.stats = playing
+            p.stats, p.timeout = playing, timeout
+        await asyncio.sleep(2)  # the last logins' work settles before the measured phase
         deadline = time.monotonic() + seconds
         on_play("start")
         t0 = time.perf_counter()
@@ -445,12 +456,48 @@ async def measured_run(app: RunningApp, names: list[str], args):
     sampler = asyncio.create_task(sample_memory(app, peak, stop))
     marks = {}
 
+    spies = []
+
     def on_play(phase: str) -> None:
         marks[phase] = (cpu_seconds(app.worker_pids()), time.process_time(), time.time())
+        if phase == "start" and args.py_spy:  # sample each worker's stacks during the measured phase only
+            for pid in app.worker_pids():
+                out = Path(args.py_spy) / f"{len(names)}-{pid}.txt"
+                spies.append(
+                    subprocess.Popen(
+                        [
+                            str(Path(sys.executable).parent / "py-spy"),
+                            "record",
+                            "-p",
+                            str(pid),
+                            "-r",
+                            "100",
+                            "-f",
+                            "raw",
+                            "-o",
+                            str(out),
+                            "--nonblocking",
+                            *(["--gil"] if os.environ.get("LOAD_PY_SPY_GIL") else []),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+        if phase == "end":
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+            for spy in spies:
+                spy.wait(30)
 
     try:
         entering, playing, wall = await run_players(
-            app.url, names, rounds=args.rounds, seconds=args.seconds, seed=len(names), on_play=on_play
+            app.url,
+            names,
+            rounds=args.rounds,
+            seconds=args.seconds,
+            seed=len(names),
+            on_play=on_play,
+            logins_per_second=args.logins_per_second,
         )
     finally:
         stop.set()
@@ -545,13 +592,19 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
 HEADER = (
     "| set-up | players | transfer p50 / p95 / p99 ms (count) | page load p50 / p95 / p99 ms "
     "| input p50 / p95 ms | events/s | errors | login p50 / p95 ms | peak RSS per worker MiB "
-    "| CPU % per worker | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
+    "| CPU % per worker | worker CPU ms per event | KiB sent per event | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
     "| live: run p50 / p95 / p99 ms (n) | invariants |"
 )
 
 
 def events_per_second(r: Row) -> float:
     return sum(len(v) for v in r.stats.latencies.values()) / r.wall
+
+
+def cpu_ms_per_event(r: Row) -> float:
+    """All workers' CPU over the measured phase, per answered event (pushed refreshes are not counted as
+    events: their cost is in the workers' CPU)."""
+    return sum(r.cpu["workers"]) * 10 / events_per_second(r)
 
 
 def _pcts(values: list[float]) -> str:
@@ -567,7 +620,9 @@ def print_row(r: Row) -> None:
         f"| {r.setup} | {r.players} | {pct(t, 50):.0f} / {pct(t, 95):.0f} / {pct(t, 99):.0f} ({len(t)}) "
         f"| {pct(p, 50):.0f} / {pct(p, 95):.0f} / {pct(p, 99):.0f} | {pct(i, 50):.0f} / {pct(i, 95):.0f} "
         f"| {events_per_second(r):.1f} | {errors} | {pct(login, 50):.0f} / {pct(login, 95):.0f} | {rss} "
-        f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {r.cpu['players']:.0f} "
+        f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {cpu_ms_per_event(r):.2f} "
+        f"| {r.stats.received_bytes / 1024 / max(1, sum(len(v) for v in r.stats.latencies.values())):.2f} "
+        f"| {r.cpu['players']:.0f} "
         f"| {_pcts(r.live_transfer)} | {_pcts(r.live_run)} | {r.invariants} |",
         flush=True,
     )
@@ -581,6 +636,14 @@ def main() -> None:
     ap.add_argument("--setups", default="sqlite,pg,pg2")
     ap.add_argument("--rounds", type=int, default=4, help="rounds per player (8 events and 7 pauses each)")
     ap.add_argument("--seconds", type=float, default=90, help="a run ends after this, whatever the rounds")
+    ap.add_argument(
+        "--logins-per-second",
+        type=float,
+        default=5.0,
+        help="the login pace (each costs ~100 ms of Argon2; on a busy machine a slower pace keeps a login's hash "
+        "under Reflex's 10 s state lock)",
+    )
+    ap.add_argument("--py-spy", metavar="DIR", help="record each worker's stacks (py-spy, raw) into DIR")
     args = ap.parse_args()
     counts = [int(n) for n in args.players.split(",")]
     os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")

@@ -64,26 +64,36 @@ class DashboardState(AuthState):
     async def _show(self, user):
         d = await run(accounts.dashboard, user.id)
         names = {v.id: v.name for v in d.accounts}
-        self.net_worth, self.net_worth_cents = format_cents(d.net_worth), d.net_worth
-        self.holdings, self.holdings_cents = format_cents(d.holdings), d.holdings
-        self.owed, self.owed_cents = format_cents(d.owed), d.owed
-        self.unpayable = format_cents(d.unpayable) if d.unpayable else ""
-        self.personal, self.personal_cents = format_cents(d.personal_balance), d.personal_balance
-        self.debt, self.debt_cents = format_cents(d.debt), d.debt
-        self.next_interest, self.due = next_interest_text(d.loan), at_text(d.loan.due_at if d.loan else None)
-        self.account_count = len(d.accounts)
-        self.recent = [history_item(r, names, d.system_account_id) for r in d.recent]
-        self.frozen_notices = frozen_notices(d.accounts)
         g = d.guide
-        self.first_session = g.first_session
-        self.guide = guide_rows(
+        guide = guide_rows(
             g,
             every=every_text(marketplace_settings.cached_interval()),
             threshold_cents=companies.PUBLIC_THRESHOLD_CENTS,
         )
-        self.guide_shown, self.guide_hidden = g.shown, g.hidden and not g.all_done
-        self.guide_done = sum(1 for step in self.guide if step.done)
-        self.loaded = True
+        self._assign(
+            net_worth=format_cents(d.net_worth),
+            net_worth_cents=d.net_worth,
+            holdings=format_cents(d.holdings),
+            holdings_cents=d.holdings,
+            owed=format_cents(d.owed),
+            owed_cents=d.owed,
+            unpayable=format_cents(d.unpayable) if d.unpayable else "",
+            personal=format_cents(d.personal_balance),
+            personal_cents=d.personal_balance,
+            debt=format_cents(d.debt),
+            debt_cents=d.debt,
+            next_interest=next_interest_text(d.loan),
+            due=at_text(d.loan.due_at if d.loan else None),
+            account_count=len(d.accounts),
+            recent=[history_item(r, names, d.system_account_id) for r in d.recent],
+            frozen_notices=frozen_notices(d.accounts),
+            first_session=g.first_session,
+            guide=guide,
+            guide_shown=g.shown,
+            guide_hidden=g.hidden and not g.all_done,
+            guide_done=sum(1 for step in guide if step.done),
+            loaded=True,
+        )
         self._listen(user, *(topics.account(v.id) for v in d.accounts))
 
     @rx.event

@@ -53,6 +53,10 @@ class HistoryState(AuthState):
     @logged_in
     async def _fetch(self, user, start: str):
         """Fetch the page starting after ``start``; returns an event to yield (or None)."""
+        return await self._rows(user, start)
+
+    async def _rows(self, user, start: str):
+        """``_fetch`` for a handler that has checked the session already (``load``: once per event is enough)."""
         try:
             account, filters = self._filters()
             rows = await run(
@@ -71,10 +75,12 @@ class HistoryState(AuthState):
         except EconomyError as e:
             self.error, self.rows, self.has_next = str(e), [], False
             return rx.toast.error(str(e))
-        self.error = ""
         names = {int(o["value"]): o["label"] for o in self.account_options}
-        self.has_next = len(rows) > PAGE_SIZE
-        self.rows = [history_item(r, names, self._system_id or None) for r in rows[:PAGE_SIZE]]
+        self._assign(
+            error="",
+            has_next=len(rows) > PAGE_SIZE,
+            rows=[history_item(r, names, self._system_id or None) for r in rows[:PAGE_SIZE]],
+        )
         self._last_cursor = ledger.cursor_text(ledger.cursor(rows[PAGE_SIZE - 1])) if self.has_next else ""
         return None
 
@@ -82,8 +88,9 @@ class HistoryState(AuthState):
     @logged_in
     async def load(self, user):
         views = await run(accounts.list_accounts, user.id)
-        self._system_id = await run(accounts.find_system_account_id) or 0
-        self.account_options = [{"value": str(v.id), "label": v.name} for v in views]
+        if not self._system_id:  # the mint's account never changes
+            self._system_id = await run(accounts.find_system_account_id) or 0
+        self._assign(account_options=[{"value": str(v.id), "label": v.name} for v in views])
         self._listen(user, *(topics.account(v.id) for v in views))
         wanted = self.router.url.query_parameters.get("account", "")
         if wanted:
@@ -96,9 +103,9 @@ class HistoryState(AuthState):
             self.account_filter = wanted
         elif self.account_filter != ALL and self.account_filter not in {o["value"] for o in self.account_options}:
             self.account_filter = ALL
-        self.page_starts = [""]
-        event = await self._fetch("")
-        self.loaded = True
+        self._assign(page_starts=[""])
+        event = await self._rows(user, "")
+        self._assign(loaded=True)
         return event
 
     @rx.event

@@ -94,7 +94,7 @@ class SendState(AuthState):
 
     async def _load_sources(self, user) -> None:
         views = await run(accounts.list_accounts, user.id)
-        self.sources = [account_item(v) for v in views if v.kind in accounts.SPENDING_KINDS]
+        self._assign(sources=[account_item(v) for v in views if v.kind in accounts.SPENDING_KINDS])
         if self._source() is None and self.sources:
             self.source_id = str(self.sources[0].id)
         self._listen(user, *(topics.account(a.id) for a in self.sources))
@@ -105,7 +105,7 @@ class SendState(AuthState):
         await self._load_sources(user)
         if not self.form_key:
             self.form_key = uuid.uuid4().hex
-        self.loaded = True
+        self._assign(loaded=True)
 
     @rx.event
     @refresh_on_push

@@ -64,7 +64,10 @@ def system_account_id(s: Session) -> int:
 def find_system_account_id(s: Session) -> int | None:
     """The mint's account id, or None before it exists (reads only)."""
     with unit(s, write=False):
-        return s.execute(select(accounts_t.c.id).where(accounts_t.c.kind == "system")).scalar()
+        return s.execute(_SYSTEM_ID).scalar()
+
+
+_SYSTEM_ID = select(accounts_t.c.id).where(accounts_t.c.kind == "system")  # read by every dashboard: built once
 
 
 def _personal(s: Session, user_id: int) -> Account | None:
@@ -318,15 +321,32 @@ def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
     if not query:
         return []
     limit = max(1, min(limit, SEARCH_LIMIT))
-    pattern = like_prefix(query)
-    typed = query.lower()
+    params = {"pattern": like_prefix(query), "typed": query.lower(), "limit": limit}
+    with unit(s, write=False):
+        return [
+            Recipient(
+                account_id=r.id,
+                name=r.name,
+                kind=r.kind,
+                owner_username=r.username,
+                owner_display_name=r.display_name,
+                ticker=r.ticker,
+            )
+            for r in s.execute(_SEARCH, params)
+        ]
+
+
+def _search_statement():
     users_t = User.__table__
     companies_t = Company.__table__
+    pattern = bindparam("pattern")
+    typed = bindparam("typed")
+    # What was typed in full (a username, a company's name or ticker) comes first.
     exact = ((accounts_t.c.kind == "personal") & (func.lower(users_t.c.username) == typed)) | (
         (accounts_t.c.kind == "company")
         & ((func.lower(accounts_t.c.name) == typed) | (func.lower(companies_t.c.ticker) == typed))
     )
-    q = (
+    return (
         select(
             accounts_t.c.id,
             accounts_t.c.name,
@@ -345,35 +365,27 @@ def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
             | func.lower(companies_t.c.ticker).like(pattern, escape="\\")
         )
         .order_by(case((exact, 0), else_=1), func.lower(accounts_t.c.name), accounts_t.c.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    with unit(s, write=False):
-        return [
-            Recipient(
-                account_id=r.id,
-                name=r.name,
-                kind=r.kind,
-                owner_username=r.username,
-                owner_display_name=r.display_name,
-                ticker=r.ticker,
-            )
-            for r in s.execute(q)
-        ]
+
+
+_SEARCH = _search_statement()  # every recipient search (each keystroke's): built once
 
 
 def owned_account_ids(s: Session, user_id: int) -> list[int]:
     with unit(s, write=False):
-        return list(
-            s.execute(
-                select(accounts_t.c.id).where(accounts_t.c.owner_id == user_id).order_by(accounts_t.c.id)
-            ).scalars()
-        )
+        return list(s.execute(_OWNED_IDS, {"user_id": user_id}).scalars())
+
+
+# Every history page reads one of these: built once.
+_OWNED_IDS = select(accounts_t.c.id).where(accounts_t.c.owner_id == bindparam("user_id")).order_by(accounts_t.c.id)
+_OWNER_OF = select(accounts_t.c.owner_id).where(accounts_t.c.id == bindparam("account_id"))
 
 
 def require_owned(s: Session, user_id: int, account_id: int) -> None:
     """Refuse another player's account with the same message as a missing one (no existence leak)."""
     with unit(s, write=False):
-        owner = s.execute(select(accounts_t.c.owner_id).where(accounts_t.c.id == account_id)).first()
+        owner = s.execute(_OWNER_OF, {"account_id": account_id}).first()
     if owner is None or owner.owner_id != user_id:
         raise AccountNotFound("Account not found.")
 
@@ -416,28 +428,30 @@ class Dashboard:
 
 
 def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
-    """Everything the dashboard shows, for the logged-in player only."""
-    views = list_accounts(s, user_id)
-    personal = next((v for v in views if v.kind == "personal"), None)
-    rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
-    held = net_worth.holdings_value(s, [v.id for v in views])
-    owed = net_worth.owed_to_shareholders(s, user_id)
-    from economy_app.services import stock_views  # (stock_views reads accounts: import here, not at the top)
+    """Everything the dashboard shows, for the logged-in player only: one read transaction (one snapshot, one
+    BEGIN and COMMIT instead of one per part)."""
+    with unit(s, write=False, snapshot=True):
+        views = list_accounts(s, user_id)
+        personal = next((v for v in views if v.kind == "personal"), None)
+        rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
+        held = net_worth.holdings_value(s, [v.id for v in views])
+        owed = net_worth.owed_to_shareholders(s, user_id)
+        from economy_app.services import stock_views  # (stock_views reads accounts: import here, not at the top)
 
-    return Dashboard(
-        accounts=views,
-        net_worth=sum(v.balance for v in views) + held - owed,  # a loan account's balance is minus the debt
-        holdings=held,
-        owed=owed,
-        personal_balance=personal.balance if personal else 0,
-        personal_account_id=personal.id if personal else None,
-        recent=rows,
-        system_account_id=find_system_account_id(s),
-        debt=-sum(v.balance for v in views if v.kind == "loan"),
-        loan=loans.current(s, user_id),
-        unpayable=stock_views.unpayable_cents(stock_views.portfolio(s, user_id)) if held else 0,
-        guide=guides.guide(s, user_id),
-    )
+        return Dashboard(
+            accounts=views,
+            net_worth=sum(v.balance for v in views) + held - owed,  # a loan account's balance is minus the debt
+            holdings=held,
+            owed=owed,
+            personal_balance=personal.balance if personal else 0,
+            personal_account_id=personal.id if personal else None,
+            recent=rows,
+            system_account_id=find_system_account_id(s),
+            debt=-sum(v.balance for v in views if v.kind == "loan"),
+            loan=loans.current(s, user_id),
+            unpayable=stock_views.unpayable_cents(stock_views.portfolio(s, user_id)) if held else 0,
+            guide=guides.guide(s, user_id),
+        )
 
 
 def player_history(

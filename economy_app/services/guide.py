@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlmodel import Session
 
 from economy_app.models import AuthSession, Company, Product, StockTrade, User, utcnow
@@ -50,28 +50,11 @@ class Guide:
 
 def guide(s: Session, user_id: int, *, now: datetime | None = None) -> Guide:
     """The player's progress through the loop of the game (one query), and whether this is their first session."""
-    owned = companies_t.c.owner_id == user_id
-    mine = select(companies_t.c.id).where(owned)
-    q = select(
-        users_t.c.guide_hidden_at,
-        users_t.c.created_at,
-        select(func.min(companies_t.c.id)).where(owned).scalar_subquery().label("first_company"),
-        exists(select(products_t.c.id).where(products_t.c.company_id.in_(mine))).label("product"),
-        exists(select(products_t.c.id).where(products_t.c.company_id.in_(mine), products_t.c.public_units > 0)).label(
-            "sale"
-        ),
-        exists(select(companies_t.c.id).where(owned, companies_t.c.is_public.is_(True))).label("public"),
-        exists(select(trades_t.c.id).where(trades_t.c.actor_id == user_id)).label("trade"),
-    ).where(users_t.c.id == user_id)
     with unit(s, write=False):
-        row = s.execute(q).first()
+        row = s.execute(_PROGRESS, {"user_id": user_id}).first()
         if row is None:
             raise UserNotFound("Player not found.")
-        sessions = s.execute(
-            select(func.count(), func.min(sessions_t.c.created_at)).where(
-                sessions_t.c.user_id == user_id, sessions_t.c.expires_at > (now or utcnow())
-            )
-        ).one()
+        sessions = s.execute(_SESSIONS, {"user_id": user_id, "now": now or utcnow()}).one()
     first_session = sessions[0] == 1 and sessions[1] is not None and abs(sessions[1] - row.created_at) <= SIGNUP_SESSION
     return Guide(
         done={
@@ -85,6 +68,25 @@ def guide(s: Session, user_id: int, *, now: datetime | None = None) -> Guide:
         first_session=first_session,
         first_company_id=row.first_company,
     )
+
+
+# Read on every dashboard load and refresh: built once (building them cost more than running them).
+_OWNED = companies_t.c.owner_id == bindparam("user_id")
+_MINE = select(companies_t.c.id).where(_OWNED)
+_PROGRESS = select(
+    users_t.c.guide_hidden_at,
+    users_t.c.created_at,
+    select(func.min(companies_t.c.id)).where(_OWNED).scalar_subquery().label("first_company"),
+    exists(select(products_t.c.id).where(products_t.c.company_id.in_(_MINE))).label("product"),
+    exists(select(products_t.c.id).where(products_t.c.company_id.in_(_MINE), products_t.c.public_units > 0)).label(
+        "sale"
+    ),
+    exists(select(companies_t.c.id).where(_OWNED, companies_t.c.is_public.is_(True))).label("public"),
+    exists(select(trades_t.c.id).where(trades_t.c.actor_id == bindparam("user_id"))).label("trade"),
+).where(users_t.c.id == bindparam("user_id"))
+_SESSIONS = select(func.count(), func.min(sessions_t.c.created_at)).where(
+    sessions_t.c.user_id == bindparam("user_id"), sessions_t.c.expires_at > bindparam("now")
+)
 
 
 def set_hidden(s: Session, user_id: int, hidden: bool, *, now: datetime | None = None) -> None:

@@ -9,7 +9,7 @@ the leaderboard (``stock_views.leaderboard``).
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from economy_app.models import Account, Company, Holding
@@ -35,29 +35,45 @@ def held_and_owed(
     given owners (or every owner); with ``accounts``, only the holdings of those accounts."""
     held: dict[int, int] = {}
     owed: dict[int, int] = {}
-    q = (
-        select(accounts_t.c.owner_id, holdings_t.c.company_id, func.sum(holdings_t.c.shares).label("shares"), *_CURVE)
-        .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
-        .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
-        .where(holdings_t.c.shares > 0, accounts_t.c.owner_id.is_not(None))
-        .group_by(accounts_t.c.owner_id, holdings_t.c.company_id, *_CURVE)
-    )
-    debts = select(companies_t.c.owner_id, *_CURVE).where(
-        companies_t.c.is_public.is_(True), companies_t.c.treasury_shares < companies_t.c.total_shares
-    )
+    params: dict[str, list[int]] = {}
     if owners is not None:
-        q, debts = q.where(accounts_t.c.owner_id.in_(owners)), debts.where(companies_t.c.owner_id.in_(owners))
+        params["owners"] = list(owners)
     if accounts is not None:
-        q = q.where(holdings_t.c.account_id.in_(accounts))
+        params["accounts"] = list(accounts)
+    q = _HELD[(owners is not None, accounts is not None)]
+    debts = _DEBTS[owners is not None]
     with unit(s, write=False):
-        for r in s.execute(q):
+        for r in s.execute(q, params):
             base, x, n = stock_trading.curve_of(r)
             held[r.owner_id] = held.get(r.owner_id, 0) + stock_trading.holding_value_cents(base, int(r.shares), x, n)
         if accounts is None:
-            for r in s.execute(debts):
+            for r in s.execute(debts, params):
                 base, x, n = stock_trading.curve_of(r)
                 owed[r.owner_id] = owed.get(r.owner_id, 0) + stock_trading.outstanding_value_cents(base, x, n)
     return held, owed
+
+
+# Read on every dashboard load and refresh: built once (building them cost more than running them), with the
+# owner and account filters as expanding parameters. Keys: (by owners, by accounts) and by owners.
+_HELD_ALL = (
+    select(accounts_t.c.owner_id, holdings_t.c.company_id, func.sum(holdings_t.c.shares).label("shares"), *_CURVE)
+    .join(accounts_t, accounts_t.c.id == holdings_t.c.account_id)
+    .join(companies_t, companies_t.c.id == holdings_t.c.company_id)
+    .where(holdings_t.c.shares > 0, accounts_t.c.owner_id.is_not(None))
+    .group_by(accounts_t.c.owner_id, holdings_t.c.company_id, *_CURVE)
+)
+_BY_OWNERS = accounts_t.c.owner_id.in_(bindparam("owners", expanding=True))
+_BY_ACCOUNTS = holdings_t.c.account_id.in_(bindparam("accounts", expanding=True))
+_HELD = {
+    (False, False): _HELD_ALL,
+    (True, False): _HELD_ALL.where(_BY_OWNERS),
+    (False, True): _HELD_ALL.where(_BY_ACCOUNTS),
+    (True, True): _HELD_ALL.where(_BY_OWNERS, _BY_ACCOUNTS),
+}
+_DEBTS_ALL = select(companies_t.c.owner_id, *_CURVE).where(
+    companies_t.c.is_public.is_(True), companies_t.c.treasury_shares < companies_t.c.total_shares
+)
+_DEBTS = {False: _DEBTS_ALL, True: _DEBTS_ALL.where(companies_t.c.owner_id.in_(bindparam("owners", expanding=True)))}
 
 
 def holdings_value(s: Session, account_ids: list[int]) -> int:

@@ -127,10 +127,24 @@ class AuthState(rx.State):
         if user is None:
             live.unsubscribe(self.router.session.client_token)
             self._session_ended = self._session_ended or bool(self.username)
-            self.username, self.display_name, self.is_admin = "", "", False
+            self._show_user("", "", False)
         else:
-            self.username, self.display_name, self.is_admin = user.username, user.display_name, user.is_admin
+            self._show_user(user.username, user.display_name, user.is_admin)
         return user
+
+    def _assign(self, **values: Any) -> None:
+        """Set this state's vars to ``values``, only those that changed. Reflex sends every var assigned during an
+        event in its delta, equal or not (a refresh that finds the same 50 rows would send all 50 again): the
+        browser keeps the rest as they were."""
+        for name, value in values.items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+
+    def _show_user(self, username: str, display_name: str, is_admin: bool) -> None:
+        """The header's name and the admin link, assigned only when they change: every assignment dirties the
+        var, so it would be sent again in every event's delta (and this state stored again)."""
+        if (self.username, self.display_name, self.is_admin) != (username, display_name, is_admin):
+            self.username, self.display_name, self.is_admin = username, display_name, is_admin
 
     async def _clear_private_data(self) -> None:
         for cls in PRIVATE_STATES:

@@ -1,0 +1,130 @@
+"""What one event costs the worker (issue 18): the vars it sends, the transactions it opens, where Reflex keeps
+a tab's state. The load test (bench/load.py) measures the time; these pin down the mechanisms."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from reflex.state import State
+from sqlalchemy import event
+
+import economy_app.economy_app  # noqa: F401  (registers every page and its state)
+from economy_app.display import HistoryItem
+from economy_app.pages.dashboard import DashboardState
+from economy_app.services import accounts
+from economy_app.state.auth import AuthState
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _state(cls):
+    root = State(_reflex_internal_init=True)
+    return root, root.get_substate(cls.get_full_name().split("."))
+
+
+def _sent(root) -> dict:
+    """The vars the next delta sends, by state (Reflex's own delta), then a clean slate as after an event."""
+    delta = {name.rsplit(".", 1)[-1]: set(values) for name, values in root.get_delta().items()}
+    root._clean()
+    return delta
+
+
+def _row(i: int) -> HistoryItem:
+    return HistoryItem(
+        id=i,
+        key=f"{i}-1",
+        date="2026-11-30 12:00",
+        account="alice",
+        type="Transfer",
+        counterpart="bob",
+        system=False,
+        description="",
+        amount="-$1.00",
+        cents=-100,
+        batch="",
+    )
+
+
+def test_a_refresh_that_finds_the_same_figures_sends_nothing_of_them():
+    root, d = _state(DashboardState)
+    d._assign(net_worth="$10.00", net_worth_cents=1000, recent=[_row(1), _row(2)], loaded=True)
+    assert _sent(root) == {
+        "economy_app___pages___dashboard____dashboard_state": {
+            "net_worth_rx_state_",
+            "net_worth_cents_rx_state_",
+            "recent_rx_state_",
+            "loaded_rx_state_",
+        }
+    }
+    d._assign(net_worth="$10.00", net_worth_cents=1000, recent=[_row(1), _row(2)], loaded=True)
+    assert _sent(root) == {}
+    d._assign(net_worth="$9.00", net_worth_cents=900, recent=[_row(3), _row(1)], loaded=True)
+    assert _sent(root) == {
+        "economy_app___pages___dashboard____dashboard_state": {
+            "net_worth_rx_state_",
+            "net_worth_cents_rx_state_",
+            "recent_rx_state_",
+        }
+    }
+    assert [r.id for r in d.recent] == [3, 1] and d.net_worth == "$9.00"
+
+
+def test_the_session_check_sends_the_players_name_only_when_it_changes():
+    root, auth = _state(AuthState)
+    auth._show_user("alice", "Alice", False)
+    assert _sent(root) == {
+        "economy_app___state___auth____auth_state": {
+            "username_rx_state_",
+            "display_name_rx_state_",
+            "is_admin_rx_state_",
+        }
+    }
+    auth._show_user("alice", "Alice", False)  # every later event of the same session
+    assert _sent(root) == {}
+    auth._show_user("", "", False)  # the session ended
+    assert auth.username == "" and _sent(root)
+
+
+def test_the_dashboard_is_one_read_transaction(session, engine, make_player):
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=100)
+    session.commit()
+    begun = []
+    listener = lambda conn: begun.append(conn)  # noqa: E731
+    event.listen(engine, "begin", listener)
+    try:
+        d = accounts.dashboard(session, alice)
+    finally:
+        event.remove(engine, "begin", listener)
+    assert len(begun) == 1
+    assert d.net_worth == 1_000_000 - 100 and d.holdings == 0 and d.owed == 0
+
+
+def _state_manager(env: dict[str, str]) -> str:
+    """The state manager Reflex creates for this checkout's rxconfig.py, in a fresh process with ``env``."""
+    script = (
+        "from reflex.istate.manager import StateManager\n"
+        "from reflex.utils import prerequisites\n"
+        "prerequisites.get_redis = lambda: object()  # no server needed to see which manager is chosen\n"
+        "from reflex.istate.manager import redis as r\n"
+        "r.StateManagerRedis = lambda **kw: 'redis'\n"
+        "m = StateManager.create()\n"
+        "print(m if isinstance(m, str) else type(m).__name__)\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("REFLEX_")}
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_where_reflex_keeps_a_tabs_state():
+    # One worker without Redis: in its memory. Reflex's default there, the disk manager, wrote every touched state
+    # to .states and scanned that folder every 2 s, though `reflex run` empties it at every start.
+    assert _state_manager({}) == "StateManagerMemory"
+    # Several workers: Redis, as before.
+    assert _state_manager({"REFLEX_REDIS_URL": "redis://127.0.0.1:6380"}) == "redis"
