@@ -10,6 +10,7 @@ import reflex as rx
 
 from economy_app import routes
 from economy_app.components.forms import field_label
+from economy_app.components.offers import reply_row
 from economy_app.display import (
     DividendItem,
     ListingItem,
@@ -249,42 +250,13 @@ def _thread(S, t: ThreadItem) -> rx.Component:
             rx.foreach(t.steps, lambda line: rx.text(line, size="1", color_scheme="gray")),
             rx.cond(
                 t.open_id != 0,
-                rx.flex(
-                    rx.button(
-                        "Accept " + t.open_price,
-                        size="1",
-                        color_scheme="jade",
-                        on_click=S.accept_offer(t.open_id),
-                        class_name="offer-accept",
-                    ),
-                    rx.button(
-                        "Reject",
-                        size="1",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=S.reject_offer(t.open_id),
-                        class_name="offer-reject",
-                    ),
-                    rx.form(
-                        rx.hstack(
-                            rx.el.input(type="hidden", name="offer_id", value=t.open_id.to_string()),
-                            rx.input(
-                                name="price",
-                                placeholder="Counter-offer",
-                                aria_label="Counter-offer",
-                                size="1",
-                                input_mode="decimal",
-                                width="10em",
-                            ),
-                            rx.button("Counter", size="1", variant="soft", type="submit", class_name="offer-counter"),
-                            spacing="1",
-                        ),
-                        on_submit=S.counter_offer,
-                        reset_on_submit=True,
-                    ),
-                    gap="0.5em",
-                    wrap="wrap",
-                    align="center",
+                reply_row(
+                    t.open_id,
+                    t.open_price,
+                    accept=S.accept_offer,
+                    reject=S.reject_offer,
+                    counter=S.counter_offer,
+                    prefix="offer",
                 ),
                 rx.cond(
                     t.mine_open_id != 0,

@@ -8,6 +8,7 @@ import reflex as rx
 from economy_app import routes
 from economy_app.components.forms import field_label
 from economy_app.components.layout import player_page
+from economy_app.components.offers import reply_row
 from economy_app.components.tables import narrow_or_wide, row_card
 from economy_app.display import ListingItem, ThreadItem, listing_item, thread_item, trade_account_options
 from economy_app.event_args import form_text, parse_id, text_arg
@@ -318,42 +319,13 @@ def _thread(t: ThreadItem) -> rx.Component:
             rx.foreach(t.steps, lambda line: rx.text(line, size="1", color_scheme="gray", class_name="offer-step")),
             rx.cond(
                 t.open_id != 0,
-                rx.flex(
-                    rx.button(
-                        "Accept " + t.open_price,
-                        size="1",
-                        color_scheme="jade",
-                        on_click=ForSaleState.accept_counter(t.open_id),
-                        class_name="counter-accept",
-                    ),
-                    rx.button(
-                        "Reject",
-                        size="1",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=ForSaleState.reject_counter(t.open_id),
-                        class_name="counter-reject",
-                    ),
-                    rx.form(
-                        rx.hstack(
-                            rx.el.input(type="hidden", name="offer_id", value=t.open_id.to_string()),
-                            rx.input(
-                                name="price",
-                                placeholder="Counter-offer",
-                                aria_label="Counter-offer",
-                                size="1",
-                                input_mode="decimal",
-                                width="10em",
-                            ),
-                            rx.button("Counter", size="1", variant="soft", type="submit"),
-                            spacing="1",
-                        ),
-                        on_submit=ForSaleState.counter,
-                        reset_on_submit=True,
-                    ),
-                    gap="0.5em",
-                    wrap="wrap",
-                    align="center",
+                reply_row(
+                    t.open_id,
+                    t.open_price,
+                    accept=ForSaleState.accept_counter,
+                    reject=ForSaleState.reject_counter,
+                    counter=ForSaleState.counter,
+                    prefix="counter",
                 ),
             ),
             rx.cond(
