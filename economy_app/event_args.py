@@ -74,3 +74,16 @@ def day_range(since_text: str, until_text: str) -> tuple[datetime | None, dateti
         datetime.combine(since, time()) if since else None,
         datetime.combine(until + timedelta(days=1), time()) if until and until < date.max else None,
     )
+
+
+def counter_offer_form(form) -> tuple[int, int]:
+    """A counter-offer form (``offer_id``, ``price``) as (offer id, price in cents); ``AmountError`` with the
+    player's message when it is incomplete or the price is not an amount (an unknown id is 0: the service
+    refuses it)."""
+    offer_text, price_text = form_text(form, "offer_id", 12), form_text(form, "price", 32)
+    if offer_text is None or price_text is None:
+        raise AmountError("Fill in the form.")
+    try:
+        return parse_id(offer_text) or 0, parse_dollars(price_text)
+    except AmountError as e:
+        raise AmountError(f"Counter-offer: {e}") from None

@@ -22,7 +22,7 @@ from economy_app.display import (
     listing_item,
     thread_item,
 )
-from economy_app.event_args import form_text, parse_id, text_arg
+from economy_app.event_args import counter_offer_form, form_text, parse_id, text_arg
 from economy_app.money import AmountError, format_cents, parse_dollars
 from economy_app.services import company_sales, dividends
 from economy_app.services.errors import EconomyError
@@ -147,16 +147,11 @@ class CompanyDeals(rx.State, mixin=True):
 
     @rx.event
     async def counter_offer(self, form: dict):
-        offer_text, price_text = form_text(form, "offer_id", 12), form_text(form, "price", 32)
-        if offer_text is None or price_text is None:
-            return rx.toast.error("Fill in the form.")
         try:
-            price = parse_dollars(price_text)
+            offer_id, price = counter_offer_form(form)
         except AmountError as e:
-            return rx.toast.error(f"Counter-offer: {e}")
-        return await self._deal(
-            company_sales.counter, "Counter-offer sent.", offer_id=parse_id(offer_text) or 0, price_cents=price
-        )
+            return rx.toast.error(str(e))
+        return await self._deal(company_sales.counter, "Counter-offer sent.", offer_id=offer_id, price_cents=price)
 
 
 def dividend_card(S) -> rx.Component:

@@ -11,7 +11,7 @@ from economy_app.components.layout import player_page
 from economy_app.components.offers import reply_row
 from economy_app.components.tables import narrow_or_wide, row_card
 from economy_app.display import ListingItem, ThreadItem, listing_item, thread_item, trade_account_options
-from economy_app.event_args import form_text, parse_id, text_arg
+from economy_app.event_args import counter_offer_form, form_text, parse_id, text_arg
 from economy_app.money import AmountError, format_cents, parse_dollars
 from economy_app.services import company_sales
 from economy_app.services import live as topics
@@ -152,18 +152,12 @@ class ForSaleState(PagedList, AuthState):
 
     @rx.event
     async def counter(self, form: dict):
-        offer_text, price_text = form_text(form, "offer_id", 12), form_text(form, "price", 32)
-        if offer_text is None or price_text is None:
-            return rx.toast.error("Fill in the form.")
         try:
-            price = parse_dollars(price_text)
+            offer_id, price = counter_offer_form(form)
         except AmountError as e:
-            return rx.toast.error(f"Counter-offer: {e}")
+            return rx.toast.error(str(e))
         return await self._do(
-            company_sales.counter,
-            f"Counter-offer of {format_cents(price)} sent.",
-            offer_id=parse_id(offer_text) or 0,
-            price_cents=price,
+            company_sales.counter, f"Counter-offer of {format_cents(price)} sent.", offer_id=offer_id, price_cents=price
         )
 
     @rx.event

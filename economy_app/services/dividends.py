@@ -12,11 +12,11 @@ it is not counted against the 10%-a-day cap on payments to others, and it is the
 shares back, that a public company's cash reaches its owner.
 
 **Ex-dividend.** The cash a dividend pays out no longer backs the shares, so the price curve's base is lowered
-at once by exactly what was paid: what buying back the whole float would cost falls by the amount paid (rounded
+at once by exactly what was paid: what buying back every share outside the treasury would cost falls by the amount paid (rounded
 in the company's favour, never below the $0.01 floor). So a holder's dividend plus what their shares are worth
 after it equals what their shares were worth before it, nobody's net worth moves (the owner's company cash
 falls by what its debt to shareholders falls), and buying just before a dividend and selling just after never
-pays: the top of the curve, where a buyer's shares sit, is always above the float's average, which is what a
+pays: the top of the curve, where a buyer's shares sit, is always above the outstanding shares' average, which is what a
 share's dividend lowers.
 
 **The owner's shares come last** (issue 19): what the owner takes out through their shares, by selling them
@@ -131,7 +131,7 @@ def split(total_cents: int, holdings: list[tuple[int, int]]) -> list[int]:
 
 def ex_dividend_base(base: int, outstanding: int, total: int, paid_cents: int) -> int:
     """The curve's base after ``paid_cents`` left the company as a dividend: the area under the curve over the
-    float (what buying it all back would cost) lowered by exactly what was paid, the base rounded down (in the
+    shares outside the treasury (what buying them all back would cost) lowered by exactly what was paid, the base rounded down (in the
     company's favour), never below the $0.01 floor."""
     if outstanding <= 0 or paid_cents <= 0:
         return base

@@ -1,6 +1,6 @@
 """Net worth: what a player's shares are worth to them and what their companies owe their shareholders.
 
-A holding is worth its pro-rata part of what buying back the whole float would cost the company
+A holding is worth its pro-rata part of what buying back every share outside the treasury would cost the company
 (``stock_trading.holding_value_cents``), and a founder's net worth counts their companies' cash less that
 debt to shareholders (``stock_trading.outstanding_value_cents``): every cent paid for shares sits in a
 company's cash once, so net worth never counts it twice. Read by the dashboard (``accounts.dashboard``) and

@@ -26,7 +26,7 @@ so it is neither refused nor counted against the cap (it is capped by that, by t
 At the IPO (``issue_shares``), ``FOUNDER_STAKE_SHARES`` of the shares go to the founder's personal holding at
 the IPO price as their average cost, and the rest to the treasury. The price curve (``stock_trading.py``) is a
 function of the shares outside the treasury, so its base is set for the founder's stake to be out: the spot
-price at that float is the IPO price.
+price at that many shares outside the treasury is the IPO price.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def issue_shares(
     s: Session, company_id: int, *, owner_id: int, price_micros: int, total_shares: int, now: datetime
 ) -> bool:
     """Take a private company public (inside the caller's write unit, the company's row locked): the founder's
-    stake to their personal holding at the IPO price, the rest to the treasury, the curve set for that float.
+    stake to their personal holding at the IPO price, the rest to the treasury, the curve set for those outstanding shares.
     Returns False when it was already public."""
     founder_account = s.execute(
         select(accounts_t.c.id).where(accounts_t.c.owner_id == owner_id, accounts_t.c.kind == "personal")

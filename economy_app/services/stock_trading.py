@@ -9,7 +9,7 @@ curve): with ``x`` of the ``N`` shares held by players,
 
     p(x) = base x (1 + 8/100 x x / N)
 
-so the price rises by 8% of the base as the float goes from none to every share.
+so the price rises by 8% of the base as the shares outside the treasury go from none to all of them.
 A trade is charged (or paid) the exact integral of ``p`` over the shares it
 moves: buying ``s`` shares at ``x`` costs the area under the curve from ``x`` to
 ``x + s``; selling them back pays the area from ``x`` to ``x - s``. The areas
@@ -125,7 +125,7 @@ def outstanding_value_cents(base: int, outstanding: int, total: int) -> int:
 
 def holding_value_cents(base: int, shares: int, outstanding: int, total: int) -> int:
     """A holding's share of ``outstanding_value_cents``, pro rata (every outstanding share at the average
-    price of the float), rounded down. The holdings of a company sum to at most what it owes them, so
+    price of the shares outside the treasury), rounded down. The holdings of a company sum to at most what it owes them, so
     counting holdings at this value and the owner's company cash net of that debt counts no money twice."""
     if outstanding <= 0 or shares <= 0:
         return 0
@@ -709,7 +709,7 @@ def update_prices(s: Session, *, rng: random.Random, now: datetime | None = None
 
     The companies are read locked (PostgreSQL ``FOR UPDATE``, in id order; SQLite's write unit holds the write
     lock), so no trade commits between the read and the write: the stored price stays the curve's price at
-    the float, ``spot_price(base, float)``, as a trade's ``_record`` leaves it."""
+    the shares outside the treasury, ``spot_price(base, outstanding)``, as a trade's ``_record`` leaves it."""
     now = now or utcnow()
     with unit(s, write=True):
         if s.get_bind().dialect.name == "postgresql":

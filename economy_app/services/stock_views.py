@@ -1,7 +1,7 @@
 """What the stock pages read: the market, one stock, a player's portfolio, the leaderboard.
 
 Every figure is a bounded SQL query. Market caps are shares x price. What shares are worth to their
-holder (portfolio, net worth) is their pro-rata part of what buying back the whole float would cost the
+holder (portfolio, net worth) is their pro-rata part of what buying back every share outside the treasury would cost the
 company: see ``services/net_worth.py``.
 """
 
