@@ -137,6 +137,7 @@ class Stats:
     toasted: dict[tuple, list[float]] = field(default_factory=lambda: defaultdict(list))
     pushes: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # player -> push times
     received_bytes: int = 0  # every update's JSON, as the server sent it (deltas, events, pushes)
+    received_updates: int = 0  # every update (one websocket message each)
 
     def error(self, kind: str, what: str) -> None:
         self.errors[kind] += 1
@@ -156,6 +157,7 @@ class Player:
     def _on_update(self, update) -> None:
         arrived = time.time()
         update = update if isinstance(update, dict) else json.loads(update)
+        self.stats.received_updates += 1
         self.stats.received_bytes += len(json.dumps(update, separators=(",", ":"), ensure_ascii=False).encode())
         for name, values in (update.get("delta") or {}).items():
             self.state[name].update(values)
@@ -478,7 +480,19 @@ async def measured_run(app: RunningApp, names: list[str], args):
                             str(out),
                             "--nonblocking",
                             *(["--gil"] if os.environ.get("LOAD_PY_SPY_GIL") else []),
+                            *(["--threads"] if os.environ.get("LOAD_PY_SPY_THREADS") else []),
                         ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+        if phase == "start" and args.perf:  # the kernel's count of each worker thread's switches and CPU
+            for pid in app.worker_pids():
+                out = Path(args.perf) / f"{len(names)}-{pid}.txt"
+                spies.append(
+                    subprocess.Popen(
+                        ["perf", "stat", "--per-thread", "-e", "context-switches,task-clock", "-p", str(pid)]
+                        + ["-o", str(out)],
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
@@ -592,7 +606,7 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
 HEADER = (
     "| set-up | players | transfer p50 / p95 / p99 ms (count) | page load p50 / p95 / p99 ms "
     "| input p50 / p95 ms | events/s | errors | login p50 / p95 ms | peak RSS per worker MiB "
-    "| CPU % per worker | worker CPU ms per event | KiB sent per event | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
+    "| CPU % per worker | worker CPU ms per event | KiB sent per event | updates sent per event | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
     "| live: run p50 / p95 / p99 ms (n) | invariants |"
 )
 
@@ -622,6 +636,7 @@ def print_row(r: Row) -> None:
         f"| {events_per_second(r):.1f} | {errors} | {pct(login, 50):.0f} / {pct(login, 95):.0f} | {rss} "
         f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {cpu_ms_per_event(r):.2f} "
         f"| {r.stats.received_bytes / 1024 / max(1, sum(len(v) for v in r.stats.latencies.values())):.2f} "
+        f"| {r.stats.received_updates / max(1, sum(len(v) for v in r.stats.latencies.values())):.2f} "
         f"| {r.cpu['players']:.0f} "
         f"| {_pcts(r.live_transfer)} | {_pcts(r.live_run)} | {r.invariants} |",
         flush=True,
@@ -644,6 +659,9 @@ def main() -> None:
         "under Reflex's 10 s state lock)",
     )
     ap.add_argument("--py-spy", metavar="DIR", help="record each worker's stacks (py-spy, raw) into DIR")
+    ap.add_argument(
+        "--perf", metavar="DIR", help="count each worker thread's context switches and CPU (perf stat) into DIR"
+    )
     args = ap.parse_args()
     counts = [int(n) for n in args.players.split(",")]
     os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
