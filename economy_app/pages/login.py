@@ -29,19 +29,30 @@ class LoginState(AuthState):
 
     async def _enter(self, fn, *args, welcome: str | None = None, **kwargs):
         """Log in through ``fn`` (login or sign-up): busy while it runs, the error on the form, or the
-        session remembered and the dashboard."""
-        if self.busy:
-            return
-        self.busy = True
-        yield
+        session remembered and the dashboard.
+
+        The handlers that call this run in the background: the tab's state is locked only to read and set
+        it (``async with self``), never while the password is hashed (~0.1 s of CPU by design, seconds when
+        many log in at once). Held through the hash, the tab's lock in Redis could expire first, and the
+        session this login made was then never stored in the tab."""
+        async with self:
+            if self.busy:
+                return
+            self.busy = True
         try:
             result = await run(fn, *args, **kwargs)
         except EconomyError as e:
-            self.error, self.busy = str(e), False
+            async with self:
+                self.error, self.busy = str(e), False
             yield rx.toast.error(str(e))
             return
-        self.error, self.busy = "", False
-        self._remember(result)
+        except BaseException:
+            async with self:
+                self.busy = False
+            raise
+        async with self:
+            self.error, self.busy = "", False
+            self._remember(result)
         # A failed attempt's toast must not follow the player to the dashboard beside "Welcome!".
         yield [
             rx.toast.dismiss(),
@@ -49,24 +60,27 @@ class LoginState(AuthState):
             *([rx.toast.success(welcome)] if welcome else []),
         ]
 
-    @rx.event
+    @rx.event(background=True)
     async def login(self, form: dict):
         username, password = form_text(form, "username"), form_text(form, "password")
         if username is None or password is None:
-            self.error = auth_service.GENERIC_FAILURE
+            async with self:
+                self.error = auth_service.GENERIC_FAILURE
             return
         async for event in self._enter(auth_service.login, username, password, client=self._client_address()):
             yield event
 
-    @rx.event
+    @rx.event(background=True)
     async def signup(self, form: dict):
         username, display_name = form_text(form, "username"), form_text(form, "display_name")
         password, confirm = form_text(form, "password"), form_text(form, "confirm")
         if None in (username, display_name, password, confirm):
-            self.error = "Fill in the form: username, password and its confirmation."
+            async with self:
+                self.error = "Fill in the form: username, password and its confirmation."
             return
         if password != confirm:
-            self.error = "The two passwords differ."
+            async with self:
+                self.error = "The two passwords differ."
             return
         async for event in self._enter(
             auth_service.signup,

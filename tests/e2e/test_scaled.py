@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -23,7 +24,7 @@ from economy_app.localservices import RedisServer, free_port
 from economy_app.models import JobRun, LedgerEntry
 from economy_app.services import seed
 from tests.e2e.conftest import screenshot
-from tests.e2e.helpers import Truth, choose_recipient, crafted_events, sign_up, unique
+from tests.e2e.helpers import PASSWORD, Truth, choose_recipient, crafted_events, sign_up, unique
 from tests.support.appserver import AppStartError, RunningApp
 from tests.support.db import check_invariants
 
@@ -140,6 +141,47 @@ def test_another_host_serves_a_logged_in_tabs_next_event(scaled_app, browser, tm
     assert sources, f"host B answered nothing for the send page: {replies}"
     assert f'"name": "{name}"' in sources[0] and '"balance": "$10,000.00"' in sources[0]
     assert not any('"/login"' in r for r in replies), "host B sent the tab to the login page"
+
+
+def test_a_login_that_outlasts_the_tabs_state_lock_still_logs_the_player_in(scaled_app, browser):
+    """A login waits on the database for longer than Reflex's lock on the tab's state in Redis lives (10 s):
+    here the sessions table is held by another transaction, as a queue of password hashes or a long write
+    would hold it. The tab's state must not be locked while the login waits, or its lock expires first and
+    the session the login made is never stored in the tab: the player was sent back to the login page."""
+    base, truth = scaled_app.url, scaled_app.truth
+    name = unique("lena")
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_up(page, base, name)
+    page.get_by_role("button", name="Log out", exact=True).click()
+    page.wait_for_url("**/login")
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold_sessions():
+        with truth.engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql("LOCK TABLE sessions IN EXCLUSIVE MODE")  # reads go on; a new session waits
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_sessions)
+    holder.start()
+    try:
+        assert held.wait(10)
+        page.get_by_label("Username", exact=True).fill(name)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in", exact=True).click()
+        time.sleep(12)  # past the tab's 10 s state lock
+    finally:
+        release.set()
+        holder.join()
+    page.wait_for_url("**/dashboard", timeout=30_000)
+    expect(page.locator("#net-worth")).to_have_text("$10,000.00")
+    page.goto(base + "/history")  # a new page load: the session is stored in the tab and still good
+    expect(page.locator(".history-row")).to_have_count(1)
+    assert page.url.endswith("/history")
+    context.close()
 
 
 def test_money_sent_through_another_host_shows_live_on_the_receivers_open_tab(scaled_app, browser, tmp_path):
