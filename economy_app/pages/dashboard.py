@@ -26,6 +26,11 @@ from economy_app.state.auth import AuthState, logged_in, private, refresh_on_pus
 from economy_app.state.schedule import every_text
 
 
+def _dashboard(s, user) -> accounts.Dashboard:
+    """The dashboard's one read, made with the session check (``logged_in(loads=...)``)."""
+    return accounts.dashboard(s, user.id)
+
+
 @private
 class DashboardState(AuthState):
     loaded: bool = False
@@ -52,17 +57,16 @@ class DashboardState(AuthState):
     guide_done: int = 0
 
     @rx.event
-    @logged_in
-    async def load(self, user):
-        await self._show(user)
+    @logged_in(loads=_dashboard)
+    async def load(self, user, d):
+        self._show(user, d)
 
     @rx.event
-    @refresh_on_push
-    async def live_refresh(self, user):
-        await self._show(user)
+    @refresh_on_push(loads=_dashboard)
+    async def live_refresh(self, user, d):
+        self._show(user, d)
 
-    async def _show(self, user):
-        d = await run(accounts.dashboard, user.id)
+    def _show(self, user, d: accounts.Dashboard):
         names = {v.id: v.name for v in d.accounts}
         g = d.guide
         guide = guide_rows(

@@ -19,6 +19,11 @@ PAGE_SIZE = 50
 ALL = "all"
 
 
+def _accounts_and_mint(s, user):
+    """The player's accounts and the mint's account id, read with the session check (``logged_in(loads=...)``)."""
+    return accounts.list_accounts(s, user.id), accounts.find_system_account_id(s) or 0
+
+
 @private
 class HistoryState(AuthState):
     loaded: bool = False
@@ -50,31 +55,50 @@ class HistoryState(AuthState):
         account = None if self.account_filter == ALL else parse_id(self.account_filter) or 0
         return account, dict(types=None if self.type_filter == ALL else [self.type_filter], since=since, until=until)
 
-    @logged_in
-    async def _fetch(self, user, start: str):
-        """Fetch the page starting after ``start``; returns an event to yield (or None)."""
-        return await self._rows(user, start)
+    def _query(self, start: str):
+        """The read of the page starting after ``start`` with the filters as set, as ``query(session, user)``.
+        Raises ValueError for filters or a cursor that make no sense."""
+        account, filters = self._filters()
+        before = ledger.parse_cursor(start) if start else None
+
+        def query(s, user):
+            return accounts.player_history(s, user.id, account, before=before, limit=PAGE_SIZE + 1, **filters)
+
+        return query
+
+    async def _fetch(self, start: str):
+        """Fetch the page starting after ``start`` (the session check and the read in one thread hop); returns
+        an event to yield (or None)."""
+        try:
+            query = self._query(start)
+        except ValueError as e:
+            return self._no_rows(e)
+        try:
+            user, rows = await self._check_session(query)
+        except (ValueError, EconomyError) as e:
+            return self._no_rows(e)
+        if user is None:
+            return await self._to_login()
+        return self._show_rows(rows)
 
     async def _rows(self, user, start: str):
         """``_fetch`` for a handler that has checked the session already (``load``: once per event is enough)."""
         try:
-            account, filters = self._filters()
-            rows = await run(
-                accounts.player_history,
-                user.id,
-                account,
-                before=ledger.parse_cursor(start) if start else None,
-                limit=PAGE_SIZE + 1,
-                **filters,
-            )
-        except ValueError as e:
-            # Nothing matches filters that make no sense: the rows of the filters before go too.
-            self.error = str(e) if "date" in str(e) else "Use dates like 2026-11-21."
-            self.rows, self.has_next, self._last_cursor = [], False, ""
-            return rx.toast.error(self.error)
-        except EconomyError as e:
+            rows = await run(self._query(start), user)
+        except (ValueError, EconomyError) as e:
+            return self._no_rows(e)
+        return self._show_rows(rows)
+
+    def _no_rows(self, e: Exception):
+        if isinstance(e, EconomyError):
             self.error, self.rows, self.has_next = str(e), [], False
             return rx.toast.error(str(e))
+        # Nothing matches filters that make no sense: the rows of the filters before go too.
+        self.error = str(e) if "date" in str(e) else "Use dates like 2026-11-21."
+        self.rows, self.has_next, self._last_cursor = [], False, ""
+        return rx.toast.error(self.error)
+
+    def _show_rows(self, rows) -> None:
         names = {int(o["value"]): o["label"] for o in self.account_options}
         self._assign(
             error="",
@@ -85,11 +109,9 @@ class HistoryState(AuthState):
         return None
 
     @rx.event
-    @logged_in
-    async def load(self, user):
-        views = await run(accounts.list_accounts, user.id)
-        if not self._system_id:  # the mint's account never changes
-            self._system_id = await run(accounts.find_system_account_id) or 0
+    @logged_in(loads=_accounts_and_mint)
+    async def load(self, user, found):
+        views, self._system_id = found
         self._assign(account_options=[{"value": str(v.id), "label": v.name} for v in views])
         self._listen(user, *(topics.account(v.id) for v in views))
         wanted = self.router.url.query_parameters.get("account", "")

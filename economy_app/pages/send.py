@@ -24,6 +24,11 @@ from economy_app.state.auth import AuthState, logged_in, private, refresh_on_pus
 DESCRIPTION_MAX = accounts.MAX_TRANSFER_DESCRIPTION
 
 
+def player_accounts(s, user) -> list[accounts.AccountView]:
+    """The player's accounts, made with the session check (``logged_in(loads=...)``)."""
+    return accounts.list_accounts(s, user.id)
+
+
 @private
 class SendState(AuthState):
     loaded: bool = False
@@ -92,26 +97,25 @@ class SendState(AuthState):
             needs.append("correct the amount")
         return ("To send, " + " and ".join(needs) + ".") if needs else ""
 
-    async def _load_sources(self, user) -> None:
-        views = await run(accounts.list_accounts, user.id)
+    def _load_sources(self, user, views: list[accounts.AccountView]) -> None:
         self._assign(sources=[account_item(v) for v in views if v.kind in accounts.SPENDING_KINDS])
         if self._source() is None and self.sources:
             self.source_id = str(self.sources[0].id)
         self._listen(user, *(topics.account(a.id) for a in self.sources))
 
     @rx.event
-    @logged_in
-    async def load(self, user):
-        await self._load_sources(user)
+    @logged_in(loads=player_accounts)
+    async def load(self, user, views):
+        self._load_sources(user, views)
         if not self.form_key:
             self.form_key = uuid.uuid4().hex
         self._assign(loaded=True)
 
     @rx.event
-    @refresh_on_push
-    async def live_refresh(self, user):
+    @refresh_on_push(loads=player_accounts)
+    async def live_refresh(self, user, views):
         """Money moved in or out of one of the player's accounts: new balances, the form kept as typed."""
-        await self._load_sources(user)
+        self._load_sources(user, views)
 
     @rx.event
     def set_source(self, value: str):
@@ -201,7 +205,7 @@ class SendState(AuthState):
             self.sending = False
             if isinstance(e, (InsufficientFunds, InvalidAmount)):
                 self.amount_error = str(e)
-            await self._load_sources(user)
+            self._load_sources(user, await run(player_accounts, user))
             yield rx.toast.error(str(e))
             return
         sent_to = recipient_name
@@ -211,7 +215,7 @@ class SendState(AuthState):
         self.recipient_id, self.recipient_name = 0, ""
         self.query, self.results = "", []
         self.exact_id, self.exact_name, self.exact_several = 0, "", False
-        await self._load_sources(user)  # the balances on screen update at once
+        self._load_sources(user, await run(player_accounts, user))  # the balances on screen update at once
         self.sending = False
         yield rx.toast.success(f"Sent {format_cents(cents)} to {sent_to}.")
 

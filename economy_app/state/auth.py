@@ -13,15 +13,18 @@ call, so every method here that is not meant to be one starts with ``_``
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import logging
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import reflex as rx
 
-from economy_app import routes
+from economy_app import config, routes
 from economy_app.db import get_session
 from economy_app.services import auth as auth_service
 from economy_app.services import live as topics
@@ -46,21 +49,51 @@ def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(s, *args, **kwargs)
 
 
+_services: tuple[int, ThreadPoolExecutor] | None = None  # (the process it was made in, the pool)
+
+
+def _service_pool() -> ThreadPoolExecutor:
+    """The worker's own few threads for the players' service calls (``config.service_threads``), apart from
+    asyncio's default pool, where the scheduled jobs run: a long marketplace run never takes a player's thread.
+    Made on first use in each process (Granian forks its workers)."""
+    global _services
+    if _services is None or _services[0] != os.getpid():
+        _services = (os.getpid(), ThreadPoolExecutor(config.service_threads(), thread_name_prefix="services"))
+    return _services[1]
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in one of the worker's service threads, off the event loop (the caller's context variables
+    go with it, as with ``asyncio.to_thread``)."""
+    call = functools.partial(contextvars.copy_context().run, fn, *args)
+    return await asyncio.get_running_loop().run_in_executor(_service_pool(), call)
+
+
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call a service ``fn(session, *args, **kwargs)`` in a worker thread, off the event loop."""
-    return await asyncio.to_thread(_call, fn, *args, **kwargs)
+    """Call a service ``fn(session, *args, **kwargs)`` in one of the worker's service threads, off the event
+    loop."""
+    return await _in_thread(functools.partial(_call, fn, *args, **kwargs))
 
 
-def _without_user(wrapper, handler):
+def _check_and_load(token: str, loads: Callable[[Any, SessionUser], Any] | None) -> tuple[SessionUser | None, Any]:
+    """The session check and, when it holds, the page's own read ``loads(session, user)``: one thread hop and
+    one database session for both."""
+    with get_session() as s:
+        user = auth_service.resolve(s, token)
+        return user, (loads(s, user) if user is not None and loads is not None else None)
+
+
+def _without_user(wrapper, handler, passed: int = 1):
     """Reflex reads an event handler's parameters and annotations to bind what the browser sends: the wrapper
-    shows the handler's own, less ``user`` (which the guard passes)."""
+    shows the handler's own, less ``user`` (and the loaded data) that the guard passes."""
     params = list(inspect.signature(handler).parameters.values())
-    wrapper.__signature__ = inspect.Signature([params[0], *params[2:]])
-    wrapper.__annotations__ = {k: v for k, v in handler.__annotations__.items() if k != params[1].name}
+    wrapper.__signature__ = inspect.Signature([params[0], *params[1 + passed :]])
+    hidden = {p.name for p in params[1 : 1 + passed]}
+    wrapper.__annotations__ = {k: v for k, v in handler.__annotations__.items() if k not in hidden}
     return wrapper
 
 
-def logged_in(handler):
+def logged_in(handler=None, *, loads: Callable[[Any, SessionUser], Any] | None = None):
     """The logged-in guard, for a page state's event handler ``handler(self, user, *args)``: the session is
     resolved on the server first (``_current_user``); without one the tab forgets everything private and goes
     to the login page, and the handler never runs. Put it under ``@rx.event``::
@@ -68,34 +101,48 @@ def logged_in(handler):
         @rx.event
         @logged_in
         async def load(self, user): ...
+
+    ``loads``: the page's own read, ``loads(session, user)``, made in the same thread hop and database session as
+    the session check (one of each per event instead of two); the handler gets its result:
+    ``handler(self, user, data, *args)``.
     """
+    if handler is None:
+        return functools.partial(logged_in, loads=loads)
+    passed = 1 if loads is None else 2
+
+    async def check(self):
+        user, data = await self._check_session(loads)
+        return (user,) if loads is None else (user, data)
+
     if inspect.isasyncgenfunction(handler):
 
         @functools.wraps(handler)
         async def stream(self, *args, **kwargs):
-            user = await self._current_user()
-            if user is None:
+            given = await check(self)
+            if given[0] is None:
                 yield await self._to_login()
                 return
-            async for update in handler(self, user, *args, **kwargs):
+            async for update in handler(self, *given, *args, **kwargs):
                 yield update
 
-        return _without_user(stream, handler)
+        return _without_user(stream, handler, passed)
 
     @functools.wraps(handler)
     async def guarded(self, *args, **kwargs):
-        user = await self._current_user()
-        if user is None:
+        given = await check(self)
+        if given[0] is None:
             return await self._to_login()
-        return await handler(self, user, *args, **kwargs)
+        return await handler(self, *given, *args, **kwargs)
 
-    return _without_user(guarded, handler)
+    return _without_user(guarded, handler, passed)
 
 
-def refresh_on_push(handler):
+def refresh_on_push(handler=None, *, loads: Callable[[Any, SessionUser], Any] | None = None):
     """``logged_in`` for a page state's ``live_refresh(self, user)``: a push answered after the tab moved to
     another page does nothing (it neither refreshes nor re-subscribes the page it left)."""
-    inner = logged_in(handler)
+    if handler is None:
+        return functools.partial(refresh_on_push, loads=loads)
+    inner = logged_in(handler, loads=loads)
 
     @functools.wraps(inner)
     async def refresh(self):
@@ -121,16 +168,20 @@ class AuthState(rx.State):
         return self.router.session.client_ip
 
     async def _current_user(self) -> SessionUser | None:
+        return (await self._check_session())[0]
+
+    async def _check_session(self, loads=None) -> tuple[SessionUser | None, Any]:
+        """The tab's user (None: no session) and, when given, ``loads(session, user)`` read with it."""
         # What this event's services change is marked as this tab's doing (live updates skip asking it again).
         topics.ORIGIN.set(topics.origin_of(self.router.session.client_token))
-        user = await run(auth_service.resolve, self.auth_token) if self.auth_token else None
+        user, data = await _in_thread(_check_and_load, self.auth_token, loads) if self.auth_token else (None, None)
         if user is None:
             live.unsubscribe(self.router.session.client_token)
             self._session_ended = self._session_ended or bool(self.username)
             self._show_user("", "", False)
         else:
             self._show_user(user.username, user.display_name, user.is_admin)
-        return user
+        return user, data
 
     def _assign(self, **values: Any) -> None:
         """Set this state's vars to ``values``, only those that changed. Reflex sends every var assigned during an

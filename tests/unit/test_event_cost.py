@@ -3,18 +3,24 @@ a tab's state. The load test (bench/load.py) measures the time; these pin down t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from reflex.state import State
 from sqlalchemy import event
 
 import economy_app.economy_app  # noqa: F401  (registers every page and its state)
+from economy_app import config
 from economy_app.display import HistoryItem
 from economy_app.pages.dashboard import DashboardState
-from economy_app.services import accounts
+from economy_app.pages.history import HistoryState
+from economy_app.pages.send import SendState
+from economy_app.services import accounts, auth
+from economy_app.state import auth as auth_state
 from economy_app.state.auth import AuthState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,3 +134,88 @@ def test_where_reflex_keeps_a_tabs_state():
     assert _state_manager({}) == "StateManagerMemory"
     # Several workers: Redis, as before.
     assert _state_manager({"REFLEX_REDIS_URL": "redis://127.0.0.1:6380"}) == "redis"
+
+
+def _hops(monkeypatch) -> list:
+    """Every trip of this test's events to the service threads, by the function sent there."""
+    trips = []
+    real = auth_state._in_thread
+
+    async def counted(fn, *args):
+        trips.append(getattr(fn, "func", fn))
+        return await real(fn, *args)
+
+    monkeypatch.setattr(auth_state, "_in_thread", counted)
+    return trips
+
+
+def test_a_page_load_checks_the_session_and_reads_in_one_trip_to_a_service_thread(
+    db_url, session, make_player, monkeypatch
+):
+    """Each trip off the event loop and back costs two thread switches and a database session: the session
+    check and the page's own read go together (they were two trips, three for the history page)."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    alice, _ = make_player("alice")
+    token = auth.login(session, "alice", "correct horse", client="127.0.0.1").token
+    session.commit()
+    trips = _hops(monkeypatch)
+
+    root, dash = _state(DashboardState)
+    dash.auth_token = token
+    asyncio.run(DashboardState.load.fn(dash))
+    assert dash.net_worth_cents == 1_000_000 and dash.username == "alice"
+    assert len(trips) == 1
+
+    trips.clear()
+    _, send = _state(SendState)
+    send.auth_token = token
+    asyncio.run(SendState.load.fn(send))
+    assert [s.name for s in send.sources] == ["alice"] and len(trips) == 1
+
+    trips.clear()
+    _, history = _state(HistoryState)
+    history.auth_token = token
+    asyncio.run(HistoryState.load.fn(history))
+    assert [r.cents for r in history.rows] == [1_000_000]  # the welcome deposit
+    assert len(trips) == 2  # the session with the accounts (and the mint's id), then the rows as filtered
+    trips.clear()
+    asyncio.run(HistoryState.apply.fn(history))
+    assert len(trips) == 1 and [r.cents for r in history.rows] == [1_000_000]
+
+
+def test_a_page_load_without_a_session_reads_nothing(db_url, session, make_player, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    make_player("alice")
+    session.commit()
+    read = []
+    monkeypatch.setattr(accounts, "dashboard", lambda *a, **k: read.append(a))
+    _, dash = _state(DashboardState)
+    dash.auth_token = "not-a-session"
+    event = asyncio.run(DashboardState.load.fn(dash))
+    assert read == [] and not dash.loaded
+    assert "/login" in str(event)
+
+
+def test_the_players_service_calls_run_on_the_workers_own_few_threads(monkeypatch):
+    """One service thread on SQLite (a second only hands the interpreter lock back and forth: +15% CPU per
+    event measured), four on PostgreSQL (its calls wait on the network); never asyncio's default pool, where
+    the scheduled jobs run."""
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///x.db")
+    monkeypatch.delenv("ECONOMY_SERVICE_THREADS", raising=False)
+    assert config.service_threads() == 1
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@localhost/db")
+    assert config.service_threads() == 4
+    monkeypatch.setenv("ECONOMY_SERVICE_THREADS", "0")
+    assert config.service_threads() == 1
+    monkeypatch.setenv("ECONOMY_SERVICE_THREADS", "3")
+    assert config.service_threads() == 3
+
+    monkeypatch.setattr(auth_state, "_services", None)
+    monkeypatch.setattr(auth_state, "_call", lambda fn, *a, **k: fn(None, *a, **k))
+
+    async def names():
+        return {await auth_state.run(lambda s, i: threading.current_thread().name, i) for i in range(20)}
+
+    used = asyncio.run(names())
+    assert used and all(n.startswith("services_") for n in used) and len(used) <= 3
+    assert auth_state._service_pool()._max_workers == 3
