@@ -217,10 +217,11 @@ def live_poll_seconds() -> float:
         return 0.1
 
 
-def service_threads() -> int:
-    """How many threads of a worker run the players' service calls (ECONOMY_SERVICE_THREADS; default 1 on
-    SQLite, 4 on PostgreSQL; at least 1). Python runs one thread at a time: on SQLite a second thread only adds
-    switching (every SQLite step hands the interpreter lock over), +15% CPU per event measured; on PostgreSQL a
-    call mostly waits on the network, and the threads overlap those waits."""
+def read_threads() -> int:
+    """How many threads of a worker run the session checks and the pages' reads (ECONOMY_READ_THREADS; default
+    1 on SQLite, 4 on PostgreSQL; at least 1). Python runs one thread at a time: on SQLite a second reader only
+    adds switching (every SQLite step hands the interpreter lock over), +15% CPU per event measured; on
+    PostgreSQL a read mostly waits on the network, and the threads overlap those waits. Everything else a
+    player does (writes, password hashes) runs on asyncio's default pool, where the jobs run too."""
     default = 1 if database_url().startswith("sqlite") else 4
-    return max(1, number("ECONOMY_SERVICE_THREADS", default))
+    return max(1, number("ECONOMY_READ_THREADS", default))

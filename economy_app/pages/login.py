@@ -23,7 +23,8 @@ class LoginState(AuthState):
     @rx.event
     async def check(self):
         """A visitor who is already logged in goes straight to the dashboard."""
-        self.error = ""
+        # A fresh form: a spinner left by a login whose worker died mid-hash (its state kept in Redis) goes.
+        self.error, self.busy = "", False
         if self.auth_token and await self._current_user() is not None:
             return rx.redirect(routes.DASHBOARD, replace=True)
 
@@ -38,7 +39,7 @@ class LoginState(AuthState):
         async with self:
             if self.busy:
                 return
-            self.busy = True
+            self.busy, logouts = True, self._logouts
         try:
             result = await run(fn, *args, **kwargs)
         except EconomyError as e:
@@ -52,7 +53,12 @@ class LoginState(AuthState):
             raise
         async with self:
             self.error, self.busy = "", False
-            self._remember(result)
+            kept = self._logouts == logouts
+            if kept:
+                self._remember(result)
+        if not kept:  # the player logged out meanwhile (the tab's last word): the new session ends at once
+            await run(auth_service.logout, result.token)
+            return
         # A failed attempt's toast must not follow the player to the dashboard beside "Welcome!".
         yield [
             rx.toast.dismiss(),

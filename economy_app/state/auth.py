@@ -49,35 +49,35 @@ def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(s, *args, **kwargs)
 
 
-_services: tuple[int, ThreadPoolExecutor] | None = None  # (the process it was made in, the pool)
+_readers: tuple[int, ThreadPoolExecutor] | None = None  # (the process it was made in, the pool)
 
 
-def _service_pool() -> ThreadPoolExecutor:
-    """The worker's own few threads for the players' service calls (``config.service_threads``), apart from
-    asyncio's default pool, where the scheduled jobs run: a long marketplace run never takes a player's thread.
-    Made on first use in each process (Granian forks its workers)."""
-    global _services
-    if _services is None or _services[0] != os.getpid():
-        _services = (os.getpid(), ThreadPoolExecutor(config.service_threads(), thread_name_prefix="services"))
-    return _services[1]
+def _read_pool() -> ThreadPoolExecutor:
+    """The worker's own few threads for the session check and the page's read (``config.read_threads``): reads
+    never wait on a lock (SQLite in WAL mode, PostgreSQL's snapshots), so one thread serves them all on SQLite
+    and no write (a transfer waiting for SQLite's write lock, a password hash) ever stands in their way. Made
+    on first use in each process (Granian forks its workers)."""
+    global _readers
+    if _readers is None or _readers[0] != os.getpid():
+        _readers = (os.getpid(), ThreadPoolExecutor(config.read_threads(), thread_name_prefix="reads"))
+    return _readers[1]
 
 
-async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)`` in one of the worker's service threads, off the event loop (the caller's context variables
-    go with it, as with ``asyncio.to_thread``)."""
+async def _in_thread(fn: Callable[..., T], *args: Any, pool: ThreadPoolExecutor | None = None) -> T:
+    """``fn(*args)`` in a worker thread, off the event loop: ``pool``, or asyncio's default pool (the caller's
+    context variables go with it, as with ``asyncio.to_thread``)."""
     call = functools.partial(contextvars.copy_context().run, fn, *args)
-    return await asyncio.get_running_loop().run_in_executor(_service_pool(), call)
+    return await asyncio.get_running_loop().run_in_executor(pool, call)
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call a service ``fn(session, *args, **kwargs)`` in one of the worker's service threads, off the event
-    loop."""
+    """Call a service ``fn(session, *args, **kwargs)`` in a worker thread, off the event loop."""
     return await _in_thread(functools.partial(_call, fn, *args, **kwargs))
 
 
 def _check_and_load(token: str, loads: Callable[[Any, SessionUser], Any] | None) -> tuple[SessionUser | None, Any]:
     """The session check and, when it holds, the page's own read ``loads(session, user)``: one thread hop and
-    one database session for both."""
+    one database session for both. ``loads`` only reads (it runs on the read threads)."""
     with get_session() as s:
         user = auth_service.resolve(s, token)
         return user, (loads(s, user) if user is not None and loads is not None else None)
@@ -161,6 +161,7 @@ class AuthState(rx.State):
     display_name: str = ""
     is_admin: bool = False
     _session_ended: bool = False  # this tab was logged in and its session is gone (a logout elsewhere)
+    _logouts: int = 0  # this tab's logouts: a login in flight when the player logs out must not log the tab in
 
     def _client_address(self) -> str:
         """The websocket's remote address as Reflex resolved it (X-Forwarded-For only through the number of
@@ -174,7 +175,10 @@ class AuthState(rx.State):
         """The tab's user (None: no session) and, when given, ``loads(session, user)`` read with it."""
         # What this event's services change is marked as this tab's doing (live updates skip asking it again).
         topics.ORIGIN.set(topics.origin_of(self.router.session.client_token))
-        user, data = await _in_thread(_check_and_load, self.auth_token, loads) if self.auth_token else (None, None)
+        if self.auth_token:
+            user, data = await _in_thread(_check_and_load, self.auth_token, loads, pool=_read_pool())
+        else:
+            user, data = None, None
         if user is None:
             live.unsubscribe(self.router.session.client_token)
             self._session_ended = self._session_ended or bool(self.username)
@@ -226,6 +230,7 @@ class AuthState(rx.State):
 
     @rx.event
     async def logout(self):
+        self._logouts += 1
         await run(auth_service.logout, self.auth_token)
         live.unsubscribe(self.router.session.client_token)
         self.auth_token = ""

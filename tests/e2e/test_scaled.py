@@ -145,7 +145,7 @@ def test_another_host_serves_a_logged_in_tabs_next_event(scaled_app, browser, tm
 
 def test_a_login_that_outlasts_the_tabs_state_lock_still_logs_the_player_in(scaled_app, browser):
     """A login waits on the database for longer than Reflex's lock on the tab's state in Redis lives (10 s):
-    here the sessions table is held by another transaction, as a queue of password hashes or a long write
+    here the sessions table (auth_sessions) is held by another transaction, as a queue of password hashes or a long write
     would hold it. The tab's state must not be locked while the login waits, or its lock expires first and
     the session the login made is never stored in the tab: the player was sent back to the login page."""
     base, truth = scaled_app.url, scaled_app.truth
@@ -161,7 +161,7 @@ def test_a_login_that_outlasts_the_tabs_state_lock_still_logs_the_player_in(scal
 
     def hold_sessions():
         with truth.engine.connect() as conn, conn.begin():
-            conn.exec_driver_sql("LOCK TABLE sessions IN EXCLUSIVE MODE")  # reads go on; a new session waits
+            conn.exec_driver_sql("LOCK TABLE auth_sessions IN EXCLUSIVE MODE")  # reads go on; a new session waits
             held.set()
             release.wait(30)
 

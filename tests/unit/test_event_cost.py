@@ -7,14 +7,12 @@ import asyncio
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from reflex.state import State
 from sqlalchemy import event
 
 import economy_app.economy_app  # noqa: F401  (registers every page and its state)
-from economy_app import config
 from economy_app.display import HistoryItem
 from economy_app.pages.dashboard import DashboardState
 from economy_app.pages.history import HistoryState
@@ -141,9 +139,9 @@ def _hops(monkeypatch) -> list:
     trips = []
     real = auth_state._in_thread
 
-    async def counted(fn, *args):
+    async def counted(fn, *args, **kwargs):
         trips.append(getattr(fn, "func", fn))
-        return await real(fn, *args)
+        return await real(fn, *args, **kwargs)
 
     monkeypatch.setattr(auth_state, "_in_thread", counted)
     return trips
@@ -194,28 +192,3 @@ def test_a_page_load_without_a_session_reads_nothing(db_url, session, make_playe
     event = asyncio.run(DashboardState.load.fn(dash))
     assert read == [] and not dash.loaded
     assert "/login" in str(event)
-
-
-def test_the_players_service_calls_run_on_the_workers_own_few_threads(monkeypatch):
-    """One service thread on SQLite (a second only hands the interpreter lock back and forth: +15% CPU per
-    event measured), four on PostgreSQL (its calls wait on the network); never asyncio's default pool, where
-    the scheduled jobs run."""
-    monkeypatch.setenv("DATABASE_URL", "sqlite:///x.db")
-    monkeypatch.delenv("ECONOMY_SERVICE_THREADS", raising=False)
-    assert config.service_threads() == 1
-    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@localhost/db")
-    assert config.service_threads() == 4
-    monkeypatch.setenv("ECONOMY_SERVICE_THREADS", "0")
-    assert config.service_threads() == 1
-    monkeypatch.setenv("ECONOMY_SERVICE_THREADS", "3")
-    assert config.service_threads() == 3
-
-    monkeypatch.setattr(auth_state, "_services", None)
-    monkeypatch.setattr(auth_state, "_call", lambda fn, *a, **k: fn(None, *a, **k))
-
-    async def names():
-        return {await auth_state.run(lambda s, i: threading.current_thread().name, i) for i in range(20)}
-
-    used = asyncio.run(names())
-    assert used and all(n.startswith("services_") for n in used) and len(used) <= 3
-    assert auth_state._service_pool()._max_workers == 3
