@@ -104,13 +104,13 @@ class DashboardState(AuthState):
     @logged_in
     async def hide_guide(self, user):
         await run(guides.set_hidden, user.id, True)
-        await self._show(user)
+        self._show(user, await run(_dashboard, user))
 
     @rx.event
     @logged_in
     async def show_guide(self, user):
         await run(guides.set_hidden, user.id, False)
-        await self._show(user)
+        self._show(user, await run(_dashboard, user))
 
 
 def stat(label: str, value: rx.Component, hint: rx.Component | str, test_id: str) -> rx.Component:
