@@ -22,7 +22,7 @@ from economy_app.money import format_cents
 from economy_app.services import accounts, companies, marketplace_settings
 from economy_app.services import guide as guides
 from economy_app.services import live as topics
-from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
+from economy_app.state.auth import AuthState, logged_in, private, read, refresh_on_push, run
 from economy_app.state.schedule import every_text
 
 
@@ -104,13 +104,13 @@ class DashboardState(AuthState):
     @logged_in
     async def hide_guide(self, user):
         await run(guides.set_hidden, user.id, True)
-        self._show(user, await run(_dashboard, user))
+        self._show(user, await read(_dashboard, user))
 
     @rx.event
     @logged_in
     async def show_guide(self, user):
         await run(guides.set_hidden, user.id, False)
-        self._show(user, await run(_dashboard, user))
+        self._show(user, await read(_dashboard, user))
 
 
 def stat(label: str, value: rx.Component, hint: rx.Component | str, test_id: str) -> rx.Component:

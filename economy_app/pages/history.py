@@ -13,7 +13,7 @@ from economy_app.event_args import day_range, parse_id, text_arg
 from economy_app.services import accounts, ledger
 from economy_app.services import live as topics
 from economy_app.services.errors import EconomyError
-from economy_app.state.auth import AuthState, logged_in, private, run
+from economy_app.state.auth import AuthState, logged_in, private, read, run
 
 PAGE_SIZE = 50
 ALL = "all"
@@ -84,7 +84,7 @@ class HistoryState(AuthState):
     async def _rows(self, user, start: str):
         """``_fetch`` for a handler that has checked the session already (``load``: once per event is enough)."""
         try:
-            rows = await run(self._query(start), user)
+            rows = await read(self._query(start), user)
         except (ValueError, EconomyError) as e:
             return self._no_rows(e)
         return self._show_rows(rows)

@@ -19,7 +19,7 @@ from economy_app.money import format_cents
 from economy_app.services import accounts
 from economy_app.services import live as topics
 from economy_app.services.errors import EconomyError, InsufficientFunds, InvalidAmount
-from economy_app.state.auth import AuthState, logged_in, private, refresh_on_push, run
+from economy_app.state.auth import AuthState, logged_in, private, read, refresh_on_push, run
 
 DESCRIPTION_MAX = accounts.MAX_TRANSFER_DESCRIPTION
 
@@ -137,7 +137,7 @@ class SendState(AuthState):
         if not self.query.strip():
             self.results = []
             return
-        found = [r for r in await run(accounts.search_recipients, self.query) if str(r.account_id) != self.source_id]
+        found = [r for r in await read(accounts.search_recipients, self.query) if str(r.account_id) != self.source_id]
         self.results = [
             {
                 "id": str(r.account_id),
@@ -205,7 +205,7 @@ class SendState(AuthState):
             self.sending = False
             if isinstance(e, (InsufficientFunds, InvalidAmount)):
                 self.amount_error = str(e)
-            self._load_sources(user, await run(player_accounts, user))
+            self._load_sources(user, await read(player_accounts, user))
             yield rx.toast.error(str(e))
             return
         sent_to = recipient_name
@@ -215,7 +215,7 @@ class SendState(AuthState):
         self.recipient_id, self.recipient_name = 0, ""
         self.query, self.results = "", []
         self.exact_id, self.exact_name, self.exact_several = 0, "", False
-        self._load_sources(user, await run(player_accounts, user))  # the balances on screen update at once
+        self._load_sources(user, await read(player_accounts, user))  # the balances on screen update at once
         self.sending = False
         yield rx.toast.success(f"Sent {format_cents(cents)} to {sent_to}.")
 

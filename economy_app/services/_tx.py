@@ -11,6 +11,7 @@ inside the transaction just before it commits, and dropped if it rolls back.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,11 +25,21 @@ from economy_app.services import live
 _UNIT = "economy_unit"
 
 
+class _Thread(threading.local):
+    read_only = False  # a thread that only reads (the web workers' read threads): a write unit there is a bug
+
+
+THREAD = _Thread()
+
+
 @contextmanager
 def unit(s: Session, *, write: bool, snapshot: bool = False) -> Iterator[Session]:
     """``snapshot=True``: every statement of the unit reads one snapshot of the database (PostgreSQL:
     REPEATABLE READ; a SQLite read transaction already reads one snapshot), for a check made of several
     statements that must agree with each other. Joining a caller's unit keeps the caller's isolation."""
+    if write and THREAD.read_only:
+        # A write would wait for SQLite's write lock on a thread every player's page read queues behind.
+        raise RuntimeError("a write service was called on a read-only thread")
     current = s.info.get(_UNIT)
     if current is not None:
         if write and current != "write":

@@ -26,6 +26,7 @@ import reflex as rx
 
 from economy_app import config, routes
 from economy_app.db import get_session
+from economy_app.services import _tx
 from economy_app.services import auth as auth_service
 from economy_app.services import live as topics
 from economy_app.services.auth import SessionUser
@@ -59,8 +60,15 @@ def _read_pool() -> ThreadPoolExecutor:
     on first use in each process (Granian forks its workers)."""
     global _readers
     if _readers is None or _readers[0] != os.getpid():
-        _readers = (os.getpid(), ThreadPoolExecutor(config.read_threads(), thread_name_prefix="reads"))
+        _readers = (
+            os.getpid(),
+            ThreadPoolExecutor(config.read_threads(), thread_name_prefix="reads", initializer=_read_only_thread),
+        )
     return _readers[1]
+
+
+def _read_only_thread() -> None:
+    _tx.THREAD.read_only = True  # a write unit started here raises at once (services/_tx.py)
 
 
 async def _in_thread(fn: Callable[..., T], *args: Any, pool: ThreadPoolExecutor | None = None) -> T:
@@ -73,6 +81,12 @@ async def _in_thread(fn: Callable[..., T], *args: Any, pool: ThreadPoolExecutor 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a service ``fn(session, *args, **kwargs)`` in a worker thread, off the event loop."""
     return await _in_thread(functools.partial(_call, fn, *args, **kwargs))
+
+
+async def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``run`` for a service that only reads (a page's rows, a search): on the worker's read threads, where
+    no write waits for a lock ahead of it. A write unit there raises."""
+    return await _in_thread(functools.partial(_call, fn, *args, **kwargs), pool=_read_pool())
 
 
 def _check_and_load(token: str, loads: Callable[[Any, SessionUser], Any] | None) -> tuple[SessionUser | None, Any]:

@@ -164,3 +164,24 @@ def test_reads_run_on_the_workers_read_threads_and_everything_else_on_the_defaul
     assert reads and all(n.startswith("reads_") for n in reads) and len(reads) <= 3
     assert calls and not any(n.startswith("reads_") for n in calls)
     assert auth_state._read_pool()._max_workers == 3
+
+
+def test_a_write_on_a_read_thread_is_refused_before_it_waits_for_a_lock(db_url, session, make_player, monkeypatch):
+    """The read threads serve every player's page: a write there would queue them all behind SQLite's write lock.
+    A write unit started on one raises at once, and nothing is written."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setattr(auth_state, "_readers", None)
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    session.commit()
+
+    async def attempt():
+        return await auth_state.read(accounts.transfer, actor_id=alice, from_account_id=a, to_account_id=b, amount=1)
+
+    with pytest.raises(RuntimeError, match="read-only thread"):
+        asyncio.run(attempt())
+    assert accounts.get_balance(session, b) == 1_000_000
+    # The same call through run (asyncio's default pool) goes through.
+    asyncio.run(auth_state.run(accounts.transfer, actor_id=alice, from_account_id=a, to_account_id=b, amount=1))
+    session.expire_all()
+    assert accounts.get_balance(session, b) == 1_000_001
