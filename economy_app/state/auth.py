@@ -90,11 +90,15 @@ async def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def _check_and_load(token: str, loads: Callable[[Any, SessionUser], Any] | None) -> tuple[SessionUser | None, Any]:
-    """The session check and, when it holds, the page's own read ``loads(session, user)``: one thread hop and
-    one database session for both. ``loads`` only reads (it runs on the read threads)."""
+    """The session check and, when it holds, the page's own read ``loads(session, user)``: one thread hop, one
+    database session and one read transaction for both. ``loads`` only reads (it runs on the read threads)."""
     with get_session() as s:
-        user = auth_service.resolve(s, token)
-        return user, (loads(s, user) if user is not None and loads is not None else None)
+        if loads is None:
+            return auth_service.resolve(s, token), None
+        # One read transaction for both, reading one snapshot (the page's figures agree with each other).
+        with _tx.unit(s, write=False, snapshot=True):
+            user = auth_service.resolve(s, token)
+            return user, (loads(s, user) if user is not None else None)
 
 
 def _without_user(wrapper, handler, passed: int = 1):

@@ -13,6 +13,7 @@ from reflex.state import State
 from sqlalchemy import event
 
 import economy_app.economy_app  # noqa: F401  (registers every page and its state)
+from economy_app.db import get_engine
 from economy_app.display import HistoryItem
 from economy_app.pages.dashboard import DashboardState
 from economy_app.pages.history import HistoryState
@@ -192,3 +193,22 @@ def test_a_page_load_without_a_session_reads_nothing(db_url, session, make_playe
     event = asyncio.run(DashboardState.load.fn(dash))
     assert read == [] and not dash.loaded
     assert "/login" in str(event)
+
+
+def test_a_page_load_is_one_read_transaction_with_its_session_check(db_url, session, make_player, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    make_player("alice")
+    token = auth.login(session, "alice", "correct horse", client="127.0.0.1").token
+    session.commit()
+    engine = get_engine(db_url)
+    begun = []
+    listener = lambda conn: begun.append(conn)  # noqa: E731
+    event.listen(engine, "begin", listener)
+    try:
+        _, dash = _state(DashboardState)
+        dash.auth_token = token
+        asyncio.run(DashboardState.load.fn(dash))
+    finally:
+        event.remove(engine, "begin", listener)
+    assert dash.net_worth_cents == 1_000_000
+    assert len(begun) == 1  # the session check and the dashboard: one BEGIN (they were two)
