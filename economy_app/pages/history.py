@@ -13,6 +13,7 @@ from economy_app.event_args import day_range, parse_id, text_arg
 from economy_app.services import accounts, ledger
 from economy_app.services import live as topics
 from economy_app.services.errors import EconomyError
+from economy_app.state import reads
 from economy_app.state.auth import AuthState, logged_in, private, read, run
 
 PAGE_SIZE = 50
@@ -137,7 +138,11 @@ class HistoryState(AuthState):
         if self._left_page():  # a push answered after the tab moved to another page
             return None
         if len(self.page_starts) <= 1 and not self.error:
-            return await self._fetch("")
+            as_refresh = reads.REFRESH.set(True)  # its read lets clicks go first (state/reads.py)
+            try:
+                return await self._fetch("")
+            finally:
+                reads.REFRESH.reset(as_refresh)
         return None
 
     @rx.event

@@ -19,7 +19,7 @@ import inspect
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import reflex as rx
@@ -30,7 +30,8 @@ from economy_app.services import _tx
 from economy_app.services import auth as auth_service
 from economy_app.services import live as topics
 from economy_app.services.auth import SessionUser
-from economy_app.state import live
+from economy_app.state import live, reads
+from economy_app.state.reads import ReadThreads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,20 +51,18 @@ def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(s, *args, **kwargs)
 
 
-_readers: tuple[int, ThreadPoolExecutor] | None = None  # (the process it was made in, the pool)
+_readers: tuple[int, ReadThreads] | None = None  # (the process it was made in, the pool)
 
 
-def _read_pool() -> ThreadPoolExecutor:
+def _read_pool() -> ReadThreads:
     """The worker's own few threads for the session check and the page's read (``config.read_threads``): reads
     never wait on a lock (SQLite in WAL mode, PostgreSQL's snapshots), so one thread serves them all on SQLite
     and no write (a transfer waiting for SQLite's write lock, a password hash) ever stands in their way. Made
-    on first use in each process (Granian forks its workers)."""
+    on first use in each process (Granian forks its workers). A click's read goes before a live refresh's
+    (``state/reads.py``)."""
     global _readers
     if _readers is None or _readers[0] != os.getpid():
-        _readers = (
-            os.getpid(),
-            ThreadPoolExecutor(config.read_threads(), thread_name_prefix="reads", initializer=_read_only_thread),
-        )
+        _readers = (os.getpid(), ReadThreads(config.read_threads(), initializer=_read_only_thread))
     return _readers[1]
 
 
@@ -71,7 +70,7 @@ def _read_only_thread() -> None:
     _tx.THREAD.read_only = True  # a write unit started here raises at once (services/_tx.py)
 
 
-async def _in_thread(fn: Callable[..., T], *args: Any, pool: ThreadPoolExecutor | None = None) -> T:
+async def _in_thread(fn: Callable[..., T], *args: Any, pool: Executor | None = None) -> T:
     """``fn(*args)`` in a worker thread, off the event loop: ``pool``, or asyncio's default pool (the caller's
     context variables go with it, as with ``asyncio.to_thread``)."""
     call = functools.partial(contextvars.copy_context().run, fn, *args)
@@ -166,7 +165,11 @@ def refresh_on_push(handler=None, *, loads: Callable[[Any, SessionUser], Any] | 
     async def refresh(self):
         if self._left_page():
             return None
-        return await inner(self)
+        as_refresh = reads.REFRESH.set(True)  # its reads let clicks go first (state/reads.py)
+        try:
+            return await inner(self)
+        finally:
+            reads.REFRESH.reset(as_refresh)
 
     refresh.__signature__ = inner.__signature__
     return refresh

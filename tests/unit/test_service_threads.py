@@ -22,7 +22,9 @@ from economy_app.pages.dashboard import DashboardState
 from economy_app.pages.login import LoginState
 from economy_app.services import accounts, auth
 from economy_app.state import auth as auth_state
+from economy_app.state import reads
 from economy_app.state.auth import AuthState
+from economy_app.state.reads import ReadThreads
 from tests.conftest import new_sqlite_url
 from tests.unit.test_event_cost import _state
 
@@ -163,7 +165,7 @@ def test_reads_run_on_the_workers_read_threads_and_everything_else_on_the_defaul
     reads, calls = asyncio.run(names())
     assert reads and all(n.startswith("reads_") for n in reads) and len(reads) <= 3
     assert calls and not any(n.startswith("reads_") for n in calls)
-    assert auth_state._read_pool()._max_workers == 3
+    assert len(auth_state._read_pool()._threads) == 3
 
 
 def test_a_write_on_a_read_thread_is_refused_before_it_waits_for_a_lock(db_url, session, make_player, monkeypatch):
@@ -185,3 +187,41 @@ def test_a_write_on_a_read_thread_is_refused_before_it_waits_for_a_lock(db_url, 
     asyncio.run(auth_state.run(accounts.transfer, actor_id=alice, from_account_id=a, to_account_id=b, amount=1))
     session.expire_all()
     assert accounts.get_balance(session, b) == 1_000_001
+
+
+def test_a_click_is_read_before_a_wave_of_live_refreshes_and_no_refresh_waits_forever():
+    """A marketplace run refreshes every paid tab at once; a click made then is served first (its read is due
+    now, a refresh's REFRESH_SLACK later), and a refresh older than that goes before newer clicks."""
+    pool = ReadThreads(1)
+    served, gate = [], threading.Event()
+    try:
+        pool.submit(gate.wait, 10)  # the thread is busy
+        for i in range(5):
+            flag = reads.REFRESH.set(True)
+            try:
+                pool.submit(served.append, f"refresh {i}")
+            finally:
+                reads.REFRESH.reset(flag)
+        pool.submit(served.append, "click")
+        gate.set()
+        pool.submit(lambda: None).result(5)
+        assert served == ["click"] + [f"refresh {i}" for i in range(5)]
+
+        served.clear()
+        gate.clear()
+        pool.submit(gate.wait, 10)
+        flag = reads.REFRESH.set(True)
+        try:
+            pool.submit(served.append, "old refresh")
+        finally:
+            reads.REFRESH.reset(flag)
+        time.sleep(reads.REFRESH_SLACK + 0.05)
+        pool.submit(served.append, "new click")
+        gate.set()
+        pool.submit(lambda: None).result(5)
+        assert served == ["old refresh", "new click"]
+        with pytest.raises(ZeroDivisionError):  # an error reaches the caller
+            pool.submit(lambda: 1 / 0).result(5)
+    finally:
+        gate.set()
+        pool.shutdown()
