@@ -112,7 +112,9 @@ class HistoryState(AuthState):
     @rx.event
     @logged_in(loads=_accounts_and_mint)
     async def load(self, user, found):
-        views, self._system_id = found
+        views, mint = found
+        if self._system_id != mint:  # an assignment stores the tab's state again (Redis): only on a change
+            self._system_id = mint
         self._assign(account_options=[{"value": str(v.id), "label": v.name} for v in views])
         self._listen(user, *(topics.account(v.id) for v in views))
         wanted = self.router.url.query_parameters.get("account", "")
@@ -138,11 +140,8 @@ class HistoryState(AuthState):
         if self._left_page():  # a push answered after the tab moved to another page
             return None
         if len(self.page_starts) <= 1 and not self.error:
-            as_refresh = reads.REFRESH.set(True)  # its read lets clicks go first (state/reads.py)
-            try:
+            with reads.refreshing():  # its read lets clicks go first (state/reads.py)
                 return await self._fetch("")
-            finally:
-                reads.REFRESH.reset(as_refresh)
         return None
 
     @rx.event

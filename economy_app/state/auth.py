@@ -165,11 +165,8 @@ def refresh_on_push(handler=None, *, loads: Callable[[Any, SessionUser], Any] | 
     async def refresh(self):
         if self._left_page():
             return None
-        as_refresh = reads.REFRESH.set(True)  # its reads let clicks go first (state/reads.py)
-        try:
+        with reads.refreshing():  # its reads let clicks go first (state/reads.py)
             return await inner(self)
-        finally:
-            reads.REFRESH.reset(as_refresh)
 
     refresh.__signature__ = inner.__signature__
     return refresh

@@ -9,12 +9,13 @@ milliseconds on one SQLite worker). Served by deadline, the click goes first, an
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
@@ -22,6 +23,16 @@ REFRESH_SLACK = 0.25  # seconds a live refresh's read lets clicks go first
 
 # Set while a live refresh runs (state.auth.refresh_on_push): its reads are due REFRESH_SLACK later.
 REFRESH: contextvars.ContextVar[bool] = contextvars.ContextVar("economy_live_refresh", default=False)
+
+
+@contextlib.contextmanager
+def refreshing() -> Iterator[None]:
+    """``with refreshing():`` around a live refresh: its reads let clicks go first."""
+    token = REFRESH.set(True)
+    try:
+        yield
+    finally:
+        REFRESH.reset(token)
 
 
 class ReadThreads(Executor):

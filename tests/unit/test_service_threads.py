@@ -197,11 +197,8 @@ def test_a_click_is_read_before_a_wave_of_live_refreshes_and_no_refresh_waits_fo
     try:
         pool.submit(gate.wait, 10)  # the thread is busy
         for i in range(5):
-            flag = reads.REFRESH.set(True)
-            try:
+            with reads.refreshing():
                 pool.submit(served.append, f"refresh {i}")
-            finally:
-                reads.REFRESH.reset(flag)
         pool.submit(served.append, "click")
         gate.set()
         pool.submit(lambda: None).result(5)
@@ -210,11 +207,8 @@ def test_a_click_is_read_before_a_wave_of_live_refreshes_and_no_refresh_waits_fo
         served.clear()
         gate.clear()
         pool.submit(gate.wait, 10)
-        flag = reads.REFRESH.set(True)
-        try:
+        with reads.refreshing():
             pool.submit(served.append, "old refresh")
-        finally:
-            reads.REFRESH.reset(flag)
         time.sleep(reads.REFRESH_SLACK + 0.05)
         pool.submit(served.append, "new click")
         gate.set()
