@@ -22,8 +22,10 @@ from economy_app.pages.portfolio import PortfolioState, portfolio_page
 from economy_app.pages.run import RunState, run_page
 from economy_app.pages.send import SendState, send_page
 from economy_app.pages.stocks import StocksState, StockState, stock_page, stocks_page
+from economy_app.state import page_load
 from economy_app.state.live import live_lifespan
 
+page_load.install()  # a page's load runs in the navigation's own event (state/page_load.py)
 app = rx.App()
 app.register_lifespan_task(scheduler_lifespan)
 app.register_lifespan_task(live_lifespan)

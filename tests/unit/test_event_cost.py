@@ -212,3 +212,23 @@ def test_a_page_load_is_one_read_transaction_with_its_session_check(db_url, sess
         event.remove(engine, "begin", listener)
     assert dash.net_worth_cents == 1_000_000
     assert len(begun) == 1  # the session check and the dashboard: one BEGIN (they were two)
+
+
+def test_every_page_loads_in_the_navigations_own_event():
+    """Each page's on_load can run inside Reflex's on_load_internal (state/page_load.py): one event and one
+    message per page load. A load that takes arguments, runs in the background or is not async would fall back to
+    Reflex's chain of three events."""
+    from economy_app.economy_app import app
+    from economy_app.state import page_load
+
+    assert app._load_events, "no page registered"
+    for route, loads in app._load_events.items():
+        assert page_load.inline_handler(loads) is loads[0], route
+
+    def sync(self): ...
+
+    async def two(self, x): ...
+
+    for fn in (sync, two):
+        assert page_load.inline_handler([type(DashboardState.load)(fn=fn, state=DashboardState)]) is None
+    assert page_load.inline_handler([DashboardState.load, SendState.load]) is None
