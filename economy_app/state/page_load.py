@@ -46,10 +46,15 @@ async def _load_inline(state: rx_state.State, handler: EventHandler):
             events = None
         else:
             events = await handler.fn(page)
-    finally:
-        # Sent with the page's data (the browser set its own copy false when it navigated): an assignment is sent
-        # even when the value does not change.
+    except Exception:
+        # Reflex's chain told the tab it was hydrated after a load that raised: so does this, with the new page's
+        # router data (this delta), before the error goes on to Reflex's handler.
         state.is_hydrated = True
+        yield None
+        raise
+    # Sent with the page's data (the browser set its own copy false when it navigated): an assignment is sent
+    # even when the value does not change.
+    state.is_hydrated = True
     yield events
 
 
