@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlmodel import Session
 
 from economy_app.models import AuthSession, Company, Product, StockTrade, User, utcnow
@@ -51,11 +51,12 @@ class Guide:
 def guide(s: Session, user_id: int, *, now: datetime | None = None) -> Guide:
     """The player's progress through the loop of the game (one query), and whether this is their first session."""
     with unit(s, write=False):
-        row = s.execute(_PROGRESS, {"user_id": user_id}).first()
-        if row is None:
-            raise UserNotFound("Player not found.")
-        sessions = s.execute(_SESSIONS, {"user_id": user_id, "now": now or utcnow()}).one()
-    first_session = sessions[0] == 1 and sessions[1] is not None and abs(sessions[1] - row.created_at) <= SIGNUP_SESSION
+        row = s.execute(_PROGRESS, {"user_id": user_id, "now": now or utcnow()}).first()
+    if row is None:
+        raise UserNotFound("Player not found.")
+    first_session = (
+        row.sessions == 1 and row.first_login is not None and abs(row.first_login - row.created_at) <= SIGNUP_SESSION
+    )
     return Guide(
         done={
             "company": row.first_company is not None,
@@ -73,6 +74,7 @@ def guide(s: Session, user_id: int, *, now: datetime | None = None) -> Guide:
 # Read on every dashboard load and refresh: built once (building them cost more than running them).
 _OWNED = companies_t.c.owner_id == bindparam("user_id")
 _MINE = select(companies_t.c.id).where(_OWNED)
+_LIVE_SESSION = and_(sessions_t.c.user_id == bindparam("user_id"), sessions_t.c.expires_at > bindparam("now"))
 _PROGRESS = select(
     users_t.c.guide_hidden_at,
     users_t.c.created_at,
@@ -83,10 +85,10 @@ _PROGRESS = select(
     ),
     exists(select(companies_t.c.id).where(_OWNED, companies_t.c.is_public.is_(True))).label("public"),
     exists(select(trades_t.c.id).where(trades_t.c.actor_id == bindparam("user_id"))).label("trade"),
+    # The first session: one live session, opened at sign-up.
+    select(func.count()).where(_LIVE_SESSION).scalar_subquery().label("sessions"),
+    select(func.min(sessions_t.c.created_at)).where(_LIVE_SESSION).scalar_subquery().label("first_login"),
 ).where(users_t.c.id == bindparam("user_id"))
-_SESSIONS = select(func.count(), func.min(sessions_t.c.created_at)).where(
-    sessions_t.c.user_id == bindparam("user_id"), sessions_t.c.expires_at > bindparam("now")
-)
 
 
 def set_hidden(s: Session, user_id: int, hidden: bool, *, now: datetime | None = None) -> None:

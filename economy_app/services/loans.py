@@ -45,7 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlmodel import Session
 
 from economy_app import config
@@ -195,8 +195,12 @@ def _view(r) -> LoanView:
 def current(s: Session, user_id: int) -> LoanView | None:
     """The player's open loan, or None."""
     with unit(s, write=False):
-        row = s.execute(_VIEW.where(loans_t.c.user_id == user_id, loans_t.c.status == "open")).first()
+        row = s.execute(_CURRENT, {"user_id": user_id}).first()
     return _view(row) if row else None
+
+
+# Read on every dashboard load and refresh: built once (building it cost more than running it).
+_CURRENT = _VIEW.where(loans_t.c.user_id == bindparam("user_id"), loans_t.c.status == "open")
 
 
 def barred_until(s: Session, user_id: int, now: datetime | None = None) -> datetime | None:

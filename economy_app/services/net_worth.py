@@ -33,24 +33,31 @@ def held_and_owed(
 ) -> tuple[dict[int, int], dict[int, int]]:
     """({owner: value of their holdings}, {owner: what their companies owe shareholders}), in cents, for the
     given owners (or every owner); with ``accounts``, only the holdings of those accounts."""
-    held: dict[int, int] = {}
-    owed: dict[int, int] = {}
     params: dict[str, list[int]] = {}
     if owners is not None:
         params["owners"] = list(owners)
     if accounts is not None:
         params["accounts"] = list(accounts)
-    q = _HELD[(owners is not None, accounts is not None)]
-    debts = _DEBTS[owners is not None]
     with unit(s, write=False):
-        for r in s.execute(q, params):
-            base, x, n = stock_trading.curve_of(r)
-            held[r.owner_id] = held.get(r.owner_id, 0) + stock_trading.holding_value_cents(base, int(r.shares), x, n)
-        if accounts is None:
-            for r in s.execute(debts, params):
-                base, x, n = stock_trading.curve_of(r)
-                owed[r.owner_id] = owed.get(r.owner_id, 0) + stock_trading.outstanding_value_cents(base, x, n)
+        held = _held(s, _HELD[(owners is not None, accounts is not None)], params)
+        owed = _owed(s, _DEBTS[owners is not None], params) if accounts is None else {}
     return held, owed
+
+
+def _held(s: Session, q, params: dict) -> dict[int, int]:
+    held: dict[int, int] = {}
+    for r in s.execute(q, params):
+        base, x, n = stock_trading.curve_of(r)
+        held[r.owner_id] = held.get(r.owner_id, 0) + stock_trading.holding_value_cents(base, int(r.shares), x, n)
+    return held
+
+
+def _owed(s: Session, q, params: dict) -> dict[int, int]:
+    owed: dict[int, int] = {}
+    for r in s.execute(q, params):
+        base, x, n = stock_trading.curve_of(r)
+        owed[r.owner_id] = owed.get(r.owner_id, 0) + stock_trading.outstanding_value_cents(base, x, n)
+    return owed
 
 
 # Read on every dashboard load and refresh: built once (building them cost more than running them), with the
@@ -85,4 +92,5 @@ def holdings_value(s: Session, account_ids: list[int]) -> int:
 
 def owed_to_shareholders(s: Session, user_id: int) -> int:
     """What buying back every outstanding share of the player's companies would cost them, in cents."""
-    return held_and_owed(s, owners=[user_id])[1].get(user_id, 0)
+    with unit(s, write=False):  # the debts alone (the holdings half of ``held_and_owed`` is not wanted here)
+        return _owed(s, _DEBTS[True], {"owners": [user_id]}).get(user_id, 0)
