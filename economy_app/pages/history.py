@@ -20,11 +20,6 @@ PAGE_SIZE = 50
 ALL = "all"
 
 
-def _accounts_and_mint(s, user):
-    """The player's accounts and the mint's account id, read with the session check (``logged_in(loads=...)``)."""
-    return accounts.list_accounts(s, user.id), accounts.find_system_account_id(s) or 0
-
-
 @private
 class HistoryState(AuthState):
     loaded: bool = False
@@ -110,28 +105,51 @@ class HistoryState(AuthState):
         return None
 
     @rx.event
-    @logged_in(loads=_accounts_and_mint)
-    async def load(self, user, found):
-        views, mint = found
-        if self._system_id != mint:  # an assignment stores the tab's state again (Redis): only on a change
-            self._system_id = mint
-        self._assign(account_options=[{"value": str(v.id), "label": v.name} for v in views])
-        self._listen(user, *(topics.account(v.id) for v in views))
+    async def load(self):
+        # The account in the link (?account=), else the filter as set; the first page with the filters as set.
         wanted = self.router.url.query_parameters.get("account", "")
         if wanted:
-            if wanted not in {o["value"] for o in self.account_options}:
-                # Another player's account, or none at all: show nothing of it.
-                self.rows, self.has_next, self.page_starts, self.loaded = [], False, [], True
-                self.account_filter = ALL
-                self.error = "Account not found."
-                return rx.toast.error("Account not found.")
+            account = parse_id(wanted) or -1  # -1: no account, so "Account not found."
+        else:
+            account = None if self.account_filter == ALL else parse_id(self.account_filter)
+        try:
+            _, filters = self._filters()
+            bad_dates = None
+        except ValueError as e:  # shown after the accounts load, with no rows
+            filters, bad_dates = {}, e
+
+        def first_page(s, user) -> accounts.HistoryPage:
+            page = accounts.history_page(s, user.id, account, limit=PAGE_SIZE + 1, **filters)
+            if page.rows is None and not wanted:  # the filter's account is gone (sold with its company)
+                page = accounts.history_page(s, user.id, None, limit=PAGE_SIZE + 1, **filters)
+            return page
+
+        try:  # the session check and the whole first page: one thread hop, one read transaction
+            user, page = await self._check_session(first_page)
+        except EconomyError as e:
+            user, page = await self._current_user(), None
+            if user is not None:
+                return self._no_rows(e)
+        if user is None:
+            return await self._to_login()
+        if self._system_id != (page.system_account_id or 0):  # an assignment stores the tab's state (Redis) again
+            self._system_id = page.system_account_id or 0
+        self._assign(account_options=[{"value": str(v.id), "label": v.name} for v in page.accounts])
+        self._listen(user, *(topics.account(v.id) for v in page.accounts))
+        if page.rows is None and wanted:
+            # Another player's account, or none at all: show nothing of it.
+            self.rows, self.has_next, self.page_starts, self.loaded = [], False, [], True
+            self.account_filter = ALL
+            self.error = "Account not found."
+            return rx.toast.error("Account not found.")
+        if wanted:
             self.account_filter = wanted
         elif self.account_filter != ALL and self.account_filter not in {o["value"] for o in self.account_options}:
             self.account_filter = ALL
-        self._assign(page_starts=[""])
-        event = await self._rows(user, "")
-        self._assign(loaded=True)
-        return event
+        self._assign(page_starts=[""], loaded=True)
+        if bad_dates is not None:
+            return self._no_rows(bad_dates)
+        return self._show_rows(page.rows)
 
     @rx.event
     async def live_refresh(self):

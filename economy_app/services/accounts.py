@@ -478,6 +478,41 @@ def player_history(
     return ledger.history(s, ids, before=before, limit=limit, types=types, since=since, until=until)
 
 
+@dataclass(frozen=True)
+class HistoryPage:
+    """The history page as it opens: the player's accounts (for its filter), the mint's account id (its rows get
+    the system badge) and the first rows. ``rows`` is None when the account asked for is not the player's."""
+
+    accounts: list[AccountView]
+    system_account_id: int | None
+    rows: list[ledger.HistoryRow] | None
+
+
+def history_page(
+    s: Session,
+    user_id: int,
+    account_id: int | None = None,
+    *,
+    limit: int = 50,
+    types: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> HistoryPage:
+    """``player_history``'s first page with what the page shows around it, in one read transaction: the
+    player's own accounts are listed anyway, so they are the ownership check (no statement of its own)."""
+    if types and (unknown := set(types) - set(LEDGER_TYPES)):
+        raise InvalidInput(f"Unknown entry type: {', '.join(sorted(unknown))}.")
+    with unit(s, write=False, snapshot=True):
+        views = list_accounts(s, user_id)
+        mint = find_system_account_id(s)
+        ids = [v.id for v in views]
+        if account_id is not None and account_id not in ids:
+            return HistoryPage(views, mint, None)
+        wanted = ids if account_id is None else [account_id]
+        rows = ledger.history(s, wanted, limit=limit, types=types, since=since, until=until) if wanted else []
+        return HistoryPage(views, mint, rows)
+
+
 def history_csv(
     s: Session,
     user_id: int,

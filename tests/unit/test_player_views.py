@@ -69,6 +69,25 @@ def test_other_players_accounts_are_not_found(session, make_player):
     assert {r.account_id for r in accounts.player_history(session, bob)} == {b}
 
 
+def test_the_history_page_opens_on_the_players_own_accounts_only(session, make_player):
+    """The history page's first read (``history_page``: accounts, the mint's id and the first rows in one
+    transaction) shows another player's account as not found, and nothing of it."""
+    alice, a = make_player("alice")
+    bob, b = make_player("bob")
+    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=7)
+    mine = accounts.history_page(session, bob, b)
+    assert [v.id for v in mine.accounts] == [b] and mine.system_account_id == accounts.find_system_account_id(session)
+    assert [(r.account_id, r.signed_amount) for r in mine.rows] == [(b, 7), (b, 1_000_000)]
+    assert mine.rows == accounts.player_history(session, bob, b)
+    for other in (a, 999_999, -1):
+        page = accounts.history_page(session, bob, other)
+        assert page.rows is None and [v.id for v in page.accounts] == [b]
+    assert accounts.history_page(session, bob).rows == accounts.player_history(session, bob)
+    assert [r.type for r in accounts.history_page(session, alice, types=["transfer"]).rows] == ["transfer"]
+    with pytest.raises(InvalidInput):
+        accounts.history_page(session, alice, types=["bogus"])
+
+
 def test_dashboard_and_series(session, make_player):
     alice, a = make_player("alice")
     bob, b = make_player("bob")
