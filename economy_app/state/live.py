@@ -45,6 +45,7 @@ class Subscription:
     state: type  # the page state whose live_refresh the tab runs
     user_id: int | None
     topics: frozenset[str]
+    origin: str = ""  # the tab's origin mark (topics_.origin_of), hashed once, not once a wave
 
 
 _subscriptions: dict[str, Subscription] = {}  # client token -> what its open page listens to
@@ -52,7 +53,10 @@ _subscriptions: dict[str, Subscription] = {}  # client token -> what its open pa
 
 def subscribe(token: str, state: type, user_id: int | None, topics) -> None:
     if token:
-        _subscriptions[token] = Subscription(state, user_id, frozenset(topics))
+        topics = frozenset(topics)
+        old = _subscriptions.get(token)
+        if old is None or (old.state, old.user_id, old.topics) != (state, user_id, topics):
+            _subscriptions[token] = Subscription(state, user_id, topics, topics_.origin_of(token))
 
 
 def unsubscribe(token: str) -> None:
@@ -144,23 +148,42 @@ class Dispatcher:
         record = manager.token_to_socket.get(token)
         return record is not None and record.instance_id == manager.instance_id
 
+    def sweep(self) -> int:
+        """Forget the tabs that closed (or moved to another worker): a wave only looks at the tabs it concerns."""
+        gone = [token for token in list(_subscriptions) if not self._local(token)]
+        for token in gone:
+            _subscriptions.pop(token, None)
+        return len(gone)
+
+    async def sweep_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            self.sweep()
+
     async def deliver(self, wave: Wave) -> None:
         received = {}
         if ids := wave.received():
             received = {r.ledger_id: r for r in await asyncio.to_thread(_received, ids)}
+        receivers = {r.user_id for r in received.values()}
+        # A tab whose topics the wave does not name, and whose player received nothing, has nothing to do.
+        named = wave.topics
+        everyone = topics_.EVERYTHING in named
         for token, sub in list(_subscriptions.items()):
+            if not everyone and sub.user_id not in receivers and sub.topics.isdisjoint(named):
+                continue
             if not self._local(token):
                 # The tab closed, or its socket now lives on another worker (which subscribed it anew).
                 if _subscriptions.get(token) is sub:
                     del _subscriptions[token]
                 continue
-            origin = topics_.origin_of(token)
-            events = [
-                rx.toast.success(received_text(r))
-                for i in sorted(wave.received_by_others(origin))
-                if (r := received.get(i)) is not None and r.user_id == sub.user_id
-            ]
-            if events or wave.touches(sub, origin):
+            events = []
+            if sub.user_id in receivers:
+                events = [
+                    rx.toast.success(received_text(r))
+                    for i in sorted(wave.received_by_others(sub.origin))
+                    if (r := received.get(i)) is not None and r.user_id == sub.user_id
+                ]
+            if events or wave.touches(sub, sub.origin):
                 events.append(sub.state.live_refresh)
                 await self.app.event_namespace.emit_update(StateUpdate(events=Event.from_event_type(events)), token)
 
@@ -235,6 +258,7 @@ async def live_lifespan(app: rx.App):
     tasks = [
         asyncio.create_task(listener, name="live-listener"),
         asyncio.create_task(dispatcher.run(), name="live-dispatcher"),
+        asyncio.create_task(dispatcher.sweep_every(PRUNE_SECONDS), name="live-sweeper"),
     ]
     try:
         yield

@@ -6,6 +6,8 @@ On SQLite the tell is a row in the ``live_events`` outbox; on PostgreSQL a NOTIF
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlmodel import Session
 
@@ -211,3 +213,39 @@ def test_a_wave_skips_the_tab_that_made_the_change_but_not_its_other_news():
     assert _wave(({"a7"}, None)).touches(page, alice_tab) is False  # not her page's topic
     assert _wave(({"*"}, None)).touches(page, alice_tab)  # bulk repairs: everybody
     assert _wave(slow={"g"}).touches(Subscription(object, None, frozenset({"g"})), alice_tab)
+
+
+def test_a_wave_tells_exactly_the_tabs_it_concerns(monkeypatch):
+    """The dispatcher looks only at the tabs a wave concerns (a topic of their page, or a transfer their player
+    received, toasted on any page), and forgets the tabs that closed."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from economy_app.pages.dashboard import DashboardState
+    from economy_app.pages.stocks import StocksState
+    from economy_app.state import live as app_live
+
+    local = {"alice-dash", "bob-stocks", "carol-dash"}
+    manager = SimpleNamespace(instance_id="w1", token_to_socket={t: SimpleNamespace(instance_id="w1") for t in local})
+    sent: dict[str, str] = {}
+
+    async def emit_update(update, token):
+        sent[token] = json.dumps([[e.name, e.payload] for e in update.events], default=str)
+
+    app = SimpleNamespace(event_namespace=SimpleNamespace(_token_manager=manager, emit_update=emit_update))
+    received = SimpleNamespace(ledger_id=10, user_id=2, amount=500, type="transfer", sender="alice", description="")
+    monkeypatch.setattr(app_live, "_received", lambda ids: [received] if ids == [10] else [])
+    monkeypatch.setattr(app_live, "_subscriptions", {})
+    app_live.subscribe("alice-dash", DashboardState, 1, {"a1", "u1"})
+    app_live.subscribe("bob-stocks", StocksState, 2, {"m", "u2"})  # his account's topic is not on this page
+    app_live.subscribe("carol-dash", DashboardState, 3, {"a3", "u3"})
+    app_live.subscribe("closed-tab", DashboardState, 4, {"a1", "u4"})
+    app_live.subscribe("closed-elsewhere", DashboardState, 5, {"a5", "u5"})
+
+    dispatcher = app_live.Dispatcher(app)
+    asyncio.run(dispatcher.deliver(_wave(({"a1", "a2", "t10"}, live.origin_of("some-tab")))))
+    assert set(sent) == {"alice-dash", "bob-stocks"}
+    assert "live_refresh" in sent["alice-dash"] and "You received" not in sent["alice-dash"]
+    assert "You received $5.00 from alice" in sent["bob-stocks"] and "live_refresh" in sent["bob-stocks"]
+    assert set(app_live._subscriptions) == local | {"closed-elsewhere"}  # the wave named the closed tab's topic
+    assert dispatcher.sweep() == 1 and set(app_live._subscriptions) == local
