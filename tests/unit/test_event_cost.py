@@ -116,7 +116,10 @@ def _state_manager(env: dict[str, str]) -> str:
         "from reflex.utils import prerequisites\n"
         "prerequisites.get_redis = lambda: object()  # no server needed to see which manager is chosen\n"
         "from reflex.istate.manager import redis as r\n"
-        "r.StateManagerRedis = lambda **kw: 'redis'\n"
+        "from reflex_base.environment import environment, oplock_hold_time\n"
+        "r.StateManagerRedis = lambda **kw: (\n"
+        "    f'redis oplock={environment.REFLEX_OPLOCK_ENABLED.get()} hold={oplock_hold_time().total_seconds()}'\n"
+        ")\n"
         "m = StateManager.create()\n"
         "print(m if isinstance(m, str) else type(m).__name__)\n"
     )
@@ -131,8 +134,10 @@ def test_where_reflex_keeps_a_tabs_state():
     # One worker without Redis: in its memory. Reflex's default there, the disk manager, wrote every touched state
     # to .states and scanned that folder every 2 s, though `reflex run` empties it at every start.
     assert _state_manager({}) == "StateManagerMemory"
-    # Several workers: Redis, as before.
-    assert _state_manager({"REFLEX_REDIS_URL": "redis://127.0.0.1:6380"}) == "redis"
+    # Several workers: Redis, as before, with Reflex's opportunistic lock (3 s), which an operator can turn off.
+    redis = {"REFLEX_REDIS_URL": "redis://127.0.0.1:6380"}
+    assert _state_manager(redis) == "redis oplock=True hold=3.0"
+    assert _state_manager({**redis, "REFLEX_OPLOCK_ENABLED": "false"}) == "redis oplock=False hold=3.0"
 
 
 def _hops(monkeypatch) -> list:
