@@ -6,8 +6,8 @@ the tab's state lock (in Redis: lock, load, store and unlock), its delta and its
 false, the page's data, ``is_hydrated`` true).
 
 ``install()`` runs the page's load inside ``on_load_internal`` itself when the page has exactly one ``on_load``
-handler that is a coroutine (or an async generator) taking no arguments (every page of this app): one event, one lock, one message,
-which carries the page's data and ``is_hydrated`` true together. The handler runs exactly as Reflex would run it
+handler that is a coroutine (or an async generator) taking no arguments (every page of this app): one event, one
+lock, one message, which carries the page's data and ``is_hydrated`` true together. The handler runs exactly as Reflex would run it
 (same state instance, same session check, the events it returns routed the same way); a page whose load is
 anything else (several handlers, a background or synchronous handler, arguments) keeps Reflex's own chain.
 
@@ -18,12 +18,14 @@ processor runs an async generator returned by a handler, emitting the delta afte
 from __future__ import annotations
 
 import inspect
+import logging
 
 import reflex.state as rx_state
 from reflex_base.event import EventHandler
 from reflex_base.registry import RegistrationContext
 
-_reflex_chain = rx_state._load_events_for_page
+log = logging.getLogger(__name__)
+_reflex_chain = getattr(rx_state, "_load_events_for_page", None)
 
 
 def inline_handler(loads: list) -> EventHandler | None:
@@ -66,5 +68,9 @@ def _load_events_for_page(state: rx_state.State):
 
 
 def install() -> None:
-    """Make every page load one event (idempotent)."""
+    """Make every page load one event (idempotent). A Reflex without the hook keeps its own chain: slower, as
+    correct (tests/e2e/test_page_load.py fails then, so an upgrade that drops it is seen)."""
+    if _reflex_chain is None:
+        log.warning("page loads: reflex.state._load_events_for_page is gone; each page load stays three events")
+        return
     rx_state._load_events_for_page = _load_events_for_page
