@@ -129,6 +129,7 @@ class HistoryState(AuthState):
         except EconomyError as e:
             user, page = await self._current_user(), None
             if user is not None:
+                self.loaded = True
                 return self._no_rows(e)
         if user is None:
             return await self._to_login()

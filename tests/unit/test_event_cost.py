@@ -187,6 +187,21 @@ def test_a_page_load_checks_the_session_and_reads_in_one_trip_to_a_service_threa
     assert len(trips) == 1 and [r.cents for r in history.rows] == [1_000_000]
 
 
+def test_a_history_page_with_a_filter_the_service_refuses_says_why_and_is_loaded(
+    db_url, session, make_player, monkeypatch
+):
+    """An entry type the service does not know (only a crafted tab state can hold one: the setter refuses it) shows
+    the service's message, no rows, and a loaded page (not a page loading for ever)."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    make_player("alice")
+    token = auth.login(session, "alice", "correct horse", client="127.0.0.1").token
+    session.commit()
+    _, history = _state(HistoryState)
+    history.auth_token, history.type_filter = token, "bogus"
+    asyncio.run(HistoryState.load.fn(history))
+    assert history.loaded and history.rows == [] and history.error == "Unknown entry type: bogus."
+
+
 def test_a_page_load_without_a_session_reads_nothing(db_url, session, make_player, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", db_url)
     make_player("alice")
