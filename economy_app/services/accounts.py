@@ -471,11 +471,13 @@ def player_history(
     else:
         require_owned(s, user_id, account_id)
         ids = [account_id]
-    if types:
-        unknown = set(types) - set(LEDGER_TYPES)
-        if unknown:
-            raise InvalidInput(f"Unknown entry type: {', '.join(sorted(unknown))}.")
+    _check_types(types)
     return ledger.history(s, ids, before=before, limit=limit, types=types, since=since, until=until)
+
+
+def _check_types(types: list[str] | None) -> None:
+    if types and (unknown := set(types) - set(LEDGER_TYPES)):
+        raise InvalidInput(f"Unknown entry type: {', '.join(sorted(unknown))}.")
 
 
 @dataclass(frozen=True)
@@ -500,8 +502,7 @@ def history_page(
 ) -> HistoryPage:
     """``player_history``'s first page with what the page shows around it, in one read transaction: the
     player's own accounts are listed anyway, so they are the ownership check (no statement of its own)."""
-    if types and (unknown := set(types) - set(LEDGER_TYPES)):
-        raise InvalidInput(f"Unknown entry type: {', '.join(sorted(unknown))}.")
+    _check_types(types)
     with unit(s, write=False, snapshot=True):
         views = list_accounts(s, user_id)
         mint = find_system_account_id(s)
