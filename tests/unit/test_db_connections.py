@@ -1,0 +1,113 @@
+"""PostgreSQL connections: what a unit of work sends around its statements, and a pooled connection whose server
+went away.
+
+A read without a snapshot runs outside a transaction (no BEGIN / COMMIT round trips); a snapshot read and a write
+run in one. A pooled connection is pinged before use only after it sat idle (``db.PING_AFTER_IDLE_SECONDS``): a
+dead one is then replaced before the unit starts, and one that died while in steady use costs one failed unit,
+after which the pool has reconnected.
+"""
+
+from __future__ import annotations
+
+import pytest
+from psycopg.pq import TransactionStatus
+from sqlalchemy import exc, text
+from sqlmodel import Session
+
+from economy_app import db
+from economy_app.services import accounts, users
+from economy_app.services._tx import unit
+
+
+@pytest.fixture
+def pg_engine(postgres_template_url):
+    # A fresh engine per test: its pool starts empty, so the tests below see their own connections only.
+    engine = db.make_engine(postgres_template_url, pool_size=1, max_overflow=0)
+    yield engine
+    engine.dispose()
+
+
+def _driver(s: Session):
+    return s.connection().connection.driver_connection
+
+
+def _status_and_isolation(s: Session) -> tuple[TransactionStatus, str]:
+    level = s.execute(text("SHOW transaction_isolation")).scalar_one()
+    return _driver(s).info.transaction_status, level
+
+
+def test_a_read_without_snapshot_opens_no_transaction(pg_engine):
+    with Session(pg_engine) as s:
+        with unit(s, write=False):
+            assert _status_and_isolation(s) == (TransactionStatus.IDLE, "read committed")
+        with unit(s, write=False, snapshot=True):
+            assert _status_and_isolation(s) == (TransactionStatus.INTRANS, "repeatable read")
+        with unit(s, write=True):
+            assert _status_and_isolation(s) == (TransactionStatus.INTRANS, "read committed")
+        # The connection went back to the pool after each unit and comes out of it as it went in: a write after a
+        # read outside a transaction is in one again.
+        with unit(s, write=True):
+            s.execute(text("SELECT 1"))
+            assert _driver(s).info.transaction_status == TransactionStatus.INTRANS
+            assert _driver(s).autocommit is False
+
+
+def test_a_write_after_an_autocommit_read_still_rolls_back_as_a_whole(pg_engine, postgres_template_url):
+    with Session(pg_engine, expire_on_commit=False) as s:
+        user = users.create_user(s, "rollback_probe", "correct horse")
+        account = accounts.initialize_account(s, user.id)
+        with unit(s, write=False):
+            before = accounts.get_balance(s, account.id)
+        with pytest.raises(RuntimeError), unit(s, write=True):
+            s.execute(text("UPDATE users SET username = 'renamed_probe' WHERE id = :id"), {"id": user.id})
+            raise RuntimeError("the unit fails after its first statement")
+        with unit(s, write=False):
+            name = s.execute(text("SELECT username FROM users WHERE id = :id"), {"id": user.id}).scalar_one()
+            assert name == "rollback_probe" and accounts.get_balance(s, account.id) == before
+
+
+def _kill_backends(url: str, pids: set[int]) -> None:
+    killer = db.make_engine(url)
+    try:
+        with killer.begin() as conn:
+            for pid in pids:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        killer.dispose()
+
+
+def _backend_pid(engine) -> int:
+    with Session(engine) as s, unit(s, write=False):
+        return s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def test_a_connection_idle_past_the_limit_is_pinged_and_replaced(pg_engine, postgres_template_url, monkeypatch):
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    first = _backend_pid(pg_engine)
+    _kill_backends(postgres_template_url, {first})
+    # The pooled connection's server process is gone: the ping finds it and the unit runs on a new connection.
+    second = _backend_pid(pg_engine)
+    assert second != first
+
+
+def test_a_connection_in_steady_use_is_not_pinged(pg_engine, monkeypatch):
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    pings = []
+    real_ping = pg_engine.dialect.do_ping
+    monkeypatch.setattr(pg_engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+    for _ in range(5):
+        _backend_pid(pg_engine)
+    assert pings == []
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    _backend_pid(pg_engine)
+    assert len(pings) == 1
+
+
+def test_a_connection_that_died_in_steady_use_costs_one_unit(pg_engine, postgres_template_url, monkeypatch):
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    first = _backend_pid(pg_engine)
+    _kill_backends(postgres_template_url, {first})
+    with pytest.raises(exc.OperationalError):
+        _backend_pid(pg_engine)
+    # SQLAlchemy saw the disconnect and dropped the pool's connections: the next unit reconnects.
+    assert _backend_pid(pg_engine) != first
