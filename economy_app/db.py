@@ -10,11 +10,13 @@ write lock from its first statement (no deadlocking lock upgrades, no
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -35,6 +37,9 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from economy_app import config
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Option put on a connection by a write unit of work (see services/_tx.py).
 WRITE_OPTION = "economy_write"
@@ -108,6 +113,21 @@ def _install_postgres_hooks(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)  # what pool_pre_ping sends: SELECT 1, outside a transaction
         except Exception as e:
             raise exc.DisconnectionError("the pooled connection did not answer a ping") from e
+
+
+def again_if_disconnected(fn: Callable[[], T]) -> T:
+    """``fn()``, and once more if it failed because its database connection turned out to be dead (a server
+    restart, or a backend killed while the connection sat in the pool, not pinged since it was idle for less than
+    ``PING_AFTER_IDLE_SECONDS``): SQLAlchemy has then dropped the pool's connections, so the second try runs on a
+    new one. Only for work that is safe to repeat: reads, or a unit whose own claim makes a second try a no-op if
+    the first one did commit (a scheduled job's slot)."""
+    try:
+        return fn()
+    except exc.DBAPIError as e:
+        if not e.connection_invalidated:
+            raise
+        log.warning("the database connection was dead (%s): trying once more on a new one", type(e.orig).__name__)
+        return fn()
 
 
 def driver_datetime(conn, value):

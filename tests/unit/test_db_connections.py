@@ -4,25 +4,33 @@ went away.
 A read without a snapshot runs outside a transaction (no BEGIN / COMMIT round trips); a snapshot read and a write
 run in one. A pooled connection is pinged before use only after it sat idle (``db.PING_AFTER_IDLE_SECONDS``): a
 dead one is then replaced before the unit starts, and one that died while in steady use costs one failed unit,
-after which the pool has reconnected.
+after which the pool has reconnected. Work that is safe to repeat does not pay even that: a player's read, and a
+scheduled job's tick (its slot is claimed in the same unit, so a second try after a first that did commit does
+nothing) run once more on a new connection.
 """
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
+
 import pytest
 from psycopg.pq import TransactionStatus
-from sqlalchemy import exc, text
+from sqlalchemy import exc, select, text
 from sqlmodel import Session
 
 from economy_app import db
-from economy_app.services import accounts, users
+from economy_app.models import JobRun
+from economy_app.services import accounts, schedule, users
 from economy_app.services._tx import unit
+from tests.support.db import wipe
 
 
 @pytest.fixture
 def pg_engine(postgres_template_url):
     # A fresh engine per test: its pool starts empty, so the tests below see their own connections only.
     engine = db.make_engine(postgres_template_url, pool_size=1, max_overflow=0)
+    wipe(engine)
     yield engine
     engine.dispose()
 
@@ -111,3 +119,51 @@ def test_a_connection_that_died_in_steady_use_costs_one_unit(pg_engine, postgres
         _backend_pid(pg_engine)
     # SQLAlchemy saw the disconnect and dropped the pool's connections: the next unit reconnects.
     assert _backend_pid(pg_engine) != first
+
+
+def _kill_all_others(url: str) -> None:
+    """Every other server process of this database ends (a server restart, as the pooled connections see it)."""
+    killer = db.make_engine(url)
+    try:
+        with killer.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        killer.dispose()
+
+
+@pytest.mark.parametrize("job", [schedule.MARKETPLACE, schedule.PRICES])
+def test_a_scheduled_tick_runs_once_on_a_new_connection_when_its_pooled_one_died(pg_engine, postgres_template_url, job):
+    # (Found by the fourth attacker review: the tick failed and its slot was never run again.)
+    first = _backend_pid(pg_engine)  # a page read a moment ago: the connection is back in the pool, idle < 10 s
+    _kill_backends(postgres_template_url, {first})
+    now = datetime(2030, 1, 1, 12, 0, 0)
+    with Session(pg_engine, expire_on_commit=False) as s:
+        tick = schedule.run_job(s, job, now=now, scheduled=True)
+        again = schedule.run_job(s, job, now=now, scheduled=True)
+        with unit(s, write=False):
+            runs = s.execute(select(JobRun.status).where(JobRun.job_name == job)).scalars().all()
+    assert tick.ran and not again.ran and runs == ["ok"]
+
+
+def test_a_players_read_runs_once_more_on_a_new_connection(postgres_template_url, monkeypatch):
+    from economy_app.state import auth as auth_state  # (imports Reflex: only here)
+
+    monkeypatch.setenv("DATABASE_URL", postgres_template_url)
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+
+    def pid(s):
+        with unit(s, write=False):
+            return s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+    async def reads() -> tuple[int, int]:
+        before = await auth_state.read(pid)
+        _kill_all_others(postgres_template_url)
+        return before, await auth_state.read(pid)
+
+    before, after = asyncio.run(reads())
+    assert after != before
