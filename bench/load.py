@@ -452,7 +452,41 @@ async def sample_memory(app: RunningApp, peak: dict[int, float], stop: asyncio.E
             pass
 
 
-async def measured_run(app: RunningApp, names: list[str], args):
+def services_cpu_seconds(postmaster_pidfile: Path | None, redis_pidfile: Path | None) -> float:
+    """PostgreSQL's (the postmaster, its live server processes and those it has reaped) and Redis' CPU seconds so
+    far: the rest of what an event costs the machine, beside the workers."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pidfile in (postmaster_pidfile, redis_pidfile):
+        if pidfile is None or not pidfile.exists():
+            continue
+        pid = int(pidfile.read_text().split()[0])
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15]) / tick  # its own and its reaped children's
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                total += sum(cpu_seconds([int(c) for c in f.read().split()]).values())
+        except OSError:
+            pass
+    return total
+
+
+def redis_commands(redis_url: str | None) -> int:
+    """Commands Redis has answered so far (INFO commandstats)."""
+    if redis_url is None:
+        return 0
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return sum(stat["calls"] for stat in client.info("commandstats").values())
+    finally:
+        client.close()
+
+
+async def measured_run(app: RunningApp, names: list[str], args, services: dict | None = None):
+    services = services or {}
     peak: dict[int, float] = {}
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_memory(app, peak, stop))
@@ -462,6 +496,10 @@ async def measured_run(app: RunningApp, names: list[str], args):
 
     def on_play(phase: str) -> None:
         marks[phase] = (cpu_seconds(app.worker_pids()), time.process_time(), time.time())
+        marks[phase + " services"] = (
+            services_cpu_seconds(services.get("postmaster"), services.get("redis")),
+            redis_commands(services.get("redis_url")),
+        )
         if phase == "start" and args.py_spy:  # sample each worker's stacks during the measured phase only
             for pid in app.worker_pids():
                 out = Path(args.py_spy) / f"{len(names)}-{pid}.txt"
@@ -517,10 +555,13 @@ async def measured_run(app: RunningApp, names: list[str], args):
         stop.set()
         await sampler
     (w0, p0, started), (w1, p1, _) = marks["start"], marks["end"]
+    (s0, r0), (s1, r1) = marks["start services"], marks["end services"]
     cpu = {
         "workers": [100 * (w1[pid] - w0.get(pid, 0.0)) / wall for pid in sorted(w1)],
         "players": 100 * (p1 - p0) / wall,
         "started": started,
+        "services": 100 * (s1 - s0) / wall if services else None,
+        "redis_commands": (r1 - r0) / wall if services.get("redis_url") else None,
     }
     return entering, playing, wall, peak, cpu
 
@@ -532,6 +573,7 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
         "ECONOMY_MARKETPLACE_INTERVAL_SECONDS": str(MARKETPLACE_SECONDS),
         "ECONOMY_MARKET_HOLD_SECONDS": "0",
     }  # the players' products sell from the first run
+    watched = {}
     if setup == "sqlite":
         url, redis_url, workers, label = f"sqlite:///{workdir / 'sqlite.db'}", None, 1, "SQLite, 1 worker"
     else:
@@ -542,6 +584,11 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
         redis.start()
         services = [pg, redis]
         url, redis_url = pg.create_database("economy"), redis.url()
+        watched = {
+            "postmaster": pg.datadir / "postmaster.pid",
+            "redis": redis.datadir / "redis.pid",
+            "redis_url": redis_url,
+        }
         workers = 2 if setup == "pg2" else 1
         label = f"PostgreSQL + Redis, {workers} worker{'s' if workers > 1 else ''}"
     rows = []
@@ -566,7 +613,7 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
         try:
             for n in counts:
                 before = transfer_count(engine)
-                entering, stats, wall, peak, cpu = asyncio.run(measured_run(app, names[:n], args))
+                entering, stats, wall, peak, cpu = asyncio.run(measured_run(app, names[:n], args, watched))
                 landed = transfer_count(engine) - before
                 try:
                     check_invariants(engine)
@@ -606,7 +653,8 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
 HEADER = (
     "| set-up | players | transfer p50 / p95 / p99 ms (count) | page load p50 / p95 / p99 ms "
     "| input p50 / p95 ms | events/s | errors | login p50 / p95 ms | peak RSS per worker MiB "
-    "| CPU % per worker | worker CPU ms per event | KiB sent per event | updates sent per event | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
+    "| CPU % per worker | worker CPU ms per event | PostgreSQL + Redis CPU ms per event | Redis commands per event "
+    "| KiB sent per event | updates sent per event | players' CPU % | live: transfer p50 / p95 / p99 ms (n) "
     "| live: run p50 / p95 / p99 ms (n) | invariants |"
 )
 
@@ -619,6 +667,11 @@ def cpu_ms_per_event(r: Row) -> float:
     """All workers' CPU over the measured phase, per answered event (pushed refreshes are not counted as
     events: their cost is in the workers' CPU)."""
     return sum(r.cpu["workers"]) * 10 / events_per_second(r)
+
+
+def _per_event(r: Row, per_second: float | None, scale: float) -> str:
+    """A rate (CPU % or commands a second) per answered event, or "-" where the set-up has no such service."""
+    return "-" if per_second is None else f"{per_second * scale / events_per_second(r):.2f}"
 
 
 def _pcts(values: list[float]) -> str:
@@ -635,6 +688,7 @@ def print_row(r: Row) -> None:
         f"| {pct(p, 50):.0f} / {pct(p, 95):.0f} / {pct(p, 99):.0f} | {pct(i, 50):.0f} / {pct(i, 95):.0f} "
         f"| {events_per_second(r):.1f} | {errors} | {pct(login, 50):.0f} / {pct(login, 95):.0f} | {rss} "
         f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {cpu_ms_per_event(r):.2f} "
+        f"| {_per_event(r, r.cpu.get('services'), 10)} | {_per_event(r, r.cpu.get('redis_commands'), 1)} "
         f"| {r.stats.received_bytes / 1024 / max(1, sum(len(v) for v in r.stats.latencies.values())):.2f} "
         f"| {r.stats.received_updates / max(1, sum(len(v) for v in r.stats.latencies.values())):.2f} "
         f"| {r.cpu['players']:.0f} "
