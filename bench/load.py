@@ -472,15 +472,15 @@ def services_cpu_seconds(postmaster_pidfile: Path | None, redis_pidfile: Path | 
     return total
 
 
-def redis_commands(redis_url: str | None) -> int:
-    """Commands Redis has answered so far (INFO commandstats)."""
+def redis_commands(redis_url: str | None) -> dict[str, int]:
+    """Commands Redis has answered so far, by command (INFO commandstats)."""
     if redis_url is None:
-        return 0
+        return {}
     import redis
 
     client = redis.Redis.from_url(redis_url)
     try:
-        return sum(stat["calls"] for stat in client.info("commandstats").values())
+        return {name.removeprefix("cmdstat_"): stat["calls"] for name, stat in client.info("commandstats").items()}
     finally:
         client.close()
 
@@ -561,7 +561,8 @@ async def measured_run(app: RunningApp, names: list[str], args, services: dict |
         "players": 100 * (p1 - p0) / wall,
         "started": started,
         "services": 100 * (s1 - s0) / wall if services else None,
-        "redis_commands": (r1 - r0) / wall if services.get("redis_url") else None,
+        "redis_commands": sum(r1.values()) - sum(r0.values()) if services.get("redis_url") else None,
+        "redis_by_command": {k: v - r0.get(k, 0) for k, v in r1.items() if v > r0.get(k, 0)},
     }
     return entering, playing, wall, peak, cpu
 
@@ -688,7 +689,8 @@ def print_row(r: Row) -> None:
         f"| {pct(p, 50):.0f} / {pct(p, 95):.0f} / {pct(p, 99):.0f} | {pct(i, 50):.0f} / {pct(i, 95):.0f} "
         f"| {events_per_second(r):.1f} | {errors} | {pct(login, 50):.0f} / {pct(login, 95):.0f} | {rss} "
         f"| {' / '.join(f'{c:.0f}' for c in r.cpu['workers'])} | {cpu_ms_per_event(r):.2f} "
-        f"| {_per_event(r, r.cpu.get('services'), 10)} | {_per_event(r, r.cpu.get('redis_commands'), 1)} "
+        f"| {_per_event(r, r.cpu.get('services'), 10)} "
+        f"| {_per_event(r, None if r.cpu['redis_commands'] is None else r.cpu['redis_commands'] / r.wall, 1)} "
         f"| {r.stats.received_bytes / 1024 / max(1, sum(len(v) for v in r.stats.latencies.values())):.2f} "
         f"| {r.stats.received_updates / max(1, sum(len(v) for v in r.stats.latencies.values())):.2f} "
         f"| {r.cpu['players']:.0f} "
@@ -697,6 +699,10 @@ def print_row(r: Row) -> None:
     )
     for sample in r.entering.samples + r.stats.samples:
         print(f"    error: {sample}")
+    if r.cpu.get("redis_by_command"):
+        events = sum(len(v) for v in r.stats.latencies.values())
+        top = sorted(r.cpu["redis_by_command"].items(), key=lambda kv: -kv[1])[:8]
+        print("    Redis commands per event: " + ", ".join(f"{k} {v / events:.2f}" for k, v in top))
 
 
 def main() -> None:
