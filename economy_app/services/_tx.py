@@ -36,7 +36,9 @@ THREAD = _Thread()
 def unit(s: Session, *, write: bool, snapshot: bool = False) -> Iterator[Session]:
     """``snapshot=True``: every statement of the unit reads one snapshot of the database (PostgreSQL:
     REPEATABLE READ; a SQLite read transaction already reads one snapshot), for a check made of several
-    statements that must agree with each other. Joining a caller's unit keeps the caller's isolation."""
+    statements that must agree with each other. Joining a caller's unit keeps the caller's isolation. A PostgreSQL
+    read without a snapshot runs outside a transaction (autocommit): each statement reads the latest committed
+    data, as it would under READ COMMITTED inside one."""
     if write and THREAD.read_only:
         # A write would wait for SQLite's write lock on a thread every player's page read queues behind.
         raise RuntimeError("a write service was called on a read-only thread")
@@ -53,8 +55,13 @@ def unit(s: Session, *, write: bool, snapshot: bool = False) -> Iterator[Session
     s.info[_UNIT] = "write" if write else "read"
     try:
         options = {WRITE_OPTION: write}
-        if snapshot and s.get_bind().dialect.name == "postgresql":
-            options["isolation_level"] = "REPEATABLE READ"
+        if s.get_bind().dialect.name == "postgresql":
+            if snapshot:
+                options["isolation_level"] = "REPEATABLE READ"
+            elif not write:
+                # READ COMMITTED gives each statement its own snapshot, in a transaction or not: a read that asks
+                # for no snapshot reads the same without one, and saves the BEGIN and COMMIT round trips.
+                options["isolation_level"] = "AUTOCOMMIT"
         s.connection(execution_options=options)
         yield s
         if write:

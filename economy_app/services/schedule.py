@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from economy_app import config
-from economy_app.db import insert_ignore
+from economy_app.db import again_if_disconnected, insert_ignore
 from economy_app.models import JobRun, JobSetting, utcnow
 from economy_app.services import (
     auth,
@@ -122,7 +122,8 @@ def run_claimed(s: Session, job_name: str, slot: str, work, *, now: datetime | N
     transaction (so the slot is not retried in a loop); the error is re-raised.
     """
     now = now or utcnow()
-    try:
+
+    def claim_and_work():
         with unit(s, write=True):
             run_id = claim_slot(s, job_name, slot, now=now)
             if run_id is None:
@@ -134,6 +135,11 @@ def run_claimed(s: Session, job_name: str, slot: str, work, *, now: datetime | N
             if audit is not None:
                 audit(s, summary)
             return run_id, result
+
+    try:
+        # A dead pooled connection costs a second try, not the slot: if the first try did commit after all, the
+        # second finds the slot claimed and does nothing.
+        return again_if_disconnected(claim_and_work)
     except Exception as e:
         with unit(s, write=True):
             run_id = claim_slot(s, job_name, slot, now=now)
@@ -279,8 +285,8 @@ def run_job(
     rng = rng or random.Random()
     # The slot of the interval in force now (read from the database for the marketplace), so every
     # worker claims the same key even while one of them still fires on an older interval's ticks.
-    slot = slot or slot_for(now, job.interval_now(s))
-    if scheduled and job_paused(s, name):
+    slot = slot or again_if_disconnected(lambda: slot_for(now, job.interval_now(s)))  # (reads: safe to repeat)
+    if scheduled and again_if_disconnected(lambda: job_paused(s, name)):
         return TickResult(ran=False, run_id=None, slot=slot, summary="paused")
     run_id, result = run_claimed(s, name, slot, lambda s_: job.work(s_, now, rng), now=now, audit=audit)
     if run_id is None:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import reflex as rx
 
 from economy_app import config, routes
-from economy_app.db import get_session
+from economy_app.db import again_if_disconnected, get_session
 from economy_app.services import _tx
 from economy_app.services import auth as auth_service
 from economy_app.services import live as topics
@@ -84,8 +84,9 @@ async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 async def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``run`` for a service that only reads (a page's rows, a search): on the worker's read threads, where
-    no write waits for a lock ahead of it. A write unit there raises."""
-    return await _in_thread(functools.partial(_call, fn, *args, **kwargs), pool=_read_pool())
+    no write waits for a lock ahead of it. A write unit there raises. A read that found its pooled connection
+    dead runs once more on a new one (``db.again_if_disconnected``)."""
+    return await _in_thread(again_if_disconnected, functools.partial(_call, fn, *args, **kwargs), pool=_read_pool())
 
 
 def _check_and_load(token: str, loads: Callable[[Any, SessionUser], Any] | None) -> tuple[SessionUser | None, Any]:
@@ -194,7 +195,8 @@ class AuthState(rx.State):
         # What this event's services change is marked as this tab's doing (live updates skip asking it again).
         topics.ORIGIN.set(topics.origin_of(self.router.session.client_token))
         if self.auth_token:
-            user, data = await _in_thread(_check_and_load, self.auth_token, loads, pool=_read_pool())
+            check = functools.partial(_check_and_load, self.auth_token, loads)
+            user, data = await _in_thread(again_if_disconnected, check, pool=_read_pool())  # (reads: repeatable)
         else:
             user, data = None, None
         if user is None:
