@@ -122,12 +122,14 @@ def run_claimed(s: Session, job_name: str, slot: str, work, *, now: datetime | N
     transaction (so the slot is not retried in a loop); the error is re-raised.
     """
     now = now or utcnow()
+    tried: list[int] = []  # the run ids this call's tries claimed
 
     def claim_and_work():
         with unit(s, write=True):
             run_id = claim_slot(s, job_name, slot, now=now)
             if run_id is None:
-                return None, None
+                return _own_committed_run(s, tried) or (None, None)
+            tried.append(run_id)
             live.touch(s, live.job(job_name))
             result = work(s)
             summary = result.summary() if hasattr(result, "summary") else (str(result) if result is not None else "")
@@ -146,6 +148,26 @@ def run_claimed(s: Session, job_name: str, slot: str, work, *, now: datetime | N
             if run_id is not None:
                 finish_run(s, run_id, status="failed", summary=f"{type(e).__name__}: {e}")
         raise
+
+
+@dataclass(frozen=True)
+class _Committed:
+    """What a try whose COMMIT reached the server (but whose answer was lost) recorded as its summary."""
+
+    text: str
+
+    def summary(self) -> str:
+        return self.text
+
+
+def _own_committed_run(s: Session, tried: list[int]):
+    """A second try that finds the slot claimed: claimed by this call's first try if that try's run row exists
+    (its COMMIT reached the server though the connection died before the answer; ids are never reused, so the row
+    can only be that try's). Then ``(run_id, its summary)``: the caller is told the job ran, as that run."""
+    if not tried:
+        return None
+    row = s.execute(select(job_runs_t.c.id, job_runs_t.c.summary).where(job_runs_t.c.id == tried[-1])).first()
+    return (row.id, _Committed(row.summary or "")) if row else None
 
 
 # --------------------------------------------------------------------------- pausing (a switch every worker obeys)

@@ -79,7 +79,8 @@ def _kill_backends(url: str, pids: set[int]) -> None:
     try:
         with killer.begin() as conn:
             for pid in pids:
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                # (with a timeout: returns once the server process has gone)
+                conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
     finally:
         killer.dispose()
 
@@ -167,3 +168,40 @@ def test_a_players_read_runs_once_more_on_a_new_connection(postgres_template_url
 
     before, after = asyncio.run(reads())
     assert after != before
+
+
+@pytest.mark.parametrize("job", [schedule.PRICES, schedule.MARKETPLACE])
+def test_a_tick_whose_commit_reply_was_lost_is_still_reported_as_run(
+    pg_engine, postgres_template_url, monkeypatch, job
+):
+    """A scheduled job's tick whose COMMIT reached the server but whose answer was lost (the connection died right after
+    the server committed) ran once, and its caller is told so: ``run_claimed``'s second try (``db.again_if_disconnected``)
+    finds the slot claimed by its own first try and answers with that run (id and summary), not "slot already claimed"
+    (an admin's "Run now" would have toasted that, and a second press would have run the job again). Found by the fifth
+    attacker review (atk-18f); fails on the code before."""
+    real_commit = pg_engine.dialect.do_commit
+    lost: list[int] = []
+
+    def commit_then_lose_the_connection(dbapi_connection):
+        real_commit(dbapi_connection)  # the server commits the claim and the work
+        raw = dbapi_connection.driver_connection  # the psycopg connection (under SQLAlchemy's pool proxy)
+        if raw.autocommit or lost:
+            return
+        # ... and the connection dies before the client hears back (a server restart, a network cut).
+        lost.append(raw.info.backend_pid)
+        _kill_backends(postgres_template_url, {lost[0]})
+        raw.execute("SELECT 1")  # raises OperationalError on the broken connection: a disconnect
+
+    monkeypatch.setattr(pg_engine.dialect, "do_commit", commit_then_lose_the_connection)
+    now = datetime(2030, 1, 1, 12, 0, 0)
+    with Session(pg_engine, expire_on_commit=False) as s:
+        tick = schedule.run_job(s, job, now=now, scheduled=True)
+        monkeypatch.setattr(pg_engine.dialect, "do_commit", real_commit)
+        with unit(s, write=False):
+            runs = s.execute(select(JobRun.id, JobRun.status).where(JobRun.job_name == job)).all()
+    assert lost, "the fault was not injected"
+    # The job ran once (its work committed with its claim): that held.
+    assert [r.status for r in runs] == ["ok"]
+    # What the caller is told must say so: it ran, as that run.
+    assert tick.ran, f"reported {tick.summary!r} although run {runs[0].id} committed"
+    assert tick.run_id == runs[0].id
