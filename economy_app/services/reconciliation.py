@@ -464,7 +464,9 @@ def run_reconciliation(s: Session, *, source: str, auto_repair: bool | None = No
             )
         else:
             try:
-                with unit(s, write=True):
+                # A savepoint: when this runs inside the scheduler's unit (the slot's claim), that unit does not end
+                # here, so a raise alone would not undo the repair; rolling back to the savepoint does.
+                with unit(s, write=True), s.begin_nested():
                     repaired = ledger.set_balances_from_ledger(s, [d.account_id for d in drifts])
                     after = money_totals(s)
                     if not after.zero:

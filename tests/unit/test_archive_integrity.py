@@ -21,7 +21,7 @@ from economy_app.models import (
     LedgerEntry,
     utcnow,
 )
-from economy_app.services import accounts, archive_files, operations, reconciliation
+from economy_app.services import accounts, archive_files, operations, reconciliation, schedule
 from economy_app.services.errors import ArchiveFileMismatch, RestoreConflict, RestoreRefused
 from tests.support.db import check_invariants, fingerprint
 
@@ -385,3 +385,34 @@ def test_bulk_operations_are_audited_and_single_flight(session, make_player, adm
         with pytest.raises(AlreadyRunning):
             operations.run_bulk(session, actor_id=admin_id, op="sync_all")
     assert [(e["action"], e["ok"]) for e in operations.audit_log(session)] == [("sync_all", False), ("reconcile", True)]
+
+
+def test_a_repair_that_fails_its_own_check_is_undone_inside_the_scheduled_run(
+    session, engine, two_players, monkeypatch
+):
+    """The scheduled reconciliation runs inside its slot's unit, which the repair's unit joins: the repair's own
+    check (the balances must still sum to zero) raising used to leave the repair in place, committed with the
+    claim, while the report said nothing was repaired. The check cannot fail on a proven ledger (its sums are zero
+    by construction), so it is made to fail here. (Found by the fifth attacker review; fails on the code before.)"""
+    alice, a, bob, b = two_players
+    accounts.transfer(session, actor_id=alice, from_account_id=a, to_account_id=b, amount=500)
+    with engine.begin() as conn:  # alice's balance row drifts by $1.00 (a bug or a hand edit)
+        conn.execute(
+            update(Balance.__table__)
+            .where(Balance.__table__.c.account_id == a)
+            .values(balance=Balance.__table__.c.balance + 100)
+        )
+    drifted = accounts.get_balance(session, a)
+    real = reconciliation.money_totals
+    calls = []
+
+    def totals(s):
+        calls.append(1)
+        t = real(s)
+        return t if len(calls) == 1 else reconciliation.MoneyTotals(balances=t.balances + 1, cache=t.cache)
+
+    monkeypatch.setattr(reconciliation, "money_totals", totals)
+    monkeypatch.setenv("AUTO_REPAIR", "on")
+    tick = schedule.run_job(session, schedule.RECONCILE, scheduled=True)
+    assert tick.ran and "0 repaired" in tick.summary and len(calls) >= 2
+    assert accounts.get_balance(session, a) == drifted  # the repair was undone with its check
