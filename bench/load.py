@@ -18,6 +18,10 @@ marketplace run's commit (its job_runs.finished_at) to the first push on the soc
 company sold in that run (each player owns a company with one cheap product, and the marketplace runs
 every 15 s during the measured phase).
 
+Beside the workers' CPU per answered event, the table shows what PostgreSQL and Redis spent per event (their
+processes' CPU over the measured phase) and how many commands Redis answered per event (listed by command under
+the row).
+
 Three set-ups, each on a fresh database, started as `make run` / `make run-scaled` start the app:
 SQLite + 1 worker, PostgreSQL + Redis + 1 worker, PostgreSQL + Redis + 2 workers. For each,
 10, 50 and 200 concurrent players. After every run the ledger invariants are checked (sum of
