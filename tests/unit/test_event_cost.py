@@ -136,8 +136,8 @@ def test_where_reflex_keeps_a_tabs_state():
     assert _state_manager({}) == "StateManagerMemory"
     # Several workers: Redis, as before, with Reflex's opportunistic lock (3 s), which an operator can turn off.
     redis = {"REFLEX_REDIS_URL": "redis://127.0.0.1:6380"}
-    assert _state_manager(redis) == "redis oplock=True hold=3.0"
-    assert _state_manager({**redis, "REFLEX_OPLOCK_ENABLED": "false"}) == "redis oplock=False hold=3.0"
+    assert _state_manager(redis) == "redis oplock=True hold=5.0"
+    assert _state_manager({**redis, "REFLEX_OPLOCK_ENABLED": "false"}) == "redis oplock=False hold=5.0"
 
 
 def _hops(monkeypatch) -> list:
