@@ -27,7 +27,11 @@ START = 1_000_000
 def buy(page, base: str, product: str, units: str, *, shot: str | None = None) -> None:
     """Find ``product`` on the marketplace, open its Buy dialog, pay from the personal account."""
     page.goto(base + "/marketplace")
+    # The page has loaded (its list, with the tab's last search, is on screen) before typing: typed while the load's
+    # answer is on its way, the search box's debounced value can be overwritten by the last search it brings.
+    expect(page.locator(".market-product").first).to_be_visible()
     page.get_by_label("Search products", exact=True).fill(product)
+    expect(page.get_by_role("button", name=f"Buy {product}", exact=True)).to_be_visible()
     expect(page.locator(".market-product")).to_have_count(1)
     page.get_by_role("button", name=f"Buy {product}", exact=True).click()
     dialog = page.get_by_role("dialog")
