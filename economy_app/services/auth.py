@@ -34,6 +34,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlmodel import Session
 
 from economy_app import config
+from economy_app.db import DriverRead
 from economy_app.models import AuthSession, User, utcnow
 from economy_app.services import accounts, limits, live, users
 from economy_app.services._tx import unit
@@ -215,14 +216,24 @@ def resolve(s: Session, token: str | None, *, now: datetime | None = None) -> Se
     """The user a token belongs to, or None (no token, unknown, expired or logged out). Reads only."""
     if not isinstance(token, str) or not token or len(token) > 200:
         return None
-    now = now or utcnow()
     with unit(s, write=False):
-        row = s.execute(_RESOLVE, {"token_hash": _hash(token), "now": now}).first()
-    return SessionUser(**dict(row._mapping)) if row else None
+        return _session_user_of(_RESOLVE.first_in(s, {"token_hash": _hash(token), "now": now or utcnow()}))
 
 
-# Every private event resolves its token: the statement is built once.
-_RESOLVE = (
+def check_token(token: str | None, *, now: datetime | None = None) -> SessionUser | None:
+    """``resolve`` for a check that reads nothing else (a click's session check): one statement on a pooled
+    connection of its own, with no ``Session`` around it (``db.DriverRead``)."""
+    if not isinstance(token, str) or not token or len(token) > 200:
+        return None
+    return _session_user_of(_RESOLVE.first({"token_hash": _hash(token), "now": now or utcnow()}))
+
+
+def _session_user_of(row) -> SessionUser | None:
+    return SessionUser(id=row[0], username=row[1], display_name=row[2], role=row[3]) if row else None
+
+
+# Every event resolves its token: the statement is compiled once and sent straight to the driver.
+_RESOLVE = DriverRead(
     select(users_t.c.id, users_t.c.username, users_t.c.display_name, users_t.c.role)
     .join(sessions_t, sessions_t.c.user_id == users_t.c.id)
     .where(sessions_t.c.token_hash == bindparam("token_hash"), sessions_t.c.expires_at > bindparam("now"))

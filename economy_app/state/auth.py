@@ -92,9 +92,9 @@ async def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def _check_and_load(token: str, loads: Callable[[Any, SessionUser], Any] | None) -> tuple[SessionUser | None, Any]:
     """The session check and, when it holds, the page's own read ``loads(session, user)``: one thread hop, one
     database session and one read transaction for both. ``loads`` only reads (it runs on the read threads)."""
+    if loads is None:
+        return auth_service.check_token(token), None
     with get_session() as s:
-        if loads is None:
-            return auth_service.resolve(s, token), None
         # One read transaction for both, reading one snapshot (the page's figures agree with each other).
         with _tx.unit(s, write=False, snapshot=True):
             user = auth_service.resolve(s, token)
