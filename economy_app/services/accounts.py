@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import re
@@ -125,7 +126,7 @@ def get_balance(s: Session, account_id: int) -> int:
 def list_accounts(s: Session, user_id: int) -> list[AccountView]:
     """The player's accounts with their balances, in one query (personal first)."""
     with unit(s, write=False):
-        return [AccountView(**dict(r._mapping)) for r in s.execute(_LIST_ACCOUNTS, {"user_id": user_id})]
+        return [AccountView(*r) for r in s.execute(_LIST_ACCOUNTS, {"user_id": user_id})]
 
 
 # Read on every page that shows a balance: built once.
@@ -148,6 +149,9 @@ _LIST_ACCOUNTS = (
     .where(accounts_t.c.owner_id == bindparam("user_id"))
     .order_by(case((accounts_t.c.kind == "personal", 0), else_=1), accounts_t.c.id)
 )
+# Its columns are AccountView's fields in order: a view is made from the result's tuple as it is.
+if [c.name for c in _LIST_ACCOUNTS.selected_columns] != [f.name for f in dataclasses.fields(AccountView)]:
+    raise RuntimeError("_LIST_ACCOUNTS' columns must be AccountView's fields, in order")
 
 
 def transfer(

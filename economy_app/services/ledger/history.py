@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, bindparam, case, select, tuple_, union_all
@@ -85,7 +85,7 @@ def history(
         if types:
             params["types"] = types
         q = _history_statement(len(account_ids), before is not None, since is not None, until is not None, bool(types))
-        return [HistoryRow(**dict(r._mapping)) for r in s.execute(q, params)]
+        return [HistoryRow(*r) for r in s.execute(q, params)]
 
 
 @functools.lru_cache(maxsize=256)
@@ -114,24 +114,28 @@ def _history_statement(accounts: int, paged: bool, since: bool, until: bool, typ
     picked = union_all(*sides).subquery("picked")
     other = aliased(accounts_t)
     outgoing = ledger_t.c.from_account_id == picked.c.account_id
-    return (
+    statement = (
         select(
             ledger_t.c.id,
             ledger_t.c.created_at,
             picked.c.account_id,
             ledger_t.c.type,
             ledger_t.c.amount,
-            ledger_t.c.description,
-            ledger_t.c.batch_count,
             case((outgoing, -ledger_t.c.amount), else_=ledger_t.c.amount).label("signed_amount"),
             other.c.id.label("counterpart_account_id"),
             other.c.name.label("counterpart_name"),
+            ledger_t.c.description,
+            ledger_t.c.batch_count,
         )
         .join(picked, picked.c.id == ledger_t.c.id)
         .join(other, other.c.id == case((outgoing, ledger_t.c.to_account_id), else_=ledger_t.c.from_account_id))
         .order_by(ledger_t.c.created_at.desc(), ledger_t.c.id.desc(), picked.c.account_id)
         .limit(lim)
     )
+    # Its columns are HistoryRow's fields in order: a row is made from the result's tuple as it is.
+    if [c.name for c in statement.selected_columns] != [f.name for f in fields(HistoryRow)]:
+        raise RuntimeError("the history statement's columns must be HistoryRow's fields, in order")
+    return statement
 
 
 def cursor(row: HistoryRow) -> Cursor:
