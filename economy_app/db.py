@@ -207,7 +207,13 @@ class DriverRead:
     def first_in(self, s: Session, params: dict) -> tuple | None:
         """The first row, inside the session's transaction (a unit of work's snapshot)."""
         conn = s.connection()
-        return self._execute(conn.engine, conn.connection, params, conn.invalidate)
+        fairy = conn.connection
+
+        def dropped(e):  # as SQLAlchemy does: the pool's older connections too, then this one (the unit ends)
+            conn.engine.pool._invalidate(fairy, e, _checkin=False)
+            conn.invalidate(e)
+
+        return self._execute(conn.engine, fairy, params, dropped)
 
 
 def driver_datetime(conn, value):

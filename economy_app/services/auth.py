@@ -214,7 +214,7 @@ def login(
 
 def resolve(s: Session, token: str | None, *, now: datetime | None = None) -> SessionUser | None:
     """The user a token belongs to, or None (no token, unknown, expired or logged out). Reads only."""
-    if not isinstance(token, str) or not token or len(token) > 200:
+    if not _plausible(token):
         return None
     with unit(s, write=False):
         return _session_user_of(_RESOLVE.first_in(s, {"token_hash": _hash(token), "now": now or utcnow()}))
@@ -223,9 +223,15 @@ def resolve(s: Session, token: str | None, *, now: datetime | None = None) -> Se
 def check_token(token: str | None, *, now: datetime | None = None) -> SessionUser | None:
     """``resolve`` for a check that reads nothing else (a click's session check): one statement on a pooled
     connection of its own, with no ``Session`` around it (``db.DriverRead``)."""
-    if not isinstance(token, str) or not token or len(token) > 200:
+    if not _plausible(token):
         return None
     return _session_user_of(_RESOLVE.first({"token_hash": _hash(token), "now": now or utcnow()}))
+
+
+def _plausible(token) -> bool:
+    """A token this server could have made (``secrets.token_urlsafe``: ASCII): anything else, e.g. a lone surrogate a
+    browser's localStorage can hold, is no session, without hashing it."""
+    return isinstance(token, str) and 0 < len(token) <= 200 and token.isascii()
 
 
 def _session_user_of(row) -> SessionUser | None:
@@ -242,7 +248,7 @@ _RESOLVE = DriverRead(
 
 def logout(s: Session, token: str | None) -> None:
     """End the session everywhere its token is used. Unknown tokens are ignored."""
-    if not isinstance(token, str) or not token:
+    if not _plausible(token):
         return
     with unit(s, write=True):
         ended = (

@@ -153,3 +153,36 @@ def test_one_dead_connection_drops_the_pools_other_connections_of_its_time(postg
         assert auth._RESOLVE.first(_params(token), engine=engine)[1] == "alice"
     finally:
         engine.dispose()
+
+
+def test_a_page_loads_check_after_a_server_restart_holds_on_its_second_try(postgres_template_url):
+    """(Attacker review atk-18g.) The page load's check inside its unit drops the pool's other dead connections of
+    its time too, as SQLAlchemy does: the second try runs on a new connection, not on the next dead one."""
+    from tests.unit.test_db_connections import _kill_all_others
+
+    engine = db.make_engine(postgres_template_url, pool_size=3, max_overflow=0)
+    try:
+        token = _token(engine)
+        with engine.connect() as a, engine.connect() as b, engine.connect() as c:
+            for conn in (a, b, c):
+                conn.execute(text("SELECT 1"))
+        _kill_all_others(postgres_template_url)
+
+        def page_load_check():  # state/auth.py::_check_and_load with a page's read, as the read threads run it
+            with Session(engine) as s, unit(s, write=False, snapshot=True):
+                return auth.resolve(s, token)
+
+        assert db.again_if_disconnected(page_load_check).username == "alice"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("token", ["\ud800", "abc\udfff", "\udc80" * 10, "jetón"])
+def test_a_token_no_server_could_have_made_is_just_no_session(default_db, token):
+    """(Attacker review atk-18g.) A browser's localStorage can hold any JavaScript string, a lone surrogate
+    included: the check answers "no session" (it raised UnicodeEncodeError), and a logout with it does nothing."""
+    with Session(default_db, expire_on_commit=False) as s:
+        alice = auth.signup(s, "alice", "correct horse")
+        assert auth.check_token(token) is None and auth.resolve(s, token) is None
+        auth.logout(s, token)
+        assert auth.check_token(alice.token).username == "alice"
