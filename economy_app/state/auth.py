@@ -19,7 +19,7 @@ import inspect
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import reflex as rx
@@ -66,6 +66,19 @@ def _read_pool() -> ReadThreads:
     return _readers[1]
 
 
+_writers: tuple[int, Executor | None] | None = None
+
+
+def _write_pool() -> Executor | None:
+    """The worker's threads for the players' writes and password hashes (``config.write_threads``; None: asyncio's
+    default pool, which the scheduled jobs and the live updates use). Made on first use in each process."""
+    global _writers
+    if _writers is None or _writers[0] != os.getpid():
+        n = config.write_threads()
+        _writers = (os.getpid(), ThreadPoolExecutor(n, thread_name_prefix="writes") if n else None)
+    return _writers[1]
+
+
 def _read_only_thread() -> None:
     _tx.THREAD.read_only = True  # a write unit started here raises at once (services/_tx.py)
 
@@ -78,8 +91,9 @@ async def _in_thread(fn: Callable[..., T], *args: Any, pool: Executor | None = N
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call a service ``fn(session, *args, **kwargs)`` in a worker thread, off the event loop."""
-    return await _in_thread(functools.partial(_call, fn, *args, **kwargs))
+    """Call a service ``fn(session, *args, **kwargs)`` on the worker's write threads (``config.write_threads``), off
+    the event loop."""
+    return await _in_thread(functools.partial(_call, fn, *args, **kwargs), pool=_write_pool())
 
 
 async def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -1,7 +1,7 @@
 """Where a worker runs the players' service calls, and what may happen meanwhile (issue 18).
 
-The session check and the page's read run on the worker's read threads (one on SQLite: a second only hands the
-interpreter lock back and forth); every other call on asyncio's default pool. Log in and sign up run in the
+The session check and the page's read run on the worker's read thread (one: a second only hands the interpreter
+lock back and forth); the players' writes on its two write threads; the jobs and live updates on asyncio's pool. Log in and sign up run in the
 background: the tab's state is not locked while the password is hashed. The first two tests below were an
 attacker's proofs against a first version (one thread for every call; a logout lost to a login in flight)."""
 
@@ -142,30 +142,37 @@ def test_a_logout_sent_while_the_login_hashes_leaves_the_tab_logged_out(db_url, 
     assert session.execute(select(func.count()).select_from(AuthSession)).scalar_one() == 0
 
 
-def test_reads_run_on_the_workers_read_threads_and_everything_else_on_the_default_pool(monkeypatch):
+def test_reads_and_writes_run_on_the_workers_own_threads_and_the_rest_on_the_default_pool(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "sqlite:///x.db")
     monkeypatch.delenv("ECONOMY_READ_THREADS", raising=False)
-    assert config.read_threads() == 1
+    monkeypatch.delenv("ECONOMY_WRITE_THREADS", raising=False)
+    assert config.read_threads() == 1 and config.write_threads() == 2
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@localhost/db")
-    assert config.read_threads() == 4
+    assert config.read_threads() == 1 and config.write_threads() == 2
     monkeypatch.setenv("ECONOMY_READ_THREADS", "0")
     assert config.read_threads() == 1
     monkeypatch.setenv("ECONOMY_READ_THREADS", "3")
     assert config.read_threads() == 3
     monkeypatch.setattr(auth_state, "_readers", None)
+    monkeypatch.setattr(auth_state, "_writers", None)
 
     def where(*_args):
         return threading.current_thread().name
 
     async def names():
         reads = {await auth_state._in_thread(where, pool=auth_state._read_pool()) for _ in range(20)}
+        writes = {await auth_state._in_thread(where, pool=auth_state._write_pool()) for _ in range(20)}
         calls = {await auth_state._in_thread(where) for _ in range(5)}
-        return reads, calls
+        return reads, writes, calls
 
-    reads, calls = asyncio.run(names())
+    reads, writes, calls = asyncio.run(names())
     assert reads and all(n.startswith("reads_") for n in reads) and len(reads) <= 3
-    assert calls and not any(n.startswith("reads_") for n in calls)
+    assert writes and all(n.startswith("writes") for n in writes) and len(writes) <= 2
+    assert calls and not any(n.startswith(("reads_", "writes")) for n in calls)  # the jobs' and live updates' pool
     assert len(auth_state._read_pool()._threads) == 3
+    monkeypatch.setenv("ECONOMY_WRITE_THREADS", "0")  # asyncio's default pool
+    monkeypatch.setattr(auth_state, "_writers", None)
+    assert auth_state._write_pool() is None
 
 
 def test_a_write_on_a_read_thread_is_refused_before_it_waits_for_a_lock(db_url, session, make_player, monkeypatch):
@@ -183,7 +190,7 @@ def test_a_write_on_a_read_thread_is_refused_before_it_waits_for_a_lock(db_url, 
     with pytest.raises(RuntimeError, match="read-only thread"):
         asyncio.run(attempt())
     assert accounts.get_balance(session, b) == 1_000_000
-    # The same call through run (asyncio's default pool) goes through.
+    # The same call through run (the write threads) goes through.
     asyncio.run(auth_state.run(accounts.transfer, actor_id=alice, from_account_id=a, to_account_id=b, amount=1))
     session.expire_all()
     assert accounts.get_balance(session, b) == 1_000_001
