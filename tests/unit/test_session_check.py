@@ -134,18 +134,24 @@ def test_a_dead_connection_inside_a_unit_is_reported_the_same(pg_engine, postgre
     assert db.again_if_disconnected(check).username == "alice"
 
 
+def _restart_under_a_full_pool(engine, url: str) -> None:
+    """Three pooled connections in steady use (not idle long enough to be pinged), then every one of them dies, as
+    a server restart looks to the pool."""
+    from tests.unit.test_db_connections import _kill_all_others
+
+    with engine.connect() as a, engine.connect() as b, engine.connect() as c:
+        for conn in (a, b, c):
+            conn.execute(text("SELECT 1"))
+    _kill_all_others(url)
+
+
 def test_one_dead_connection_drops_the_pools_other_connections_of_its_time(postgres_template_url):
     """A server restart kills every pooled connection: the first check that finds out fails (and is tried again by
     its caller), and the pool drops the others with it, as SQLAlchemy does, instead of each failing in turn."""
-    from tests.unit.test_db_connections import _kill_all_others
-
     engine = db.make_engine(postgres_template_url, pool_size=3, max_overflow=0)
     try:
         token = _token(engine)
-        with engine.connect() as a, engine.connect() as b, engine.connect() as c:
-            for conn in (a, b, c):
-                conn.execute(text("SELECT 1"))
-        _kill_all_others(postgres_template_url)
+        _restart_under_a_full_pool(engine, postgres_template_url)
         with pytest.raises(exc.DBAPIError) as raised:
             auth._RESOLVE.first(_params(token), engine=engine)
         assert raised.value.connection_invalidated
@@ -158,15 +164,10 @@ def test_one_dead_connection_drops_the_pools_other_connections_of_its_time(postg
 def test_a_page_loads_check_after_a_server_restart_holds_on_its_second_try(postgres_template_url):
     """(Attacker review atk-18g.) The page load's check inside its unit drops the pool's other dead connections of
     its time too, as SQLAlchemy does: the second try runs on a new connection, not on the next dead one."""
-    from tests.unit.test_db_connections import _kill_all_others
-
     engine = db.make_engine(postgres_template_url, pool_size=3, max_overflow=0)
     try:
         token = _token(engine)
-        with engine.connect() as a, engine.connect() as b, engine.connect() as c:
-            for conn in (a, b, c):
-                conn.execute(text("SELECT 1"))
-        _kill_all_others(postgres_template_url)
+        _restart_under_a_full_pool(engine, postgres_template_url)
 
         def page_load_check():  # state/auth.py::_check_and_load with a page's read, as the read threads run it
             with Session(engine) as s, unit(s, write=False, snapshot=True):
