@@ -28,9 +28,13 @@ def parse_id(value) -> int | None:
     return value if 1 <= value <= MAX_ID else None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def text_arg(value, limit: int) -> str:
-    """A text argument from an event: the string cut to ``limit`` characters; any other type is ''."""
-    return value[:limit] if isinstance(value, str) else ""
+    """A text argument from an event: the string cut to ``limit`` characters; any other type is ''. A lone
+    surrogate (JSON can carry one, no keyboard types one, and no database driver can encode it) is dropped."""
+    return _SURROGATE.sub("", value)[:limit] if isinstance(value, str) else ""
 
 
 def form_text(form, key: str, limit: int = 10_000) -> str | None:
@@ -39,7 +43,7 @@ def form_text(form, key: str, limit: int = 10_000) -> str | None:
     if not isinstance(form, dict):
         return None
     value = form.get(key, "")
-    return value[:limit] if isinstance(value, str) else None
+    return text_arg(value, limit) if isinstance(value, str) else None
 
 
 def check_amount_text(

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, literal_column, select
 from sqlmodel import Session
 
 from economy_app import config
-from economy_app.db import like_prefix
+from economy_app.db import DriverRead, again_if_disconnected, like_prefix
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, Company, LedgerEntry, User
 from economy_app.money import format_decimal
 from economy_app.services import guide as guides
 from economy_app.services import ledger, live, loans, net_worth, ownership, shareholders
 from economy_app.services._tx import unit
-from economy_app.services.errors import AccountNotFound, InvalidAmount, InvalidInput, NotAccountOwner, UserNotFound
+from economy_app.services.errors import (
+    AccountNotFound,
+    EconomyError,
+    InvalidAmount,
+    InvalidInput,
+    NotAccountOwner,
+    UserNotFound,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +44,7 @@ SPENDING_KINDS = ("personal", "company")
 # Prebuilt hot-path statements (see ledger.py).
 _BALANCE = select(balances_t.c.balance).where(balances_t.c.account_id == bindparam("id"))
 _CACHED_BALANCE = select(accounts_t.c.balance).where(accounts_t.c.id == bindparam("id"))
-_OWNER_AND_KIND = select(accounts_t.c.owner_id, accounts_t.c.kind).where(accounts_t.c.id == bindparam("id"))
+_OWNER_AND_KIND = DriverRead(select(accounts_t.c.owner_id, accounts_t.c.kind).where(accounts_t.c.id == bindparam("id")))
 
 
 @dataclass(frozen=True)
@@ -65,10 +73,12 @@ def system_account_id(s: Session) -> int:
 def find_system_account_id(s: Session) -> int | None:
     """The mint's account id, or None before it exists (reads only)."""
     with unit(s, write=False):
-        return s.execute(_SYSTEM_ID).scalar()
+        row = _SYSTEM_ID.first_in(s, {})
+    return row[0] if row else None
 
 
-_SYSTEM_ID = select(accounts_t.c.id).where(accounts_t.c.kind == "system")  # read by every dashboard: built once
+# Read by every dashboard and history page: compiled once, sent straight to the driver.
+_SYSTEM_ID = DriverRead(select(accounts_t.c.id).where(accounts_t.c.kind == "system"))
 
 
 def _personal(s: Session, user_id: int) -> Account | None:
@@ -126,11 +136,11 @@ def get_balance(s: Session, account_id: int) -> int:
 def list_accounts(s: Session, user_id: int) -> list[AccountView]:
     """The player's accounts with their balances, in one query (personal first)."""
     with unit(s, write=False):
-        return [AccountView(*r) for r in s.execute(_LIST_ACCOUNTS, {"user_id": user_id})]
+        return [AccountView(*r) for r in _LIST_ACCOUNTS.all_in(s, {"user_id": user_id})]
 
 
-# Read on every page that shows a balance: built once.
-_LIST_ACCOUNTS = (
+# Read on every page that shows a balance: compiled once, sent straight to the driver (db.DriverRead).
+_LIST_ACCOUNTS = DriverRead(
     select(
         accounts_t.c.id,
         accounts_t.c.name,
@@ -150,7 +160,7 @@ _LIST_ACCOUNTS = (
     .order_by(case((accounts_t.c.kind == "personal", 0), else_=1), accounts_t.c.id)
 )
 # Its columns are AccountView's fields in order: a view is made from the result's tuple as it is.
-if [c.name for c in _LIST_ACCOUNTS.selected_columns] != [f.name for f in dataclasses.fields(AccountView)]:
+if [c.name for c in _LIST_ACCOUNTS.statement.selected_columns] != [f.name for f in dataclasses.fields(AccountView)]:
     raise RuntimeError("_LIST_ACCOUNTS' columns must be AccountView's fields, in order")
 
 
@@ -176,15 +186,14 @@ def transfer(
     with unit(s, write=True):
         # The companies whose accounts these are, locked before reading whom they belong to (ownership.py).
         ownership.lock_companies_of_accounts(s, [from_account_id, to_account_id])
-        conn = s.connection()
-        source = conn.execute(_OWNER_AND_KIND, {"id": from_account_id}).first()
+        source = _OWNER_AND_KIND.first_in(s, {"id": from_account_id})
         if source is None:
             raise AccountNotFound(f"Account {from_account_id} does not exist.")
         if source.kind == "system" or source.owner_id != actor_id:
             raise NotAccountOwner("You can only send money from your own accounts.")
         if source.kind not in SPENDING_KINDS:
             raise InvalidInput("Money can't be sent from a loan account: repay the loan on the Loans page.")
-        target = conn.execute(_OWNER_AND_KIND, {"id": to_account_id}).first()
+        target = _OWNER_AND_KIND.first_in(s, {"id": to_account_id})
         if target is None:
             raise AccountNotFound(f"Account {to_account_id} does not exist.")
         if target.kind == "system":
@@ -207,6 +216,44 @@ def transfer(
             description=description,
             idempotency_key=idempotency_key,
         )
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the send page shows after a click: the refusal (None: the money went) and the balances as they are."""
+
+    error: EconomyError | None
+    accounts: list[AccountView]
+
+
+def send(
+    s: Session,
+    user_id: int,
+    *,
+    from_account_id: int,
+    to_account_id: int,
+    amount: int,
+    description: str | None,
+    idempotency_key: str,
+) -> Sent:
+    """The send page's click: ``transfer`` and then the player's accounts, in one call (one trip from the page to
+    the service threads). A refusal is returned, not raised, with the balances that explain it. The accounts are
+    read again on a new connection if the one the transfer used died after its commit: the money went, and the
+    page says so."""
+    try:
+        transfer(
+            s,
+            actor_id=user_id,
+            from_account_id=from_account_id,
+            to_account_id=to_account_id,
+            amount=amount,
+            description=description,
+            idempotency_key=idempotency_key,
+        )
+        error = None
+    except EconomyError as e:
+        error = e
+    return Sent(error, again_if_disconnected(functools.partial(list_accounts, s, user_id)))
 
 
 @dataclass(frozen=True)
@@ -336,7 +383,7 @@ def search_recipients(s: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
                 owner_display_name=r.display_name,
                 ticker=r.ticker,
             )
-            for r in s.execute(_SEARCH, params)
+            for r in _SEARCH.all_in(s, params)
         ]
 
 
@@ -362,7 +409,7 @@ def _search_statement():
         .select_from(accounts_t)
         .outerjoin(users_t, users_t.c.id == accounts_t.c.owner_id)
         .outerjoin(companies_t, companies_t.c.account_id == accounts_t.c.id)
-        .where(accounts_t.c.kind.in_(SPENDING_KINDS))
+        .where(accounts_t.c.kind.in_([literal_column(f"'{kind}'") for kind in SPENDING_KINDS]))  # (no expanding IN)
         .where(
             (func.lower(users_t.c.username).like(pattern, escape="\\") & (accounts_t.c.kind == "personal"))
             | func.lower(accounts_t.c.name).like(pattern, escape="\\")
@@ -373,16 +420,18 @@ def _search_statement():
     )
 
 
-_SEARCH = _search_statement()  # every recipient search (each keystroke's): built once
+_SEARCH = DriverRead(_search_statement())  # every recipient search (each keystroke's): compiled once
 
 
 def owned_account_ids(s: Session, user_id: int) -> list[int]:
     with unit(s, write=False):
-        return list(s.execute(_OWNED_IDS, {"user_id": user_id}).scalars())
+        return [r[0] for r in _OWNED_IDS.all_in(s, {"user_id": user_id})]
 
 
 # Every history page reads one of these: built once.
-_OWNED_IDS = select(accounts_t.c.id).where(accounts_t.c.owner_id == bindparam("user_id")).order_by(accounts_t.c.id)
+_OWNED_IDS = DriverRead(
+    select(accounts_t.c.id).where(accounts_t.c.owner_id == bindparam("user_id")).order_by(accounts_t.c.id)
+)
 _OWNER_OF = select(accounts_t.c.owner_id).where(accounts_t.c.id == bindparam("account_id"))
 
 
@@ -438,7 +487,7 @@ def dashboard(s: Session, user_id: int, *, recent: int = 10) -> Dashboard:
         views = list_accounts(s, user_id)
         personal = next((v for v in views if v.kind == "personal"), None)
         rows = ledger.history(s, [v.id for v in views], limit=recent) if views else []
-        held = net_worth.holdings_value(s, [v.id for v in views])
+        held = net_worth.player_holdings_value(s, user_id)  # (what the accounts listed above hold)
         owed = net_worth.owed_to_shareholders(s, user_id)
         from economy_app.services import stock_views  # (stock_views reads accounts: import here, not at the top)
 

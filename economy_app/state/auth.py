@@ -103,16 +103,33 @@ async def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await _in_thread(again_if_disconnected, functools.partial(_call, fn, *args, **kwargs), pool=_read_pool())
 
 
-def _check_and_load(token: str, loads: Callable[[Any, SessionUser], Any] | None) -> tuple[SessionUser | None, Any]:
+def _check_and_load(
+    token: str, loads: Callable[[Any, SessionUser], Any] | None, snapshot: bool = True
+) -> tuple[SessionUser | None, Any]:
     """The session check and, when it holds, the page's own read ``loads(session, user)``: one thread hop, one
-    database session and one read transaction for both. ``loads`` only reads (it runs on the read threads)."""
-    if loads is None:
-        return auth_service.check_token(token), None
+    database session and one read transaction for both. ``loads`` only reads (it runs on the read threads).
+    ``snapshot=False``: a read of one statement (a search), which needs no snapshot shared with the check: the
+    check alone, straight to the driver, then the read in a session of its own."""
+    if loads is None or not snapshot:
+        user = auth_service.check_token(token)
+        return user, (_call(loads, user) if loads is not None and user is not None else None)
     with get_session() as s:
         # One read transaction for both, reading one snapshot (the page's figures agree with each other).
         with _tx.unit(s, write=False, snapshot=True):
             user = auth_service.resolve(s, token)
             return user, (loads(s, user) if user is not None else None)
+
+
+def _check_and_write(
+    token: str, fn: Callable[..., T], args: tuple, kwargs: dict
+) -> tuple[SessionUser | None, T | None]:
+    """The session check and, when it holds, the click's write ``fn(session, user, *args, **kwargs)`` on the same
+    write thread: one trip off the event loop instead of two. The check alone is tried again on a new connection
+    when its pooled one was dead; the write is the service's own (it may not be safe to repeat)."""
+    user = again_if_disconnected(functools.partial(auth_service.check_token, token))
+    if user is None:
+        return None, None
+    return user, _call(fn, user, *args, **kwargs)
 
 
 def _without_user(wrapper, handler, passed: int = 1):
@@ -204,22 +221,38 @@ class AuthState(rx.State):
     async def _current_user(self) -> SessionUser | None:
         return (await self._check_session())[0]
 
-    async def _check_session(self, loads=None) -> tuple[SessionUser | None, Any]:
-        """The tab's user (None: no session) and, when given, ``loads(session, user)`` read with it."""
+    async def _check_session(self, loads=None, *, snapshot: bool = True) -> tuple[SessionUser | None, Any]:
+        """The tab's user (None: no session) and, when given, ``loads(session, user)`` read with it (``snapshot``:
+        in one read transaction with the check, see ``_check_and_load``)."""
         # What this event's services change is marked as this tab's doing (live updates skip asking it again).
         topics.ORIGIN.set(topics.origin_of(self.router.session.client_token))
         if self.auth_token:
-            check = functools.partial(_check_and_load, self.auth_token, loads)
+            check = functools.partial(_check_and_load, self.auth_token, loads, snapshot)
             user, data = await _in_thread(again_if_disconnected, check, pool=_read_pool())  # (reads: repeatable)
         else:
             user, data = None, None
+        self._seen(user)
+        return user, data
+
+    async def _as_user(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[SessionUser | None, T | None]:
+        """A click that writes: the session check and ``fn(session, user, *args, **kwargs)`` in one trip to the
+        write threads (``_check_and_write``). (None, None) when the tab has no session: ``fn`` never ran."""
+        topics.ORIGIN.set(topics.origin_of(self.router.session.client_token))
+        if self.auth_token:
+            user, result = await _in_thread(_check_and_write, self.auth_token, fn, args, kwargs, pool=_write_pool())
+        else:
+            user, result = None, None
+        self._seen(user)
+        return user, result
+
+    def _seen(self, user: SessionUser | None) -> None:
+        """What the session check found, shown in the header (no session: this tab hears no more pushes)."""
         if user is None:
             live.unsubscribe(self.router.session.client_token)
             self._session_ended = self._session_ended or bool(self.username)
             self._show_user("", "", False)
         else:
             self._show_user(user.username, user.display_name, user.is_admin)
-        return user, data
 
     def _assign(self, **values: Any) -> None:
         """Set this state's vars to ``values``, only those that changed. Reflex sends every var assigned during an

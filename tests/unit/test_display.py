@@ -138,6 +138,11 @@ def test_text_and_form_arguments():
     assert form_text({"name": "Acme"}, "name") == "Acme" and form_text({}, "name") == ""
     assert form_text({"name": 7}, "name") is None and form_text(["name"], "name") is None
     assert form_text({"name": "x" * 20_000}, "name") == "x" * 10_000
+    # A lone surrogate (JSON carries one; no keyboard types one; no database driver encodes one) is dropped; a
+    # character outside the BMP, a valid pair, is kept.
+    assert text_arg("rent\ud83d", 10) == "rent" and text_arg("\udc00ab", 1) == "a"
+    assert text_arg("pizza \U0001f355", 10) == "pizza \U0001f355"
+    assert form_text({"name": "Ac\ud800me"}, "name") == "Acme"
 
 
 def test_only_the_mints_rows_get_the_system_badge():

@@ -252,3 +252,82 @@ def test_every_page_loads_in_the_navigations_own_event():
     for fn in (sync, two):
         assert page_load.inline_handler([type(DashboardState.load)(fn=fn, state=DashboardState)]) is None
     assert page_load.inline_handler([DashboardState.load, SendState.load]) is None
+
+
+async def _drain(events) -> list:
+    """Every update an event handler that yields sends, in order."""
+    return [u async for u in events]
+
+
+def _send_form(token: str, to_id: int, to_name: str, amount: str) -> SendState:
+    """A send page loaded for ``token``'s player, with a recipient picked and an amount typed."""
+    _, send = _state(SendState)
+    send.auth_token = token
+    asyncio.run(SendState.load.fn(send))
+    send.recipient_id, send.recipient_name = to_id, to_name
+    SendState.set_amount.fn(send, amount)
+    return send
+
+
+def test_a_transfer_from_the_send_page_is_one_trip_to_a_service_thread(db_url, session, make_player, monkeypatch):
+    """The click's session check, the transfer and the balances shown after it go together: they were three trips
+    (check on the read threads, the transfer on the write threads, the balances on the read threads again)."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    alice, alice_account = make_player("alice")
+    _, bob_account = make_player("bob")
+    token = auth.login(session, "alice", "correct horse", client="127.0.0.1").token
+    session.commit()
+    send = _send_form(token, bob_account, "bob", "12.34")
+    trips = _hops(monkeypatch)
+    updates = asyncio.run(_drain(SendState.confirm.fn(send, send.form_key)))
+    assert len(trips) == 1
+    assert "Sent $12.34 to bob." in str(updates[-1])
+    assert [s.cents for s in send.sources] == [1_000_000 - 1234] and not send.sending and send.amount_text == ""
+
+    # A refusal too (the balance on screen was stale: most of it went from another tab): one trip, and the
+    # balances that explain it.
+    accounts.transfer(session, actor_id=alice, from_account_id=alice_account, to_account_id=bob_account, amount=990_000)
+    session.commit()
+    trips.clear()
+    SendState.set_amount.fn(send, "100.00")
+    send.recipient_id, send.recipient_name = bob_account, "bob"
+    updates = asyncio.run(_drain(SendState.confirm.fn(send, send.form_key)))
+    assert len(trips) == 1 and not send.sending
+    assert "insufficient" in str(updates[-1]).lower(), updates[-1]
+    assert [s.cents for s in send.sources] == [1_000_000 - 1234 - 990_000]
+    assert send.amount_error and send.amount_text == "100.00"  # the form kept as typed
+
+
+def test_a_send_click_whose_session_ended_sends_nothing(db_url, session, make_player, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    make_player("alice")
+    _, bob_account = make_player("bob")
+    token = auth.login(session, "alice", "correct horse", client="127.0.0.1").token
+    session.commit()
+    send = _send_form(token, bob_account, "bob", "5.00")
+    auth.logout(session, token)  # logged out in another tab
+    session.commit()
+    updates = asyncio.run(_drain(SendState.confirm.fn(send, send.form_key)))
+    assert "/login" in str(updates[-1])
+    assert accounts.get_balance(session, bob_account) == 1_000_000
+    assert send.sources == [] and not send.sending  # the private page state is forgotten
+
+
+def test_a_recipient_search_is_one_trip_to_a_service_thread(db_url, session, make_player, monkeypatch):
+    """A keystroke's session check and search go together (they were two trips)."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    make_player("alice")
+    make_player("bobby")
+    token = auth.login(session, "alice", "correct horse", client="127.0.0.1").token
+    session.commit()
+    _, send = _state(SendState)
+    send.auth_token = token
+    asyncio.run(SendState.load.fn(send))
+    trips = _hops(monkeypatch)
+    asyncio.run(SendState.search.fn(send, "bob"))
+    assert len(trips) == 1
+    assert [r["name"] for r in send.results] == ["bobby"] and send.exact_id == 0
+    auth.logout(session, token)
+    session.commit()
+    event = asyncio.run(SendState.search.fn(send, "bobb"))
+    assert "/login" in str(event) and send.results == []

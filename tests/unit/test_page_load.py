@@ -30,8 +30,8 @@ def test_a_dashboard_load_that_raises_still_ends_hydrated(db_url, session, make_
 
     real = auth_state._check_and_load
 
-    def check_and_load(tok, loads):
-        return real(tok, broken if loads is dashboard._dashboard else loads)
+    def check_and_load(tok, loads, snapshot=True):
+        return real(tok, broken if loads is dashboard._dashboard else loads, snapshot)
 
     monkeypatch.setattr(auth_state, "_check_and_load", check_and_load)
     tab, _, _ = asyncio.run(run_events(token, lambda t: [ev(t, ON_LOAD, "/dashboard")]))
@@ -48,10 +48,10 @@ def test_a_newer_navigation_cancels_a_slow_load_cleanly(db_url, session, make_pl
     session.commit()
     real = auth_state._check_and_load
 
-    def slow(tok, loads):
+    def slow(tok, loads, snapshot=True):
         if loads is dashboard._dashboard:
             time.sleep(0.6)
-        return real(tok, loads)
+        return real(tok, loads, snapshot)
 
     monkeypatch.setattr(auth_state, "_check_and_load", slow)
     tab, _, tab_token = asyncio.run(
