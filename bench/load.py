@@ -13,7 +13,8 @@ Live updates are measured as a player sees them: every player's tab keeps the pa
 open, and the server pushes a refresh to it when money moves in or out of its accounts. The
 simulated tab sends each pushed event straight back, as the browser does, so the refresh's cost is in
 the workers' CPU. "live: transfer" is the time from the sender's acknowledged transfer to the push
-(with its "You received" toast) arriving on the receiver's socket; "live: run" is the time from a
+(with its "You received" toast) arriving on the receiver's socket (and, under the row, from the transfer's
+ledger entry to that toast, which does not depend on when the sender's answer arrives); "live: run" is the time from a
 marketplace run's commit (its job_runs.finished_at) to the first push on the socket of a player whose
 company sold in that run (each player owns a company with one cheap product, and the marketplace runs
 every 15 s during the measured phase).
@@ -64,7 +65,8 @@ from sqlmodel import Session  # noqa: E402
 from economy_app import migrate  # noqa: E402
 from economy_app.db import make_engine  # noqa: E402
 from economy_app.localservices import PostgresCluster, RedisServer, free_port  # noqa: E402
-from economy_app.models import Company, JobRun, LedgerEntry, User  # noqa: E402
+from economy_app.models import Account, Company, JobRun, LedgerEntry, User  # noqa: E402
+from economy_app.money import format_cents  # noqa: E402
 from economy_app.pages.history import HistoryState  # noqa: E402
 from economy_app.pages.login import LoginState  # noqa: E402
 from economy_app.pages.send import SendState  # noqa: E402
@@ -389,6 +391,7 @@ class Row:
     invariants: str
     live_transfer: list[float] = field(default_factory=list)
     live_run: list[float] = field(default_factory=list)
+    live_entry: list[float] = field(default_factory=list)
 
 
 def live_transfer_latencies(stats: Stats) -> list[float]:
@@ -398,6 +401,33 @@ def live_transfer_latencies(stats: Stats) -> list[float]:
     for key, acks in stats.acked.items():
         for ack, arrived in zip(sorted(acks), sorted(stats.toasted.get(key, ())), strict=False):
             out.append(max(0.0, arrived - ack))
+    return out
+
+
+def live_entry_latencies(engine, stats: Stats, since: float) -> list[float]:
+    """A transfer's ledger entry (its ``created_at``, in the server's transaction) -> the receiver's toast, paired
+    in order per (receiver, sender, amount), for transfers made from the send page after ``since``. Unlike
+    "live: transfer" it does not move when the sender's answer comes sooner or later."""
+    epoch = datetime(1970, 1, 1)
+    sender, receiver = Account.__table__.alias("sender"), Account.__table__.alias("receiver")
+    with Session(engine) as s:
+        names = dict(s.execute(select(User.id, User.username)).all())
+        entries = s.execute(
+            select(LedgerEntry.created_at, LedgerEntry.amount, sender.c.owner_id, receiver.c.owner_id)
+            .join(sender, sender.c.id == LedgerEntry.from_account_id)
+            .join(receiver, receiver.c.id == LedgerEntry.to_account_id)
+            .where(LedgerEntry.type == "transfer", LedgerEntry.idempotency_key.like("send:%"))
+        ).all()
+    posted = defaultdict(list)
+    for at, amount, from_owner, to_owner in entries:
+        when = (at - epoch).total_seconds()
+        if when >= since:
+            posted[(names[to_owner], names[from_owner], format_cents(amount))].append(when)
+    out = []
+    for key, times in posted.items():
+        toasts = [t for t in sorted(stats.toasted.get(key, ())) if t >= since]
+        for at, arrived in zip(sorted(times), toasts, strict=False):
+            out.append(max(0.0, arrived - at))
     return out
 
 
@@ -641,6 +671,7 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
                         verdict,
                         live_transfer_latencies(stats),
                         live_run_latencies(engine, stats, cpu["started"] + 3),
+                        live_entry_latencies(engine, stats, cpu["started"] + 3),
                     )
                 )
                 print_row(rows[-1])
@@ -701,6 +732,7 @@ def print_row(r: Row) -> None:
         f"| {_pcts(r.live_transfer)} | {_pcts(r.live_run)} | {r.invariants} |",
         flush=True,
     )
+    print(f"    live: transfer from its ledger entry to the receiver's toast p50 / p95 / p99 ms: {_pcts(r.live_entry)}")
     for sample in r.entering.samples + r.stats.samples:
         print(f"    error: {sample}")
     if r.cpu.get("redis_by_command"):

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
@@ -21,7 +22,9 @@ from typing import TypeVar
 from sqlalchemy import (
     BigInteger,
     Engine,
+    Float,
     Integer,
+    Numeric,
     any_,
     bindparam,
     cast,
@@ -131,47 +134,63 @@ def again_if_disconnected(fn: Callable[[], T]) -> T:
 
 
 class DriverRead:
-    """A small read statement sent straight to the database driver, for the one statement every event runs (the
-    session check). SQLAlchemy compiles it once per database; a call then costs the driver's own work: on SQLite
-    about 45 us of the worker's CPU against 200 us through a ``Session`` (its transaction, execution context and
-    result objects), on PostgreSQL 160 us against 370 us (outside a transaction, no ``BEGIN``/``COMMIT``).
+    """A read statement sent straight to the database driver, for the statements every event runs (the session
+    check, the pages' reads). SQLAlchemy compiles it once per database; a call then costs the driver's own work and
+    the conversion of the values: on SQLite the session check costs about 45 us of the worker's CPU against 200 us
+    through a ``Session`` (its transaction, execution context and result objects), on PostgreSQL 160 us against
+    370 us (outside a transaction, no ``BEGIN``/``COMMIT``).
 
-    Only for a statement whose result columns the driver returns as they are (integers, text: checked when it
-    is compiled) and whose parameters SQLAlchemy would convert the same way (bind processors applied). A dead
-    connection is reported as SQLAlchemy reports it (``DBAPIError`` with ``connection_invalidated``, the pool's
-    older connections dropped), so ``again_if_disconnected`` retries it the same way."""
+    Parameters and result columns are converted as SQLAlchemy converts them (its bind and result processors for the
+    database, e.g. a ``DateTime`` to and from SQLite's text); rows are named tuples (``row.name``, ``row[0]``). Not
+    for a statement whose conversion depends on what the driver reports at run time (``Numeric``) or whose
+    parameters are expanded when it runs (``IN`` a list): refused when it is compiled. A dead connection is
+    reported as SQLAlchemy reports it (``DBAPIError`` with ``connection_invalidated``, the pool's older connections
+    dropped), so ``again_if_disconnected`` retries it the same way."""
 
     def __init__(self, statement):
         self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict]] = {}
+        names = [c.key for c in statement.selected_columns]
+        self.row = namedtuple("Row", names, rename=True)  # noqa: PYI024  (made per statement, from its columns)
+        self._compiled: dict[str, tuple] = {}
 
-    def _for(self, dialect) -> tuple[str, tuple[str, ...] | None, dict]:
+    def _for(self, dialect) -> tuple:
         done = self._compiled.get(dialect.name)
         if done is None:
             compiled = self.statement.compile(dialect=dialect)
+            results = []
             for column in self.statement.selected_columns:
-                if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
-                    raise TypeError(f"DriverRead: {column} needs SQLAlchemy to convert what the driver returns")
+                impl = column.type.dialect_impl(dialect)
+                if isinstance(impl, (Numeric, Float)):
+                    raise TypeError(f"DriverRead: {column}'s conversion depends on the driver's column type")
+                results.append(impl.result_processor(dialect, None))
+            for key, bind in compiled.binds.items():
+                if bind.expanding:
+                    raise TypeError(f"DriverRead: parameter {key} is expanded when the statement runs")
             processors = {
                 key: process
                 for key, bind in compiled.binds.items()
                 if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
             }
+            # The statement's own values (``kind == "personal"``): sent with every call's.
+            given = {key for key, bind in compiled.binds.items() if not bind.required}
+            constants = {k: v for k, v in compiled.construct_params(_check=False).items() if k in given}
             order = tuple(compiled.positiontup) if compiled.positional else None
-            done = self._compiled[dialect.name] = (str(compiled), order, processors)
+            convert = tuple(results) if any(results) else None
+            done = self._compiled[dialect.name] = (str(compiled), order, processors, constants, convert)
         return done
 
-    def _execute(self, engine: Engine, fairy, params: dict, on_disconnect) -> tuple | None:
-        sql, order, processors = self._for(engine.dialect)
+    def _execute(self, engine: Engine, fairy, params: dict, on_disconnect, *, many: bool = False):
+        sql, order, processors, constants, convert = self._for(engine.dialect)
+        if constants:
+            params = {**constants, **params}
         values = {k: (processors[k](v) if k in processors else v) for k, v in params.items()}
         args = tuple(values[k] for k in order) if order is not None else values
         cursor = None
         try:
             cursor = fairy.cursor()
             cursor.execute(sql, args)
-            row = cursor.fetchone()
+            rows = cursor.fetchall() if many else cursor.fetchmany(1)
             cursor.close()
-            return row
         except engine.dialect.loaded_dbapi.Error as e:
             invalidated = engine.dialect.is_disconnect(e, fairy.dbapi_connection, cursor)
             if invalidated:
@@ -184,6 +203,14 @@ class DriverRead:
                 connection_invalidated=invalidated,
                 dialect=engine.dialect,
             ) from e
+        make = self.row._make
+        if convert is None:
+            rows = [make(r) for r in rows]
+        else:
+            rows = [
+                make([v if p is None or v is None else p(v) for p, v in zip(convert, r, strict=True)]) for r in rows
+            ]
+        return rows if many else (rows[0] if rows else None)
 
     def first(self, params: dict, *, engine: Engine | None = None) -> tuple | None:
         """The first row, on a pooled connection of its own, outside any transaction (each statement is its own
@@ -204,8 +231,7 @@ class DriverRead:
                     fairy.invalidate(e)  # never back to the pool in autocommit mode
             fairy.close()
 
-    def first_in(self, s: Session, params: dict) -> tuple | None:
-        """The first row, inside the session's transaction (a unit of work's snapshot)."""
+    def _in(self, s: Session, params: dict, many: bool):
         conn = s.connection()
         fairy = conn.connection
 
@@ -213,7 +239,15 @@ class DriverRead:
             conn.engine.pool._invalidate(fairy, e, _checkin=False)
             conn.invalidate(e)
 
-        return self._execute(conn.engine, fairy, params, dropped)
+        return self._execute(conn.engine, fairy, params, dropped, many=many)
+
+    def first_in(self, s: Session, params: dict) -> tuple | None:
+        """The first row, inside the session's transaction (a unit of work's snapshot)."""
+        return self._in(s, params, False)
+
+    def all_in(self, s: Session, params: dict) -> list:
+        """Every row, inside the session's transaction (a unit of work's snapshot)."""
+        return self._in(s, params, True)
 
 
 def driver_datetime(conn, value):

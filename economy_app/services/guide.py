@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlmodel import Session
 
+from economy_app.db import DriverRead
 from economy_app.models import AuthSession, Company, Product, StockTrade, User, utcnow
 from economy_app.services import live
 from economy_app.services._tx import unit
@@ -51,7 +52,7 @@ class Guide:
 def guide(s: Session, user_id: int, *, now: datetime | None = None) -> Guide:
     """The player's progress through the loop of the game (one query), and whether this is their first session."""
     with unit(s, write=False):
-        row = s.execute(_PROGRESS, {"user_id": user_id, "now": now or utcnow()}).first()
+        row = _PROGRESS.first_in(s, {"user_id": user_id, "now": now or utcnow()})
     if row is None:
         raise UserNotFound("Player not found.")
     first_session = (
@@ -71,24 +72,27 @@ def guide(s: Session, user_id: int, *, now: datetime | None = None) -> Guide:
     )
 
 
-# Read on every dashboard load and refresh: built once (building them cost more than running them).
+# Read on every dashboard load and refresh: built once (building them cost more than running them); the progress
+# statement compiled once and sent straight to the driver (db.DriverRead).
 _OWNED = companies_t.c.owner_id == bindparam("user_id")
 _MINE = select(companies_t.c.id).where(_OWNED)
 _LIVE_SESSION = and_(sessions_t.c.user_id == bindparam("user_id"), sessions_t.c.expires_at > bindparam("now"))
-_PROGRESS = select(
-    users_t.c.guide_hidden_at,
-    users_t.c.created_at,
-    select(func.min(companies_t.c.id)).where(_OWNED).scalar_subquery().label("first_company"),
-    exists(select(products_t.c.id).where(products_t.c.company_id.in_(_MINE))).label("product"),
-    exists(select(products_t.c.id).where(products_t.c.company_id.in_(_MINE), products_t.c.public_units > 0)).label(
-        "sale"
-    ),
-    exists(select(companies_t.c.id).where(_OWNED, companies_t.c.is_public.is_(True))).label("public"),
-    exists(select(trades_t.c.id).where(trades_t.c.actor_id == bindparam("user_id"))).label("trade"),
-    # The first session: one live session, opened at sign-up.
-    select(func.count()).where(_LIVE_SESSION).scalar_subquery().label("sessions"),
-    select(func.min(sessions_t.c.created_at)).where(_LIVE_SESSION).scalar_subquery().label("first_login"),
-).where(users_t.c.id == bindparam("user_id"))
+_PROGRESS = DriverRead(
+    select(
+        users_t.c.guide_hidden_at,
+        users_t.c.created_at,
+        select(func.min(companies_t.c.id)).where(_OWNED).scalar_subquery().label("first_company"),
+        exists(select(products_t.c.id).where(products_t.c.company_id.in_(_MINE))).label("product"),
+        exists(select(products_t.c.id).where(products_t.c.company_id.in_(_MINE), products_t.c.public_units > 0)).label(
+            "sale"
+        ),
+        exists(select(companies_t.c.id).where(_OWNED, companies_t.c.is_public.is_(True))).label("public"),
+        exists(select(trades_t.c.id).where(trades_t.c.actor_id == bindparam("user_id"))).label("trade"),
+        # The first session: one live session, opened at sign-up.
+        select(func.count()).where(_LIVE_SESSION).scalar_subquery().label("sessions"),
+        select(func.min(sessions_t.c.created_at)).where(_LIVE_SESSION).scalar_subquery().label("first_login"),
+    ).where(users_t.c.id == bindparam("user_id"))
+)
 
 
 def set_hidden(s: Session, user_id: int, hidden: bool, *, now: datetime | None = None) -> None:

@@ -49,6 +49,7 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlmodel import Session
 
 from economy_app import config
+from economy_app.db import DriverRead
 from economy_app.models import Account, Balance, Company, Holding, LedgerEntry, Loan, User, utcnow
 from economy_app.money import format_cents, format_rate
 from economy_app.services import ledger, live, moderation, stock_trading
@@ -195,12 +196,12 @@ def _view(r) -> LoanView:
 def current(s: Session, user_id: int) -> LoanView | None:
     """The player's open loan, or None."""
     with unit(s, write=False):
-        row = s.execute(_CURRENT, {"user_id": user_id}).first()
+        row = _CURRENT.first_in(s, {"user_id": user_id})
     return _view(row) if row else None
 
 
-# Read on every dashboard load and refresh: built once (building it cost more than running it).
-_CURRENT = _VIEW.where(loans_t.c.user_id == bindparam("user_id"), loans_t.c.status == "open")
+# Read on every dashboard load and refresh: compiled once, sent straight to the driver (db.DriverRead).
+_CURRENT = DriverRead(_VIEW.where(loans_t.c.user_id == bindparam("user_id"), loans_t.c.status == "open"))
 
 
 def barred_until(s: Session, user_id: int, now: datetime | None = None) -> datetime | None:
@@ -241,20 +242,21 @@ def credit(s: Session, user_id: int, *, now: datetime | None = None, past: int =
 def owes(s: Session, user_id: int) -> bool:
     """Whether the player has a loan open."""
     with unit(s, write=False):
-        return (
-            s.execute(select(loans_t.c.id).where(loans_t.c.user_id == user_id, loans_t.c.status == "open")).first()
-            is not None
-        )
+        return _OPEN_LOAN.first_in(s, {"user_id": user_id}) is not None
 
 
 def is_public_company_account(s: Session, account_id: int) -> bool:
     """Whether the account is a public company's."""
-    return (
-        s.execute(
-            select(companies_t.c.id).where(companies_t.c.account_id == account_id, companies_t.c.is_public.is_(True))
-        ).first()
-        is not None
-    )
+    return _PUBLIC_COMPANY_ACCOUNT.first_in(s, {"account": account_id}) is not None
+
+
+# Read by every payment to another player or to a public company: compiled once, straight to the driver.
+_OPEN_LOAN = DriverRead(
+    select(loans_t.c.id).where(loans_t.c.user_id == bindparam("user_id"), loans_t.c.status == "open")
+)
+_PUBLIC_COMPANY_ACCOUNT = DriverRead(
+    select(companies_t.c.id).where(companies_t.c.account_id == bindparam("account"), companies_t.c.is_public.is_(True))
+)
 
 
 def refuse_if_owing(s: Session, user_id: int, message: str = PAY_OTHERS_REFUSED) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
+from economy_app.db import DriverRead
 from economy_app.models import Account, Company, Holding
 from economy_app.services import stock_trading
 from economy_app.services._tx import unit
@@ -45,16 +46,24 @@ def held_and_owed(
 
 
 def _held(s: Session, q, params: dict) -> dict[int, int]:
+    return _held_of(s.execute(q, params))
+
+
+def _held_of(rows) -> dict[int, int]:
     held: dict[int, int] = {}
-    for r in s.execute(q, params):
+    for r in rows:
         base, x, n = stock_trading.curve_of(r)
         held[r.owner_id] = held.get(r.owner_id, 0) + stock_trading.holding_value_cents(base, int(r.shares), x, n)
     return held
 
 
 def _owed(s: Session, q, params: dict) -> dict[int, int]:
+    return _owed_of(s.execute(q, params))
+
+
+def _owed_of(rows) -> dict[int, int]:
     owed: dict[int, int] = {}
-    for r in s.execute(q, params):
+    for r in rows:
         base, x, n = stock_trading.curve_of(r)
         owed[r.owner_id] = owed.get(r.owner_id, 0) + stock_trading.outstanding_value_cents(base, x, n)
     return owed
@@ -83,6 +92,17 @@ _DEBTS_ALL = select(companies_t.c.owner_id, *_CURVE).where(
 _DEBTS = {False: _DEBTS_ALL, True: _DEBTS_ALL.where(companies_t.c.owner_id.in_(bindparam("owners", expanding=True)))}
 
 
+# One player's, for the dashboard (every load and refresh): compiled once, sent straight to the driver.
+_HELD_BY_OWNER = DriverRead(_HELD_ALL.where(accounts_t.c.owner_id == bindparam("owner")))
+_DEBTS_OF_OWNER = DriverRead(_DEBTS_ALL.where(companies_t.c.owner_id == bindparam("owner")))
+
+
+def player_holdings_value(s: Session, user_id: int) -> int:
+    """``holdings_value`` of every account the player owns."""
+    with unit(s, write=False):
+        return _held_of(_HELD_BY_OWNER.all_in(s, {"owner": user_id})).get(user_id, 0)
+
+
 def holdings_value(s: Session, account_ids: list[int]) -> int:
     """What everything these accounts hold is worth to its holders, in cents (see the module's docstring)."""
     if not account_ids:
@@ -93,4 +113,4 @@ def holdings_value(s: Session, account_ids: list[int]) -> int:
 def owed_to_shareholders(s: Session, user_id: int) -> int:
     """What buying back every outstanding share of the player's companies would cost them, in cents."""
     with unit(s, write=False):  # the debts alone (the holdings half of ``held_and_owed`` is not wanted here)
-        return _owed(s, _DEBTS[True], {"owners": [user_id]}).get(user_id, 0)
+        return _owed_of(_DEBTS_OF_OWNER.all_in(s, {"owner": user_id})).get(user_id, 0)

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
+from economy_app.db import DriverRead
 from economy_app.models import Account, Balance, Company, Holding
 from economy_app.services._tx import in_write_unit
 
@@ -60,7 +61,14 @@ def companies_of_accounts(s: Session, account_ids: Iterable[int | None]) -> list
     ids = sorted({i for i in account_ids if i is not None})
     if not ids:
         return []
+    if len(ids) <= 2:  # a transfer's, a trade's: compiled once, straight to the driver
+        return [r[0] for r in _COMPANIES_OF_TWO.all_in(s, {"a": ids[0], "b": ids[-1]})]
     return list(s.execute(select(companies_t.c.id).where(companies_t.c.account_id.in_(ids))).scalars())
+
+
+_COMPANIES_OF_TWO = DriverRead(
+    select(companies_t.c.id).where(companies_t.c.account_id.in_([bindparam("a"), bindparam("b")]))
+)
 
 
 def lock_companies_of_accounts(s: Session, account_ids: Iterable[int | None]) -> dict:

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
+from economy_app.db import DriverRead
 from economy_app.models import (
     MICROS_PER_CENT,
     Account,
@@ -77,6 +78,11 @@ _COMPANY_OF_ACCOUNT = select(
     companies_t.c.total_shares,
     companies_t.c.treasury_shares,
 ).where(companies_t.c.account_id == bindparam("account"))
+# Read by every payment (check_outflow): compiled once, straight to the driver; locked on PostgreSQL.
+_COMPANY_OF_ACCOUNT_READ = {
+    False: DriverRead(_COMPANY_OF_ACCOUNT),
+    True: DriverRead(_COMPANY_OF_ACCOUNT.with_for_update()),
+}
 _OWNER_OF_ACCOUNT = select(accounts_t.c.owner_id).where(accounts_t.c.id == bindparam("account"))
 _CASH = select(balances_t.c.balance).where(balances_t.c.account_id == bindparam("account"))
 
@@ -138,10 +144,8 @@ def _room(s: Session, company, account_id: int, now: datetime, *, when: bool) ->
 
 
 def _company_of(s: Session, account_id: int, *, lock: bool):
-    q = _COMPANY_OF_ACCOUNT
-    if lock and s.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
-    return s.execute(q, {"account": account_id}).first()
+    locked = lock and s.get_bind().dialect.name == "postgresql"
+    return _COMPANY_OF_ACCOUNT_READ[locked].first_in(s, {"account": account_id})
 
 
 def check_outflow(

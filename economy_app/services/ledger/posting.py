@@ -32,7 +32,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, bindparam, case, func, insert, select, text, union_all, update
 from sqlmodel import Session
 
-from economy_app.db import driver_datetime, ids_in, insert_ignore
+from economy_app.db import DriverRead, driver_datetime, ids_in, insert_ignore
 from economy_app.models import LEDGER_TYPES, Account, Balance, BalanceHistory, LedgerArchive, LedgerEntry, utcnow
 from economy_app.services import live
 from economy_app.services._tx import in_write_unit
@@ -69,7 +69,7 @@ def check_amount(amount) -> int:
 
 
 def _entry(row) -> LedgerEntry:
-    return LedgerEntry.model_construct(**dict(row._mapping))
+    return LedgerEntry.model_construct(**row._asdict())
 
 
 # A frozen account (an admin's freeze: services/moderation.py) sends nothing. Its state is read on the rows the
@@ -90,15 +90,18 @@ _LOCK = (
     .where(balances_t.c.account_id.in_([_b("src"), _b("dst")]))
     .order_by(balances_t.c.account_id)
 )
-_LOCK_PG = _LOCK.with_for_update(**LOCK_BOTH)
+# The reads of every posting, compiled once and sent straight to the driver (db.DriverRead).
+_LOCK_READ = {"sqlite": DriverRead(_LOCK), "postgresql": DriverRead(_LOCK.with_for_update(**LOCK_BOTH))}
 _ACCOUNT_EXISTS = select(accounts_t.c.id).where(accounts_t.c.id == _b("id"))
 LEDGER_COLUMNS = tuple(c.name for c in ledger_t.columns)
 # A key seen before, live or archived: one statement (one snapshot, so an entry moving between the two
 # tables at that moment is seen in one of them), two index lookups (ux_ledger_archive_idempotency_key).
-_BY_KEY = union_all(
-    select(ledger_t).where(ledger_t.c.idempotency_key == _b("key")),
-    select(*[archive_t.c[c] for c in LEDGER_COLUMNS]).where(archive_t.c.idempotency_key == _b("key")),
-).limit(1)
+_BY_KEY = DriverRead(
+    union_all(
+        select(ledger_t).where(ledger_t.c.idempotency_key == _b("key")),
+        select(*[archive_t.c[c] for c in LEDGER_COLUMNS]).where(archive_t.c.idempotency_key == _b("key")),
+    ).limit(1)
+)
 _KEY_LOCK_PG = select(func.pg_advisory_xact_lock(func.hashtextextended(_b("key"), 0)))
 _MINT_DEBIT = (
     update(balances_t)
@@ -191,7 +194,7 @@ def post(
         if postgres:
             # Serialise concurrent requests carrying the same key until commit.
             conn.execute(_KEY_LOCK_PG, {"key": idempotency_key})
-        prior = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
+        prior = _BY_KEY.first_in(s, {"key": idempotency_key})
         if prior is not None:
             same = (prior.from_account_id, prior.to_account_id, prior.amount, prior.type, prior.description) == (
                 from_account_id,
@@ -206,7 +209,7 @@ def post(
 
     # Lock the two balance rows in account-id order (a fixed order: no deadlocks).
     ids = {"src": from_account_id, "dst": to_account_id}
-    rows = {r.account_id: r for r in conn.execute(_LOCK_PG if postgres else _LOCK, ids)}
+    rows = {r.account_id: r for r in _LOCK_READ["postgresql" if postgres else "sqlite"].all_in(s, ids)}
     for account_id in (from_account_id, to_account_id):
         if account_id not in rows:
             if conn.execute(_ACCOUNT_EXISTS, {"id": account_id}).first() is None:
@@ -257,7 +260,7 @@ def key_seen(s: Session, idempotency_key: str | None) -> bool:
     A rule checked before ``post`` lets a replay through to it, so a double click answers like the first."""
     if not idempotency_key:
         return False
-    return s.connection().execute(_BY_KEY, {"key": idempotency_key}).first() is not None
+    return _BY_KEY.first_in(s, {"key": idempotency_key}) is not None
 
 
 @dataclass(frozen=True)
