@@ -168,6 +168,7 @@ class Dispatcher:
         # A tab whose topics the wave does not name, and whose player received nothing, has nothing to do.
         named = wave.topics
         everyone = topics_.EVERYTHING in named
+        sends = []
         for token, sub in list(_subscriptions.items()):
             if not everyone and sub.user_id not in receivers and sub.topics.isdisjoint(named):
                 continue
@@ -185,7 +186,15 @@ class Dispatcher:
                 ]
             if events or wave.touches(sub, sub.origin):
                 events.append(sub.state.live_refresh)
-                await self.app.event_namespace.emit_update(StateUpdate(events=Event.from_event_type(events)), token)
+                sends.append(
+                    self.app.event_namespace.emit_update(StateUpdate(events=Event.from_event_type(events)), token)
+                )
+        # Every tab's update at once: sent one after another, each waited for its turn on a loop busy with the
+        # players' events, so the last tabs of a 200-tab wave heard it late; and one failing socket (a raise)
+        # ended the wave for every tab after it.
+        for failed in await asyncio.gather(*sends, return_exceptions=True):
+            if isinstance(failed, Exception):
+                log.warning("live update to one tab failed: %r", failed)
 
 
 def _received(ledger_ids: list[int]):

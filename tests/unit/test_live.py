@@ -249,3 +249,37 @@ def test_a_wave_tells_exactly_the_tabs_it_concerns(monkeypatch):
     assert "You received $5.00 from alice" in sent["bob-stocks"] and "live_refresh" in sent["bob-stocks"]
     assert set(app_live._subscriptions) == local | {"closed-elsewhere"}  # the wave named the closed tab's topic
     assert dispatcher.sweep() == 1 and set(app_live._subscriptions) == local
+
+
+def test_a_waves_updates_go_to_every_tab_at_once_and_one_failing_socket_stops_none(monkeypatch):
+    """A wave sends every tab's update together: sent one after another, each waited for its turn on a loop busy
+    with the players' events, and the last tab of a 200-tab wave heard of a marketplace run a second late. One
+    tab's socket failing stops no other tab's update."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from economy_app.pages.dashboard import DashboardState
+    from economy_app.state import live as app_live
+
+    tokens = [f"tab-{i}" for i in range(5)]
+    manager = SimpleNamespace(instance_id="w1", token_to_socket={t: SimpleNamespace(instance_id="w1") for t in tokens})
+    started: set[str] = set()
+    delivered: set[str] = set()
+
+    async def emit_update(update, token):
+        started.add(token)
+        for _ in range(100):  # each send finishes only once every send has started
+            if len(started) == len(tokens):
+                break
+            await asyncio.sleep(0.01)
+        if token == "tab-1":
+            raise ConnectionResetError("the tab's socket went away")
+        if len(started) == len(tokens):
+            delivered.add(token)
+
+    app = SimpleNamespace(event_namespace=SimpleNamespace(_token_manager=manager, emit_update=emit_update))
+    monkeypatch.setattr(app_live, "_subscriptions", {})
+    for i, token in enumerate(tokens):
+        app_live.subscribe(token, DashboardState, i + 1, {"a1"})
+    asyncio.run(app_live.Dispatcher(app).deliver(_wave(({"a1"}, live.origin_of("some-tab")))))
+    assert delivered == set(tokens) - {"tab-1"}
