@@ -23,6 +23,7 @@ from economy_app.services import ledger, live, loans, net_worth, ownership, shar
 from economy_app.services._tx import unit
 from economy_app.services.errors import (
     AccountNotFound,
+    DebtOutstanding,
     EconomyError,
     InvalidAmount,
     InvalidInput,
@@ -44,7 +45,12 @@ SPENDING_KINDS = ("personal", "company")
 # Prebuilt hot-path statements (see ledger.py).
 _BALANCE = select(balances_t.c.balance).where(balances_t.c.account_id == bindparam("id"))
 _CACHED_BALANCE = select(accounts_t.c.balance).where(accounts_t.c.id == bindparam("id"))
-_OWNER_AND_KIND = DriverRead(select(accounts_t.c.owner_id, accounts_t.c.kind).where(accounts_t.c.id == bindparam("id")))
+# Whom a transfer's two accounts belong to, and their kinds: one statement for both.
+_OWNERS_AND_KINDS = DriverRead(
+    select(accounts_t.c.id, accounts_t.c.owner_id, accounts_t.c.kind).where(
+        accounts_t.c.id.in_([bindparam("a"), bindparam("b")])
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -185,28 +191,35 @@ def transfer(
             raise InvalidInput(f"Description is limited to {MAX_TRANSFER_DESCRIPTION} characters.")
     with unit(s, write=True):
         # The companies whose accounts these are, locked before reading whom they belong to (ownership.py).
-        ownership.lock_companies_of_accounts(s, [from_account_id, to_account_id])
-        source = _OWNER_AND_KIND.first_in(s, {"id": from_account_id})
+        locked = ownership.lock_companies_of_accounts(s, [from_account_id, to_account_id])
+        found = {r.id: r for r in _OWNERS_AND_KINDS.all_in(s, {"a": from_account_id, "b": to_account_id})}
+        source = found.get(from_account_id)
         if source is None:
             raise AccountNotFound(f"Account {from_account_id} does not exist.")
         if source.kind == "system" or source.owner_id != actor_id:
             raise NotAccountOwner("You can only send money from your own accounts.")
         if source.kind not in SPENDING_KINDS:
             raise InvalidInput("Money can't be sent from a loan account: repay the loan on the Loans page.")
-        target = _OWNER_AND_KIND.first_in(s, {"id": to_account_id})
+        target = found.get(to_account_id)
         if target is None:
             raise AccountNotFound(f"Account {to_account_id} does not exist.")
         if target.kind == "system":
             raise InvalidInput("Money can't be sent to the system account.")
         if target.kind not in SPENDING_KINDS:
             raise InvalidInput("Money can't be sent to a loan account: a loan is repaid by its borrower.")
-        # A public company's cash belongs to the business and its shareholders (the one rule, in one place).
-        shareholders.check_outflow(s, from_account_id, to_account_id, amount, idempotency_key=idempotency_key)
-        if not ledger.key_seen(s, idempotency_key):  # a replay answers as before
+        # A public company's cash belongs to the business and its shareholders (the one rule, in one place). Only a
+        # company's account can be one: a personal source, with no company row locked above, is not asked.
+        if any(c.account_id == from_account_id for c in locked.values()):
+            shareholders.check_outflow(s, from_account_id, to_account_id, amount, idempotency_key=idempotency_key)
+        try:
             if target.owner_id != actor_id:
                 loans.refuse_if_owing(s, actor_id)
             elif loans.is_public_company_account(s, to_account_id):
                 loans.refuse_if_owing(s, actor_id, loans.PAY_PUBLIC_REFUSED)
+        except DebtOutstanding:
+            # A replay answers as before (the key is looked up only when the debt would refuse: post() looks again).
+            if not ledger.key_seen(s, idempotency_key):
+                raise
         return ledger.post(
             s,
             from_account_id=from_account_id,

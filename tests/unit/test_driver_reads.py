@@ -83,8 +83,8 @@ def test_every_read_of_a_transfer_sent_to_the_driver_answers_as_sqlalchemy_does(
     session.commit()
     dialect = session.get_bind().dialect.name
     unlocked = [
-        (accounts._OWNER_AND_KIND, {"id": a}),
-        (accounts._OWNER_AND_KIND, {"id": company_account}),
+        (accounts._OWNERS_AND_KINDS, {"a": a, "b": company_account}),
+        (accounts._OWNERS_AND_KINDS, {"a": a, "b": a}),
         (posting._BY_KEY, {"key": "k-1"}),
         (posting._BY_KEY, {"key": "never-used"}),
         (ownership._COMPANIES_OF_TWO, {"a": a, "b": company_account}),
