@@ -17,7 +17,9 @@ the workers' CPU. "live: transfer" is the time from the sender's acknowledged tr
 ledger entry to that toast, which does not depend on when the sender's answer arrives); "live: run" is the time from a
 marketplace run's commit (its job_runs.finished_at) to the first push on the socket of a player whose
 company sold in that run (each player owns a company with one cheap product, and the marketplace runs
-every 15 s during the measured phase).
+every 15 s during the measured phase). Under each row, the transfers' p95 near a marketplace run (from 0.5 s before
+it starts to 1.5 s after it commits: its wave of refreshes) and elsewhere, and how many events took over 100 ms,
+and how many of those were near a run.
 
 Beside the workers' CPU per answered event, the table shows what PostgreSQL and Redis spent per event (their
 processes' CPU over the measured phase) and how many commands Redis answered per event (listed by command under
@@ -135,6 +137,7 @@ def has(state: str, var: str):
 @dataclass
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    started: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # wall time of each, in order
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     samples: list[str] = field(default_factory=list)
     transfers_ok: int = 0
@@ -213,7 +216,9 @@ class Player:
         if verdict is not True:
             self.stats.error(kind, f"{name.rsplit('.', 1)[-1]}: {verdict}")
             return False
-        self.stats.latencies[kind].append(time.perf_counter() - t0)
+        took = time.perf_counter() - t0
+        self.stats.latencies[kind].append(took)
+        self.stats.started[kind].append(time.time() - took)
         return True
 
     def var(self, state: str, name: str):
@@ -392,6 +397,7 @@ class Row:
     live_transfer: list[float] = field(default_factory=list)
     live_run: list[float] = field(default_factory=list)
     live_entry: list[float] = field(default_factory=list)
+    runs: list[tuple[float, float]] = field(default_factory=list)  # the marketplace runs: (start, end), wall time
 
 
 def live_transfer_latencies(stats: Stats) -> list[float]:
@@ -431,16 +437,34 @@ def live_entry_latencies(engine, stats: Stats, since: float) -> list[float]:
     return out
 
 
+_RUNS = select(JobRun.started_at, JobRun.finished_at).where(
+    JobRun.job_name == "marketplace", JobRun.status == "ok", JobRun.finished_at.is_not(None)
+)
+
+
+def marketplace_runs(engine) -> list[tuple[float, float]]:
+    """Every marketplace run that committed: (its start, its commit), wall time."""
+    epoch = datetime(1970, 1, 1)
+    with Session(engine) as s:
+        runs = s.execute(_RUNS).all()
+    return [((a - epoch).total_seconds(), (b - epoch).total_seconds()) for a, b in runs]
+
+
+NEAR_BEFORE, NEAR_AFTER, SLOW_MS = 0.5, 1.5, 100
+
+
+def near_a_run(r: Row, at: float) -> bool:
+    """Within a marketplace run's reach: from NEAR_BEFORE s before it starts to NEAR_AFTER s after it commits (its
+    live wave: the outbox poll, the gathering, every paid tab's refresh)."""
+    return any(start - NEAR_BEFORE <= at <= end + NEAR_AFTER for start, end in r.runs)
+
+
 def live_run_latencies(engine, stats: Stats, since: float) -> list[float]:
     """For each marketplace run committed during the phase (``since``: once every player has a page open)
     and each player whose company sold in it: the first push on that player's socket after the commit."""
     epoch = datetime(1970, 1, 1)
     with Session(engine) as s:
-        runs = s.execute(
-            select(JobRun.finished_at, JobRun.started_at).where(
-                JobRun.job_name == "marketplace", JobRun.status == "ok", JobRun.finished_at.is_not(None)
-            )
-        ).all()
+        runs = s.execute(_RUNS).all()
         sellers = s.execute(
             select(LedgerEntry.created_at, Company.owner_id)
             .join(Company, Company.account_id == LedgerEntry.to_account_id)
@@ -451,7 +475,7 @@ def live_run_latencies(engine, stats: Stats, since: float) -> list[float]:
     for at, owner in sellers:
         by_run[at].add(names[owner])
     out = []
-    for finished, started in runs:
+    for started, finished in runs:
         committed = (finished - epoch).total_seconds()
         if committed < since:
             continue
@@ -672,6 +696,7 @@ def run_setup(setup: str, counts: list[int], args, workdir: Path) -> list[Row]:
                         live_transfer_latencies(stats),
                         live_run_latencies(engine, stats, cpu["started"] + 3),
                         live_entry_latencies(engine, stats, cpu["started"] + 3),
+                        marketplace_runs(engine),
                     )
                 )
                 print_row(rows[-1])
@@ -733,6 +758,17 @@ def print_row(r: Row) -> None:
         flush=True,
     )
     print(f"    live: transfer from its ledger entry to the receiver's toast p50 / p95 / p99 ms: {_pcts(r.live_entry)}")
+    near = {True: defaultdict(list), False: defaultdict(list)}
+    for kind, values in r.stats.latencies.items():
+        for took, at in zip(values, r.stats.started[kind], strict=True):
+            near[near_a_run(r, at)][kind].append(took)
+    slow = {w: sum(1 for v in near[w].values() for x in v if x * 1000 > SLOW_MS) for w in (True, False)}
+    print(
+        f"    near a marketplace run ({NEAR_BEFORE} s before it to {NEAR_AFTER} s after it), transfer p95 ms (n): "
+        f"{pct(near[True]['transfer'], 95):.0f} ({len(near[True]['transfer'])}), elsewhere "
+        f"{pct(near[False]['transfer'], 95):.0f} ({len(near[False]['transfer'])}); events over {SLOW_MS} ms: "
+        f"{slow[True] + slow[False]}, {slow[True]} of them near a run"
+    )
     for sample in r.entering.samples + r.stats.samples:
         print(f"    error: {sample}")
     if r.cpu.get("redis_by_command"):
